@@ -1,0 +1,237 @@
+"""The only reader of `data/`: parse each CSV row, check it, convert vendor units once, look names up.
+
+Every problem is a `CatalogError` naming the file, the row (1-based, header = row 1) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .specs import Base, Col, Efficiency, Engine, Gpu, ModelSpec, Precision, SizingError
+
+PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
+
+T = TypeVar("T", bound=BaseModel)
+
+# file name -> spec class; the order is the load order
+TABLES: dict[str, type[Base]] = {
+    "models.csv": ModelSpec,
+    "gpus.csv": Gpu,
+    "precisions.csv": Precision,
+    "engines.csv": Engine,
+    "efficiency.csv": Efficiency,
+}
+
+
+class CatalogError(SizingError):
+    def __init__(self, file: str, row: int | None, column: str | None, problem: str):
+        where = file + (f", row {row}" if row else "") + (f", column '{column}'" if column else "")
+        super().__init__(f"{where}: {problem}")
+
+
+def default_data_dir() -> Path:
+    """The installed copy of data/ (the sizing_data package), or the repo's data/ when run from a checkout."""
+    repo = Path(__file__).resolve().parent.parent / "data"
+    if (repo / "models.csv").exists():
+        return repo
+    try:
+        import sizing_data
+
+        return Path(next(iter(sizing_data.__path__)))
+    except (ImportError, StopIteration):  # pragma: no cover - broken install
+        return repo
+
+
+_BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
+def _parse_cell(raw: str, col: Col) -> object:
+    text = raw.strip()
+    if col.kind == "str":
+        return text
+    if col.kind == "list":
+        return tuple(part.strip() for part in text.split(";") if part.strip())
+    if col.kind == "bool":
+        if text.lower() not in _BOOL:
+            raise ValueError(f"'{text}' is not true/false")
+        return _BOOL[text.lower()]
+    try:
+        number = float(text.replace(",", "")) if col.kind == "float" else int(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not {'a whole number' if col.kind == 'int' else 'a number'}") from None
+    if number < 0:
+        raise ValueError(f"{text} is negative; quantities must be positive")
+    return number * col.scale if col.scale != 1.0 else number
+
+
+def read_table(path: Path, spec: type[T]) -> list[T]:
+    """Parse one CSV into spec objects; reject unknown/missing columns, bad cells and duplicate ids."""
+    columns: dict[str, Col] = spec.COLUMNS  # type: ignore[attr-defined]
+    field_to_column = {c.field: name for name, c in columns.items()}
+    name = path.name
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise CatalogError(name, None, None, f"cannot read ({exc.strerror}); check --data") from None
+    except UnicodeDecodeError:
+        raise CatalogError(name, None, None, "is not UTF-8 text; save it as UTF-8 CSV") from None
+    if not rows:
+        raise CatalogError(name, None, None, "is empty; it needs a header row")
+    header = [h.strip() for h in rows[0]]
+    unknown = [h for h in header if h not in columns]
+    if unknown:
+        raise CatalogError(name, 1, unknown[0], f"unknown column; expected some of: {', '.join(columns)}")
+    missing = [c for c, col in columns.items() if col.required and c not in header]
+    if missing:
+        raise CatalogError(name, 1, missing[0], "required column is missing")
+    out: list[T] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise CatalogError(name, i, None, f"has {len(row)} cells, the header has {len(header)}; check quoting")
+        values: dict[str, object] = {}
+        for column, raw in zip(header, row, strict=True):
+            col = columns[column]
+            if not raw.strip():
+                if col.required:
+                    raise CatalogError(name, i, column, "is empty but required")
+                continue
+            try:
+                values[col.field] = _parse_cell(raw, col)
+            except ValueError as exc:
+                raise CatalogError(name, i, column, str(exc)) from None
+        try:
+            item = spec(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = str(err["loc"][0]) if err["loc"] else None
+            raise CatalogError(name, i, field_to_column.get(field or "", field), err["msg"]) from None
+        key = getattr(item, "id", None) or f"{getattr(item, 'engine', '')}/{getattr(item, 'gpu_class', '')}"
+        if key in seen:
+            raise CatalogError(name, i, "id", f"duplicate id '{key}'")
+        seen.add(key)
+        out.append(item)
+    return out
+
+
+class Catalog(Base):
+    models: dict[str, ModelSpec]
+    gpus: dict[str, Gpu]
+    precisions: dict[str, Precision]
+    engines: dict[str, Engine]
+    efficiencies: tuple[Efficiency, ...]
+    aliases: dict[str, dict[str, str]]  # table -> alias -> id
+    data_dir: str
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+    def _find(self, table: str, name: str, what: str) -> str:
+        items: dict = getattr(self, table)
+        key = name.strip().lower()
+        if key in items:
+            return key
+        if key in self.aliases[table]:
+            return self.aliases[table][key]
+        names = list(items) + list(self.aliases[table])
+        close = difflib.get_close_matches(key, names, n=4, cutoff=0.5)
+        hint = f"closest: {', '.join(close)}" if close else f"see `sizing {table}`" if table in ("models", "gpus") else ""
+        raise SizingError(f"unknown {what} '{name}'" + (f"; {hint}" if hint else ""))
+
+    def model(self, name: str) -> ModelSpec:
+        return self.models[self._find("models", name, "model")]
+
+    def gpu(self, name: str) -> Gpu:
+        return self.gpus[self._find("gpus", name, "GPU")]
+
+    def engine(self, name: str) -> Engine:
+        return self.engines[self._find("engines", name, "engine")]
+
+    def precision(self, name: str) -> Precision:
+        """A weight or KV format. `exl2-4.65bpw` (any bpw) is built from the exl2 template row."""
+        match = re.fullmatch(r"exl2[-_](\d+(?:\.\d+)?)(?:bpw)?", name.strip().lower())
+        if match and "exl2" in self.precisions:
+            bits = float(match.group(1))
+            if not 1.0 <= bits <= 16.0:
+                raise SizingError(f"exl2 bits per weight must be between 1 and 16, got {bits}")
+            template = self.precisions["exl2"]
+            return template.model_copy(update={"id": f"exl2-{bits:g}bpw", "name": f"EXL2 {bits:g} bpw",
+                                               "weight_bits": bits})
+        return self.precisions[self._find("precisions", name, "precision")]
+
+    def efficiency(self, engine: str, gpu_class: str) -> Efficiency:
+        """The engine's factors for this GPU class, else its any-class row."""
+        by_key = {(e.engine, e.gpu_class): e for e in self.efficiencies}
+        for key in ((engine, gpu_class), (engine, "*")):
+            if key in by_key:
+                return by_key[key]
+        raise SizingError(f"no efficiency factors for engine '{engine}' in efficiency.csv; add a row for it")
+
+
+def _alias_map(file: str, items: dict[str, Base]) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for item_id, item in items.items():
+        for alias in getattr(item, "aliases", ()):
+            key = alias.lower()
+            if key in items and key != item_id:
+                raise CatalogError(file, None, "aliases", f"alias '{alias}' of '{item_id}' is another row's id")
+            if aliases.get(key, item_id) != item_id:
+                raise CatalogError(file, None, "aliases", f"alias '{alias}' is used by '{aliases[key]}' and '{item_id}'")
+            aliases[key] = item_id
+    return aliases
+
+
+def check_model_params(model: ModelSpec) -> str | None:
+    """A problem if the stated parameter count disagrees with the shape's count by more than 2%."""
+    derived = model.derived_params
+    diff = abs(derived - model.n_params) / model.n_params
+    if diff > PARAM_TOLERANCE:
+        return (f"states {model.n_params / 1e9:.3f}B parameters but its shape gives {derived / 1e9:.3f}B "
+                f"({diff:.1%} apart, limit {PARAM_TOLERANCE:.0%}); fix the shape or the count")
+    return None
+
+
+@lru_cache(maxsize=8)
+def _load(data_dir: str) -> Catalog:
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise SizingError(f"data folder '{data_dir}' does not exist; point --data at a copy of data/")
+    tables: dict[str, list] = {}
+    for file, spec in TABLES.items():
+        tables[file] = read_table(root / file, spec)
+    models = {m.id: m for m in tables["models.csv"]}
+    for i, model in enumerate(tables["models.csv"], start=2):
+        problem = check_model_params(model)
+        if problem:
+            raise CatalogError("models.csv", i, "params_b", problem)
+    gpus = {g.id: g for g in tables["gpus.csv"]}
+    precisions = {p.id: p for p in tables["precisions.csv"]}
+    engines = {e.id: e for e in tables["engines.csv"]}
+    for i, engine in enumerate(tables["engines.csv"], start=2):
+        if engine.default_kv_precision not in precisions:
+            raise CatalogError("engines.csv", i, "default_kv_precision",
+                               f"'{engine.default_kv_precision}' is not in precisions.csv")
+    for i, eff in enumerate(tables["efficiency.csv"], start=2):
+        if eff.engine not in engines:
+            raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
+    aliases = {
+        "models": _alias_map("models.csv", models),
+        "gpus": _alias_map("gpus.csv", gpus),
+        "precisions": _alias_map("precisions.csv", precisions),
+        "engines": _alias_map("engines.csv", engines),
+    }
+    return Catalog(models=models, gpus=gpus, precisions=precisions, engines=engines,
+                   efficiencies=tuple(tables["efficiency.csv"]), aliases=aliases, data_dir=str(root))
+
+
+def load(data_dir: str | Path | None = None) -> Catalog:
+    """Load and check every catalog file under `data_dir` (default: the bundled data/)."""
+    return _load(str(Path(data_dir).resolve()) if data_dir else str(default_data_dir()))

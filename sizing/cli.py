@@ -1,0 +1,105 @@
+"""The command line: each command parses, calls one library function, renders. Errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import catalog as cat
+from . import report, scenarios
+from .specs import SizingError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Size AI servers: memory, speed and hardware for running, fine-tuning or distilling LLMs.")
+catalog_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the data catalogs.")
+app.add_typer(catalog_app, name="catalog")
+
+DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def estimate(
+    model: str = typer.Option("7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."),
+    task: str = typer.Option("inference", help="What to estimate: inference."),
+    engine: Optional[str] = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: by precision)."),
+    precision: str = typer.Option("bf16", help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ..."),
+    kv_precision: Optional[str] = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ..."),
+    gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
+    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
+    batch: int = typer.Option(1, help="Concurrent sequences."),
+    prompt_tokens: int = typer.Option(512, help="Prompt tokens per sequence."),
+    new_tokens: int = typer.Option(512, help="Generated tokens per sequence."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    scenarios_file: Optional[Path] = typer.Option(None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."),
+    data: Optional[Path] = DataOpt,
+) -> None:
+    """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
+    catalog = cat.load(data)
+    if scenarios_file is not None:
+        sys.stdout.write("".join(line + "\n" for line in scenarios.run_scenarios(catalog, scenarios_file)))
+        return
+    req = scenarios.Request(model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision,
+                            gpu=gpu, n_gpus=gpus, batch=batch, prompt_tokens=prompt_tokens, new_tokens=new_tokens)
+    result = scenarios.run(catalog, req)
+    typer.echo(json.dumps(scenarios.to_json(result), indent=2) if as_json else report.estimate_text(result))
+
+
+@app.command()
+def models(search: Optional[str] = typer.Argument(None, help="Text to filter ids and names by."),
+           data: Optional[Path] = DataOpt) -> None:
+    """List the model catalog."""
+    found = [m for m in cat.load(data).models.values() if not search or search.lower() in (m.id + m.name).lower()]
+    typer.echo(report.models_table(found))
+
+
+@app.command()
+def gpus(search: Optional[str] = typer.Argument(None, help="Text to filter ids and names by."),
+         data: Optional[Path] = DataOpt) -> None:
+    """List the GPU catalog (dense tensor TFLOPS, prices with dates)."""
+    found = [g for g in cat.load(data).gpus.values() if not search or search.lower() in (g.id + g.name).lower()]
+    typer.echo(report.gpus_table(found))
+
+
+@catalog_app.command("check")
+def catalog_check(data: Optional[Path] = DataOpt) -> None:
+    """Load and validate every catalog file; exit 2 naming the first bad file, row and column."""
+    c = cat.load(data)
+    typer.echo(f"catalog OK: {c.data_dir}: {len(c.models)} models, {len(c.gpus)} GPUs, {len(c.precisions)} "
+               f"precisions, {len(c.engines)} engines, {len(c.efficiencies)} efficiency rows")
+
+
+def _check_options(args: list[str]) -> None:
+    """Typer/click accept negative numbers; the one-line rule wants them named before any work."""
+    for i, arg in enumerate(args[:-1]):
+        if arg in ("--gpus", "--batch", "--prompt-tokens", "--new-tokens"):
+            value = args[i + 1]
+            if value.lstrip("-").isdigit() and int(value) < (0 if "tokens" in arg else 1):
+                fail(f"{arg} must be {'0 or more' if 'tokens' in arg else 'at least 1'}, got {value}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    _check_options(args)
+    try:
+        app(args=args, prog_name="sizing", standalone_mode=False)
+    except SizingError as exc:
+        fail(str(exc))
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except Exception as exc:  # click usage errors: print one line, exit 2
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            fail(exc.format_message())
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(1) from None
+        raise

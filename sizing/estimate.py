@@ -1,0 +1,312 @@
+"""Pure estimators for inference: memory per GPU and prefill/decode speed.
+
+Physics first: bytes stored, bytes moved and FLOPs counted from the model's shape; a few efficiency factors per
+engine and GPU class (data/efficiency.csv, fitted by benchmarks/calibrate.py) turn peaks into achieved rates.
+Every formula names its source.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .specs import (
+    Efficiency,
+    Engine,
+    Estimate,
+    Gpu,
+    MemoryBreakdown,
+    MemoryEstimate,
+    ModelSpec,
+    Precision,
+    SpeedEstimate,
+    Workload,
+)
+
+ACT_BYTES = 2  # activations are bf16/fp16 (llama.cpp's f32 buffers are counted as two tensors in engines.csv)
+LOGIT_BYTES = 4  # logits are upcast to fp32 (QLoRA paper §2 / transformers generate)
+SCORE_BYTES = 4  # llama.cpp keeps KQ scores in f32 when flash attention is off
+DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise linear in c
+
+# Interconnect constants (hardware.md §3.4 for PCIe bandwidth per direction; NVLink from the GPU rows).
+# All-reduce latencies are the small-message latencies nccl-tests reports (~10 us NVLink, ~20 us PCIe P2P, ~40 us
+# through host memory without P2P); DERIVED order of magnitude, consistent with gpt-fast's A100 TP rows.
+PCIE_BYTES_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
+ALLREDUCE_LATENCY_S = {"nvlink": 10e-6, "p2p": 20e-6, "host": 40e-6}
+
+
+# ------------------------------------------------------------------------------------------------ memory parts
+def weight_bytes(model: ModelSpec, precision: Precision) -> tuple[float, float]:
+    """(block weights, embedding + lm_head) in bytes. Quantizers convert the blocks; GPTQ/AWQ/bnb keep embeddings
+    and lm_head in 16 bit (embed_bits), GGUF mixes fold them into the whole-model bits per weight."""
+    bits = precision.weight_bits or 16.0
+    embed_bits = precision.embed_bits or bits
+    return model.linear_params * bits / 8, (model.embed_params + model.lm_head_params) * embed_bits / 8
+
+
+def kv_elems_per_token_layer(model: ModelSpec, engine: Engine) -> float:
+    """Cache elements one token adds to one layer.
+    GQA: K and V of n_kv_heads x head_dim (vLLM KV-cache spec; hardware.md §4.4).
+    MLA: one latent of kv_lora_rank + rope dims (DeepSeek-V2 paper §2.1.2) where the engine keeps the latent;
+    engines without MLA kernels cache the decompressed K (nope+rope) and V per head."""
+    if model.is_mla:
+        if engine.mla_latent_cache:
+            return (model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0)
+        return model.n_heads * ((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0) + (model.v_head_dim or 0))
+    return 2 * model.n_kv_heads * model.head_dim
+
+
+def kv_cache_bytes(model: ModelSpec, engine: Engine, kv_bits: float, tokens: float) -> float:
+    """Cache of one sequence holding `tokens` tokens; sliding-window layers keep at most the window."""
+    per = kv_elems_per_token_layer(model, engine) * kv_bits / 8
+    n_sliding = min(model.n_sliding_layers or 0, model.n_layers) if model.sliding_window_tokens else 0
+    window = min(tokens, model.sliding_window_tokens or tokens)
+    return per * ((model.n_layers - n_sliding) * tokens + n_sliding * window)
+
+
+def ffn_width_per_token(model: ModelSpec) -> int:
+    """Intermediate activations one token produces in the MLP: routed tokens go to k experts (+ shared ones)."""
+    if model.is_moe:
+        return (model.expert_ffn_size or 0) * ((model.n_active_experts or 0) + (model.n_shared_experts or 0))
+    return model.ffn_size
+
+
+def activation_bytes(model: ModelSpec, engine: Engine, w: Workload) -> float:
+    """Peak transient memory of one forward pass over a prefill chunk (per GPU).
+    Live tensors: a few hidden-width copies (residual, norm output, attention output) and the MLP's
+    intermediate tensors (gate, up, product) for the chunk's tokens (Korthikanti et al. 2022 Table 2 counts,
+    inference: only one layer's tensors live at a time), plus fp32 logits and, without flash attention,
+    the KQ score matrix of one layer."""
+    n = w.n_gpus if engine.split == "tensor" else 1
+    prompt = max(w.prompt_tokens, 1)
+    tokens = min(w.batch * prompt, max(engine.prefill_chunk_tokens, 1))
+    hidden = engine.act_hidden_tensors * model.hidden_size
+    ffn = engine.act_ffn_tensors * ffn_width_per_token(model) / n
+    act = tokens * (hidden + ffn) * ACT_BYTES
+    logits = (tokens if engine.all_prompt_logits else w.batch) * model.vocab_size * LOGIT_BYTES / n
+    scores = 0.0
+    if engine.attn_scores_materialized:
+        ubatch = min(prompt, engine.prefill_chunk_tokens)
+        scores = model.n_heads / n * ubatch * (prompt + w.new_tokens) * SCORE_BYTES
+    return act + logits + scores
+
+
+def kv_bits_of(kv_precision: Precision) -> float:
+    return kv_precision.weight_bits or 16.0
+
+
+def per_gpu_shares(model: ModelSpec, engine: Engine, n_gpus: int) -> tuple[float, float, float]:
+    """Fractions of (block weights, embedding+head, KV cache) held by the busiest GPU.
+    Tensor parallel (Megatron-LM, Shoeybi et al. 2019): every matrix split n ways, vocab-parallel embeddings;
+    KV heads split, replicated when n exceeds the KV heads; an MLA latent has no head axis and is replicated.
+    Layer split (llama.cpp --split-mode layer, accelerate device_map): whole layers per GPU, the first GPU
+    holds the embedding and the last the head; the busiest holds ceil(L/n) layers."""
+    if n_gpus == 1:
+        return 1.0, 1.0, 1.0
+    if engine.split == "tensor":
+        if model.is_mla and engine.mla_latent_cache:
+            kv_share = 1.0
+        else:
+            kv_share = max(1, math.ceil(n_gpus / model.n_kv_heads)) / n_gpus
+        return 1 / n_gpus, 1 / n_gpus, kv_share
+    layers = math.ceil(model.n_layers / n_gpus) / model.n_layers
+    head_share = 1.0 if model.tied_embeddings else 0.5
+    return layers, head_share, layers
+
+
+def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
+           w: Workload) -> MemoryEstimate:
+    """Memory of the busiest GPU. Allocator peak = weights + KV cache for prompt+new tokens of every sequence +
+    prefill activations; device peak adds the CUDA context and allocator slack (measured.md: ~0.3-0.5 GiB that
+    max_memory_allocated does not see). Engines that pre-allocate (vLLM gpu_memory_utilization) show that
+    fraction of the card, the surplus being their KV pool."""
+    lin, emb = weight_bytes(model, precision)
+    lin_share, emb_share, kv_share = per_gpu_shares(model, engine, w.n_gpus)
+    weights = lin * lin_share + emb * emb_share
+    kv_bits = kv_bits_of(kv_precision)
+    kv_seq = kv_cache_bytes(model, engine, kv_bits, w.prompt_tokens + w.new_tokens)
+    kv = w.batch * kv_seq * kv_share
+    act = activation_bytes(model, engine, w)
+    allocated = weights + kv + act
+    overhead = engine.context_bytes + engine.fragmentation * allocated
+    need = allocated + overhead
+    usable = gpu.memory_bytes * (engine.gpu_memory_utilization or 1.0)
+    fits = need <= usable
+    kv_reported = kv
+    if engine.gpu_memory_utilization and fits:
+        kv_reported = kv + (usable - need)  # the pre-allocated KV pool
+    per_gpu = weights + kv_reported + act + overhead
+    room = usable - (weights + act + overhead)
+    max_batch = int(room // (kv_seq * kv_share)) if room > 0 and kv_seq > 0 else 0
+    return MemoryEstimate(
+        per_gpu_bytes=per_gpu, allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes,
+        fits=fits, breakdown=MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv_reported,
+                                             activations_bytes=act, overhead_bytes=overhead),
+        kv_bytes_per_token=kv_cache_bytes(model, engine, kv_bits, 1.0), max_batch_at_context=max(0, max_batch),
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ speed
+def link(gpu: Gpu, n_gpus: int) -> tuple[float, float]:
+    """(bytes/s per direction, latency) between GPUs. NVLink on SXM boards; a bridge joins pairs only; else PCIe
+    with P2P, or through host memory where P2P is off (GeForce: hardware.md §0, halves throughput)."""
+    if gpu.nvlink == "nvlink" or (gpu.nvlink == "bridge" and n_gpus == 2):
+        bw = (gpu.nvlink_bytes_s or 2 * PCIE_BYTES_S.get(gpu.pcie_gen, 31.5e9)) / 2
+        return bw, ALLREDUCE_LATENCY_S["nvlink"]
+    pcie = PCIE_BYTES_S.get(gpu.pcie_gen, 31.5e9) * gpu.pcie_lanes / 16
+    if gpu.has_p2p:
+        return pcie, ALLREDUCE_LATENCY_S["p2p"]
+    return pcie / 2, ALLREDUCE_LATENCY_S["host"]
+
+
+def allreduce_s(gpu: Gpu, n_gpus: int, message_bytes: float) -> float:
+    """Ring all-reduce: latency + 2(n-1)/n x message / link bandwidth (Patarasuk & Yuan 2009; NCCL docs)."""
+    if n_gpus <= 1:
+        return 0.0
+    bw, latency = link(gpu, n_gpus)
+    return latency + 2 * (n_gpus - 1) / n_gpus * message_bytes / bw
+
+
+def experts_touched(model: ModelSpec, batch: float) -> float:
+    """Expected distinct routed experts a step reads per MoE layer: E(1 - (1 - k/E)^B) under uniform routing."""
+    e, k = model.n_experts or 0, model.n_active_experts or 0
+    if not e:
+        return 0.0
+    return e * (1 - (1 - k / e) ** batch)
+
+
+def decode_weight_bytes(model: ModelSpec, precision: Precision, batch: float) -> float:
+    """Weights one decode step reads: every block weight (MoE: attention, dense layers, shared and touched
+    experts) plus the output head; the embedding lookup reads only a few rows."""
+    bits = precision.weight_bits or 16.0
+    embed_bits = precision.embed_bits or bits
+    linear = model.linear_params
+    if model.is_moe:
+        linear -= model.n_moe_layers * ((model.n_experts or 0) - experts_touched(model, batch)) * model.expert_params
+    return linear * bits / 8 + model.vocab_size * model.hidden_size * embed_bits / 8
+
+
+def active_matmul_params(model: ModelSpec) -> float:
+    """Weights each token multiplies through (2 FLOPs each, Kaplan et al. 2020): blocks with only the active
+    experts, plus the output head."""
+    active_blocks = model.derived_active_params - model.embed_params - model.lm_head_params
+    return active_blocks + model.vocab_size * model.hidden_size
+
+
+def attention_flops_per_token(model: ModelSpec, context: float) -> float:
+    """QK^T and AV for one new token against `context` cached tokens: 2*n_heads*(d_qk + d_v)*ctx per layer
+    (kipply's inference arithmetic; MLA uses its nope+rope query and v_head dims)."""
+    if model.is_mla:
+        dims = (model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0) + (model.v_head_dim or 0)
+    else:
+        dims = 2 * model.head_dim
+    n_sliding = min(model.n_sliding_layers or 0, model.n_layers) if model.sliding_window_tokens else 0
+    window = min(context, model.sliding_window_tokens or context)
+    return 2 * model.n_heads * dims * ((model.n_layers - n_sliding) * context + n_sliding * window)
+
+
+def prefill_attention_flops(model: ModelSpec, prompt: float) -> float:
+    """Causal attention over a prompt: sum over positions p of the per-token cost at context p (= P^2/2 form)."""
+    return attention_flops_per_token(model, prompt / 2) * prompt if prompt > 0 else 0.0
+
+
+def weight_eff(eff: Efficiency, precision: Precision) -> float:
+    return eff.quant_bw_eff if precision.is_quantized else eff.bw_eff
+
+
+def decode_step_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
+                  eff: Efficiency, batch: int, n_gpus: int, context: float) -> tuple[float, bool]:
+    """One decode step for `batch` sequences at cache depth `context`: the slower of reading the bytes
+    (roofline: bytes / (bandwidth x efficiency), hardware.md §4.5) and doing the FLOPs, plus a fixed per-layer
+    launch/scheduling cost and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer split
+    reads every GPU's share one after another, so it adds no speed (measured.md on llama.cpp)."""
+    tp = n_gpus if engine.split == "tensor" else 1
+    _, _, kv_share = per_gpu_shares(model, engine, n_gpus) if tp > 1 else (1.0, 1.0, 1.0)
+    bw = gpu.mem_bw_bytes_s
+    w_bytes = decode_weight_bytes(model, precision, batch) / tp
+    kv_read = batch * kv_cache_bytes(model, engine, kv_bits_of(kv_precision), context) * kv_share
+    kv_read *= eff.kv_traffic * (model.n_kv_groups if engine.kv_gqa_expand else 1)
+    t_mem = w_bytes / (bw * weight_eff(eff, precision)) + kv_read / (bw * eff.bw_eff)
+    flops = batch * (2 * active_matmul_params(model) + attention_flops_per_token(model, context)) / tp
+    t_comp = flops / (gpu.peak_flops(precision.compute_dtype) * eff.mm_eff)
+    comm = 2 * model.n_layers * allreduce_s(gpu, tp, batch * model.hidden_size * ACT_BYTES) if tp > 1 else 0.0
+    if engine.split == "layer" and n_gpus > 1:  # activations hop GPU to GPU once per step
+        bw_link, latency = link(gpu, n_gpus)
+        comm = (n_gpus - 1) * (latency + batch * model.hidden_size * ACT_BYTES / bw_link)
+    return max(t_mem, t_comp) + model.n_layers * eff.layer_overhead_s + comm, t_comp > t_mem
+
+
+def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, eff: Efficiency,
+              batch: int, prompt: int, n_gpus: int) -> float:
+    """Time to process `batch` prompts of `prompt` tokens: dense matmul FLOPs (2 per weight per token) and causal
+    attention FLOPs over peak x efficiency, never faster than reading the weights once per chunk; tensor
+    parallel divides the work and adds two all-reduces per layer per chunk; layer split with micro-batches
+    pipelines them across GPUs (llama.cpp PR #6017): a group of k micro-batches on p GPUs takes
+    (k + p - 1)/p of one GPU's time per micro-batch."""
+    if prompt <= 0:
+        return 0.0
+    tokens = batch * prompt
+    tp = n_gpus if engine.split == "tensor" else 1
+    n_chunks = math.ceil(tokens / engine.prefill_chunk_tokens)
+    peak = gpu.peak_flops(precision.compute_dtype)
+    logit_tokens = tokens if engine.all_prompt_logits else batch
+    mm = 2 * (active_matmul_params(model) - model.vocab_size * model.hidden_size) * tokens
+    mm += 2 * model.vocab_size * model.hidden_size * logit_tokens
+    attn = batch * prefill_attention_flops(model, prompt)
+    t_comp = (mm / eff.mm_eff + attn / eff.attn_eff) / peak / tp
+    w_bytes = decode_weight_bytes(model, precision, tokens) / tp
+    t_mem = n_chunks * w_bytes / (gpu.mem_bw_bytes_s * weight_eff(eff, precision))
+    t = max(t_comp, t_mem) + n_chunks * model.n_layers * eff.layer_overhead_s
+    if tp > 1:
+        chunk = min(tokens, engine.prefill_chunk_tokens)
+        t += n_chunks * 2 * model.n_layers * allreduce_s(gpu, tp, chunk * model.hidden_size * ACT_BYTES)
+    elif n_gpus > 1:
+        t *= pipeline_factor(tokens, engine.prefill_chunk_tokens, engine.pipeline_microbatches, n_gpus)
+    return t
+
+
+def pipeline_factor(tokens: int, ubatch: int, microbatches: int, n_gpus: int) -> float:
+    """Pipelined time over single-GPU time for layer split: groups of up to m micro-batches flow through p
+    stages in (k + p - 1) stage-times of 1/p each (GPipe, Huang et al. 2019, bubble (p-1)/(k+p-1))."""
+    n_ub = math.ceil(tokens / ubatch)
+    full, rest = divmod(n_ub, microbatches)
+    groups = [microbatches] * full + ([rest] if rest else [])
+    return sum((k + n_gpus - 1) / n_gpus for k in groups) / n_ub
+
+
+def speed(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
+          w: Workload, eff: Efficiency) -> SpeedEstimate:
+    t_prefill = prefill_s(model, gpu, engine, precision, eff, w.batch, w.prompt_tokens, w.n_gpus)
+    steps = max(w.new_tokens, 1)
+    t_decode, compute_bound = 0.0, 0
+    for i in range(DECODE_SAMPLES):
+        context = w.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES
+        t, bound = decode_step_s(model, gpu, engine, precision, kv_precision, eff, w.batch, w.n_gpus, context)
+        t_decode += t * steps / DECODE_SAMPLES
+        compute_bound += bound
+    decode_rate = steps / t_decode
+    ttft = t_prefill if w.prompt_tokens > 0 else t_decode / steps
+    e2e = w.new_tokens / (t_prefill + t_decode) if w.new_tokens else 0.0
+    return SpeedEstimate(
+        prefill_tokens_per_s=w.batch * w.prompt_tokens / t_prefill if t_prefill > 0 else 0.0,
+        decode_tokens_per_s=decode_rate, decode_tokens_per_s_total=decode_rate * w.batch,
+        e2e_tokens_per_s=e2e, time_to_first_token_s=ttft,
+        decode_bound="compute" if compute_bound * 2 > DECODE_SAMPLES else "memory",
+    )
+
+
+def estimate(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
+             w: Workload, eff: Efficiency) -> Estimate:
+    mem = memory(model, gpu, engine, precision, kv_precision, w)
+    notes: list[str] = []
+    if model.assumed:
+        notes.append(model.assumed)
+    if w.prompt_tokens + w.new_tokens > model.max_context_tokens:
+        notes.append(f"prompt+new = {w.prompt_tokens + w.new_tokens} tokens exceeds the model's context of "
+                     f"{model.max_context_tokens}")
+    if engine.split == "tensor" and w.n_gpus > 1 and not gpu.has_p2p and gpu.nvlink == "none":
+        notes.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
+    if engine.split == "layer" and w.n_gpus > 1:
+        notes.append(f"{engine.name} splits layers across GPUs: more GPUs add capacity, not decode speed")
+    return Estimate(fits=mem.fits, model=model, gpu=gpu, engine=engine, precision=precision,
+                    kv_precision=kv_precision, workload=w, efficiency=eff, memory=mem,
+                    speed=speed(model, gpu, engine, precision, kv_precision, w, eff), notes=tuple(notes))
