@@ -1,0 +1,75 @@
+"""Accuracy of the estimator against ../shared/reference/measured.csv.
+
+    python benchmarks/accuracy.py [--worst N]
+
+Prints, per source family and metric, the number of rows and the median absolute percentage error (suspect rows
+excluded and counted apart), the oom rows predicted not to fit, and the targets from the estimator issue:
+memory <= 8%, decode <= 12%, prefill <= 20%, end-to-end <= 15%, every oom row predicted not to fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measured import load_cases, predict  # noqa: E402
+
+from sizing import catalog as cat  # noqa: E402
+
+TARGETS = {"peak_memory": 8.0, "decode_tokens_per_s": 12.0, "prefill_tokens_per_s": 20.0, "e2e_tokens_per_s": 15.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="estimator accuracy on measured.csv")
+    parser.add_argument("--worst", type=int, default=0, help="also list the N worst rows")
+    args = parser.parse_args()
+    catalog = cat.load()
+    cases, skipped = load_cases(catalog)
+    errors: dict[tuple[str, str], list[float]] = defaultdict(list)
+    by_metric: dict[str, list[float]] = defaultdict(list)
+    suspect: list[float] = []
+    worst: list[tuple[float, str]] = []
+    oom_total = oom_ok = 0
+    for case in cases:
+        eff = catalog.efficiency(case.engine.id, case.gpu.gpu_class)
+        pred = predict(case, eff)
+        if case.metric == "oom":
+            oom_total += 1
+            oom_ok += pred == 1.0
+            if pred != 1.0:
+                worst.append((100.0, f"{case.row_id} oom predicted to fit"))
+            continue
+        ape = abs(pred - case.value) / case.value * 100
+        if case.trust == "suspect":
+            suspect.append(ape)
+            continue
+        errors[(case.family, case.metric)].append(ape)
+        by_metric[case.metric].append(ape)
+        worst.append((ape, f"{case.row_id} {case.metric} {case.model.id} {case.engine.id} {case.precision.id} "
+                           f"{case.gpu.id}x{case.workload.n_gpus} b{case.workload.batch} "
+                           f"p{case.workload.prompt_tokens} n{case.workload.new_tokens}: "
+                           f"measured {case.value:.4g}, estimated {pred:.4g}"))
+    print(f"{'family':22} {'metric':24} {'rows':>5} {'median APE %':>13}")
+    for (family, metric), values in sorted(errors.items()):
+        print(f"{family:22} {metric:24} {len(values):5} {statistics.median(values):13.1f}")
+    print()
+    print(f"{'all families':22} {'metric':24} {'rows':>5} {'median APE %':>13} {'target %':>9}")
+    for metric, values in sorted(by_metric.items()):
+        target = TARGETS.get(metric)
+        verdict = "" if target is None else ("  ok" if statistics.median(values) <= target else "  MISSED")
+        print(f"{'':22} {metric:24} {len(values):5} {statistics.median(values):13.1f} "
+              f"{'' if target is None else f'{target:9.0f}'}{verdict}")
+    print(f"\noom rows predicted not to fit: {oom_ok}/{oom_total}" + ("  ok" if oom_ok == oom_total else "  MISSED"))
+    if suspect:
+        print(f"suspect rows (excluded above): {len(suspect)}, median APE {statistics.median(suspect):.1f}%")
+    print(f"rows skipped (training or not resolvable): {len(skipped)}")
+    for ape, line in sorted(worst, reverse=True)[: args.worst]:
+        print(f"  {ape:7.1f}%  {line}")
+
+
+if __name__ == "__main__":
+    main()

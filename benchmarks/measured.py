@@ -1,0 +1,101 @@
+"""Shared by calibrate.py and accuracy.py: turn rows of ../shared/reference/measured.csv into resolved estimator
+inputs and pull the comparable figure out of an estimate. Read measured.md for what each row means."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sizing import estimate as est
+from sizing import modelspec
+from sizing.catalog import Catalog
+from sizing.specs import Efficiency, Engine, Gpu, ModelSpec, Precision, SizingError, Workload
+from sizing.units import GIB
+
+MEASURED = Path(os.environ.get("SIZING_MEASURED", Path(__file__).resolve().parents[2] / "shared/reference/measured.csv"))
+# metrics this estimator answers; training rows wait for the training estimator
+METRICS = ("peak_memory", "oom", "decode_tokens_per_s", "prefill_tokens_per_s", "e2e_tokens_per_s",
+           "output_tokens_per_s", "time_to_first_token_s")
+GPT_FAST_NEW_TOKENS = 200  # gpt-fast generate.py default max_new_tokens
+TRT_MAX_BATCH = 2048  # TensorRT-LLM default max_batch_size, for rows whose batch is "max load"
+
+
+@dataclass(frozen=True)
+class Case:
+    row_id: str
+    family: str
+    metric: str
+    value: float
+    trust: str
+    model: ModelSpec
+    gpu: Gpu
+    engine: Engine
+    precision: Precision
+    kv: Precision
+    workload: Workload
+    per_gpu: bool  # throughput reported per GPU
+    basis: str
+
+
+def load_cases(catalog: Catalog, path: Path = MEASURED) -> tuple[list[Case], list[str]]:
+    """Every row the inference estimator can answer, resolved; plus one line per row it skipped and why."""
+    frame = pd.read_csv(path)
+    cases, skipped = [], []
+    for row in frame.itertuples(index=False):
+        if row.metric not in METRICS or row.task != "inference" or not isinstance(row.gpu, str):
+            skipped.append(f"{row.row_id}: {row.metric} ({row.task}) not an inference estimate")
+            continue
+        try:
+            precision = catalog.precision(row.precision)
+            engine = catalog.engine(row.engine)
+            kv = catalog.precision(row.kv_precision if isinstance(row.kv_precision, str) else engine.default_kv_precision)
+            model = modelspec.resolve(row.model, catalog)
+            gpu = catalog.gpu(row.gpu)
+        except SizingError as exc:
+            skipped.append(f"{row.row_id}: {exc}")
+            continue
+        prompt = 0 if math.isnan(row.prompt_tokens) else int(row.prompt_tokens)
+        if row.engine == "gpt-fast":
+            new = GPT_FAST_NEW_TOKENS
+        elif row.metric == "time_to_first_token_s":
+            new = 1
+        else:
+            new = 0 if math.isnan(row.new_tokens) else int(row.new_tokens)
+        n_gpus = int(row.n_gpus)
+        batch = 1 if math.isnan(row.batch) else int(row.batch)
+        workload = Workload(engine=engine.id, precision=precision.id, kv_precision=kv.id, batch=batch,
+                            prompt_tokens=prompt, new_tokens=new, n_gpus=n_gpus)
+        if math.isnan(row.batch) and row.metric == "output_tokens_per_s":  # max-load rows: the batch that fits
+            mem = est.memory(model, gpu, engine, precision, kv, workload)
+            workload = workload.model_copy(update={"batch": max(1, min(TRT_MAX_BATCH, mem.max_batch_at_context))})
+        cases.append(Case(row.row_id, row.source_key, row.metric, float(row.value), row.trust, model, gpu, engine,
+                          precision, kv, workload, row.unit == "tokens/s per GPU",
+                          row.memory_basis if isinstance(row.memory_basis, str) else ""))
+    return cases, skipped
+
+
+def predict(case: Case, eff: Efficiency) -> float:
+    """The estimator's figure for the row's metric."""
+    w = case.workload
+    if case.metric in ("peak_memory", "oom"):
+        mem = est.memory(case.model, case.gpu, case.engine, case.precision, case.kv, w)
+        if case.metric == "oom":
+            return 0.0 if mem.fits else 1.0
+        counter = mem.allocated_per_gpu_bytes if case.basis.startswith("allocated") else mem.per_gpu_bytes
+        return counter / GIB
+    if case.metric == "prefill_tokens_per_s":
+        t = est.prefill_s(case.model, case.gpu, case.engine, case.precision, eff, w.batch, w.prompt_tokens, w.n_gpus)
+        return w.batch * w.prompt_tokens / t
+    s = est.speed(case.model, case.gpu, case.engine, case.precision, case.kv, w, eff)
+    if case.metric == "decode_tokens_per_s":
+        return s.decode_tokens_per_s
+    if case.metric == "e2e_tokens_per_s":
+        return s.e2e_tokens_per_s
+    if case.metric == "time_to_first_token_s":
+        return s.time_to_first_token_s
+    total = s.e2e_tokens_per_s * w.batch  # output_tokens_per_s: generated tokens over wall time, whole batch
+    return total / w.n_gpus if case.per_gpu else total
