@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,25 +21,26 @@ DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the ca
 
 
 def fail(message: str) -> None:
+    """One line on stderr, exit code 2, no traceback."""
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+    raise SystemExit(2)
 
 
 @app.command()
 def estimate(
     model: str = typer.Option("7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."),
     task: str = typer.Option("inference", help="What to estimate: inference."),
-    engine: Optional[str] = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: by precision)."),
+    engine: str | None = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: by precision)."),
     precision: str = typer.Option("bf16", help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ..."),
-    kv_precision: Optional[str] = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ..."),
+    kv_precision: str | None = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ..."),
     gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
     batch: int = typer.Option(1, help="Concurrent sequences."),
     prompt_tokens: int = typer.Option(512, help="Prompt tokens per sequence."),
     new_tokens: int = typer.Option(512, help="Generated tokens per sequence."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
-    scenarios_file: Optional[Path] = typer.Option(None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."),
-    data: Optional[Path] = DataOpt,
+    scenarios_file: Path | None = typer.Option(None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."),
+    data: Path | None = DataOpt,
 ) -> None:
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
     catalog = cat.load(data)
@@ -54,23 +54,23 @@ def estimate(
 
 
 @app.command()
-def models(search: Optional[str] = typer.Argument(None, help="Text to filter ids and names by."),
-           data: Optional[Path] = DataOpt) -> None:
+def models(search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
+           data: Path | None = DataOpt) -> None:
     """List the model catalog."""
     found = [m for m in cat.load(data).models.values() if not search or search.lower() in (m.id + m.name).lower()]
     typer.echo(report.models_table(found))
 
 
 @app.command()
-def gpus(search: Optional[str] = typer.Argument(None, help="Text to filter ids and names by."),
-         data: Optional[Path] = DataOpt) -> None:
+def gpus(search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
+         data: Path | None = DataOpt) -> None:
     """List the GPU catalog (dense tensor TFLOPS, prices with dates)."""
     found = [g for g in cat.load(data).gpus.values() if not search or search.lower() in (g.id + g.name).lower()]
     typer.echo(report.gpus_table(found))
 
 
 @catalog_app.command("check")
-def catalog_check(data: Optional[Path] = DataOpt) -> None:
+def catalog_check(data: Path | None = DataOpt) -> None:
     """Load and validate every catalog file; exit 2 naming the first bad file, row and column."""
     c = cat.load(data)
     typer.echo(f"catalog OK: {c.data_dir}: {len(c.models)} models, {len(c.gpus)} GPUs, {len(c.precisions)} "
@@ -95,11 +95,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc))
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except Exception as exc:  # click usage errors: print one line, exit 2
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            fail(exc.format_message())
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(1) from None
+    except Exception as exc:  # click's usage errors (typer may vendor click): one line, exit 2
+        if hasattr(exc, "format_message"):
+            message = " ".join(exc.format_message().split())
+            if not message:  # `sizing` alone: the help was printed
+                raise SystemExit(0) from None
+            fail(message)
         raise

@@ -18,6 +18,7 @@ from .specs import ModelSpec, SizingError
 # solved so the parameter count matches what was asked for.
 GENERIC_LADDER: tuple[tuple[float, int, int], ...] = (
     # (up to this many parameters, hidden_size, n_heads)
+    (0.3e9, 512, 8),
     (0.8e9, 1024, 8),
     (2.0e9, 2048, 16),
     (5.0e9, 3072, 24),
@@ -36,10 +37,10 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bm])$", re.IGNORECASE)
 
 def generic_model(n_params: float) -> ModelSpec:
     """A documented generic architecture with about `n_params` parameters."""
-    if n_params < 50e6 or n_params > 5e12:
-        raise SizingError(f"model size {n_params / 1e9:g}B is outside 0.05B-5000B; give a size such as 7b or 70b")
+    if n_params < 100e6 or n_params > 5e12:
+        raise SizingError(f"model size {n_params / 1e9:g}B is outside 0.1B-5000B; give a size such as 7b or 70b")
     hidden, heads = next((h, nh) for limit, h, nh in GENERIC_LADDER if n_params <= limit)
-    n_kv = min(8, heads)
+    n_kv = min(8, max(1, heads // 4))  # Qwen2.5-0.5B: 14 heads / 2 KV; Llama 3: 32+ heads / 8 KV
     ffn = int(round(3.5 * hidden / 256) * 256)
     tied = n_params < 4e9
     embed = GENERIC_VOCAB * hidden * (1 if tied else 2)

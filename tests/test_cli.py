@@ -1,0 +1,126 @@
+"""Every command: help exists, output, exit codes, bad input as one line with exit 2 and no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sizing.cli import app, main
+
+runner = CliRunner()
+COMMANDS = [["estimate"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run the real entry point (main), which turns errors into one line and exit code 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exit_info.value.code or 0, out.out, out.err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert len(result.output.strip().splitlines()) > 3
+
+
+def test_estimate_default_is_readable(capsys):
+    code, out, _ = run_main(["estimate", "--model", "7b"], capsys)
+    assert code == 0
+    assert "Memory per GPU" in out and "decode" in out and "generic dense GQA decoder" in out
+
+
+def test_estimate_json_interface(capsys):
+    code, out, _ = run_main(["estimate", "--model", "llama-3-8b", "--engine", "llama.cpp", "--precision", "q4_k_m",
+                             "--gpu", "rtx-4090", "--gpus", "1", "--batch", "1", "--prompt-tokens", "512",
+                             "--new-tokens", "128", "--json"], capsys)
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["fits"] is True
+    assert set(obj["memory"]["breakdown"]) == {"weights_bytes", "kv_cache_bytes", "activations_bytes",
+                                               "gradients_bytes", "optimizer_bytes", "overhead_bytes"}
+    assert sum(obj["memory"]["breakdown"].values()) == pytest.approx(obj["memory"]["per_gpu_bytes"], abs=8)
+    for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "decode_tokens_per_s_total", "e2e_tokens_per_s",
+                "time_to_first_token_s"):
+        assert obj["speed"][key] > 0
+    assert obj["assumptions"]["engine"] == "llama.cpp"
+
+
+def test_scenarios_jsonl_in_order_with_errors(tmp_path: Path, capsys):
+    csv = tmp_path / "s.csv"
+    csv.write_text("model,task,engine,precision,kv_precision,gpu,n_gpus,batch,prompt_tokens,new_tokens,seq_len\n"
+                   "llama-3-8b,inference,vllm,bf16,,rtx-4090,1,1,512,128,\n"
+                   "no-such-model,,,,,,,,,,\n"
+                   "qwen2.5-7b,,,,,a100-80gb,1,4,,,4096\n"
+                   "llama-3-8b,,,,,rtx-4090,1,-3,,,\n")
+    code, out, _ = run_main(["estimate", "--scenarios", str(csv)], capsys)
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 4
+    assert lines[0]["fits"] is True
+    assert "error" in lines[1] and "no-such-model" in lines[1]["error"]
+    assert lines[2]["assumptions"]["prompt_tokens"] == 4096 - 512
+    assert "error" in lines[3] and "batch" in lines[3]["error"]
+
+
+def test_models_and_gpus_tables(capsys):
+    code, out, _ = run_main(["models", "qwen2.5"], capsys)
+    assert code == 0 and "qwen2.5-72b" in out and "llama" not in out
+    code, out, _ = run_main(["gpus", "4090"], capsys)
+    assert code == 0 and "rtx-4090" in out and "165.2" in out
+
+
+def test_catalog_check(capsys):
+    code, out, _ = run_main(["catalog", "check"], capsys)
+    assert code == 0 and "catalog OK" in out
+
+
+BAD_INPUT = [
+    (["estimate", "--model", "llama-9b-nope"], "unknown model"),
+    (["estimate", "--batch", "-1"], "--batch must be at least 1"),
+    (["estimate", "--gpus", "0"], "--gpus must be at least 1"),
+    (["estimate", "--gpu", "rtx-9090"], "unknown GPU"),
+    (["estimate", "--engine", "llama.cpp", "--precision", "awq-int4"], "does not run"),
+    (["estimate", "--precision", "int3"], "unknown precision"),
+    (["estimate", "--batch", "lots"], "Invalid value for '--batch'"),
+    (["estimate", "--bogus"], "No such option: --bogus"),
+    (["estimate", "--scenarios", "/no/such/file.csv"], "cannot read scenarios file"),
+    (["estimate", "--data", "/no/such/dir"], "does not exist"),
+    (["estimate", "--model", "./missing/folder"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT)
+def test_bad_input_is_one_line_exit_2(args, message, capsys):
+    code, out, err = run_main(args, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert out == ""
+
+
+def test_broken_data_csv(data_copy: Path, capsys):
+    with (data_copy / "gpus.csv").open("a") as fh:
+        fh.write("rtx-broken,Broken,,nvidia,ada,geforce,twenty\n")
+    code, _, err = run_main(["estimate", "--data", str(data_copy)], capsys)
+    assert code == 2 and "gpus.csv, row" in err and len(err.strip().splitlines()) == 1
+
+
+def test_malformed_config_json(tmp_path: Path, capsys):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    code, _, err = run_main(["estimate", "--model", str(tmp_path / "m")], capsys)
+    assert code == 2 and "not valid JSON" in err
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--batch", "0"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
