@@ -14,7 +14,23 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .specs import Base, Col, Efficiency, Engine, Gpu, ModelSpec, Precision, SizingError
+from .specs import (
+    Base,
+    Chassis,
+    Col,
+    Cpu,
+    Dimm,
+    Drive,
+    Efficiency,
+    Engine,
+    FxRate,
+    Gpu,
+    ModelSpec,
+    NetworkPart,
+    Precision,
+    Psu,
+    SizingError,
+)
 
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
 
@@ -27,6 +43,13 @@ TABLES: dict[str, type[Base]] = {
     "precisions.csv": Precision,
     "engines.csv": Engine,
     "efficiency.csv": Efficiency,
+    "cpus.csv": Cpu,
+    "memory.csv": Dimm,
+    "drives.csv": Drive,
+    "psus.csv": Psu,
+    "chassis.csv": Chassis,
+    "network.csv": NetworkPart,
+    "fx.csv": FxRate,
 }
 
 
@@ -130,6 +153,13 @@ class Catalog(Base):
     precisions: dict[str, Precision]
     engines: dict[str, Engine]
     efficiencies: tuple[Efficiency, ...]
+    cpus: dict[str, Cpu]
+    dimms: dict[str, Dimm]
+    drives: dict[str, Drive]
+    psus: dict[str, Psu]
+    chassis: dict[str, Chassis]
+    network: dict[str, NetworkPart]
+    fx: dict[str, FxRate]
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 
@@ -166,6 +196,29 @@ class Catalog(Base):
             return template.model_copy(update={"id": f"exl2-{bits:g}bpw", "name": f"EXL2 {bits:g} bpw",
                                                "weight_bits": bits})
         return self.precisions[self._find("precisions", name, "precision")]
+
+    def cpu(self, name: str) -> Cpu:
+        return self._lookup_plain("cpus", name, "CPU")
+
+    def part_ids(self, table: str) -> list[str]:
+        return list(getattr(self, table))
+
+    def _lookup_plain(self, table: str, name: str, what: str):
+        items: dict = getattr(self, table)
+        key = name.strip().lower()
+        if key in items:
+            return items[key]
+        close = difflib.get_close_matches(key, list(items), n=4, cutoff=0.4)
+        raise SizingError(f"unknown {what} '{name}'" + (f"; closest: {', '.join(close)}" if close else ""))
+
+    def usd_to(self, currency: str) -> FxRate | None:
+        """The newest rate from USD to `currency` (None for USD)."""
+        if currency.upper() == "USD":
+            return None
+        rates = [r for r in self.fx.values() if r.from_currency == "USD" and r.to_currency == currency.upper()]
+        if not rates:
+            raise SizingError(f"no USD/{currency.upper()} rate in fx.csv; add one or use --currency USD")
+        return max(rates, key=lambda r: r.rate_date)
 
     def efficiency(self, engine: str, gpu_class: str) -> Efficiency:
         """The engine's factors for this GPU class, else its any-class row."""
@@ -228,8 +281,13 @@ def _load(data_dir: str) -> Catalog:
         "precisions": _alias_map("precisions.csv", precisions),
         "engines": _alias_map("engines.csv", engines),
     }
+    def by_id(file: str) -> dict:
+        return {item.id: item for item in tables[file]}
+
     return Catalog(models=models, gpus=gpus, precisions=precisions, engines=engines,
-                   efficiencies=tuple(tables["efficiency.csv"]), aliases=aliases, data_dir=str(root))
+                   efficiencies=tuple(tables["efficiency.csv"]), cpus=by_id("cpus.csv"), dimms=by_id("memory.csv"),
+                   drives=by_id("drives.csv"), psus=by_id("psus.csv"), chassis=by_id("chassis.csv"),
+                   network=by_id("network.csv"), fx=by_id("fx.csv"), aliases=aliases, data_dir=str(root))
 
 
 def load(data_dir: str | Path | None = None) -> Catalog:

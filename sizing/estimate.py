@@ -32,6 +32,7 @@ DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise li
 # through host memory without P2P); DERIVED order of magnitude, consistent with gpt-fast's A100 TP rows.
 PCIE_BYTES_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
 ALLREDUCE_LATENCY_S = {"nvlink": 10e-6, "p2p": 20e-6, "host": 40e-6}
+NODE_HOP_LATENCY_S = 5e-6  # one InfiniBand send/recv between pipeline stages (order of magnitude, DERIVED)
 
 
 # ------------------------------------------------------------------------------------------------ memory parts
@@ -121,6 +122,10 @@ def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_
     fraction of the card, the surplus being their KV pool."""
     lin, emb = weight_bytes(model, precision)
     lin_share, emb_share, kv_share = per_gpu_shares(model, engine, w.n_gpus)
+    if w.n_nodes > 1:  # pipeline across nodes: whole layers per node; first node embeds, last holds the head
+        node_layers = math.ceil(model.n_layers / w.n_nodes) / model.n_layers
+        lin_share, kv_share = lin_share * node_layers, kv_share * node_layers
+        emb_share *= 1.0 if model.tied_embeddings else 0.5
     weights = lin * lin_share + emb * emb_share
     kv_bits = kv_bits_of(kv_precision)
     kv_seq = kv_cache_bytes(model, engine, kv_bits, w.prompt_tokens + w.new_tokens)
@@ -214,7 +219,8 @@ def weight_eff(eff: Efficiency, precision: Precision) -> float:
 
 
 def decode_step_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
-                  eff: Efficiency, batch: int, n_gpus: int, context: float) -> tuple[float, bool]:
+                  eff: Efficiency, batch: int, n_gpus: int, context: float, n_nodes: int = 1,
+                  node_link: float = 25e9) -> tuple[float, bool]:
     """One decode step for `batch` sequences at cache depth `context`: the slower of reading the bytes
     (roofline: bytes / (bandwidth x efficiency), hardware.md §4.5) and doing the FLOPs, plus a fixed per-layer
     launch/scheduling cost and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer split
@@ -232,7 +238,13 @@ def decode_step_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precisi
     if engine.split == "layer" and n_gpus > 1:  # activations hop GPU to GPU once per step
         bw_link, latency = link(gpu, n_gpus)
         comm = (n_gpus - 1) * (latency + batch * model.hidden_size * ACT_BYTES / bw_link)
+    comm += node_hops_s(w_nodes=n_nodes, message_bytes=batch * model.hidden_size * ACT_BYTES, link_bytes_s=node_link)
     return max(t_mem, t_comp) + model.n_layers * eff.layer_overhead_s + comm, t_comp > t_mem
+
+
+def node_hops_s(w_nodes: int, message_bytes: float, link_bytes_s: float) -> float:
+    """Pipeline stages on separate nodes pass activations along: one hop per extra node."""
+    return (w_nodes - 1) * (NODE_HOP_LATENCY_S + message_bytes / link_bytes_s) if w_nodes > 1 else 0.0
 
 
 def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, eff: Efficiency,
@@ -276,11 +288,16 @@ def pipeline_factor(tokens: int, ubatch: int, microbatches: int, n_gpus: int) ->
 def speed(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
           w: Workload, eff: Efficiency) -> SpeedEstimate:
     t_prefill = prefill_s(model, gpu, engine, precision, eff, w.batch, w.prompt_tokens, w.n_gpus)
+    if t_prefill > 0:
+        chunks = math.ceil(w.batch * w.prompt_tokens / engine.prefill_chunk_tokens)
+        chunk = min(w.batch * w.prompt_tokens, engine.prefill_chunk_tokens)
+        t_prefill += chunks * node_hops_s(w.n_nodes, chunk * model.hidden_size * ACT_BYTES, w.node_link_bytes_s)
     steps = max(w.new_tokens, 1)
     t_decode, compute_bound = 0.0, 0
     for i in range(DECODE_SAMPLES):
         context = w.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES
-        t, bound = decode_step_s(model, gpu, engine, precision, kv_precision, eff, w.batch, w.n_gpus, context)
+        t, bound = decode_step_s(model, gpu, engine, precision, kv_precision, eff, w.batch, w.n_gpus, context,
+                                 w.n_nodes, w.node_link_bytes_s)
         t_decode += t * steps / DECODE_SAMPLES
         compute_bound += bound
     decode_rate = steps / t_decode

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .units import GB, GIB, TERA
+from .units import GB, GIB, MB, TB, TERA
 
 
 class Base(BaseModel):
@@ -394,6 +394,179 @@ class Gpu(Base):
         return self.p2p == "yes"
 
 
+PRICE_COLUMNS: dict[str, Col] = {
+    "price_usd": Col("price_usd", "float", required=False),
+    "price_date": Col("price_date", required=False),
+    "price_kind": Col("price_kind", required=False),
+    "price_source": Col("price_source", required=False),
+    "unconfirmed": Col("unconfirmed", "list", required=False),
+    "source": Col("source"),
+    "notes": Col("notes", required=False),
+}
+
+
+class Part(Base):
+    """What every server part has: an id, a name, a dated price (or none: unconfirmed) and a source."""
+
+    id: str
+    name: str
+    price_usd: PosFloat | None = None
+    price_date: str | None = None
+    price_kind: str | None = None
+    price_source: str | None = None
+    unconfirmed: tuple[str, ...] = ()
+    source: str
+    notes: str | None = None
+
+
+def _columns(**specific: Col) -> dict[str, Col]:
+    return {"id": Col("id"), "name": Col("name"), **specific, **PRICE_COLUMNS}
+
+
+class Cpu(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = _columns(
+        vendor=Col("vendor"), family=Col("family"), socket=Col("socket"), cores=Col("cores", "int"),
+        threads=Col("threads", "int"), base_ghz=Col("base_ghz", "float"), boost_ghz=Col("boost_ghz", "float"),
+        tdp_w=Col("tdp_w", "float"), pcie_lanes=Col("pcie_lanes", "int"), pcie_gen=Col("pcie_gen", "int"),
+        memory_channels=Col("memory_channels", "int"), ddr_gen=Col("ddr_gen", "int"),
+        max_memory_mt_s=Col("max_memory_mt_s", "int"), max_sockets=Col("max_sockets", "int"),
+        ecc_rdimm=Col("ecc_rdimm", "bool"),
+        max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
+    )
+    vendor: str
+    family: str
+    socket: str
+    cores: PosInt
+    threads: PosInt
+    base_ghz: PosFloat
+    boost_ghz: PosFloat
+    tdp_w: PosFloat
+    pcie_lanes: PosInt
+    pcie_gen: PosInt
+    memory_channels: PosInt
+    ddr_gen: PosInt
+    max_memory_mt_s: PosInt
+    max_sockets: PosInt
+    ecc_rdimm: bool
+    max_memory_bytes_per_socket: PosFloat | None = None
+
+
+class Dimm(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = _columns(
+        ddr_gen=Col("ddr_gen", "int"), speed_mt_s=Col("speed_mt_s", "int"),
+        capacity_gb=Col("capacity_bytes", "float", GIB),  # DRAM module "GB" are binary
+        module_type=Col("module_type"), ecc=Col("ecc", "bool"),
+    )
+    ddr_gen: PosInt
+    speed_mt_s: PosInt
+    capacity_bytes: PosFloat
+    module_type: Literal["rdimm", "udimm"]
+    ecc: bool
+
+
+class Drive(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = _columns(
+        interface=Col("interface"), media=Col("media"), capacity_tb=Col("capacity_bytes", "float", TB),
+        seq_read_mb_s=Col("read_bytes_s", "float", MB), seq_write_mb_s=Col("write_bytes_s", "float", MB),
+        form_factor=Col("form_factor"), enterprise=Col("enterprise", "bool"),
+        role_hint=Col("role_hint", required=False),
+    )
+    interface: Literal["nvme-m2", "nvme-u2", "sata", "sas"]
+    media: Literal["ssd", "hdd"]
+    capacity_bytes: PosFloat
+    read_bytes_s: PosFloat
+    write_bytes_s: PosFloat
+    form_factor: str
+    enterprise: bool
+    role_hint: str | None = None
+
+
+class Psu(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = _columns(
+        form=Col("form"), atx3=Col("atx3", "bool"), watts_continuous=Col("watts", "float"),
+        watts_at_115v=Col("watts_at_115v", "float"), min_input_v=Col("min_input_v", "float"),
+        efficiency_tier=Col("efficiency_tier"), n_12vhpwr=Col("n_12vhpwr", "int"),
+        n_pcie_8pin=Col("n_pcie_8pin", "int"), n_eps_8pin=Col("n_eps_8pin", "int"), redundant=Col("redundant", "bool"),
+    )
+    form: Literal["atx", "crps"]
+    atx3: bool
+    watts: PosFloat
+    watts_at_115v: NonNegFloat
+    min_input_v: PosFloat
+    efficiency_tier: Literal["bronze", "gold", "platinum", "titanium"]
+    n_12vhpwr: NonNegInt
+    n_pcie_8pin: NonNegInt
+    n_eps_8pin: NonNegInt
+    redundant: bool
+
+    def watts_at(self, volts: float) -> float:
+        return self.watts if volts >= 200 else self.watts_at_115v
+
+
+class Chassis(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = _columns(
+        form_factor=Col("form_factor"), rack_units=Col("rack_units", "int", required=False),
+        max_gpus=Col("max_gpus", "int"), max_gpu_slot_width=Col("max_gpu_slot_width", "float", required=False),
+        gpu_form_factor=Col("gpu_form_factor"), open_air_ok=Col("open_air_ok", "bool"),
+        max_gpu_length_mm=Col("max_gpu_length_mm", "float", required=False), psu_bays=Col("psu_bays", "int"),
+        psu_form=Col("psu_form"), max_psu_w=Col("max_psu_w", "float"), redundant_psu=Col("redundant_psu", "bool"),
+        cpu_sockets=Col("cpu_sockets", "int"), cpu_socket_type=Col("cpu_socket_type"),
+        dimm_slots=Col("dimm_slots", "int"), drive_bays_2_5=Col("drive_bays_2_5", "int"),
+        drive_bays_3_5=Col("drive_bays_3_5", "int"), m2_slots=Col("m2_slots", "int"),
+        pcie_switch=Col("pcie_switch", "bool"), gpu_lanes_each=Col("gpu_lanes_each", "int"),
+    )
+    form_factor: Literal["tower", "workstation", "rack"]
+    rack_units: PosInt | None = None
+    max_gpus: PosInt
+    max_gpu_slot_width: PosFloat | None = None
+    gpu_form_factor: str
+    open_air_ok: bool
+    max_gpu_length_mm: PosFloat | None = None
+    psu_bays: PosInt
+    psu_form: Literal["atx", "crps"]
+    max_psu_w: PosFloat
+    redundant_psu: bool
+    cpu_sockets: PosInt
+    cpu_socket_type: str
+    dimm_slots: PosInt
+    drive_bays_2_5: NonNegInt
+    drive_bays_3_5: NonNegInt
+    m2_slots: NonNegInt
+    pcie_switch: bool
+    gpu_lanes_each: PosInt
+
+
+class NetworkPart(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = _columns(
+        kind=Col("kind"), protocol=Col("protocol"), speed_gbit_s=Col("bytes_s", "float", 1e9 / 8),
+        ports=Col("ports", "int"), pcie_gen=Col("pcie_gen", "int", required=False),
+        pcie_lanes=Col("pcie_lanes", "int", required=False), power_w=Col("power_w", "float", required=False),
+    )
+    kind: Literal["nic", "switch"]
+    protocol: str
+    bytes_s: PosFloat
+    ports: PosInt
+    pcie_gen: PosInt | None = None
+    pcie_lanes: PosInt | None = None
+    power_w: PosFloat | None = None
+
+
+class FxRate(Base):
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"), "name": Col("name"), "from_currency": Col("from_currency"), "to_currency": Col("to_currency"),
+        "rate": Col("rate", "float"), "rate_date": Col("rate_date"), "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+    id: str
+    name: str
+    from_currency: str
+    to_currency: str
+    rate: PosFloat
+    rate_date: str
+    source: str
+    notes: str | None = None
+
+
 # --------------------------------------------------------------------------------------------------- workload
 Task = Literal["inference"]
 
@@ -408,7 +581,9 @@ class Workload(Base):
     batch: PosInt = 1
     prompt_tokens: NonNegInt = 512
     new_tokens: NonNegInt = 512
-    n_gpus: PosInt = 1
+    n_gpus: PosInt = 1  # per node
+    n_nodes: PosInt = 1  # nodes join by pipeline (layers split across nodes), tensor parallel within a node
+    node_link_bytes_s: PosFloat = 25e9  # per direction between nodes (200 Gb/s InfiniBand HDR)
 
 
 # ---------------------------------------------------------------------------------------------------- answers
@@ -457,3 +632,111 @@ class Estimate(Base):
     memory: MemoryEstimate
     speed: SpeedEstimate
     notes: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------------------ builds
+class Circuit(Base):
+    id: str
+    label: str
+    volts: PosFloat
+    amps: PosFloat
+    continuous_w: PosFloat  # what it may carry for 3 h or more
+
+
+class Build(Base):
+    """One composed server (or n_nodes identical ones): every part and its count."""
+
+    gpu: Gpu
+    n_gpus: PosInt  # per node
+    n_nodes: PosInt = 1
+    chassis: Chassis
+    cpu: Cpu
+    n_cpus: PosInt
+    dimm: Dimm
+    n_dimms: PosInt
+    system_drive: Drive
+    data_drive: Drive | None = None
+    n_data_drives: NonNegInt = 0
+    psu: Psu
+    n_psus: PosInt
+    nic: NetworkPart | None = None
+    switch: NetworkPart | None = None
+    circuit: Circuit
+    gpu_lanes_each: PosInt  # PCIe lanes each GPU gets
+    gpu_power_limit_w: PosFloat | None = None  # set when the circuit needs capped GPUs
+    sustained_w: PosFloat  # DC load per node at full GPU power
+    wall_w: PosFloat  # AC draw per node at the wall
+    psu_capacity_w: PosFloat  # continuous DC the PSU set delivers at this input voltage (redundant units excluded)
+    ram_need_bytes: PosFloat
+    system_drive_need_bytes: PosFloat
+    data_drive_need_bytes: NonNegFloat
+    cores_need: PosInt
+    lanes_need: PosInt
+
+    @property
+    def ram_bytes(self) -> float:
+        return self.n_dimms * self.dimm.capacity_bytes
+
+    @property
+    def memory_speed_mt_s(self) -> int:
+        return min(self.dimm.speed_mt_s, self.cpu.max_memory_mt_s)
+
+    @property
+    def cpu_lanes(self) -> int:
+        """Usable lanes. 2-socket EPYC boards use half of each CPU's lanes for the socket link: 128 in all
+        (hardware.md §2 notes, modelled conservatively)."""
+        if self.cpu.vendor == "amd" and self.n_cpus == 2:
+            return self.cpu.pcie_lanes
+        return self.cpu.pcie_lanes * self.n_cpus
+
+
+class Finding(Base):
+    rule: str
+    ok: bool
+    need: float | str | None = None
+    have: float | str | None = None
+    message: str
+
+
+class Line(Base):
+    kind: str
+    id: str
+    name: str
+    quantity: PosInt
+    unit_price_usd: PosFloat | None = None
+    price_date: str | None = None
+
+
+class Option(Base):
+    build: Build
+    lines: tuple[Line, ...]
+    total_price_usd: NonNegFloat  # sum of priced lines
+    unpriced: tuple[str, ...]  # ids of parts without a dated price (total is a lower bound)
+    estimate: Estimate
+    findings: tuple[Finding, ...]
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+
+class Rejection(Base):
+    gpu: str
+    n_gpus: PosInt
+    n_nodes: PosInt = 1
+    chassis: str
+    findings: tuple[Finding, ...]  # the failed ones
+
+
+class Recommendation(Base):
+    request: dict
+    workload: Workload
+    model: ModelSpec
+    options: tuple[Option, ...]  # ranked best first
+    rejected: tuple[Rejection, ...]
+    ways_out: tuple[str, ...] = ()  # when nothing fits: the cheapest changes that would
+    currency: str = "USD"
+    fx_rate: float = 1.0
+    fx_date: str | None = None
+    fx_source: str | None = None
