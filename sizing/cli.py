@@ -50,7 +50,46 @@ def estimate(
     req = scenarios.Request(model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision,
                             gpu=gpu, n_gpus=gpus, batch=batch, prompt_tokens=prompt_tokens, new_tokens=new_tokens)
     result = scenarios.run(catalog, req)
-    typer.echo(json.dumps(scenarios.to_json(result), indent=2) if as_json else report.estimate_text(result))
+    typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
+
+
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+
+
+@app.command()
+def recommend(
+    model: str = typer.Option("7b", "--model", "-m", help="Catalog id/alias, a size like 7b, or a local HF folder."),
+    task: str = typer.Option("inference", help="What to size: inference."),
+    engine: str | None = typer.Option(None, help="Runtime (default: vllm; llama.cpp for GGUF)."),
+    precision: str = typer.Option("bf16", help="Weight format (bf16, fp8, awq-int4, gptq-int4, q4_k_m, ...)."),
+    kv_precision: str | None = typer.Option(None, help="KV-cache format (default: the engine's)."),
+    users: int = typer.Option(4, "--users", "--batch", help="Concurrent sequences (users)."),
+    context: int | None = typer.Option(None, help="Tokens per user, prompt + new (default 4096)."),
+    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
+    new_tokens: int = typer.Option(512, help="Generated tokens per user."),
+    budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
+    gpu: list[str] | None = typer.Option(None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."),
+    exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
+    cpu: list[str] | None = typer.Option(None, "--cpu", help="Allowed CPUs, comma-separated (e.g. xeon-silver-4314)."),
+    circuit: str | None = typer.Option(None, help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, rack-208v-30a (default: 120v-15a for towers, rack-208v-30a for servers)."),
+    max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
+    form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
+    target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
+    objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
+    currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    data: Path | None = DataOpt,
+) -> None:
+    """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
+    req = scenarios.RecommendRequest(
+        model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision, users=users,
+        context=context, prompt_tokens=prompt_tokens, new_tokens=new_tokens, budget=budget, gpus_allowed=_split(gpu),
+        exclude=_split(exclude), cpus_allowed=_split(cpu), circuit=circuit, max_gpus=max_gpus,
+        form_factor=form_factor, target_tokens_per_s=target_tokens_per_s, objective=objective, currency=currency)
+    result = scenarios.recommend(cat.load(data), req)
+    typer.echo(json.dumps(report.recommendation_json(result), indent=2) if as_json
+               else report.recommendation_text(result))
 
 
 @app.command()
@@ -80,7 +119,7 @@ def catalog_check(data: Path | None = DataOpt) -> None:
 def _check_options(args: list[str]) -> None:
     """Typer/click accept negative numbers; the one-line rule wants them named before any work."""
     for i, arg in enumerate(args[:-1]):
-        if arg in ("--gpus", "--batch", "--prompt-tokens", "--new-tokens"):
+        if arg in ("--gpus", "--batch", "--users", "--prompt-tokens", "--new-tokens", "--context", "--max-gpus"):
             value = args[i + 1]
             if value.lstrip("-").isdigit() and int(value) < (0 if "tokens" in arg else 1):
                 fail(f"{arg} must be {'0 or more' if 'tokens' in arg else 'at least 1'}, got {value}")

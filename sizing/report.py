@@ -3,8 +3,8 @@ the functions that need them so `sizing estimate` starts fast."""
 
 from __future__ import annotations
 
-from .specs import Estimate, Gpu, ModelSpec
-from .units import fmt_bytes, fmt_count, fmt_money, fmt_rate, fmt_seconds
+from .specs import Estimate, Gpu, ModelSpec, Option, Recommendation
+from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 
 def estimate_text(e: Estimate) -> str:
@@ -28,6 +28,131 @@ def estimate_text(e: Estimate) -> str:
         f"end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after {fmt_seconds(s.time_to_first_token_s)}",
     ]
     lines += [f"Note: {note}" for note in e.notes]
+    return "\n".join(lines)
+
+
+def estimate_json(e: Estimate) -> dict:
+    """The stable output object (README.md, 'Machine-readable output')."""
+    m, s = e.memory, e.speed
+    return {
+        "fits": e.fits,
+        "memory": {
+            "per_gpu_bytes": round(m.per_gpu_bytes),
+            "need_per_gpu_bytes": round(m.need_per_gpu_bytes),
+            "allocated_per_gpu_bytes": round(m.allocated_per_gpu_bytes),
+            "gpu_memory_bytes": round(m.gpu_memory_bytes),
+            "kv_bytes_per_token": round(m.kv_bytes_per_token),
+            "max_batch_at_context": m.max_batch_at_context,
+            "breakdown": {k: round(v) for k, v in m.breakdown.model_dump().items()},
+        },
+        "speed": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.model_dump().items()},
+        "assumptions": {
+            "model": e.model.id,
+            "shape": {k: v for k, v in e.model.model_dump(
+                include={"n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim", "ffn_size", "vocab_size",
+                         "n_experts", "n_active_experts", "kv_lora_rank", "sliding_window_tokens"}).items()
+                      if v is not None},
+            "n_params": round(e.model.n_params),
+            "gpu": e.gpu.id, "n_gpus": e.workload.n_gpus, "engine": e.engine.id, "split": e.engine.split,
+            "precision": e.precision.id, "weight_bits": e.precision.weight_bits,
+            "kv_precision": e.kv_precision.id, "batch": e.workload.batch,
+            "prompt_tokens": e.workload.prompt_tokens, "new_tokens": e.workload.new_tokens,
+            "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows"}),
+            "notes": list(e.notes),
+        },
+    }
+
+
+def option_json(o: Option) -> dict:
+    b, e = o.build, o.estimate
+    k = b.n_nodes
+    storage = b.system_drive.capacity_bytes + (b.data_drive.capacity_bytes * b.n_data_drives if b.data_drive else 0)
+    full = estimate_json(e)
+    return {
+        "gpu": b.gpu.id, "n_gpus": b.n_gpus * k, "n_gpus_per_node": b.n_gpus, "n_nodes": k, "chassis": b.chassis.id,
+        "parts": [ln.model_dump() for ln in o.lines],
+        "total_price_usd": round(o.total_price_usd, 2), "unpriced_parts": list(o.unpriced),
+        "totals": {"vram_bytes": round(b.gpu.memory_bytes * b.n_gpus * k), "ram_bytes": round(b.ram_bytes * k),
+                   "cpu_cores": b.cpu.cores * b.n_cpus * k, "storage_bytes": round(storage * k)},
+        "power": {"sustained_w": round(b.sustained_w * k), "psu_w": round(b.psu_capacity_w * k),
+                  "wall_w": round(b.wall_w * k), "gpu_power_limit_w": b.gpu_power_limit_w,
+                  "circuit": b.circuit.id},
+        "memory": full["memory"], "speed": full["speed"],
+        "findings": [f.model_dump() for f in o.findings], "reasons": list(o.reasons),
+    }
+
+
+def recommendation_json(r: Recommendation) -> dict:
+    """The stable output of `sizing recommend --json` (README.md)."""
+    return {
+        "options": [option_json(o) for o in r.options],
+        "rejected": [{"gpu": x.gpu, "n_gpus": x.n_gpus * x.n_nodes, "n_nodes": x.n_nodes, "chassis": x.chassis,
+                      "findings": [f.model_dump() for f in x.findings]} for x in r.rejected],
+        "workload": {**r.workload.model_dump(), "model": r.model.id, "assumed": r.model.assumed},
+        "ways_out": list(r.ways_out),
+        "currency": {"code": r.currency, "usd_rate": r.fx_rate, "date": r.fx_date, "source": r.fx_source},
+        "request": r.request,
+    }
+
+
+def _money(usd: float, r: Recommendation) -> str:
+    return fmt_money(usd * r.fx_rate, r.currency)
+
+
+def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
+    """One glance: the best build per GPU count, why the top one, and the short rejected list."""
+    w = r.workload
+    head = (f"{r.model.name} ({fmt_count(r.model.n_params)} params), {w.engine} {w.precision} weights, "
+            f"{w.batch} users x {w.prompt_tokens + w.new_tokens} tokens (prompt {w.prompt_tokens} + new {w.new_tokens})")
+    lines = [head]
+    if r.model.assumed:
+        lines.append(f"Assumed: {r.model.assumed}")
+    if not r.options:
+        lines += ["", "No build passes every rule."]
+        lines += [f"  way out: {x}" for x in r.ways_out]
+    else:
+        shown: dict[tuple[int, int], Option] = {}
+        for o in r.options:  # ranked: the first of each GPU count is its best
+            shown.setdefault((o.build.n_nodes, o.build.n_gpus), o)
+        rows = []
+        for (nodes, n), o in sorted(shown.items()):
+            b, s = o.build, o.estimate.speed
+            rows.append([
+                f"{n * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
+                f"{b.n_cpus} x {b.cpu.id}", f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB "
+                f"DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
+                fmt_decimal_bytes(b.system_drive.capacity_bytes) + " NVMe" + (
+                    f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}" if b.data_drive else ""),
+                f"{b.n_psus} x {fmt_watts(b.psu.watts)}", b.chassis.id,
+                _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
+                f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
+                fmt_watts(b.wall_w * nodes),
+            ])
+        lines.append(_table("Best build per GPU count (ranked by " + r.request.get("objective", "cost") + ")",
+                            ["GPUs", "CPU", "RAM", "drives", "PSU", "chassis", "price", "tok/s user/total",
+                             "wall"], rows).rstrip())
+        top = r.options[0]
+        lines.append(f"Recommended: {top.build.n_gpus * top.build.n_nodes} x {top.build.gpu.name} in "
+                     f"{top.build.chassis.name}")
+        lines += [f"  - {x}" for x in top.reasons]
+        notes = [f.message for f in top.findings if f.rule in ("memory_speed", "wall_circuit", "gpu_communication",
+                                                               "pcie_lanes", "psu_capacity")]
+        lines += [f"  - {x}" for x in notes]
+        lines += [f"  - {x}" for x in top.estimate.notes if x != r.model.assumed]
+    if r.rejected:
+        lines.append("")
+        lines.append(f"Rejected ({len(r.rejected)} candidate builds; --json lists every one with every failed rule):")
+        passed = {(o.build.gpu.id, o.build.n_gpus * o.build.n_nodes) for o in r.options}
+        seen: set[tuple[str, int]] = set()
+        for x in r.rejected:  # shapes with no passing chassis at all; the first reason of the first chassis
+            key = (x.gpu, x.n_gpus * x.n_nodes)
+            if key in passed or key in seen or len(seen) >= n_rejected:
+                continue
+            seen.add(key)
+            lines.append(f"  {x.n_gpus * x.n_nodes} x {x.gpu}: {x.findings[0].message}")
+    lines.append("")
+    lines.append("Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"
+                 + (f"; converted at {r.fx_rate} {r.currency}/USD ({r.fx_date})" if r.currency != "USD" else ""))
     return "\n".join(lines)
 
 

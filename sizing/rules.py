@@ -55,9 +55,7 @@ def gpu_memory(b: Build, e: Estimate, limits: Limits) -> Finding:
     gpu_memory_utilization fraction). Source: the estimator (sizing.estimate.memory)."""
     m = e.memory
     usable = m.gpu_memory_bytes * (e.engine.gpu_memory_utilization or MEMORY_HEADROOM)
-    need = m.per_gpu_bytes if not e.engine.gpu_memory_utilization else (
-        m.breakdown.weights_bytes + m.breakdown.activations_bytes + m.breakdown.overhead_bytes
-        + e.workload.batch * m.kv_bytes_per_token * (e.workload.prompt_tokens + e.workload.new_tokens))
+    need = m.need_per_gpu_bytes
     ok = e.fits and need <= usable
     where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name}"
     msg = (f"needs {fmt_bytes(need)} per GPU on {where}, {fmt_bytes(usable)} usable of {fmt_bytes(m.gpu_memory_bytes)}"
@@ -104,19 +102,23 @@ def psu_connectors(b: Build, e: Estimate, limits: Limits) -> Finding:
 def wall_circuit(b: Build, e: Estimate, limits: Limits) -> Finding:
     """The wall draw (DC load / 80 PLUS efficiency at 50% load) stays within the circuit's continuous rating
     (NEC 80% rule: 120 V/15 A carries 1,440 W; hardware.md §3.1 [S46], Lambda recommends against workstations above
-    1,440 W [S47]). Over it, the recommender caps GPU power if >= 70% of TDP suffices (Puget [S53]);
-    otherwise the build needs a second circuit or a higher-voltage one."""
+    1,440 W [S47]). A rack server spreads its active PSUs over separate feeds, one circuit each (DGX H100: 10.2 kW
+    on 200-240 V feeds [S57]). Over it, a one-PSU machine gets its GPUs capped if >= 70% of TDP suffices
+    (Puget [S53]); otherwise it needs a second circuit or a higher-voltage one."""
     full_wall = b.sustained_w / psu_efficiency(b.psu.efficiency_tier, b.circuit.volts)
-    ok = b.wall_w <= b.circuit.continuous_w
+    capacity = b.circuit.continuous_w * b.n_circuits
+    ok = b.wall_w <= capacity
     msg = (f"draws {fmt_watts(full_wall)} at the wall at full power; a {b.circuit.label} circuit carries "
            f"{fmt_watts(b.circuit.continuous_w)} continuously")
+    if b.n_circuits > 1:
+        msg += f": needs {b.n_circuits} such circuits (PSUs on separate feeds)"
     if b.gpu_power_limit_w and ok:
         msg += (f": fits with GPUs capped at {b.gpu_power_limit_w:.0f} W (nvidia-smi -pl {b.gpu_power_limit_w:.0f}; "
                 f"{fmt_watts(b.wall_w)}): decode is memory-bound and barely slows, compute-bound prefill and "
                 "training lose a few percent (Puget: >95% at 80% power)")
     elif not ok:
         msg += "; use a second circuit, a 230 V or 208 V circuit, or fewer GPUs"
-    return Finding(rule="wall_circuit", ok=ok, need=round(b.wall_w), have=round(b.circuit.continuous_w), message=msg)
+    return Finding(rule="wall_circuit", ok=ok, need=round(b.wall_w), have=round(capacity), message=msg)
 
 
 def chassis_fit(b: Build, e: Estimate, limits: Limits) -> Finding:

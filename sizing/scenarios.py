@@ -12,9 +12,13 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from . import estimate as est
+from . import recommend as rec
 from .catalog import Catalog
 from .modelspec import resolve
-from .specs import Base, Estimate, SizingError, Workload
+from .recommend import Constraints
+from .report import estimate_json
+from .rules import CIRCUITS
+from .specs import Base, Engine, Estimate, ModelSpec, Precision, Recommendation, SizingError, Workload
 
 SCENARIO_COLUMNS = ("model", "task", "engine", "precision", "kv_precision", "gpu", "n_gpus", "batch",
                     "prompt_tokens", "new_tokens", "seq_len")
@@ -37,8 +41,8 @@ class Request(Base):
     seq_len: int | None = Field(None, gt=0)
 
 
-def run(catalog: Catalog, req: Request) -> Estimate:
-    """Resolve every name in `req` and estimate it."""
+def resolve_workload(catalog: Catalog, req: Request) -> tuple[ModelSpec, Engine, Precision, Precision, Workload]:
+    """Every name in `req` resolved against the catalog, and the workload it describes."""
     if req.task != "inference":
         raise SizingError(f"task '{req.task}' is not estimated yet; use --task inference")
     model = resolve(req.model, catalog)
@@ -50,45 +54,75 @@ def run(catalog: Catalog, req: Request) -> Estimate:
         raise SizingError(f"{engine.name} does not run {precision.id} weights; pick --precision from "
                           f"{', '.join(runs)} or another --engine")
     kv = catalog.precision(req.kv_precision or engine.default_kv_precision)
-    gpu = catalog.gpu(req.gpu)
     new = req.new_tokens if req.new_tokens is not None else 512
     prompt = req.prompt_tokens
     if prompt is None:
         prompt = max(0, req.seq_len - new) if req.seq_len else 512
     workload = Workload(task="inference", engine=engine.id, precision=precision.id, kv_precision=kv.id,
                         batch=req.batch, prompt_tokens=prompt, new_tokens=new, n_gpus=req.n_gpus)
+    return model, engine, precision, kv, workload
+
+
+def run(catalog: Catalog, req: Request) -> Estimate:
+    """Resolve every name in `req` and estimate it."""
+    model, engine, precision, kv, workload = resolve_workload(catalog, req)
+    gpu = catalog.gpu(req.gpu)
     return est.estimate(model, gpu, engine, precision, kv, workload, catalog.efficiency(engine.id, gpu.gpu_class))
 
 
-def to_json(e: Estimate) -> dict:
-    """The stable output object (README.md, 'Machine-readable output')."""
-    m, s = e.memory, e.speed
-    return {
-        "fits": e.fits,
-        "memory": {
-            "per_gpu_bytes": round(m.per_gpu_bytes),
-            "allocated_per_gpu_bytes": round(m.allocated_per_gpu_bytes),
-            "gpu_memory_bytes": round(m.gpu_memory_bytes),
-            "kv_bytes_per_token": round(m.kv_bytes_per_token),
-            "max_batch_at_context": m.max_batch_at_context,
-            "breakdown": {k: round(v) for k, v in m.breakdown.model_dump().items()},
-        },
-        "speed": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.model_dump().items()},
-        "assumptions": {
-            "model": e.model.id,
-            "shape": {k: v for k, v in e.model.model_dump(
-                include={"n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim", "ffn_size", "vocab_size",
-                         "n_experts", "n_active_experts", "kv_lora_rank", "sliding_window_tokens"}).items()
-                      if v is not None},
-            "n_params": round(e.model.n_params),
-            "gpu": e.gpu.id, "n_gpus": e.workload.n_gpus, "engine": e.engine.id, "split": e.engine.split,
-            "precision": e.precision.id, "weight_bits": e.precision.weight_bits,
-            "kv_precision": e.kv_precision.id, "batch": e.workload.batch,
-            "prompt_tokens": e.workload.prompt_tokens, "new_tokens": e.workload.new_tokens,
-            "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows"}),
-            "notes": list(e.notes),
-        },
-    }
+class RecommendRequest(Request):
+    """`sizing recommend`: the workload (users = concurrent sequences, context = prompt + new tokens) and the
+    constraints."""
+
+    model: str = "7b"
+    users: int = Field(4, gt=0)
+    context: int | None = Field(None, gt=0)
+    new_tokens: int | None = Field(512, ge=0)
+    prompt_tokens: int | None = Field(None, ge=0)
+    budget: float | None = Field(None, gt=0)
+    gpus_allowed: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    cpus_allowed: tuple[str, ...] = ()
+    circuit: str | None = None
+    max_gpus: int | None = Field(None, gt=0)
+    form_factor: str | None = None
+    target_tokens_per_s: float | None = Field(None, gt=0)
+    objective: str = "cost"
+    currency: str = "USD"
+
+
+DEFAULT_CONTEXT = 4096  # tokens per user for `sizing recommend` with no --context: a chat turn with history
+
+
+def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
+    """Resolve the request's names, then search builds (sizing.recommend)."""
+    context = req.context or (None if req.prompt_tokens is not None else DEFAULT_CONTEXT)
+    new = req.new_tokens if req.new_tokens is not None else 512
+    if context is not None and context <= new:
+        raise SizingError(f"--context {context} must exceed --new-tokens {new}; raise --context or lower --new-tokens")
+    base = req.model_copy(update={"batch": req.users, "n_gpus": 1, "new_tokens": new,
+                                  "prompt_tokens": req.prompt_tokens if context is None else context - new})
+    model, engine, precision, kv, workload = resolve_workload(catalog, base)
+    gpus = tuple(catalog.gpu(g).id for g in req.gpus_allowed)
+    exclude = tuple(catalog.gpu(g).id for g in req.exclude)
+    cpus = tuple(catalog.cpu(x).id for x in req.cpus_allowed)
+    if req.circuit and req.circuit not in CIRCUITS:
+        raise SizingError(f"unknown circuit '{req.circuit}'; use one of {', '.join(CIRCUITS)}")
+    if req.form_factor not in (None, "tower", "rack"):
+        raise SizingError(f"--form-factor must be tower or rack, got '{req.form_factor}'")
+    if req.objective not in ("cost", "speed", "cost-per-token"):
+        raise SizingError(f"--objective must be cost, speed or cost-per-token, got '{req.objective}'")
+    fx = catalog.usd_to(req.currency)
+    constraints = Constraints(gpus=gpus, exclude=exclude, cpus=cpus, circuit=req.circuit, max_gpus=req.max_gpus,
+                              form_factor=req.form_factor, budget_usd=req.budget / fx.rate if fx and req.budget
+                              else req.budget, target_tokens_per_s=req.target_tokens_per_s,
+                              objective=req.objective)
+    result = rec.recommend(catalog, model, engine, precision, kv, workload, constraints,
+                           request=req.model_dump(exclude_none=True))
+    if fx:
+        result = result.model_copy(update={"currency": fx.to_currency, "fx_rate": fx.rate, "fx_date": fx.rate_date,
+                                           "fx_source": fx.source})
+    return result
 
 
 def _cell_int(row: dict[str, str], key: str, line: int) -> int | None:
@@ -128,7 +162,7 @@ def run_scenarios(catalog: Catalog, path: Path) -> Iterator[str]:
                 if value is not None:
                     fields[key] = value
             req = Request(**fields)
-            yield json.dumps(to_json(run(catalog, req)))
+            yield json.dumps(estimate_json(run(catalog, req)))
         except SizingError as exc:
             yield json.dumps({"error": f"line {line}: {exc}"})
         except ValidationError as exc:

@@ -603,6 +603,7 @@ class MemoryBreakdown(Base):
 
 class MemoryEstimate(Base):
     per_gpu_bytes: NonNegFloat  # device peak, what nvidia-smi shows (the busiest GPU)
+    need_per_gpu_bytes: NonNegFloat  # what the work needs on that GPU (below per_gpu_bytes when an engine pre-allocates)
     allocated_per_gpu_bytes: NonNegFloat  # allocator peak, torch.cuda.max_memory_allocated
     gpu_memory_bytes: PosFloat
     fits: bool
@@ -666,6 +667,8 @@ class Build(Base):
     gpu_power_limit_w: PosFloat | None = None  # set when the circuit needs capped GPUs
     sustained_w: PosFloat  # DC load per node at full GPU power
     wall_w: PosFloat  # AC draw per node at the wall
+    n_circuits: PosInt = 1  # circuits the node needs (rack servers spread their PSUs over feeds)
+    max_circuits: PosInt = 1  # feeds the PSU set can spread over (one per active PSU; 1 for ATX)
     psu_capacity_w: PosFloat  # continuous DC the PSU set delivers at this input voltage (redundant units excluded)
     ram_need_bytes: PosFloat
     system_drive_need_bytes: PosFloat
