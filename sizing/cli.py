@@ -90,6 +90,8 @@ def recommend(
     result = scenarios.recommend(cat.load(data), req)
     typer.echo(json.dumps(report.recommendation_json(result), indent=2) if as_json
                else report.recommendation_text(result))
+    if not result.options:
+        fail("no build passes every rule; ways out: " + "; ".join(result.ways_out))
 
 
 @app.command()

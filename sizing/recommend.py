@@ -136,13 +136,22 @@ def pick_drive(drives: Iterable[Drive], need: float, max_count: int) -> tuple[Dr
     return (best[1], best[2]) if best else None
 
 
+def active_psus(chassis: Chassis) -> int:
+    """PSUs carrying the load: N+N for an even redundant set (A/B feeds), N+1 for an odd one (hardware.md §3.2:
+    DGX A100 3+3, MiTAC G4520G6 3+1 [S56][S59])."""
+    count = chassis.psu_bays
+    if not chassis.redundant_psu or count == 1:
+        return count
+    return count - 1 if count % 2 else count // 2
+
+
 def pick_psu(psus: Iterable[Psu], chassis: Chassis, gpu: Gpu, n_gpus: int, sustained_w: float,
              volts: float) -> tuple[Psu, int, float]:
     """The smallest PSU set of the chassis' kind whose capacity at this voltage covers the headroom rule (and, for
     ATX, has the GPUs' connectors); else the largest. Returns (psu, count, usable DC watts)."""
     kind = [p for p in psus if p.form == chassis.psu_form]
     count = chassis.psu_bays
-    active = count // 2 if chassis.redundant_psu and count > 1 else count
+    active = active_psus(chassis)
     headroom = rules.CRPS_HEADROOM if chassis.psu_form == "crps" else rules.ATX_HEADROOM
 
     def capacity(p: Psu) -> float:
@@ -177,7 +186,7 @@ def derive(catalog, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis, e: Estimat
     data_need = DATA_BASE_BYTES + MODEL_VERSIONS * file_bytes
     nvme_lanes = 4 * (1 + (0 if chassis.drive_bays_3_5 else 1))
     other_lanes = nvme_lanes + (16 if nic else 0)
-    cores = rules.CORES_PER_GPU * n + 4
+    cores = max(rules.MIN_CORES, rules.CORES_PER_GPU * n)
     full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
     picked = pick_cpu(cpus, chassis, gpu_lanes(gpu, n, chassis, full) + other_lanes,
                       gpu_lanes(gpu, n, chassis, 8) + other_lanes, cores)
@@ -216,7 +225,7 @@ def derive(catalog, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis, e: Estimat
     efficiency = rules.psu_efficiency(psu.efficiency_tier, circuit.volts)
     wall = sustained / efficiency
     limit = None
-    feeds = max(1, n_psus // 2 if chassis.redundant_psu and n_psus > 1 else n_psus) if chassis.psu_form == "crps" else 1
+    feeds = active_psus(chassis) if chassis.psu_form == "crps" else 1
     if wall > circuit.continuous_w and feeds == 1:  # cap GPU power where a modest cap makes one circuit carry it
         cap = math.floor(((circuit.continuous_w * efficiency - (sustained - gpu_w)) / n) / 10) * 10
         if cap >= rules.MIN_POWER_FRACTION * gpu.tdp_w:

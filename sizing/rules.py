@@ -31,7 +31,8 @@ ATX_HEADROOM = 1.25  # PSU continuous >= 1.25 x sustained DC load (integrator pr
 # [S49]; ATX 3.x rides 200% excursions for 100 us [S52], so headroom is for efficiency and ageing, not spikes)
 CRPS_HEADROOM = 1.15  # redundant server supplies: +10-20% over the summed load (STH power formula, hardware.md §3.2 [S48])
 MEMORY_HEADROOM = 0.95  # leave 5% of the card for driver/allocator growth the estimate does not see (non-reserving engines)
-CORES_PER_GPU = 4  # serving/data-loading threads per GPU plus 4 for the OS: integrator rule of thumb, UNCONFIRMED
+CORES_PER_GPU = 4  # serving/data-loading threads per GPU, at least 8 cores in all: integrator rule of thumb (8 x RTX
+MIN_CORES = 8  # 4090 rental servers run on one 32-core EPYC, hardware.md §3.3 [S22]); UNCONFIRMED as a rule
 MIN_POWER_FRACTION = 0.7  # caps below 70% of TDP cost real speed (Puget: 280 W of 350 W kept >95% [S53])
 # 80 PLUS efficiency at 50% load (hardware.md §3.2 [S55]): 115 V internal, 230 V internal redundant
 EFFICIENCY = {"bronze": (0.85, 0.88), "gold": (0.90, 0.92), "platinum": (0.92, 0.94), "titanium": (0.94, 0.96)}
@@ -167,11 +168,11 @@ def pcie_lanes(b: Build, e: Estimate, limits: Limits) -> Finding:
 
 
 def cpu_cores(b: Build, e: Estimate, limits: Limits) -> Finding:
-    """At least 4 cores per GPU plus 4 for the system: serving processes, tokenization and data loading
-    (integrator rule of thumb; UNCONFIRMED in stored sources)."""
+    """At least 4 cores per GPU and 8 in all: serving processes, tokenization and data loading (integrator rule of
+    thumb; UNCONFIRMED in stored sources)."""
     have = b.cpu.cores * b.n_cpus
     return Finding(rule="cpu_cores", ok=have >= b.cores_need, need=b.cores_need, have=have,
-                   message=f"needs {b.cores_need} cores ({CORES_PER_GPU} per GPU + 4), has {have}")
+                   message=f"needs {b.cores_need} cores ({CORES_PER_GPU} per GPU, {MIN_CORES} at least), has {have}")
 
 
 def system_ram(b: Build, e: Estimate, limits: Limits) -> Finding:

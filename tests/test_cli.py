@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sizing.cli import app, main
 
 runner = CliRunner()
-COMMANDS = [["estimate"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
+COMMANDS = [["estimate"], ["recommend"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
 
 
 def run_main(args: list[str], capsys) -> tuple[int, str, str]:
@@ -94,6 +94,12 @@ BAD_INPUT = [
     (["estimate", "--bogus"], "No such option: --bogus"),
     (["estimate", "--scenarios", "/no/such/file.csv"], "cannot read scenarios file"),
     (["estimate", "--data", "/no/such/dir"], "does not exist"),
+    (["recommend", "--gpu", "rtx-4090,rtx-9090"], "unknown GPU 'rtx-9090'"),
+    (["recommend", "--users", "-2"], "--users must be at least 1"),
+    (["recommend", "--circuit", "110v"], "unknown circuit"),
+    (["recommend", "--objective", "fastest"], "--objective must be"),
+    (["recommend", "--cpu", "xeon-silver-9999"], "unknown CPU"),
+    (["recommend", "--context", "100", "--new-tokens", "512"], "--context 100 must exceed"),
     (["estimate", "--model", "./missing/folder"], "does not exist"),
 ]
 
@@ -124,3 +130,39 @@ def test_malformed_config_json(tmp_path: Path, capsys):
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--batch", "0"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_recommend_default_one_glance(capsys):
+    code, out, _ = run_main(["recommend", "--model", "7b"], capsys)
+    assert code == 0
+    assert "Best build per GPU count" in out and "Recommended:" in out and "Rejected" in out
+
+
+def test_recommend_json_interface(capsys):
+    code, out, _ = run_main(["recommend", "--model", "llama-3-8b", "--users", "1", "--gpu", "rtx-4090", "--json"], capsys)
+    assert code == 0
+    obj = json.loads(out)
+    opt = obj["options"][0]
+    assert {"gpu", "n_gpus", "n_nodes", "chassis", "parts", "total_price_usd", "totals", "power", "memory", "speed",
+            "findings"} <= set(opt)
+    assert {"kind", "id", "name", "quantity", "unit_price_usd"} <= set(opt["parts"][0])
+    assert set(opt["totals"]) >= {"vram_bytes", "ram_bytes", "cpu_cores", "storage_bytes"}
+    assert set(opt["power"]) >= {"sustained_w", "psu_w", "wall_w"}
+    assert {"rule", "ok", "need", "have", "message"} == set(opt["findings"][0])
+    assert all(f["ok"] for f in opt["findings"])
+    assert all(not f["ok"] for r in obj["rejected"] for f in r["findings"])
+    assert obj["workload"]["model"] == "llama-3-8b"
+
+
+def test_recommend_nothing_fits_names_the_way_out(capsys):
+    code, out, err = run_main(["recommend", "--model", "llama-3-70b", "--users", "1", "--budget", "1000"], capsys)
+    assert code == 2
+    assert "raise --budget" in err and len(err.strip().splitlines()) == 1
+    assert "No build passes" in out
+
+
+def test_recommend_broken_data(data_copy: Path, capsys):
+    with (data_copy / "psus.csv").open("a") as fh:
+        fh.write("broken-psu,Broken,atx,true,-1000\n")
+    code, _, err = run_main(["recommend", "--data", str(data_copy)], capsys)
+    assert code == 2 and "psus.csv, row" in err

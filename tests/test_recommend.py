@@ -1,0 +1,138 @@
+"""The recommender: scenario files (a request plus its expected top build or rejection reasons) and properties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sizing import rules
+from sizing.scenarios import RecommendRequest, recommend
+from sizing.specs import Option, Recommendation, SizingError
+
+SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
+
+
+def matches(o: Option, want: dict) -> bool:
+    b = o.build
+    have = {"gpu": b.gpu.id, "n_gpus": b.n_gpus * b.n_nodes, "n_nodes": b.n_nodes, "chassis": b.chassis.id,
+            "cpu": b.cpu.id, "chassis_form": b.chassis.form_factor, "chassis_max_slot": b.chassis.max_gpu_slot_width}
+    return all(have[k] == v for k, v in want.items())
+
+
+def rejected_for(r: Recommendation, gpu: str, n: int, rule: str) -> bool:
+    return any(x.gpu == gpu and x.n_gpus * x.n_nodes == n and any(f.rule == rule for f in x.findings)
+               for x in r.rejected)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario(catalog, path: Path):
+    spec = json.loads(path.read_text())
+    r = recommend(catalog, RecommendRequest(**spec["request"]))
+    want = spec["expect"]
+    if want.get("no_options"):
+        assert not r.options
+        assert any(want["ways_out_contains"] in w for w in r.ways_out), r.ways_out
+        return
+    assert r.options, f"no option; rejected: {[f.message for x in r.rejected[:5] for f in x.findings]}"
+    top = r.options[0]
+    if "top" in want:
+        assert matches(top, want["top"]), (top.build.gpu.id, top.build.n_gpus, top.build.n_nodes, top.build.chassis.id)
+    for o in want.get("option", []):
+        assert any(matches(x, o) for x in r.options), o
+    for x in want.get("rejected", []):
+        assert rejected_for(r, x["gpu"], x["n_gpus"], x["rule"]), x
+    for f in want.get("top_finding", []):
+        found = [g for g in top.findings if g.rule == f["rule"]]
+        assert found, f
+        assert f.get("contains", "") in found[0].message, found[0].message
+        if "ok" in f:
+            assert found[0].ok is f["ok"]
+    if "psu_watts" in want:
+        low, high = want["psu_watts"]
+        assert low <= top.build.psu.watts <= high, top.build.psu.name
+    if "sustained_w" in want:
+        low, high = want["sustained_w"]
+        assert low <= top.build.sustained_w <= high
+    if "dimm_speed" in want:
+        assert top.build.dimm.speed_mt_s == want["dimm_speed"]
+        assert top.build.memory_speed_mt_s == want["memory_speed"]
+
+
+def test_default_first_impression(catalog):
+    r = recommend(catalog, RecommendRequest(model="7b"))
+    assert r.options and r.options[0].reasons
+    assert {o.build.n_gpus for o in r.options} >= {1, 2, 4, 8}
+    assert r.model.assumed  # the generic shape is stated
+
+
+def test_currency_conversion(catalog):
+    usd = recommend(catalog, RecommendRequest(model="llama-3-8b", users=1, gpus_allowed=("rtx-4090",)))
+    cny = recommend(catalog, RecommendRequest(model="llama-3-8b", users=1, gpus_allowed=("rtx-4090",), currency="CNY"))
+    assert cny.currency == "CNY" and cny.fx_rate == pytest.approx(7.0197) and cny.fx_date == "2026-01-08"
+    assert cny.options[0].total_price_usd == pytest.approx(usd.options[0].total_price_usd)
+
+
+def test_unknown_gpu_in_allow_list(catalog):
+    with pytest.raises(SizingError, match="unknown GPU 'rtx-9090'"):
+        recommend(catalog, RecommendRequest(model="7b", gpus_allowed=("rtx-9090",)))
+
+
+def test_power_cap_suggested_on_a_small_circuit(catalog):
+    """Four blower 4090s on 120 V/15 A cannot run at 450 W each: the build either caps them or is rejected with
+    the circuit named, never silently passes."""
+    r = recommend(catalog, RecommendRequest(model="qwen2.5-32b", users=1, gpus_allowed=("rtx-4090-blower",),
+                                            form_factor="tower", circuit="120v-15a", max_gpus=4))
+    for o in r.options:
+        f = next(f for f in o.findings if f.rule == "wall_circuit")
+        assert o.build.wall_w <= 1440 and (o.build.gpu_power_limit_w or f.ok)
+    for x in r.rejected:
+        for f in x.findings:
+            if f.rule == "wall_circuit":
+                assert "120 V / 15 A" in f.message
+
+
+# ---- properties ---------------------------------------------------------------------------------------------
+GPU_SETS = [("rtx-4090",), ("rtx-3090", "rtx-a6000"), ("l40s", "a100-80gb-pcie"), ("h100-sxm",), ("rtx-4090-blower",)]
+
+
+@settings(max_examples=12, deadline=None)
+@given(model=st.sampled_from(["1.5b", "7b", "14b", "32b", "70b", "mixtral-8x7b"]), gpus=st.sampled_from(GPU_SETS),
+       users=st.integers(1, 16), precision=st.sampled_from(["bf16", "awq-int4", "fp8"]))
+def test_every_option_passes_every_rule_and_every_rejection_names_one(catalog, model, gpus, users, precision):
+    r = recommend(catalog, RecommendRequest(model=model, gpus_allowed=gpus, users=users, precision=precision))
+    limits = rules.Limits()
+    for o in r.options:
+        assert all(f.ok for f in rules.check(o.build, o.estimate, limits, o.total_price_usd))
+    for x in r.rejected:
+        assert x.findings and not any(f.ok for f in x.findings)
+
+
+def fewest_gpus(r: Recommendation) -> int | None:
+    return min((o.build.n_gpus * o.build.n_nodes for o in r.options), default=None)
+
+
+@settings(max_examples=10, deadline=None)
+@given(sizes=st.lists(st.sampled_from([1, 3, 7, 14, 32, 70, 120]), min_size=2, max_size=2, unique=True),
+       gpus=st.sampled_from(GPU_SETS))
+def test_larger_model_never_needs_fewer_gpus(catalog, sizes, gpus):
+    small, large = sorted(sizes)
+    a = fewest_gpus(recommend(catalog, RecommendRequest(model=f"{small}b", gpus_allowed=gpus, users=1)))
+    b = fewest_gpus(recommend(catalog, RecommendRequest(model=f"{large}b", gpus_allowed=gpus, users=1)))
+    if b is not None:
+        assert a is not None and a <= b
+
+
+@settings(max_examples=10, deadline=None)
+@given(budgets=st.lists(st.integers(1_000, 400_000), min_size=2, max_size=2, unique=True),
+       model=st.sampled_from(["7b", "32b", "70b"]))
+def test_higher_budget_never_worse(catalog, budgets, model):
+    low, high = sorted(budgets)
+    a = recommend(catalog, RecommendRequest(model=model, budget=low, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
+    b = recommend(catalog, RecommendRequest(model=model, budget=high, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
+    if a.options:
+        assert b.options
+        assert b.options[0].total_price_usd <= a.options[0].total_price_usd + 1e-6
