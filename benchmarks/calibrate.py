@@ -2,7 +2,7 @@
 
     python benchmarks/calibrate.py            # prints the fit; --write replaces data/efficiency.csv
 
-The estimator's physics (bytes, FLOPs, bandwidth, peaks) is fixed; only six factors per (engine, GPU class) are fitted
+The estimator's physics (bytes, FLOPs, bandwidth, peaks) is fixed; only seven factors per (engine, GPU class) are fitted
 by least squares on log(predicted / measured) over speed rows (trust=suspect rows excluded). Each engine gets an
 any-class row ('*') fitted on all its rows; a class with at least MIN_ROWS rows gets its own row, pulled toward the
 engine's by a prior so that thin data cannot run away. Engines with no measurements copy the nearest fitted engine
@@ -27,10 +27,10 @@ from measured import MEASURED, Case, load_cases, predict  # noqa: E402
 from sizing import catalog as cat  # noqa: E402
 from sizing.specs import Efficiency  # noqa: E402
 
-PARAMS = ("bw_eff", "quant_bw_eff", "layer_overhead_s", "kv_traffic", "mm_eff", "attn_eff")
-PRIOR = np.array([0.8, 0.6, 20e-6, 1.0, 0.5, 0.3])
-LOWER = np.array([0.2, 0.1, 1e-7, 0.5, 0.05, 0.005])
-UPPER = np.array([1.0, 1.0, 3e-3, 200.0, 2.0, 2.0])  # mm_eff > 1: FP16-accumulate GEMMs on GeForce (hardware.md §0)
+PARAMS = ("bw_eff", "quant_bw_eff", "layer_overhead_s", "kv_traffic", "mm_eff", "quant_mm_eff", "attn_eff")
+PRIOR = np.array([0.8, 0.6, 20e-6, 1.0, 0.5, 0.8, 0.3])
+LOWER = np.array([0.2, 0.1, 1e-7, 0.5, 0.05, 0.2, 0.005])
+UPPER = np.array([1.0, 1.0, 3e-3, 200.0, 2.0, 1.5, 2.0])  # mm_eff > 1: FP16-accumulate GEMMs on GeForce (hardware.md §0)
 SPEED = {"decode_tokens_per_s", "prefill_tokens_per_s", "e2e_tokens_per_s", "output_tokens_per_s",
          "time_to_first_token_s"}
 MIN_ROWS = 20
@@ -63,10 +63,53 @@ def fit(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weigh
     return np.exp(result.x)
 
 
+def fit_rows(usable: list[Case]) -> dict[tuple[str, str], Efficiency]:
+    """The '*' row per engine and a row per well-covered GPU class, as main() writes them."""
+    out: dict[tuple[str, str], Efficiency] = {}
+    for engine in sorted({c.engine.id for c in usable}):
+        mine = [c for c in usable if c.engine.id == engine]
+        x_all = fit(mine, engine, "*", PRIOR, 0.05)
+        out[(engine, "*")] = make_eff(engine, "*", x_all, len(mine), "")
+        classes = {c.gpu.gpu_class for c in mine}
+        for gpu_class in sorted(classes):
+            sub = [c for c in mine if c.gpu.gpu_class == gpu_class]
+            if len(sub) >= MIN_ROWS and len(classes) > 1:
+                out[(engine, gpu_class)] = make_eff(engine, gpu_class, fit(sub, engine, gpu_class, x_all, PRIOR_WEIGHT),
+                                                    len(sub), "")
+    return out
+
+
+def cross_validate() -> None:
+    """Leave-one-GPU-out: how well the fitted factors predict a GPU the fit never saw."""
+    import statistics
+
+    catalog = cat.load()
+    cases, _ = load_cases(catalog)
+    usable = [c for c in cases if c.metric in SPEED and c.trust != "suspect"]
+    print(f"{'held-out GPU':18} {'metric':22} {'rows':>5} {'median APE %':>13}")
+    for gpu in sorted({c.gpu.id for c in usable}):
+        held = [c for c in usable if c.gpu.id == gpu]
+        effs = fit_rows([c for c in usable if c.gpu.id != gpu])
+        for metric in sorted({c.metric for c in held}):
+            errs = []
+            for case in (c for c in held if c.metric == metric):
+                eff = effs.get((case.engine.id, case.gpu.gpu_class)) or effs.get((case.engine.id, "*"))
+                if eff is None:
+                    continue
+                errs.append(abs(predict(case, eff) - case.value) / case.value * 100)
+            if errs:
+                print(f"{gpu:18} {metric:22} {len(errs):5} {statistics.median(errs):13.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace data/efficiency.csv with the fit")
+    parser.add_argument("--cross-validate", action="store_true",
+                        help="leave one GPU out: fit without it, print the error on its rows (generalisation)")
     args = parser.parse_args()
+    if args.cross_validate:
+        cross_validate()
+        return
     catalog = cat.load()
     cases, _ = load_cases(catalog)
     usable = [c for c in cases if c.metric in SPEED and c.trust != "suspect"]
@@ -101,11 +144,11 @@ def main() -> None:
         with path.open("w", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["engine", "gpu_class", "bw_eff", "quant_bw_eff", "layer_overhead_us", "kv_traffic",
-                             "mm_eff", "attn_eff", "n_rows", "source"])
+                             "mm_eff", "quant_mm_eff", "attn_eff", "n_rows", "source"])
             for e in rows:
                 writer.writerow([e.engine, e.gpu_class, f"{e.bw_eff:.4f}", f"{e.quant_bw_eff:.4f}",
                                  f"{e.layer_overhead_s * 1e6:.2f}", f"{e.kv_traffic:.4f}", f"{e.mm_eff:.4f}",
-                                 f"{e.attn_eff:.4f}", e.n_rows, e.source])
+                                 f"{e.quant_mm_eff:.4f}", f"{e.attn_eff:.4f}", e.n_rows, e.source])
         print(f"wrote {path} (from {MEASURED})")
 
 

@@ -264,7 +264,8 @@ def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, 
     mm = 2 * (active_matmul_params(model) - model.vocab_size * model.hidden_size) * tokens
     mm += 2 * model.vocab_size * model.hidden_size * logit_tokens
     attn = batch * prefill_attention_flops(model, prompt)
-    t_comp = (mm / eff.mm_eff + attn / eff.attn_eff) / peak / tp
+    mm_eff = eff.mm_eff * (eff.quant_mm_eff if precision.is_quantized else 1.0)
+    t_comp = (mm / mm_eff + attn / eff.attn_eff) / peak / tp
     w_bytes = decode_weight_bytes(model, precision, tokens) / tp
     t_mem = n_chunks * w_bytes / (gpu.mem_bw_bytes_s * weight_eff(eff, precision))
     t = max(t_comp, t_mem) + n_chunks * model.n_layers * eff.layer_overhead_s

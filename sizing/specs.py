@@ -292,6 +292,7 @@ class Efficiency(Base):
         "layer_overhead_us": Col("layer_overhead_s", "float", 1e-6),
         "kv_traffic": Col("kv_traffic", "float"),
         "mm_eff": Col("mm_eff", "float"),
+        "quant_mm_eff": Col("quant_mm_eff", "float"),
         "attn_eff": Col("attn_eff", "float"),
         "n_rows": Col("n_rows", "int", required=False),
         "source": Col("source"),
@@ -304,6 +305,7 @@ class Efficiency(Base):
     layer_overhead_s: NonNegFloat
     kv_traffic: PosFloat
     mm_eff: PosFloat
+    quant_mm_eff: PosFloat  # weight-only quantized GEMMs (dequantize on the fly) relative to mm_eff
     attn_eff: PosFloat
     n_rows: NonNegInt | None = None
     source: str
