@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .specs import (
     Base,
     Chassis,
+    Circuit,
     Col,
     Cpu,
     Dimm,
@@ -32,6 +33,8 @@ from .specs import (
     SizingError,
 )
 
+SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
+SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic model sizes
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
 
 T = TypeVar("T", bound=BaseModel)
@@ -50,6 +53,7 @@ TABLES: dict[str, type[Base]] = {
     "chassis.csv": Chassis,
     "network.csv": NetworkPart,
     "fx.csv": FxRate,
+    "circuits.csv": Circuit,
 }
 
 
@@ -100,7 +104,7 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
     field_to_column = {c.field: name for name, c in columns.items()}
     name = path.name
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
             rows = list(csv.reader(fh))
     except OSError as exc:
         raise CatalogError(name, None, None, f"cannot read ({exc.strerror}); check --data") from None
@@ -140,6 +144,8 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
             field = str(err["loc"][0]) if err["loc"] else None
             raise CatalogError(name, i, field_to_column.get(field or "", field), err["msg"]) from None
         key = getattr(item, "id", None) or f"{getattr(item, 'engine', '')}/{getattr(item, 'gpu_class', '')}"
+        if hasattr(item, "id") and not SLUG.fullmatch(item.id):
+            raise CatalogError(name, i, "id", f"'{item.id}' is not a lowercase slug (a-z, 0-9, '.', '_', '-')")
         if key in seen:
             raise CatalogError(name, i, "id", f"duplicate id '{key}'")
         seen.add(key)
@@ -160,6 +166,7 @@ class Catalog(Base):
     chassis: dict[str, Chassis]
     network: dict[str, NetworkPart]
     fx: dict[str, FxRate]
+    circuits: dict[str, Circuit]
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 
@@ -211,6 +218,9 @@ class Catalog(Base):
         close = difflib.get_close_matches(key, list(items), n=4, cutoff=0.4)
         raise SizingError(f"unknown {what} '{name}'" + (f"; closest: {', '.join(close)}" if close else ""))
 
+    def circuit(self, name: str) -> Circuit:
+        return self._lookup_plain("circuits", name, "circuit")
+
     def usd_to(self, currency: str) -> FxRate | None:
         """The newest rate from USD to `currency` (None for USD)."""
         if currency.upper() == "USD":
@@ -230,14 +240,17 @@ class Catalog(Base):
 
 
 def _alias_map(file: str, items: dict[str, Base]) -> dict[str, str]:
+    """alias -> id; an alias may not be another row's id, another row's alias, or look like a model size."""
     aliases: dict[str, str] = {}
-    for item_id, item in items.items():
+    for row, (item_id, item) in enumerate(items.items(), start=2):
         for alias in getattr(item, "aliases", ()):
             key = alias.lower()
             if key in items and key != item_id:
-                raise CatalogError(file, None, "aliases", f"alias '{alias}' of '{item_id}' is another row's id")
+                raise CatalogError(file, row, "aliases", f"alias '{alias}' of '{item_id}' is another row's id")
             if aliases.get(key, item_id) != item_id:
-                raise CatalogError(file, None, "aliases", f"alias '{alias}' is used by '{aliases[key]}' and '{item_id}'")
+                raise CatalogError(file, row, "aliases", f"alias '{alias}' is used by '{aliases[key]}' and '{item_id}'")
+            if file == "models.csv" and SIZE_LIKE.fullmatch(key):
+                raise CatalogError(file, row, "aliases", f"alias '{alias}' looks like a model size (`--model 7b`)")
             aliases[key] = item_id
     return aliases
 
@@ -287,7 +300,7 @@ def _load(data_dir: str) -> Catalog:
     return Catalog(models=models, gpus=gpus, precisions=precisions, engines=engines,
                    efficiencies=tuple(tables["efficiency.csv"]), cpus=by_id("cpus.csv"), dimms=by_id("memory.csv"),
                    drives=by_id("drives.csv"), psus=by_id("psus.csv"), chassis=by_id("chassis.csv"),
-                   network=by_id("network.csv"), fx=by_id("fx.csv"), aliases=aliases, data_dir=str(root))
+                   network=by_id("network.csv"), fx=by_id("fx.csv"), circuits=by_id("circuits.csv"), aliases=aliases, data_dir=str(root))
 
 
 def load(data_dir: str | Path | None = None) -> Catalog:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from . import catalog as cat
 from . import report, scenarios
@@ -53,8 +54,12 @@ def estimate(
     typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
 
 
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+def _split(values: list[str] | None, option: str) -> tuple[str, ...]:
+    """Comma-separated ids from a repeatable option; an option given but empty is an error, not 'everything'."""
+    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+    if values is not None and values and not ids:
+        raise SizingError(f"{option} is empty; give ids separated by commas (see `sizing gpus`) or leave it out")
+    return ids
 
 
 @app.command()
@@ -84,8 +89,8 @@ def recommend(
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
     req = scenarios.RecommendRequest(
         model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision, users=users,
-        context=context, prompt_tokens=prompt_tokens, new_tokens=new_tokens, budget=budget, gpus_allowed=_split(gpu),
-        exclude=_split(exclude), cpus_allowed=_split(cpu), circuit=circuit, max_gpus=max_gpus,
+        context=context, prompt_tokens=prompt_tokens, new_tokens=new_tokens, budget=budget, gpus_allowed=_split(gpu, "--gpu"),
+        exclude=_split(exclude, "--exclude"), cpus_allowed=_split(cpu, "--cpu"), circuit=circuit, max_gpus=max_gpus,
         form_factor=form_factor, target_tokens_per_s=target_tokens_per_s, objective=objective, currency=currency)
     result = scenarios.recommend(cat.load(data), req)
     typer.echo(json.dumps(report.recommendation_json(result), indent=2) if as_json
@@ -118,22 +123,27 @@ def catalog_check(data: Path | None = DataOpt) -> None:
                f"precisions, {len(c.engines)} engines, {len(c.efficiencies)} efficiency rows")
 
 
-def _check_options(args: list[str]) -> None:
-    """Typer/click accept negative numbers; the one-line rule wants them named before any work."""
-    for i, arg in enumerate(args[:-1]):
-        if arg in ("--gpus", "--batch", "--users", "--prompt-tokens", "--new-tokens", "--context", "--max-gpus"):
-            value = args[i + 1]
-            if value.lstrip("-").isdigit() and int(value) < (0 if "tokens" in arg else 1):
-                fail(f"{arg} must be {'0 or more' if 'tokens' in arg else 'at least 1'}, got {value}")
+OPTION_NAMES = {"n_gpus": "--gpus", "gpus_allowed": "--gpu", "cpus_allowed": "--cpu"}
+
+
+def _invalid(exc: ValidationError) -> str:
+    """A pydantic error on a request field as the option the user typed: '--batch must be greater than 0'."""
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "value"
+    option = OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
+    message = err["msg"].replace("Input should be", "must be").replace("String should have at least 1 character",
+                                                                       "must not be empty")
+    return f"{option} {message}, got {err.get('input')!r}"
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    _check_options(args)
     try:
         app(args=args, prog_name="sizing", standalone_mode=False)
     except SizingError as exc:
         fail(str(exc))
+    except ValidationError as exc:
+        fail(_invalid(exc))
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except Exception as exc:  # click's usage errors (typer may vendor click): one line, exit 2

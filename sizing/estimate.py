@@ -31,17 +31,30 @@ DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise li
 # All-reduce latencies are the small-message latencies nccl-tests reports (~10 us NVLink, ~20 us PCIe P2P, ~40 us
 # through host memory without P2P); DERIVED order of magnitude, consistent with gpt-fast's A100 TP rows.
 PCIE_BYTES_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
+MEMORY_HEADROOM = 0.95  # engines that do not pre-allocate: leave 5% of the card for driver and allocator growth
 ALLREDUCE_LATENCY_S = {"nvlink": 10e-6, "p2p": 20e-6, "host": 40e-6}
 NODE_HOP_LATENCY_S = 5e-6  # one InfiniBand send/recv between pipeline stages (order of magnitude, DERIVED)
 
 
 # ------------------------------------------------------------------------------------------------ memory parts
-def weight_bytes(model: ModelSpec, precision: Precision) -> tuple[float, float]:
-    """(block weights, embedding + lm_head) in bytes. Quantizers convert the blocks; GPTQ/AWQ/bnb keep embeddings
-    and lm_head in 16 bit (embed_bits), GGUF mixes fold them into the whole-model bits per weight."""
+def bits_of(precision: Precision) -> tuple[float, float]:
+    """(bits per block weight, bits per embedding/head weight). Quantizers convert the blocks; GPTQ/AWQ/bnb keep
+    embeddings and lm_head in 16 bit (embed_bits), GGUF mixes fold them into the whole-model bits per weight."""
     bits = precision.weight_bits or 16.0
-    embed_bits = precision.embed_bits or bits
+    return bits, precision.embed_bits or bits
+
+
+def weight_bytes(model: ModelSpec, precision: Precision) -> tuple[float, float]:
+    """(block weights, embedding + lm_head) in bytes."""
+    bits, embed_bits = bits_of(precision)
     return model.linear_params * bits / 8, (model.embed_params + model.lm_head_params) * embed_bits / 8
+
+
+def layer_tokens(model: ModelSpec, tokens: float) -> float:
+    """Sum over layers of the tokens each layer attends to or caches: sliding-window layers stop at the window."""
+    n_sliding = min(model.n_sliding_layers or 0, model.n_layers) if model.sliding_window_tokens else 0
+    window = min(tokens, model.sliding_window_tokens or tokens)
+    return (model.n_layers - n_sliding) * tokens + n_sliding * window
 
 
 def kv_elems_per_token_layer(model: ModelSpec, engine: Engine) -> float:
@@ -58,10 +71,7 @@ def kv_elems_per_token_layer(model: ModelSpec, engine: Engine) -> float:
 
 def kv_cache_bytes(model: ModelSpec, engine: Engine, kv_bits: float, tokens: float) -> float:
     """Cache of one sequence holding `tokens` tokens; sliding-window layers keep at most the window."""
-    per = kv_elems_per_token_layer(model, engine) * kv_bits / 8
-    n_sliding = min(model.n_sliding_layers or 0, model.n_layers) if model.sliding_window_tokens else 0
-    window = min(tokens, model.sliding_window_tokens or tokens)
-    return per * ((model.n_layers - n_sliding) * tokens + n_sliding * window)
+    return kv_elems_per_token_layer(model, engine) * kv_bits / 8 * layer_tokens(model, tokens)
 
 
 def ffn_width_per_token(model: ModelSpec) -> int:
@@ -83,7 +93,8 @@ def activation_bytes(model: ModelSpec, engine: Engine, w: Workload) -> float:
     hidden = engine.act_hidden_tensors * model.hidden_size
     ffn = engine.act_ffn_tensors * ffn_width_per_token(model) / n
     act = tokens * (hidden + ffn) * ACT_BYTES
-    logits = (tokens if engine.all_prompt_logits else w.batch) * model.vocab_size * LOGIT_BYTES / n
+    # the full-vocabulary logits are gathered on one rank (vLLM LogitsProcessor), so they are not divided by n
+    logits = (tokens if engine.all_prompt_logits else w.batch) * model.vocab_size * LOGIT_BYTES
     scores = 0.0
     if engine.attn_scores_materialized:
         ubatch = min(prompt, engine.prefill_chunk_tokens)
@@ -106,8 +117,8 @@ def per_gpu_shares(model: ModelSpec, engine: Engine, n_gpus: int) -> tuple[float
     if engine.split == "tensor":
         if model.is_mla and engine.mla_latent_cache:
             kv_share = 1.0
-        else:
-            kv_share = max(1, math.ceil(n_gpus / model.n_kv_heads)) / n_gpus
+        else:  # each GPU holds ceil(n_kv / n) KV heads, at least one (replicated when n > n_kv)
+            kv_share = max(1, math.ceil(model.n_kv_heads / n_gpus)) / model.n_kv_heads
         return 1 / n_gpus, 1 / n_gpus, kv_share
     layers = math.ceil(model.n_layers / n_gpus) / model.n_layers
     head_share = 1.0 if model.tied_embeddings else 0.5
@@ -134,7 +145,7 @@ def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_
     allocated = weights + kv + act
     overhead = engine.context_bytes + engine.fragmentation * allocated
     need = allocated + overhead
-    usable = gpu.memory_bytes * (engine.gpu_memory_utilization or 1.0)
+    usable = gpu.memory_bytes * (engine.gpu_memory_utilization or MEMORY_HEADROOM)
     fits = need <= usable
     kv_reported = kv
     if engine.gpu_memory_utilization and fits:
@@ -143,7 +154,7 @@ def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_
     room = usable - (weights + act + overhead)
     max_batch = int(room // (kv_seq * kv_share)) if room > 0 and kv_seq > 0 else 0
     return MemoryEstimate(
-        per_gpu_bytes=per_gpu, need_per_gpu_bytes=need, allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes,
+        per_gpu_bytes=per_gpu, need_per_gpu_bytes=need, usable_per_gpu_bytes=usable, allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes,
         fits=fits, breakdown=MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv_reported,
                                              activations_bytes=act, overhead_bytes=overhead),
         kv_bytes_per_token=kv_cache_bytes(model, engine, kv_bits, 1.0), max_batch_at_context=max(0, max_batch),
@@ -151,10 +162,29 @@ def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_
 
 
 # ------------------------------------------------------------------------------------------------------ speed
+def link_name(gpu: Gpu, n_gpus: int) -> str:
+    if gpu.nvlink == "nvlink" or (gpu.nvlink == "bridge" and n_gpus == 2):
+        return "NVLink"
+    return "PCIe peer-to-peer" if gpu.has_p2p else "host memory (no P2P on this card)"
+
+
+def tp_problem(model: ModelSpec, n_gpus: int) -> str | None:
+    """Why `n_gpus`-way tensor parallel cannot split this model evenly, or None (vLLM/Megatron-LM start-up checks:
+    query heads divisible by n; KV heads divisible by n or n divisible by KV heads)."""
+    if n_gpus == 1:
+        return None
+    if model.n_heads % n_gpus:
+        return (f"{n_gpus}-way tensor parallel needs the {model.n_heads} attention heads divisible by {n_gpus}; "
+                "use a GPU count that divides them")
+    if not model.is_mla and model.n_kv_heads % n_gpus and n_gpus % model.n_kv_heads:
+        return f"{n_gpus}-way tensor parallel cannot split or replicate {model.n_kv_heads} KV heads evenly"
+    return None
+
+
 def link(gpu: Gpu, n_gpus: int) -> tuple[float, float]:
     """(bytes/s per direction, latency) between GPUs. NVLink on SXM boards; a bridge joins pairs only; else PCIe
     with P2P, or through host memory where P2P is off (GeForce: hardware.md §0, halves throughput)."""
-    if gpu.nvlink == "nvlink" or (gpu.nvlink == "bridge" and n_gpus == 2):
+    if link_name(gpu, n_gpus) == "NVLink":
         bw = (gpu.nvlink_bytes_s or 2 * PCIE_BYTES_S.get(gpu.pcie_gen, 31.5e9)) / 2
         return bw, ALLREDUCE_LATENCY_S["nvlink"]
     pcie = PCIE_BYTES_S.get(gpu.pcie_gen, 31.5e9) * gpu.pcie_lanes / 16
@@ -182,8 +212,7 @@ def experts_touched(model: ModelSpec, batch: float) -> float:
 def decode_weight_bytes(model: ModelSpec, precision: Precision, batch: float) -> float:
     """Weights one decode step reads: every block weight (MoE: attention, dense layers, shared and touched
     experts) plus the output head; the embedding lookup reads only a few rows."""
-    bits = precision.weight_bits or 16.0
-    embed_bits = precision.embed_bits or bits
+    bits, embed_bits = bits_of(precision)
     linear = model.linear_params
     if model.is_moe:
         linear -= model.n_moe_layers * ((model.n_experts or 0) - experts_touched(model, batch)) * model.expert_params
@@ -197,21 +226,29 @@ def active_matmul_params(model: ModelSpec) -> float:
     return active_blocks + model.vocab_size * model.hidden_size
 
 
-def attention_flops_per_token(model: ModelSpec, context: float) -> float:
+def attention_flops_per_token(model: ModelSpec, context: float, engine: Engine | None = None) -> float:
     """QK^T and AV for one new token against `context` cached tokens: 2*n_heads*(d_qk + d_v)*ctx per layer
-    (kipply's inference arithmetic; MLA uses its nope+rope query and v_head dims)."""
-    if model.is_mla:
+    (kipply's inference arithmetic). MLA: the expanded form uses the nope+rope query and v_head dims; engines that
+    keep the latent run the absorbed form, QK over kv_lora_rank+rope and AV over kv_lora_rank (DeepSeek-V2 §2.1.3)."""
+    if model.is_mla and engine is not None and engine.mla_latent_cache:
+        dims = 2 * (model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0)
+    elif model.is_mla:
         dims = (model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0) + (model.v_head_dim or 0)
     else:
         dims = 2 * model.head_dim
+    return 2 * model.n_heads * dims * layer_tokens(model, context)
+
+
+def prefill_attention_flops(model: ModelSpec, prompt: float, engine: Engine | None = None) -> float:
+    """Causal attention over a prompt: the per-token cost summed over positions 0..P, i.e. the cost at context P
+    with every layer's attended tokens integrated: full layers P^2/2, sliding layers P*w - w^2/2 (P > w)."""
+    if prompt <= 0:
+        return 0.0
+    per_token_per_ctx = attention_flops_per_token(model, 1.0, engine) / model.n_layers  # one layer, one token
     n_sliding = min(model.n_sliding_layers or 0, model.n_layers) if model.sliding_window_tokens else 0
-    window = min(context, model.sliding_window_tokens or context)
-    return 2 * model.n_heads * dims * ((model.n_layers - n_sliding) * context + n_sliding * window)
-
-
-def prefill_attention_flops(model: ModelSpec, prompt: float) -> float:
-    """Causal attention over a prompt: sum over positions p of the per-token cost at context p (= P^2/2 form)."""
-    return attention_flops_per_token(model, prompt / 2) * prompt if prompt > 0 else 0.0
+    window = model.sliding_window_tokens or prompt
+    sliding = prompt * window - window**2 / 2 if prompt > window else prompt**2 / 2
+    return per_token_per_ctx * ((model.n_layers - n_sliding) * prompt**2 / 2 + n_sliding * sliding)
 
 
 def weight_eff(eff: Efficiency, precision: Precision) -> float:
@@ -232,7 +269,7 @@ def decode_step_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precisi
     kv_read = batch * kv_cache_bytes(model, engine, kv_bits_of(kv_precision), context) * kv_share
     kv_read *= eff.kv_traffic * (model.n_kv_groups if engine.kv_gqa_expand else 1)
     t_mem = w_bytes / (bw * weight_eff(eff, precision)) + kv_read / (bw * eff.bw_eff)
-    flops = batch * (2 * active_matmul_params(model) + attention_flops_per_token(model, context)) / tp
+    flops = batch * (2 * active_matmul_params(model) + attention_flops_per_token(model, context, engine)) / tp
     t_comp = flops / (gpu.peak_flops(precision.compute_dtype) * eff.mm_eff)
     comm = 2 * model.n_layers * allreduce_s(gpu, tp, batch * model.hidden_size * ACT_BYTES) if tp > 1 else 0.0
     if engine.split == "layer" and n_gpus > 1:  # activations hop GPU to GPU once per step
@@ -263,7 +300,7 @@ def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, 
     logit_tokens = tokens if engine.all_prompt_logits else batch
     mm = 2 * (active_matmul_params(model) - model.vocab_size * model.hidden_size) * tokens
     mm += 2 * model.vocab_size * model.hidden_size * logit_tokens
-    attn = batch * prefill_attention_flops(model, prompt)
+    attn = batch * prefill_attention_flops(model, prompt, engine)
     mm_eff = eff.mm_eff * (eff.quant_mm_eff if precision.is_quantized else 1.0)
     t_comp = (mm / mm_eff + attn / eff.attn_eff) / peak / tp
     w_bytes = decode_weight_bytes(model, precision, tokens) / tp
@@ -321,10 +358,13 @@ def estimate(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, k
     if w.prompt_tokens + w.new_tokens > model.max_context_tokens:
         notes.append(f"prompt+new = {w.prompt_tokens + w.new_tokens} tokens exceeds the model's context of "
                      f"{model.max_context_tokens}")
+    problem = tp_problem(model, w.n_gpus) if engine.split == "tensor" else None
+    if problem:
+        notes.append(problem)
     if engine.split == "tensor" and w.n_gpus > 1 and not gpu.has_p2p and gpu.nvlink == "none":
         notes.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
     if engine.split == "layer" and w.n_gpus > 1:
         notes.append(f"{engine.name} splits layers across GPUs: more GPUs add capacity, not decode speed")
-    return Estimate(fits=mem.fits, model=model, gpu=gpu, engine=engine, precision=precision,
+    return Estimate(fits=mem.fits and problem is None, model=model, gpu=gpu, engine=engine, precision=precision,
                     kv_precision=kv_precision, workload=w, efficiency=eff, memory=mem,
                     speed=speed(model, gpu, engine, precision, kv_precision, w, eff), notes=tuple(notes))

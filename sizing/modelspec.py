@@ -10,6 +10,8 @@ import re
 import struct
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .specs import ModelSpec, SizingError
 
 # Generic stand-ins for `--model 7b`: a modern dense GQA decoder in the Llama-3 style (Llama 3 paper, Table 3:
@@ -90,12 +92,22 @@ def _int(config: dict, path: Path, *keys: str, default: int | None = None) -> in
     for key in keys:
         value = config.get(key)
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise SizingError(f"{path}: '{key}' must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or value != int(value):
+                raise SizingError(f"{path}: '{key}' must be a positive whole number, got {value!r}; fix config.json")
             return int(value)
     if default is None:
         raise SizingError(f"{path} lacks '{keys[0]}'; is this a Hugging Face causal-LM config.json?")
     return default
+
+
+def _opt_int(config: dict, path: Path, key: str) -> int | None:
+    """An optional positive whole number from config.json; None when absent or null."""
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != int(value):
+        raise SizingError(f"{path}: '{key}' must be a whole number, got {value!r}; fix config.json")
+    return int(value)
 
 
 SAFETENSORS_BITS = {"F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8, "I64": 64, "I32": 32,
@@ -117,14 +129,19 @@ def read_safetensors_headers(folder: Path) -> tuple[int, int, dict[str, int]] | 
                 if length > 100_000_000:
                     raise ValueError("header too large")
                 header = json.loads(fh.read(length))
+            if not isinstance(header, dict):
+                raise ValueError("header is not a JSON object")
         except (OSError, ValueError, struct.error) as exc:
             raise SizingError(f"{file.name} has no readable safetensors header ({exc}); re-download it") from None
         for name, meta in header.items():
             if name == "__metadata__":
                 continue
-            numel = math.prod(meta.get("shape", []))
+            shape = meta.get("shape") if isinstance(meta, dict) else None
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise SizingError(f"{file.name}: tensor '{name}' has no valid shape; re-download the file")
+            numel = math.prod(shape)
             bits = SAFETENSORS_BITS.get(meta.get("dtype", ""), 16)
-            size = numel * bits // 8
+            size = numel * bits / 8
             n_bytes += size
             by_dtype[meta.get("dtype", "?")] = by_dtype.get(meta.get("dtype", "?"), 0) + size
             if meta.get("dtype") in FLOAT_DTYPES:
@@ -140,14 +157,15 @@ def from_hf_folder(folder: Path) -> ModelSpec:
     heads = _int(config, path, "num_attention_heads", "n_head", "n_heads")
     kv_heads = _int(config, path, "num_key_value_heads", "multi_query_group_num", default=heads)
     model_type = str(config.get("model_type", "llama"))
-    moe_experts = config.get("num_local_experts") or config.get("n_routed_experts") or config.get("num_experts") or 0
-    mla = bool(config.get("kv_lora_rank"))
-    rope = config.get("qk_rope_head_dim") or 0
-    nope = config.get("qk_nope_head_dim") or 0
+    moe_experts = (_opt_int(config, path, "num_local_experts") or _opt_int(config, path, "n_routed_experts")
+                   or _opt_int(config, path, "num_experts") or 0)
+    mla = bool(_opt_int(config, path, "kv_lora_rank"))
+    rope = _opt_int(config, path, "qk_rope_head_dim") or 0
+    nope = _opt_int(config, path, "qk_nope_head_dim") or 0
     head_dim = rope + nope if mla else _int(config, path, "head_dim", default=hidden // heads)
     n_layers = _int(config, path, "num_hidden_layers", "n_layer", "num_layers")
-    sliding = config.get("sliding_window") if config.get("use_sliding_window", True) else None
-    if isinstance(sliding, (int, float)) and sliding >= _int(config, path, "max_position_embeddings", default=2**31):
+    sliding = _opt_int(config, path, "sliding_window") if config.get("use_sliding_window", True) else None
+    if sliding and sliding >= _int(config, path, "max_position_embeddings", default=2**31):
         sliding = None
     n_sliding = (n_layers // 2 if model_type.startswith("gemma") else n_layers) if sliding else None
     fields = dict(
@@ -165,17 +183,18 @@ def from_hf_folder(folder: Path) -> ModelSpec:
     )
     if moe_experts:
         fields.update(n_experts=int(moe_experts), n_active_experts=_int(config, path, "num_experts_per_tok"),
-                      n_shared_experts=int(config.get("n_shared_experts") or 0),
+                      n_shared_experts=_opt_int(config, path, "n_shared_experts") or 0,
                       expert_ffn_size=_int(config, path, "moe_intermediate_size", "intermediate_size"),
-                      n_dense_layers=int(config.get("first_k_dense_replace") or 0))
+                      n_dense_layers=_opt_int(config, path, "first_k_dense_replace") or 0)
     if mla:
-        fields.update(kv_lora_rank=int(config["kv_lora_rank"]), q_lora_rank=int(config.get("q_lora_rank") or 0),
-                      qk_rope_head_dim=int(rope), qk_nope_head_dim=int(nope),
-                      v_head_dim=int(config.get("v_head_dim") or nope))
+        fields.update(kv_lora_rank=_opt_int(config, path, "kv_lora_rank"),
+                      q_lora_rank=_opt_int(config, path, "q_lora_rank") or 0, qk_rope_head_dim=rope,
+                      qk_nope_head_dim=nope, v_head_dim=_opt_int(config, path, "v_head_dim") or nope)
     try:
         spec = ModelSpec(**fields)
-    except ValueError as exc:
-        raise SizingError(f"{path}: {str(exc).splitlines()[-1].strip()}; check the config values") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SizingError(f"{path}: {err['loc'][0] if err['loc'] else 'value'}: {err['msg']}; check config.json") from None
     headers = read_safetensors_headers(folder)
     derived = spec.derived_params
     if headers and headers[0] > 0 and headers[1] * 8 / headers[0] >= 7.5:

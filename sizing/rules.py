@@ -8,41 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .estimate import allreduce_s
-from .specs import Base, Build, Circuit, Estimate, Finding, PosFloat
+from .estimate import ACT_BYTES, allreduce_s, link_name, tp_problem
+from .specs import Build, Constraints, Estimate, Finding, Gpu, Psu
 from .units import fmt_bytes, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_watts
-
-# NEC 210.19/210.20: a continuous load (3 h or more) may use 80% of the breaker rating (hardware.md §3.1 [S46]).
-# IEC 230 V outlets carry their rating; the same 80% is applied as a conservative margin (ratings UNCONFIRMED).
-CONTINUOUS_FRACTION = 0.8
-CIRCUITS: dict[str, Circuit] = {
-    c.id: c for c in (
-        Circuit(id="120v-15a", label="120 V / 15 A", volts=120, amps=15, continuous_w=120 * 15 * CONTINUOUS_FRACTION),
-        Circuit(id="120v-20a", label="120 V / 20 A", volts=120, amps=20, continuous_w=120 * 20 * CONTINUOUS_FRACTION),
-        Circuit(id="230v-10a", label="230 V / 10 A", volts=230, amps=10, continuous_w=230 * 10 * CONTINUOUS_FRACTION),
-        Circuit(id="230v-16a", label="230 V / 16 A", volts=230, amps=16, continuous_w=230 * 16 * CONTINUOUS_FRACTION),
-        Circuit(id="rack-208v-30a", label="rack 208 V / 30 A", volts=208, amps=30,
-                continuous_w=208 * 30 * CONTINUOUS_FRACTION),
-    )
-}
-DEFAULT_CIRCUIT = {"tower": "120v-15a", "workstation": "120v-15a", "rack": "rack-208v-30a"}
 
 ATX_HEADROOM = 1.25  # PSU continuous >= 1.25 x sustained DC load (integrator practice: 50-80% load, hardware.md §3.2
 # [S49]; ATX 3.x rides 200% excursions for 100 us [S52], so headroom is for efficiency and ageing, not spikes)
 CRPS_HEADROOM = 1.15  # redundant server supplies: +10-20% over the summed load (STH power formula, hardware.md §3.2 [S48])
-MEMORY_HEADROOM = 0.95  # leave 5% of the card for driver/allocator growth the estimate does not see (non-reserving engines)
 CORES_PER_GPU = 4  # serving/data-loading threads per GPU, at least 8 cores in all: integrator rule of thumb (8 x RTX
 MIN_CORES = 8  # 4090 rental servers run on one 32-core EPYC, hardware.md §3.3 [S22]); UNCONFIRMED as a rule
 MIN_POWER_FRACTION = 0.7  # caps below 70% of TDP cost real speed (Puget: 280 W of 350 W kept >95% [S53])
 # 80 PLUS efficiency at 50% load (hardware.md §3.2 [S55]): 115 V internal, 230 V internal redundant
 EFFICIENCY = {"bronze": (0.85, 0.88), "gold": (0.90, 0.92), "platinum": (0.92, 0.94), "titanium": (0.94, 0.96)}
-
-
-class Limits(Base):
-    """The user's constraints that rules check."""
-
-    budget_usd: PosFloat | None = None
-    target_tokens_per_s: PosFloat | None = None
 
 
 def psu_efficiency(tier: str, volts: float) -> float:
@@ -51,23 +28,52 @@ def psu_efficiency(tier: str, volts: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------------- rules
-def gpu_memory(b: Build, e: Estimate, limits: Limits) -> Finding:
-    """The busiest GPU's device peak fits its memory, leaving 5% headroom (vLLM-style engines: their
-    gpu_memory_utilization fraction). Source: the estimator (sizing.estimate.memory)."""
+def gpu_memory(b: Build, e: Estimate, limits: Constraints) -> Finding:
+    """The busiest GPU's need fits what the engine may use of it: its gpu_memory_utilization fraction, else 95% of
+    the card (driver and allocator growth). Source: the estimator (sizing.estimate.memory)."""
     m = e.memory
-    usable = m.gpu_memory_bytes * (e.engine.gpu_memory_utilization or MEMORY_HEADROOM)
-    need = m.need_per_gpu_bytes
-    ok = e.fits and need <= usable
     where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name}"
-    msg = (f"needs {fmt_bytes(need)} per GPU on {where}, {fmt_bytes(usable)} usable of {fmt_bytes(m.gpu_memory_bytes)}"
-           + ("" if ok else "; use more or larger GPUs, a smaller quantization, fewer users or a shorter context"))
-    return Finding(rule="gpu_memory", ok=ok, need=round(need), have=round(usable), message=msg)
+    msg = (f"needs {fmt_bytes(m.need_per_gpu_bytes)} per GPU on {where}, {fmt_bytes(m.usable_per_gpu_bytes)} usable "
+           f"of {fmt_bytes(m.gpu_memory_bytes)}")
+    if not m.fits:
+        msg += "; use more or larger GPUs, a smaller quantization, fewer users or a shorter context"
+    return Finding(rule="gpu_memory", ok=m.fits, need=round(m.need_per_gpu_bytes), have=round(m.usable_per_gpu_bytes),
+                   message=msg)
 
 
-def psu_capacity(b: Build, e: Estimate, limits: Limits) -> Finding:
-    """PSU continuous rating at the input voltage >= 1.25 x sustained DC load (ATX; 1.15 for redundant CRPS
-    sets, counting only the active half). Sources: hardware.md §3.2 [S48][S49][S52]."""
-    headroom = CRPS_HEADROOM if b.psu.form == "crps" else ATX_HEADROOM
+def tensor_parallel(b: Build, e: Estimate, limits: Constraints) -> Finding:
+    """Tensor parallel splits attention heads evenly: the GPU count per node must divide the query heads, and the KV
+    heads must divide among the GPUs or be replicated to them (vLLM/Megatron-LM check both at start-up)."""
+    problem = tp_problem(e.model, b.n_gpus) if e.engine.split == "tensor" else None
+    if problem is None:
+        return Finding(rule="tensor_parallel", ok=True, message=f"{b.n_gpus} GPU(s) per node split the model evenly")
+    return Finding(rule="tensor_parallel", ok=False, need=e.model.n_heads, have=b.n_gpus, message=problem)
+
+
+def psu_headroom(psu_form: str) -> float:
+    return CRPS_HEADROOM if psu_form == "crps" else ATX_HEADROOM
+
+
+def gpu_plugs_served(psu: Psu, gpu: Gpu, n_cpus: int) -> int:
+    """How many of these GPUs the PSU's outputs can feed: a 16-pin card takes a native 16-pin output or an adapter
+    from three (450 W) or four (600 W) 8-pin PCIe outputs; an 8-pin EPS card (RTX A6000, A40, A100 PCIe) takes a
+    spare EPS output or the two-PCIe-to-EPS adapter NVIDIA ships with it; PCIe 8-pin cards take their plug count
+    (PCIe CEM 5.0 / ATX 3.0 ratings: 16-pin 600 W, 8-pin 150 W)."""
+    conn = gpu.power_connector or "board"
+    if psu.form == "crps" or conn == "board":
+        return 10**6  # server chassis feed GPUs from their power board
+    if conn in ("12vhpwr", "12v-2x6"):
+        return psu.n_12vhpwr + psu.n_pcie_8pin // (4 if gpu.tdp_w > 450 else 3)
+    if "eps" in conn:
+        return max(0, psu.n_eps_8pin - n_cpus) + psu.n_pcie_8pin // 2
+    plugs = 3 if conn.startswith("3x") else 2 if conn.startswith("2x") else 1
+    return psu.n_pcie_8pin // plugs
+
+
+def psu_capacity(b: Build, e: Estimate, limits: Constraints) -> Finding:
+    """PSU continuous rating at the input voltage >= 1.25 x sustained DC load (ATX); 1.15 for redundant CRPS sets,
+    counting only the PSUs that carry the load (N+N or N+1). Sources: hardware.md §3.2 [S48][S49][S52]."""
+    headroom = psu_headroom(b.psu.form)
     need = b.sustained_w * headroom
     ok = b.psu_capacity_w >= need and b.sustained_w <= b.chassis.max_psu_w
     psu = f"{b.n_psus} x {b.psu.name}" if b.n_psus > 1 else b.psu.name
@@ -78,29 +84,19 @@ def psu_capacity(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="psu_capacity", ok=ok, need=round(need), have=round(b.psu_capacity_w), message=msg)
 
 
-def psu_connectors(b: Build, e: Estimate, limits: Limits) -> Finding:
-    """Each GPU gets its own power cable: 12VHPWR/12V-2x6 cards need a native 16-pin output or an adapter from
-    three (450 W) or four (600 W) 8-pin PCIe outputs; 8-pin cards need their count of PCIe or EPS outputs
-    (PCIe CEM 5.0 / ATX 3.0 connector ratings: 16-pin 600 W, 8-pin 150 W). Server chassis power the GPUs from
+def psu_connectors(b: Build, e: Estimate, limits: Constraints) -> Finding:
+    """Each GPU gets its own power cables from the PSU (see gpu_plugs_served); server chassis power the GPUs from
     their power board."""
-    if b.psu.form == "crps" or b.gpu.power_connector in (None, "board"):
+    have = gpu_plugs_served(b.psu, b.gpu, b.n_cpus)
+    if have >= 10**6:
         return Finding(rule="psu_connectors", ok=True, message="GPUs are powered from the chassis power board")
-    conn = b.gpu.power_connector
-    n = b.n_gpus
-    if conn in ("12vhpwr", "12v-2x6"):
-        per_adapter = 4 if b.gpu.tdp_w > 450 else 3
-        have = b.psu.n_12vhpwr + b.psu.n_pcie_8pin // per_adapter
-        msg = (f"{n} GPU(s) with 16-pin plugs: {b.psu.n_12vhpwr} native 16-pin + {b.psu.n_pcie_8pin} 8-pin "
-               f"outputs (adapter: {per_adapter} per card) serve {have}")
-    else:
-        plugs = 2 if conn.startswith("2x") else 3 if conn.startswith("3x") else 1
-        pool = b.psu.n_eps_8pin - b.n_cpus if "eps" in conn else b.psu.n_pcie_8pin
-        have = max(0, pool) // plugs
-        msg = f"{n} GPU(s) with {conn}: the PSU's spare outputs serve {have}"
-    return Finding(rule="psu_connectors", ok=have >= n, need=n, have=have, message=msg)
+    return Finding(rule="psu_connectors", ok=have >= b.n_gpus, need=b.n_gpus, have=have,
+                   message=f"{b.n_gpus} GPU(s) with {b.gpu.power_connector} plugs; {b.psu.name} "
+                           f"({b.psu.n_12vhpwr} x 16-pin, {b.psu.n_pcie_8pin} x PCIe 8-pin, {b.psu.n_eps_8pin} x EPS) "
+                           f"feeds {have}")
 
 
-def wall_circuit(b: Build, e: Estimate, limits: Limits) -> Finding:
+def wall_circuit(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """The wall draw (DC load / 80 PLUS efficiency at 50% load) stays within the circuit's continuous rating
     (NEC 80% rule: 120 V/15 A carries 1,440 W; hardware.md §3.1 [S46], Lambda recommends against workstations above
     1,440 W [S47]). A rack server spreads its active PSUs over separate feeds, one circuit each (DGX H100: 10.2 kW
@@ -122,7 +118,7 @@ def wall_circuit(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="wall_circuit", ok=ok, need=round(b.wall_w), have=round(capacity), message=msg)
 
 
-def chassis_fit(b: Build, e: Estimate, limits: Limits) -> Finding:
+def chassis_fit(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """GPU count, form factor, card width and length within the chassis (hardware.md §3.3: ATX boards have 7 slots,
     so at most two 3-slot cards sit directly on the board; 4U servers are built for 2-slot cards [S22])."""
     c, g = b.chassis, b.gpu
@@ -139,10 +135,10 @@ def chassis_fit(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="chassis_fit", ok=not problems, need=b.n_gpus, have=c.max_gpus, message=msg)
 
 
-def cooling(b: Build, e: Estimate, limits: Limits) -> Finding:
-    """Open-air consumer cards need room to exhaust (towers with <= 2 cards, riser chassis); dense server
-    ducts need blower or passive cards; passive datacenter cards need server airflow, not a tower
-    (hardware.md §3.3 [S61]; NVIDIA product briefs [S10][S29])."""
+def cooling(b: Build, e: Estimate, limits: Constraints) -> Finding:
+    """Open-air consumer cards only where the chassis can exhaust them (its open_air_ok: towers, which hold at most two
+    such cards, and riser chassis); dense server ducts need blower or passive cards; passive datacenter cards need
+    server airflow, not a tower (hardware.md §3.3 [S61]; NVIDIA product briefs [S10][S29])."""
     g, c = b.gpu, b.chassis
     if g.cooling == "open-air" and not c.open_air_ok:
         return Finding(rule="cooling", ok=False, need="open-air exhaust", have=c.form_factor,
@@ -154,9 +150,10 @@ def cooling(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="cooling", ok=True, message=f"{g.cooling} cards suit {c.name}")
 
 
-def pcie_lanes(b: Build, e: Estimate, limits: Limits) -> Finding:
+def pcie_lanes(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """Lanes for every GPU (x16, or x8 with a stated penalty; PCIe switches fan one x16 uplink out to several GPUs),
-    NVMe drives (x4 each) and NICs (x16), within the CPUs' lanes (hardware.md §3.4 [S62][S63])."""
+    each NVMe drive (x4; SATA/SAS drives take none) and each NIC (x16), within the CPUs' lanes (hardware.md §3.4
+    [S62][S63])."""
     have = b.cpu_lanes
     msg = f"needs {b.lanes_need} lanes, {b.n_cpus} x {b.cpu.name} give {have}"
     if b.gpu_lanes_each < 16 and b.gpu.form_factor == "pcie":
@@ -167,7 +164,7 @@ def pcie_lanes(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="pcie_lanes", ok=b.lanes_need <= have, need=b.lanes_need, have=have, message=msg)
 
 
-def cpu_cores(b: Build, e: Estimate, limits: Limits) -> Finding:
+def cpu_cores(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """At least 4 cores per GPU and 8 in all: serving processes, tokenization and data loading (integrator rule of
     thumb; UNCONFIRMED in stored sources)."""
     have = b.cpu.cores * b.n_cpus
@@ -175,16 +172,20 @@ def cpu_cores(b: Build, e: Estimate, limits: Limits) -> Finding:
                    message=f"needs {b.cores_need} cores ({CORES_PER_GPU} per GPU, {MIN_CORES} at least), has {have}")
 
 
-def system_ram(b: Build, e: Estimate, limits: Limits) -> Finding:
+def system_ram(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """RAM >= the larger of 1.5 x the weights (loaders stage the file in RAM) and the GPUs' total memory (pinned
-    staging buffers, page cache), plus 32 GiB for the OS (hardware.md §3.5 [S66][S67]; ratios UNCONFIRMED)."""
-    ok = b.ram_bytes >= b.ram_need_bytes
-    return Finding(rule="system_ram", ok=ok, need=round(b.ram_need_bytes), have=round(b.ram_bytes),
-                   message=f"needs {fmt_bytes(b.ram_need_bytes)} of RAM per node, has "
-                           f"{b.n_dimms} x {fmt_bytes(b.dimm.capacity_bytes)} = {fmt_bytes(b.ram_bytes)}")
+    staging buffers, page cache), plus 32 GiB for the OS (hardware.md §3.5 [S66][S67]; ratios UNCONFIRMED), and
+    no more than the CPUs address (their max memory per socket)."""
+    ceiling = (b.cpu.max_memory_bytes_per_socket or float("inf")) * b.n_cpus
+    ok = b.ram_need_bytes <= b.ram_bytes <= ceiling
+    msg = (f"needs {fmt_bytes(b.ram_need_bytes)} of RAM per node, has {b.n_dimms} x {fmt_bytes(b.dimm.capacity_bytes)}"
+           f" = {fmt_bytes(b.ram_bytes)}")
+    if b.ram_bytes > ceiling:
+        msg += f"; {b.n_cpus} x {b.cpu.name} address at most {fmt_bytes(ceiling)}"
+    return Finding(rule="system_ram", ok=ok, need=round(b.ram_need_bytes), have=round(b.ram_bytes), message=msg)
 
 
-def memory_channels(b: Build, e: Estimate, limits: Limits) -> Finding:
+def memory_channels(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """Every memory channel of every CPU holds the same number of identical DIMMs: bandwidth is channels x MT/s,
     so half-filled channels halve it (hardware.md §2 notes)."""
     channels = b.cpu.memory_channels * b.n_cpus
@@ -194,7 +195,7 @@ def memory_channels(b: Build, e: Estimate, limits: Limits) -> Finding:
                            f"({b.n_dimms // channels if ok else '?'} per channel, {b.chassis.dimm_slots} slots)")
 
 
-def memory_type(b: Build, e: Estimate, limits: Limits) -> Finding:
+def memory_type(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """DIMM generation matches the CPU; server and workstation CPUs take ECC RDIMMs, desktop CPUs UDIMMs."""
     ok = b.dimm.ddr_gen == b.cpu.ddr_gen and (b.dimm.module_type == "rdimm") == b.cpu.ecc_rdimm
     return Finding(rule="memory_type", ok=ok, need=f"DDR{b.cpu.ddr_gen} {'RDIMM' if b.cpu.ecc_rdimm else 'UDIMM'}",
@@ -202,7 +203,7 @@ def memory_type(b: Build, e: Estimate, limits: Limits) -> Finding:
                    f"{'ECC RDIMMs' if b.cpu.ecc_rdimm else 'UDIMMs'}; {b.dimm.name} {'matches' if ok else 'does not'}")
 
 
-def memory_speed(b: Build, e: Estimate, limits: Limits) -> Finding:
+def memory_speed(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """DIMMs run at the CPU's maximum memory speed when faster: a Xeon Silver 4314 runs DDR4-3200 at 2666 MT/s
     (Intel ARK via hardware.md §2 [S20])."""
     run = b.memory_speed_mt_s
@@ -213,7 +214,7 @@ def memory_speed(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="memory_speed", ok=True, need=b.dimm.speed_mt_s, have=run, message=msg)
 
 
-def system_drive(b: Build, e: Estimate, limits: Limits) -> Finding:
+def system_drive(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """The system NVMe holds the OS, CUDA and containers (256 GB) plus two copies of the weights (the hub cache
     and one converted or quantized copy) (hardware.md §3.6: a 500 GB system SSD fills fast)."""
     have = b.system_drive.capacity_bytes
@@ -222,19 +223,22 @@ def system_drive(b: Build, e: Estimate, limits: Limits) -> Finding:
                    f"model cache, {b.system_drive.name} holds {fmt_decimal_bytes(have)}")
 
 
-def data_drive(b: Build, e: Estimate, limits: Limits) -> Finding:
+def data_drive(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """Data drives hold datasets, logs and model versions; HDDs only for cold data (hardware.md §3.6:
     NVMe for the working set, HDD for archive)."""
     if b.data_drive is None:
-        return Finding(rule="data_drive", ok=b.data_drive_need_bytes == 0, need=round(b.data_drive_need_bytes),
-                       have=0, message="no data drive bay available" if b.data_drive_need_bytes else "no data drive needed")
+        if not b.data_drive_need_bytes:
+            return Finding(rule="data_drive", ok=True, need=0, have=0, message="no free bay: data stays on the NVMe")
+        return Finding(rule="data_drive", ok=False, need=round(b.data_drive_need_bytes), have=0,
+                       message=f"no drive in drives.csv fits the free bays for "
+                               f"{fmt_decimal_bytes(b.data_drive_need_bytes)} of data")
     have = b.data_drive.capacity_bytes * b.n_data_drives
     return Finding(rule="data_drive", ok=have >= b.data_drive_need_bytes, need=round(b.data_drive_need_bytes),
                    have=round(have), message=f"needs {fmt_decimal_bytes(b.data_drive_need_bytes)} for datasets and "
                    f"model versions, {b.n_data_drives} x {b.data_drive.name} hold {fmt_decimal_bytes(have)}")
 
 
-def gpu_communication(b: Build, e: Estimate, limits: Limits) -> Finding:
+def gpu_communication(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """What multi-GPU traffic costs: tensor parallel all-reduces twice per layer; GeForce cards have no P2P or
     NVLink, so it crosses host memory (hardware.md §0, §3.4 [S15][S16]); layer split adds capacity, not speed."""
     n = b.n_gpus
@@ -243,9 +247,8 @@ def gpu_communication(b: Build, e: Estimate, limits: Limits) -> Finding:
     if e.engine.split == "layer":
         return Finding(rule="gpu_communication", ok=True, message=f"{e.engine.name} splits layers: activations hop "
                        "GPU to GPU once per token; more GPUs add memory, not decode speed")
-    link = ("NVLink" if b.gpu.nvlink == "nvlink" or (b.gpu.nvlink == "bridge" and n == 2)
-            else "PCIe peer-to-peer" if b.gpu.has_p2p else "host memory (no P2P on this card)")
-    per_token = 2 * e.model.n_layers * allreduce_s(b.gpu, n, e.workload.batch * e.model.hidden_size * 2)
+    link = link_name(b.gpu, n)
+    per_token = 2 * e.model.n_layers * allreduce_s(b.gpu, n, e.workload.batch * e.model.hidden_size * ACT_BYTES)
     step = 1 / e.speed.decode_tokens_per_s if e.speed.decode_tokens_per_s else 0.0
     share = per_token / step if step else 0.0
     msg = (f"tensor parallel over {link}: all-reduces cost {per_token * 1e3:.2f} ms per decode step "
@@ -255,7 +258,7 @@ def gpu_communication(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="gpu_communication", ok=True, need=None, have=link, message=msg)
 
 
-def network(b: Build, e: Estimate, limits: Limits) -> Finding:
+def network(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """Multi-node builds need a NIC per node and, beyond two nodes, a switch with a port per node."""
     if b.n_nodes == 1:
         return Finding(rule="network", ok=True, message="single node: no cluster network")
@@ -265,7 +268,7 @@ def network(b: Build, e: Estimate, limits: Limits) -> Finding:
     return Finding(rule="network", ok=ok, need=b.n_nodes, have=sw, message=f"{b.n_nodes} nodes: {nic} per node, {sw}")
 
 
-def budget(b: Build, e: Estimate, limits: Limits, total_usd: float = 0.0) -> Finding:
+def budget(b: Build, e: Estimate, limits: Constraints, total_usd: float = 0.0) -> Finding:
     """The build's priced parts stay within --budget."""
     if limits.budget_usd is None:
         return Finding(rule="budget", ok=True, message="no budget given")
@@ -274,7 +277,7 @@ def budget(b: Build, e: Estimate, limits: Limits, total_usd: float = 0.0) -> Fin
                    message=f"costs {fmt_money(total_usd)}, budget {fmt_money(limits.budget_usd)}")
 
 
-def target_speed(b: Build, e: Estimate, limits: Limits) -> Finding:
+def target_speed(b: Build, e: Estimate, limits: Constraints) -> Finding:
     """Total decode throughput over all users meets --target-tokens-per-s."""
     have = e.speed.decode_tokens_per_s_total
     if limits.target_tokens_per_s is None:
@@ -284,13 +287,13 @@ def target_speed(b: Build, e: Estimate, limits: Limits) -> Finding:
                    message=f"decodes {fmt_rate(have)} in total, target {fmt_rate(limits.target_tokens_per_s)}")
 
 
-Rule = Callable[[Build, Estimate, Limits], Finding]
-RULES: tuple[Rule, ...] = (gpu_memory, chassis_fit, cooling, pcie_lanes, cpu_cores, system_ram, memory_channels,
+Rule = Callable[[Build, Estimate, Constraints], Finding]
+RULES: tuple[Rule, ...] = (gpu_memory, tensor_parallel, chassis_fit, cooling, pcie_lanes, cpu_cores, system_ram, memory_channels,
                            memory_type, memory_speed, system_drive, data_drive, psu_capacity, psu_connectors,
                            wall_circuit, gpu_communication, network, target_speed)
 
 
-def check(b: Build, e: Estimate, limits: Limits, total_usd: float = 0.0) -> tuple[Finding, ...]:
+def check(b: Build, e: Estimate, limits: Constraints, total_usd: float = 0.0) -> tuple[Finding, ...]:
     """Every rule on the composed build, budget last."""
     return tuple(rule(b, e, limits) for rule in RULES) + (budget(b, e, limits, total_usd),)
 

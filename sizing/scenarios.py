@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError
 
@@ -15,30 +17,44 @@ from . import estimate as est
 from . import recommend as rec
 from .catalog import Catalog
 from .modelspec import resolve
-from .recommend import Constraints
 from .report import estimate_json
-from .rules import CIRCUITS
-from .specs import Base, Engine, Estimate, ModelSpec, Precision, Recommendation, SizingError, Workload
+from .specs import (
+    Base,
+    Constraints,
+    Engine,
+    Estimate,
+    ModelSpec,
+    Precision,
+    Recommendation,
+    SizingError,
+    Workload,
+)
 
 SCENARIO_COLUMNS = ("model", "task", "engine", "precision", "kv_precision", "gpu", "n_gpus", "batch",
                     "prompt_tokens", "new_tokens", "seq_len")
 DEFAULT_ENGINE_FOR_FAMILY = {"gguf": "llama.cpp", "exl2": "exllamav2", "mlc": "mlc-llm"}
 
 
+MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing mistakes
+MAX_BATCH = 1_000_000
+MAX_GPUS = 4096
+Name = Annotated[str, Field(min_length=1)]
+
+
 class Request(Base):
     """What the user asked, by name. Empty fields take defaults."""
 
-    model: str = "7b"
-    task: str = "inference"
-    engine: str | None = None
-    precision: str = "bf16"
-    kv_precision: str | None = None
-    gpu: str = "rtx-4090"
-    n_gpus: int = Field(1, gt=0)
-    batch: int = Field(1, gt=0)
-    prompt_tokens: int | None = Field(None, ge=0)
-    new_tokens: int | None = Field(None, ge=0)
-    seq_len: int | None = Field(None, gt=0)
+    model: Name = "7b"
+    task: Name = "inference"
+    engine: Name | None = None
+    precision: Name = "bf16"
+    kv_precision: Name | None = None
+    gpu: Name = "rtx-4090"
+    n_gpus: int = Field(1, gt=0, le=MAX_GPUS)
+    batch: int = Field(1, gt=0, le=MAX_BATCH)
+    prompt_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
+    new_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
+    seq_len: int | None = Field(None, gt=0, le=MAX_TOKENS)
 
 
 def resolve_workload(catalog: Catalog, req: Request) -> tuple[ModelSpec, Engine, Precision, Precision, Workload]:
@@ -74,19 +90,19 @@ class RecommendRequest(Request):
     """`sizing recommend`: the workload (users = concurrent sequences, context = prompt + new tokens) and the
     constraints."""
 
-    model: str = "7b"
-    users: int = Field(4, gt=0)
-    context: int | None = Field(None, gt=0)
-    new_tokens: int | None = Field(512, ge=0)
-    prompt_tokens: int | None = Field(None, ge=0)
-    budget: float | None = Field(None, gt=0)
+    model: Name = "7b"
+    users: int = Field(4, gt=0, le=MAX_BATCH)
+    context: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    new_tokens: int | None = Field(512, ge=0, le=MAX_TOKENS)
+    prompt_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
+    budget: float | None = Field(None, gt=0, allow_inf_nan=False)
     gpus_allowed: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     cpus_allowed: tuple[str, ...] = ()
     circuit: str | None = None
-    max_gpus: int | None = Field(None, gt=0)
+    max_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
     form_factor: str | None = None
-    target_tokens_per_s: float | None = Field(None, gt=0)
+    target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
     objective: str = "cost"
     currency: str = "USD"
 
@@ -106,8 +122,8 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
     gpus = tuple(catalog.gpu(g).id for g in req.gpus_allowed)
     exclude = tuple(catalog.gpu(g).id for g in req.exclude)
     cpus = tuple(catalog.cpu(x).id for x in req.cpus_allowed)
-    if req.circuit and req.circuit not in CIRCUITS:
-        raise SizingError(f"unknown circuit '{req.circuit}'; use one of {', '.join(CIRCUITS)}")
+    if req.circuit and req.circuit not in catalog.circuits:
+        raise SizingError(f"unknown circuit '{req.circuit}'; use one of {', '.join(catalog.circuits)}")
     if req.form_factor not in (None, "tower", "rack"):
         raise SizingError(f"--form-factor must be tower or rack, got '{req.form_factor}'")
     if req.objective not in ("cost", "speed", "cost-per-token"):
@@ -130,15 +146,18 @@ def _cell_int(row: dict[str, str], key: str, line: int) -> int | None:
     if not text:
         return None
     try:
-        return int(float(text))
+        value = float(text)
     except ValueError:
-        raise SizingError(f"line {line}: {key} '{text}' is not a number") from None
+        value = math.nan
+    if not math.isfinite(value) or not value.is_integer():
+        raise SizingError(f"line {line}: {key} '{text}' is not a whole number")
+    return int(value)
 
 
 def read_scenarios(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The scenario CSV's rows; a missing file or unknown column is an error for the whole file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets save UTF-8 CSV with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise SizingError(f"cannot read scenarios file '{path}' ({exc.__class__.__name__}); check the path") from None
     reader = csv.DictReader(io.StringIO(text))

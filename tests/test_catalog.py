@@ -136,3 +136,33 @@ def test_broken_row_is_rejected(data_copy):
 def test_missing_folder(tmp_path):
     with pytest.raises(SizingError, match="does not exist"):
         cat.load(tmp_path / "nope")
+
+
+def test_csv_with_bom_loads(data_copy):
+    path = data_copy / "gpus.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert cat.load(data_copy).gpu("rtx-4090")
+
+
+def test_uppercase_id_is_rejected(data_copy):
+    _edit(data_copy / "gpus.csv", "\nrtx-4090,", "\nRTX-4090,")
+    with pytest.raises(CatalogError, match=r"gpus.csv, row \d+, column 'id': 'RTX-4090' is not a lowercase slug"):
+        cat.load(data_copy)
+
+
+def test_alias_that_looks_like_a_size_is_rejected(data_copy):
+    _edit(data_copy / "models.csv", "llama2-7b;", "llama2-7b;7b;")
+    with pytest.raises(CatalogError, match="looks like a model size"):
+        cat.load(data_copy)
+
+
+def test_older_efficiency_file_without_quant_mm_eff_still_loads(data_copy):
+    import csv as csv_module
+
+    path = data_copy / "efficiency.csv"
+    with path.open(newline="") as fh:
+        rows = list(csv_module.reader(fh))
+    drop = rows[0].index("quant_mm_eff")
+    with path.open("w", newline="") as fh:
+        csv_module.writer(fh).writerows([r[:drop] + r[drop + 1:] for r in rows])
+    assert all(e.quant_mm_eff == 1.0 for e in cat.load(data_copy).efficiencies)

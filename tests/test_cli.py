@@ -27,9 +27,19 @@ def run_main(args: list[str], capsys) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
+    """Fails when a command lacks a docstring or an option lacks help text."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    cmd = group
+    for name in command:
+        cmd = cmd.commands[name]
+    assert cmd.help and len(cmd.help.split()) >= 3, f"{command} has no docstring"
+    for param in cmd.params:
+        if param.param_type_name == "option" and param.name != "help":
+            assert getattr(param, "help", None), f"{command} option {param.name} has no help"
     result = runner.invoke(app, [*command, "--help"])
-    assert result.exit_code == 0
-    assert len(result.output.strip().splitlines()) > 3
+    assert result.exit_code == 0 and cmd.help.split()[0] in result.output
 
 
 def test_estimate_default_is_readable(capsys):
@@ -85,8 +95,14 @@ def test_catalog_check(capsys):
 
 BAD_INPUT = [
     (["estimate", "--model", "llama-9b-nope"], "unknown model"),
-    (["estimate", "--batch", "-1"], "--batch must be at least 1"),
-    (["estimate", "--gpus", "0"], "--gpus must be at least 1"),
+    (["estimate", "--batch", "-1"], "--batch must be greater than 0"),
+    (["estimate", "--batch=0"], "--batch must be greater than 0"),
+    (["estimate", "--gpus", "0"], "--gpus must be greater than 0"),
+    (["estimate", "--gpus=-1"], "--gpus must be greater than 0"),
+    (["estimate", "--new-tokens=-5"], "--new-tokens must be greater than or equal to 0"),
+    (["estimate", "--batch", "99999999999999999999"], "--batch must be less than or equal to"),
+    (["estimate", "--engine", ""], "--engine must not be empty"),
+    (["estimate", "--model", "0b"], "outside 0.1B-5000B"),
     (["estimate", "--gpu", "rtx-9090"], "unknown GPU"),
     (["estimate", "--engine", "llama.cpp", "--precision", "awq-int4"], "does not run"),
     (["estimate", "--precision", "int3"], "unknown precision"),
@@ -95,7 +111,13 @@ BAD_INPUT = [
     (["estimate", "--scenarios", "/no/such/file.csv"], "cannot read scenarios file"),
     (["estimate", "--data", "/no/such/dir"], "does not exist"),
     (["recommend", "--gpu", "rtx-4090,rtx-9090"], "unknown GPU 'rtx-9090'"),
-    (["recommend", "--users", "-2"], "--users must be at least 1"),
+    (["recommend", "--users", "-2"], "--users must be greater than 0"),
+    (["recommend", "--users=0"], "--users must be greater than 0"),
+    (["recommend", "--budget", "nan"], "--budget must be a finite number"),
+    (["recommend", "--budget", "-5"], "--budget must be greater than 0"),
+    (["recommend", "--target-tokens-per-s", "-1"], "--target-tokens-per-s must be greater than 0"),
+    (["recommend", "--gpu", ""], "--gpu is empty"),
+    (["recommend", "--max-gpus=0"], "--max-gpus must be greater than 0"),
     (["recommend", "--circuit", "110v"], "unknown circuit"),
     (["recommend", "--objective", "fastest"], "--objective must be"),
     (["recommend", "--cpu", "xeon-silver-9999"], "unknown CPU"),
@@ -166,3 +188,24 @@ def test_recommend_broken_data(data_copy: Path, capsys):
         fh.write("broken-psu,Broken,atx,true,-1000\n")
     code, _, err = run_main(["recommend", "--data", str(data_copy)], capsys)
     assert code == 2 and "psus.csv, row" in err
+
+
+def test_scenarios_cells_must_be_whole_numbers(tmp_path: Path, capsys):
+    csv = tmp_path / "s.csv"
+    csv.write_text("\ufeffmodel,batch,prompt_tokens\nllama-3-8b,inf,\nllama-3-8b,2.5,\nllama-3-8b,2,100\n",
+                   encoding="utf-8")
+    code, out, _ = run_main(["estimate", "--scenarios", str(csv)], capsys)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and "whole number" in lines[0]["error"] and "whole number" in lines[1]["error"]
+    assert lines[2]["assumptions"]["batch"] == 2  # the BOM Excel writes did not break the header
+
+
+@pytest.mark.parametrize("value", ['"auto"', "[8]", "0.5", "-3"])
+def test_malformed_config_values(tmp_path: Path, capsys, value):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        '{"model_type": "mixtral", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 32, '
+        f'"vocab_size": 32000, "intermediate_size": 14336, "num_local_experts": {value}, "num_experts_per_tok": 2}}')
+    code, _, err = run_main(["estimate", "--model", str(folder)], capsys)
+    assert code == 2 and "num_local_experts" in err and "Traceback" not in err

@@ -188,6 +188,37 @@ def test_decode_slows_with_context_and_batch_raises_total(catalog, model, engine
     assert bigger.decode_tokens_per_s_total >= base.decode_tokens_per_s_total * (1 - 1e-9)
 
 
+def test_mla_absorbed_attention_flops(catalog):
+    # DeepSeek-V2 §2.1.3: with the latent cache, QK runs over kv_lora_rank + rope (576) and AV over kv_lora_rank
+    # (512) per head: 2 * 128 heads * 1088 * 61 layers FLOPs per cached token
+    model, engine = catalog.model("deepseek-v3"), catalog.engine("vllm")
+    assert est.attention_flops_per_token(model, 1.0, engine) == 2 * 128 * (2 * 512 + 64) * 61
+
+
+def test_sliding_window_prefill_sum(catalog):
+    # Mistral-7B v0.1: every layer slides over 4096 tokens; at an 8192-token prompt the causal sum is
+    # P*w - w^2/2 per layer, not P^2/2
+    model = catalog.model("mistral-7b")
+    per = est.attention_flops_per_token(model, 1.0) / model.n_layers
+    assert est.prefill_attention_flops(model, 8192) == pytest.approx(per * 32 * (8192 * 4096 - 4096**2 / 2))
+
+
+def test_tensor_parallel_shares_add_up(catalog):
+    """Summed over the GPUs, tensor-parallel weight shares hold the whole model once (Megatron-LM split)."""
+    model, engine = catalog.model("llama-3-70b"), catalog.engine("vllm")
+    lin, emb = est.weight_bytes(model, catalog.precision("bf16"))
+    for n in (1, 2, 4, 8):
+        lin_share, emb_share, kv_share = est.per_gpu_shares(model, engine, n)
+        assert (lin * lin_share + emb * emb_share) * n == pytest.approx(lin + emb)
+        assert kv_share * n == pytest.approx(1.0)  # 8 KV heads split over up to 8 GPUs
+    assert est.per_gpu_shares(model, engine, 16)[2] * 16 == pytest.approx(2.0)  # replicated beyond 8
+
+
+def test_odd_tensor_parallel_does_not_fit(catalog):
+    e = run(catalog, Request(model="llama-3-70b", engine="vllm", precision="awq-int4", gpu="a100-80gb-sxm", n_gpus=3))
+    assert not e.fits and any("64 attention heads divisible by 3" in n for n in e.notes)
+
+
 def test_workload_rejects_negative_batch():
     with pytest.raises(ValueError):
         Workload(batch=-1)

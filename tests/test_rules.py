@@ -7,9 +7,9 @@ import pytest
 from sizing import recommend as rec
 from sizing import rules
 from sizing.scenarios import Request, resolve_workload
-from sizing.specs import Build, Estimate, Finding
+from sizing.specs import Build, Constraints, Estimate, Finding
 
-LIMITS = rules.Limits()
+LIMITS = Constraints()
 
 
 def compose(catalog, gpu: str, n: int, chassis: str, model: str = "qwen2.5-14b", cpus: tuple[str, ...] = (),
@@ -19,7 +19,7 @@ def compose(catalog, gpu: str, n: int, chassis: str, model: str = "qwen2.5-14b",
     g = catalog.gpu(gpu)
     w = w.model_copy(update={"n_gpus": n})
     e = rec.est.estimate(m, g, engine, precision, kv, w, catalog.efficiency(engine.id, g.gpu_class))
-    build = rec.derive(catalog, g, n, 1, catalog.chassis[chassis], e, rec.Constraints(cpus=cpus, circuit=circuit))
+    build = rec.derive(catalog, g, n, 1, catalog.chassis[chassis], e, Constraints(cpus=cpus, circuit=circuit))
     assert isinstance(build, Build), build
     return build, e
 
@@ -113,12 +113,28 @@ def test_geforce_tensor_parallel_cost_is_stated(catalog):
 
 def test_budget_and_target(catalog):
     b, e = compose(catalog, "rtx-4090", 2, "tower-define7xl-z790")
-    assert not rules.budget(b, e, rules.Limits(budget_usd=100), total_usd=4000).ok
-    assert rules.budget(b, e, rules.Limits(budget_usd=5000), total_usd=4000).ok
-    fast = rules.target_speed(b, e, rules.Limits(target_tokens_per_s=1e6))
+    assert not rules.budget(b, e, Constraints(budget_usd=100), total_usd=4000).ok
+    assert rules.budget(b, e, Constraints(budget_usd=5000), total_usd=4000).ok
+    fast = rules.target_speed(b, e, Constraints(target_tokens_per_s=1e6))
     assert not fast.ok and "target" in fast.message
 
 
 @pytest.mark.parametrize("rule", rules.RULES)
 def test_every_rule_documents_itself(rule):
     assert rule.__doc__ and len(rule.__doc__.split()) >= 8
+
+
+def test_eps_powered_cards_use_spare_eps_and_the_pcie_adapter(catalog):
+    """RTX A6000 takes an 8-pin EPS plug: two in a tower feed from the spare EPS output and the 2 x PCIe-to-EPS
+    adapter NVIDIA ships with the card."""
+    b, e = compose(catalog, "rtx-a6000", 2, "ws-wrx80-4gpu", model="qwen2.5-32b")
+    f = finding(rules.psu_connectors, b, e)
+    assert f.ok and f.have >= 2
+
+
+def test_tensor_parallel_needs_heads_divisible(catalog):
+    b, e = compose(catalog, "rtx-4090-blower", 8, "rack-4u-as-4125gs-tnrt", model="qwen2.5-7b")  # 28 heads
+    f = finding(rules.tensor_parallel, b, e)
+    assert not f.ok and "28 attention heads" in f.message
+    b4, e4 = compose(catalog, "rtx-4090-blower", 4, "rack-4u-as-4125gs-tnrt", model="qwen2.5-7b")
+    assert finding(rules.tensor_parallel, b4, e4).ok

@@ -1,0 +1,654 @@
+"""Measure a real machine and compare it with the estimate: memory bandwidth, dense matmul FLOP/s, and a minimal
+Llama-style decoder (random weights of a real model's shape, no download) for prefill/decode speed and peak memory.
+
+The only torch user in `sizing`; torch is imported inside functions, so `import sizing.bench` is fast and works
+without it. Results go to `<out>/<gpu-id-or-cpu>__<model-id>.json` (data/benchmarks/ by default), one entry per
+workload, written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from . import estimate as est
+from .modelspec import resolve
+from .specs import Base, Gpu, ModelSpec, NonNegFloat, PosFloat, PosInt, SizingError, Workload
+from .units import GIB, MIB, fmt_bytes, fmt_rate
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+ENGINE = "transformers"  # eager PyTorch with a per-sequence cache, no paging: what the bench decoder is
+DTYPES = ("bf16", "f16", "f32")  # precision ids in data/precisions.csv the decoder can run
+CPU_LAYERS = 2  # without a GPU the decoder keeps this many layers: a smoke test, not a sizing number
+CPU_MAX_WEIGHT_BYTES = 4 * GIB  # refuse a CPU build larger than this rather than swap
+BW_BYTES = {"cuda": 1 * GIB, "cpu": 64 * MIB}  # copy size: well past every L2/LLC (H100 L2 = 50 MB)
+BW_BYTES_QUICK = 8 * MIB
+MATMUL_N = {"cuda": 8192, "cpu": 512}  # 8192^3 saturates Hopper tensor cores (cuBLAS sweeps plateau by n=4096)
+MATMUL_N_QUICK = 128
+RMS_EPS = 1e-5  # Llama 3 config.json rms_norm_eps
+ROPE_THETA = 10000.0  # RoFormer (Su et al. 2021) base frequency
+INIT_STD = 0.02  # HF initializer_range; the values only need to be finite
+PROGRESS = Callable[[str], None]
+
+
+# ------------------------------------------------------------------------------------------------ results
+class Measurement(Base):
+    """What one run measured, on what, under which workload. Memory fields are None off CUDA."""
+
+    device: str  # "cuda" or "cpu"
+    device_name: str  # torch.cuda.get_device_name, or the CPU's name
+    torch_version: str
+    cuda_version: str | None = None
+    dtype: str  # bf16, f16 or f32 (weights, activations and KV cache)
+    model_id: str
+    n_layers: PosInt  # layers actually built (fewer than the model's on CPU)
+    n_params: PosFloat  # of the shape built
+    prompt_tokens: PosInt
+    new_tokens: PosInt
+    batch: PosInt
+    bandwidth_bytes_s: PosFloat
+    matmul_flops: PosFloat
+    matmul_n: PosInt
+    launch_s: NonNegFloat | None = None  # host cost of one tiny eager op (measure_launch)
+    prefill_tokens_per_s: PosFloat  # whole batch
+    decode_tokens_per_s: PosFloat  # per sequence, cache growing from prompt to prompt + new
+    allocated_peak_bytes: NonNegFloat | None = None  # torch.cuda.max_memory_allocated
+    reserved_peak_bytes: NonNegFloat | None = None  # torch.cuda.max_memory_reserved
+    device_peak_bytes: NonNegFloat | None = None  # reserved peak + what the allocator does not see (nvidia-smi)
+    measured_at: str = ""  # ISO 8601 UTC
+    notes: tuple[str, ...] = ()
+
+
+class MetricComparison(Base):
+    metric: str
+    unit: str
+    measured: float
+    estimate: float | None = None
+    ratio: float | None = None  # measured / estimate
+    basis: str = ""  # where the estimate comes from
+
+
+class Comparison(Base):
+    measurement: Measurement
+    gpu_id: str | None = None  # the catalog GPU compared against; None: measurements only
+    engine: str = ENGINE
+    metrics: tuple[MetricComparison, ...]
+    notes: tuple[str, ...] = ()
+
+    def metric(self, name: str) -> MetricComparison:
+        found = [m for m in self.metrics if m.metric == name]
+        if not found:
+            raise KeyError(name)
+        return found[0]
+
+
+class BenchFile(Base):
+    """One JSON file under data/benchmarks/: one GPU, one model, one run per workload."""
+
+    gpu: str
+    model: str
+    runs: tuple[Comparison, ...]
+
+
+# -------------------------------------------------------------------------------------------- torch plumbing
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise SizingError("the bench needs PyTorch; pip install 'sizing[bench]' (or torch) and retry") from None
+    return torch
+
+
+def _device_kind(torch: Any, device: str) -> str:
+    kind = device.split(":")[0]
+    if kind not in ("cuda", "cpu"):
+        raise SizingError(f"device '{device}' is not supported; use cuda or cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise SizingError("no CUDA GPU is visible to PyTorch; use device cpu or check the driver/CUDA_VISIBLE_DEVICES")
+    return kind
+
+
+def _torch_dtype(torch: Any, dtype: str) -> Any:
+    table = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
+    if dtype not in table:
+        raise SizingError(f"dtype '{dtype}' is not benchmarked; use one of {', '.join(DTYPES)}")
+    return table[dtype]
+
+
+def _sync(torch: Any, kind: str) -> None:
+    if kind == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(torch: Any, kind: str, fn: Callable[[], object], repeats: int, warmup: int) -> float:
+    """Median seconds of fn() after `warmup` untimed calls. CUDA events time the stream (launch gaps included,
+    host jitter excluded: CUDA C Best Practices Guide §8.1.2); perf_counter on CPU."""
+    for _ in range(warmup):
+        fn()
+    _sync(torch, kind)
+    times = []
+    for _ in range(repeats):
+        if kind == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)  # elapsed_time is in ms
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return max(statistics.median(times), 1e-9)
+
+
+# ----------------------------------------------------------------------------------------- micro benchmarks
+def measure_bandwidth(device: str = "cuda", size_bytes: int | None = None, repeats: int = 10) -> float:
+    """Achievable memory bandwidth in bytes/s: dst.copy_(src) moves size read + size written (the STREAM 'Copy'
+    kernel's count, McCalpin 1995)."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    size = size_bytes or BW_BYTES[kind]
+    if size < MIB:
+        raise SizingError(f"bandwidth buffer of {size} bytes is too small to time; use at least 1 MiB")
+    n = size // 4
+
+    def copy_seconds() -> float:  # buffers freed on return, before empty_cache
+        src = torch.ones(n, dtype=torch.float32, device=device)
+        dst = torch.empty_like(src)
+        return _timed(torch, kind, lambda: dst.copy_(src), repeats=repeats, warmup=2)
+
+    seconds = copy_seconds()
+    if kind == "cuda":
+        torch.cuda.empty_cache()
+    return 2 * n * 4 / seconds
+
+
+def measure_matmul(device: str = "cuda", dtype: str = "bf16", n: int | None = None, repeats: int = 10) -> float:
+    """Achieved dense FLOP/s of an n x n by n x n matmul: 2 n^3 FLOPs (a multiply and an add per MAC)."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    size = n or MATMUL_N[kind]
+    if size < 16:
+        raise SizingError(f"matmul size {size} is too small to time; use n >= 16")
+    td = _torch_dtype(torch, dtype)
+
+    def matmul_seconds() -> float:  # operands freed on return, before empty_cache
+        a = torch.randn(size, size, dtype=td, device=device)
+        b = torch.randn(size, size, dtype=td, device=device)
+        out = torch.empty(size, size, dtype=td, device=device)
+        return _timed(torch, kind, lambda: torch.matmul(a, b, out=out), repeats=repeats, warmup=2)
+
+    seconds = matmul_seconds()
+    if kind == "cuda":
+        torch.cuda.empty_cache()
+    return 2 * size**3 / seconds
+
+
+def measure_launch(device: str = "cuda", n: int = 1000) -> float:
+    """Seconds per tiny eager op: n one-element in-place adds, host wall clock until the stream drains. Every op
+    of a decode step pays it (about 20 per layer here), so it bounds small-batch decode where it dominates."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    x = torch.zeros(1, device=device)
+    for _ in range(50):
+        x.add_(1)
+    _sync(torch, kind)
+    start = time.perf_counter()
+    for _ in range(n):
+        x.add_(1)
+    _sync(torch, kind)
+    return (time.perf_counter() - start) / n
+
+
+# ---------------------------------------------------------------------------------------- minimal decoder
+@dataclass(eq=False)
+class Decoder:
+    """Random weights of `spec`'s shape and a static KV cache for `batch` sequences of up to `max_tokens`."""
+
+    spec: ModelSpec
+    layers: list[dict[str, Any]]
+    embed: Any  # (vocab, hidden)
+    norm: Any
+    lm_head: Any  # the embedding itself when tied
+    k_cache: Any  # (n_layers, batch, n_kv_heads, max_tokens, head_dim)
+    v_cache: Any
+    cos: Any  # (max_tokens, head_dim) RoPE tables
+    sin: Any
+    length: int = 0  # tokens held in the cache
+
+    @property
+    def batch(self) -> int:
+        return int(self.k_cache.shape[1])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.k_cache.shape[3])
+
+
+def decoder_bytes(spec: ModelSpec, dtype: str, batch: int, max_tokens: int) -> float:
+    """Weights + static cache: parameters x bytes, plus K and V of n_kv_heads x head_dim per token per layer."""
+    width = 4 if dtype == "f32" else 2
+    cache = 2 * spec.n_layers * batch * max_tokens * spec.n_kv_heads * spec.head_dim
+    return (spec.derived_params + cache) * width
+
+
+def build_decoder(spec: ModelSpec, device: str, dtype: str, batch: int, max_tokens: int) -> Decoder:
+    """A Llama-style decoder of `spec`'s shape (RMSNorm, GQA attention with optional q/k/v bias, SwiGLU or GELU
+    MLP, RoPE) with random weights; dense GQA models only."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    td = _torch_dtype(torch, dtype)
+    if spec.is_moe or spec.is_mla:
+        raise SizingError(f"model '{spec.id}' is {'MoE' if spec.is_moe else 'MLA'}; the bench decoder builds dense "
+                          "GQA models only: pick one such as llama-3-8b or qwen2.5-7b")
+    if batch < 1 or max_tokens < 1:
+        raise SizingError(f"batch {batch} and tokens {max_tokens} must be at least 1; raise them")
+    need = decoder_bytes(spec, dtype, batch, max_tokens)
+    free = torch.cuda.mem_get_info(torch.device(device))[0] if kind == "cuda" else CPU_MAX_WEIGHT_BYTES
+    if need > free:
+        raise SizingError(f"'{spec.id}' at batch {batch} x {max_tokens} tokens needs {fmt_bytes(need)} of weights and "
+                          f"cache, {fmt_bytes(free)} is free on {kind}; pick a smaller model, batch or fewer tokens")
+    h, nh, nkv, hd, ffn = spec.hidden_size, spec.n_heads, spec.n_kv_heads, spec.head_dim, spec.ffn_size
+
+    def w(*shape: int) -> Any:
+        return torch.empty(shape, dtype=td, device=device).normal_(0.0, INIT_STD)
+
+    def ones(n: int) -> Any:
+        return torch.ones(n, dtype=td, device=device)
+
+    layers = []
+    for _ in range(spec.n_layers):
+        layer = {"attn_norm": ones(h), "mlp_norm": ones(h), "wq": w(nh * hd, h), "wk": w(nkv * hd, h),
+                 "wv": w(nkv * hd, h), "wo": w(h, nh * hd), "up": w(ffn, h), "down": w(h, ffn)}
+        if spec.gated_mlp:
+            layer["gate"] = w(ffn, h)
+        if spec.attn_bias:
+            layer.update(bq=w(nh * hd), bk=w(nkv * hd), bv=w(nkv * hd))
+        if spec.mlp_bias:
+            layer.update(b_up=w(ffn), b_down=w(h))
+        layers.append(layer)
+    embed = w(spec.vocab_size, h)
+    # RoPE tables: angle p * theta^(-2i/d), the two halves rotated together (RoFormer eq. 34; HF rotate_half)
+    inv_freq = ROPE_THETA ** (-torch.arange(0, hd // 2, dtype=torch.float32, device=device) * 2 / hd)
+    angles = torch.outer(torch.arange(max_tokens, dtype=torch.float32, device=device), inv_freq)
+    angles = torch.cat((angles, angles), dim=-1)[:, :hd]
+    cache_shape = (spec.n_layers, batch, nkv, max_tokens, hd)
+    return Decoder(spec=spec, layers=layers, embed=embed, norm=ones(h),
+                   lm_head=embed if spec.tied_embeddings else w(spec.vocab_size, h),
+                   k_cache=torch.zeros(cache_shape, dtype=td, device=device),
+                   v_cache=torch.zeros(cache_shape, dtype=td, device=device),
+                   cos=angles.cos().to(td), sin=angles.sin().to(td))
+
+
+def _rms_norm(torch: Any, x: Any, weight: Any) -> Any:
+    """x / rms(x) * weight, computed in fp32 (Zhang & Sennrich 2019; HF LlamaRMSNorm)."""
+    xf = x.float()
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + RMS_EPS)).to(x.dtype) * weight
+
+
+def _rope(torch: Any, x: Any, cos: Any, sin: Any) -> Any:
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+@lru_cache(maxsize=4)
+def _native_gqa(version: str) -> bool:
+    """scaled_dot_product_attention takes enable_gqa from torch 2.5 (PyTorch 2.5 release notes)."""
+    major, minor = (int(p) for p in re.findall(r"\d+", version)[:2])
+    return (major, minor) >= (2, 5)
+
+
+def _sdpa(torch: Any, q: Any, k: Any, v: Any, causal: bool) -> Any:
+    """Scaled dot-product attention with grouped KV heads (GQA, Ainslie et al. 2023): native on torch >= 2.5,
+    else K/V repeated per group as HF's repeat_kv does."""
+    F = torch.nn.functional
+    groups = q.shape[1] // k.shape[1]
+    if groups > 1 and _native_gqa(str(torch.__version__)):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+    if groups > 1:
+        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def _attention(torch: Any, dec: Decoder, i: int, layer: dict[str, Any], x: Any, start: int, cos: Any,
+               sin: Any) -> Any:
+    F = torch.nn.functional
+    s = dec.spec
+    b, t, _ = x.shape
+    q = F.linear(x, layer["wq"], layer.get("bq")).view(b, t, s.n_heads, s.head_dim).transpose(1, 2)
+    k = F.linear(x, layer["wk"], layer.get("bk")).view(b, t, s.n_kv_heads, s.head_dim).transpose(1, 2)
+    v = F.linear(x, layer["wv"], layer.get("bv")).view(b, t, s.n_kv_heads, s.head_dim).transpose(1, 2)
+    if s.head_dim % 2 == 0:
+        q, k = _rope(torch, q, cos, sin), _rope(torch, k, cos, sin)
+    dec.k_cache[i, :, :, start:start + t] = k
+    dec.v_cache[i, :, :, start:start + t] = v
+    if start == 0:  # prefill from an empty cache: causal attention over the prompt itself
+        out = _sdpa(torch, q, k, v, causal=t > 1)
+    else:  # one new token against everything cached so far
+        out = _sdpa(torch, q, dec.k_cache[i, :, :, :start + t], dec.v_cache[i, :, :, :start + t], causal=False)
+    return F.linear(out.transpose(1, 2).reshape(b, t, s.n_heads * s.head_dim), layer["wo"])
+
+
+def _mlp(torch: Any, layer: dict[str, Any], x: Any) -> Any:
+    """SwiGLU: down(silu(gate x) * up x) (Shazeer 2020); else GELU with biases (GPT-2, StarCoder)."""
+    F = torch.nn.functional
+    if "gate" in layer:
+        return F.linear(F.silu(F.linear(x, layer["gate"])) * F.linear(x, layer["up"], layer.get("b_up")),
+                        layer["down"], layer.get("b_down"))
+    return F.linear(F.gelu(F.linear(x, layer["up"], layer.get("b_up"))), layer["down"], layer.get("b_down"))
+
+
+def forward(dec: Decoder, tokens: Any) -> Any:
+    """Run `tokens` (batch, t) through the model, appending to the cache; fp32 logits of the last position only
+    (as transformers' generate keeps: num_logits_to_keep=1). t > 1 only from an empty cache (prefill)."""
+    torch = _torch()
+    b, t = tokens.shape
+    start = dec.length
+    if b != dec.batch or start + t > dec.max_tokens or (start > 0 and t != 1):
+        raise SizingError(f"cannot add {t} tokens x {b} sequences to a cache of {start}/{dec.max_tokens} x "
+                          f"{dec.batch}; prefill from empty, then decode one token at a time")
+    x = torch.nn.functional.embedding(tokens, dec.embed)
+    cos, sin = dec.cos[start:start + t], dec.sin[start:start + t]
+    for i, layer in enumerate(dec.layers):
+        x = x + _attention(torch, dec, i, layer, _rms_norm(torch, x, layer["attn_norm"]), start, cos, sin)
+        x = x + _mlp(torch, layer, _rms_norm(torch, x, layer["mlp_norm"]))
+    dec.length = start + t
+    return torch.nn.functional.linear(_rms_norm(torch, x[:, -1], dec.norm), dec.lm_head).float()
+
+
+def _check_workload(prompt_tokens: int, new_tokens: int, batch: int) -> None:
+    for name, value in (("prompt tokens", prompt_tokens), ("new tokens", new_tokens), ("batch", batch)):
+        if value < 1:
+            raise SizingError(f"{name} must be at least 1, got {value}; raise it")
+
+
+def _decoder_for(spec: ModelSpec, device: str, dtype: str, batch: int, tokens: int, dec: Decoder | None) -> Decoder:
+    if dec is None:
+        return build_decoder(spec, device, dtype, batch, tokens)
+    if dec.batch != batch or dec.max_tokens < tokens:
+        raise SizingError(f"the decoder holds {dec.batch} x {dec.max_tokens} tokens, the run needs {batch} x "
+                          f"{tokens}; build one with build_decoder for this workload")
+    return dec
+
+
+def measure_prefill(model_spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, batch: int = 1,
+                    repeats: int = 3, decoder: Decoder | None = None) -> float:
+    """Prompt tokens per second for the whole batch: one forward over `batch` prompts from an empty cache."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    _check_workload(prompt_tokens, 1, batch)
+    dec = _decoder_for(model_spec, device, dtype, batch, prompt_tokens, decoder)
+    tokens = torch.randint(0, model_spec.vocab_size, (batch, prompt_tokens), device=device)
+
+    def once() -> object:
+        dec.length = 0  # the static cache is overwritten in place
+        return forward(dec, tokens)
+
+    return batch * prompt_tokens / _timed(torch, kind, once, repeats=repeats, warmup=1)
+
+
+def measure_decode(model_spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, new_tokens: int,
+                   batch: int = 1, decoder: Decoder | None = None) -> float:
+    """New tokens per second per sequence, greedy, one step at a time while the cache grows from prompt_tokens to
+    prompt_tokens + new_tokens (the estimator's decode_tokens_per_s). Leaves the cache full."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    _check_workload(prompt_tokens, new_tokens, batch)
+    dec = _decoder_for(model_spec, device, dtype, batch, prompt_tokens + new_tokens, decoder)
+    prompt = torch.randint(0, model_spec.vocab_size, (batch, prompt_tokens), device=device)
+    dec.length = 0
+    first = forward(dec, prompt).argmax(-1, keepdim=True)
+    token = first
+    for _ in range(min(2, new_tokens)):  # warm the one-token kernels, then rewind
+        token = forward(dec, token).argmax(-1, keepdim=True)
+
+    def loop() -> None:
+        dec.length = prompt_tokens
+        token = first
+        for _ in range(new_tokens):
+            token = forward(dec, token).argmax(-1, keepdim=True)
+
+    return new_tokens / _timed(torch, kind, loop, repeats=1, warmup=0)
+
+
+# ------------------------------------------------------------------------------------------------ a whole run
+def _device_name(torch: Any, kind: str) -> str:
+    if kind == "cuda":
+        return str(torch.cuda.get_device_name())
+    with contextlib.suppress(OSError, UnicodeDecodeError):  # Linux names the CPU model here
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def measure(spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, new_tokens: int, batch: int = 1,
+            quick: bool = False, notes: tuple[str, ...] = (), progress: PROGRESS | None = None) -> Measurement:
+    """Bandwidth, matmul, then one decoder of `spec`'s shape: prefill, decode and (CUDA) peak memory."""
+    torch = _torch()
+    kind = _device_kind(torch, device)
+    _check_workload(prompt_tokens, new_tokens, batch)
+    say = progress or (lambda _msg: None)
+    say("bandwidth")
+    bandwidth = measure_bandwidth(device, BW_BYTES_QUICK if quick else None, repeats=3 if quick else 10)
+    mm_n = MATMUL_N_QUICK if quick else MATMUL_N[kind]
+    say(f"matmul {mm_n}^3 {dtype}")
+    flops = measure_matmul(device, dtype, mm_n, repeats=3 if quick else 10)
+    say("launch overhead")
+    launch = measure_launch(device, 200 if quick else 1000)
+    if kind == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    say(f"weights {spec.id}: {spec.n_layers} layers, {spec.derived_params / 1e9:.2f}B parameters, {dtype}")
+    dec = build_decoder(spec, device, dtype, batch, prompt_tokens + new_tokens)
+    say(f"prefill {batch} x {prompt_tokens} tokens")
+    prefill = measure_prefill(spec, device, dtype, prompt_tokens, batch, repeats=1 if quick else 3, decoder=dec)
+    say(f"decode {batch} x {new_tokens} tokens")
+    decode = measure_decode(spec, device, dtype, prompt_tokens, new_tokens, batch, decoder=dec)
+    memory: dict[str, float] = {}
+    if kind == "cuda":
+        free, total = torch.cuda.mem_get_info()
+        outside = total - free - torch.cuda.memory_reserved()  # CUDA context, cuBLAS workspace, other processes
+        memory = {"allocated_peak_bytes": float(torch.cuda.max_memory_allocated()),
+                  "reserved_peak_bytes": float(torch.cuda.max_memory_reserved()),
+                  "device_peak_bytes": float(torch.cuda.max_memory_reserved() + max(outside, 0))}
+    del dec
+    if kind == "cuda":
+        torch.cuda.empty_cache()
+    read_s = spec.derived_params * (4 if dtype == "f32" else 2) / bandwidth  # weights read once per step
+    notes = (*notes, f"decode step {1e3 / decode:.1f} ms; reading the weights at the measured bandwidth takes "
+             f"{1e3 * read_s:.1f} ms; one eager op costs {1e6 * launch:.0f} us to launch here")
+    return Measurement(
+        device=kind, device_name=_device_name(torch, kind), torch_version=str(torch.__version__),
+        cuda_version=torch.version.cuda if kind == "cuda" else None, dtype=dtype, model_id=spec.id,
+        n_layers=spec.n_layers, n_params=float(spec.derived_params), prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens, batch=batch, bandwidth_bytes_s=bandwidth, matmul_flops=flops, matmul_n=mm_n, launch_s=launch,
+        prefill_tokens_per_s=prefill, decode_tokens_per_s=decode, **memory,
+        measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), notes=notes)
+
+
+# ------------------------------------------------------------------------------------------------- compare
+UNITS = {"bandwidth_bytes_s": "B/s", "matmul_flops": "FLOP/s", "prefill_tokens_per_s": "tok/s",
+         "decode_tokens_per_s": "tok/s", "allocated_peak_bytes": "B", "device_peak_bytes": "B"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.")
+
+
+def match_gpu(catalog: Catalog, device_name: str) -> Gpu | None:
+    """The catalog GPU a CUDA device name stands for: 'NVIDIA H100 80GB HBM3' -> h100-sxm, 'NVIDIA H200' -> h200,
+    'NVIDIA GeForce RTX 4090' -> rtx-4090; the longest id or alias that the name starts with. None if unknown
+    (laptop parts are not their desktop namesakes)."""
+    slug = _slug(device_name)
+    if "laptop" in slug or "mobile" in slug:
+        return None
+    slug = re.sub(r"^(nvidia|tesla)-", "", slug)
+    keys = {gpu_id: gpu_id for gpu_id in catalog.gpus} | dict(catalog.aliases["gpus"])
+    for candidate in (slug, slug.removeprefix("geforce-")):
+        hits = [k for k in keys if candidate == k or candidate.startswith(k + "-")]
+        if hits:
+            return catalog.gpus[keys[max(hits, key=len)]]
+    return None
+
+
+def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) -> Comparison:
+    """Per metric: the measured value, the estimate and measured / estimate. Bandwidth and matmul against the
+    catalog GPU's peaks; prefill, decode and memory against estimate() with the transformers engine."""
+    measured = {name: getattr(m, name) for name in UNITS if getattr(m, name) is not None}
+    notes = list(m.notes)
+    if gpu is None:
+        rows = tuple(MetricComparison(metric=k, unit=UNITS[k], measured=v) for k, v in measured.items())
+        if m.device == "cuda":
+            notes.append(f"no catalog GPU for '{m.device_name}': measurements only; pass a --gpu to compare")
+        return Comparison(measurement=m, metrics=rows, notes=tuple(notes))
+    precision = catalog.precision(m.dtype)
+    engine = catalog.engine(ENGINE)
+    work = Workload(engine=engine.id, precision=precision.id, kv_precision=precision.id, batch=m.batch,
+                    prompt_tokens=m.prompt_tokens, new_tokens=m.new_tokens)
+    e = est.estimate(spec, gpu, engine, precision, precision, work, catalog.efficiency(engine.id, gpu.gpu_class))
+    basis = f"estimate(engine={engine.id}, {gpu.id})"
+    targets = {
+        "bandwidth_bytes_s": (gpu.mem_bw_bytes_s, f"{gpu.id} mem_bw_gb_s (vendor peak)"),
+        "matmul_flops": (gpu.peak_flops(precision.compute_dtype), f"{gpu.id} {precision.compute_dtype} dense peak"),
+        "prefill_tokens_per_s": (e.speed.prefill_tokens_per_s, basis),
+        "decode_tokens_per_s": (e.speed.decode_tokens_per_s, basis),
+        "allocated_peak_bytes": (e.memory.allocated_per_gpu_bytes, basis + " allocated"),
+        "device_peak_bytes": (e.memory.per_gpu_bytes, basis + " device"),
+    }
+    rows = []
+    for name, value in measured.items():
+        target, source = targets[name]
+        rows.append(MetricComparison(metric=name, unit=UNITS[name], measured=value, estimate=target,
+                                     ratio=value / target if target else None, basis=source))
+    notes.append("the bench decoder is a bare eager PyTorch loop (no generate()); at small batch its decode is "
+                 "bound by per-op launch cost (launch_s), which the transformers estimate folds into a fitted "
+                 "per-layer overhead")
+    return Comparison(measurement=m, gpu_id=gpu.id, metrics=tuple(rows), notes=tuple(notes + list(e.notes)))
+
+
+# ------------------------------------------------------------------------------------------------ save/load
+def result_path(out_dir: Path | str, comparison: Comparison) -> Path:
+    m = comparison.measurement
+    gpu = comparison.gpu_id or ("cpu" if m.device == "cpu" else _slug(m.device_name))
+    return Path(out_dir) / f"{gpu}__{_slug(m.model_id)}.json"
+
+
+def load_results(path: Path | str) -> BenchFile:
+    path = Path(path)
+    try:
+        return BenchFile.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SizingError(f"cannot read {path} ({exc.__class__.__name__}); check the path") from None
+    except ValidationError:
+        raise SizingError(f"{path} is not a bench results file; move it away or pick another --out") from None
+
+
+def _workload_key(c: Comparison) -> tuple:
+    m = c.measurement
+    return (m.device_name, m.dtype, m.n_layers, m.prompt_tokens, m.new_tokens, m.batch)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, then os.replace: readers see the old file or the new, never half
+    (POSIX rename(2) is atomic within one file system)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are for sharing
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise SizingError(f"cannot write {path} ({exc.strerror or exc}); pick another --out") from None
+
+
+def save(comparison: Comparison, out_dir: Path | str) -> Path:
+    """Add (or replace, same workload) this run in `<out_dir>/<gpu>__<model>.json`; returns the path."""
+    path = result_path(out_dir, comparison)
+    runs = list(load_results(path).runs) if path.is_file() else []
+    runs = [r for r in runs if _workload_key(r) != _workload_key(comparison)] + [comparison]
+    gpu, model = path.stem.split("__", 1)
+    _write_atomic(path, BenchFile(gpu=gpu, model=model, runs=tuple(runs)).model_dump_json(indent=2) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------- run
+def run(catalog: Catalog, model_name: str, gpu_hint: str | None = None, prompt_tokens: int = 512,
+        new_tokens: int = 128, batch: int = 1, out_dir: Path | str | None = None, quick: bool = False,
+        dtype: str = "bf16", n_layers: int | None = None, progress: PROGRESS | None = None) -> Comparison:
+    """Measure `model_name` on this machine (CUDA if present, else a CPU smoke test: float32, CPU_LAYERS layers)
+    and compare with the estimate; with out_dir, save the result as JSON."""
+    torch = _torch()
+    spec = resolve(model_name, catalog)
+    _check_workload(prompt_tokens, new_tokens, batch)
+    if n_layers is not None and n_layers < 1:
+        raise SizingError(f"layers must be at least 1, got {n_layers}; raise it")
+    notes: list[str] = []
+    gpu: Gpu | None = None
+    if torch.cuda.is_available():
+        device = "cuda"
+        _torch_dtype(torch, dtype)
+        gpu = catalog.gpu(gpu_hint) if gpu_hint else match_gpu(catalog, torch.cuda.get_device_name())
+    else:
+        device, dtype = "cpu", "f32"
+        if gpu_hint:
+            notes.append(f"--gpu {gpu_hint} not compared: there is no CUDA GPU to measure")
+        n_layers = min(n_layers or CPU_LAYERS, spec.n_layers)
+        notes.append(f"no CUDA GPU: measured on CPU in float32 with {n_layers} of {spec.n_layers} layers; "
+                     "a smoke test, not a sizing number")
+    if n_layers is not None and n_layers != spec.n_layers:
+        if device == "cuda":
+            notes.append(f"built {n_layers} of {spec.n_layers} layers; the estimate uses the same shape")
+        spec = spec.model_copy(update={"n_layers": n_layers})
+    m = measure(spec, device, dtype, prompt_tokens, new_tokens, batch, quick=quick, notes=tuple(notes),
+                progress=progress)
+    comparison = compare(m, spec, catalog, gpu)
+    if out_dir is not None:
+        save(comparison, out_dir)
+    return comparison
+
+
+def _fmt(unit: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if unit == "B/s":
+        return f"{value / 1e9:,.0f} GB/s"
+    if unit == "FLOP/s":
+        return f"{value / 1e12:,.1f} TFLOP/s"
+    if unit == "tok/s":
+        return fmt_rate(value)
+    return fmt_bytes(value)
+
+
+def table(comparison: Comparison) -> str:
+    """A compact text table: metric, measured, estimated, ratio."""
+    lines = [f"{'metric':<22} {'measured':>16} {'estimated':>16} {'ratio':>6}"]
+    for r in comparison.metrics:
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
+        lines.append(f"{r.metric:<22} {_fmt(r.unit, r.measured):>16} {_fmt(r.unit, r.estimate):>16} {ratio:>6}")
+    return "\n".join(lines)

@@ -1,0 +1,238 @@
+"""The hardware (on what): GPUs and the other server parts, exchange rates and wall circuits."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from sizing.units import GB, GIB, MB, TB, TERA
+
+from .base import Base, Col, NonNegFloat, NonNegInt, Part, PosFloat, PosInt, price_columns
+
+
+class Gpu(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        aliases=Col("aliases", "list", required=False), vendor=Col("vendor"), arch=Col("arch"),
+        gpu_class=Col("gpu_class"), memory_gib=Col("memory_bytes", "float", GIB),
+        mem_bw_gb_s=Col("mem_bw_bytes_s", "float", GB), bf16_dense_tflops=Col("bf16_flops", "float", TERA),
+        fp16_dense_tflops=Col("fp16_flops", "float", TERA),
+        fp8_dense_tflops=Col("fp8_flops", "float", TERA, required=False),
+        int8_dense_tops=Col("int8_ops_s", "float", TERA, required=False),
+        fp32_tflops=Col("fp32_flops", "float", TERA, required=False), tdp_w=Col("tdp_w", "float"),
+        form_factor=Col("form_factor"), slot_width=Col("slot_width", "float", required=False),
+        cooling=Col("cooling"), length_mm=Col("length_mm", "float", required=False),
+        power_connector=Col("power_connector", required=False), pcie_gen=Col("pcie_gen", "int"),
+        pcie_lanes=Col("pcie_lanes", "int"), nvlink=Col("nvlink"),
+        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False), p2p=Col("p2p"), ecc=Col("ecc", "bool"),
+    )
+
+    aliases: tuple[str, ...] = ()
+    vendor: str
+    arch: str
+    gpu_class: str
+    memory_bytes: PosFloat
+    mem_bw_bytes_s: PosFloat
+    bf16_flops: PosFloat
+    fp16_flops: PosFloat
+    fp8_flops: PosFloat | None = None
+    int8_ops_s: PosFloat | None = None
+    fp32_flops: PosFloat | None = None
+    tdp_w: PosFloat
+    form_factor: str
+    slot_width: PosFloat | None = None
+    cooling: str
+    length_mm: PosFloat | None = None
+    power_connector: str | None = None
+    pcie_gen: PosInt
+    pcie_lanes: PosInt
+    nvlink: str
+    nvlink_bytes_s: PosFloat | None = None
+    p2p: str
+    ecc: bool
+
+    def peak_flops(self, compute_dtype: str) -> float:
+        """Dense tensor peak for the dtype the matmuls run in (hardware.md §1b: FP32 accumulate)."""
+        if compute_dtype == "fp8" and self.fp8_flops:
+            return self.fp8_flops
+        if compute_dtype == "int8" and self.int8_ops_s:
+            return self.int8_ops_s
+        if compute_dtype == "f32" and self.fp32_flops:
+            return self.fp32_flops
+        return self.fp16_flops if compute_dtype == "f16" else self.bf16_flops
+
+    @property
+    def has_p2p(self) -> bool:
+        return self.p2p == "yes"
+
+
+class Cpu(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        vendor=Col("vendor"), family=Col("family"), socket=Col("socket"), cores=Col("cores", "int"),
+        threads=Col("threads", "int"), base_ghz=Col("base_ghz", "float"), boost_ghz=Col("boost_ghz", "float"),
+        tdp_w=Col("tdp_w", "float"), pcie_lanes=Col("pcie_lanes", "int"), pcie_gen=Col("pcie_gen", "int"),
+        memory_channels=Col("memory_channels", "int"), ddr_gen=Col("ddr_gen", "int"),
+        max_memory_mt_s=Col("max_memory_mt_s", "int"), max_sockets=Col("max_sockets", "int"),
+        ecc_rdimm=Col("ecc_rdimm", "bool"),
+        max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
+    )
+    vendor: str
+    family: str
+    socket: str
+    cores: PosInt
+    threads: PosInt
+    base_ghz: PosFloat
+    boost_ghz: PosFloat
+    tdp_w: PosFloat
+    pcie_lanes: PosInt
+    pcie_gen: PosInt
+    memory_channels: PosInt
+    ddr_gen: PosInt
+    max_memory_mt_s: PosInt
+    max_sockets: PosInt
+    ecc_rdimm: bool
+    max_memory_bytes_per_socket: PosFloat | None = None
+
+
+    def usable_lanes(self, n_cpus: int) -> int:
+        """PCIe lanes for devices. 2-socket EPYC boards spend half of each CPU's lanes on the socket link: 128 in
+        all (hardware.md §2 notes, modelled conservatively)."""
+        return self.pcie_lanes if self.vendor == "amd" and n_cpus == 2 else self.pcie_lanes * n_cpus
+
+
+class Dimm(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        ddr_gen=Col("ddr_gen", "int"), speed_mt_s=Col("speed_mt_s", "int"),
+        capacity_gb=Col("capacity_bytes", "float", GIB),  # DRAM module "GB" are binary
+        module_type=Col("module_type"), ecc=Col("ecc", "bool"),
+    )
+    ddr_gen: PosInt
+    speed_mt_s: PosInt
+    capacity_bytes: PosFloat
+    module_type: Literal["rdimm", "udimm"]
+    ecc: bool
+
+
+class Drive(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        interface=Col("interface"), media=Col("media"), capacity_tb=Col("capacity_bytes", "float", TB),
+        seq_read_mb_s=Col("read_bytes_s", "float", MB), seq_write_mb_s=Col("write_bytes_s", "float", MB),
+        form_factor=Col("form_factor"), enterprise=Col("enterprise", "bool"),
+        role_hint=Col("role_hint", required=False),
+    )
+    interface: Literal["nvme-m2", "nvme-u2", "sata", "sas"]
+    media: Literal["ssd", "hdd"]
+    capacity_bytes: PosFloat
+    read_bytes_s: PosFloat
+    write_bytes_s: PosFloat
+    form_factor: str
+    enterprise: bool
+    role_hint: str | None = None
+
+
+class Psu(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        form=Col("form"), atx3=Col("atx3", "bool"), watts_continuous=Col("watts", "float"),
+        watts_at_115v=Col("watts_at_115v", "float"), min_input_v=Col("min_input_v", "float"),
+        efficiency_tier=Col("efficiency_tier"), n_12vhpwr=Col("n_12vhpwr", "int"),
+        n_pcie_8pin=Col("n_pcie_8pin", "int"), n_eps_8pin=Col("n_eps_8pin", "int"), redundant=Col("redundant", "bool"),
+    )
+    form: Literal["atx", "crps"]
+    atx3: bool
+    watts: PosFloat
+    watts_at_115v: NonNegFloat
+    min_input_v: PosFloat
+    efficiency_tier: Literal["bronze", "gold", "platinum", "titanium"]
+    n_12vhpwr: NonNegInt
+    n_pcie_8pin: NonNegInt
+    n_eps_8pin: NonNegInt
+    redundant: bool
+
+    def watts_at(self, volts: float) -> float:
+        return self.watts if volts >= 200 else self.watts_at_115v
+
+
+class Chassis(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        form_factor=Col("form_factor"), rack_units=Col("rack_units", "int", required=False),
+        max_gpus=Col("max_gpus", "int"), max_gpu_slot_width=Col("max_gpu_slot_width", "float", required=False),
+        gpu_form_factor=Col("gpu_form_factor"), open_air_ok=Col("open_air_ok", "bool"),
+        max_gpu_length_mm=Col("max_gpu_length_mm", "float", required=False), psu_bays=Col("psu_bays", "int"),
+        psu_form=Col("psu_form"), max_psu_w=Col("max_psu_w", "float"), redundant_psu=Col("redundant_psu", "bool"),
+        cpu_sockets=Col("cpu_sockets", "int"), cpu_socket_type=Col("cpu_socket_type"),
+        dimm_slots=Col("dimm_slots", "int"), drive_bays_2_5=Col("drive_bays_2_5", "int"),
+        drive_bays_3_5=Col("drive_bays_3_5", "int"), m2_slots=Col("m2_slots", "int"),
+        pcie_switch=Col("pcie_switch", "bool"), gpu_lanes_each=Col("gpu_lanes_each", "int"),
+    )
+    form_factor: Literal["tower", "workstation", "rack"]
+    rack_units: PosInt | None = None
+    max_gpus: PosInt
+    max_gpu_slot_width: PosFloat | None = None
+    gpu_form_factor: str
+    open_air_ok: bool
+    max_gpu_length_mm: PosFloat | None = None
+    psu_bays: PosInt
+    psu_form: Literal["atx", "crps"]
+    max_psu_w: PosFloat
+    redundant_psu: bool
+    cpu_sockets: PosInt
+    cpu_socket_type: str
+    dimm_slots: PosInt
+    drive_bays_2_5: NonNegInt
+    drive_bays_3_5: NonNegInt
+    m2_slots: NonNegInt
+    pcie_switch: bool
+    gpu_lanes_each: PosInt
+
+
+class NetworkPart(Part):
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        kind=Col("kind"), protocol=Col("protocol"), speed_gbit_s=Col("bytes_s", "float", 1e9 / 8),
+        ports=Col("ports", "int"), pcie_gen=Col("pcie_gen", "int", required=False),
+        pcie_lanes=Col("pcie_lanes", "int", required=False), power_w=Col("power_w", "float", required=False),
+    )
+    kind: Literal["nic", "switch"]
+    protocol: str
+    bytes_s: PosFloat
+    ports: PosInt
+    pcie_gen: PosInt | None = None
+    pcie_lanes: PosInt | None = None
+    power_w: PosFloat | None = None
+
+
+class FxRate(Base):
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"), "name": Col("name"), "from_currency": Col("from_currency"), "to_currency": Col("to_currency"),
+        "rate": Col("rate", "float"), "rate_date": Col("rate_date"), "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+    id: str
+    name: str
+    from_currency: str
+    to_currency: str
+    rate: PosFloat
+    rate_date: str
+    source: str
+    notes: str | None = None
+
+
+
+class Circuit(Base):
+    """A wall circuit and what it may carry continuously (3 h or more)."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"), "label": Col("label"), "volts": Col("volts", "float"), "amps": Col("amps", "float"),
+        "continuous_fraction": Col("continuous_fraction", "float"), "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+    id: str
+    label: str
+    volts: PosFloat
+    amps: PosFloat
+    continuous_fraction: Annotated[float, Field(gt=0, le=1)]
+    source: str
+    notes: str | None = None
+
+    @property
+    def continuous_w(self) -> float:
+        return self.volts * self.amps * self.continuous_fraction

@@ -1,0 +1,281 @@
+"""The model (what) and the runtime (how): shapes, weight formats, engines, fitted efficiencies."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from sizing.units import GIB
+
+from .base import Base, Col, Fraction, NonNegFloat, NonNegInt, PosFloat, PosInt
+
+
+class ModelSpec(Base):
+    """A transformer's shape, as its config.json states it. Parameter arithmetic lives here so the catalog can
+    check a stated count against the shape (Kaplan et al. 2020 §2.1 per-layer counts, extended to GQA, gated MLPs,
+    MoE and MLA as the Hugging Face modeling files define the projections)."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "name": Col("name"),
+        "aliases": Col("aliases", "list", required=False),
+        "family": Col("family"),
+        "architecture": Col("architecture"),
+        "hf_repo": Col("hf_repo", required=False),
+        "params_b": Col("n_params", "float", 1e9),
+        "active_params_b": Col("n_active_params", "float", 1e9, required=False),
+        "n_layers": Col("n_layers", "int"),
+        "hidden_size": Col("hidden_size", "int"),
+        "n_heads": Col("n_heads", "int"),
+        "n_kv_heads": Col("n_kv_heads", "int"),
+        "head_dim": Col("head_dim", "int"),
+        "ffn_size": Col("ffn_size", "int"),
+        "gated_mlp": Col("gated_mlp", "bool"),
+        "attn_bias": Col("attn_bias", "bool"),
+        "mlp_bias": Col("mlp_bias", "bool"),
+        "vocab_size": Col("vocab_size", "int"),
+        "tied_embeddings": Col("tied_embeddings", "bool"),
+        "max_context_tokens": Col("max_context_tokens", "int"),
+        "n_learned_positions": Col("n_learned_positions", "int", required=False),
+        "sliding_window_tokens": Col("sliding_window_tokens", "int", required=False),
+        "n_sliding_layers": Col("n_sliding_layers", "int", required=False),
+        "n_experts": Col("n_experts", "int", required=False),
+        "n_active_experts": Col("n_active_experts", "int", required=False),
+        "n_shared_experts": Col("n_shared_experts", "int", required=False),
+        "expert_ffn_size": Col("expert_ffn_size", "int", required=False),
+        "n_dense_layers": Col("n_dense_layers", "int", required=False),
+        "kv_lora_rank": Col("kv_lora_rank", "int", required=False),
+        "q_lora_rank": Col("q_lora_rank", "int", required=False),
+        "qk_rope_head_dim": Col("qk_rope_head_dim", "int", required=False),
+        "qk_nope_head_dim": Col("qk_nope_head_dim", "int", required=False),
+        "v_head_dim": Col("v_head_dim", "int", required=False),
+        "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    family: str = "generic"
+    architecture: str = "llama"
+    hf_repo: str | None = None
+    n_params: PosFloat
+    n_active_params: PosFloat | None = None
+    n_layers: PosInt
+    hidden_size: PosInt
+    n_heads: PosInt
+    n_kv_heads: PosInt
+    head_dim: PosInt
+    ffn_size: PosInt
+    gated_mlp: bool = True
+    attn_bias: bool = False
+    mlp_bias: bool = False
+    vocab_size: PosInt
+    tied_embeddings: bool = False
+    max_context_tokens: PosInt
+    n_learned_positions: NonNegInt | None = None
+    sliding_window_tokens: PosInt | None = None
+    n_sliding_layers: NonNegInt | None = None
+    n_experts: NonNegInt | None = None
+    n_active_experts: NonNegInt | None = None
+    n_shared_experts: NonNegInt | None = None
+    expert_ffn_size: NonNegInt | None = None
+    n_dense_layers: NonNegInt | None = None
+    kv_lora_rank: NonNegInt | None = None
+    q_lora_rank: NonNegInt | None = None
+    qk_rope_head_dim: NonNegInt | None = None
+    qk_nope_head_dim: NonNegInt | None = None
+    v_head_dim: NonNegInt | None = None
+    source: str = ""
+    notes: str | None = None
+    assumed: str | None = None  # set when the shape is a generic stand-in, says what was assumed
+    weight_bits_on_disk: float | None = None  # from safetensors headers, when read from a folder
+
+    # -- shape arithmetic ------------------------------------------------------------------------------------
+    @property
+    def is_moe(self) -> bool:
+        return bool(self.n_experts)
+
+    @property
+    def is_mla(self) -> bool:
+        return bool(self.kv_lora_rank)
+
+    @property
+    def n_moe_layers(self) -> int:
+        return self.n_layers - (self.n_dense_layers or 0) if self.is_moe else 0
+
+    @property
+    def embed_params(self) -> int:
+        return self.vocab_size * self.hidden_size + (self.n_learned_positions or 0) * self.hidden_size
+
+    @property
+    def lm_head_params(self) -> int:
+        """Output projection; 0 when tied (it reuses the embedding matrix)."""
+        return 0 if self.tied_embeddings else self.vocab_size * self.hidden_size
+
+    @property
+    def attn_params_per_layer(self) -> int:
+        h, nh, nkv, hd = self.hidden_size, self.n_heads, self.n_kv_heads, self.head_dim
+        if self.is_mla:  # DeepSeek-V2 paper §2.1.2, eq. 9-14: low-rank q and joint kv compression
+            rope, nope, v = self.qk_rope_head_dim or 0, self.qk_nope_head_dim or 0, self.v_head_dim or 0
+            r_kv, r_q = self.kv_lora_rank or 0, self.q_lora_rank or 0
+            q = h * r_q + r_q * nh * (nope + rope) if r_q else h * nh * (nope + rope)
+            kv = h * (r_kv + rope) + r_kv * nh * (nope + v)
+            return q + kv + nh * v * h
+        bias = (nh + 2 * nkv) * hd if self.attn_bias else 0
+        return h * nh * hd + 2 * h * nkv * hd + nh * hd * h + bias
+
+    @property
+    def dense_mlp_params(self) -> int:
+        n_mats = 3 if self.gated_mlp else 2
+        bias = (self.ffn_size + self.hidden_size) if self.mlp_bias else 0
+        return n_mats * self.hidden_size * self.ffn_size + bias
+
+    @property
+    def expert_params(self) -> int:
+        """One routed expert: a gated MLP of expert_ffn_size (Mixtral, DeepSeekMoE, Qwen3-MoE)."""
+        return 3 * self.hidden_size * (self.expert_ffn_size or 0)
+
+    @property
+    def norm_params_per_layer(self) -> int:
+        return 2 * self.hidden_size
+
+    def moe_layer_params(self, n_routed: int) -> int:
+        """An MoE layer's MLP with `n_routed` routed experts present, plus shared experts and the router."""
+        return (n_routed + (self.n_shared_experts or 0)) * self.expert_params + self.hidden_size * (self.n_experts or 0)
+
+    @property
+    def layer_params(self) -> int:
+        """Average parameters of one transformer block (attention + MLP or MoE + norms)."""
+        return round(self.linear_params / self.n_layers)
+
+    @property
+    def linear_params(self) -> int:
+        """Everything a quantizer converts: all blocks, without embeddings and lm_head."""
+        n_dense = self.n_layers - self.n_moe_layers
+        per_block = self.attn_params_per_layer + self.norm_params_per_layer
+        mlp = n_dense * self.dense_mlp_params + self.n_moe_layers * self.moe_layer_params(self.n_experts or 0)
+        return self.n_layers * per_block + mlp
+
+    @property
+    def derived_params(self) -> int:
+        return self.embed_params + self.lm_head_params + self.linear_params + self.hidden_size
+
+    @property
+    def derived_active_params(self) -> int:
+        """Parameters touched per token: MoE layers count only the active routed experts."""
+        if not self.is_moe:
+            return self.derived_params
+        unused = self.n_moe_layers * ((self.n_experts or 0) - (self.n_active_experts or 0)) * self.expert_params
+        return self.derived_params - unused
+
+    @property
+    def n_kv_groups(self) -> int:
+        return max(1, self.n_heads // self.n_kv_heads)
+
+
+# --------------------------------------------------------------------------------------------------------- how
+class Precision(Base):
+    """A weight format and what it really costs: bits per weight including scales and zero points."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "name": Col("name"),
+        "aliases": Col("aliases", "list", required=False),
+        "family": Col("family"),
+        "weight_bits": Col("weight_bits", "float", required=False),
+        "embed_bits": Col("embed_bits", "float", required=False),
+        "compute_dtype": Col("compute_dtype"),
+        "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    family: str
+    weight_bits: PosFloat | None = None  # None only for templates such as exl2 (bits come from the id)
+    embed_bits: PosFloat | None = None
+    compute_dtype: str = "bf16"
+    source: str = ""
+    notes: str | None = None
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.family not in ("float",)
+
+
+class Engine(Base):
+    """A runtime profile: which formats it runs, how it splits a model, what memory it reserves."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "name": Col("name"),
+        "aliases": Col("aliases", "list", required=False),
+        "weight_families": Col("weight_families", "list"),
+        "default_kv_precision": Col("default_kv_precision"),
+        "split": Col("split"),
+        "context_gib": Col("context_bytes", "float", GIB),
+        "gpu_memory_utilization": Col("gpu_memory_utilization", "float", required=False),
+        "prefill_chunk_tokens": Col("prefill_chunk_tokens", "int"),
+        "pipeline_microbatches": Col("pipeline_microbatches", "int"),
+        "act_hidden_tensors": Col("act_hidden_tensors", "float"),
+        "act_ffn_tensors": Col("act_ffn_tensors", "float"),
+        "all_prompt_logits": Col("all_prompt_logits", "bool"),
+        "attn_scores_materialized": Col("attn_scores_materialized", "bool"),
+        "mla_latent_cache": Col("mla_latent_cache", "bool"),
+        "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
+        "fragmentation": Col("fragmentation", "float"),
+        "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    weight_families: tuple[str, ...]
+    default_kv_precision: str
+    split: Literal["layer", "tensor"]
+    context_bytes: NonNegFloat
+    gpu_memory_utilization: Fraction | None = None
+    prefill_chunk_tokens: PosInt
+    pipeline_microbatches: PosInt
+    act_hidden_tensors: NonNegFloat
+    act_ffn_tensors: NonNegFloat
+    all_prompt_logits: bool
+    attn_scores_materialized: bool
+    mla_latent_cache: bool
+    kv_gqa_expand: bool
+    fragmentation: NonNegFloat
+    source: str
+    notes: str | None = None
+
+
+class Efficiency(Base):
+    """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "engine": Col("engine"),
+        "gpu_class": Col("gpu_class"),
+        "bw_eff": Col("bw_eff", "float"),
+        "quant_bw_eff": Col("quant_bw_eff", "float"),
+        "layer_overhead_us": Col("layer_overhead_s", "float", 1e-6),
+        "kv_traffic": Col("kv_traffic", "float"),
+        "mm_eff": Col("mm_eff", "float"),
+        "quant_mm_eff": Col("quant_mm_eff", "float", required=False),
+        "attn_eff": Col("attn_eff", "float"),
+        "n_rows": Col("n_rows", "int", required=False),
+        "source": Col("source"),
+    }
+
+    engine: str
+    gpu_class: str
+    bw_eff: PosFloat
+    quant_bw_eff: PosFloat
+    layer_overhead_s: NonNegFloat
+    kv_traffic: PosFloat
+    mm_eff: PosFloat
+    quant_mm_eff: PosFloat = 1.0  # weight-only quantized GEMMs (dequantize on the fly) relative to mm_eff
+    attn_eff: PosFloat
+    n_rows: NonNegInt | None = None
+    source: str
+

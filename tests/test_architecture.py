@@ -1,0 +1,98 @@
+"""DESIGN.md's import table and the pure core, checked on the source (ruff's banned-api cannot express a table)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "sizing"
+# module -> sizing modules it may import (DESIGN.md "Modules"; scenarios resolves names for the CLI and scripts)
+ALLOWED = {
+    "units": set(),
+    "specs": {"units", "specs"},
+    "catalog": {"specs", "units"},
+    "modelspec": {"specs"},
+    "estimate": {"specs", "units"},
+    "rules": {"estimate", "specs", "units"},
+    "recommend": {"rules", "estimate", "specs", "units", "recommend"},
+    "report": {"specs", "units"},
+    "scenarios": {"catalog", "modelspec", "estimate", "recommend", "report", "specs"},
+    "bench": {"catalog", "modelspec", "estimate", "specs", "units"},
+    "cli": {"catalog", "scenarios", "report", "specs", "bench", "units"},
+}
+# third-party or stdlib modules only one sizing module may import
+OWNERS = {"torch": {"bench"}, "typer": {"cli"}, "jinja2": {"report"}, "pandas": {"report"}, "rich": {"report"},
+          "csv": {"catalog", "scenarios"}}
+CORE = {"estimate", "rules", "recommend"}
+
+
+def modules() -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        name = rel.parts[0].removesuffix(".py")
+        if name in ("__init__", "__main__"):
+            continue
+        out.setdefault(name, []).append(path)
+    return out
+
+
+def imports(path: Path) -> tuple[set[str], set[str]]:
+    """(sizing modules, top-level other modules) imported anywhere in the file."""
+    tree = ast.parse(path.read_text())
+    own, other = set(), set()
+    package_depth = len(path.relative_to(PKG).parts) - 1
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("sizing."):
+                    own.add(alias.name.split(".")[1])
+                else:
+                    other.add(alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and (node.module == "sizing" or node.module.startswith("sizing.")):
+                parts = node.module.split(".")
+                own.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+            elif node.level:
+                if node.level > package_depth:  # relative to sizing/
+                    own.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+                else:  # inside its own package
+                    own.add(path.relative_to(PKG).parts[0])
+            elif node.module:
+                other.add(node.module.split(".")[0])
+    return own, other
+
+
+@pytest.mark.parametrize("module", sorted(ALLOWED))
+def test_import_table(module):
+    for path in modules()[module]:
+        own, other = imports(path)
+        assert own <= ALLOWED[module] | {module}, f"{path.name} imports {own - ALLOWED[module]}"
+        for lib, owners in OWNERS.items():
+            assert lib not in other or module in owners, f"{path.name} imports {lib}"
+
+
+def test_every_module_is_in_the_table():
+    assert set(modules()) <= set(ALLOWED)
+
+
+@pytest.mark.parametrize("module", sorted(CORE))
+def test_core_is_pure(module):
+    """No file access, printing or network in the estimator, the rules and the recommender."""
+    for path in modules()[module]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("open", "print", "input"), f"{path.name}:{node.lineno} {node.func.id}()"
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("read_text", "write_text", "urlopen"), f"{path.name}:{node.lineno}"
+
+
+def test_bench_imports_torch_only_inside_functions():
+    tree = ast.parse((PKG / "bench.py").read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n and n.startswith("torch") for n in names)
