@@ -256,8 +256,8 @@ def weight_eff(eff: Efficiency, precision: Precision) -> float:
 
 
 def decode_step_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_precision: Precision,
-                  eff: Efficiency, batch: int, n_gpus: int, context: float, n_nodes: int = 1,
-                  node_link: float = 25e9) -> tuple[float, bool]:
+                  eff: Efficiency, batch: int, n_gpus: int, context_tokens: float, n_nodes: int = 1,
+                  node_link_bytes_s: float = 25e9) -> tuple[float, bool]:
     """One decode step for `batch` sequences at cache depth `context`: the slower of reading the bytes
     (roofline: bytes / (bandwidth x efficiency), hardware.md §4.5) and doing the FLOPs, plus a fixed per-layer
     launch/scheduling cost and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer split
@@ -266,22 +266,28 @@ def decode_step_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precisi
     _, _, kv_share = per_gpu_shares(model, engine, n_gpus) if tp > 1 else (1.0, 1.0, 1.0)
     bw = gpu.mem_bw_bytes_s
     w_bytes = decode_weight_bytes(model, precision, batch) / tp
-    kv_read = batch * kv_cache_bytes(model, engine, kv_bits_of(kv_precision), context) * kv_share
+    kv_read = batch * kv_cache_bytes(model, engine, kv_bits_of(kv_precision), context_tokens) * kv_share
     kv_read *= eff.kv_traffic * (model.n_kv_groups if engine.kv_gqa_expand else 1)
     t_mem = w_bytes / (bw * weight_eff(eff, precision)) + kv_read / (bw * eff.bw_eff)
-    flops = batch * (2 * active_matmul_params(model) + attention_flops_per_token(model, context, engine)) / tp
+    flops = batch * (2 * active_matmul_params(model) + attention_flops_per_token(model, context_tokens, engine)) / tp
     t_comp = flops / (gpu.peak_flops(precision.compute_dtype) * eff.mm_eff)
     comm = 2 * model.n_layers * allreduce_s(gpu, tp, batch * model.hidden_size * ACT_BYTES) if tp > 1 else 0.0
     if engine.split == "layer" and n_gpus > 1:  # activations hop GPU to GPU once per step
         bw_link, latency = link(gpu, n_gpus)
         comm = (n_gpus - 1) * (latency + batch * model.hidden_size * ACT_BYTES / bw_link)
-    comm += node_hops_s(w_nodes=n_nodes, message_bytes=batch * model.hidden_size * ACT_BYTES, link_bytes_s=node_link)
+    comm += node_hops_s(n_nodes=n_nodes, message_bytes=batch * model.hidden_size * ACT_BYTES,
+                        link_bytes_s=node_link_bytes_s)
     return max(t_mem, t_comp) + model.n_layers * eff.layer_overhead_s + comm, t_comp > t_mem
 
 
-def node_hops_s(w_nodes: int, message_bytes: float, link_bytes_s: float) -> float:
+def node_hops_s(n_nodes: int, message_bytes: float, link_bytes_s: float) -> float:
     """Pipeline stages on separate nodes pass activations along: one hop per extra node."""
-    return (w_nodes - 1) * (NODE_HOP_LATENCY_S + message_bytes / link_bytes_s) if w_nodes > 1 else 0.0
+    return (n_nodes - 1) * (NODE_HOP_LATENCY_S + message_bytes / link_bytes_s) if n_nodes > 1 else 0.0
+
+
+def prefill_chunks(engine: Engine, tokens: int) -> tuple[int, int]:
+    """(number of chunks, tokens per chunk) the engine splits a prefill of `tokens` into."""
+    return math.ceil(tokens / engine.prefill_chunk_tokens), min(tokens, engine.prefill_chunk_tokens)
 
 
 def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, eff: Efficiency,
@@ -295,7 +301,7 @@ def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, 
         return 0.0
     tokens = batch * prompt
     tp = n_gpus if engine.split == "tensor" else 1
-    n_chunks = math.ceil(tokens / engine.prefill_chunk_tokens)
+    n_chunks, chunk = prefill_chunks(engine, tokens)
     peak = gpu.peak_flops(precision.compute_dtype)
     logit_tokens = tokens if engine.all_prompt_logits else batch
     mm = 2 * (active_matmul_params(model) - model.vocab_size * model.hidden_size) * tokens
@@ -307,7 +313,6 @@ def prefill_s(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, 
     t_mem = n_chunks * w_bytes / (gpu.mem_bw_bytes_s * weight_eff(eff, precision))
     t = max(t_comp, t_mem) + n_chunks * model.n_layers * eff.layer_overhead_s
     if tp > 1:
-        chunk = min(tokens, engine.prefill_chunk_tokens)
         t += n_chunks * 2 * model.n_layers * allreduce_s(gpu, tp, chunk * model.hidden_size * ACT_BYTES)
     elif n_gpus > 1:
         t *= pipeline_factor(tokens, engine.prefill_chunk_tokens, engine.pipeline_microbatches, n_gpus)
@@ -327,8 +332,7 @@ def speed(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_p
           w: Workload, eff: Efficiency) -> SpeedEstimate:
     t_prefill = prefill_s(model, gpu, engine, precision, eff, w.batch, w.prompt_tokens, w.n_gpus)
     if t_prefill > 0:
-        chunks = math.ceil(w.batch * w.prompt_tokens / engine.prefill_chunk_tokens)
-        chunk = min(w.batch * w.prompt_tokens, engine.prefill_chunk_tokens)
+        chunks, chunk = prefill_chunks(engine, w.batch * w.prompt_tokens)
         t_prefill += chunks * node_hops_s(w.n_nodes, chunk * model.hidden_size * ACT_BYTES, w.node_link_bytes_s)
     steps = max(w.new_tokens, 1)
     t_decode, compute_bound = 0.0, 0
