@@ -327,6 +327,16 @@ def _sdpa(torch: Any, q: Any, k: Any, v: Any, causal: bool) -> Any:
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
 
+def _sdpa_backends(torch: Any) -> contextlib.AbstractContextManager:
+    """Flash, memory-efficient or math attention, not cuDNN: cuDNN builds a plan per shape, and a growing cache is
+    a new shape every decode step (PyTorch 2.5 release notes: cuDNN SDPA is the Hopper default)."""
+    attention = getattr(torch.nn, "attention", None)
+    if attention is None or not hasattr(attention, "sdpa_kernel"):  # torch < 2.3
+        return contextlib.nullcontext()
+    b = attention.SDPBackend
+    return attention.sdpa_kernel([b.FLASH_ATTENTION, b.EFFICIENT_ATTENTION, b.MATH])
+
+
 def _attention(torch: Any, dec: Decoder, i: int, layer: dict[str, Any], x: Any, start: int, cos: Any,
                sin: Any) -> Any:
     F = torch.nn.functional
@@ -366,9 +376,10 @@ def forward(dec: Decoder, tokens: Any) -> Any:
                           f"{dec.batch}; prefill from empty, then decode one token at a time")
     x = torch.nn.functional.embedding(tokens, dec.embed)
     cos, sin = dec.cos[start:start + t], dec.sin[start:start + t]
-    for i, layer in enumerate(dec.layers):
-        x = x + _attention(torch, dec, i, layer, _rms_norm(torch, x, layer["attn_norm"]), start, cos, sin)
-        x = x + _mlp(torch, layer, _rms_norm(torch, x, layer["mlp_norm"]))
+    with _sdpa_backends(torch):
+        for i, layer in enumerate(dec.layers):
+            x = x + _attention(torch, dec, i, layer, _rms_norm(torch, x, layer["attn_norm"]), start, cos, sin)
+            x = x + _mlp(torch, layer, _rms_norm(torch, x, layer["mlp_norm"]))
     dec.length = start + t
     return torch.nn.functional.linear(_rms_norm(torch, x[:, -1], dec.norm), dec.lm_head).float()
 
