@@ -28,7 +28,7 @@ from sizing import catalog as cat  # noqa: E402
 from sizing.specs import Efficiency  # noqa: E402
 
 PARAMS = ("bw_eff", "quant_bw_eff", "layer_overhead_s", "kv_traffic", "mm_eff", "quant_mm_eff", "attn_eff")
-PRIOR = np.array([0.8, 0.6, 20e-6, 1.0, 0.5, 0.8, 0.3])
+PRIOR = np.array([0.8, 0.6, 100e-6, 1.0, 0.5, 0.8, 0.3])
 LOWER = np.array([0.2, 0.1, 1e-7, 0.5, 0.05, 0.2, 0.005])
 UPPER = np.array([1.0, 1.0, 3e-3, 200.0, 2.0, 1.5, 2.0])  # mm_eff > 1: FP16-accumulate GEMMs on GeForce (hardware.md §0)
 SPEED = {"decode_tokens_per_s", "prefill_tokens_per_s", "e2e_tokens_per_s", "output_tokens_per_s",

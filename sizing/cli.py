@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from . import bench as bench_mod
 from . import catalog as cat
 from . import report, scenarios
 from .specs import SizingError
@@ -113,6 +114,33 @@ def gpus(search: str | None = typer.Argument(None, help="Text to filter ids and 
     """List the GPU catalog (dense tensor TFLOPS, prices with dates)."""
     found = [g for g in cat.load(data).gpus.values() if not search or search.lower() in (g.id + g.name).lower()]
     typer.echo(report.gpus_table(found))
+
+
+@app.command()
+def bench(
+    model: str = typer.Option("llama-3-8b", "--model", "-m", help="Model whose shape the bench decoder takes (dense decoders)."),
+    gpu: str | None = typer.Option(None, help="Catalog GPU to compare with when the device name is not recognised."),
+    prompt_tokens: int = typer.Option(512, help="Prompt tokens per sequence."),
+    new_tokens: int = typer.Option(128, help="Generated tokens per sequence."),
+    batch: int = typer.Option(1, help="Concurrent sequences."),
+    out: Path | None = typer.Option(None, help="Folder to save the JSON results in (e.g. data/benchmarks)."),
+    quick: bool = typer.Option(False, help="Tiny sizes: a smoke test of the harness, not a measurement."),
+    compare: list[Path] | None = typer.Option(None, "--compare", help="Re-compare saved results (files or folders) with today's estimates instead of measuring."),
+    data: Path | None = DataOpt,
+) -> None:
+    """Measure this machine (needs torch; a GPU for real numbers) and compare it with the estimate."""
+    catalog = cat.load(data)
+    if compare:
+        for result in bench_mod.recompare(catalog, list(compare)):
+            m = result.measurement
+            typer.echo(f"{m.device_name} {m.model_id} batch {m.batch}, prompt {m.prompt_tokens} + new "
+                       f"{m.new_tokens} ({m.measured_at}) vs {result.gpu_id}\n{bench_mod.table(result)}\n")
+        return
+    result = bench_mod.run(catalog, model, gpu_hint=gpu, prompt_tokens=prompt_tokens, new_tokens=new_tokens,
+                           batch=batch, out_dir=out, quick=quick, progress=lambda s: typer.echo(s, err=True))
+    typer.echo(bench_mod.table(result))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
 
 
 @catalog_app.command("check")

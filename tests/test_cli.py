@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sizing.cli import app, main
 
 runner = CliRunner()
-COMMANDS = [["estimate"], ["recommend"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
+COMMANDS = [["estimate"], ["recommend"], ["bench"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
 
 
 def run_main(args: list[str], capsys) -> tuple[int, str, str]:
@@ -209,3 +209,23 @@ def test_malformed_config_values(tmp_path: Path, capsys, value):
         f'"vocab_size": 32000, "intermediate_size": 14336, "num_local_experts": {value}, "num_experts_per_tok": 2}}')
     code, _, err = run_main(["estimate", "--model", str(folder)], capsys)
     assert code == 2 and "num_local_experts" in err and "Traceback" not in err
+
+
+def test_bench_compare_saved_results(capsys):
+    code, out, _ = run_main(["bench", "--compare", str(Path(__file__).parent.parent / "data" / "benchmarks")], capsys)
+    assert code == 0 and "NVIDIA H200" in out and "decode_tokens_per_s" in out and "ratio" in out
+
+
+def test_bench_quick_on_this_machine(tmp_path: Path, capsys):
+    pytest.importorskip("torch")
+    code, out, _ = run_main(["bench", "--model", "0.3b", "--quick", "--out", str(tmp_path)], capsys)
+    assert code == 0 and "prefill_tokens_per_s" in out
+    assert [p.name for p in tmp_path.iterdir()] == ["cpu__0.3b.json"]
+
+
+def test_bench_unwritable_out(tmp_path: Path, capsys):
+    pytest.importorskip("torch")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run_main(["bench", "--model", "0.3b", "--quick", "--out", str(blocker / "sub")], capsys)
+    assert code == 2 and "cannot write" in err and not (blocker / "sub").exists()

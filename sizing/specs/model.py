@@ -224,6 +224,7 @@ class Engine(Base):
         "attn_scores_materialized": Col("attn_scores_materialized", "bool"),
         "mla_latent_cache": Col("mla_latent_cache", "bool"),
         "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
+        "host_bound": Col("host_bound", "bool"),
         "fragmentation": Col("fragmentation", "float"),
         "source": Col("source"),
         "notes": Col("notes", required=False),
@@ -245,6 +246,7 @@ class Engine(Base):
     attn_scores_materialized: bool
     mla_latent_cache: bool
     kv_gqa_expand: bool
+    host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
     fragmentation: NonNegFloat
     source: str
     notes: str | None = None

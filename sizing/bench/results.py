@@ -1,0 +1,65 @@
+"""What a bench run measured and how it compares with the estimate (the bench's result models)."""
+
+from __future__ import annotations
+
+from sizing.specs import Base, NonNegFloat, PosFloat, PosInt
+
+ENGINE = "transformers"  # eager PyTorch with a per-sequence cache, no paging: what the bench decoder is
+
+
+class Measurement(Base):
+    """What one run measured, on what, under which workload. Memory fields are None off CUDA."""
+
+    device: str  # "cuda" or "cpu"
+    device_name: str  # torch.cuda.get_device_name, or the CPU's name
+    torch_version: str
+    cuda_version: str | None = None
+    dtype: str  # bf16, f16 or f32 (weights, activations and KV cache)
+    model_id: str
+    n_layers: PosInt  # layers actually built (fewer than the model's on CPU)
+    n_params: PosFloat  # of the shape built
+    prompt_tokens: PosInt
+    new_tokens: PosInt
+    batch: PosInt
+    bandwidth_bytes_s: PosFloat
+    matmul_flops: PosFloat
+    matmul_n: PosInt
+    launch_s: NonNegFloat | None = None  # host cost of one tiny eager op (measure_launch)
+    prefill_tokens_per_s: PosFloat  # whole batch
+    decode_tokens_per_s: PosFloat  # per sequence, cache growing from prompt to prompt + new
+    allocated_peak_bytes: NonNegFloat | None = None  # torch.cuda.max_memory_allocated
+    reserved_peak_bytes: NonNegFloat | None = None  # torch.cuda.max_memory_reserved
+    device_peak_bytes: NonNegFloat | None = None  # reserved peak + what the allocator does not see (nvidia-smi)
+    measured_at: str = ""  # ISO 8601 UTC
+    notes: tuple[str, ...] = ()
+
+
+class MetricComparison(Base):
+    metric: str
+    unit: str
+    measured: float
+    estimate: float | None = None
+    ratio: float | None = None  # measured / estimate
+    basis: str = ""  # where the estimate comes from
+
+
+class Comparison(Base):
+    measurement: Measurement
+    gpu_id: str | None = None  # the catalog GPU compared against; None: measurements only
+    engine: str = ENGINE
+    metrics: tuple[MetricComparison, ...]
+    notes: tuple[str, ...] = ()
+
+    def metric(self, name: str) -> MetricComparison:
+        found = [m for m in self.metrics if m.metric == name]
+        if not found:
+            raise KeyError(name)
+        return found[0]
+
+
+class BenchFile(Base):
+    """One JSON file under data/benchmarks/: one GPU, one model, one run per workload."""
+
+    gpu: str
+    model: str
+    runs: tuple[Comparison, ...]
