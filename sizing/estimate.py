@@ -163,8 +163,10 @@ def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_
 
 # ------------------------------------------------------------------------------------------------------ speed
 def link_name(gpu: Gpu, n_gpus: int) -> str:
-    if gpu.nvlink == "nvlink" or (gpu.nvlink == "bridge" and n_gpus == 2):
+    if gpu.nvlink == "nvlink":
         return "NVLink"
+    if gpu.nvlink == "bridge" and n_gpus == 2:
+        return "an NVLink bridge (one per pair, not in the bill of materials)"
     return "PCIe peer-to-peer" if gpu.has_p2p else "host memory (no P2P on this card)"
 
 
@@ -184,7 +186,7 @@ def tp_problem(model: ModelSpec, n_gpus: int) -> str | None:
 def link(gpu: Gpu, n_gpus: int) -> tuple[float, float]:
     """(bytes/s per direction, latency) between GPUs. NVLink on SXM boards; a bridge joins pairs only; else PCIe
     with P2P, or through host memory where P2P is off (GeForce: hardware.md §0, halves throughput)."""
-    if link_name(gpu, n_gpus) == "NVLink":
+    if link_name(gpu, n_gpus).startswith(("NVLink", "an NVLink")):
         bw = (gpu.nvlink_bytes_s or 2 * PCIE_BYTES_S.get(gpu.pcie_gen, 31.5e9)) / 2
         return bw, ALLREDUCE_LATENCY_S["nvlink"]
     pcie = PCIE_BYTES_S.get(gpu.pcie_gen, 31.5e9) * gpu.pcie_lanes / 16

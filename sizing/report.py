@@ -133,7 +133,7 @@ def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
                              "wall"], rows).rstrip())
         top = r.options[0]
         lines.append(f"Recommended: {top.build.n_gpus * top.build.n_nodes} x {top.build.gpu.name} in "
-                     f"{top.build.chassis.name}")
+                     f"{top.build.chassis.name}, {_money(top.total_price_usd, r)}{'+' if top.unpriced else ''}")
         lines += [f"  - {x}" for x in top.reasons]
         notes = [f.message for f in top.findings if f.rule in ("memory_speed", "wall_circuit", "gpu_communication",
                                                                "pcie_lanes", "psu_capacity")]

@@ -56,8 +56,10 @@ def reasons(o: Option, rank: int, n_options: int, objective: str) -> tuple[str, 
         f"{b.psu.name} x {b.n_psus} for {fmt_watts(b.sustained_w)} sustained; {fmt_watts(b.wall_w)} at the wall on "
         f"{b.circuit.label}",
     ]
-    price = fmt_money(o.total_price_usd)
-    out.append(f"{price}{' + unpriced: ' + ', '.join(o.unpriced) if o.unpriced else ''} (dated public prices)")
+    if o.unpriced:
+        out.append(f"no dated public price for {', '.join(o.unpriced)}: the total counts only the priced parts")
+    if b.gpu.price_kind in ("used", "quote"):
+        out.append(f"the {b.gpu.name} price is a {b.gpu.price_kind} price ({b.gpu.price_date}): new cards may cost more")
     return tuple(out)
 
 
