@@ -20,6 +20,13 @@ catalog_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the d
 app.add_typer(catalog_app, name="catalog")
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
+# the workload options `estimate` and `recommend` share
+ModelOpt = typer.Option("7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder.")
+TaskOpt = typer.Option("inference", help="What to size: inference.")
+EngineOpt = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: vllm; llama.cpp for GGUF, exllamav2 for EXL2).")
+PrecisionOpt = typer.Option("bf16", help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ...")
+KvOpt = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ...")
+NewTokensOpt = typer.Option(512, help="Generated tokens per sequence.")
 
 
 def fail(message: str) -> None:
@@ -30,16 +37,16 @@ def fail(message: str) -> None:
 
 @app.command()
 def estimate(
-    model: str = typer.Option("7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."),
-    task: str = typer.Option("inference", help="What to estimate: inference."),
-    engine: str | None = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: by precision)."),
-    precision: str = typer.Option("bf16", help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ..."),
-    kv_precision: str | None = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ..."),
+    model: str = ModelOpt,
+    task: str = TaskOpt,
+    engine: str | None = EngineOpt,
+    precision: str = PrecisionOpt,
+    kv_precision: str | None = KvOpt,
     gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
     batch: int = typer.Option(1, help="Concurrent sequences."),
     prompt_tokens: int = typer.Option(512, help="Prompt tokens per sequence."),
-    new_tokens: int = typer.Option(512, help="Generated tokens per sequence."),
+    new_tokens: int = NewTokensOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."),
     data: Path | None = DataOpt,
@@ -65,15 +72,15 @@ def _split(values: list[str] | None, option: str) -> tuple[str, ...]:
 
 @app.command()
 def recommend(
-    model: str = typer.Option("7b", "--model", "-m", help="Catalog id/alias, a size like 7b, or a local HF folder."),
-    task: str = typer.Option("inference", help="What to size: inference."),
-    engine: str | None = typer.Option(None, help="Runtime (default: vllm; llama.cpp for GGUF)."),
-    precision: str = typer.Option("bf16", help="Weight format (bf16, fp8, awq-int4, gptq-int4, q4_k_m, ...)."),
-    kv_precision: str | None = typer.Option(None, help="KV-cache format (default: the engine's)."),
+    model: str = ModelOpt,
+    task: str = TaskOpt,
+    engine: str | None = EngineOpt,
+    precision: str = PrecisionOpt,
+    kv_precision: str | None = KvOpt,
     users: int = typer.Option(4, "--users", "--batch", help="Concurrent sequences (users)."),
     context: int | None = typer.Option(None, help="Tokens per user, prompt + new (default 4096)."),
     prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
-    new_tokens: int = typer.Option(512, help="Generated tokens per user."),
+    new_tokens: int = NewTokensOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
     gpu: list[str] | None = typer.Option(None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."),
     exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
