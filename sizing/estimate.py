@@ -154,8 +154,8 @@ def memory(model: ModelSpec, gpu: Gpu, engine: Engine, precision: Precision, kv_
     room = usable - (weights + act + overhead)
     max_batch = int(room // (kv_seq * kv_share)) if room > 0 and kv_seq > 0 else 0
     return MemoryEstimate(
-        per_gpu_bytes=per_gpu, need_per_gpu_bytes=need, usable_per_gpu_bytes=usable, allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes,
-        fits=fits, breakdown=MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv_reported,
+        per_gpu_bytes=per_gpu, need_per_gpu_bytes=need, usable_per_gpu_bytes=usable,
+        allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes, fits=fits, breakdown=MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv_reported,
                                              activations_bytes=act, overhead_bytes=overhead),
         kv_bytes_per_token=kv_cache_bytes(model, engine, kv_bits, 1.0), max_batch_at_context=max(0, max_batch),
     )
