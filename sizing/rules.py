@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .estimate import ACT_BYTES, allreduce_s, link_name, tp_problem
-from .specs import Build, Constraints, Estimate, Finding, Gpu, Psu
+from .specs import Build, Constraints, Engine, Estimate, Finding, Gpu, Psu
 from .units import fmt_bytes, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_watts
 
 ATX_HEADROOM = 1.25  # PSU continuous >= 1.25 x sustained DC load (integrator practice: 50-80% load, hardware.md §3.2
@@ -39,6 +39,20 @@ def gpu_memory(b: Build, e: Estimate, limits: Constraints) -> Finding:
         msg += "; use more or larger GPUs, a smaller quantization, fewer users or a shorter context"
     return Finding(rule="gpu_memory", ok=m.fits, need=round(m.need_per_gpu_bytes), have=round(m.usable_per_gpu_bytes),
                    message=msg)
+
+
+def engine_support(b: Build, e: Estimate, limits: Constraints) -> Finding:
+    """The engine has kernels for this GPU's vendor (vLLM/TensorRT-LLM build on CUDA; Huawei Ascend needs the CANN
+    stack: MindIE or vllm-ascend, hardware.md §5)."""
+    return engine_runs_on(e.engine, b.gpu)
+
+
+def engine_runs_on(engine: Engine, gpu: Gpu) -> Finding:
+    ok = gpu.vendor in engine.gpu_vendors
+    msg = (f"{engine.name} runs on {gpu.vendor} GPUs" if ok else
+           f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only)"
+           + ("; Ascend needs the CANN stack (MindIE, vllm-ascend)" if gpu.vendor == "huawei" else ""))
+    return Finding(rule="engine_support", ok=ok, need=gpu.vendor, have=";".join(engine.gpu_vendors), message=msg)
 
 
 def tensor_parallel(b: Build, e: Estimate, limits: Constraints) -> Finding:
@@ -288,7 +302,7 @@ def target_speed(b: Build, e: Estimate, limits: Constraints) -> Finding:
 
 
 Rule = Callable[[Build, Estimate, Constraints], Finding]
-RULES: tuple[Rule, ...] = (gpu_memory, tensor_parallel, chassis_fit, cooling, pcie_lanes, cpu_cores, system_ram, memory_channels,
+RULES: tuple[Rule, ...] = (gpu_memory, engine_support, tensor_parallel, chassis_fit, cooling, pcie_lanes, cpu_cores, system_ram, memory_channels,
                            memory_type, memory_speed, system_drive, data_drive, psu_capacity, psu_connectors,
                            wall_circuit, gpu_communication, network, target_speed)
 

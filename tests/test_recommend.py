@@ -141,3 +141,10 @@ def test_higher_budget_never_worse(catalog, budgets, model):
     if a.options:
         assert b.options
         assert b.options[0].total_price_usd <= a.options[0].total_price_usd + 1e-6
+
+
+def test_ascend_is_rejected_for_cuda_engines(catalog):
+    r = recommend(catalog, RecommendRequest(model="7b", gpus_allowed=("ascend-910b", "rtx-4090")))
+    assert all(o.build.gpu.id != "ascend-910b" for o in r.options)
+    assert any(x.gpu == "ascend-910b" and x.findings[0].rule == "engine_support" and "CANN" in x.findings[0].message
+               for x in r.rejected)

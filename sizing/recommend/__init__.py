@@ -114,6 +114,10 @@ def search(catalog, model: ModelSpec, engine: Engine, precision: Precision, kv: 
     rejected: list[Rejection] = []
     max_gpus = c.max_gpus or 10**6
     for gpu in candidates(catalog, c):
+        support = rules.engine_runs_on(engine, gpu)
+        if not support.ok:  # no build with this GPU can run the engine: one rejection says so
+            rejected.append(Rejection(gpu=gpu.id, n_gpus=1, chassis="-", findings=(support,)))
+            continue
         fits_somewhere = False
         for n in GPU_COUNTS:
             if n <= max_gpus:

@@ -213,6 +213,7 @@ class Engine(Base):
         "aliases": Col("aliases", "list", required=False),
         "weight_families": Col("weight_families", "list"),
         "default_kv_precision": Col("default_kv_precision"),
+        "gpu_vendors": Col("gpu_vendors", "list"),
         "split": Col("split"),
         "context_gib": Col("context_bytes", "float", GIB),
         "gpu_memory_utilization": Col("gpu_memory_utilization", "float", required=False),
@@ -235,6 +236,7 @@ class Engine(Base):
     aliases: tuple[str, ...] = ()
     weight_families: tuple[str, ...]
     default_kv_precision: str
+    gpu_vendors: tuple[str, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
     split: Literal["layer", "tensor"]
     context_bytes: NonNegFloat
     gpu_memory_utilization: Fraction | None = None
