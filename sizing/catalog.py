@@ -207,16 +207,14 @@ class Catalog(Base):
     def cpu(self, name: str) -> Cpu:
         return self._lookup_plain("cpus", name, "CPU")
 
-    def part_ids(self, table: str) -> list[str]:
-        return list(getattr(self, table))
-
     def _lookup_plain(self, table: str, name: str, what: str):
         items: dict = getattr(self, table)
         key = name.strip().lower()
         if key in items:
             return items[key]
         close = difflib.get_close_matches(key, list(items), n=4, cutoff=0.4)
-        raise SizingError(f"unknown {what} '{name}'" + (f"; closest: {', '.join(close)}" if close else ""))
+        hint = f"closest: {', '.join(close)}" if close else f"use one of {', '.join(items)}"
+        raise SizingError(f"unknown {what} '{name}'; {hint}")
 
     def circuit(self, name: str) -> Circuit:
         return self._lookup_plain("circuits", name, "circuit")

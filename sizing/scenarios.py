@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError
 
@@ -101,9 +101,9 @@ class RecommendRequest(Request):
     cpus_allowed: tuple[str, ...] = ()
     circuit: str | None = None
     max_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
-    form_factor: str | None = None
+    form_factor: Literal["tower", "rack"] | None = None
     target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
-    objective: str = "cost"
+    objective: Literal["cost", "speed", "cost-per-token"] = "cost"
     currency: str = "USD"
 
 
@@ -122,14 +122,9 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
     gpus = tuple(catalog.gpu(g).id for g in req.gpus_allowed)
     exclude = tuple(catalog.gpu(g).id for g in req.exclude)
     cpus = tuple(catalog.cpu(x).id for x in req.cpus_allowed)
-    if req.circuit and req.circuit not in catalog.circuits:
-        raise SizingError(f"unknown circuit '{req.circuit}'; use one of {', '.join(catalog.circuits)}")
-    if req.form_factor not in (None, "tower", "rack"):
-        raise SizingError(f"--form-factor must be tower or rack, got '{req.form_factor}'")
-    if req.objective not in ("cost", "speed", "cost-per-token"):
-        raise SizingError(f"--objective must be cost, speed or cost-per-token, got '{req.objective}'")
+    circuit = catalog.circuit(req.circuit).id if req.circuit else None
     fx = catalog.usd_to(req.currency)
-    constraints = Constraints(gpus=gpus, exclude=exclude, cpus=cpus, circuit=req.circuit, max_gpus=req.max_gpus,
+    constraints = Constraints(gpus=gpus, exclude=exclude, cpus=cpus, circuit=circuit, max_gpus=req.max_gpus,
                               form_factor=req.form_factor, budget_usd=req.budget / fx.rate if fx and req.budget
                               else req.budget, target_tokens_per_s=req.target_tokens_per_s,
                               objective=req.objective)

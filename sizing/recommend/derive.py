@@ -222,7 +222,7 @@ def derive(catalog, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis, e: Estimat
                  n_data_drives=data[1] if data else 0, psu=psu, n_psus=n_psus, nic=nic, switch=switch,
                  circuit=circuit, gpu_lanes_each=lanes_each, gpu_power_limit_w=limit, sustained_w=sustained,
                  wall_w=wall, n_circuits=min(feeds, math.ceil(wall / circuit.continuous_w)) if feeds > 1 else 1,
-                 max_circuits=feeds, psu_capacity_w=capacity, ram_need_bytes=ram_need,
+                 psu_capacity_w=capacity, ram_need_bytes=ram_need,
                  system_drive_need_bytes=sys_need, data_drive_need_bytes=data_need if bays else 0.0,
                  cores_need=cores, lanes_need=gpu_lanes(gpu, n, chassis, lanes_each) + other_lanes)
 

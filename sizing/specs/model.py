@@ -144,11 +144,6 @@ class ModelSpec(Base):
         return (n_routed + (self.n_shared_experts or 0)) * self.expert_params + self.hidden_size * (self.n_experts or 0)
 
     @property
-    def layer_params(self) -> int:
-        """Average parameters of one transformer block (attention + MLP or MoE + norms)."""
-        return round(self.linear_params / self.n_layers)
-
-    @property
     def linear_params(self) -> int:
         """Everything a quantizer converts: all blocks, without embeddings and lm_head."""
         n_dense = self.n_layers - self.n_moe_layers

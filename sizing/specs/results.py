@@ -116,7 +116,6 @@ class Build(Base):
     sustained_w: PosFloat  # DC load per node at full GPU power
     wall_w: PosFloat  # AC draw per node at the wall
     n_circuits: PosInt = 1  # circuits the node needs (rack servers spread their PSUs over feeds)
-    max_circuits: PosInt = 1  # feeds the PSU set can spread over (one per active PSU; 1 for ATX)
     psu_capacity_w: PosFloat  # continuous DC the PSU set delivers at this input voltage (redundant units excluded)
     ram_need_bytes: PosFloat
     system_drive_need_bytes: PosFloat
