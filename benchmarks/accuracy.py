@@ -35,7 +35,7 @@ def main() -> None:
     worst: list[tuple[float, str]] = []
     oom_total = oom_ok = 0
     for case in cases:
-        eff = catalog.efficiency(case.engine.id, case.gpu.gpu_class)
+        eff = catalog.efficiency(case.execution.engine.id, case.gpu.gpu_class)
         pred = predict(case, eff)
         if case.metric == "oom":
             oom_total += 1
@@ -49,9 +49,9 @@ def main() -> None:
             continue
         errors[(case.family, case.metric)].append(ape)
         by_metric[case.metric].append(ape)
-        worst.append((ape, f"{case.row_id} {case.metric} {case.model.id} {case.engine.id} {case.precision.id} "
-                           f"{case.gpu.id}x{case.workload.n_gpus} b{case.workload.batch} "
-                           f"p{case.workload.prompt_tokens} n{case.workload.new_tokens}: "
+        worst.append((ape, f"{case.row_id} {case.metric} {case.model.id} {case.execution.engine.id} {case.execution.precision.id} "
+                           f"{case.gpu.id}x{case.system.n_gpus} b{case.execution.batch} "
+                           f"p{case.execution.prompt_tokens} n{case.execution.new_tokens}: "
                            f"measured {case.value:.4g}, estimated {pred:.4g}"))
     print(f"{'family':22} {'metric':24} {'rows':>5} {'median APE %':>13}")
     for (family, metric), values in sorted(errors.items()):

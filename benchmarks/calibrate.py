@@ -66,8 +66,8 @@ def fit(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weigh
 def fit_rows(usable: list[Case]) -> dict[tuple[str, str], Efficiency]:
     """The '*' row per engine and a row per well-covered GPU class, as main() writes them."""
     out: dict[tuple[str, str], Efficiency] = {}
-    for engine in sorted({c.engine.id for c in usable}):
-        mine = [c for c in usable if c.engine.id == engine]
+    for engine in sorted({c.execution.engine.id for c in usable}):
+        mine = [c for c in usable if c.execution.engine.id == engine]
         x_all = fit(mine, engine, "*", PRIOR, 0.05)
         out[(engine, "*")] = make_eff(engine, "*", x_all, len(mine), "")
         classes = {c.gpu.gpu_class for c in mine}
@@ -93,7 +93,7 @@ def cross_validate() -> None:
         for metric in sorted({c.metric for c in held}):
             errs = []
             for case in (c for c in held if c.metric == metric):
-                eff = effs.get((case.engine.id, case.gpu.gpu_class)) or effs.get((case.engine.id, "*"))
+                eff = effs.get((case.execution.engine.id, case.gpu.gpu_class)) or effs.get((case.execution.engine.id, "*"))
                 if eff is None:
                     continue
                 errs.append(abs(predict(case, eff) - case.value) / case.value * 100)
@@ -116,8 +116,8 @@ def main() -> None:
     today = date.today().isoformat()
     rows: list[Efficiency] = []
     fitted: dict[str, np.ndarray] = {}
-    for engine in sorted({c.engine.id for c in usable}):
-        mine = [c for c in usable if c.engine.id == engine]
+    for engine in sorted({c.execution.engine.id for c in usable}):
+        mine = [c for c in usable if c.execution.engine.id == engine]
         families = sorted({c.family for c in mine})
         x_all = fit(mine, engine, "*", PRIOR, 0.05)
         fitted[engine] = x_all

@@ -13,7 +13,7 @@ import pandas as pd
 from sizing import estimate as est
 from sizing import modelspec
 from sizing.catalog import Catalog
-from sizing.specs import Efficiency, Engine, Gpu, ModelSpec, Precision, SizingError, Workload
+from sizing.specs import Efficiency, Execution, Gpu, ModelSpec, Parallelism, SizingError, System
 from sizing.units import GIB
 
 MEASURED = Path(os.environ.get("SIZING_MEASURED", Path(__file__).resolve().parents[2] / "shared/reference/measured.csv"))
@@ -33,10 +33,8 @@ class Case:
     trust: str
     model: ModelSpec
     gpu: Gpu
-    engine: Engine
-    precision: Precision
-    kv: Precision
-    workload: Workload
+    execution: Execution
+    system: System
     per_gpu: bool  # throughput reported per GPU
     basis: str
 
@@ -67,35 +65,36 @@ def load_cases(catalog: Catalog, path: Path = MEASURED) -> tuple[list[Case], lis
             new = 0 if math.isnan(row.new_tokens) else int(row.new_tokens)
         n_gpus = int(row.n_gpus)
         batch = 1 if math.isnan(row.batch) else int(row.batch)
-        workload = Workload(engine=engine.id, precision=precision.id, kv_precision=kv.id, batch=batch,
-                            prompt_tokens=prompt, new_tokens=new, n_gpus=n_gpus)
+        execution = Execution(engine=engine, precision=precision, kv_precision=kv, batch=batch, prompt_tokens=prompt,
+                              new_tokens=new, parallelism=Parallelism.for_engine(engine, n_gpus))
+        system = System.of(gpu, n_gpus)
         if math.isnan(row.batch) and row.metric == "output_tokens_per_s":  # max-load rows: the batch that fits
-            mem = est.memory(model, gpu, engine, precision, kv, workload)
-            workload = workload.model_copy(update={"batch": max(1, min(TRT_MAX_BATCH, mem.max_batch_at_context))})
-        cases.append(Case(row.row_id, row.source_key, row.metric, float(row.value), row.trust, model, gpu, engine,
-                          precision, kv, workload, row.unit == "tokens/s per GPU",
+            mem = est.memory(model, execution, system)
+            execution = execution.model_copy(update={"batch": max(1, min(TRT_MAX_BATCH, mem.max_batch_at_context))})
+        cases.append(Case(row.row_id, row.source_key, row.metric, float(row.value), row.trust, model, gpu, execution,
+                          system, row.unit == "tokens/s per GPU",
                           row.memory_basis if isinstance(row.memory_basis, str) else ""))
     return cases, skipped
 
 
 def predict(case: Case, eff: Efficiency) -> float:
     """The estimator's figure for the row's metric."""
-    w = case.workload
+    x = case.execution
     if case.metric in ("peak_memory", "oom"):
-        mem = est.memory(case.model, case.gpu, case.engine, case.precision, case.kv, w)
+        mem = est.memory(case.model, x, case.system)
         if case.metric == "oom":
             return 0.0 if mem.fits else 1.0
         counter = mem.allocated_per_gpu_bytes if case.basis.startswith("allocated") else mem.per_gpu_bytes
         return counter / GIB
     if case.metric == "prefill_tokens_per_s":
-        t = est.prefill_s(case.model, case.gpu, case.engine, case.precision, eff, w.batch, w.prompt_tokens, w.n_gpus)
-        return w.batch * w.prompt_tokens / t
-    s = est.speed(case.model, case.gpu, case.engine, case.precision, case.kv, w, eff)
+        t = est.prefill(case.model, x, case.system, eff).total_s
+        return x.batch * x.prompt_tokens / t
+    s, _, _ = est.speed(case.model, x, case.system, eff)
     if case.metric == "decode_tokens_per_s":
         return s.decode_tokens_per_s
     if case.metric == "e2e_tokens_per_s":
         return s.e2e_tokens_per_s
     if case.metric == "time_to_first_token_s":
         return s.time_to_first_token_s
-    total = s.e2e_tokens_per_s * w.batch  # output_tokens_per_s: generated tokens over wall time, whole batch
-    return total / w.n_gpus if case.per_gpu else total
+    total = s.e2e_tokens_per_s * x.batch  # output_tokens_per_s: generated tokens over wall time, whole batch
+    return total / case.system.n_gpus if case.per_gpu else total

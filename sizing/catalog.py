@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -304,3 +306,50 @@ def _load(data_dir: str) -> Catalog:
 def load(data_dir: str | Path | None = None) -> Catalog:
     """Load and check every catalog file under `data_dir` (default: the bundled data/)."""
     return _load(str(Path(data_dir).resolve()) if data_dir else str(default_data_dir()))
+
+
+# ------------------------------------------------------------------------------------------- user scenario files
+SCENARIO_COLUMNS = ("model", "task", "engine", "precision", "kv_precision", "gpu", "n_gpus", "batch",
+                    "prompt_tokens", "new_tokens", "seq_len")
+SCENARIO_TEXT = ("model", "task", "engine", "precision", "kv_precision", "gpu")
+
+
+def _whole_number(key: str, text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not value.is_integer():
+        raise ValueError(f"{key} '{text}' is not a whole number")
+    return int(value)
+
+
+def _scenario_fields(row: dict[str, str]) -> dict[str, object] | str:
+    """A row's non-empty cells as request fields (numbers parsed), or what is wrong with it."""
+    fields: dict[str, object] = {}
+    for key, raw in row.items():
+        if key not in SCENARIO_COLUMNS or not isinstance(raw, str) or not raw.strip():
+            continue  # cells past the header have no column
+        text = raw.strip()
+        try:
+            fields[key] = text if key in SCENARIO_TEXT else _whole_number(key, text)
+        except ValueError as exc:
+            return str(exc)
+    return fields
+
+
+def read_scenarios(path: Path) -> list[tuple[int, dict[str, object] | str]]:
+    """A user's scenario CSV as (line, fields or the row's problem); a missing file or unknown column is an error
+    for the whole file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets save UTF-8 CSV with a BOM
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SizingError(f"cannot read scenarios file '{path}' ({exc.__class__.__name__}); check the path") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    unknown = [h for h in header if h not in SCENARIO_COLUMNS]
+    if not header or unknown or "model" not in header:
+        raise SizingError(f"{path.name}: header must use the columns {','.join(SCENARIO_COLUMNS)} "
+                          f"(found {','.join(header) or 'none'})")
+    rows = ({(k or "").strip(): v for k, v in row.items()} for row in reader)
+    return [(line, _scenario_fields(row)) for line, row in enumerate(rows, start=2)]

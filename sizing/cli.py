@@ -12,7 +12,14 @@ from pydantic import ValidationError
 from . import bench as bench_mod
 from . import catalog as cat
 from . import report, scenarios
-from .specs import SizingError
+from .specs import (
+    DEFAULT_NEW_TOKENS,
+    DEFAULT_PROMPT_TOKENS,
+    DEFAULT_USERS,
+    RecommendRequest,
+    Request,
+    SizingError,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Size AI servers: memory, speed and hardware for running, fine-tuning or distilling LLMs.")
@@ -26,13 +33,15 @@ TaskOpt = typer.Option("inference", help="What to size: inference.")
 EngineOpt = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: vllm; llama.cpp for GGUF, exllamav2 for EXL2).")
 PrecisionOpt = typer.Option("bf16", help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ...")
 KvOpt = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ...")
-NewTokensOpt = typer.Option(512, help="Generated tokens per sequence.")
+NewTokensOpt = typer.Option(DEFAULT_NEW_TOKENS, help="Generated tokens per sequence.")
+EXIT_BAD_INPUT = 2  # the request or the data is wrong: one line says what and how to fix it
+EXIT_NO_BUILD = 3  # a valid request that no build passes: the ways out say what would
 
 
-def fail(message: str) -> None:
-    """One line on stderr, exit code 2, no traceback."""
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    """One line on stderr, exit code 2 (3: no build passes), no traceback."""
     typer.echo(f"error: {message}", err=True)
-    raise SystemExit(2)
+    raise SystemExit(code)
 
 
 @app.command()
@@ -45,7 +54,7 @@ def estimate(
     gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
     batch: int = typer.Option(1, help="Concurrent sequences."),
-    prompt_tokens: int = typer.Option(512, help="Prompt tokens per sequence."),
+    prompt_tokens: int = typer.Option(DEFAULT_PROMPT_TOKENS, help="Prompt tokens per sequence."),
     new_tokens: int = NewTokensOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."),
@@ -54,9 +63,9 @@ def estimate(
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
     catalog = cat.load(data)
     if scenarios_file is not None:
-        sys.stdout.write("".join(line + "\n" for line in scenarios.run_scenarios(catalog, scenarios_file)))
+        sys.stdout.write("".join(report.scenario_line(r) + "\n" for r in scenarios.run_scenarios(catalog, scenarios_file)))
         return
-    req = scenarios.Request(model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision,
+    req = Request(model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision,
                             gpu=gpu, n_gpus=gpus, batch=batch, prompt_tokens=prompt_tokens, new_tokens=new_tokens)
     result = scenarios.run(catalog, req)
     typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
@@ -77,7 +86,7 @@ def recommend(
     engine: str | None = EngineOpt,
     precision: str = PrecisionOpt,
     kv_precision: str | None = KvOpt,
-    users: int = typer.Option(4, "--users", "--batch", help="Concurrent sequences (users)."),
+    users: int = typer.Option(DEFAULT_USERS, "--users", "--batch", help="Concurrent sequences (users)."),
     context: int | None = typer.Option(None, help="Tokens per user, prompt + new (default 4096)."),
     prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
     new_tokens: int = NewTokensOpt,
@@ -95,7 +104,7 @@ def recommend(
     data: Path | None = DataOpt,
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
-    req = scenarios.RecommendRequest(
+    req = RecommendRequest(
         model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision, users=users,
         context=context, prompt_tokens=prompt_tokens, new_tokens=new_tokens, budget=budget, gpus_allowed=_split(gpu, "--gpu"),
         exclude=_split(exclude, "--exclude"), cpus_allowed=_split(cpu, "--cpu"), circuit=circuit, max_gpus=max_gpus,
@@ -104,7 +113,7 @@ def recommend(
     typer.echo(json.dumps(report.recommendation_json(result), indent=2) if as_json
                else report.recommendation_text(result))
     if not result.options:
-        fail("no build passes every rule; ways out: " + "; ".join(result.ways_out))
+        fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)
 
 
 @app.command()
@@ -127,7 +136,7 @@ def gpus(search: str | None = typer.Argument(None, help="Text to filter ids and 
 def bench(
     model: str = typer.Option("llama-3-8b", "--model", "-m", help="Model whose shape the bench decoder takes (dense decoders)."),
     gpu: str | None = typer.Option(None, help="Catalog GPU to compare with when the device name is not recognised."),
-    prompt_tokens: int = typer.Option(512, help="Prompt tokens per sequence."),
+    prompt_tokens: int = typer.Option(DEFAULT_PROMPT_TOKENS, help="Prompt tokens per sequence."),
     new_tokens: int = typer.Option(128, help="Generated tokens per sequence."),
     batch: int = typer.Option(1, help="Concurrent sequences."),
     out: Path | None = typer.Option(None, help="Folder to save the JSON results in (e.g. data/benchmarks)."),

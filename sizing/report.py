@@ -3,19 +3,22 @@ the functions that need them so `sizing estimate` starts fast."""
 
 from __future__ import annotations
 
+import json
+
 from .specs import Estimate, Gpu, ModelSpec, Option, Recommendation
 from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 
 def estimate_text(e: Estimate) -> str:
     """A person-readable summary of one estimate (plain text, as rich renders it without colour)."""
-    m, s, w = e.memory, e.speed, e.workload
+    m, s, x = e.memory, e.speed, e.execution
     b = m.breakdown
     verdict = "fits" if e.fits else "DOES NOT FIT"
     lines = [
-        f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {w.n_gpus} x {e.gpu.name} with {e.engine.name}",
-        f"  weights {e.precision.id} ({e.precision.weight_bits or 16:g} bits/weight), KV cache {e.kv_precision.id}, "
-        f"batch {w.batch}, prompt {w.prompt_tokens} + new {w.new_tokens} tokens",
+        f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {e.system.n_gpus_total} x {e.system.gpu.name} "
+        f"with {x.engine.name}",
+        f"  weights {x.precision.id} ({x.precision.weight_bits or 16:g} bits/weight), KV cache {x.kv_precision.id}, "
+        f"batch {x.batch}, prompt {x.prompt_tokens} + new {x.new_tokens} tokens",
         "",
         f"Memory per GPU: {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
         f"  weights {fmt_bytes(b.weights_bytes)} | KV cache {fmt_bytes(b.kv_cache_bytes)} | "
@@ -33,7 +36,7 @@ def estimate_text(e: Estimate) -> str:
 
 def estimate_json(e: Estimate) -> dict:
     """The stable output object (README.md, 'Machine-readable output')."""
-    m, s = e.memory, e.speed
+    m, s, x = e.memory, e.speed, e.execution
     return {
         "fits": e.fits,
         "memory": {
@@ -45,7 +48,8 @@ def estimate_json(e: Estimate) -> dict:
             "max_batch_at_context": m.max_batch_at_context,
             "breakdown": {k: round(v) for k, v in m.breakdown.model_dump().items()},
         },
-        "speed": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.model_dump().items()},
+        "speed": _rounded(s.model_dump()),
+        "time": {"decode_step": _rounded(e.decode_step.model_dump(), 9), "prefill": _rounded(e.prefill.model_dump(), 9)},
         "assumptions": {
             "model": e.model.id,
             "shape": {k: v for k, v in e.model.model_dump(
@@ -53,18 +57,30 @@ def estimate_json(e: Estimate) -> dict:
                          "n_experts", "n_active_experts", "kv_lora_rank", "sliding_window_tokens"}).items()
                       if v is not None},
             "n_params": round(e.model.n_params),
-            "gpu": e.gpu.id, "n_gpus": e.workload.n_gpus, "engine": e.engine.id, "split": e.engine.split,
-            "precision": e.precision.id, "weight_bits": e.precision.weight_bits,
-            "kv_precision": e.kv_precision.id, "batch": e.workload.batch,
-            "prompt_tokens": e.workload.prompt_tokens, "new_tokens": e.workload.new_tokens,
+            "gpu": e.system.gpu.id, "n_gpus": e.system.n_gpus, "engine": x.engine.id, "split": x.engine.split,
+            "precision": x.precision.id, "weight_bits": x.precision.weight_bits,
+            "kv_precision": x.kv_precision.id, "batch": x.batch,
+            "prompt_tokens": x.prompt_tokens, "new_tokens": x.new_tokens,
+            "parallelism": x.parallelism.model_dump(),
+            "links": {"gpu": e.system.gpu_link.model_dump(), "node": e.system.node_link.model_dump()},
+            "gpu_power_limit_w": e.system.gpu_power_limit_w,
             "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows"}),
             "notes": list(e.notes),
         },
     }
 
 
+def scenario_line(result: Estimate | str) -> str:
+    """One JSON line of `sizing estimate --scenarios`: the estimate, or {"error": "line N: ..."}."""
+    return json.dumps(estimate_json(result) if isinstance(result, Estimate) else {"error": result})
+
+
+def _rounded(values: dict, digits: int = 4) -> dict:
+    return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in values.items()}
+
+
 def option_json(o: Option) -> dict:
-    b, e = o.build, o.estimate
+    b, e, p = o.build, o.estimate, o.power
     k = b.n_nodes
     storage = b.system_drive.capacity_bytes + (b.data_drive.capacity_bytes * b.n_data_drives if b.data_drive else 0)
     full = estimate_json(e)
@@ -74,21 +90,24 @@ def option_json(o: Option) -> dict:
         "total_price_usd": round(o.total_price_usd, 2), "unpriced_parts": list(o.unpriced),
         "totals": {"vram_bytes": round(b.gpu.memory_bytes * b.n_gpus * k), "ram_bytes": round(b.ram_bytes * k),
                    "cpu_cores": b.cpu.cores * b.n_cpus * k, "storage_bytes": round(storage * k)},
-        "power": {"sustained_w": round(b.sustained_w * k), "psu_w": round(b.psu_capacity_w * k),
-                  "wall_w": round(b.wall_w * k), "gpu_power_limit_w": b.gpu_power_limit_w,
+        "power": {"sustained_w": round(p.sustained_w * k), "psu_w": round(p.psu_capacity_w * k),
+                  "wall_w": round(p.wall_w * k), "gpu_power_limit_w": b.gpu_power_limit_w,
                   "circuit": b.circuit.id},
-        "memory": full["memory"], "speed": full["speed"],
+        "memory": full["memory"], "speed": full["speed"], "time": full["time"],
         "findings": [f.model_dump() for f in o.findings], "reasons": list(o.reasons),
     }
 
 
 def recommendation_json(r: Recommendation) -> dict:
     """The stable output of `sizing recommend --json` (README.md)."""
+    x = r.execution
     return {
         "options": [option_json(o) for o in r.options],
         "rejected": [{"gpu": x.gpu, "n_gpus": x.n_gpus * x.n_nodes, "n_nodes": x.n_nodes, "chassis": x.chassis,
                       "findings": [f.model_dump() for f in x.findings]} for x in r.rejected],
-        "workload": {**r.workload.model_dump(), "model": r.model.id, "assumed": r.model.assumed},
+        "workload": {"task": x.task, "engine": x.engine.id, "precision": x.precision.id,
+                     "kv_precision": x.kv_precision.id, "batch": x.batch, "prompt_tokens": x.prompt_tokens,
+                     "new_tokens": x.new_tokens, "model": r.model.id, "assumed": r.model.assumed},
         "ways_out": list(r.ways_out),
         "currency": {"code": r.currency, "usd_rate": r.fx_rate, "date": r.fx_date, "source": r.fx_source},
         "request": r.request,
@@ -101,9 +120,9 @@ def _money(usd: float, r: Recommendation) -> str:
 
 def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
     """One glance: the best build per GPU count, why the top one, and the short rejected list."""
-    w = r.workload
-    head = (f"{r.model.name} ({fmt_count(r.model.n_params)} params), {w.engine} {w.precision} weights, "
-            f"{w.batch} users x {w.prompt_tokens + w.new_tokens} tokens (prompt {w.prompt_tokens} + new {w.new_tokens})")
+    x = r.execution
+    head = (f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
+            f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})")
     lines = [head]
     if r.model.assumed:
         lines.append(f"Assumed: {r.model.assumed}")
@@ -126,7 +145,7 @@ def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
                 f"{b.n_psus} x {fmt_watts(b.psu.watts)}", b.chassis.id,
                 _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
                 f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
-                fmt_watts(b.wall_w * nodes),
+                fmt_watts(o.power.wall_w * nodes),
             ])
         lines.append(_table("Best build per GPU count (ranked by " + r.request.get("objective", "cost") + ")",
                             ["GPUs", "CPU", "RAM", "drives", "PSU", "chassis", "price", "tok/s user/total",

@@ -6,14 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizing import estimate as est
+from sizing.estimate import engines, parallel, shapes
 from sizing.scenarios import Request, run
-from sizing.specs import Workload
+from sizing.specs import Execution, Parallelism, System
 from sizing.units import GIB, KIB
 
 
 def kv_per_token(catalog, model: str, kv: str, engine: str = "vllm") -> float:
-    return est.kv_cache_bytes(catalog.model(model), catalog.engine(engine), catalog.precision(kv).weight_bits, 1)
+    return shapes.kv_cache_bytes(catalog.model(model), catalog.engine(engine).mla_latent_cache,
+                                 catalog.precision(kv).weight_bits, 1)
 
 
 # ---- published numbers ------------------------------------------------------------------------------------
@@ -57,13 +58,13 @@ def test_h100_sxm_dense_bf16_is_989_not_1979(catalog):
 
 def test_llama3_8b_q4_k_m_weights_match_gguf_file(catalog):
     # measured.csv weights_size: Meta-Llama-3-8B Q4_K_M GGUF = 4.58 GiB; tolerance 4%
-    lin, emb = est.weight_bytes(catalog.model("llama-3-8b"), catalog.precision("q4_k_m"))
+    lin, emb = shapes.weight_bytes(catalog.model("llama-3-8b"), catalog.precision("q4_k_m"))
     assert (lin + emb) / GIB == pytest.approx(4.58, rel=0.04)
 
 
 def test_llama3_70b_f16_weights_match_gguf_file(catalog):
     # measured.csv weights_size: Meta-Llama-3-70B F16 GGUF = 131.42 GiB; tolerance 1%
-    lin, emb = est.weight_bytes(catalog.model("llama-3-70b"), catalog.precision("f16"))
+    lin, emb = shapes.weight_bytes(catalog.model("llama-3-70b"), catalog.precision("f16"))
     assert (lin + emb) / GIB == pytest.approx(131.42, rel=0.01)
 
 
@@ -111,8 +112,8 @@ def test_mixtral_active_params(catalog):
 
 def test_pipeline_factor_matches_llama_cpp_pp_scaling():
     # llama.cpp PR #6017: 4 micro-batches on 4 GPUs finish in 7 stage-times of 1/4 -> 16/7 = 2.29x faster
-    assert 1 / est.pipeline_factor(2048, 512, 4, 4) == pytest.approx(16 / 7)
-    assert est.pipeline_factor(512, 512, 4, 4) == pytest.approx(1.0)  # one micro-batch cannot pipeline
+    assert 1 / engines.pipeline_factor(2048, 512, 4, 4) == pytest.approx(16 / 7)
+    assert engines.pipeline_factor(512, 512, 4, 4) == pytest.approx(1.0)  # one micro-batch cannot pipeline
 
 
 def test_layer_split_adds_no_decode_speed(catalog):
@@ -163,8 +164,8 @@ def test_breakdown_sums_to_total(catalog, model, engine, batch, prompt, n_gpus):
 def test_int4_weights_smaller_than_bf16(catalog, model):
     spec = catalog.model(model)
     for quant in ("gptq-int4", "awq-int4", "q4_k_m", "nf4"):
-        assert sum(est.weight_bytes(spec, catalog.precision(quant))) < sum(
-            est.weight_bytes(spec, catalog.precision("bf16")))
+        assert shapes.model_file_bytes(spec, catalog.precision(quant)) < shapes.model_file_bytes(
+            spec, catalog.precision("bf16"))
 
 
 @settings(max_examples=30, deadline=None)
@@ -192,26 +193,31 @@ def test_mla_absorbed_attention_flops(catalog):
     # DeepSeek-V2 §2.1.3: with the latent cache, QK runs over kv_lora_rank + rope (576) and AV over kv_lora_rank
     # (512) per head: 2 * 128 heads * 1088 * 61 layers FLOPs per cached token
     model, engine = catalog.model("deepseek-v3"), catalog.engine("vllm")
-    assert est.attention_flops_per_token(model, 1.0, engine) == 2 * 128 * (2 * 512 + 64) * 61
+    assert shapes.attention_flops_per_token(model, 1.0, engine.mla_latent_cache) == 2 * 128 * (2 * 512 + 64) * 61
 
 
 def test_sliding_window_prefill_sum(catalog):
     # Mistral-7B v0.1: every layer slides over 4096 tokens; at an 8192-token prompt the causal sum is
     # P*w - w^2/2 per layer, not P^2/2
     model = catalog.model("mistral-7b")
-    per = est.attention_flops_per_token(model, 1.0) / model.n_layers
-    assert est.prefill_attention_flops(model, 8192) == pytest.approx(per * 32 * (8192 * 4096 - 4096**2 / 2))
+    per = shapes.attention_flops_per_token(model, 1.0, latent=False) / model.n_layers
+    assert shapes.prefill_attention_flops(model, 8192, latent=False) == pytest.approx(per * 32 * (8192 * 4096 - 4096**2 / 2))
 
 
 def test_tensor_parallel_shares_add_up(catalog):
     """Summed over the GPUs, tensor-parallel weight shares hold the whole model once (Megatron-LM split)."""
-    model, engine = catalog.model("llama-3-70b"), catalog.engine("vllm")
-    lin, emb = est.weight_bytes(model, catalog.precision("bf16"))
+    model, engine, bf16 = catalog.model("llama-3-70b"), catalog.engine("vllm"), catalog.precision("bf16")
+    lin, emb = shapes.weight_bytes(model, bf16)
+
+    def shares(n: int) -> parallel.Shares:
+        x = Execution(engine=engine, precision=bf16, kv_precision=bf16, parallelism=Parallelism.for_engine(engine, n))
+        return parallel.shares(model, x, System.of(catalog.gpu("h100-sxm"), n))
+
     for n in (1, 2, 4, 8):
-        lin_share, emb_share, kv_share = est.per_gpu_shares(model, engine, n)
-        assert (lin * lin_share + emb * emb_share) * n == pytest.approx(lin + emb)
-        assert kv_share * n == pytest.approx(1.0)  # 8 KV heads split over up to 8 GPUs
-    assert est.per_gpu_shares(model, engine, 16)[2] * 16 == pytest.approx(2.0)  # replicated beyond 8
+        share = shares(n)
+        assert (lin * share.blocks + emb * share.embed) * n == pytest.approx(lin + emb)
+        assert share.kv * n == pytest.approx(1.0)  # 8 KV heads split over up to 8 GPUs
+    assert shares(16).kv * 16 == pytest.approx(2.0)  # replicated beyond 8
 
 
 def test_odd_tensor_parallel_does_not_fit(catalog):
@@ -219,6 +225,7 @@ def test_odd_tensor_parallel_does_not_fit(catalog):
     assert not e.fits and any("64 attention heads divisible by 3" in n for n in e.notes)
 
 
-def test_workload_rejects_negative_batch():
+def test_execution_rejects_negative_batch(catalog):
+    bf16 = catalog.precision("bf16")
     with pytest.raises(ValueError):
-        Workload(batch=-1)
+        Execution(engine=catalog.engine("vllm"), precision=bf16, kv_precision=bf16, batch=-1)

@@ -9,9 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sizing import estimate as est
 from sizing import rules
-from sizing.scenarios import RecommendRequest, recommend
-from sizing.specs import Constraints, Option, Recommendation, SizingError
+from sizing.recommend import bill_of_materials
+from sizing.recommend.search import on_gpus
+from sizing.scenarios import constraints_of, recommend
+from sizing.specs import Candidate, Option, Recommendation, RecommendRequest, SizingError, System
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
 
@@ -59,7 +62,7 @@ def test_scenario(catalog, path: Path):
         assert low <= top.build.psu.watts <= high, top.build.psu.name
     if "sustained_w" in want:
         low, high = want["sustained_w"]
-        assert low <= top.build.sustained_w <= high
+        assert low <= top.power.sustained_w <= high
     if "dimm_speed" in want:
         assert top.build.dimm.speed_mt_s == want["dimm_speed"]
         assert top.build.memory_speed_mt_s == want["memory_speed"]
@@ -94,7 +97,8 @@ def test_power_cap_suggested_on_a_small_circuit(catalog):
     circuit_rejections = [f for x in r.rejected if x.n_gpus == 4 for f in x.findings if f.rule == "wall_circuit"]
     assert capped or circuit_rejections  # four 450 W cards never silently pass on 1,440 W
     for o in capped:
-        assert o.build.wall_w <= 1440 and o.build.gpu_power_limit_w < 450
+        assert o.power.wall_w <= 1440 and o.build.gpu_power_limit_w < 450
+        assert o.estimate.system.gpu_power_limit_w == o.build.gpu_power_limit_w  # the cap reaches the estimate
         assert "capped at" in next(f.message for f in o.findings if f.rule == "wall_circuit")
     for f in circuit_rejections:
         assert "120 V / 15 A" in f.message and "second circuit" in f.message
@@ -107,11 +111,23 @@ GPU_SETS = [("rtx-4090",), ("rtx-3090", "rtx-a6000"), ("l40s", "a100-80gb-pcie")
 @settings(max_examples=12, deadline=None)
 @given(model=st.sampled_from(["1.5b", "7b", "14b", "32b", "70b", "mixtral-8x7b"]), gpus=st.sampled_from(GPU_SETS),
        users=st.integers(1, 16), precision=st.sampled_from(["bf16", "awq-int4", "fp8"]))
-def test_every_option_passes_every_rule_and_every_rejection_names_one(catalog, model, gpus, users, precision):
-    r = recommend(catalog, RecommendRequest(model=model, gpus_allowed=gpus, users=users, precision=precision))
-    limits = Constraints()
+def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names_a_rule(catalog, model, gpus, users,
+                                                                                       precision):
+    """Judged afresh from its build alone (requirements, power and the estimate on System.from_build), every option
+    still passes every rule and carries that very estimate; every rejection names a failed rule."""
+    req = RecommendRequest(model=model, gpus_allowed=gpus, users=users, precision=precision)
+    r = recommend(catalog, req)
+    limits = constraints_of(catalog, req)
     for o in r.options:
-        assert all(f.ok for f in rules.check(o.build, o.estimate, limits, o.total_price_usd))
+        b = o.build
+        x = on_gpus(r.execution, b.n_gpus, b.n_nodes)
+        system = System.from_build(b)
+        e = est.estimate(r.model, x, system, catalog.efficiency(x.engine.id, b.gpu.gpu_class))
+        assert o.estimate == e
+        fresh = Candidate(build=b, requirements=est.requirements(r.model, x, System.of(b.gpu, b.n_gpus, b.n_nodes)),
+                          power=est.power(b), estimate=e, constraints=limits, total_usd=bill_of_materials(b)[1])
+        assert [f.rule for f in rules.check(fresh) if not f.ok] == []
+        assert fresh.total_usd == pytest.approx(o.total_price_usd)
     for x in r.rejected:
         assert x.findings and not any(f.ok for f in x.findings)
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from sizing import estimate as est
 from sizing.modelspec import resolve
-from sizing.specs import Gpu, ModelSpec, SizingError, Workload
+from sizing.specs import Execution, Gpu, ModelSpec, SizingError, System
 from sizing.units import fmt_bytes, fmt_rate
 
 from .measure import (
@@ -90,9 +90,9 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
         return Comparison(measurement=m, metrics=rows, notes=tuple(notes))
     precision = catalog.precision(m.dtype)
     engine = catalog.engine(ENGINE)
-    work = Workload(engine=engine.id, precision=precision.id, kv_precision=precision.id, batch=m.batch,
-                    prompt_tokens=m.prompt_tokens, new_tokens=m.new_tokens)
-    e = est.estimate(spec, gpu, engine, precision, precision, work, catalog.efficiency(engine.id, gpu.gpu_class))
+    work = Execution(engine=engine, precision=precision, kv_precision=precision, batch=m.batch,
+                     prompt_tokens=m.prompt_tokens, new_tokens=m.new_tokens)
+    e = est.estimate(spec, work, System.of(gpu), catalog.efficiency(engine.id, gpu.gpu_class))
     basis = f"estimate(engine={engine.id}, {gpu.id})"
     targets = {
         "bandwidth_bytes_s": (gpu.mem_bw_bytes_s, f"{gpu.id} mem_bw_gb_s (vendor peak)"),

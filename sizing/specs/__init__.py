@@ -1,5 +1,5 @@
-"""Frozen pydantic models: the *what* (ModelSpec), the *how* (Workload, Engine, Precision), the *on what* (Gpu,
-parts, builds) and the answers (MemoryEstimate, SpeedEstimate, Estimate, Recommendation).
+"""Frozen pydantic models: the *what* (ModelSpec), the *how* (Execution, Engine, Precision), the *on what* (Gpu,
+parts, Build, System) and the answers (Estimate, Finding, Option, Recommendation).
 
 Every quantity is in base units and its name says which. Each catalog-backed model declares `COLUMNS`: the CSV
 column, the field it fills, its type and the factor that converts the vendor unit to the base unit. `catalog` is the
@@ -19,11 +19,21 @@ from .base import (
     SizingError,
     price_columns,
 )
+from .build import Build, Constraints, FormFactor, Objective, PowerDraw, Requirements
+from .execution import (
+    DEFAULT_CONTEXT_TOKENS,
+    DEFAULT_NEW_TOKENS,
+    DEFAULT_PROMPT_TOKENS,
+    DEFAULT_USERS,
+    Execution,
+    Parallelism,
+    Task,
+)
 from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
 from .model import Efficiency, Engine, ModelSpec, Precision
+from .requests import RecommendRequest, Request
 from .results import (
-    Build,
-    Constraints,
+    Candidate,
     Estimate,
     Finding,
     Line,
@@ -33,13 +43,15 @@ from .results import (
     Recommendation,
     Rejection,
     SpeedEstimate,
-    Task,
-    Workload,
+    StepTime,
 )
+from .system import Link, System
 
 __all__ = [
-    "PRICE_COLUMNS", "Base", "Build", "Chassis", "Circuit", "Col", "Constraints", "Cpu", "Dimm", "Drive", "Efficiency",
-    "Engine", "Estimate", "Finding", "Fraction", "FxRate", "Gpu", "Line", "MemoryBreakdown", "MemoryEstimate",
-    "ModelSpec", "NetworkPart", "NonNegFloat", "NonNegInt", "Option", "Part", "PosFloat", "PosInt", "Precision", "Psu",
-    "Recommendation", "Rejection", "SizingError", "SpeedEstimate", "Task", "Workload", "price_columns",
+    "DEFAULT_CONTEXT_TOKENS", "DEFAULT_NEW_TOKENS", "DEFAULT_PROMPT_TOKENS", "DEFAULT_USERS", "PRICE_COLUMNS", "Base",
+    "Build", "Candidate", "Chassis", "Circuit", "Col", "Constraints", "Cpu", "Dimm", "Drive", "Efficiency", "Engine", "Estimate",
+    "Execution", "Finding", "FormFactor", "Fraction", "FxRate", "Gpu", "Line", "Link", "MemoryBreakdown",
+    "MemoryEstimate", "ModelSpec", "NetworkPart", "NonNegFloat", "NonNegInt", "Objective", "Option", "Parallelism",
+    "Part", "PosFloat", "PosInt", "PowerDraw", "Precision", "Psu", "Recommendation", "RecommendRequest", "Rejection",
+    "Request", "Requirements", "SizingError", "SpeedEstimate", "StepTime", "System", "Task", "price_columns",
 ]

@@ -1,32 +1,16 @@
-"""Workloads and answers: estimates, composed builds, findings, options and recommendations."""
+"""Answers: estimates (memory, time per component, speed), findings, options and recommendations."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from .base import Base, NonNegFloat, NonNegInt, PosFloat, PosInt
-from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Psu
-from .model import Efficiency, Engine, ModelSpec, Precision
-
-Task = Literal["inference"]
-
-
-class Workload(Base):
-    """How the model is run. Token counts are per sequence; batch is the number of concurrent sequences."""
-
-    task: Task = "inference"
-    engine: str = "vllm"
-    precision: str = "bf16"
-    kv_precision: str | None = None  # None: the engine's default
-    batch: PosInt = 1
-    prompt_tokens: NonNegInt = 512
-    new_tokens: NonNegInt = 512
-    n_gpus: PosInt = 1  # per node
-    n_nodes: PosInt = 1  # nodes join by pipeline (layers split across nodes), tensor parallel within a node
-    node_link_bytes_s: PosFloat = 25e9  # per direction between nodes (200 Gb/s InfiniBand HDR)
+from .build import Build, Constraints, PowerDraw, Requirements
+from .execution import Execution
+from .model import Efficiency, ModelSpec
+from .system import System
 
 
-# ---------------------------------------------------------------------------------------------------- answers
 class MemoryBreakdown(Base):
     weights_bytes: NonNegFloat
     kv_cache_bytes: NonNegFloat
@@ -53,6 +37,19 @@ class MemoryEstimate(Base):
     max_batch_at_context: NonNegInt  # sequences of prompt+new tokens that fit beside the weights
 
 
+class StepTime(Base):
+    """One forward step and the time of each component. The GPU's components overlap (roofline), so `total_s` is
+    not their sum: it is what sizing.estimate.roofline.step_time makes of them, plus the communication."""
+
+    total_s: NonNegFloat
+    weights_s: NonNegFloat  # reading the weights
+    kv_s: NonNegFloat  # reading the KV cache
+    compute_s: NonNegFloat  # matmul and attention FLOPs
+    comm_s: NonNegFloat  # all-reduces, activation hops between GPUs and nodes
+    host_s: NonNegFloat  # per-layer launch and scheduling cost
+    bound: Literal["memory", "compute"]
+
+
 class SpeedEstimate(Base):
     prefill_tokens_per_s: NonNegFloat
     decode_tokens_per_s: NonNegFloat  # per sequence, averaged while the cache grows
@@ -65,75 +62,14 @@ class SpeedEstimate(Base):
 class Estimate(Base):
     fits: bool
     model: ModelSpec
-    gpu: Gpu
-    engine: Engine
-    precision: Precision
-    kv_precision: Precision
-    workload: Workload
+    execution: Execution
+    system: System
     efficiency: Efficiency
     memory: MemoryEstimate
     speed: SpeedEstimate
+    decode_step: StepTime  # the mean decode step while the cache grows
+    prefill: StepTime  # the whole batch's prefill
     notes: tuple[str, ...] = ()
-
-
-# ------------------------------------------------------------------------------------------------------ builds
-class Constraints(Base):
-    """What the user allows: resolved ids, limits and the ranking objective."""
-
-    gpus: tuple[str, ...] = ()  # allow-list of GPU ids (empty: all)
-    exclude: tuple[str, ...] = ()
-    cpus: tuple[str, ...] = ()  # allow-list of CPU ids
-    circuit: str | None = None  # None: 120 V/15 A for towers and workstations, rack 208 V/30 A for servers
-    max_gpus: PosInt | None = None  # in total, over all nodes
-    form_factor: Literal["tower", "rack"] | None = None  # tower includes workstations
-    budget_usd: PosFloat | None = None
-    target_tokens_per_s: PosFloat | None = None
-    objective: Literal["cost", "speed", "cost-per-token"] = "cost"
-    multi_node: bool = True
-
-
-class Build(Base):
-    """One composed server (or n_nodes identical ones): every part and its count."""
-
-    gpu: Gpu
-    n_gpus: PosInt  # per node
-    n_nodes: PosInt = 1
-    chassis: Chassis
-    cpu: Cpu
-    n_cpus: PosInt
-    dimm: Dimm
-    n_dimms: PosInt
-    system_drive: Drive
-    data_drive: Drive | None = None
-    n_data_drives: NonNegInt = 0
-    psu: Psu
-    n_psus: PosInt
-    nic: NetworkPart | None = None
-    switch: NetworkPart | None = None
-    circuit: Circuit
-    gpu_lanes_each: PosInt  # PCIe lanes each GPU gets
-    gpu_power_limit_w: PosFloat | None = None  # set when the circuit needs capped GPUs
-    sustained_w: PosFloat  # DC load per node at full GPU power
-    wall_w: PosFloat  # AC draw per node at the wall
-    n_circuits: PosInt = 1  # circuits the node needs (rack servers spread their PSUs over feeds)
-    psu_capacity_w: PosFloat  # continuous DC the PSU set delivers at this input voltage (redundant units excluded)
-    ram_need_bytes: PosFloat
-    system_drive_need_bytes: PosFloat
-    data_drive_need_bytes: NonNegFloat
-    cores_need: PosInt
-    lanes_need: PosInt
-
-    @property
-    def ram_bytes(self) -> float:
-        return self.n_dimms * self.dimm.capacity_bytes
-
-    @property
-    def memory_speed_mt_s(self) -> int:
-        return min(self.dimm.speed_mt_s, self.cpu.max_memory_mt_s)
-
-    @property
-    def cpu_lanes(self) -> int:
-        return self.cpu.usable_lanes(self.n_cpus)
 
 
 class Finding(Base):
@@ -142,6 +78,18 @@ class Finding(Base):
     need: float | str | None = None
     have: float | str | None = None
     message: str
+
+
+class Candidate(Base):
+    """A composed build and everything the rules judge it by: what the work needs of it, what it draws, the
+    estimate on its own links and power cap, what the user allows and what its priced parts cost."""
+
+    build: Build
+    requirements: Requirements
+    power: PowerDraw
+    estimate: Estimate
+    constraints: Constraints
+    total_usd: NonNegFloat = 0.0
 
 
 class Line(Base):
@@ -154,22 +102,35 @@ class Line(Base):
 
 
 class Option(Base):
-    build: Build
+    """A build that passed every rule: the candidate, its bill of materials, every finding and why it ranks here."""
+
+    candidate: Candidate
     lines: tuple[Line, ...]
-    total_price_usd: NonNegFloat  # sum of priced lines
     unpriced: tuple[str, ...]  # ids of parts without a dated price (total is a lower bound)
-    estimate: Estimate
     findings: tuple[Finding, ...]
     reasons: tuple[str, ...] = ()
 
     @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.findings)
+    def build(self) -> Build:
+        return self.candidate.build
+
+    @property
+    def estimate(self) -> Estimate:
+        return self.candidate.estimate
+
+    @property
+    def power(self) -> PowerDraw:
+        return self.candidate.power
+
+    @property
+    def total_price_usd(self) -> float:
+        """Sum of the priced lines."""
+        return self.candidate.total_usd
 
 
 class Rejection(Base):
     gpu: str
-    n_gpus: PosInt
+    n_gpus: PosInt  # per node
     n_nodes: PosInt = 1
     chassis: str
     findings: tuple[Finding, ...]  # the failed ones
@@ -177,12 +138,12 @@ class Rejection(Base):
 
 class Recommendation(Base):
     request: dict
-    workload: Workload
+    execution: Execution  # the base execution: one GPU; each option's estimate carries its own split
     model: ModelSpec
     options: tuple[Option, ...]  # ranked best first
     rejected: tuple[Rejection, ...]
     ways_out: tuple[str, ...] = ()  # when nothing fits: the cheapest changes that would
     currency: str = "USD"
-    fx_rate: float = 1.0
+    fx_rate: PosFloat = 1.0
     fx_date: str | None = None
     fx_source: str | None = None

@@ -1,0 +1,17 @@
+"""Collectives and hops over a link (the links themselves come from the build: sizing.specs.system)."""
+
+from __future__ import annotations
+
+from sizing.specs import Link
+
+
+def allreduce_s(link: Link, n: int, message_bytes: float) -> float:
+    """Ring all-reduce: latency + 2(n-1)/n x message / link bandwidth (Patarasuk & Yuan 2009; NCCL docs)."""
+    if n <= 1:
+        return 0.0
+    return link.latency_s + 2 * (n - 1) / n * message_bytes / link.bytes_s
+
+
+def hops_s(link: Link, n_hops: int, message_bytes: float) -> float:
+    """Pipeline stages pass activations along: one send per hop (GPipe, Huang et al. 2019)."""
+    return n_hops * (link.latency_s + message_bytes / link.bytes_s) if n_hops > 0 else 0.0

@@ -1,0 +1,177 @@
+"""Inference: memory of the busiest GPU and the time of prefill and decode steps, from bytes moved and FLOPs.
+
+Physics first: bytes stored, bytes moved and FLOPs counted from the model's shape (shapes); a few efficiency
+factors per engine and GPU class (data/efficiency.csv, fitted by benchmarks/calibrate.py) turn peaks into achieved
+rates (roofline). Every formula names its source.
+"""
+
+from __future__ import annotations
+
+from sizing.specs import (
+    Efficiency,
+    Estimate,
+    Execution,
+    MemoryBreakdown,
+    MemoryEstimate,
+    ModelSpec,
+    SpeedEstimate,
+    StepTime,
+    System,
+)
+
+from . import shapes
+from .comm import allreduce_s, hops_s
+from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
+from .parallel import layer_ways, shares, split_problem, tensor_ways, tp_kv_share, tp_problem
+from .roofline import mm_eff, peak_flops, step_time, weight_eff
+
+DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise linear in c
+
+
+def _latent(model: ModelSpec, execution: Execution) -> bool:
+    return model.is_mla and execution.engine.mla_latent_cache
+
+
+def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEstimate:
+    """Memory of the busiest GPU. Allocator peak = weights + KV cache for prompt+new tokens of every sequence +
+    prefill activations; device peak adds the CUDA context and allocator slack (measured.md: ~0.3-0.5 GiB that
+    max_memory_allocated does not see). Engines that pre-allocate (vLLM gpu_memory_utilization) show that
+    fraction of the card, the surplus being their KV pool."""
+    engine, x, gpu = execution.engine, execution, system.gpu
+    lin, emb = shapes.weight_bytes(model, x.precision)
+    share = shares(model, x, system)
+    weights = lin * share.blocks + emb * share.embed
+    kv_bits = shapes.kv_bits_of(x.kv_precision)
+    latent = _latent(model, x)
+    kv_seq = shapes.kv_cache_bytes(model, latent, kv_bits, x.context_tokens)
+    kv = x.batch * kv_seq * share.kv
+    act = activation_bytes(model, x)
+    allocated = weights + kv + act
+    overhead = engine.context_bytes + engine.fragmentation * allocated
+    need = allocated + overhead
+    usable = usable_bytes(engine, gpu)
+    fits = need <= usable
+    kv_reported = kv + (usable - need) if engine.gpu_memory_utilization and fits else kv  # the pre-allocated pool
+    room = usable - (weights + act + overhead)
+    max_batch = int(room // (kv_seq * share.kv)) if room > 0 and kv_seq > 0 else 0
+    return MemoryEstimate(
+        per_gpu_bytes=weights + kv_reported + act + overhead, need_per_gpu_bytes=need, usable_per_gpu_bytes=usable,
+        allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes, fits=fits,
+        breakdown=MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv_reported, activations_bytes=act,
+                                  overhead_bytes=overhead),
+        kv_bytes_per_token=shapes.kv_cache_bytes(model, latent, kv_bits, 1.0), max_batch_at_context=max(0, max_batch),
+    )
+
+
+def decode_step(model: ModelSpec, execution: Execution, system: System, eff: Efficiency,
+                context_tokens: float) -> StepTime:
+    """One decode step for the batch at cache depth `context`: the slower of reading the bytes (roofline: bytes /
+    (bandwidth x efficiency), hardware.md §4.5) and doing the FLOPs, plus a fixed per-layer launch/scheduling cost
+    and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer split reads every GPU's share one
+    after another, so it adds no speed (measured.md on llama.cpp); its activations hop GPU to GPU once per step,
+    and pipeline stages on other nodes once per node."""
+    x, gpu = execution, system.gpu
+    tp, lw = tensor_ways(x), layer_ways(x, system)
+    bw = gpu.mem_bw_bytes_s
+    w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
+    kv_read = x.batch * shapes.kv_cache_bytes(model, _latent(model, x), shapes.kv_bits_of(x.kv_precision),
+                                              context_tokens) * tp_kv_share(model, x)
+    kv_read *= eff.kv_traffic * (model.n_kv_groups if x.engine.kv_gqa_expand else 1)
+    t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
+    t_kv = kv_read / (bw * eff.bw_eff)
+    flops = x.batch * (2 * shapes.active_matmul_params(model)
+                       + shapes.attention_flops_per_token(model, context_tokens, _latent(model, x))) / tp
+    t_comp = flops / (peak_flops(system, x.precision) * eff.mm_eff)
+    message = x.batch * model.hidden_size * ACT_BYTES
+    comm = 2 * model.n_layers * allreduce_s(system.gpu_link, tp, message) if tp > 1 else 0.0
+    if lw > 1:
+        comm = hops_s(system.gpu_link, lw - 1, message)
+    comm += hops_s(system.node_link, system.n_nodes - 1, message)
+    t_host = model.n_layers * eff.layer_overhead_s
+    total = step_time(x.engine, t_weights + t_kv, t_comp, t_host) + comm
+    return StepTime(total_s=total, weights_s=t_weights, kv_s=t_kv, compute_s=t_comp, comm_s=comm, host_s=t_host,
+                    bound="compute" if t_comp > t_weights + t_kv else "memory")
+
+
+def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:
+    """Time to process the batch's prompts: dense matmul FLOPs (2 per weight per token) and causal attention FLOPs
+    over peak x efficiency, never faster than reading the weights once per chunk; tensor parallel divides the work
+    and adds two all-reduces per layer per chunk; layer split with micro-batches pipelines them across GPUs
+    (llama.cpp PR #6017); each chunk crosses the node links once per extra node."""
+    x = execution
+    if x.prompt_tokens <= 0:
+        return StepTime(total_s=0.0, weights_s=0.0, kv_s=0.0, compute_s=0.0, comm_s=0.0, host_s=0.0, bound="memory")
+    tokens = x.batch * x.prompt_tokens
+    tp, lw = tensor_ways(x), layer_ways(x, system)
+    n_chunks, chunk = prefill_chunks(x.engine, tokens)
+    head = shapes.head_params(model)
+    mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
+    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, _latent(model, x))
+    t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
+    w_bytes = shapes.decode_weight_bytes(model, x.precision, tokens) / tp
+    t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
+    t_host = n_chunks * model.n_layers * eff.layer_overhead_s
+    t = step_time(x.engine, t_mem, t_comp, t_host)
+    comm = 0.0
+    if tp > 1:
+        comm = n_chunks * 2 * model.n_layers * allreduce_s(system.gpu_link, tp, chunk * model.hidden_size * ACT_BYTES)
+    elif lw > 1:
+        t *= pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
+    comm += n_chunks * hops_s(system.node_link, system.n_nodes - 1, chunk * model.hidden_size * ACT_BYTES)
+    return StepTime(total_s=t + comm, weights_s=t_mem, kv_s=0.0, compute_s=t_comp, comm_s=comm, host_s=t_host,
+                    bound="compute" if t_comp > t_mem else "memory")
+
+
+def mean_step(steps: list[StepTime]) -> StepTime:
+    """The average step over the samples; the bound the majority of them has."""
+    n = len(steps)
+    fields = ("total_s", "weights_s", "kv_s", "compute_s", "comm_s", "host_s")
+    means = {f: sum(getattr(s, f) for s in steps) / n for f in fields}
+    n_compute = sum(s.bound == "compute" for s in steps)
+    return StepTime(**means, bound="compute" if n_compute * 2 > n else "memory")
+
+
+def speed(model: ModelSpec, execution: Execution, system: System, eff: Efficiency
+          ) -> tuple[SpeedEstimate, StepTime, StepTime]:
+    """Prefill, then decode averaged while the cache grows from prompt to prompt + new tokens (midpoint rule).
+    Returns the speeds, the mean decode step and the prefill."""
+    x = execution
+    pre = prefill(model, x, system, eff)
+    steps = max(x.new_tokens, 1)
+    samples = [decode_step(model, x, system, eff, x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES)
+               for i in range(DECODE_SAMPLES)]
+    step = mean_step(samples)
+    t_decode = sum(s.total_s * steps / DECODE_SAMPLES for s in samples)
+    decode_rate = steps / t_decode
+    t_prefill = pre.total_s
+    speeds = SpeedEstimate(
+        prefill_tokens_per_s=x.batch * x.prompt_tokens / t_prefill if t_prefill > 0 else 0.0,
+        decode_tokens_per_s=decode_rate, decode_tokens_per_s_total=decode_rate * x.batch,
+        e2e_tokens_per_s=x.new_tokens / (t_prefill + t_decode) if x.new_tokens else 0.0,
+        time_to_first_token_s=t_prefill if x.prompt_tokens > 0 else t_decode / steps,
+        decode_bound=step.bound,
+    )
+    return speeds, step, pre
+
+
+def notes(model: ModelSpec, execution: Execution, system: System) -> tuple[list[str], bool]:
+    """What the user should know about this run, and whether the split itself is legal."""
+    x, gpu = execution, system.gpu
+    out: list[str] = [model.assumed] if model.assumed else []
+    if x.context_tokens > model.max_context_tokens:
+        out.append(f"prompt+new = {x.context_tokens} tokens exceeds the model's context of {model.max_context_tokens}")
+    problems = [p for p in (tp_problem(model, tensor_ways(x)), split_problem(x, system)) if p]
+    out += problems
+    if tensor_ways(x) > 1 and system.gpu_link.kind == "host":
+        out.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
+    if layer_ways(x, system) > 1:
+        out.append(f"{x.engine.name} splits layers across GPUs: more GPUs add capacity, not decode speed")
+    return out, not problems
+
+
+def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
+    mem = memory(model, execution, system)
+    said, legal = notes(model, execution, system)
+    speeds, step, pre = speed(model, execution, system, eff)
+    return Estimate(fits=mem.fits and legal, model=model, execution=execution, system=system, efficiency=eff,
+                    memory=mem, speed=speeds, decode_step=step, prefill=pre, notes=tuple(said))

@@ -1,0 +1,77 @@
+"""How a model is shared out over GPUs and nodes: the busiest GPU's share of weights and cache, and whether a
+split is legal."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from sizing.specs import Execution, ModelSpec, System
+
+
+class Shares(NamedTuple):
+    """Fractions of the block weights, the embedding + head and the KV cache that the busiest GPU holds."""
+
+    blocks: float
+    embed: float
+    kv: float
+
+
+def tensor_ways(execution: Execution) -> int:
+    return execution.parallelism.tp
+
+
+def layer_ways(execution: Execution, system: System) -> int:
+    """GPUs of one node that split the layers between them (pipeline stages within a node)."""
+    return max(1, execution.parallelism.pp // system.n_nodes)
+
+
+def tp_kv_share(model: ModelSpec, execution: Execution) -> float:
+    """The KV cache one tensor-parallel rank holds: ceil(n_kv / tp) heads, at least one (replicated when tp exceeds
+    the KV heads); an MLA latent has no head axis and is replicated."""
+    tp = tensor_ways(execution)
+    if tp == 1 or (model.is_mla and execution.engine.mla_latent_cache):
+        return 1.0
+    return max(1, math.ceil(model.n_kv_heads / tp)) / model.n_kv_heads
+
+
+def shares(model: ModelSpec, execution: Execution, system: System) -> Shares:
+    """Tensor parallel (Megatron-LM, Shoeybi et al. 2019): every matrix split tp ways, vocab-parallel embeddings;
+    KV heads split, replicated when tp exceeds the KV heads; an MLA latent has no head axis and is replicated.
+    Layer split (llama.cpp --split-mode layer, accelerate device_map): whole layers per GPU, the first GPU holds
+    the embedding and the last the head; the busiest holds ceil(L/n) layers. Nodes pipeline whole layers the same
+    way (first node embeds, last holds the head)."""
+    tp, lw = tensor_ways(execution), layer_ways(execution, system)
+    blocks, embed, kv = 1.0, 1.0, 1.0
+    if tp > 1:
+        blocks, embed, kv = 1 / tp, 1 / tp, tp_kv_share(model, execution)
+    elif lw > 1:
+        blocks = kv = math.ceil(model.n_layers / lw) / model.n_layers
+        embed = 1.0 if model.tied_embeddings else 0.5
+    if system.n_nodes > 1:
+        node_layers = math.ceil(model.n_layers / system.n_nodes) / model.n_layers
+        blocks, kv = blocks * node_layers, kv * node_layers
+        embed *= 1.0 if model.tied_embeddings else 0.5
+    return Shares(blocks, embed, kv)
+
+
+def tp_problem(model: ModelSpec, tp: int) -> str | None:
+    """Why `tp`-way tensor parallel cannot split this model evenly, or None (vLLM/Megatron-LM start-up checks:
+    query heads divisible by tp; KV heads divisible by tp or tp divisible by KV heads)."""
+    if tp == 1:
+        return None
+    if model.n_heads % tp:
+        return (f"{tp}-way tensor parallel needs the {model.n_heads} attention heads divisible by {tp}; "
+                "use a GPU count that divides them")
+    if not model.is_mla and model.n_kv_heads % tp and tp % model.n_kv_heads:
+        return f"{tp}-way tensor parallel cannot split or replicate {model.n_kv_heads} KV heads evenly"
+    return None
+
+
+def split_problem(execution: Execution, system: System) -> str | None:
+    """The split must use the GPUs there are: tp x pp x dp = GPUs in all, tp within one node."""
+    p = execution.parallelism
+    if p.tp > system.n_gpus or p.tp * p.pp * p.dp != system.n_gpus_total:
+        return (f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus} GPU(s) per node x "
+                f"{system.n_nodes} node(s)")
+    return None

@@ -1,0 +1,95 @@
+"""What a build draws and what its supplies give: DC load per part, PSU capacity at the input voltage, wall draw
+through the PSU's efficiency, and the GPU power cap that lets one circuit carry it."""
+
+from __future__ import annotations
+
+import math
+
+from sizing.specs import Build, Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Part, PowerDraw, Psu
+
+# Power of the parts around the GPUs and CPUs (sustained DC): RDIMM 3-6 W, NVMe ~8 W, 3.5" HDD ~9 W active
+# (vendor datasheets, UNCONFIRMED in stored sources); board, fans and BMC: ~75 W in a tower, ~100 W in a workstation,
+# ~250 W in a GPU server whose fans move the GPUs' heat (hardware.md §3.2 [S48][S49]).
+DIMM_W = 5.0
+NVME_W = 8.0
+HDD_W = 9.0
+NIC_W = 25.0  # a NIC whose row gives no power
+PLATFORM_W = {"tower": 75.0, "workstation": 100.0, "rack": 250.0}
+ATX_HEADROOM = 1.25  # PSU continuous >= 1.25 x sustained DC load (integrator practice: 50-80% load, hardware.md §3.2
+# [S49]; ATX 3.x rides 200% excursions for 100 us [S52], so headroom is for efficiency and ageing, not spikes)
+CRPS_HEADROOM = 1.15  # redundant server supplies: +10-20% over the summed load (STH power formula, hardware.md §3.2 [S48])
+MIN_POWER_FRACTION = 0.7  # caps below 70% of TDP cost real speed (Puget: 280 W of 350 W kept >95% [S53])
+# 80 PLUS efficiency at 50% load (hardware.md §3.2 [S55]): 115 V internal, 230 V internal redundant
+EFFICIENCY = {"bronze": (0.85, 0.88), "gold": (0.90, 0.92), "platinum": (0.92, 0.94), "titanium": (0.94, 0.96)}
+
+
+def psu_efficiency(tier: str, volts: float) -> float:
+    low, high = EFFICIENCY[tier]
+    return high if volts >= 200 else low
+
+
+def psu_headroom(psu_form: str) -> float:
+    return CRPS_HEADROOM if psu_form == "crps" else ATX_HEADROOM
+
+
+def part_w(part: Part, chassis: Chassis) -> float:
+    """Sustained DC draw of one part at full power."""
+    if isinstance(part, (Gpu, Cpu)):
+        return part.tdp_w
+    if isinstance(part, Dimm):
+        return DIMM_W
+    if isinstance(part, Drive):
+        return HDD_W if part.media == "hdd" else NVME_W
+    if isinstance(part, NetworkPart):
+        return part.power_w or NIC_W
+    if isinstance(part, Chassis):
+        return PLATFORM_W[chassis.form_factor]
+    return 0.0  # PSUs deliver the load
+
+
+def load_w(parts: tuple[tuple[Part, int], ...], chassis: Chassis) -> float:
+    """DC load of one node's parts (part, count) at full GPU power."""
+    return sum(part_w(p, chassis) * n for p, n in parts)
+
+
+def active_psus(chassis: Chassis) -> int:
+    """PSUs carrying the load: N+N for an even redundant set (A/B feeds), N+1 for an odd one (hardware.md §3.2:
+    DGX A100 3+3, MiTAC G4520G6 3+1 [S56][S59])."""
+    count = chassis.psu_bays
+    if not chassis.redundant_psu or count == 1:
+        return count
+    return count - 1 if count % 2 else count // 2
+
+
+def psu_capacity_w(psu: Psu, chassis: Chassis, volts: float) -> float:
+    """Continuous DC the active PSUs give at this input voltage, within what the chassis' power board carries."""
+    return min(active_psus(chassis) * psu.watts_at(volts), chassis.max_psu_w)
+
+
+def feeds(chassis: Chassis) -> int:
+    """Separate wall feeds a server can spread its active PSUs over (one for ATX machines)."""
+    return active_psus(chassis) if chassis.psu_form == "crps" else 1
+
+
+def power_cap_w(load: float, gpu: Gpu, n_gpus: int, circuit: Circuit, efficiency: float) -> float | None:
+    """The GPU power cap (a multiple of 10 W) that keeps the wall draw within the circuit, if >= 70% of TDP
+    suffices (Puget [S53]); None when no cap is needed or a cap that deep would cost real speed."""
+    if load / efficiency <= circuit.continuous_w:
+        return None
+    others = load - n_gpus * gpu.tdp_w
+    cap = math.floor(((circuit.continuous_w * efficiency - others) / n_gpus) / 10) * 10
+    return float(cap) if cap >= MIN_POWER_FRACTION * gpu.tdp_w else None
+
+
+def power(b: Build) -> PowerDraw:
+    """One node's draw: the DC load at full power and with the build's GPU cap, the wall draw through the PSU's
+    80 PLUS efficiency at this voltage, the PSU capacity and the circuits it needs."""
+    parts = tuple((p, n) for _, p, n in b.node_parts())
+    sustained = load_w(parts, b.chassis)
+    capped = sustained - b.n_gpus * (b.gpu.tdp_w - b.gpu_power_limit_w) if b.gpu_power_limit_w else sustained
+    efficiency = psu_efficiency(b.psu.efficiency_tier, b.circuit.volts)
+    wall = capped / efficiency
+    n_feeds = feeds(b.chassis)
+    return PowerDraw(sustained_w=sustained, capped_w=capped, wall_w=wall, full_wall_w=sustained / efficiency,
+                     psu_capacity_w=psu_capacity_w(b.psu, b.chassis, b.circuit.volts), psu_efficiency=efficiency,
+                     n_circuits=min(n_feeds, math.ceil(wall / b.circuit.continuous_w)) if n_feeds > 1 else 1)

@@ -1,0 +1,44 @@
+"""Step cost to seconds: bandwidth and peak times efficiency, the overlap of memory, compute and host time, and
+what a GPU power cap does to compute."""
+
+from __future__ import annotations
+
+from sizing.specs import Efficiency, Engine, Precision, System
+
+OVERLAP_P = 4.0  # p of the p-norm that blends the three times: p = 1 would add them, p -> inf takes the maximum
+# Compute throughput under a power cap ~ (cap / TDP)^a. Puget capped RTX 3090s from 350 W to 280 W (80%) and kept
+# >95% of training throughput (hardware.md §3.2 [S53]): a = ln 0.95 / ln 0.8 = 0.23. DERIVED from that one point;
+# memory clocks are not capped, so bandwidth-bound decode keeps its speed.
+POWER_CAP_EXPONENT = 0.23
+
+
+def weight_eff(eff: Efficiency, precision: Precision) -> float:
+    """Weight-read efficiency: quantized formats dequantize on the fly and reach less of the bandwidth."""
+    return eff.quant_bw_eff if precision.is_quantized else eff.bw_eff
+
+
+def mm_eff(eff: Efficiency, precision: Precision) -> float:
+    """Matmul efficiency: weight-only quantized GEMMs run at quant_mm_eff of the dense rate."""
+    return eff.mm_eff * (eff.quant_mm_eff if precision.is_quantized else 1.0)
+
+
+def power_factor(system: System) -> float:
+    """Compute throughput left under the system's GPU power cap (1 without one)."""
+    if not system.gpu_power_limit_w:
+        return 1.0
+    return min(1.0, system.gpu_power_limit_w / system.gpu.tdp_w) ** POWER_CAP_EXPONENT
+
+
+def peak_flops(system: System, precision: Precision) -> float:
+    """Dense tensor peak for the dtype the matmuls run in, under the power cap."""
+    return system.gpu.peak_flops(precision.compute_dtype) * power_factor(system)
+
+
+def step_time(engine: Engine, t_mem: float, t_comp: float, t_fixed: float) -> float:
+    """One forward step. The GPU's memory and compute times overlap (roofline: the larger wins). The fixed per-layer
+    time is host-side in eager engines (Python and kernel launches run ahead of the GPU asynchronously, so it
+    overlaps the GPU's work: a smooth p-norm maximum, as the overlap is partial) and GPU-side in graph-captured or
+    C++ engines (small-kernel and synchronisation costs that add to the bandwidth time)."""
+    if engine.host_bound:
+        return (t_mem**OVERLAP_P + t_comp**OVERLAP_P + t_fixed**OVERLAP_P) ** (1 / OVERLAP_P)
+    return max(t_mem, t_comp) + t_fixed

@@ -1,0 +1,18 @@
+"""One entry for every task: `estimate(model, execution, system, eff)` dispatches on the execution's task, so
+training, distillation, RL and CPU-offload estimators slot in beside inference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sizing.specs import Efficiency, Estimate, Execution, ModelSpec, System
+
+from . import inference
+
+Estimator = Callable[[ModelSpec, Execution, System, Efficiency], Estimate]
+ESTIMATORS: dict[str, Estimator] = {"inference": inference.estimate}
+
+
+def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
+    """Memory, time per component and speed of `execution` of `model` on `system`."""
+    return ESTIMATORS[execution.task](model, execution, system, eff)

@@ -1,0 +1,65 @@
+"""Ranking: by cost, speed or cost per token; the best chassis per shape; the reasons for each place."""
+
+from __future__ import annotations
+
+from sizing.specs import Chassis, Objective, Option
+from sizing.units import fmt_bytes, fmt_rate, fmt_seconds, fmt_watts
+
+FORM_ORDER = {"tower": 0, "workstation": 1, "rack": 2}
+
+
+def rank_key(o: Option, objective: Objective) -> tuple:
+    """Builds whose GPU has no dated price rank after priced ones (their total is a lower bound)."""
+    gpu_unpriced = o.build.gpu.price_usd is None
+    rate = max(o.estimate.speed.decode_tokens_per_s_total, 1e-9)
+    if objective == "speed":
+        return (-rate, gpu_unpriced, o.total_price_usd)
+    if objective == "cost-per-token":
+        return (gpu_unpriced, o.total_price_usd / rate, -rate)
+    return (gpu_unpriced, o.total_price_usd, -rate)
+
+
+def size_class(c: Chassis) -> tuple[int, int]:
+    return (c.max_gpus, FORM_ORDER[c.form_factor])
+
+
+def chassis_key(o: Option, objective: Objective) -> tuple:
+    """Within one (GPU, count, nodes) shape: the smallest chassis that holds the GPUs (an 8-GPU server for one GPU
+    wastes money, power and rack space; chassis prices are mostly unconfirmed, so size decides), then the rank."""
+    return (size_class(o.build.chassis), rank_key(o, objective))
+
+
+def best_per_shape(options: list[Option], objective: Objective) -> list[Option]:
+    """The best chassis for each (GPU, count, nodes), ranked; the rest are the same machine in a bigger box."""
+    best: dict[tuple[str, int, int], Option] = {}
+    for o in options:
+        key = (o.build.gpu.id, o.build.n_gpus, o.build.n_nodes)
+        if key not in best or chassis_key(o, objective) < chassis_key(best[key], objective):
+            best[key] = o
+    return sorted(best.values(), key=lambda o: rank_key(o, objective))
+
+
+def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple[str, ...]:
+    b, e, p = o.build, o.estimate, o.power
+    m, s, x = e.memory, e.speed, e.execution
+    out = [
+        f"{'best' if rank == 0 else f'#{rank + 1}'} of {n_options} passing builds by {objective}",
+        f"{b.n_gpus * b.n_nodes} x {b.gpu.name}: needs {fmt_bytes(m.need_per_gpu_bytes)} of "
+        f"{fmt_bytes(m.gpu_memory_bytes)} per GPU ({x.engine.name}, {x.precision.id} weights, {x.batch} users x "
+        f"{x.context_tokens} tokens)",
+        f"decode {fmt_rate(s.decode_tokens_per_s)} per user, {fmt_rate(s.decode_tokens_per_s_total)} in total; "
+        f"first token after {fmt_seconds(s.time_to_first_token_s)}",
+        f"{b.psu.name} x {b.n_psus} for {fmt_watts(p.sustained_w)} sustained; {fmt_watts(p.wall_w)} at the wall on "
+        f"{b.circuit.label}",
+    ]
+    if o.unpriced:
+        out.append(f"no dated public price for {', '.join(o.unpriced)}: the total counts only the priced parts")
+    if b.gpu.price_kind in ("used", "quote"):
+        out.append(f"the {b.gpu.name} price is a {b.gpu.price_kind} price ({b.gpu.price_date}): new cards may cost more")
+    return tuple(out)
+
+
+def ranked(options: list[Option], objective: Objective) -> list[Option]:
+    """The best build per shape, best first, each with the reasons for its place."""
+    best = best_per_shape(options, objective)
+    return [o.model_copy(update={"reasons": reasons(o, i, len(best), objective)}) for i, o in enumerate(best)]

@@ -1,0 +1,115 @@
+"""Ways out when nothing passes: relaxations keyed by the rule that failed, each checked by a search, as a
+resolver's failure carries its causes. A relaxation answers only the rules it can change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sizing.specs import Precision, Rejection
+from sizing.units import fmt_money
+
+from .provider import Problem
+from .rank import best_per_shape
+from .search import search
+
+MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits first
+
+
+def raise_budget(p: Problem) -> str | None:
+    opts = best_per_shape(search(p._replace(constraints=p.constraints.model_copy(update={"budget_usd": None})))[0],
+                          "cost")
+    if not opts:
+        return None
+    cheapest = opts[0]
+    return (f"raise --budget to {fmt_money(cheapest.total_price_usd)} ({cheapest.build.n_gpus} x "
+            f"{cheapest.build.gpu.name}), the cheapest build that passes every other rule")
+
+
+def fewer_users(p: Problem) -> str | None:
+    batch = p.execution.batch
+    for users in sorted({max(1, batch // 2), max(1, batch // 4), 1}, reverse=True):
+        if users < batch and search(p._replace(execution=p.execution.model_copy(update={"batch": users})))[0]:
+            return f"serve {users} concurrent users (--users {users}) instead of {batch}"
+    return None
+
+
+def shorter_context(p: Problem) -> str | None:
+    x = p.execution
+    if x.prompt_tokens <= 1024:
+        return None
+    shorter = x.model_copy(update={"prompt_tokens": max(256, x.prompt_tokens // 4)})
+    if search(p._replace(execution=shorter))[0]:
+        return f"a shorter context: --context {shorter.context_tokens}"
+    return None
+
+
+def smaller_formats(p: Problem) -> list[Precision]:
+    """Weight formats the engine runs with fewer bits than the current one, one per bit width, closest first."""
+    x = p.execution
+    bits = x.precision.weight_bits or 16.0
+    by_bits: dict[float, Precision] = {}
+    for q in p.parts.precisions.values():
+        if q.family in x.engine.weight_families and q.weight_bits and q.weight_bits < bits:
+            by_bits.setdefault(q.weight_bits, q)
+    return [by_bits[b] for b in sorted(by_bits, reverse=True)][:MAX_QUANT_TRIES]
+
+
+def smaller_quantization(p: Problem) -> str | None:
+    for q in smaller_formats(p):
+        if search(p._replace(execution=p.execution.model_copy(update={"precision": q})))[0]:
+            return f"a smaller quantization: --precision {q.id}"
+    return None
+
+
+def wider_gpus(p: Problem) -> str | None:
+    c = p.constraints
+    if not (c.gpus or c.exclude or c.max_gpus or c.form_factor):
+        return None
+    wider = c.model_copy(update={"gpus": (), "exclude": (), "max_gpus": None, "form_factor": None})
+    opts = best_per_shape(search(p._replace(constraints=wider))[0], c.objective)
+    if not opts:
+        return None
+    best = opts[0]
+    return (f"another GPU or count: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id} "
+            f"({fmt_money(best.total_price_usd)}) passes without the GPU constraints")
+
+
+def bigger_circuit(p: Problem) -> str | None:
+    c = p.constraints
+    if c.circuit is None:
+        return None
+    now = p.parts.circuit(c.circuit).continuous_w
+    for circuit in sorted(p.parts.circuits.values(), key=lambda x: x.continuous_w):
+        if circuit.continuous_w > now and search(p._replace(
+                constraints=c.model_copy(update={"circuit": circuit.id})))[0]:
+            return f"a bigger wall circuit: --circuit {circuit.id} ({circuit.label})"
+    return None
+
+
+Relaxation = Callable[[Problem], str | None]
+# In the order they are offered: the cheapest change to the request first.
+RELAXATIONS: dict[str, Relaxation] = {
+    "budget": raise_budget, "users": fewer_users, "context": shorter_context, "quantization": smaller_quantization,
+    "gpus": wider_gpus, "circuit": bigger_circuit,
+}
+# failed rule -> the relaxations that can make it pass
+RELAX_FOR: dict[str, tuple[str, ...]] = {
+    "budget": ("budget",),
+    "gpu_memory": ("users", "context", "quantization", "gpus"),
+    "tensor_parallel": ("gpus",),
+    "engine_support": ("gpus",),
+    "chassis_fit": ("gpus",),
+    "cooling": ("gpus",),
+    "target_speed": ("gpus",),
+    "wall_circuit": ("circuit", "gpus"),
+    "psu_capacity": ("circuit", "gpus"),
+    "psu_connectors": ("gpus",),
+}
+
+
+def ways_out(p: Problem, rejected: list[Rejection]) -> tuple[str, ...]:
+    """The changes, among those that answer a rule some candidate failed, that make a build pass."""
+    failed = {f.rule for r in rejected for f in r.findings}
+    wanted = {name for rule in failed for name in RELAX_FOR.get(rule, ())}
+    out = [way for name, relax in RELAXATIONS.items() if name in wanted and (way := relax(p))]
+    return tuple(out or ["no change tried here makes a build pass; see the rejected list for each rule that failed"])

@@ -1,0 +1,151 @@
+"""Enumerate legal (GPU, count, chassis) candidates and clusters, compose and estimate each, check every rule.
+
+For each shape the requirements are computed once; each chassis gets its own build, the estimate on that build's
+links and power cap (System.from_build), and every rule; `evaluate` returns an Option or a Rejection.
+"""
+
+from __future__ import annotations
+
+from sizing import estimate as est
+from sizing import rules
+from sizing.specs import (
+    Candidate,
+    Chassis,
+    Estimate,
+    Execution,
+    Finding,
+    Gpu,
+    Option,
+    Parallelism,
+    Rejection,
+    Requirements,
+    System,
+)
+
+from .derive import bill_of_materials, derive
+from .provider import Problem
+from .rank import size_class
+
+GPU_COUNTS = (1, 2, 4, 8)
+NODE_COUNTS = (2, 4, 8)  # clusters of 8-GPU servers, only where one server cannot hold the work
+Outcome = Option | Rejection
+
+
+def candidates(problem: Problem) -> list[Gpu]:
+    c = problem.constraints
+    gpus = [g for g in problem.parts.gpus.values() if (not c.gpus or g.id in c.gpus) and g.id not in c.exclude]
+    return sorted(gpus, key=lambda g: g.id)
+
+
+def chassis_for(problem: Problem, gpu: Gpu, n: int) -> list[Chassis]:
+    forms = {"tower": ("tower", "workstation"), "rack": ("rack",)}.get(problem.constraints.form_factor or "", None)
+    return [x for x in problem.parts.chassis.values() if x.max_gpus >= n and x.gpu_form_factor == gpu.form_factor
+            and (forms is None or x.form_factor in forms)]
+
+
+def on_gpus(execution: Execution, n: int, n_nodes: int) -> Execution:
+    """The execution split over n GPUs per node and n_nodes nodes, as its engine splits."""
+    return execution.model_copy(update={"parallelism": Parallelism.for_engine(execution.engine, n, n_nodes)})
+
+
+class Shape:
+    """One (GPU, count per node, nodes): its execution and requirements, and the estimate per distinct system (a
+    chassis that gives the same lanes and NIC gets the same estimate)."""
+
+    def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int):
+        self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
+        self.execution = on_gpus(problem.execution, n, n_nodes)
+        self.requirements: Requirements = est.requirements(problem.model, self.execution,
+                                                           System.of(gpu, n, n_nodes))
+        self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
+        self._estimates: dict[System, Estimate] = {}
+
+    def estimate(self, system: System) -> Estimate:
+        if system not in self._estimates:
+            self._estimates[system] = est.estimate(self.problem.model, self.execution, system, self.eff)
+        return self._estimates[system]
+
+    def rejection(self, chassis: str, findings: tuple[Finding, ...]) -> Rejection:
+        return Rejection(gpu=self.gpu.id, n_gpus=self.n, n_nodes=self.n_nodes, chassis=chassis, findings=findings)
+
+
+def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
+    """Compose the shape in `chassis`, estimate it on that build and run every rule."""
+    build = derive(shape.problem, shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
+    if isinstance(build, Finding):
+        return shape.rejection(chassis.id, (build,))
+    lines, total, unpriced = bill_of_materials(build)
+    candidate = Candidate(build=build, requirements=shape.requirements, power=est.power(build),
+                          estimate=shape.estimate(System.from_build(build)), constraints=shape.problem.constraints,
+                          total_usd=total)
+    findings = rules.check(candidate)
+    failed = tuple(f for f in findings if not f.ok)
+    if failed:
+        return shape.rejection(chassis.id, failed)
+    return Option(candidate=candidate, lines=lines, unpriced=unpriced, findings=findings)
+
+
+def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[list[Outcome], bool]:
+    """Every chassis that can hold n x gpu (per node); True when GPU memory is not what stopped it (so a bigger
+    cluster would not help)."""
+    shape = Shape(problem, gpu, n, n_nodes)
+    boxes = chassis_for(problem, gpu, n)
+    if not boxes:
+        form = f"{problem.constraints.form_factor} " if problem.constraints.form_factor else ""
+        return [shape.rejection("-", (Finding(rule="chassis_fit", ok=False, need=n, have=None, message=(
+            f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs")),))], True
+    out: list[Outcome] = []
+    for chassis in boxes:
+        outcome = evaluate(shape, chassis)
+        out.append(outcome)
+        if isinstance(outcome, Rejection) and any(f.rule == "gpu_memory" for f in outcome.findings):
+            return out, False  # every chassis fails the same way: one rejection says it
+    return over_budget_in_its_size(shape, out), True
+
+
+def over_budget_in_its_size(shape: Shape, out: list[Outcome]) -> list[Outcome]:
+    """A shape is built in the smallest chassis that holds it (rank.chassis_key). When that build fails only the
+    budget, the same GPUs in a bigger box do not pass either: their totals are lower only because chassis prices
+    are unconfirmed. So the shape's choice of chassis never depends on the budget."""
+    by_id = {c.id: c for c in shape.problem.parts.chassis.values()}
+
+    def budget_only(o: Outcome) -> bool:
+        return isinstance(o, Rejection) and {f.rule for f in o.findings} == {"budget"}
+
+    near = [o for o in out if isinstance(o, Option) or budget_only(o)]
+    if not near:
+        return out
+    size = min(size_class(by_id[o.chassis if isinstance(o, Rejection) else o.build.chassis.id]) for o in near)
+    if any(isinstance(o, Option) and size_class(o.build.chassis) == size for o in near):
+        return out
+    right = next(o for o in near if isinstance(o, Rejection) and size_class(by_id[o.chassis]) == size)
+    over = right.findings[0]
+    return [shape.rejection(o.build.chassis.id, (over.model_copy(update={"message": (
+        f"{over.message} in {by_id[right.chassis].name}, the right size for {shape.n} GPUs; a bigger chassis "
+        "costs less here only because its price is unconfirmed")}),)) if isinstance(o, Option) else o for o in out]
+
+
+def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:
+    """Every GPU x {1, 2, 4, 8} in every chassis that holds them; clusters of 2, 4 or 8 eight-GPU servers where one
+    server cannot hold the model."""
+    c = problem.constraints
+    outcomes: list[Outcome] = []
+    max_gpus = c.max_gpus or 10**6
+    for gpu in candidates(problem):
+        support = rules.engine_runs_on(problem.execution.engine, gpu)
+        if not support.ok:  # no build with this GPU can run the engine: one rejection says so
+            outcomes.append(Rejection(gpu=gpu.id, n_gpus=1, chassis="-", findings=(support,)))
+            continue
+        fits_somewhere = False
+        for n in (n for n in GPU_COUNTS if n <= max_gpus):
+            found, fits = evaluate_shape(problem, gpu, n, 1)
+            outcomes += found
+            fits_somewhere |= fits
+        if fits_somewhere or not c.multi_node or c.form_factor == "tower":
+            continue
+        for k in (k for k in NODE_COUNTS if 8 * k <= max_gpus):
+            found, fits = evaluate_shape(problem, gpu, 8, k)
+            outcomes += found
+            if fits:
+                break
+    return ([o for o in outcomes if isinstance(o, Option)], [o for o in outcomes if isinstance(o, Rejection)])

@@ -1,0 +1,97 @@
+"""A composed server (parts and counts only), what the user allows, and what a build needs and draws."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Base, NonNegFloat, NonNegInt, Part, PosFloat, PosInt
+from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Psu
+
+Objective = Literal["cost", "speed", "cost-per-token"]
+FormFactor = Literal["tower", "rack"]
+
+
+class Constraints(Base):
+    """What the user allows: resolved ids, limits and the ranking objective."""
+
+    gpus: tuple[str, ...] = ()  # allow-list of GPU ids (empty: all)
+    exclude: tuple[str, ...] = ()
+    cpus: tuple[str, ...] = ()  # allow-list of CPU ids
+    circuit: str | None = None  # None: 120 V/15 A for towers and workstations, rack 208 V/30 A for servers
+    max_gpus: PosInt | None = None  # in total, over all nodes
+    form_factor: FormFactor | None = None  # tower includes workstations
+    budget_usd: PosFloat | None = None
+    target_tokens_per_s: PosFloat | None = None
+    objective: Objective = "cost"
+    multi_node: bool = True
+
+
+class Build(Base):
+    """One composed server (or n_nodes identical ones): every part, its count, and how it is set up (the lanes
+    each GPU's slot gets, a GPU power cap). Everything a build needs or draws is computed from it, not stored."""
+
+    gpu: Gpu
+    n_gpus: PosInt  # per node
+    n_nodes: PosInt = 1
+    chassis: Chassis
+    cpu: Cpu
+    n_cpus: PosInt
+    dimm: Dimm
+    n_dimms: PosInt
+    system_drive: Drive
+    data_drive: Drive | None = None
+    n_data_drives: NonNegInt = 0
+    psu: Psu
+    n_psus: PosInt
+    nic: NetworkPart | None = None
+    switch: NetworkPart | None = None  # one for the whole cluster
+    circuit: Circuit
+    gpu_lanes_each: PosInt  # PCIe lanes each GPU's slot gets
+    gpu_power_limit_w: PosFloat | None = None  # set when the circuit needs capped GPUs
+
+    @property
+    def ram_bytes(self) -> float:
+        return self.n_dimms * self.dimm.capacity_bytes
+
+    @property
+    def memory_speed_mt_s(self) -> int:
+        return min(self.dimm.speed_mt_s, self.cpu.max_memory_mt_s)
+
+    @property
+    def cpu_lanes(self) -> int:
+        return self.cpu.usable_lanes(self.n_cpus)
+
+    def node_parts(self) -> tuple[tuple[str, Part, int], ...]:
+        """(kind, part, count) in one node, in bill-of-materials order; the cluster switch is not in a node."""
+        parts: list[tuple[str, Part, int]] = [
+            ("gpu", self.gpu, self.n_gpus), ("chassis", self.chassis, 1), ("cpu", self.cpu, self.n_cpus),
+            ("memory", self.dimm, self.n_dimms), ("system_drive", self.system_drive, 1),
+        ]
+        if self.data_drive:
+            parts.append(("data_drive", self.data_drive, self.n_data_drives))
+        parts.append(("psu", self.psu, self.n_psus))
+        if self.nic:
+            parts.append(("nic", self.nic, 1))
+        return tuple(parts)
+
+
+class Requirements(Base):
+    """What the work needs of one node besides GPU memory (sizing.estimate.requirements): the build is picked
+    against it and the rules check the build against the same object."""
+
+    ram_bytes: PosFloat
+    system_drive_bytes: PosFloat
+    data_drive_bytes: NonNegFloat
+    cores: PosInt
+
+
+class PowerDraw(Base):
+    """What one node draws and its supplies give (sizing.estimate.power)."""
+
+    sustained_w: PosFloat  # DC load at full GPU power
+    capped_w: PosFloat  # DC load with the GPU power cap (= sustained_w without one)
+    wall_w: PosFloat  # AC at the wall with the cap
+    full_wall_w: PosFloat  # AC at the wall at full GPU power
+    psu_capacity_w: PosFloat  # continuous DC the active PSUs give at this input voltage
+    psu_efficiency: PosFloat
+    n_circuits: PosInt  # circuits the node needs (rack servers spread their PSUs over feeds)

@@ -1,0 +1,51 @@
+"""What the user asked, by name: the library's request objects (the CLI, scenario files and scripts fill them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from .base import Base
+from .build import FormFactor, Objective
+from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
+
+MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing mistakes
+MAX_BATCH = 1_000_000
+MAX_GPUS = 4096
+Name = Annotated[str, Field(min_length=1)]
+
+
+class Request(Base):
+    """`sizing estimate`: one model, workload and GPU. Empty fields take defaults (sizing.specs.execution)."""
+
+    model: Name = "7b"
+    task: Name = "inference"
+    engine: Name | None = None
+    precision: Name = "bf16"
+    kv_precision: Name | None = None
+    gpu: Name = "rtx-4090"
+    n_gpus: int = Field(1, gt=0, le=MAX_GPUS)
+    batch: int = Field(1, gt=0, le=MAX_BATCH)
+    prompt_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
+    new_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
+    seq_len: int | None = Field(None, gt=0, le=MAX_TOKENS)
+
+
+class RecommendRequest(Request):
+    """`sizing recommend`: the workload (users = concurrent sequences, context = prompt + new tokens) and the
+    constraints."""
+
+    users: int = Field(DEFAULT_USERS, gt=0, le=MAX_BATCH)
+    context: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    new_tokens: int | None = Field(DEFAULT_NEW_TOKENS, ge=0, le=MAX_TOKENS)
+    budget: float | None = Field(None, gt=0, allow_inf_nan=False)
+    gpus_allowed: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    cpus_allowed: tuple[str, ...] = ()
+    circuit: str | None = None
+    max_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
+    form_factor: FormFactor | None = None
+    target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    objective: Objective = "cost"
+    currency: str = "USD"
