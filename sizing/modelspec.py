@@ -115,13 +115,14 @@ SAFETENSORS_BITS = {"F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 
 
-def read_safetensors_headers(folder: Path) -> tuple[int, int, dict[str, int]] | None:
+def read_safetensors_headers(folder: Path) -> tuple[int, float, dict[str, float]] | None:
     """(float parameter count, total tensor bytes, bytes per dtype) from the JSON headers of *.safetensors.
     Format: 8-byte little-endian header length, then a JSON header (huggingface/safetensors README)."""
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         return None
-    n_float, n_bytes, by_dtype = 0, 0, {}
+    n_float, n_bytes = 0, 0.0
+    by_dtype: dict[str, float] = {}
     for file in files:
         try:
             with file.open("rb") as fh:

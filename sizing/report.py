@@ -163,12 +163,12 @@ def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
         lines.append(f"Rejected ({len(r.rejected)} candidate builds; --json lists every one with every failed rule):")
         passed = {(o.build.gpu.id, o.build.n_gpus * o.build.n_nodes) for o in r.options}
         seen: set[tuple[str, int]] = set()
-        for x in r.rejected:  # shapes with no passing chassis at all; the first reason of the first chassis
-            key = (x.gpu, x.n_gpus * x.n_nodes)
+        for rj in r.rejected:  # shapes with no passing chassis at all; the first reason of the first chassis
+            key = (rj.gpu, rj.n_gpus * rj.n_nodes)
             if key in passed or key in seen or len(seen) >= n_rejected:
                 continue
             seen.add(key)
-            lines.append(f"  {x.n_gpus * x.n_nodes} x {x.gpu}: {x.findings[0].message}")
+            lines.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {rj.findings[0].message}")
     lines.append("")
     lines.append("Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"
                  + (f"; converted at {r.fx_rate} {r.currency}/USD ({r.fx_date})" if r.currency != "USD" else ""))

@@ -77,7 +77,7 @@ def decode_weight_bytes(model: ModelSpec, precision: Precision, batch: float) ->
     """Weights one decode step reads: every block weight (MoE: attention, dense layers, shared and touched
     experts) plus the output head; the embedding lookup reads only a few rows."""
     bits, embed_bits = bits_of(precision)
-    linear = model.linear_params
+    linear = float(model.linear_params)
     if model.is_moe:
         linear -= model.n_moe_layers * ((model.n_experts or 0) - experts_touched(model, batch)) * model.expert_params
     return linear * bits / 8 + model.vocab_size * model.hidden_size * embed_bits / 8
