@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizing.estimate import engines, parallel, shapes
-from sizing.scenarios import Request, run
+from sizing.estimate import ESTIMATORS, engines, estimate, inference, parallel, roofline, shapes
+from sizing.scenarios import Request, resolve_execution, run
 from sizing.specs import Execution, Parallelism, System
+from sizing.specs.system import gpu_link as system_gpu_link
 from sizing.units import GIB, KIB
 
 
@@ -229,3 +230,40 @@ def test_execution_rejects_negative_batch(catalog):
     bf16 = catalog.precision("bf16")
     with pytest.raises(ValueError):
         Execution(engine=catalog.engine("vllm"), precision=bf16, kv_precision=bf16, batch=-1)
+
+
+def test_a_builds_lanes_reach_the_estimate(catalog):
+    """System.from_build: two cards at x8 on a PCIe 5.0 desktop get half an x16 4.0 link (hardware.md §3.4), and
+    tensor-parallel prefill, bound by its all-reduces there, slows accordingly; decode barely moves."""
+    gpu = catalog.gpu("rtx-4090")
+    x16 = System.of(gpu, 2)
+    x8 = System(gpu=gpu, n_gpus=2, gpu_link=system_gpu_link(gpu, 2, lanes=8, pcie_gen=5), node_link=x16.node_link)
+    assert x8.gpu_link.bytes_s == pytest.approx(x16.gpu_link.bytes_s / 2)
+    assert x16.gpu_link.kind == "host" and x16.gpu_link.bytes_s == pytest.approx(31.5e9 / 2)  # no P2P: via host
+    req = Request(model="qwen2.5-14b", engine="vllm", gpu="rtx-4090", n_gpus=2, batch=4, prompt_tokens=4096)
+    model, x = resolve_execution(catalog, req)
+    eff = catalog.efficiency("vllm", gpu.gpu_class)
+    fast, slow = (inference.estimate(model, x, s, eff) for s in (x16, x8))
+    assert slow.prefill.comm_s == pytest.approx(2 * fast.prefill.comm_s, rel=0.01)
+    assert slow.speed.prefill_tokens_per_s < fast.speed.prefill_tokens_per_s
+    assert slow.decode_step.comm_s > fast.decode_step.comm_s
+
+
+def test_a_power_cap_slows_compute_not_bandwidth(catalog):
+    """Puget [S53]: 80% power keeps ~95% of compute throughput; memory-bound decode keeps its speed."""
+    gpu = catalog.gpu("rtx-4090")
+    capped = System.of(gpu).model_copy(update={"gpu_power_limit_w": 0.8 * gpu.tdp_w})
+    assert roofline.power_factor(capped) == pytest.approx(0.95, abs=0.003)
+    model, x = resolve_execution(catalog, Request(model="llama-3-8b", gpu="rtx-4090", prompt_tokens=2048))
+    eff = catalog.efficiency("vllm", gpu.gpu_class)
+    full, cap = (inference.estimate(model, x, s, eff) for s in (System.of(gpu), capped))
+    assert cap.prefill.compute_s == pytest.approx(full.prefill.compute_s / 0.95, rel=0.01)
+    assert cap.decode_step.weights_s == pytest.approx(full.decode_step.weights_s)
+
+
+def test_estimators_dispatch_on_the_task(catalog):
+    assert set(ESTIMATORS) == {"inference"}
+    model, x = resolve_execution(catalog, Request(model="llama-3-8b"))
+    gpu = catalog.gpu("rtx-4090")
+    e = estimate(model, x, System.of(gpu), catalog.efficiency("vllm", gpu.gpu_class))
+    assert e == inference.estimate(model, x, System.of(gpu), catalog.efficiency("vllm", gpu.gpu_class))

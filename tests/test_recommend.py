@@ -164,3 +164,38 @@ def test_ascend_is_rejected_for_cuda_engines(catalog):
     assert all(o.build.gpu.id != "ascend-910b" for o in r.options)
     assert any(x.gpu == "ascend-910b" and x.findings[0].rule == "engine_support" and "CANN" in x.findings[0].message
                for x in r.rejected)
+
+
+def test_speed_and_cost_per_token_rankings(catalog):
+    """--objective speed puts the fastest total decode first; cost-per-token the lowest price per token/s."""
+    req = {"model": "7b", "users": 8, "gpus_allowed": ("rtx-4090", "rtx-3090", "h100-sxm", "l40s")}
+    fast = recommend(catalog, RecommendRequest(**req, objective="speed")).options
+    rates = [o.estimate.speed.decode_tokens_per_s_total for o in fast]
+    assert rates == sorted(rates, reverse=True)
+    cpt = recommend(catalog, RecommendRequest(**req, objective="cost-per-token")).options
+    priced = [o for o in cpt if o.build.gpu.price_usd is not None]
+    ratios = [o.total_price_usd / o.estimate.speed.decode_tokens_per_s_total for o in priced]
+    assert ratios == sorted(ratios)
+    cheap = recommend(catalog, RecommendRequest(**req)).options
+    assert fast[0].estimate.speed.decode_tokens_per_s_total > cheap[0].estimate.speed.decode_tokens_per_s_total
+    assert cheap[0].total_price_usd < fast[0].total_price_usd
+
+
+def test_ways_out_answer_the_rule_that_failed(catalog):
+    """A budget-only failure is answered by a budget, not by quantizing; a memory failure by quantizing."""
+    poor = recommend(catalog, RecommendRequest(model="7b", users=1, budget=500, gpus_allowed=("rtx-4090",)))
+    assert not poor.options and any("raise --budget" in w for w in poor.ways_out)
+    assert not any("quantization" in w for w in poor.ways_out)
+    big = recommend(catalog, RecommendRequest(model="70b", users=1, gpus_allowed=("rtx-4090",), max_gpus=2))
+    assert not big.options and any("--precision" in w for w in big.ways_out)
+    assert not any("raise --budget" in w for w in big.ways_out)
+
+
+def test_a_shape_keeps_its_chassis_whatever_the_budget(catalog):
+    """The 1-GPU build goes in the smallest chassis that holds it; a budget below its price rejects the shape
+    instead of passing a bigger box whose chassis price is merely unknown."""
+    req = {"model": "7b", "users": 1, "gpus_allowed": ("rtx-4090",), "max_gpus": 1}
+    free = recommend(catalog, RecommendRequest(**req)).options[0]
+    tight = recommend(catalog, RecommendRequest(**req, budget=free.total_price_usd - 1))
+    assert all(o.build.chassis.id == free.build.chassis.id for o in tight.options)
+    assert any(f.rule == "budget" and "right size" in f.message for x in tight.rejected for f in x.findings)

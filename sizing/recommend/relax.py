@@ -44,13 +44,14 @@ def shorter_context(p: Problem) -> str | None:
 
 
 def smaller_formats(p: Problem) -> list[Precision]:
-    """Weight formats the engine runs with fewer bits than the current one, one per bit width, closest first."""
+    """Weight formats the engine runs at a smaller whole number of bits than the current one (8, 6, 4 ...: scales
+    and zero points make 8.19 and 8.0 the same step), one per step, closest first, in catalog order within a step."""
     x = p.execution
-    bits = x.precision.weight_bits or 16.0
-    by_bits: dict[float, Precision] = {}
+    bits = round(x.precision.weight_bits or 16.0)
+    by_bits: dict[int, Precision] = {}
     for q in p.parts.precisions.values():
-        if q.family in x.engine.weight_families and q.weight_bits and q.weight_bits < bits:
-            by_bits.setdefault(q.weight_bits, q)
+        if q.family in x.engine.weight_families and q.weight_bits and round(q.weight_bits) < bits:
+            by_bits.setdefault(round(q.weight_bits), q)
     return [by_bits[b] for b in sorted(by_bits, reverse=True)][:MAX_QUANT_TRIES]
 
 
