@@ -76,7 +76,9 @@ def default_data_dir() -> Path:
         return repo
 
 
-_BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+# Lower case as data/README.md writes them, plus TRUE/FALSE, which Excel writes when it saves a CSV. Other spellings
+# (`Yes`, `True`) are rejected like any value outside its vocabulary.
+_BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "TRUE": True, "FALSE": False}
 
 
 def _parse_cell(raw: str, col: Col) -> object:
@@ -86,9 +88,10 @@ def _parse_cell(raw: str, col: Col) -> object:
     if col.kind == "list":
         return tuple(part.strip() for part in text.split(";") if part.strip())
     if col.kind == "bool":
-        if text.lower() not in _BOOL:
-            raise ValueError(f"'{text}' is not true/false")
-        return _BOOL[text.lower()]
+        if text not in _BOOL:
+            raise ValueError(f"'{text}' is not a boolean; use true/false, yes/no or 1/0 (lower case; Excel's "
+                             "TRUE/FALSE also work)")
+        return _BOOL[text]
     try:
         number = float(text.replace(",", "")) if col.kind == "float" else int(text)
     except ValueError:
@@ -96,6 +99,16 @@ def _parse_cell(raw: str, col: Col) -> object:
     if number < 0:
         raise ValueError(f"{text} is negative; quantities must be positive")
     return number * col.scale if col.scale != 1.0 else number
+
+
+def _problem(err: dict) -> str:
+    """A pydantic error as one line; a value outside its vocabulary names the value and the allowed ones."""
+    if err["type"] != "literal_error":
+        return err["msg"]
+    allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+    got = str(err["input"])
+    hint = f"; did you mean '{got.lower()}'? values are lower case" if got.lower() in allowed else ""
+    return f"'{got}' is not allowed here; use one of: {', '.join(allowed)}{hint}"
 
 
 def read_table(path: Path, spec: type[T]) -> list[T]:
@@ -142,7 +155,7 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = str(err["loc"][0]) if err["loc"] else None
-            raise CatalogError(name, i, field_to_column.get(field or "", field), err["msg"]) from None
+            raise CatalogError(name, i, field_to_column.get(field or "", field), _problem(err)) from None
         key = getattr(item, "id", None) or f"{getattr(item, 'engine', '')}/{getattr(item, 'gpu_class', '')}"
         if hasattr(item, "id") and not SLUG.fullmatch(item.id):
             raise CatalogError(name, i, "id", f"'{item.id}' is not a lowercase slug (a-z, 0-9, '.', '_', '-')")

@@ -8,7 +8,25 @@ from pydantic import Field
 
 from sizing.units import GB, GIB, MB, TB, TERA
 
-from .base import Base, Col, NonNegFloat, NonNegInt, Part, PosFloat, PosInt, price_columns
+from .base import (
+    Base,
+    Col,
+    ComputeDtype,
+    Cooling,
+    CpuVendor,
+    GpuClass,
+    GpuFormFactor,
+    GpuVendor,
+    NetProtocol,
+    NonNegFloat,
+    NonNegInt,
+    NvLink,
+    Part,
+    PosFloat,
+    PosInt,
+    PowerConnector,
+    price_columns,
+)
 
 
 class Gpu(Part):
@@ -24,13 +42,14 @@ class Gpu(Part):
         cooling=Col("cooling"), length_mm=Col("length_mm", "float", required=False),
         power_connector=Col("power_connector", required=False), pcie_gen=Col("pcie_gen", "int"),
         pcie_lanes=Col("pcie_lanes", "int"), nvlink=Col("nvlink"),
-        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False), p2p=Col("p2p"), ecc=Col("ecc", "bool"),
+        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False), p2p=Col("p2p", "bool"),
+        ecc=Col("ecc", "bool"),
     )
 
     aliases: tuple[str, ...] = ()
-    vendor: str
+    vendor: GpuVendor
     arch: str
-    gpu_class: str
+    gpu_class: GpuClass
     memory_bytes: PosFloat
     mem_bw_bytes_s: PosFloat
     bf16_flops: PosFloat
@@ -39,31 +58,40 @@ class Gpu(Part):
     int8_ops_s: PosFloat | None = None
     fp32_flops: PosFloat | None = None
     tdp_w: PosFloat
-    form_factor: str
+    form_factor: GpuFormFactor
     slot_width: PosFloat | None = None
-    cooling: str
+    cooling: Cooling
     length_mm: PosFloat | None = None
-    power_connector: str | None = None
+    power_connector: PowerConnector | None = None
     pcie_gen: PosInt
     pcie_lanes: PosInt
-    nvlink: str
+    nvlink: NvLink
     nvlink_bytes_s: PosFloat | None = None
-    p2p: str
+    p2p: bool  # PCIe peer-to-peer enabled by the stock driver (GeForce: no)
     ecc: bool
 
-    def peak_flops(self, compute_dtype: str) -> float:
-        """Dense tensor peak for the dtype the matmuls run in (hardware.md §1b: FP32 accumulate)."""
-        if compute_dtype == "fp8" and self.fp8_flops:
-            return self.fp8_flops
-        if compute_dtype == "int8" and self.int8_ops_s:
-            return self.int8_ops_s
-        if compute_dtype == "f32" and self.fp32_flops:
-            return self.fp32_flops
-        return self.fp16_flops if compute_dtype == "f16" else self.bf16_flops
+    def peak_flops(self, compute_dtype: ComputeDtype) -> float:
+        """Dense tensor peak in FLOP/s for the dtype the matmuls run in (hardware.md §1b: dense, FP32 accumulate).
+
+        `bf16` and `f16` always have a figure. The fallbacks are these and no others:
+        - `fp8` or `int8` on a GPU without that format (empty `fp8_dense_tflops` / `int8_dense_tops`: Ampere and
+          older have no FP8, Ascend 910B has none, hardware.md §1b) runs at the **16-bit (bf16) peak**: the engine
+          keeps 8-bit weights in memory and computes in 16 bits (weight-only W8A16; vLLM docs
+          features/quantization/fp8: "FP8 models will run on compute capability >= 7.5 as weight-only W8A16,
+          utilizing FP8 Marlin"), so only the memory side gains.
+        - `f32` without an `fp32_tflops` figure (Ascend 910B) runs at the bf16 peak too: an upper bound, no
+          source gives the figure (hardware.md §5).
+        """
+        peaks = {"bf16": self.bf16_flops, "f16": self.fp16_flops, "fp8": self.fp8_flops, "int8": self.int8_ops_s,
+                 "f32": self.fp32_flops}
+        if compute_dtype not in peaks:
+            raise ValueError(f"unknown compute dtype '{compute_dtype}'; expected one of {', '.join(peaks)}")
+        peak = peaks[compute_dtype]
+        return self.bf16_flops if peak is None else peak
 
     @property
     def has_p2p(self) -> bool:
-        return self.p2p == "yes"
+        return self.p2p
 
 
 class Cpu(Part):
@@ -76,7 +104,7 @@ class Cpu(Part):
         ecc_rdimm=Col("ecc_rdimm", "bool"),
         max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
     )
-    vendor: str
+    vendor: CpuVendor
     family: str
     socket: str
     cores: PosInt
@@ -125,9 +153,9 @@ class Drive(Part):
     capacity_bytes: PosFloat
     read_bytes_s: PosFloat
     write_bytes_s: PosFloat
-    form_factor: str
+    form_factor: Literal["m.2-2280", "u.2", "2.5in", "3.5in"]
     enterprise: bool
-    role_hint: str | None = None
+    role_hint: Literal["system", "data", "both"] | None = None
 
 
 class Psu(Part):
@@ -168,7 +196,7 @@ class Chassis(Part):
     rack_units: PosInt | None = None
     max_gpus: PosInt
     max_gpu_slot_width: PosFloat | None = None
-    gpu_form_factor: str
+    gpu_form_factor: Literal["pcie", "sxm"]
     open_air_ok: bool
     max_gpu_length_mm: PosFloat | None = None
     psu_bays: PosInt
@@ -192,7 +220,7 @@ class NetworkPart(Part):
         pcie_lanes=Col("pcie_lanes", "int", required=False), power_w=Col("power_w", "float", required=False),
     )
     kind: Literal["nic", "switch"]
-    protocol: str
+    protocol: NetProtocol
     bytes_s: PosFloat
     ports: PosInt
     pcie_gen: PosInt | None = None

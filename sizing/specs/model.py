@@ -6,7 +6,19 @@ from typing import ClassVar, Literal
 
 from sizing.units import GIB
 
-from .base import Base, Col, Fraction, NonNegFloat, NonNegInt, PosFloat, PosInt
+from .base import (
+    Base,
+    Col,
+    ComputeDtype,
+    Fraction,
+    GpuClass,
+    GpuVendor,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    PrecisionFamily,
+)
 
 
 class ModelSpec(Base):
@@ -187,10 +199,10 @@ class Precision(Base):
     id: str
     name: str
     aliases: tuple[str, ...] = ()
-    family: str
+    family: PrecisionFamily
     weight_bits: PosFloat | None = None  # None only for templates such as exl2 (bits come from the id)
     embed_bits: PosFloat | None = None
-    compute_dtype: str = "bf16"
+    compute_dtype: ComputeDtype = "bf16"
     source: str = ""
     notes: str | None = None
 
@@ -229,9 +241,9 @@ class Engine(Base):
     id: str
     name: str
     aliases: tuple[str, ...] = ()
-    weight_families: tuple[str, ...]
+    weight_families: tuple[PrecisionFamily, ...]
     default_kv_precision: str
-    gpu_vendors: tuple[str, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
+    gpu_vendors: tuple[GpuVendor, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
     split: Literal["layer", "tensor"]
     context_bytes: NonNegFloat
     gpu_memory_utilization: Fraction | None = None
@@ -267,7 +279,7 @@ class Efficiency(Base):
     }
 
     engine: str
-    gpu_class: str
+    gpu_class: Literal[GpuClass, "*"]
     bw_eff: PosFloat
     quant_bw_eff: PosFloat
     layer_overhead_s: NonNegFloat
