@@ -38,6 +38,9 @@ SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
 
 T = TypeVar("T", bound=BaseModel)
+# circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
+DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
+MAY_BE_EMPTY = ("network.csv", "fx.csv")  # single-node builds need no network parts; USD needs no rate
 
 # file name -> spec class; the order is the load order
 TABLES: dict[str, type[Base]] = {
@@ -276,6 +279,39 @@ def check_model_params(model: ModelSpec) -> str | None:
     return None
 
 
+def check_references(tables: dict[str, list]) -> None:
+    """Cross-file checks: every table the tool needs has rows, and every id or value one file names exists in the
+    file it points to. Rows are numbered as in the file when it has no blank lines."""
+    for file, rows in tables.items():
+        if not rows and file not in MAY_BE_EMPTY:
+            raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
+    precisions = {p.id for p in tables["precisions.csv"]}
+    engines = {e.id for e in tables["engines.csv"]}
+    any_class = {e.engine for e in tables["efficiency.csv"] if e.gpu_class == "*"}
+    for i, eff in enumerate(tables["efficiency.csv"], start=2):
+        if eff.engine not in engines:
+            raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
+    for i, engine in enumerate(tables["engines.csv"], start=2):
+        if engine.default_kv_precision not in precisions:
+            raise CatalogError("engines.csv", i, "default_kv_precision",
+                               f"'{engine.default_kv_precision}' is not in precisions.csv")
+        if engine.id not in any_class:
+            raise CatalogError("engines.csv", i, "id", f"engine '{engine.id}' has no '*' (any GPU class) row in "
+                               "efficiency.csv; add one, or copy another engine's factors into one")
+    cpus, psu_forms = tables["cpus.csv"], {p.form for p in tables["psus.csv"]}
+    for i, box in enumerate(tables["chassis.csv"], start=2):
+        if not any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in cpus):
+            raise CatalogError("chassis.csv", i, "cpu_socket_type", f"no CPU in cpus.csv has socket "
+                               f"'{box.cpu_socket_type}' for a {box.cpu_sockets}-socket board; add one")
+        if box.psu_form not in psu_forms:
+            raise CatalogError("chassis.csv", i, "psu_form", f"no PSU in psus.csv has form '{box.psu_form}'; add one")
+    circuits = {c.id for c in tables["circuits.csv"]}
+    for circuit, used_for in DEFAULT_CIRCUITS.items():
+        if circuit not in circuits:
+            raise CatalogError("circuits.csv", None, "id", f"the default circuit '{circuit}' (used for {used_for} "
+                               "when --circuit is not given) is missing; add it back")
+
+
 @lru_cache(maxsize=8)
 def _load(data_dir: str) -> Catalog:
     root = Path(data_dir)
@@ -289,16 +325,10 @@ def _load(data_dir: str) -> Catalog:
         problem = check_model_params(model)
         if problem:
             raise CatalogError("models.csv", i, "params_b", problem)
+    check_references(tables)
     gpus = {g.id: g for g in tables["gpus.csv"]}
     precisions = {p.id: p for p in tables["precisions.csv"]}
     engines = {e.id: e for e in tables["engines.csv"]}
-    for i, engine in enumerate(tables["engines.csv"], start=2):
-        if engine.default_kv_precision not in precisions:
-            raise CatalogError("engines.csv", i, "default_kv_precision",
-                               f"'{engine.default_kv_precision}' is not in precisions.csv")
-    for i, eff in enumerate(tables["efficiency.csv"], start=2):
-        if eff.engine not in engines:
-            raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
     aliases = {
         "models": _alias_map("models.csv", models),
         "gpus": _alias_map("gpus.csv", gpus),

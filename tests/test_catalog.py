@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from csv_edit import set_cell
 
 from sizing import catalog as cat
 from sizing.catalog import CatalogError
@@ -168,22 +169,6 @@ def test_older_efficiency_file_without_quant_mm_eff_still_loads(data_copy):
     assert all(e.quant_mm_eff == 1.0 for e in cat.load(data_copy).efficiencies)
 
 
-def _set_cell(path: Path, key: str, column: str, value: str) -> int:
-    """Set one cell of the row whose id (efficiency.csv: `engine/gpu_class`) is `key`; return its 1-based row."""
-    import csv as csv_module
-
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv_module.reader(fh))
-    header = rows[0]
-    for i, row in enumerate(rows[1:], start=2):
-        row_key = f"{row[0]}/{row[1]}" if header[:2] == ["engine", "gpu_class"] else row[0]
-        if row_key == key:
-            row[header.index(column)] = value
-            with path.open("w", newline="", encoding="utf-8") as fh:
-                csv_module.writer(fh, lineterminator="\n").writerows(rows)
-            return i
-    raise AssertionError(f"no row {key} in {path.name}")
-
 
 @pytest.mark.parametrize(("file", "key", "column", "bad", "allowed"), [
     ("gpus.csv", "rtx-4090", "gpu_class", "GeForce", "datacenter, geforce, workstation"),
@@ -202,7 +187,7 @@ def _set_cell(path: Path, key: str, column: str, value: str) -> int:
     ("efficiency.csv", "llama.cpp/geforce", "gpu_class", "consumer", "datacenter, geforce, workstation, *"),
 ])
 def test_value_outside_its_vocabulary_is_rejected(data_copy, file, key, column, bad, allowed):
-    row = _set_cell(data_copy / file, key, column, bad)
+    row = set_cell(data_copy / file, key, column, bad)
     with pytest.raises(CatalogError) as info:
         cat.load(data_copy)
     message = str(info.value)
@@ -211,22 +196,22 @@ def test_value_outside_its_vocabulary_is_rejected(data_copy, file, key, column, 
 
 
 def test_wrong_case_gets_a_hint(data_copy):
-    _set_cell(data_copy / "gpus.csv", "rtx-4090", "gpu_class", "GeForce")
+    set_cell(data_copy / "gpus.csv", "rtx-4090", "gpu_class", "GeForce")
     with pytest.raises(CatalogError, match="did you mean 'geforce'"):
         cat.load(data_copy)
 
 
 @pytest.mark.parametrize("bad", ["Yes", "True", "y", "2"])
 def test_boolean_spellings_outside_the_list_are_rejected(data_copy, bad):
-    row = _set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", bad)
+    row = set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", bad)
     with pytest.raises(CatalogError, match=rf"gpus.csv, row {row}, column 'p2p': '{bad}' is not a boolean; use "
                                            r"true/false, yes/no or 1/0"):
         cat.load(data_copy)
 
 
 def test_excel_booleans_load(data_copy):
-    _set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", "TRUE")
-    _set_cell(data_copy / "gpus.csv", "rtx-4090", "ecc", "FALSE")
+    set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", "TRUE")
+    set_cell(data_copy / "gpus.csv", "rtx-4090", "ecc", "FALSE")
     loaded = cat.load(data_copy)
     assert loaded.gpu("h100-sxm").p2p is True and loaded.gpu("rtx-4090").ecc is False
 
