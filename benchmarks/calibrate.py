@@ -5,8 +5,8 @@
 The estimator's physics (bytes, FLOPs, bandwidth, peaks) is fixed; only seven factors per (engine, GPU class) are fitted
 by least squares on log(predicted / measured) over speed rows (trust=suspect rows excluded). Each engine gets an
 any-class row ('*') fitted on all its rows; a class with at least MIN_ROWS rows gets its own row, pulled toward the
-engine's by a prior so that thin data cannot run away. Engines with no measurements copy the nearest fitted engine
-and say so in `source`. Needs scipy (`pip install -e .[dev]`).
+engine's by a prior so that thin data cannot run away. Engines with no measurements copy the fitted engine that
+engines.csv `fit_like` names and say so in `source`. Needs scipy (`pip install -e .[dev]`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,11 @@ SPEED = {"decode_tokens_per_s", "prefill_tokens_per_s", "e2e_tokens_per_s", "out
          "time_to_first_token_s"}
 MIN_ROWS = 20
 PRIOR_WEIGHT = 0.5  # residual per unit of log-distance from the engine-wide fit
-COPIES = {"sglang": "vllm", "mlc-llm": "vllm", "exllamav2": "llama.cpp", "autoawq": "transformers"}
+
+
+def copies(catalog: cat.Catalog, measured: set[str]) -> dict[str, str]:
+    """Unmeasured engine -> the engine whose fit it borrows (engines.csv `fit_like`); measured engines get their own."""
+    return {e.id: e.fit_like for e in catalog.engines.values() if e.fit_like and e.id not in measured}
 
 
 def make_eff(engine: str, gpu_class: str, x: np.ndarray, n_rows: int, source: str) -> Efficiency:
@@ -132,7 +136,7 @@ def main() -> None:
             src = (f"fitted by benchmarks/calibrate.py on {len(sub)} measured.csv rows ({', '.join(gpus)}), "
                    f"prior = the engine's '*' row, {today}")
             rows.append(make_eff(engine, gpu_class, x, len(sub), src))
-    for engine, like in COPIES.items():
+    for engine, like in copies(catalog, set(fitted)).items():
         if like in fitted:
             rows.append(make_eff(engine, "*", fitted[like], 0,
                                  f"UNCONFIRMED: no public measurements in measured.csv; copies {like}'s fit ({today})"))

@@ -220,6 +220,14 @@ class Catalog(Base):
                                                "weight_bits": bits})
         return self.precisions[self._find("precisions", name, "precision")]
 
+    def default_engine(self, family: str) -> Engine:
+        """The engine that runs a precision family when the request names none (engines.csv `default_for_families`;
+        the load check guarantees exactly one per family in precisions.csv)."""
+        for engine in self.engines.values():
+            if family in engine.default_for_families:
+                return engine
+        raise SizingError(f"no engine in engines.csv is the default for '{family}' weights; name one with --engine")
+
     def cpu(self, name: str) -> Cpu:
         return self._lookup_plain("cpus", name, "CPU")
 
@@ -298,7 +306,12 @@ def check_references(tables: dict[str, list]) -> None:
         if engine.id not in any_class:
             raise CatalogError("engines.csv", i, "id", f"engine '{engine.id}' has no '*' (any GPU class) row in "
                                "efficiency.csv; add one, or copy another engine's factors into one")
+    _check_engine_defaults(tables["engines.csv"], {p.family for p in tables["precisions.csv"]})
     cpus, psu_forms = tables["cpus.csv"], {p.form for p in tables["psus.csv"]}
+    for i, cpu in enumerate(cpus, start=2):
+        if cpu.pcie_lanes_2s is not None and cpu.max_sockets < 2:
+            raise CatalogError("cpus.csv", i, "pcie_lanes_2s", f"'{cpu.id}' is a 1-socket CPU (max_sockets "
+                               f"{cpu.max_sockets}); leave pcie_lanes_2s empty")
     for i, box in enumerate(tables["chassis.csv"], start=2):
         if not any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in cpus):
             raise CatalogError("chassis.csv", i, "cpu_socket_type", f"no CPU in cpus.csv has socket "
@@ -310,6 +323,30 @@ def check_references(tables: dict[str, list]) -> None:
         if circuit not in circuits:
             raise CatalogError("circuits.csv", None, "id", f"the default circuit '{circuit}' (used for {used_for} "
                                "when --circuit is not given) is missing; add it back")
+
+
+def _check_engine_defaults(engines: list[Engine], families: set[str]) -> None:
+    """Each precision family has exactly one default engine, which runs it; `fit_like` names another engine that
+    itself borrows from nobody (calibrate.py copies a fitted row)."""
+    ids = {e.id: e for e in engines}
+    owner: dict[str, str] = {}
+    for i, engine in enumerate(engines, start=2):
+        for family in engine.default_for_families:
+            if family in owner:
+                raise CatalogError("engines.csv", i, "default_for_families", f"'{family}' already defaults to "
+                                   f"'{owner[family]}'; one default engine per precision family")
+            if family not in engine.weight_families:
+                raise CatalogError("engines.csv", i, "default_for_families",
+                                   f"'{engine.id}' does not run '{family}' (not in its weight_families)")
+            owner[family] = engine.id
+        like = ids.get(engine.fit_like or "")
+        if engine.fit_like and (like is None or like.id == engine.id or like.fit_like):
+            raise CatalogError("engines.csv", i, "fit_like", f"'{engine.fit_like}' must be another engines id "
+                               "whose factors are fitted (an engine without fit_like)")
+    missing = sorted(families - set(owner))
+    if missing:
+        raise CatalogError("engines.csv", None, "default_for_families", f"no engine is the default for precision "
+                           f"family '{missing[0]}'; add it to one engine's default_for_families")
 
 
 @lru_cache(maxsize=8)

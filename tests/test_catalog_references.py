@@ -108,3 +108,83 @@ def test_header_only_optional_file_loads(data_copy, file):
     path = data_copy / file
     write_rows(path, read_rows(path)[:1])
     assert cat.load(data_copy)
+
+
+# -- engine and platform facts that live in data ----------------------------------------------------------------
+# The engine a request gets when it names none, per precision family (before engines.csv held it, scenarios.py did)
+DEFAULT_ENGINES = {"gguf": "llama.cpp", "exl2": "exllamav2", "mlc": "mlc-llm", "float": "vllm", "gptq": "vllm",
+                   "awq": "vllm", "bnb": "vllm"}
+
+
+def test_default_engine_per_precision_family(catalog):
+    assert {p.family for p in catalog.precisions.values()} <= set(DEFAULT_ENGINES)
+    for family, engine in DEFAULT_ENGINES.items():
+        assert catalog.default_engine(family).id == engine
+        assert family in catalog.default_engine(family).weight_families
+
+
+def test_two_default_engines_for_one_family_fail(data_copy):
+    row = set_cell(data_copy / "engines.csv", "transformers", "default_for_families", "gguf")
+    with pytest.raises(CatalogError, match=rf"engines.csv, row {row}, column 'default_for_families': .*'gguf'"):
+        cat.load(data_copy)
+
+
+def test_default_engine_must_run_the_family(data_copy):
+    set_cell(data_copy / "engines.csv", "llama.cpp", "default_for_families", "")
+    row = set_cell(data_copy / "engines.csv", "tensorrt-llm", "default_for_families", "gguf")
+    with pytest.raises(CatalogError, match=rf"engines.csv, row {row}, column 'default_for_families': 'tensorrt-llm' "
+                                           r"does not run 'gguf'"):
+        cat.load(data_copy)
+
+
+def test_family_without_a_default_engine_fails(data_copy):
+    set_cell(data_copy / "engines.csv", "mlc-llm", "default_for_families", "")
+    with pytest.raises(CatalogError, match=r"engines.csv, column 'default_for_families': no engine is the default "
+                                           r"for precision family 'mlc'"):
+        cat.load(data_copy)
+
+
+def test_fit_like_names_the_engines_calibrate_copies(catalog):
+    assert {e.id: e.fit_like for e in catalog.engines.values() if e.fit_like} == {
+        "sglang": "vllm", "mlc-llm": "vllm", "exllamav2": "llama.cpp", "autoawq": "transformers"}
+
+
+@pytest.mark.parametrize(("engine", "like"), [("sglang", "vlm"), ("sglang", "sglang"), ("sglang", "mlc-llm")])
+def test_fit_like_must_name_a_fitted_engine(data_copy, engine, like):
+    row = set_cell(data_copy / "engines.csv", engine, "fit_like", like)
+    with pytest.raises(CatalogError, match=rf"engines.csv, row {row}, column 'fit_like': '{like}' must be another"):
+        cat.load(data_copy)
+
+
+def test_software_stack_and_its_note(catalog):
+    assert all(g.software_stack == "cuda" for g in catalog.gpus.values() if g.vendor == "nvidia")
+    ascend = catalog.gpu("ascend-910b")  # hardware.md §5: requires the CANN stack
+    assert ascend.software_stack == "cann" and "CANN" in (ascend.stack_note or "")
+
+
+def test_unknown_software_stack_fails(data_copy):
+    row = set_cell(data_copy / "gpus.csv", "rtx-4090", "software_stack", "CUDA")
+    with pytest.raises(CatalogError, match=rf"gpus.csv, row {row}, column 'software_stack': 'CUDA' is not allowed"):
+        cat.load(data_copy)
+
+
+def test_two_socket_lanes(catalog):
+    """hardware.md §2 notes: a 2-socket EPYC board has 128 device lanes in all; Xeons add theirs."""
+    assert catalog.cpu("epyc-7313").usable_lanes(2) == 128
+    assert catalog.cpu("epyc-9354").usable_lanes(1) == 128
+    assert catalog.cpu("xeon-gold-6338").usable_lanes(2) == 128
+    assert catalog.cpu("xeon-gold-6248").usable_lanes(2) == 96
+
+
+def test_two_socket_lanes_match_the_rule_they_replace(catalog):
+    for cpu in catalog.cpus.values():
+        if cpu.max_sockets >= 2:
+            assert cpu.usable_lanes(2) == (cpu.pcie_lanes if cpu.vendor == "amd" else 2 * cpu.pcie_lanes), cpu.id
+            assert (cpu.pcie_lanes_2s is not None) <= ("pcie_lanes_2s" in cpu.unconfirmed), cpu.id
+
+
+def test_two_socket_lanes_on_a_one_socket_cpu_fail(data_copy):
+    row = set_cell(data_copy / "cpus.csv", "ryzen-9-7950x", "pcie_lanes_2s", "48")
+    with pytest.raises(CatalogError, match=rf"cpus.csv, row {row}, column 'pcie_lanes_2s': 'ryzen-9-7950x' is a "
+                                           r"1-socket CPU"):
+        cat.load(data_copy)

@@ -23,6 +23,7 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 GpuVendor = Literal["nvidia", "amd", "huawei", "intel", "apple"]  # gpus.vendor; engines.gpu_vendors
 GpuClass = Literal["datacenter", "geforce", "workstation"]  # gpus.gpu_class; efficiency.gpu_class (or "*")
 GpuFormFactor = Literal["pcie", "sxm", "module"]
+SoftwareStack = Literal["cuda", "rocm", "cann", "oneapi", "metal"]  # the vendor runtime a GPU's kernels build on
 Cooling = Literal["blower", "open-air", "passive", "sxm"]
 NvLink = Literal["none", "bridge", "nvlink"]
 PowerConnector = Literal["8-pin-pcie", "2x8-pin-pcie", "3x8-pin-pcie", "8-pin-eps", "12vhpwr", "12v-2x6", "board"]

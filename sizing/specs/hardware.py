@@ -25,13 +25,15 @@ from .base import (
     PosFloat,
     PosInt,
     PowerConnector,
+    SoftwareStack,
     price_columns,
 )
 
 
 class Gpu(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        aliases=Col("aliases", "list", required=False), vendor=Col("vendor"), arch=Col("arch"),
+        aliases=Col("aliases", "list", required=False), vendor=Col("vendor"), software_stack=Col("software_stack"),
+        stack_note=Col("stack_note", required=False), arch=Col("arch"),
         gpu_class=Col("gpu_class"), memory_gib=Col("memory_bytes", "float", GIB),
         mem_bw_gb_s=Col("mem_bw_bytes_s", "float", GB), bf16_dense_tflops=Col("bf16_flops", "float", TERA),
         fp16_dense_tflops=Col("fp16_flops", "float", TERA),
@@ -48,6 +50,8 @@ class Gpu(Part):
 
     aliases: tuple[str, ...] = ()
     vendor: GpuVendor
+    software_stack: SoftwareStack  # the runtime engines must build on (CUDA, ROCm, CANN, ...)
+    stack_note: str | None = None  # what to run instead when an engine has no kernels for this GPU
     arch: str
     gpu_class: GpuClass
     memory_bytes: PosFloat
@@ -99,6 +103,7 @@ class Cpu(Part):
         vendor=Col("vendor"), family=Col("family"), socket=Col("socket"), cores=Col("cores", "int"),
         threads=Col("threads", "int"), base_ghz=Col("base_ghz", "float"), boost_ghz=Col("boost_ghz", "float"),
         tdp_w=Col("tdp_w", "float"), pcie_lanes=Col("pcie_lanes", "int"), pcie_gen=Col("pcie_gen", "int"),
+        pcie_lanes_2s=Col("pcie_lanes_2s", "int", required=False),
         memory_channels=Col("memory_channels", "int"), ddr_gen=Col("ddr_gen", "int"),
         max_memory_mt_s=Col("max_memory_mt_s", "int"), max_sockets=Col("max_sockets", "int"),
         ecc_rdimm=Col("ecc_rdimm", "bool"),
@@ -114,6 +119,7 @@ class Cpu(Part):
     tdp_w: PosFloat
     pcie_lanes: PosInt
     pcie_gen: PosInt
+    pcie_lanes_2s: PosInt | None = None  # device lanes of a 2-socket board, both CPUs together; None = 2 x pcie_lanes
     memory_channels: PosInt
     ddr_gen: PosInt
     max_memory_mt_s: PosInt
@@ -121,11 +127,13 @@ class Cpu(Part):
     ecc_rdimm: bool
     max_memory_bytes_per_socket: PosFloat | None = None
 
-
     def usable_lanes(self, n_cpus: int) -> int:
-        """PCIe lanes for devices. 2-socket EPYC boards spend half of each CPU's lanes on the socket link: 128 in
-        all (hardware.md §2 notes, modelled conservatively)."""
-        return self.pcie_lanes if self.vendor == "amd" and n_cpus == 2 else self.pcie_lanes * n_cpus
+        """PCIe lanes for devices on a board with `n_cpus` of these CPUs: cpus.csv `pcie_lanes_2s` for two sockets
+        where the CPUs spend lanes on the socket link (2-socket EPYC: 128 in all, hardware.md §2 notes), else
+        `pcie_lanes` per CPU."""
+        if n_cpus == 2 and self.pcie_lanes_2s is not None:
+            return self.pcie_lanes_2s
+        return self.pcie_lanes * n_cpus
 
 
 class Dimm(Part):

@@ -219,6 +219,7 @@ class Engine(Base):
         "name": Col("name"),
         "aliases": Col("aliases", "list", required=False),
         "weight_families": Col("weight_families", "list"),
+        "default_for_families": Col("default_for_families", "list", required=False),
         "default_kv_precision": Col("default_kv_precision"),
         "gpu_vendors": Col("gpu_vendors", "list"),
         "split": Col("split"),
@@ -234,6 +235,7 @@ class Engine(Base):
         "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
         "host_bound": Col("host_bound", "bool"),
         "fragmentation": Col("fragmentation", "float"),
+        "fit_like": Col("fit_like", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -242,6 +244,7 @@ class Engine(Base):
     name: str
     aliases: tuple[str, ...] = ()
     weight_families: tuple[PrecisionFamily, ...]
+    default_for_families: tuple[PrecisionFamily, ...] = ()  # formats for which this is the engine when none is named
     default_kv_precision: str
     gpu_vendors: tuple[GpuVendor, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
     split: Literal["layer", "tensor"]
@@ -257,6 +260,7 @@ class Engine(Base):
     kv_gqa_expand: bool
     host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
     fragmentation: NonNegFloat
+    fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
     source: str
     notes: str | None = None
 
