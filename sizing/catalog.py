@@ -106,6 +106,8 @@ def _parse_cell(raw: str, col: Col) -> object:
 
 def _problem(err: dict) -> str:
     """A pydantic error as one line; a value outside its vocabulary names the value and the allowed ones."""
+    if err["type"] == "value_error":
+        return str(err["ctx"]["error"])
     if err["type"] != "literal_error":
         return err["msg"]
     allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"])
@@ -299,6 +301,8 @@ def check_references(tables: dict[str, list]) -> None:
     for i, eff in enumerate(tables["efficiency.csv"], start=2):
         if eff.engine not in engines:
             raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
+        if eff.copied_from is not None and (eff.copied_from not in engines or eff.copied_from == eff.engine):
+            raise CatalogError("efficiency.csv", i, "copied_from", f"'{eff.copied_from}' is not another engines id")
     for i, engine in enumerate(tables["engines.csv"], start=2):
         if engine.default_kv_precision not in precisions:
             raise CatalogError("engines.csv", i, "default_kv_precision",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
+
+from pydantic import field_validator
 
 from sizing.units import GIB
 
@@ -10,6 +12,8 @@ from .base import (
     Base,
     Col,
     ComputeDtype,
+    EffFactor,
+    FactorStatus,
     Fraction,
     GpuClass,
     GpuVendor,
@@ -266,7 +270,12 @@ class Engine(Base):
 
 
 class Efficiency(Base):
-    """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py."""
+    """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py.
+
+    `provenance` says per factor whether the data fitted it, it sits at a bound of the fit, or it stayed at its
+    prior (the data did not move it); `copied_from` marks a row whose factors are another engine's (a guess)."""
+
+    FACTORS: ClassVar[tuple[str, ...]] = get_args(EffFactor)
 
     COLUMNS: ClassVar[dict[str, Col]] = {
         "engine": Col("engine"),
@@ -279,6 +288,9 @@ class Efficiency(Base):
         "quant_mm_eff": Col("quant_mm_eff", "float", required=False),
         "attn_eff": Col("attn_eff", "float"),
         "n_rows": Col("n_rows", "int", required=False),
+        "version": Col("versions", "list", required=False),
+        "copied_from": Col("copied_from", required=False),
+        "provenance": Col("provenance", "list", required=False),
         "source": Col("source"),
     }
 
@@ -292,5 +304,39 @@ class Efficiency(Base):
     quant_mm_eff: PosFloat = 1.0  # weight-only quantized GEMMs (dequantize on the fly) relative to mm_eff
     attn_eff: PosFloat
     n_rows: NonNegInt | None = None
+    versions: tuple[str, ...] = ()  # engine versions the measurements name; () = unknown
+    copied_from: str | None = None  # engines id whose factors these are (no measurements of this engine)
+    provenance: tuple[tuple[EffFactor, FactorStatus], ...] = ()  # (factor, status) for every factor; () = unknown
     source: str
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        """CSV items `bw_eff=fitted` become (factor, status) pairs."""
+        if not isinstance(value, (tuple, list)):
+            return value
+        pairs = []
+        for item in value:
+            if isinstance(item, str):
+                factor, sep, status = item.partition("=")
+                if not sep:
+                    raise ValueError(f"'{item}' is not factor=status (e.g. bw_eff=fitted)")
+                item = (factor.strip(), status.strip())
+            pairs.append(item)
+        return tuple(pairs)
+
+    @field_validator("provenance")
+    @classmethod
+    def _every_factor_once(cls, value: tuple) -> tuple:
+        names = [factor for factor, _ in value]
+        missing = [f for f in cls.FACTORS if f not in names]
+        twice = sorted({f for f in names if names.count(f) > 1})
+        if value and (missing or twice):
+            raise ValueError(f"names {twice[0]} twice" if twice else f"lacks {', '.join(missing)}; give a status "
+                             "for every factor or leave the cell empty")
+        return value
+
+    def status(self, factor: str) -> str | None:
+        """The factor's provenance status, None when the row does not say."""
+        return dict(self.provenance).get(factor)
 
