@@ -40,6 +40,9 @@ SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
 
 T = TypeVar("T", bound=BaseModel)
+# circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
+DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
+MAY_BE_EMPTY = ("network.csv", "fx.csv")  # single-node builds need no network parts; USD needs no rate
 
 # file name -> spec class; the order is the load order
 TABLES: dict[str, type[Base]] = {
@@ -78,7 +81,9 @@ def default_data_dir() -> Path:
         return repo
 
 
-_BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+# Lower case as data/README.md writes them, plus TRUE/FALSE, which Excel writes when it saves a CSV. Other spellings
+# (`Yes`, `True`) are rejected like any value outside its vocabulary.
+_BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "TRUE": True, "FALSE": False}
 
 
 def _parse_cell(raw: str, col: Col) -> object:
@@ -88,9 +93,10 @@ def _parse_cell(raw: str, col: Col) -> object:
     if col.kind == "list":
         return tuple(part.strip() for part in text.split(";") if part.strip())
     if col.kind == "bool":
-        if text.lower() not in _BOOL:
-            raise ValueError(f"'{text}' is not true/false")
-        return _BOOL[text.lower()]
+        if text not in _BOOL:
+            raise ValueError(f"'{text}' is not a boolean; use true/false, yes/no or 1/0 (lower case; Excel's "
+                             "TRUE/FALSE also work)")
+        return _BOOL[text]
     try:
         number = float(text.replace(",", "")) if col.kind == "float" else int(text)
     except ValueError:
@@ -98,6 +104,18 @@ def _parse_cell(raw: str, col: Col) -> object:
     if number < 0:
         raise ValueError(f"{text} is negative; quantities must be positive")
     return number * col.scale if col.scale != 1.0 else number
+
+
+def _problem(err: dict) -> str:
+    """A pydantic error as one line; a value outside its vocabulary names the value and the allowed ones."""
+    if err["type"] == "value_error":
+        return str(err["ctx"]["error"])
+    if err["type"] != "literal_error":
+        return err["msg"]
+    allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+    got = str(err["input"])
+    hint = f"; did you mean '{got.lower()}'? values are lower case" if got.lower() in allowed else ""
+    return f"'{got}' is not allowed here; use one of: {', '.join(allowed)}{hint}"
 
 
 def read_table(path: Path, spec: type[T]) -> list[T]:
@@ -144,7 +162,7 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = str(err["loc"][0]) if err["loc"] else None
-            raise CatalogError(name, i, field_to_column.get(field or "", field), err["msg"]) from None
+            raise CatalogError(name, i, field_to_column.get(field or "", field), _problem(err)) from None
         key = getattr(item, "id", None) or f"{getattr(item, 'engine', '')}/{getattr(item, 'gpu_class', '')}"
         if hasattr(item, "id") and not SLUG.fullmatch(item.id):
             raise CatalogError(name, i, "id", f"'{item.id}' is not a lowercase slug (a-z, 0-9, '.', '_', '-')")
@@ -206,6 +224,14 @@ class Catalog(Base):
                                                "weight_bits": bits})
         return self.precisions[self._find("precisions", name, "precision")]
 
+    def default_engine(self, family: str) -> Engine:
+        """The engine that runs a precision family when the request names none (engines.csv `default_for_families`;
+        the load check guarantees exactly one per family in precisions.csv)."""
+        for engine in self.engines.values():
+            if family in engine.default_for_families:
+                return engine
+        raise SizingError(f"no engine in engines.csv is the default for '{family}' weights; name one with --engine")
+
     def cpu(self, name: str) -> Cpu:
         return self._lookup_plain("cpus", name, "CPU")
 
@@ -265,6 +291,70 @@ def check_model_params(model: ModelSpec) -> str | None:
     return None
 
 
+def check_references(tables: dict[str, list]) -> None:
+    """Cross-file checks: every table the tool needs has rows, and every id or value one file names exists in the
+    file it points to. Rows are numbered as in the file when it has no blank lines."""
+    for file, rows in tables.items():
+        if not rows and file not in MAY_BE_EMPTY:
+            raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
+    precisions = {p.id for p in tables["precisions.csv"]}
+    engines = {e.id for e in tables["engines.csv"]}
+    any_class = {e.engine for e in tables["efficiency.csv"] if e.gpu_class == "*"}
+    for i, eff in enumerate(tables["efficiency.csv"], start=2):
+        if eff.engine not in engines:
+            raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
+        if eff.copied_from is not None and (eff.copied_from not in engines or eff.copied_from == eff.engine):
+            raise CatalogError("efficiency.csv", i, "copied_from", f"'{eff.copied_from}' is not another engines id")
+    for i, engine in enumerate(tables["engines.csv"], start=2):
+        if engine.default_kv_precision not in precisions:
+            raise CatalogError("engines.csv", i, "default_kv_precision",
+                               f"'{engine.default_kv_precision}' is not in precisions.csv")
+        if engine.id not in any_class:
+            raise CatalogError("engines.csv", i, "id", f"engine '{engine.id}' has no '*' (any GPU class) row in "
+                               "efficiency.csv; add one, or copy another engine's factors into one")
+    _check_engine_defaults(tables["engines.csv"], {p.family for p in tables["precisions.csv"]})
+    cpus, psu_forms = tables["cpus.csv"], {p.form for p in tables["psus.csv"]}
+    for i, cpu in enumerate(cpus, start=2):
+        if cpu.pcie_lanes_2s is not None and cpu.max_sockets < 2:
+            raise CatalogError("cpus.csv", i, "pcie_lanes_2s", f"'{cpu.id}' is a 1-socket CPU (max_sockets "
+                               f"{cpu.max_sockets}); leave pcie_lanes_2s empty")
+    for i, box in enumerate(tables["chassis.csv"], start=2):
+        if not any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in cpus):
+            raise CatalogError("chassis.csv", i, "cpu_socket_type", f"no CPU in cpus.csv has socket "
+                               f"'{box.cpu_socket_type}' for a {box.cpu_sockets}-socket board; add one")
+        if box.psu_form not in psu_forms:
+            raise CatalogError("chassis.csv", i, "psu_form", f"no PSU in psus.csv has form '{box.psu_form}'; add one")
+    circuits = {c.id for c in tables["circuits.csv"]}
+    for circuit, used_for in DEFAULT_CIRCUITS.items():
+        if circuit not in circuits:
+            raise CatalogError("circuits.csv", None, "id", f"the default circuit '{circuit}' (used for {used_for} "
+                               "when --circuit is not given) is missing; add it back")
+
+
+def _check_engine_defaults(engines: list[Engine], families: set[str]) -> None:
+    """Each precision family has exactly one default engine, which runs it; `fit_like` names another engine that
+    itself borrows from nobody (calibrate.py copies a fitted row)."""
+    ids = {e.id: e for e in engines}
+    owner: dict[str, str] = {}
+    for i, engine in enumerate(engines, start=2):
+        for family in engine.default_for_families:
+            if family in owner:
+                raise CatalogError("engines.csv", i, "default_for_families", f"'{family}' already defaults to "
+                                   f"'{owner[family]}'; one default engine per precision family")
+            if family not in engine.weight_families:
+                raise CatalogError("engines.csv", i, "default_for_families",
+                                   f"'{engine.id}' does not run '{family}' (not in its weight_families)")
+            owner[family] = engine.id
+        like = ids.get(engine.fit_like or "")
+        if engine.fit_like and (like is None or like.id == engine.id or like.fit_like):
+            raise CatalogError("engines.csv", i, "fit_like", f"'{engine.fit_like}' must be another engines id "
+                               "whose factors are fitted (an engine without fit_like)")
+    missing = sorted(families - set(owner))
+    if missing:
+        raise CatalogError("engines.csv", None, "default_for_families", f"no engine is the default for precision "
+                           f"family '{missing[0]}'; add it to one engine's default_for_families")
+
+
 @lru_cache(maxsize=8)
 def _load(data_dir: str) -> Catalog:
     root = Path(data_dir)
@@ -278,16 +368,10 @@ def _load(data_dir: str) -> Catalog:
         problem = check_model_params(model)
         if problem:
             raise CatalogError("models.csv", i, "params_b", problem)
+    check_references(tables)
     gpus = {g.id: g for g in tables["gpus.csv"]}
     precisions = {p.id: p for p in tables["precisions.csv"]}
     engines = {e.id: e for e in tables["engines.csv"]}
-    for i, engine in enumerate(tables["engines.csv"], start=2):
-        if engine.default_kv_precision not in precisions:
-            raise CatalogError("engines.csv", i, "default_kv_precision",
-                               f"'{engine.default_kv_precision}' is not in precisions.csv")
-    for i, eff in enumerate(tables["efficiency.csv"], start=2):
-        if eff.engine not in engines:
-            raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
     aliases = {
         "models": _alias_map("models.csv", models),
         "gpus": _alias_map("gpus.csv", gpus),

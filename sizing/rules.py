@@ -35,7 +35,7 @@ def gpu_memory(c: Candidate) -> Finding:
 
 def engine_support(c: Candidate) -> Finding:
     """The engine has kernels for this GPU's vendor (vLLM/TensorRT-LLM build on CUDA; Huawei Ascend needs the CANN
-    stack: MindIE or vllm-ascend, hardware.md §5)."""
+    stack: MindIE or vllm-ascend, hardware.md §5; what to run instead is the GPU's stack_note in gpus.csv)."""
     return engine_runs_on(c.estimate.execution.engine, c.build.gpu)
 
 
@@ -43,7 +43,7 @@ def engine_runs_on(engine: Engine, gpu: Gpu) -> Finding:
     ok = gpu.vendor in engine.gpu_vendors
     msg = (f"{engine.name} runs on {gpu.vendor} GPUs" if ok else
            f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only)"
-           + ("; Ascend needs the CANN stack (MindIE, vllm-ascend)" if gpu.vendor == "huawei" else ""))
+           + (f"; {gpu.stack_note}" if gpu.stack_note else ""))
     return Finding(rule="engine_support", ok=ok, need=gpu.vendor, have=";".join(engine.gpu_vendors), message=msg)
 
 

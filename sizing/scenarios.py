@@ -29,7 +29,6 @@ from .specs import (
 )
 
 TASKS = ("inference",)
-DEFAULT_ENGINE_FOR_FAMILY = {"gguf": "llama.cpp", "exl2": "exllamav2", "mlc": "mlc-llm"}
 
 
 def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execution]:
@@ -38,7 +37,7 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         raise SizingError(f"task '{req.task}' is not estimated yet; use --task {' or '.join(TASKS)}")
     model = resolve(req.model, catalog)
     precision = catalog.precision(req.precision)
-    engine = catalog.engine(req.engine or DEFAULT_ENGINE_FOR_FAMILY.get(precision.family, "vllm"))
+    engine = catalog.engine(req.engine) if req.engine else catalog.default_engine(precision.family)
     if precision.family not in engine.weight_families:
         runs = [p.id for p in catalog.precisions.values() if p.family in engine.weight_families][:8]
         raise SizingError(f"{engine.name} does not run {precision.id} weights; pick --precision from "

@@ -97,3 +97,27 @@ def test_bench_imports_torch_only_inside_functions():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
                 assert not any(n and n.startswith("torch") for n in names), path.name
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject lists packages by hand (data/ ships as sizing_data): a new subpackage missing there would import
+    from a checkout and fail after `pip install .`."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    listed = set(tomllib.loads((PKG.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"sizing" + "".join(f".{p}" for p in init.parent.relative_to(PKG).parts) for init in PKG.rglob("__init__.py")}
+    assert found <= listed, found - listed
+
+
+def test_no_file_passes_400_lines_and_no_function_six_arguments():
+    """DESIGN.md: a module past ~400 lines becomes a package; no function takes more than six arguments (the
+    typer commands excepted: each option is a parameter)."""
+    for path in PKG.rglob("*.py"):
+        text = path.read_text()
+        assert text.count("\n") <= 400, f"{path.name}: {text.count(chr(10))} lines"
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef):
+                args = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+                n = len([a for a in args if a not in ("self", "cls")])
+                assert n <= 6, f"{path.name}:{node.lineno} {node.name} takes {n} arguments"

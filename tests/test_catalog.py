@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from csv_edit import set_cell
 
 from sizing import catalog as cat
 from sizing.catalog import CatalogError
@@ -166,3 +167,77 @@ def test_older_efficiency_file_without_quant_mm_eff_still_loads(data_copy):
     with path.open("w", newline="") as fh:
         csv_module.writer(fh).writerows([r[:drop] + r[drop + 1:] for r in rows])
     assert all(e.quant_mm_eff == 1.0 for e in cat.load(data_copy).efficiencies)
+
+
+
+@pytest.mark.parametrize(("file", "key", "column", "bad", "allowed"), [
+    ("gpus.csv", "rtx-4090", "gpu_class", "GeForce", "datacenter, geforce, workstation"),
+    ("gpus.csv", "h100-sxm", "nvlink", "NVLink", "none, bridge, nvlink"),
+    ("gpus.csv", "rtx-4090", "vendor", "NVIDIA", "nvidia, amd, huawei, intel, apple"),
+    ("gpus.csv", "rtx-4090", "cooling", "open air", "blower, open-air, passive, sxm"),
+    ("gpus.csv", "rtx-4090", "form_factor", "PCIe", "pcie, sxm, module"),
+    ("gpus.csv", "rtx-4090", "power_connector", "16-pin", "12vhpwr"),
+    ("gpus.csv", "rtx-4090", "price_kind", "retail", "msrp, list, street, used, quote"),
+    ("cpus.csv", "epyc-7313", "vendor", "AMD", "intel, amd"),
+    ("network.csv", "nic-cx7-ndr-400g-1p", "protocol", "IB", "ethernet, infiniband, both"),
+    ("precisions.csv", "q4_k_m", "family", "GGUF", "float, gptq, awq, bnb, gguf, exl2, mlc"),
+    ("precisions.csv", "bf16", "compute_dtype", "bfloat16", "f32, bf16, f16, fp8, int8"),
+    ("engines.csv", "vllm", "gpu_vendors", "nvidia;ROCm", "nvidia, amd, huawei, intel, apple"),
+    ("engines.csv", "vllm", "weight_families", "float;marlin", "float, gptq, awq"),
+    ("efficiency.csv", "llama.cpp/geforce", "gpu_class", "consumer", "datacenter, geforce, workstation, *"),
+])
+def test_value_outside_its_vocabulary_is_rejected(data_copy, file, key, column, bad, allowed):
+    row = set_cell(data_copy / file, key, column, bad)
+    with pytest.raises(CatalogError) as info:
+        cat.load(data_copy)
+    message = str(info.value)
+    assert message.startswith(f"{file}, row {row}, column '{column}': '{bad.split(';')[-1]}' is not allowed")
+    assert allowed in message and "\n" not in message
+
+
+def test_wrong_case_gets_a_hint(data_copy):
+    set_cell(data_copy / "gpus.csv", "rtx-4090", "gpu_class", "GeForce")
+    with pytest.raises(CatalogError, match="did you mean 'geforce'"):
+        cat.load(data_copy)
+
+
+@pytest.mark.parametrize("bad", ["Yes", "True", "y", "2"])
+def test_boolean_spellings_outside_the_list_are_rejected(data_copy, bad):
+    row = set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", bad)
+    with pytest.raises(CatalogError, match=rf"gpus.csv, row {row}, column 'p2p': '{bad}' is not a boolean; use "
+                                           r"true/false, yes/no or 1/0"):
+        cat.load(data_copy)
+
+
+def test_excel_booleans_load(data_copy):
+    set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", "TRUE")
+    set_cell(data_copy / "gpus.csv", "rtx-4090", "ecc", "FALSE")
+    loaded = cat.load(data_copy)
+    assert loaded.gpu("h100-sxm").p2p is True and loaded.gpu("rtx-4090").ecc is False
+
+
+def test_p2p_is_a_boolean(catalog):
+    assert catalog.gpu("rtx-4090").p2p is False and not catalog.gpu("rtx-4090").has_p2p  # hardware.md §0
+    assert catalog.gpu("h100-sxm").p2p is True and catalog.gpu("h100-sxm").has_p2p
+
+
+def test_peak_flops_per_compute_dtype(catalog):
+    rtx4090 = catalog.gpu("rtx-4090")  # hardware.md §1b: 165.2 bf16 / 330.3 fp8 (FP32 accumulate), dense
+    assert rtx4090.peak_flops("bf16") == pytest.approx(165.2e12)
+    assert rtx4090.peak_flops("fp8") == pytest.approx(330.3e12)
+    assert rtx4090.peak_flops("f32") == pytest.approx(82.6e12)
+
+
+def test_peak_flops_fallback_is_the_16_bit_peak(catalog):
+    """fp8 on a GPU without FP8 units (A100: hardware.md §1b '—') runs weight-only at the bf16 peak."""
+    a100 = catalog.gpu("a100-80gb-sxm")
+    assert a100.fp8_flops is None
+    assert a100.peak_flops("fp8") == a100.bf16_flops == pytest.approx(312e12)
+    assert a100.peak_flops("int8") == pytest.approx(624e12)
+    ascend = catalog.gpu("ascend-910b")
+    assert ascend.fp32_flops is None and ascend.peak_flops("f32") == ascend.bf16_flops
+
+
+def test_peak_flops_rejects_an_unknown_dtype(catalog):
+    with pytest.raises(ValueError, match="unknown compute dtype 'fp4'"):
+        catalog.gpu("h100-sxm").peak_flops("fp4")  # type: ignore[arg-type]

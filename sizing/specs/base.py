@@ -1,4 +1,5 @@
-"""The base model, constrained numbers, the CSV column descriptor, the user-facing error and the priced part."""
+"""The base model, constrained numbers, the category vocabularies, the CSV column descriptor, the user-facing error
+and the priced part."""
 
 from __future__ import annotations
 
@@ -16,6 +17,24 @@ NonNegInt = Annotated[int, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
+
+# -- vocabularies: the allowed values of every category column (data/README.md lists them per file). A CSV cell
+# outside its vocabulary, or in another case (`GeForce`, `NVLink`), fails at load with file, row and column.
+GpuVendor = Literal["nvidia", "amd", "huawei", "intel", "apple"]  # gpus.vendor; engines.gpu_vendors
+GpuClass = Literal["datacenter", "geforce", "workstation"]  # gpus.gpu_class; efficiency.gpu_class (or "*")
+GpuFormFactor = Literal["pcie", "sxm", "module"]
+SoftwareStack = Literal["cuda", "rocm", "cann", "oneapi", "metal"]  # the vendor runtime a GPU's kernels build on
+Cooling = Literal["blower", "open-air", "passive", "sxm"]
+NvLink = Literal["none", "bridge", "nvlink"]
+PowerConnector = Literal["8-pin-pcie", "2x8-pin-pcie", "3x8-pin-pcie", "8-pin-eps", "12vhpwr", "12v-2x6", "board"]
+CpuVendor = Literal["intel", "amd"]
+NetProtocol = Literal["ethernet", "infiniband", "both"]
+PriceKind = Literal["msrp", "list", "street", "used", "quote"]
+PrecisionFamily = Literal["float", "gptq", "awq", "bnb", "gguf", "exl2", "mlc"]  # precisions.family; engines lists
+ComputeDtype = Literal["f32", "bf16", "f16", "fp8", "int8"]  # the dtype matmuls run in; selects a gpus.csv peak
+EffFactor = Literal["bw_eff", "quant_bw_eff", "layer_overhead_us", "kv_traffic", "mm_eff", "quant_mm_eff", "attn_eff"]
+# efficiency.csv provenance: fitted by the data, stuck at a LOWER/UPPER bound of the fit, or left at its prior
+FactorStatus = Literal["fitted", "at-bound", "prior"]
 
 
 class Col(NamedTuple):
@@ -49,7 +68,7 @@ class Part(Base):
     name: str
     price_usd: PosFloat | None = None
     price_date: str | None = None
-    price_kind: str | None = None
+    price_kind: PriceKind | None = None
     price_source: str | None = None
     unconfirmed: tuple[str, ...] = ()
     source: str

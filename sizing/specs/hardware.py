@@ -8,12 +8,32 @@ from pydantic import Field
 
 from sizing.units import GB, GIB, MB, TB, TERA
 
-from .base import Base, Col, NonNegFloat, NonNegInt, Part, PosFloat, PosInt, price_columns
+from .base import (
+    Base,
+    Col,
+    ComputeDtype,
+    Cooling,
+    CpuVendor,
+    GpuClass,
+    GpuFormFactor,
+    GpuVendor,
+    NetProtocol,
+    NonNegFloat,
+    NonNegInt,
+    NvLink,
+    Part,
+    PosFloat,
+    PosInt,
+    PowerConnector,
+    SoftwareStack,
+    price_columns,
+)
 
 
 class Gpu(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        aliases=Col("aliases", "list", required=False), vendor=Col("vendor"), arch=Col("arch"),
+        aliases=Col("aliases", "list", required=False), vendor=Col("vendor"), software_stack=Col("software_stack"),
+        stack_note=Col("stack_note", required=False), arch=Col("arch"),
         gpu_class=Col("gpu_class"), memory_gib=Col("memory_bytes", "float", GIB),
         mem_bw_gb_s=Col("mem_bw_bytes_s", "float", GB), bf16_dense_tflops=Col("bf16_flops", "float", TERA),
         fp16_dense_tflops=Col("fp16_flops", "float", TERA),
@@ -24,13 +44,16 @@ class Gpu(Part):
         cooling=Col("cooling"), length_mm=Col("length_mm", "float", required=False),
         power_connector=Col("power_connector", required=False), pcie_gen=Col("pcie_gen", "int"),
         pcie_lanes=Col("pcie_lanes", "int"), nvlink=Col("nvlink"),
-        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False), p2p=Col("p2p"), ecc=Col("ecc", "bool"),
+        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False), p2p=Col("p2p", "bool"),
+        ecc=Col("ecc", "bool"),
     )
 
     aliases: tuple[str, ...] = ()
-    vendor: str
+    vendor: GpuVendor
+    software_stack: SoftwareStack  # the runtime engines must build on (CUDA, ROCm, CANN, ...)
+    stack_note: str | None = None  # what to run instead when an engine has no kernels for this GPU
     arch: str
-    gpu_class: str
+    gpu_class: GpuClass
     memory_bytes: PosFloat
     mem_bw_bytes_s: PosFloat
     bf16_flops: PosFloat
@@ -39,31 +62,40 @@ class Gpu(Part):
     int8_ops_s: PosFloat | None = None
     fp32_flops: PosFloat | None = None
     tdp_w: PosFloat
-    form_factor: str
+    form_factor: GpuFormFactor
     slot_width: PosFloat | None = None
-    cooling: str
+    cooling: Cooling
     length_mm: PosFloat | None = None
-    power_connector: str | None = None
+    power_connector: PowerConnector | None = None
     pcie_gen: PosInt
     pcie_lanes: PosInt
-    nvlink: str
+    nvlink: NvLink
     nvlink_bytes_s: PosFloat | None = None
-    p2p: str
+    p2p: bool  # PCIe peer-to-peer enabled by the stock driver (GeForce: no)
     ecc: bool
 
-    def peak_flops(self, compute_dtype: str) -> float:
-        """Dense tensor peak for the dtype the matmuls run in (hardware.md §1b: FP32 accumulate)."""
-        if compute_dtype == "fp8" and self.fp8_flops:
-            return self.fp8_flops
-        if compute_dtype == "int8" and self.int8_ops_s:
-            return self.int8_ops_s
-        if compute_dtype == "f32" and self.fp32_flops:
-            return self.fp32_flops
-        return self.fp16_flops if compute_dtype == "f16" else self.bf16_flops
+    def peak_flops(self, compute_dtype: ComputeDtype) -> float:
+        """Dense tensor peak in FLOP/s for the dtype the matmuls run in (hardware.md §1b: dense, FP32 accumulate).
+
+        `bf16` and `f16` always have a figure. The fallbacks are these and no others:
+        - `fp8` or `int8` on a GPU without that format (empty `fp8_dense_tflops` / `int8_dense_tops`: Ampere and
+          older have no FP8, Ascend 910B has none, hardware.md §1b) runs at the **16-bit (bf16) peak**: the engine
+          keeps 8-bit weights in memory and computes in 16 bits (weight-only W8A16; vLLM docs
+          features/quantization/fp8: "FP8 models will run on compute capability >= 7.5 as weight-only W8A16,
+          utilizing FP8 Marlin"), so only the memory side gains.
+        - `f32` without an `fp32_tflops` figure (Ascend 910B) runs at the bf16 peak too: an upper bound, no
+          source gives the figure (hardware.md §5).
+        """
+        peaks = {"bf16": self.bf16_flops, "f16": self.fp16_flops, "fp8": self.fp8_flops, "int8": self.int8_ops_s,
+                 "f32": self.fp32_flops}
+        if compute_dtype not in peaks:
+            raise ValueError(f"unknown compute dtype '{compute_dtype}'; expected one of {', '.join(peaks)}")
+        peak = peaks[compute_dtype]
+        return self.bf16_flops if peak is None else peak
 
     @property
     def has_p2p(self) -> bool:
-        return self.p2p == "yes"
+        return self.p2p
 
 
 class Cpu(Part):
@@ -71,12 +103,13 @@ class Cpu(Part):
         vendor=Col("vendor"), family=Col("family"), socket=Col("socket"), cores=Col("cores", "int"),
         threads=Col("threads", "int"), base_ghz=Col("base_ghz", "float"), boost_ghz=Col("boost_ghz", "float"),
         tdp_w=Col("tdp_w", "float"), pcie_lanes=Col("pcie_lanes", "int"), pcie_gen=Col("pcie_gen", "int"),
+        pcie_lanes_2s=Col("pcie_lanes_2s", "int", required=False),
         memory_channels=Col("memory_channels", "int"), ddr_gen=Col("ddr_gen", "int"),
         max_memory_mt_s=Col("max_memory_mt_s", "int"), max_sockets=Col("max_sockets", "int"),
         ecc_rdimm=Col("ecc_rdimm", "bool"),
         max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
     )
-    vendor: str
+    vendor: CpuVendor
     family: str
     socket: str
     cores: PosInt
@@ -86,6 +119,7 @@ class Cpu(Part):
     tdp_w: PosFloat
     pcie_lanes: PosInt
     pcie_gen: PosInt
+    pcie_lanes_2s: PosInt | None = None  # device lanes of a 2-socket board, both CPUs together; None = 2 x pcie_lanes
     memory_channels: PosInt
     ddr_gen: PosInt
     max_memory_mt_s: PosInt
@@ -93,11 +127,13 @@ class Cpu(Part):
     ecc_rdimm: bool
     max_memory_bytes_per_socket: PosFloat | None = None
 
-
     def usable_lanes(self, n_cpus: int) -> int:
-        """PCIe lanes for devices. 2-socket EPYC boards spend half of each CPU's lanes on the socket link: 128 in
-        all (hardware.md §2 notes, modelled conservatively)."""
-        return self.pcie_lanes if self.vendor == "amd" and n_cpus == 2 else self.pcie_lanes * n_cpus
+        """PCIe lanes for devices on a board with `n_cpus` of these CPUs: cpus.csv `pcie_lanes_2s` for two sockets
+        where the CPUs spend lanes on the socket link (2-socket EPYC: 128 in all, hardware.md §2 notes), else
+        `pcie_lanes` per CPU."""
+        if n_cpus == 2 and self.pcie_lanes_2s is not None:
+            return self.pcie_lanes_2s
+        return self.pcie_lanes * n_cpus
 
 
 class Dimm(Part):
@@ -125,9 +161,9 @@ class Drive(Part):
     capacity_bytes: PosFloat
     read_bytes_s: PosFloat
     write_bytes_s: PosFloat
-    form_factor: str
+    form_factor: Literal["m.2-2280", "u.2", "2.5in", "3.5in"]
     enterprise: bool
-    role_hint: str | None = None
+    role_hint: Literal["system", "data", "both"] | None = None
 
 
 class Psu(Part):
@@ -168,7 +204,7 @@ class Chassis(Part):
     rack_units: PosInt | None = None
     max_gpus: PosInt
     max_gpu_slot_width: PosFloat | None = None
-    gpu_form_factor: str
+    gpu_form_factor: Literal["pcie", "sxm"]
     open_air_ok: bool
     max_gpu_length_mm: PosFloat | None = None
     psu_bays: PosInt
@@ -192,7 +228,7 @@ class NetworkPart(Part):
         pcie_lanes=Col("pcie_lanes", "int", required=False), power_w=Col("power_w", "float", required=False),
     )
     kind: Literal["nic", "switch"]
-    protocol: str
+    protocol: NetProtocol
     bytes_s: PosFloat
     ports: PosInt
     pcie_gen: PosInt | None = None

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
+
+from pydantic import field_validator
 
 from sizing.units import GIB
 
-from .base import Base, Col, Fraction, NonNegFloat, NonNegInt, PosFloat, PosInt
+from .base import (
+    Base,
+    Col,
+    ComputeDtype,
+    EffFactor,
+    FactorStatus,
+    Fraction,
+    GpuClass,
+    GpuVendor,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    PrecisionFamily,
+)
 
 
 class ModelSpec(Base):
@@ -187,10 +203,10 @@ class Precision(Base):
     id: str
     name: str
     aliases: tuple[str, ...] = ()
-    family: str
+    family: PrecisionFamily
     weight_bits: PosFloat | None = None  # None only for templates such as exl2 (bits come from the id)
     embed_bits: PosFloat | None = None
-    compute_dtype: str = "bf16"
+    compute_dtype: ComputeDtype = "bf16"
     source: str = ""
     notes: str | None = None
 
@@ -207,6 +223,7 @@ class Engine(Base):
         "name": Col("name"),
         "aliases": Col("aliases", "list", required=False),
         "weight_families": Col("weight_families", "list"),
+        "default_for_families": Col("default_for_families", "list", required=False),
         "default_kv_precision": Col("default_kv_precision"),
         "gpu_vendors": Col("gpu_vendors", "list"),
         "split": Col("split"),
@@ -222,6 +239,7 @@ class Engine(Base):
         "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
         "host_bound": Col("host_bound", "bool"),
         "fragmentation": Col("fragmentation", "float"),
+        "fit_like": Col("fit_like", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -229,9 +247,10 @@ class Engine(Base):
     id: str
     name: str
     aliases: tuple[str, ...] = ()
-    weight_families: tuple[str, ...]
+    weight_families: tuple[PrecisionFamily, ...]
+    default_for_families: tuple[PrecisionFamily, ...] = ()  # formats for which this is the engine when none is named
     default_kv_precision: str
-    gpu_vendors: tuple[str, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
+    gpu_vendors: tuple[GpuVendor, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
     split: Literal["layer", "tensor"]
     context_bytes: NonNegFloat
     gpu_memory_utilization: Fraction | None = None
@@ -245,12 +264,18 @@ class Engine(Base):
     kv_gqa_expand: bool
     host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
     fragmentation: NonNegFloat
+    fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
     source: str
     notes: str | None = None
 
 
 class Efficiency(Base):
-    """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py."""
+    """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py.
+
+    `provenance` says per factor whether the data fitted it, it sits at a bound of the fit, or it stayed at its
+    prior (the data did not move it); `copied_from` marks a row whose factors are another engine's (a guess)."""
+
+    FACTORS: ClassVar[tuple[str, ...]] = get_args(EffFactor)
 
     COLUMNS: ClassVar[dict[str, Col]] = {
         "engine": Col("engine"),
@@ -263,11 +288,14 @@ class Efficiency(Base):
         "quant_mm_eff": Col("quant_mm_eff", "float", required=False),
         "attn_eff": Col("attn_eff", "float"),
         "n_rows": Col("n_rows", "int", required=False),
+        "version": Col("versions", "list", required=False),
+        "copied_from": Col("copied_from", required=False),
+        "provenance": Col("provenance", "list", required=False),
         "source": Col("source"),
     }
 
     engine: str
-    gpu_class: str
+    gpu_class: Literal[GpuClass, "*"]
     bw_eff: PosFloat
     quant_bw_eff: PosFloat
     layer_overhead_s: NonNegFloat
@@ -276,5 +304,39 @@ class Efficiency(Base):
     quant_mm_eff: PosFloat = 1.0  # weight-only quantized GEMMs (dequantize on the fly) relative to mm_eff
     attn_eff: PosFloat
     n_rows: NonNegInt | None = None
+    versions: tuple[str, ...] = ()  # engine versions the measurements name; () = unknown
+    copied_from: str | None = None  # engines id whose factors these are (no measurements of this engine)
+    provenance: tuple[tuple[EffFactor, FactorStatus], ...] = ()  # (factor, status) for every factor; () = unknown
     source: str
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        """CSV items `bw_eff=fitted` become (factor, status) pairs."""
+        if not isinstance(value, (tuple, list)):
+            return value
+        pairs = []
+        for item in value:
+            if isinstance(item, str):
+                factor, sep, status = item.partition("=")
+                if not sep:
+                    raise ValueError(f"'{item}' is not factor=status (e.g. bw_eff=fitted)")
+                item = (factor.strip(), status.strip())
+            pairs.append(item)
+        return tuple(pairs)
+
+    @field_validator("provenance")
+    @classmethod
+    def _every_factor_once(cls, value: tuple) -> tuple:
+        names = [factor for factor, _ in value]
+        missing = [f for f in cls.FACTORS if f not in names]
+        twice = sorted({f for f in names if names.count(f) > 1})
+        if value and (missing or twice):
+            raise ValueError(f"names {twice[0]} twice" if twice else f"lacks {', '.join(missing)}; give a status "
+                             "for every factor or leave the cell empty")
+        return value
+
+    def status(self, factor: str) -> str | None:
+        """The factor's provenance status, None when the row does not say."""
+        return dict(self.provenance).get(factor)
 
