@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .specs import (
     Base,
@@ -106,7 +107,7 @@ def _parse_cell(raw: str, col: Col) -> object:
     return number * col.scale if col.scale != 1.0 else number
 
 
-def _problem(err: dict) -> str:
+def _problem(err: ErrorDetails) -> str:
     """A pydantic error as one line; a value outside its vocabulary names the value and the allowed ones."""
     if err["type"] == "value_error":
         return str(err["ctx"]["error"])

@@ -338,5 +338,5 @@ class Efficiency(Base):
 
     def status(self, factor: str) -> str | None:
         """The factor's provenance status, None when the row does not say."""
-        return dict(self.provenance).get(factor)
+        return next((status for name, status in self.provenance if name == factor), None)
 
