@@ -8,11 +8,22 @@ import pytest
 from sizing import catalog as cat
 
 DATA = Path(__file__).resolve().parent.parent / "data"
+SNAPSHOT = Path(__file__).resolve().parent / "catalog"  # frozen copy of data/ for scenario and golden tests
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true", help="rewrite tests/golden/ from today's outputs")
 
 
 @pytest.fixture(scope="session")
 def catalog() -> cat.Catalog:
     return cat.load(DATA)
+
+
+@pytest.fixture(scope="session")
+def snapshot() -> cat.Catalog:
+    """The frozen catalog under tests/catalog/: scenario expectations do not move with data/ edits."""
+    return cat.load(SNAPSHOT)
 
 
 @pytest.fixture()

@@ -32,9 +32,9 @@ def rejected_for(r: Recommendation, gpu: str, n: int, rule: str) -> bool:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario(catalog, path: Path):
+def test_scenario(snapshot, path: Path):
     spec = json.loads(path.read_text())
-    r = recommend(catalog, RecommendRequest(**spec["request"]))
+    r = recommend(snapshot, RecommendRequest(**spec["request"]))
     want = spec["expect"]
     known = {"top", "option", "rejected", "top_finding", "psu_watts", "sustained_w", "dimm_speed", "memory_speed",
              "no_options", "ways_out_contains"}
