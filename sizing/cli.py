@@ -13,6 +13,7 @@ from . import bench as bench_mod
 from . import catalog as cat
 from . import report, scenarios
 from .specs import (
+    DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
     DEFAULT_PROMPT_TOKENS,
     DEFAULT_USERS,
@@ -87,7 +88,7 @@ def recommend(
     precision: str = PrecisionOpt,
     kv_precision: str | None = KvOpt,
     users: int = typer.Option(DEFAULT_USERS, "--users", "--batch", help="Concurrent sequences (users)."),
-    context: int | None = typer.Option(None, help="Tokens per user, prompt + new (default 4096)."),
+    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
     prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
     new_tokens: int = NewTokensOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
