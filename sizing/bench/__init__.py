@@ -1,9 +1,10 @@
 """Measure a real machine and compare it with the estimate: memory bandwidth, dense matmul FLOP/s, and a minimal
 Llama-style decoder (random weights of a real model's shape, no download) for prefill/decode speed and peak memory.
 
-The only torch user in `sizing` (in .measure, imported inside functions), so `import sizing.bench` is fast and works
-without torch. Results go to `<out>/<gpu-id-or-cpu>__<model-id>.json` (data/benchmarks/ by default), one entry per
-workload, written atomically; `recompare` re-reads them against the current estimator.
+The only torch user in `sizing` (.measure imports it inside a function; .decoder and .runner ask it), so
+`import sizing.bench` is fast and works without torch. Results go to `<out>/<gpu-id-or-cpu>__<model-id>.json`
+(data/benchmarks/ by default), one entry per workload, written atomically; `recompare` re-reads them against the
+current estimator.
 """
 
 from __future__ import annotations
@@ -22,23 +23,19 @@ from sizing.modelspec import resolve
 from sizing.specs import Execution, Gpu, ModelSpec, SizingError, System
 from sizing.units import fmt_bytes, fmt_rate
 
+from .decoder import Decoder, build_decoder, forward, measure_decode, measure_prefill
 from .measure import (
     DTYPES,
     PROGRESS,
-    Decoder,
     _check_workload,
     _torch,
     _torch_dtype,
-    build_decoder,
-    forward,
-    measure,
     measure_bandwidth,
-    measure_decode,
     measure_launch,
     measure_matmul,
-    measure_prefill,
 )
 from .results import ENGINE, BenchFile, Comparison, Measurement, MetricComparison
+from .runner import measure
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
