@@ -1,4 +1,6 @@
-"""A whole bench run: the micro benchmarks, then one decoder of the model's shape, into one Measurement."""
+"""A whole bench run: the micro benchmarks, then one decoder of the model's shape, into one Measurement (`measure`);
+`run` measures a model by name on this machine and compares it with the estimate, `recompare` compares saved runs
+again with today's estimator."""
 
 from __future__ import annotations
 
@@ -6,11 +8,14 @@ import contextlib
 import datetime as dt
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sizing.specs import ModelSpec
+from sizing.modelspec import resolve
+from sizing.specs import Gpu, ModelSpec, SizingError
 
+from .compare import compare, match_gpu
 from .decoder import build_decoder, measure_decode, measure_prefill
+from .files import check_writable, load_results, save
 from .measure import (
     BW_BYTES_QUICK,
     MATMUL_N,
@@ -19,11 +24,17 @@ from .measure import (
     _check_workload,
     _device_kind,
     _torch,
+    _torch_dtype,
     measure_bandwidth,
     measure_launch,
     measure_matmul,
 )
-from .results import Measurement
+from .results import Comparison, Measurement
+
+if TYPE_CHECKING:
+    from sizing.catalog import Catalog
+
+CPU_LAYERS = 2  # without a GPU the decoder keeps this many layers: a smoke test, not a sizing number
 
 
 def _device_name(torch: Any, kind: str) -> str:
@@ -79,3 +90,57 @@ def measure(spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, new_to
         new_tokens=new_tokens, batch=batch, bandwidth_bytes_s=bandwidth, matmul_flops=flops, matmul_n=mm_n, launch_s=launch,
         prefill_tokens_per_s=prefill, decode_tokens_per_s=decode, **memory,
         measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), notes=notes)
+
+
+def run(catalog: Catalog, model_name: str, gpu_hint: str | None = None, prompt_tokens: int = 512,
+        new_tokens: int = 128, batch: int = 1, out_dir: Path | str | None = None, quick: bool = False,
+        dtype: str = "bf16", n_layers: int | None = None, progress: PROGRESS | None = None) -> Comparison:
+    """Measure `model_name` on this machine (CUDA if present, else a CPU smoke test: float32, CPU_LAYERS layers)
+    and compare with the estimate; with out_dir, save the result as JSON."""
+    torch = _torch()
+    spec = resolve(model_name, catalog)
+    if out_dir is not None:
+        check_writable(Path(out_dir))  # fail before minutes of measuring, not after
+    _check_workload(prompt_tokens, new_tokens, batch)
+    if n_layers is not None and n_layers < 1:
+        raise SizingError(f"layers must be at least 1, got {n_layers}; raise it")
+    notes: list[str] = []
+    gpu: Gpu | None = None
+    if torch.cuda.is_available():
+        device = "cuda"
+        _torch_dtype(torch, dtype)
+        gpu = catalog.gpu(gpu_hint) if gpu_hint else match_gpu(catalog, torch.cuda.get_device_name())
+    else:
+        device, dtype = "cpu", "f32"
+        if gpu_hint:
+            notes.append(f"--gpu {gpu_hint} not compared: there is no CUDA GPU to measure")
+        n_layers = min(n_layers or CPU_LAYERS, spec.n_layers)
+        notes.append(f"no CUDA GPU: measured on CPU in float32 with {n_layers} of {spec.n_layers} layers; "
+                     "a smoke test, not a sizing number")
+    if n_layers is not None and n_layers != spec.n_layers:
+        if device == "cuda":
+            notes.append(f"built {n_layers} of {spec.n_layers} layers; the estimate uses the same shape")
+        spec = spec.model_copy(update={"n_layers": n_layers})
+    m = measure(spec, device, dtype, prompt_tokens, new_tokens, batch, quick=quick, notes=tuple(notes),
+                progress=progress)
+    comparison = compare(m, spec, catalog, gpu)
+    if out_dir is not None:
+        save(comparison, out_dir)
+    return comparison
+
+def recompare(catalog: Catalog, paths: list[Path]) -> list[Comparison]:
+    """Every stored run in `paths` (files or folders of results) compared again with the current estimator and
+    catalog: how today's estimates fare against what was measured."""
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(Path(p).glob("*__*.json")) if Path(p).is_dir() else [Path(p)]
+    if not files:
+        raise SizingError(f"no bench results (*__*.json) in {', '.join(map(str, paths))}; run `sizing bench` first")
+    out = []
+    for path in files:
+        for run_ in load_results(path).runs:
+            m = run_.measurement
+            spec = resolve(m.model_id, catalog).model_copy(update={"n_layers": m.n_layers})
+            gpu = catalog.gpu(run_.gpu_id) if run_.gpu_id else None
+            out.append(compare(m, spec, catalog, gpu))
+    return out
