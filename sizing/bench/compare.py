@@ -1,5 +1,5 @@
-"""A measurement against the estimate: which catalog GPU a device name stands for, the measured / estimated ratio
-per metric, and the text table of it. No file access; .files reads and writes results."""
+"""A measurement against the estimate: which catalog GPU a device name stands for, the measured / estimated
+ratio per metric, and the text table of it. No file access; .files reads and writes results."""
 
 from __future__ import annotations
 

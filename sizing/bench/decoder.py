@@ -1,5 +1,6 @@
-"""A minimal Llama-style decoder (random weights of a real model's shape, no download) and the prefill and decode
-speeds measured with it. torch is imported inside functions, so importing this module is fast and works without it."""
+"""A minimal Llama-style decoder (random weights of a real model's shape, no download) and the prefill and
+decode speeds measured with it. torch is imported inside functions, so importing this module is fast and works
+without it."""
 
 from __future__ import annotations
 
@@ -186,7 +187,6 @@ def forward(dec: Decoder, tokens: Any) -> Any:
             x = x + _mlp(torch, layer, _rms_norm(torch, x, layer["mlp_norm"]))
     dec.length = start + t
     return torch.nn.functional.linear(_rms_norm(torch, x[:, -1], dec.norm), dec.lm_head).float()
-
 
 
 def _decoder_for(spec: ModelSpec, device: str, dtype: str, batch: int, tokens: int, dec: Decoder | None) -> Decoder:

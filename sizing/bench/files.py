@@ -1,4 +1,5 @@
-"""Bench results on disk: `<out>/<gpu-id-or-cpu>__<model-id>.json`, one entry per workload, written atomically."""
+"""Bench results on disk: `<out>/<gpu-id-or-cpu>__<model-id>.json`, one entry per workload, written
+atomically."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The torch side of the bench, the part every measurement shares: torch plumbing (import, device, dtype, timing),
-the workload check, and the micro benchmarks (copy bandwidth, matmul, launch cost). The decoder lives in .decoder.
-torch is imported inside functions, so importing this module is fast and works without it."""
+"""The torch side of the bench, the part every measurement shares: torch plumbing (import, device, dtype,
+timing), the workload check, and the micro benchmarks (copy bandwidth, matmul, launch cost); the decoder lives in
+.decoder. torch is imported inside functions, so importing this module is fast and works without it."""
 
 from __future__ import annotations
 

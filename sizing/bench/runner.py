@@ -1,6 +1,6 @@
-"""A whole bench run: the micro benchmarks, then one decoder of the model's shape, into one Measurement (`measure`);
-`run` measures a model by name on this machine and compares it with the estimate, `recompare` compares saved runs
-again with today's estimator."""
+"""A whole bench run: the micro benchmarks, then one decoder of the model's shape, into one Measurement
+(`measure`); `run` measures a model by name on this machine and compares it with the estimate, `recompare`
+compares saved runs again with today's estimator."""
 
 from __future__ import annotations
 
