@@ -15,6 +15,11 @@ from sizing.specs import SizingError
 TINY = generic_model(1.5e8).model_copy(update={"n_layers": 2, "vocab_size": 2048})
 
 
+def tiny_run(**workload) -> bench.BenchRun:
+    """The TINY decoder on CPU in float32 under `workload` (prompt_tokens, new_tokens, batch)."""
+    return bench.BenchRun(model_spec=TINY, device="cpu", dtype="f32", **workload)
+
+
 def fake_measurement(**update) -> bench.Measurement:
     """A plausible H100 run of llama-3-8b (no torch needed)."""
     fields = dict(device="cuda", device_name="NVIDIA H100 80GB HBM3", torch_version="2.13.0", cuda_version="12.8",
@@ -143,9 +148,9 @@ def test_tiny_decoder_prefill_and_decode(catalog):
     torch = pytest.importorskip("torch")
     dec = bench.build_decoder(TINY, "cpu", "f32", batch=2, max_tokens=12)
     assert dec.k_cache.shape == (2, 2, TINY.n_kv_heads, 12, TINY.head_dim)
-    assert bench.measure_prefill(TINY, "cpu", "f32", prompt_tokens=8, batch=2, repeats=1, decoder=dec) > 0
+    assert bench.measure_prefill(tiny_run(prompt_tokens=8, batch=2), repeats=1, decoder=dec) > 0
     assert dec.length == 8
-    assert bench.measure_decode(TINY, "cpu", "f32", prompt_tokens=8, new_tokens=4, batch=2, decoder=dec) > 0
+    assert bench.measure_decode(tiny_run(prompt_tokens=8, new_tokens=4, batch=2), decoder=dec) > 0
     assert dec.length == 12  # the cache grew from prompt to prompt + new
     assert torch.count_nonzero(dec.k_cache[:, :, :, 11]) > 0
     with pytest.raises(SizingError, match="cannot add"):
@@ -169,7 +174,7 @@ def test_decoder_rejects_moe_and_bad_input(catalog):
     with pytest.raises(SizingError, match="dtype 'int4'"):
         bench.measure_matmul("cpu", "int4", n=32)
     with pytest.raises(SizingError, match="new tokens must be at least 1"):
-        bench.measure_decode(TINY, "cpu", "f32", prompt_tokens=4, new_tokens=0)
+        bench.measure_decode(tiny_run(prompt_tokens=4, new_tokens=0))
     with pytest.raises(SizingError, match="needs .* free on cpu"):
         bench.build_decoder(catalog.model("llama-3-70b"), "cpu", "f32", 1, 8)
 

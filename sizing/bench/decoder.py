@@ -14,6 +14,7 @@ from sizing.specs import ModelSpec, SizingError
 from sizing.units import GIB, fmt_bytes
 
 from .measure import _check_workload, _device_kind, _timed, _torch, _torch_dtype
+from .results import BenchRun
 
 CPU_MAX_WEIGHT_BYTES = 4 * GIB  # refuse a CPU build larger than this rather than swap
 RMS_EPS = 1e-5  # Llama 3 config.json rms_norm_eps
@@ -142,16 +143,24 @@ def _sdpa_backends(torch: Any) -> contextlib.AbstractContextManager:
     return attention.sdpa_kernel([b.FLASH_ATTENTION, b.EFFICIENT_ATTENTION, b.MATH])
 
 
-def _attention(torch: Any, dec: Decoder, i: int, layer: dict[str, Any], x: Any, start: int, cos: Any,
-               sin: Any) -> Any:
+@dataclass(frozen=True)
+class _Step:
+    """One forward call: the cache position its tokens start at and their RoPE rows."""
+
+    start: int
+    cos: Any  # (t, head_dim)
+    sin: Any
+
+
+def _attention(torch: Any, dec: Decoder, i: int, x: Any, step: _Step) -> Any:
     F = torch.nn.functional
-    s = dec.spec
+    s, layer, start = dec.spec, dec.layers[i], step.start
     b, t, _ = x.shape
     q = F.linear(x, layer["wq"], layer.get("bq")).view(b, t, s.n_heads, s.head_dim).transpose(1, 2)
     k = F.linear(x, layer["wk"], layer.get("bk")).view(b, t, s.n_kv_heads, s.head_dim).transpose(1, 2)
     v = F.linear(x, layer["wv"], layer.get("bv")).view(b, t, s.n_kv_heads, s.head_dim).transpose(1, 2)
     if s.head_dim % 2 == 0:
-        q, k = _rope(torch, q, cos, sin), _rope(torch, k, cos, sin)
+        q, k = _rope(torch, q, step.cos, step.sin), _rope(torch, k, step.cos, step.sin)
     dec.k_cache[i, :, :, start:start + t] = k
     dec.v_cache[i, :, :, start:start + t] = v
     if start == 0:  # prefill from an empty cache: causal attention over the prompt itself
@@ -180,32 +189,32 @@ def forward(dec: Decoder, tokens: Any) -> Any:
         raise SizingError(f"cannot add {t} tokens x {b} sequences to a cache of {start}/{dec.max_tokens} x "
                           f"{dec.batch}; prefill from empty, then decode one token at a time")
     x = torch.nn.functional.embedding(tokens, dec.embed)
-    cos, sin = dec.cos[start:start + t], dec.sin[start:start + t]
+    step = _Step(start=start, cos=dec.cos[start:start + t], sin=dec.sin[start:start + t])
     with _sdpa_backends(torch):
         for i, layer in enumerate(dec.layers):
-            x = x + _attention(torch, dec, i, layer, _rms_norm(torch, x, layer["attn_norm"]), start, cos, sin)
+            x = x + _attention(torch, dec, i, _rms_norm(torch, x, layer["attn_norm"]), step)
             x = x + _mlp(torch, layer, _rms_norm(torch, x, layer["mlp_norm"]))
     dec.length = start + t
     return torch.nn.functional.linear(_rms_norm(torch, x[:, -1], dec.norm), dec.lm_head).float()
 
 
-def _decoder_for(spec: ModelSpec, device: str, dtype: str, batch: int, tokens: int, dec: Decoder | None) -> Decoder:
+def _decoder_for(work: BenchRun, tokens: int, dec: Decoder | None) -> Decoder:
     if dec is None:
-        return build_decoder(spec, device, dtype, batch, tokens)
-    if dec.batch != batch or dec.max_tokens < tokens:
-        raise SizingError(f"the decoder holds {dec.batch} x {dec.max_tokens} tokens, the run needs {batch} x "
-                          f"{tokens}; build one with build_decoder for this workload")
+        return build_decoder(work.model_spec, work.device, work.dtype, work.batch, tokens)
+    if dec.batch != work.batch or dec.max_tokens < tokens:
+        raise SizingError(f"the decoder holds {dec.batch} x {dec.max_tokens} tokens, the run needs "
+                          f"{work.batch} x {tokens}; build one with build_decoder for this workload")
     return dec
 
 
-def measure_prefill(model_spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, batch: int = 1,
-                    repeats: int = 3, decoder: Decoder | None = None) -> float:
+def measure_prefill(work: BenchRun, repeats: int = 3, decoder: Decoder | None = None) -> float:
     """Prompt tokens per second for the whole batch: one forward over `batch` prompts from an empty cache."""
     torch = _torch()
+    device, prompt_tokens, batch = work.device, work.prompt_tokens, work.batch
     kind = _device_kind(torch, device)
     _check_workload(prompt_tokens, 1, batch)
-    dec = _decoder_for(model_spec, device, dtype, batch, prompt_tokens, decoder)
-    tokens = torch.randint(0, model_spec.vocab_size, (batch, prompt_tokens), device=device)
+    dec = _decoder_for(work, prompt_tokens, decoder)
+    tokens = torch.randint(0, work.model_spec.vocab_size, (batch, prompt_tokens), device=device)
 
     def once() -> object:
         dec.length = 0  # the static cache is overwritten in place
@@ -214,15 +223,15 @@ def measure_prefill(model_spec: ModelSpec, device: str, dtype: str, prompt_token
     return batch * prompt_tokens / _timed(torch, kind, once, repeats=repeats, warmup=1)
 
 
-def measure_decode(model_spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, new_tokens: int,
-                   batch: int = 1, decoder: Decoder | None = None) -> float:
+def measure_decode(work: BenchRun, decoder: Decoder | None = None) -> float:
     """New tokens per second per sequence, greedy, one step at a time while the cache grows from prompt_tokens to
     prompt_tokens + new_tokens (the estimator's decode_tokens_per_s). Leaves the cache full."""
     torch = _torch()
+    device, prompt_tokens, new_tokens, batch = work.device, work.prompt_tokens, work.new_tokens, work.batch
     kind = _device_kind(torch, device)
     _check_workload(prompt_tokens, new_tokens, batch)
-    dec = _decoder_for(model_spec, device, dtype, batch, prompt_tokens + new_tokens, decoder)
-    prompt = torch.randint(0, model_spec.vocab_size, (batch, prompt_tokens), device=device)
+    dec = _decoder_for(work, prompt_tokens + new_tokens, decoder)
+    prompt = torch.randint(0, work.model_spec.vocab_size, (batch, prompt_tokens), device=device)
     dec.length = 0
     first = forward(dec, prompt).argmax(-1, keepdim=True)
     token = first

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from sizing.specs import Base, NonNegFloat, PosFloat, PosInt
+from sizing.specs import Base, ModelSpec, NonNegFloat, PosFloat, PosInt
 
 ENGINE = "transformers"  # eager PyTorch with a per-sequence cache, no paging: what the bench decoder is
+
+
+class BenchRun(Base):
+    """What to measure: a model's shape as built (fewer layers than the model's on CPU) on a device, at a
+    precision, under one workload. The numbers are plain ints: the bench checks them where it uses them, with its
+    own one-line errors (measure._check_workload, build_decoder), not pydantic's."""
+
+    model_spec: ModelSpec
+    device: str  # "cuda", "cuda:N" or "cpu"
+    dtype: str  # bf16, f16 or f32 (measure.DTYPES)
+    prompt_tokens: int
+    new_tokens: int = 128  # prefill ignores it
+    batch: int = 1
 
 
 class Measurement(Base):

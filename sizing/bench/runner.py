@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sizing.modelspec import resolve
-from sizing.specs import Gpu, ModelSpec, SizingError
+from sizing.specs import Gpu, SizingError
 
 from .compare import compare, match_gpu
 from .decoder import build_decoder, measure_decode, measure_prefill
@@ -29,7 +29,7 @@ from .measure import (
     measure_launch,
     measure_matmul,
 )
-from .results import Comparison, Measurement
+from .results import BenchRun, Comparison, Measurement
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
@@ -47,10 +47,12 @@ def _device_name(torch: Any, kind: str) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def measure(spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, new_tokens: int, batch: int = 1,
-            quick: bool = False, notes: tuple[str, ...] = (), progress: PROGRESS | None = None) -> Measurement:
-    """Bandwidth, matmul, then one decoder of `spec`'s shape: prefill, decode and (CUDA) peak memory."""
+def measure(work: BenchRun, quick: bool = False, notes: tuple[str, ...] = (),
+            progress: PROGRESS | None = None) -> Measurement:
+    """Bandwidth, matmul, then one decoder of the model's shape: prefill, decode and (CUDA) peak memory."""
     torch = _torch()
+    spec, device, dtype = work.model_spec, work.device, work.dtype
+    prompt_tokens, new_tokens, batch = work.prompt_tokens, work.new_tokens, work.batch
     kind = _device_kind(torch, device)
     _check_workload(prompt_tokens, new_tokens, batch)
     say = progress or (lambda _msg: None)
@@ -67,9 +69,9 @@ def measure(spec: ModelSpec, device: str, dtype: str, prompt_tokens: int, new_to
     say(f"weights {spec.id}: {spec.n_layers} layers, {spec.derived_params / 1e9:.2f}B parameters, {dtype}")
     dec = build_decoder(spec, device, dtype, batch, prompt_tokens + new_tokens)
     say(f"prefill {batch} x {prompt_tokens} tokens")
-    prefill = measure_prefill(spec, device, dtype, prompt_tokens, batch, repeats=1 if quick else 3, decoder=dec)
+    prefill = measure_prefill(work, repeats=1 if quick else 3, decoder=dec)
     say(f"decode {batch} x {new_tokens} tokens")
-    decode = measure_decode(spec, device, dtype, prompt_tokens, new_tokens, batch, decoder=dec)
+    decode = measure_decode(work, decoder=dec)
     memory: dict[str, float] = {}
     if kind == "cuda":
         free, total = torch.cuda.mem_get_info()
@@ -121,8 +123,9 @@ def run(catalog: Catalog, model_name: str, gpu_hint: str | None = None, prompt_t
         if device == "cuda":
             notes.append(f"built {n_layers} of {spec.n_layers} layers; the estimate uses the same shape")
         spec = spec.model_copy(update={"n_layers": n_layers})
-    m = measure(spec, device, dtype, prompt_tokens, new_tokens, batch, quick=quick, notes=tuple(notes),
-                progress=progress)
+    work = BenchRun(model_spec=spec, device=device, dtype=dtype, prompt_tokens=prompt_tokens,
+                    new_tokens=new_tokens, batch=batch)
+    m = measure(work, quick=quick, notes=tuple(notes), progress=progress)
     comparison = compare(m, spec, catalog, gpu)
     if out_dir is not None:
         save(comparison, out_dir)
