@@ -183,7 +183,8 @@ def test_run_on_cpu_saves_json(catalog, tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("checks the CPU fallback")
-    c = bench.run(catalog, "0.15b", prompt_tokens=4, new_tokens=2, out_dir=tmp_path, quick=True)
+    c = bench.run(catalog, bench.BenchRequest(model="0.15b", prompt_tokens=4, new_tokens=2, quick=True),
+                  out_dir=tmp_path)
     m = c.measurement
     assert (m.device, m.dtype, m.n_layers) == ("cpu", "f32", bench.CPU_LAYERS)
     assert m.allocated_peak_bytes is None and c.gpu_id is None
@@ -195,7 +196,8 @@ def test_run_on_cpu_saves_json(catalog, tmp_path):
 @pytest.mark.gpu
 def test_gpu_run_compares_with_the_catalog(catalog, tmp_path):
     torch = pytest.importorskip("torch")
-    c = bench.run(catalog, "llama-3-8b", prompt_tokens=64, new_tokens=8, n_layers=2, quick=True, out_dir=tmp_path)
+    request = bench.BenchRequest(model="llama-3-8b", prompt_tokens=64, new_tokens=8, n_layers=2, quick=True)
+    c = bench.run(catalog, request, out_dir=tmp_path)
     m = c.measurement
     assert m.device == "cuda" and m.device_name == torch.cuda.get_device_name()
     assert m.allocated_peak_bytes and m.device_peak_bytes and m.device_peak_bytes >= m.allocated_peak_bytes

@@ -15,12 +15,12 @@ from .compare import compare, match_gpu, table
 from .decoder import Decoder, build_decoder, forward, measure_decode, measure_prefill
 from .files import load_results, result_path, save
 from .measure import DTYPES, measure_bandwidth, measure_launch, measure_matmul
-from .results import ENGINE, BenchFile, BenchRun, Comparison, Measurement, MetricComparison
+from .results import ENGINE, BenchFile, BenchRequest, BenchRun, Comparison, Measurement, MetricComparison
 from .runner import CPU_LAYERS, measure, recompare, run
 
 __all__ = [
-    "CPU_LAYERS", "DTYPES", "ENGINE", "BenchFile", "BenchRun", "Comparison", "Decoder", "Measurement",
-    "MetricComparison", "build_decoder", "compare", "forward", "load_results", "match_gpu", "measure", "measure_bandwidth",
-    "measure_decode", "measure_launch", "measure_matmul", "measure_prefill", "recompare", "result_path", "run",
-    "save", "table",
+    "CPU_LAYERS", "DTYPES", "ENGINE", "BenchFile", "BenchRequest", "BenchRun", "Comparison", "Decoder",
+    "Measurement", "MetricComparison", "build_decoder", "compare", "forward", "load_results", "match_gpu",
+    "measure", "measure_bandwidth", "measure_decode", "measure_launch", "measure_matmul", "measure_prefill",
+    "recompare", "result_path", "run", "save", "table",
 ]

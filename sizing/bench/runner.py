@@ -29,7 +29,7 @@ from .measure import (
     measure_launch,
     measure_matmul,
 )
-from .results import BenchRun, Comparison, Measurement
+from .results import BenchRequest, BenchRun, Comparison, Measurement
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
@@ -94,15 +94,16 @@ def measure(work: BenchRun, quick: bool = False, notes: tuple[str, ...] = (),
         measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), notes=notes)
 
 
-def run(catalog: Catalog, model_name: str, gpu_hint: str | None = None, prompt_tokens: int = 512,
-        new_tokens: int = 128, batch: int = 1, out_dir: Path | str | None = None, quick: bool = False,
-        dtype: str = "bf16", n_layers: int | None = None, progress: PROGRESS | None = None) -> Comparison:
-    """Measure `model_name` on this machine (CUDA if present, else a CPU smoke test: float32, CPU_LAYERS layers)
-    and compare with the estimate; with out_dir, save the result as JSON."""
+def run(catalog: Catalog, request: BenchRequest, out_dir: Path | str | None = None,
+        progress: PROGRESS | None = None) -> Comparison:
+    """Measure `request.model` on this machine (CUDA if present, else a CPU smoke test: float32, CPU_LAYERS
+    layers) and compare with the estimate; with out_dir, save the result as JSON."""
     torch = _torch()
-    spec = resolve(model_name, catalog)
+    spec = resolve(request.model, catalog)
     if out_dir is not None:
         check_writable(Path(out_dir))  # fail before minutes of measuring, not after
+    prompt_tokens, new_tokens, batch = request.prompt_tokens, request.new_tokens, request.batch
+    gpu_hint, dtype, n_layers = request.gpu, request.dtype, request.n_layers
     _check_workload(prompt_tokens, new_tokens, batch)
     if n_layers is not None and n_layers < 1:
         raise SizingError(f"layers must be at least 1, got {n_layers}; raise it")
@@ -125,11 +126,12 @@ def run(catalog: Catalog, model_name: str, gpu_hint: str | None = None, prompt_t
         spec = spec.model_copy(update={"n_layers": n_layers})
     work = BenchRun(model_spec=spec, device=device, dtype=dtype, prompt_tokens=prompt_tokens,
                     new_tokens=new_tokens, batch=batch)
-    m = measure(work, quick=quick, notes=tuple(notes), progress=progress)
+    m = measure(work, quick=request.quick, notes=tuple(notes), progress=progress)
     comparison = compare(m, spec, catalog, gpu)
     if out_dir is not None:
         save(comparison, out_dir)
     return comparison
+
 
 def recompare(catalog: Catalog, paths: list[Path]) -> list[Comparison]:
     """Every stored run in `paths` (files or folders of results) compared again with the current estimator and
