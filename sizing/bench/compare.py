@@ -63,16 +63,15 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
         "allocated_peak_bytes": (e.memory.allocated_per_gpu_bytes, basis + " allocated"),
         "device_peak_bytes": (e.memory.per_gpu_bytes, basis + " device"),
     }
-    rows = []
+    compared: list[MetricComparison] = []
     for name, value in measured.items():
         target, source = targets[name]
-        rows.append(MetricComparison(metric=name, unit=UNITS[name], measured=value, estimate=target,
+        compared.append(MetricComparison(metric=name, unit=UNITS[name], measured=value, estimate=target,
                                      ratio=value / target if target else None, basis=source))
     notes.append("the bench decoder is a bare eager PyTorch loop (no generate()); at small batch its decode is "
                  "bound by per-op launch cost (launch_s), which the transformers estimate folds into a fitted "
                  "per-layer overhead")
-    return Comparison(measurement=m, gpu_id=gpu.id, metrics=tuple(rows), notes=tuple(notes + list(e.notes)))
-
+    return Comparison(measurement=m, gpu_id=gpu.id, metrics=tuple(compared), notes=tuple(notes + list(e.notes)))
 
 
 def _fmt(unit: str, value: float | None) -> str:
