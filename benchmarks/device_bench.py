@@ -51,8 +51,9 @@ def main() -> int:
             print(f"  {label}: {step} ({time.perf_counter() - start:.0f} s)", flush=True)
 
         try:
-            result = bench.run(catalog, model, gpu_hint=args.gpu, prompt_tokens=prompt, new_tokens=new, batch=batch,
-                               out_dir=args.out, quick=args.quick, progress=progress)
+            request = bench.BenchRequest(model=model, gpu=args.gpu, prompt_tokens=prompt, new_tokens=new,
+                                         batch=batch, quick=args.quick)
+            result = bench.run(catalog, request, out_dir=args.out, progress=progress)
         except SizingError as exc:
             print(f"error: {label}: {exc}", file=sys.stderr)
             return 2

@@ -153,8 +153,9 @@ def bench(
             typer.echo(f"{m.device_name} {m.model_id} batch {m.batch}, prompt {m.prompt_tokens} + new "
                        f"{m.new_tokens} ({m.measured_at}) vs {result.gpu_id}\n{bench_mod.table(result)}\n")
         return
-    result = bench_mod.run(catalog, model, gpu_hint=gpu, prompt_tokens=prompt_tokens, new_tokens=new_tokens,
-                           batch=batch, out_dir=out, quick=quick, progress=lambda s: typer.echo(s, err=True))
+    request = bench_mod.BenchRequest(model=model, gpu=gpu, prompt_tokens=prompt_tokens, new_tokens=new_tokens,
+                                     batch=batch, quick=quick)
+    result = bench_mod.run(catalog, request, out_dir=out, progress=lambda s: typer.echo(s, err=True))
     typer.echo(bench_mod.table(result))
     for note in result.notes:
         typer.echo(f"note: {note}")

@@ -15,6 +15,11 @@ from sizing.specs import SizingError
 TINY = generic_model(1.5e8).model_copy(update={"n_layers": 2, "vocab_size": 2048})
 
 
+def tiny_run(**workload) -> bench.BenchRun:
+    """The TINY decoder on CPU in float32 under `workload` (prompt_tokens, new_tokens, batch)."""
+    return bench.BenchRun(model_spec=TINY, device="cpu", dtype="f32", **workload)
+
+
 def fake_measurement(**update) -> bench.Measurement:
     """A plausible H100 run of llama-3-8b (no torch needed)."""
     fields = dict(device="cuda", device_name="NVIDIA H100 80GB HBM3", torch_version="2.13.0", cuda_version="12.8",
@@ -143,9 +148,9 @@ def test_tiny_decoder_prefill_and_decode(catalog):
     torch = pytest.importorskip("torch")
     dec = bench.build_decoder(TINY, "cpu", "f32", batch=2, max_tokens=12)
     assert dec.k_cache.shape == (2, 2, TINY.n_kv_heads, 12, TINY.head_dim)
-    assert bench.measure_prefill(TINY, "cpu", "f32", prompt_tokens=8, batch=2, repeats=1, decoder=dec) > 0
+    assert bench.measure_prefill(tiny_run(prompt_tokens=8, batch=2), repeats=1, decoder=dec) > 0
     assert dec.length == 8
-    assert bench.measure_decode(TINY, "cpu", "f32", prompt_tokens=8, new_tokens=4, batch=2, decoder=dec) > 0
+    assert bench.measure_decode(tiny_run(prompt_tokens=8, new_tokens=4, batch=2), decoder=dec) > 0
     assert dec.length == 12  # the cache grew from prompt to prompt + new
     assert torch.count_nonzero(dec.k_cache[:, :, :, 11]) > 0
     with pytest.raises(SizingError, match="cannot add"):
@@ -169,7 +174,7 @@ def test_decoder_rejects_moe_and_bad_input(catalog):
     with pytest.raises(SizingError, match="dtype 'int4'"):
         bench.measure_matmul("cpu", "int4", n=32)
     with pytest.raises(SizingError, match="new tokens must be at least 1"):
-        bench.measure_decode(TINY, "cpu", "f32", prompt_tokens=4, new_tokens=0)
+        bench.measure_decode(tiny_run(prompt_tokens=4, new_tokens=0))
     with pytest.raises(SizingError, match="needs .* free on cpu"):
         bench.build_decoder(catalog.model("llama-3-70b"), "cpu", "f32", 1, 8)
 
@@ -178,7 +183,8 @@ def test_run_on_cpu_saves_json(catalog, tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("checks the CPU fallback")
-    c = bench.run(catalog, "0.15b", prompt_tokens=4, new_tokens=2, out_dir=tmp_path, quick=True)
+    c = bench.run(catalog, bench.BenchRequest(model="0.15b", prompt_tokens=4, new_tokens=2, quick=True),
+                  out_dir=tmp_path)
     m = c.measurement
     assert (m.device, m.dtype, m.n_layers) == ("cpu", "f32", bench.CPU_LAYERS)
     assert m.allocated_peak_bytes is None and c.gpu_id is None
@@ -190,7 +196,8 @@ def test_run_on_cpu_saves_json(catalog, tmp_path):
 @pytest.mark.gpu
 def test_gpu_run_compares_with_the_catalog(catalog, tmp_path):
     torch = pytest.importorskip("torch")
-    c = bench.run(catalog, "llama-3-8b", prompt_tokens=64, new_tokens=8, n_layers=2, quick=True, out_dir=tmp_path)
+    request = bench.BenchRequest(model="llama-3-8b", prompt_tokens=64, new_tokens=8, n_layers=2, quick=True)
+    c = bench.run(catalog, request, out_dir=tmp_path)
     m = c.measurement
     assert m.device == "cuda" and m.device_name == torch.cuda.get_device_name()
     assert m.allocated_peak_bytes and m.device_peak_bytes and m.device_peak_bytes >= m.allocated_peak_bytes

@@ -1,10 +1,39 @@
-"""What a bench run measured and how it compares with the estimate (the bench's result models)."""
+"""What a bench run is asked to measure, what it measured and how that compares with the estimate (the bench's
+request and result models)."""
 
 from __future__ import annotations
 
-from sizing.specs import Base, NonNegFloat, PosFloat, PosInt
+from sizing.specs import Base, ModelSpec, NonNegFloat, PosFloat, PosInt
 
 ENGINE = "transformers"  # eager PyTorch with a per-sequence cache, no paging: what the bench decoder is
+
+
+class BenchRequest(Base):
+    """`sizing bench`: what the user asked to measure, by name; `run` resolves it into a BenchRun for this
+    machine (no CUDA GPU: CPU, f32, CPU_LAYERS layers). Plain numbers, checked by `run` with the bench's own
+    messages."""
+
+    model: str  # a catalog id, a size such as 7b, or a local HF folder (modelspec.resolve)
+    gpu: str | None = None  # catalog GPU to compare with when the device name is not recognised
+    dtype: str = "bf16"  # measure.DTYPES; CUDA only
+    prompt_tokens: int = 512
+    new_tokens: int = 128
+    batch: int = 1
+    n_layers: int | None = None  # layers to build (None: all on CUDA, CPU_LAYERS on CPU)
+    quick: bool = False  # tiny micro-benchmark sizes, fewer repeats: a smoke test of the harness
+
+
+class BenchRun(Base):
+    """What to measure: a model's shape as built (fewer layers than the model's on CPU) on a device, at a
+    precision, under one workload. The numbers are plain ints: the bench checks them where it uses them, with its
+    own one-line errors (measure._check_workload, build_decoder), not pydantic's."""
+
+    model_spec: ModelSpec
+    device: str  # "cuda", "cuda:N" or "cpu"
+    dtype: str  # bf16, f16 or f32 (measure.DTYPES)
+    prompt_tokens: int
+    new_tokens: int = 128  # prefill ignores it
+    batch: int = 1
 
 
 class Measurement(Base):

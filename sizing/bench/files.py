@@ -1,0 +1,75 @@
+"""Bench results on disk: `<out>/<gpu-id-or-cpu>__<model-id>.json`, one entry per workload, written
+atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sizing.specs import SizingError
+
+from .compare import _slug
+from .results import BenchFile, Comparison
+
+
+def result_path(out_dir: Path | str, comparison: Comparison) -> Path:
+    m = comparison.measurement
+    gpu = comparison.gpu_id or ("cpu" if m.device == "cpu" else _slug(m.device_name))
+    return Path(out_dir) / f"{gpu}__{_slug(m.model_id)}.json"
+
+
+def load_results(path: Path | str) -> BenchFile:
+    path = Path(path)
+    try:
+        return BenchFile.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SizingError(f"cannot read {path} ({exc.__class__.__name__}); check the path") from None
+    except ValidationError:
+        raise SizingError(f"{path} is not a bench results file; move it away or pick another --out") from None
+
+
+def _workload_key(c: Comparison) -> tuple:
+    m = c.measurement
+    return (m.device_name, m.dtype, m.n_layers, m.prompt_tokens, m.new_tokens, m.batch)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, then os.replace: readers see the old file or the new, never half
+    (POSIX rename(2) is atomic within one file system)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are for sharing
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise SizingError(f"cannot write {path} ({exc.strerror or exc}); pick another --out") from None
+
+
+def check_writable(folder: Path) -> None:
+    """The results folder exists (or can be made) and takes a file."""
+    _write_atomic(folder / ".write-check", "")
+    with contextlib.suppress(OSError):
+        (folder / ".write-check").unlink()
+
+
+def save(comparison: Comparison, out_dir: Path | str) -> Path:
+    """Add (or replace, same workload) this run in `<out_dir>/<gpu>__<model>.json`; returns the path."""
+    path = result_path(out_dir, comparison)
+    runs = list(load_results(path).runs) if path.is_file() else []
+    runs = [r for r in runs if _workload_key(r) != _workload_key(comparison)] + [comparison]
+    gpu, model = path.stem.split("__", 1)
+    _write_atomic(path, BenchFile(gpu=gpu, model=model, runs=tuple(runs)).model_dump_json(indent=2) + "\n")
+    return path
