@@ -24,7 +24,7 @@ ALLOWED = {
 }
 # third-party or stdlib modules only one sizing module may import
 OWNERS = {"torch": {"bench"}, "typer": {"cli"}, "jinja2": {"report"}, "pandas": {"report"}, "rich": {"report"},
-          "csv": {"catalog", "scenarios"}}
+          "csv": {"catalog"}}
 CORE = {"estimate", "rules", "recommend"}
 
 

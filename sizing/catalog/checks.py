@@ -1,0 +1,110 @@
+"""Checks across rows and files at load: parameter counts, aliases, references between tables."""
+
+from __future__ import annotations
+
+import re
+
+from sizing.specs import (
+    Base,
+    Engine,
+    ModelSpec,
+)
+
+from .tables import CatalogError
+
+SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic model sizes
+PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
+# circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
+DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
+MAY_BE_EMPTY = ("network.csv", "fx.csv")  # single-node builds need no network parts; USD needs no rate
+
+def _alias_map(file: str, items: dict[str, Base]) -> dict[str, str]:
+    """alias -> id; an alias may not be another row's id, another row's alias, or look like a model size."""
+    aliases: dict[str, str] = {}
+    for row, (item_id, item) in enumerate(items.items(), start=2):
+        for alias in getattr(item, "aliases", ()):
+            key = alias.lower()
+            if key in items and key != item_id:
+                raise CatalogError(file, row, "aliases", f"alias '{alias}' of '{item_id}' is another row's id")
+            if aliases.get(key, item_id) != item_id:
+                raise CatalogError(file, row, "aliases", f"alias '{alias}' is used by '{aliases[key]}' and '{item_id}'")
+            if file == "models.csv" and SIZE_LIKE.fullmatch(key):
+                raise CatalogError(file, row, "aliases", f"alias '{alias}' looks like a model size (`--model 7b`)")
+            aliases[key] = item_id
+    return aliases
+
+
+def check_model_params(model: ModelSpec) -> str | None:
+    """A problem if the stated parameter count disagrees with the shape's count by more than 2%."""
+    derived = model.derived_params
+    diff = abs(derived - model.n_params) / model.n_params
+    if diff > PARAM_TOLERANCE:
+        return (f"states {model.n_params / 1e9:.3f}B parameters but its shape gives {derived / 1e9:.3f}B "
+                f"({diff:.1%} apart, limit {PARAM_TOLERANCE:.0%}); fix the shape or the count")
+    return None
+
+
+def check_references(tables: dict[str, list]) -> None:
+    """Cross-file checks: every table the tool needs has rows, and every id or value one file names exists in the
+    file it points to. Rows are numbered as in the file when it has no blank lines."""
+    for file, rows in tables.items():
+        if not rows and file not in MAY_BE_EMPTY:
+            raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
+    precisions = {p.id for p in tables["precisions.csv"]}
+    engines = {e.id for e in tables["engines.csv"]}
+    any_class = {e.engine for e in tables["efficiency.csv"] if e.gpu_class == "*"}
+    for i, eff in enumerate(tables["efficiency.csv"], start=2):
+        if eff.engine not in engines:
+            raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
+        if eff.copied_from is not None and (eff.copied_from not in engines or eff.copied_from == eff.engine):
+            raise CatalogError("efficiency.csv", i, "copied_from", f"'{eff.copied_from}' is not another engines id")
+    for i, engine in enumerate(tables["engines.csv"], start=2):
+        if engine.default_kv_precision not in precisions:
+            raise CatalogError("engines.csv", i, "default_kv_precision",
+                               f"'{engine.default_kv_precision}' is not in precisions.csv")
+        if engine.id not in any_class:
+            raise CatalogError("engines.csv", i, "id", f"engine '{engine.id}' has no '*' (any GPU class) row in "
+                               "efficiency.csv; add one, or copy another engine's factors into one")
+    _check_engine_defaults(tables["engines.csv"], {p.family for p in tables["precisions.csv"]})
+    cpus, psu_forms = tables["cpus.csv"], {p.form for p in tables["psus.csv"]}
+    for i, cpu in enumerate(cpus, start=2):
+        if cpu.pcie_lanes_2s is not None and cpu.max_sockets < 2:
+            raise CatalogError("cpus.csv", i, "pcie_lanes_2s", f"'{cpu.id}' is a 1-socket CPU (max_sockets "
+                               f"{cpu.max_sockets}); leave pcie_lanes_2s empty")
+    for i, box in enumerate(tables["chassis.csv"], start=2):
+        if not any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in cpus):
+            raise CatalogError("chassis.csv", i, "cpu_socket_type", f"no CPU in cpus.csv has socket "
+                               f"'{box.cpu_socket_type}' for a {box.cpu_sockets}-socket board; add one")
+        if box.psu_form not in psu_forms:
+            raise CatalogError("chassis.csv", i, "psu_form", f"no PSU in psus.csv has form '{box.psu_form}'; add one")
+    circuits = {c.id for c in tables["circuits.csv"]}
+    for circuit, used_for in DEFAULT_CIRCUITS.items():
+        if circuit not in circuits:
+            raise CatalogError("circuits.csv", None, "id", f"the default circuit '{circuit}' (used for {used_for} "
+                               "when --circuit is not given) is missing; add it back")
+
+
+def _check_engine_defaults(engines: list[Engine], families: set[str]) -> None:
+    """Each precision family has exactly one default engine, which runs it; `fit_like` names another engine that
+    itself borrows from nobody (calibrate.py copies a fitted row)."""
+    ids = {e.id: e for e in engines}
+    owner: dict[str, str] = {}
+    for i, engine in enumerate(engines, start=2):
+        for family in engine.default_for_families:
+            if family in owner:
+                raise CatalogError("engines.csv", i, "default_for_families", f"'{family}' already defaults to "
+                                   f"'{owner[family]}'; one default engine per precision family")
+            if family not in engine.weight_families:
+                raise CatalogError("engines.csv", i, "default_for_families",
+                                   f"'{engine.id}' does not run '{family}' (not in its weight_families)")
+            owner[family] = engine.id
+        like = ids.get(engine.fit_like or "")
+        if engine.fit_like and (like is None or like.id == engine.id or like.fit_like):
+            raise CatalogError("engines.csv", i, "fit_like", f"'{engine.fit_like}' must be another engines id "
+                               "whose factors are fitted (an engine without fit_like)")
+    missing = sorted(families - set(owner))
+    if missing:
+        raise CatalogError("engines.csv", None, "default_for_families", f"no engine is the default for precision "
+                           f"family '{missing[0]}'; add it to one engine's default_for_families")
+
+

@@ -1,0 +1,53 @@
+"""Loading every catalog file under a data folder, once per folder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sizing.specs import (
+    SizingError,
+)
+
+from .checks import _alias_map, check_model_params, check_references
+from .store import Catalog
+from .tables import TABLES, CatalogError, default_data_dir, read_table
+
+
+@lru_cache(maxsize=8)
+def _load(data_dir: str) -> Catalog:
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise SizingError(f"data folder '{data_dir}' does not exist; point --data at a copy of data/")
+    tables: dict[str, list] = {}
+    for file, spec in TABLES.items():
+        tables[file] = read_table(root / file, spec)
+    models = {m.id: m for m in tables["models.csv"]}
+    for i, model in enumerate(tables["models.csv"], start=2):
+        problem = check_model_params(model)
+        if problem:
+            raise CatalogError("models.csv", i, "params_b", problem)
+    check_references(tables)
+    gpus = {g.id: g for g in tables["gpus.csv"]}
+    precisions = {p.id: p for p in tables["precisions.csv"]}
+    engines = {e.id: e for e in tables["engines.csv"]}
+    aliases = {
+        "models": _alias_map("models.csv", models),
+        "gpus": _alias_map("gpus.csv", gpus),
+        "precisions": _alias_map("precisions.csv", precisions),
+        "engines": _alias_map("engines.csv", engines),
+    }
+    def by_id(file: str) -> dict:
+        return {item.id: item for item in tables[file]}
+
+    return Catalog(models=models, gpus=gpus, precisions=precisions, engines=engines,
+                   efficiencies=tuple(tables["efficiency.csv"]), cpus=by_id("cpus.csv"), dimms=by_id("memory.csv"),
+                   drives=by_id("drives.csv"), psus=by_id("psus.csv"), chassis=by_id("chassis.csv"),
+                   network=by_id("network.csv"), fx=by_id("fx.csv"), circuits=by_id("circuits.csv"), aliases=aliases, data_dir=str(root))
+
+
+def load(data_dir: str | Path | None = None) -> Catalog:
+    """Load and check every catalog file under `data_dir` (default: the bundled data/)."""
+    return _load(str(Path(data_dir).resolve()) if data_dir else str(default_data_dir()))
+
+
