@@ -21,7 +21,12 @@ from measured import load_cases, predict  # noqa: E402
 
 from sizing import catalog as cat  # noqa: E402
 
-TARGETS = {"peak_memory": 8.0, "decode_tokens_per_s": 12.0, "prefill_tokens_per_s": 20.0, "e2e_tokens_per_s": 15.0}
+TARGETS = {
+    "peak_memory": 8.0,
+    "decode_tokens_per_s": 12.0,
+    "prefill_tokens_per_s": 20.0,
+    "e2e_tokens_per_s": 15.0,
+}
 
 
 def main() -> None:
@@ -51,10 +56,15 @@ def main() -> None:
             continue
         errors[(case.family, case.metric)].append(ape)
         by_metric[case.metric].append(ape)
-        worst.append((ape, f"{case.row_id} {case.metric} {case.model.id} {case.execution.engine.id} {case.execution.precision.id} "
-                           f"{case.gpu.id}x{case.system.n_gpus} b{case.execution.batch} "
-                           f"p{case.execution.prompt_tokens} n{case.execution.new_tokens}: "
-                           f"measured {case.value:.4g}, estimated {pred:.4g}"))
+        worst.append(
+            (
+                ape,
+                f"{case.row_id} {case.metric} {case.model.id} {case.execution.engine.id} {case.execution.precision.id} "
+                f"{case.gpu.id}x{case.system.n_gpus} b{case.execution.batch} "
+                f"p{case.execution.prompt_tokens} n{case.execution.new_tokens}: "
+                f"measured {case.value:.4g}, estimated {pred:.4g}",
+            )
+        )
     print(f"{'family':22} {'metric':24} {'rows':>5} {'median APE %':>13}")
     for (family, metric), values in sorted(errors.items()):
         print(f"{family:22} {metric:24} {len(values):5} {statistics.median(values):13.1f}")
@@ -66,8 +76,10 @@ def main() -> None:
         if target is not None and statistics.median(values) > target:
             missed.append(metric)
         verdict = "" if target is None else ("  ok" if statistics.median(values) <= target else "  MISSED")
-        print(f"{'':22} {metric:24} {len(values):5} {statistics.median(values):13.1f} "
-              f"{'' if target is None else f'{target:9.0f}'}{verdict}")
+        print(
+            f"{'':22} {metric:24} {len(values):5} {statistics.median(values):13.1f} "
+            f"{'' if target is None else f'{target:9.0f}'}{verdict}"
+        )
     print(f"\noom rows predicted not to fit: {oom_ok}/{oom_total}" + ("  ok" if oom_ok == oom_total else "  MISSED"))
     if suspect:
         print(f"suspect rows (excluded above): {len(suspect)}, median APE {statistics.median(suspect):.1f}%")

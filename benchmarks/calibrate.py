@@ -34,15 +34,36 @@ from sizing.specs import Efficiency, Engine  # noqa: E402
 PARAMS = ("bw_eff", "quant_bw_eff", "layer_overhead_s", "kv_traffic", "mm_eff", "quant_mm_eff", "attn_eff")
 PRIOR = np.array([0.8, 0.6, 100e-6, 1.0, 0.5, 0.8, 0.3])
 LOWER = np.array([0.2, 0.1, 1e-7, 0.5, 0.05, 0.2, 0.005])
-UPPER = np.array([1.0, 1.0, 3e-3, 200.0, 2.0, 1.5, 2.0])  # mm_eff > 1: FP16-accumulate GEMMs on GeForce (hardware.md §0)
-SPEED = {"decode_tokens_per_s", "prefill_tokens_per_s", "e2e_tokens_per_s", "output_tokens_per_s",
-         "time_to_first_token_s"}
+UPPER = np.array(
+    [1.0, 1.0, 3e-3, 200.0, 2.0, 1.5, 2.0]
+)  # mm_eff > 1: FP16-accumulate GEMMs on GeForce (hardware.md §0)
+SPEED = {
+    "decode_tokens_per_s",
+    "prefill_tokens_per_s",
+    "e2e_tokens_per_s",
+    "output_tokens_per_s",
+    "time_to_first_token_s",
+}
 MIN_ROWS = 20
 PRIOR_WEIGHT = 0.5  # residual per unit of log-distance from the engine-wide fit
 SAME = 1e-3  # relative distance within which a factor counts as equal to its prior or a bound
 COLUMN = {"layer_overhead_s": "layer_overhead_us"}  # spec field -> efficiency.csv column, where they differ
-HEADER = ["engine", "gpu_class", "bw_eff", "quant_bw_eff", "layer_overhead_us", "kv_traffic", "mm_eff",
-          "quant_mm_eff", "attn_eff", "n_rows", "version", "copied_from", "provenance", "source"]
+HEADER = [
+    "engine",
+    "gpu_class",
+    "bw_eff",
+    "quant_bw_eff",
+    "layer_overhead_us",
+    "kv_traffic",
+    "mm_eff",
+    "quant_mm_eff",
+    "attn_eff",
+    "n_rows",
+    "version",
+    "copied_from",
+    "provenance",
+    "source",
+]
 
 
 def copies(catalog: cat.Catalog, measured: set[str]) -> dict[str, str]:
@@ -53,6 +74,7 @@ def copies(catalog: cat.Catalog, measured: set[str]) -> dict[str, str]:
 def factor_status(value: float, prior: float, lower: float, upper: float) -> str:
     """`at-bound` within SAME of LOWER or UPPER (the bound, not the data, set it), else `prior` within SAME of the
     starting prior (the data did not move it), else `fitted`."""
+
     def near(a: float, b: float) -> bool:
         return abs(a - b) <= SAME * abs(b)
 
@@ -63,8 +85,10 @@ def factor_status(value: float, prior: float, lower: float, upper: float) -> str
 
 def provenance(x: np.ndarray, prior: np.ndarray) -> tuple[tuple[str, str], ...]:
     """(efficiency.csv column, status) for each factor of a fit that started from `prior`."""
-    return tuple((COLUMN.get(name, name), factor_status(float(v), float(p), float(lo), float(hi)))
-                 for name, v, p, lo, hi in zip(PARAMS, x, prior, LOWER, UPPER, strict=True))
+    return tuple(
+        (COLUMN.get(name, name), factor_status(float(v), float(p), float(lo), float(hi)))
+        for name, v, p, lo, hi in zip(PARAMS, x, prior, LOWER, UPPER, strict=True)
+    )
 
 
 def factors(eff: Efficiency) -> np.ndarray:
@@ -93,8 +117,13 @@ def versions(cases: list[Case], engine: Engine, texts: dict[str, str]) -> tuple[
 
 
 def make_eff(engine: str, gpu_class: str, x: np.ndarray, n_rows: int, source: str) -> Efficiency:
-    return Efficiency(engine=engine, gpu_class=gpu_class, n_rows=n_rows, source=source,
-                      **{name: float(v) for name, v in zip(PARAMS, x, strict=True)})
+    return Efficiency(
+        engine=engine,
+        gpu_class=gpu_class,
+        n_rows=n_rows,
+        source=source,
+        **{name: float(v) for name, v in zip(PARAMS, x, strict=True)},
+    )
 
 
 def residuals(cases: list[Case], x: np.ndarray, engine: str, gpu_class: str) -> np.ndarray:
@@ -125,8 +154,9 @@ def fit_rows(usable: list[Case]) -> dict[tuple[str, str], Efficiency]:
         x_all = fit(mine, engine, "*", PRIOR, 0.05)
         out[(engine, "*")] = make_eff(engine, "*", x_all, len(mine), "")
         for gpu_class, sub in class_cases(mine).items():
-            out[(engine, gpu_class)] = make_eff(engine, gpu_class, fit(sub, engine, gpu_class, x_all, PRIOR_WEIGHT),
-                                                len(sub), "")
+            out[(engine, gpu_class)] = make_eff(
+                engine, gpu_class, fit(sub, engine, gpu_class, x_all, PRIOR_WEIGHT), len(sub), ""
+            )
     return out
 
 
@@ -143,7 +173,9 @@ def cross_validate() -> None:
         for metric in sorted({c.metric for c in held}):
             errs = []
             for case in (c for c in held if c.metric == metric):
-                eff = effs.get((case.execution.engine.id, case.gpu.gpu_class)) or effs.get((case.execution.engine.id, "*"))
+                eff = effs.get((case.execution.engine.id, case.gpu.gpu_class)) or effs.get(
+                    (case.execution.engine.id, "*")
+                )
                 if eff is None:
                     continue
                 errs.append(abs(predict(case, eff) - case.value) / case.value * 100)
@@ -173,21 +205,36 @@ def fit_all(catalog: cat.Catalog, usable: list[Case], today: str) -> list[Effici
         families = sorted({c.family for c in mine})
         x_all = fit(mine, engine, "*", PRIOR, 0.05)
         src = f"fitted by benchmarks/calibrate.py on {len(mine)} measured.csv rows ({', '.join(families)}), {today}"
-        fitted[engine] = make_eff(engine, "*", x_all, len(mine), src).model_copy(update={
-            "versions": versions(mine, catalog.engines[engine], texts), "provenance": provenance(x_all, PRIOR)})
+        fitted[engine] = make_eff(engine, "*", x_all, len(mine), src).model_copy(
+            update={
+                "versions": versions(mine, catalog.engines[engine], texts),
+                "provenance": provenance(x_all, PRIOR),
+            }
+        )
         rows.append(fitted[engine])
         for gpu_class, sub in class_cases(mine).items():
             x = fit(sub, engine, gpu_class, x_all, PRIOR_WEIGHT)
             gpus = sorted({c.gpu.id for c in sub})
-            src = (f"fitted by benchmarks/calibrate.py on {len(sub)} measured.csv rows ({', '.join(gpus)}), "
-                   f"prior = the engine's '*' row, {today}")
-            rows.append(make_eff(engine, gpu_class, x, len(sub), src).model_copy(update={
-                "versions": versions(sub, catalog.engines[engine], texts), "provenance": provenance(x, x_all)}))
+            src = (
+                f"fitted by benchmarks/calibrate.py on {len(sub)} measured.csv rows ({', '.join(gpus)}), "
+                f"prior = the engine's '*' row, {today}"
+            )
+            rows.append(
+                make_eff(engine, gpu_class, x, len(sub), src).model_copy(
+                    update={
+                        "versions": versions(sub, catalog.engines[engine], texts),
+                        "provenance": provenance(x, x_all),
+                    }
+                )
+            )
     for engine, like in copies(catalog, set(fitted)).items():
         if like in fitted:
             src = f"UNCONFIRMED: no public measurements in measured.csv; copies {like}'s fit ({today})"
-            rows.append(fitted[like].model_copy(update={"engine": engine, "n_rows": 0, "versions": (),
-                                                        "copied_from": like, "source": src}))
+            rows.append(
+                fitted[like].model_copy(
+                    update={"engine": engine, "n_rows": 0, "versions": (), "copied_from": like, "source": src}
+                )
+            )
     return rows
 
 
@@ -204,9 +251,15 @@ def annotate(catalog: cat.Catalog, usable: list[Case]) -> list[Efficiency]:
             mine = class_cases(mine).get(eff.gpu_class, [])
         copied = eff.copied_from or (engine.fit_like if not eff.n_rows else None)
         prior = PRIOR if eff.gpu_class == "*" or copied else factors(any_class[eff.engine])
-        out.append(eff.model_copy(update={
-            "versions": () if copied or not mine else versions(mine, engine, texts), "copied_from": copied,
-            "provenance": provenance(factors(eff), prior)}))
+        out.append(
+            eff.model_copy(
+                update={
+                    "versions": () if copied or not mine else versions(mine, engine, texts),
+                    "copied_from": copied,
+                    "provenance": provenance(factors(eff), prior),
+                }
+            )
+        )
     return out
 
 
@@ -215,19 +268,39 @@ def write(path: Path, rows: list[Efficiency]) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(HEADER)
         for e in rows:
-            writer.writerow([e.engine, e.gpu_class, f"{e.bw_eff:.4f}", f"{e.quant_bw_eff:.4f}",
-                             f"{e.layer_overhead_s * 1e6:.2f}", f"{e.kv_traffic:.4f}", f"{e.mm_eff:.4f}",
-                             f"{e.quant_mm_eff:.4f}", f"{e.attn_eff:.4f}", e.n_rows, ";".join(e.versions),
-                             e.copied_from or "", ";".join(f"{k}={v}" for k, v in e.provenance), e.source])
+            writer.writerow(
+                [
+                    e.engine,
+                    e.gpu_class,
+                    f"{e.bw_eff:.4f}",
+                    f"{e.quant_bw_eff:.4f}",
+                    f"{e.layer_overhead_s * 1e6:.2f}",
+                    f"{e.kv_traffic:.4f}",
+                    f"{e.mm_eff:.4f}",
+                    f"{e.quant_mm_eff:.4f}",
+                    f"{e.attn_eff:.4f}",
+                    e.n_rows,
+                    ";".join(e.versions),
+                    e.copied_from or "",
+                    ";".join(f"{k}={v}" for k, v in e.provenance),
+                    e.source,
+                ]
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace data/efficiency.csv with the fit")
-    parser.add_argument("--annotate", action="store_true",
-                        help="refill version, copied_from and provenance of data/efficiency.csv without refitting")
-    parser.add_argument("--cross-validate", action="store_true",
-                        help="leave one GPU out: fit without it, print the error on its rows (generalisation)")
+    parser.add_argument(
+        "--annotate",
+        action="store_true",
+        help="refill version, copied_from and provenance of data/efficiency.csv without refitting",
+    )
+    parser.add_argument(
+        "--cross-validate",
+        action="store_true",
+        help="leave one GPU out: fit without it, print the error on its rows (generalisation)",
+    )
     args = parser.parse_args()
     if args.cross_validate:
         cross_validate()
@@ -236,10 +309,14 @@ def main() -> None:
     usable = usable_cases(catalog)
     rows = annotate(catalog, usable) if args.annotate else fit_all(catalog, usable, date.today().isoformat())
     for e in rows:
-        print(f"{e.engine:13} {e.gpu_class:12} n={e.n_rows or 0:4}  " + "  ".join(
-            f"{p}={getattr(e, p) * (1e6 if p == 'layer_overhead_s' else 1):.3g}" for p in PARAMS)
-            + f"  v={';'.join(e.versions) or '?'}" + (f"  copies {e.copied_from}" if e.copied_from else "")
-            + "  " + " ".join(f"{k}:{v}" for k, v in e.provenance if v != "fitted"))
+        print(
+            f"{e.engine:13} {e.gpu_class:12} n={e.n_rows or 0:4}  "
+            + "  ".join(f"{p}={getattr(e, p) * (1e6 if p == 'layer_overhead_s' else 1):.3g}" for p in PARAMS)
+            + f"  v={';'.join(e.versions) or '?'}"
+            + (f"  copies {e.copied_from}" if e.copied_from else "")
+            + "  "
+            + " ".join(f"{k}:{v}" for k, v in e.provenance if v != "fitted")
+        )
     if args.write or args.annotate:
         path = Path(catalog.data_dir) / "efficiency.csv"
         write(path, rows)

@@ -34,17 +34,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="CLI wall time")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"sizing estimate --model 7b:              {wall(['estimate', '--model', '7b'], args.repeat):.3f} s "
-          "(target 0.5 s)")
-    print(f"sizing estimate ... --json (llama-3-70b): "
-          f"{wall(['estimate', '--model', 'llama-3-70b', '--gpus', '2', '--json'], args.repeat):.3f} s")
+    print(
+        f"sizing estimate --model 7b:              {wall(['estimate', '--model', '7b'], args.repeat):.3f} s "
+        "(target 0.5 s)"
+    )
+    print(
+        f"sizing estimate ... --json (llama-3-70b): "
+        f"{wall(['estimate', '--model', 'llama-3-70b', '--gpus', '2', '--json'], args.repeat):.3f} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scenarios.csv"
         rows = itertools.islice(itertools.cycle(itertools.product(MODELS, GPUS, ENGINES, [1, 8], [512, 4096])), 1000)
-        path.write_text("model,engine,precision,gpu,n_gpus,batch,prompt_tokens,new_tokens\n" + "".join(
-            f"{m},{e},{p},{g},{1 if b == 1 else 2},{b},{pt},256\n" for m, g, (e, p), b, pt in rows))
-        print(f"sizing estimate --scenarios (1,000 rows): {wall(['estimate', '--scenarios', str(path)], max(1, args.repeat // 2)):.3f} s "
-              "(target 3 s)")
+        path.write_text(
+            "model,engine,precision,gpu,n_gpus,batch,prompt_tokens,new_tokens\n"
+            + "".join(f"{m},{e},{p},{g},{1 if b == 1 else 2},{b},{pt},256\n" for m, g, (e, p), b, pt in rows)
+        )
+        print(
+            "sizing estimate --scenarios (1,000 rows): "
+            f"{wall(['estimate', '--scenarios', str(path)], max(1, args.repeat // 2)):.3f} s "
+            "(target 3 s)"
+        )
     try:
         print(f"sizing recommend --model 7b:             {wall(['recommend', '--model', '7b'], args.repeat):.3f} s")
     except subprocess.CalledProcessError:

@@ -42,7 +42,10 @@ def main() -> int:
     catalog = cat.load(args.data)
     cases = QUICK_CASES if args.quick else GPU_CASES
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
-    print(f"device: {device}; torch {torch.__version__}, CUDA {torch.version.cuda}; results -> {args.out}", flush=True)
+    print(
+        f"device: {device}; torch {torch.__version__}, CUDA {torch.version.cuda}; results -> {args.out}",
+        flush=True,
+    )
     start = time.perf_counter()
     for i, (model, prompt, new, batch) in enumerate(cases, start=1):
         label = f"[{i}/{len(cases)}] {model} prompt {prompt} new {new} batch {batch}"
@@ -51,8 +54,9 @@ def main() -> int:
             print(f"  {label}: {step} ({time.perf_counter() - start:.0f} s)", flush=True)
 
         try:
-            request = bench.BenchRequest(model=model, gpu=args.gpu, prompt_tokens=prompt, new_tokens=new,
-                                         batch=batch, quick=args.quick)
+            request = bench.BenchRequest(
+                model=model, gpu=args.gpu, prompt_tokens=prompt, new_tokens=new, batch=batch, quick=args.quick
+            )
             result = bench.run(catalog, request, out_dir=args.out, progress=progress)
         except SizingError as exc:
             print(f"error: {label}: {exc}", file=sys.stderr)

@@ -16,10 +16,19 @@ from sizing.catalog import Catalog
 from sizing.specs import Efficiency, Execution, Gpu, ModelSpec, Parallelism, SizingError, System
 from sizing.units import GIB
 
-MEASURED = Path(os.environ.get("SIZING_MEASURED", Path(__file__).resolve().parents[2] / "shared/reference/measured.csv"))
+MEASURED = Path(
+    os.environ.get("SIZING_MEASURED", Path(__file__).resolve().parents[2] / "shared/reference/measured.csv")
+)
 # metrics this estimator answers; training rows wait for the training estimator
-METRICS = ("peak_memory", "oom", "decode_tokens_per_s", "prefill_tokens_per_s", "e2e_tokens_per_s",
-           "output_tokens_per_s", "time_to_first_token_s")
+METRICS = (
+    "peak_memory",
+    "oom",
+    "decode_tokens_per_s",
+    "prefill_tokens_per_s",
+    "e2e_tokens_per_s",
+    "output_tokens_per_s",
+    "time_to_first_token_s",
+)
 GPT_FAST_NEW_TOKENS = 200  # gpt-fast generate.py default max_new_tokens
 TRT_MAX_BATCH = 2048  # TensorRT-LLM default max_batch_size, for rows whose batch is "max load"
 
@@ -50,7 +59,9 @@ def load_cases(catalog: Catalog, path: Path = MEASURED) -> tuple[list[Case], lis
         try:
             precision = catalog.precision(row.precision)
             engine = catalog.engine(row.engine)
-            kv = catalog.precision(row.kv_precision if isinstance(row.kv_precision, str) else engine.default_kv_precision)
+            kv = catalog.precision(
+                row.kv_precision if isinstance(row.kv_precision, str) else engine.default_kv_precision
+            )
             model = modelspec.resolve(row.model, catalog)
             gpu = catalog.gpu(row.gpu)
         except SizingError as exc:
@@ -65,15 +76,34 @@ def load_cases(catalog: Catalog, path: Path = MEASURED) -> tuple[list[Case], lis
             new = 0 if math.isnan(row.new_tokens) else int(row.new_tokens)
         n_gpus = int(row.n_gpus)
         batch = 1 if math.isnan(row.batch) else int(row.batch)
-        execution = Execution(engine=engine, precision=precision, kv_precision=kv, batch=batch, prompt_tokens=prompt,
-                              new_tokens=new, parallelism=Parallelism.for_engine(engine, n_gpus))
+        execution = Execution(
+            engine=engine,
+            precision=precision,
+            kv_precision=kv,
+            batch=batch,
+            prompt_tokens=prompt,
+            new_tokens=new,
+            parallelism=Parallelism.for_engine(engine, n_gpus),
+        )
         system = System.of(gpu, n_gpus)
         if math.isnan(row.batch) and row.metric == "output_tokens_per_s":  # max-load rows: the batch that fits
             mem = est.memory(model, execution, system)
             execution = execution.model_copy(update={"batch": max(1, min(TRT_MAX_BATCH, mem.max_batch_at_context))})
-        cases.append(Case(row.row_id, row.source_key, row.metric, float(row.value), row.trust, model, gpu, execution,
-                          system, row.unit == "tokens/s per GPU",
-                          row.memory_basis if isinstance(row.memory_basis, str) else ""))
+        cases.append(
+            Case(
+                row.row_id,
+                row.source_key,
+                row.metric,
+                float(row.value),
+                row.trust,
+                model,
+                gpu,
+                execution,
+                system,
+                row.unit == "tokens/s per GPU",
+                row.memory_basis if isinstance(row.memory_basis, str) else "",
+            )
+        )
     return cases, skipped
 
 
@@ -90,11 +120,7 @@ def predict(case: Case, eff: Efficiency) -> float:
         t = est.prefill(case.model, x, case.system, eff).total_s
         return x.batch * x.prompt_tokens / t
     s, _, _ = est.speed(case.model, x, case.system, eff)
-    if case.metric == "decode_tokens_per_s":
-        return s.decode_tokens_per_s
-    if case.metric == "e2e_tokens_per_s":
-        return s.e2e_tokens_per_s
-    if case.metric == "time_to_first_token_s":
-        return s.time_to_first_token_s
+    if case.metric in ("decode_tokens_per_s", "e2e_tokens_per_s", "time_to_first_token_s"):
+        return float(getattr(s, case.metric))
     total = s.e2e_tokens_per_s * x.batch  # output_tokens_per_s: generated tokens over wall time, whole batch
     return total / case.system.n_gpus if case.per_gpu else total

@@ -22,17 +22,30 @@ from .specs import (
     SizingError,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Size AI servers: memory, speed and hardware for running, fine-tuning or distilling LLMs.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Size AI servers: memory, speed and hardware for running, fine-tuning or distilling LLMs.",
+)
 catalog_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the data catalogs.")
 app.add_typer(catalog_app, name="catalog")
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
-ModelOpt = typer.Option("7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder.")
+ModelOpt = typer.Option(
+    "7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."
+)
 TaskOpt = typer.Option("inference", help="What to size: inference.")
-EngineOpt = typer.Option(None, help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast (default: vllm; llama.cpp for GGUF, exllamav2 for EXL2).")
-PrecisionOpt = typer.Option("bf16", help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ...")
+EngineOpt = typer.Option(
+    None,
+    help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast "
+    "(default: vllm; llama.cpp for GGUF, exllamav2 for EXL2).",
+)
+PrecisionOpt = typer.Option(
+    "bf16",
+    help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ...",
+)
 KvOpt = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ...")
 NewTokensOpt = typer.Option(DEFAULT_NEW_TOKENS, help="Generated tokens per sequence.")
 EXIT_BAD_INPUT = 2  # the request or the data is wrong: one line says what and how to fix it
@@ -58,16 +71,30 @@ def estimate(
     prompt_tokens: int = typer.Option(DEFAULT_PROMPT_TOKENS, help="Prompt tokens per sequence."),
     new_tokens: int = NewTokensOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
-    scenarios_file: Path | None = typer.Option(None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."),
+    scenarios_file: Path | None = typer.Option(
+        None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
+    ),
     data: Path | None = DataOpt,
 ) -> None:
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
     catalog = cat.load(data)
     if scenarios_file is not None:
-        sys.stdout.write("".join(report.scenario_line(r) + "\n" for r in scenarios.run_scenarios(catalog, scenarios_file)))
+        sys.stdout.write(
+            "".join(report.scenario_line(r) + "\n" for r in scenarios.run_scenarios(catalog, scenarios_file))
+        )
         return
-    req = Request(model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision,
-                            gpu=gpu, n_gpus=gpus, batch=batch, prompt_tokens=prompt_tokens, new_tokens=new_tokens)
+    req = Request(
+        model=model,
+        task=task,
+        engine=engine,
+        precision=precision,
+        kv_precision=kv_precision,
+        gpu=gpu,
+        n_gpus=gpus,
+        batch=batch,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+    )
     result = scenarios.run(catalog, req)
     typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
 
@@ -92,10 +119,16 @@ def recommend(
     prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
     new_tokens: int = NewTokensOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
-    gpu: list[str] | None = typer.Option(None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."),
+    gpu: list[str] | None = typer.Option(
+        None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
+    ),
     exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
     cpu: list[str] | None = typer.Option(None, "--cpu", help="Allowed CPUs, comma-separated (e.g. xeon-silver-4314)."),
-    circuit: str | None = typer.Option(None, help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, rack-208v-30a (default: 120v-15a for towers, rack-208v-30a for servers)."),
+    circuit: str | None = typer.Option(
+        None,
+        help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, rack-208v-30a "
+        "(default: 120v-15a for towers, rack-208v-30a for servers).",
+    ),
     max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
@@ -106,28 +139,49 @@ def recommend(
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
     req = RecommendRequest(
-        model=model, task=task, engine=engine, precision=precision, kv_precision=kv_precision, users=users,
-        context=context, prompt_tokens=prompt_tokens, new_tokens=new_tokens, budget=budget, gpus_allowed=_split(gpu, "--gpu"),
-        exclude=_split(exclude, "--exclude"), cpus_allowed=_split(cpu, "--cpu"), circuit=circuit, max_gpus=max_gpus,
-        form_factor=form_factor, target_tokens_per_s=target_tokens_per_s, objective=objective, currency=currency)
+        model=model,
+        task=task,
+        engine=engine,
+        precision=precision,
+        kv_precision=kv_precision,
+        users=users,
+        context=context,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        budget=budget,
+        gpus_allowed=_split(gpu, "--gpu"),
+        exclude=_split(exclude, "--exclude"),
+        cpus_allowed=_split(cpu, "--cpu"),
+        circuit=circuit,
+        max_gpus=max_gpus,
+        form_factor=form_factor,
+        target_tokens_per_s=target_tokens_per_s,
+        objective=objective,
+        currency=currency,
+    )
     result = scenarios.recommend(cat.load(data), req)
-    typer.echo(json.dumps(report.recommendation_json(result), indent=2) if as_json
-               else report.recommendation_text(result))
+    typer.echo(
+        json.dumps(report.recommendation_json(result), indent=2) if as_json else report.recommendation_text(result)
+    )
     if not result.options:
         fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)
 
 
 @app.command()
-def models(search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
-           data: Path | None = DataOpt) -> None:
+def models(
+    search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
+    data: Path | None = DataOpt,
+) -> None:
     """List the model catalog."""
     found = [m for m in cat.load(data).models.values() if not search or search.lower() in (m.id + m.name).lower()]
     typer.echo(report.models_table(found))
 
 
 @app.command()
-def gpus(search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
-         data: Path | None = DataOpt) -> None:
+def gpus(
+    search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
+    data: Path | None = DataOpt,
+) -> None:
     """List the GPU catalog (dense tensor TFLOPS, prices with dates)."""
     found = [g for g in cat.load(data).gpus.values() if not search or search.lower() in (g.id + g.name).lower()]
     typer.echo(report.gpus_table(found))
@@ -135,14 +189,20 @@ def gpus(search: str | None = typer.Argument(None, help="Text to filter ids and 
 
 @app.command()
 def bench(
-    model: str = typer.Option("llama-3-8b", "--model", "-m", help="Model whose shape the bench decoder takes (dense decoders)."),
+    model: str = typer.Option(
+        "llama-3-8b", "--model", "-m", help="Model whose shape the bench decoder takes (dense decoders)."
+    ),
     gpu: str | None = typer.Option(None, help="Catalog GPU to compare with when the device name is not recognised."),
     prompt_tokens: int = typer.Option(DEFAULT_PROMPT_TOKENS, help="Prompt tokens per sequence."),
     new_tokens: int = typer.Option(128, help="Generated tokens per sequence."),
     batch: int = typer.Option(1, help="Concurrent sequences."),
     out: Path | None = typer.Option(None, help="Folder to save the JSON results in (e.g. data/benchmarks)."),
     quick: bool = typer.Option(False, help="Tiny sizes: a smoke test of the harness, not a measurement."),
-    compare: list[Path] | None = typer.Option(None, "--compare", help="Re-compare saved results (files or folders) with today's estimates instead of measuring."),
+    compare: list[Path] | None = typer.Option(
+        None,
+        "--compare",
+        help="Re-compare saved results (files or folders) with today's estimates instead of measuring.",
+    ),
     data: Path | None = DataOpt,
 ) -> None:
     """Measure this machine (needs torch; a GPU for real numbers) and compare it with the estimate."""
@@ -150,11 +210,14 @@ def bench(
     if compare:
         for result in bench_mod.recompare(catalog, list(compare)):
             m = result.measurement
-            typer.echo(f"{m.device_name} {m.model_id} batch {m.batch}, prompt {m.prompt_tokens} + new "
-                       f"{m.new_tokens} ({m.measured_at}) vs {result.gpu_id}\n{bench_mod.table(result)}\n")
+            typer.echo(
+                f"{m.device_name} {m.model_id} batch {m.batch}, prompt {m.prompt_tokens} + new "
+                f"{m.new_tokens} ({m.measured_at}) vs {result.gpu_id}\n{bench_mod.table(result)}\n"
+            )
         return
-    request = bench_mod.BenchRequest(model=model, gpu=gpu, prompt_tokens=prompt_tokens, new_tokens=new_tokens,
-                                     batch=batch, quick=quick)
+    request = bench_mod.BenchRequest(
+        model=model, gpu=gpu, prompt_tokens=prompt_tokens, new_tokens=new_tokens, batch=batch, quick=quick
+    )
     result = bench_mod.run(catalog, request, out_dir=out, progress=lambda s: typer.echo(s, err=True))
     typer.echo(bench_mod.table(result))
     for note in result.notes:
@@ -165,8 +228,10 @@ def bench(
 def catalog_check(data: Path | None = DataOpt) -> None:
     """Load and validate every catalog file; exit 2 naming the first bad file, row and column."""
     c = cat.load(data)
-    typer.echo(f"catalog OK: {c.data_dir}: {len(c.models)} models, {len(c.gpus)} GPUs, {len(c.precisions)} "
-               f"precisions, {len(c.engines)} engines, {len(c.efficiencies)} efficiency rows")
+    typer.echo(
+        f"catalog OK: {c.data_dir}: {len(c.models)} models, {len(c.gpus)} GPUs, {len(c.precisions)} "
+        f"precisions, {len(c.engines)} engines, {len(c.efficiencies)} efficiency rows"
+    )
 
 
 OPTION_NAMES = {"n_gpus": "--gpus", "gpus_allowed": "--gpu", "cpus_allowed": "--cpu"}
@@ -177,8 +242,11 @@ def _invalid(exc: ValidationError) -> str:
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err["loc"] else "value"
     option = OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
-    message = err["msg"].replace("Input should be", "must be").replace("String should have at least 1 character",
-                                                                       "must not be empty")
+    message = (
+        err["msg"]
+        .replace("Input should be", "must be")
+        .replace("String should have at least 1 character", "must not be empty")
+    )
     return f"{option} {message}, got {err.get('input')!r}"
 
 

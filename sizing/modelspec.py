@@ -50,15 +50,29 @@ def generic_model(n_params: float) -> ModelSpec:
     n_layers = max(1, round((n_params - embed) / per_layer))
     label = f"{n_params / 1e9:g}b"
     spec = ModelSpec(
-        id=label, name=f"generic {label.upper()} decoder", family="generic", architecture="llama",
-        n_params=n_params, n_layers=n_layers, hidden_size=hidden, n_heads=heads, n_kv_heads=n_kv,
-        head_dim=GENERIC_HEAD_DIM, ffn_size=ffn, gated_mlp=True, vocab_size=GENERIC_VOCAB, tied_embeddings=tied,
-        max_context_tokens=GENERIC_CONTEXT, source="generic Llama-3-style shape (sizing.modelspec.GENERIC_LADDER)",
+        id=label,
+        name=f"generic {label.upper()} decoder",
+        family="generic",
+        architecture="llama",
+        n_params=n_params,
+        n_layers=n_layers,
+        hidden_size=hidden,
+        n_heads=heads,
+        n_kv_heads=n_kv,
+        head_dim=GENERIC_HEAD_DIM,
+        ffn_size=ffn,
+        gated_mlp=True,
+        vocab_size=GENERIC_VOCAB,
+        tied_embeddings=tied,
+        max_context_tokens=GENERIC_CONTEXT,
+        source="generic Llama-3-style shape (sizing.modelspec.GENERIC_LADDER)",
     )
-    assumed = (f"generic dense GQA decoder for '{label}': {n_layers} layers, hidden {hidden}, {heads} heads, "
-               f"{n_kv} KV heads x {GENERIC_HEAD_DIM}, SwiGLU FFN {ffn}, vocab {GENERIC_VOCAB}"
-               f"{', tied embeddings' if tied else ''} = {spec.derived_params / 1e9:.2f}B parameters; "
-               "name a catalog model (`sizing models`) or a folder for its exact shape")
+    assumed = (
+        f"generic dense GQA decoder for '{label}': {n_layers} layers, hidden {hidden}, {heads} heads, "
+        f"{n_kv} KV heads x {GENERIC_HEAD_DIM}, SwiGLU FFN {ffn}, vocab {GENERIC_VOCAB}"
+        f"{', tied embeddings' if tied else ''} = {spec.derived_params / 1e9:.2f}B parameters; "
+        "name a catalog model (`sizing models`) or a folder for its exact shape"
+    )
     return spec.model_copy(update={"n_params": float(spec.derived_params), "assumed": assumed})
 
 
@@ -84,7 +98,10 @@ def _read_config(folder: Path) -> dict:
         raise SizingError(f"{path} must hold a JSON object; is this a Hugging Face config.json?")
     # multimodal wrappers keep the language model's shape in text_config
     if isinstance(config.get("text_config"), dict) and "num_hidden_layers" not in config:
-        config = {**config["text_config"], "model_type": config["text_config"].get("model_type", config.get("model_type"))}
+        config = {
+            **config["text_config"],
+            "model_type": config["text_config"].get("model_type", config.get("model_type")),
+        }
     return config
 
 
@@ -110,8 +127,22 @@ def _opt_int(config: dict, path: Path, key: str) -> int | None:
     return int(value)
 
 
-SAFETENSORS_BITS = {"F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8, "I64": 64, "I32": 32,
-                    "I16": 16, "I8": 8, "U8": 8, "BOOL": 8, "U32": 32, "U16": 16}
+SAFETENSORS_BITS = {
+    "F64": 64,
+    "F32": 32,
+    "F16": 16,
+    "BF16": 16,
+    "F8_E4M3": 8,
+    "F8_E5M2": 8,
+    "I64": 64,
+    "I32": 32,
+    "I16": 16,
+    "I8": 8,
+    "U8": 8,
+    "BOOL": 8,
+    "U32": 32,
+    "U16": 16,
+}
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 
 
@@ -158,8 +189,12 @@ def from_hf_folder(folder: Path) -> ModelSpec:
     heads = _int(config, path, "num_attention_heads", "n_head", "n_heads")
     kv_heads = _int(config, path, "num_key_value_heads", "multi_query_group_num", default=heads)
     model_type = str(config.get("model_type", "llama"))
-    moe_experts = (_opt_int(config, path, "num_local_experts") or _opt_int(config, path, "n_routed_experts")
-                   or _opt_int(config, path, "num_experts") or 0)
+    moe_experts = (
+        _opt_int(config, path, "num_local_experts")
+        or _opt_int(config, path, "n_routed_experts")
+        or _opt_int(config, path, "num_experts")
+        or 0
+    )
     mla = bool(_opt_int(config, path, "kv_lora_rank"))
     rope = _opt_int(config, path, "qk_rope_head_dim") or 0
     nope = _opt_int(config, path, "qk_nope_head_dim") or 0
@@ -170,38 +205,60 @@ def from_hf_folder(folder: Path) -> ModelSpec:
         sliding = None
     n_sliding = (n_layers // 2 if model_type.startswith("gemma") else n_layers) if sliding else None
     fields = dict(
-        id=folder.name.lower(), name=folder.name, family="local", architecture=model_type,
-        n_params=1.0, n_layers=n_layers, hidden_size=hidden, n_heads=heads,
-        n_kv_heads=heads if mla else kv_heads, head_dim=head_dim,
+        id=folder.name.lower(),
+        name=folder.name,
+        family="local",
+        architecture=model_type,
+        n_params=1.0,
+        n_layers=n_layers,
+        hidden_size=hidden,
+        n_heads=heads,
+        n_kv_heads=heads if mla else kv_heads,
+        head_dim=head_dim,
         ffn_size=_int(config, path, "intermediate_size", "ffn_hidden_size", "n_inner", default=4 * hidden),
         gated_mlp=model_type not in ("gpt_bigcode", "mpt", "falcon", "gpt2", "gpt_neox"),
         attn_bias=bool(config.get("attention_bias", model_type in ("qwen2", "qwen2_moe", "qwen"))),
         vocab_size=_int(config, path, "vocab_size", "padded_vocab_size"),
         tied_embeddings=bool(config.get("tie_word_embeddings", model_type.startswith("gemma"))),
         max_context_tokens=_int(config, path, "max_position_embeddings", "seq_length", "n_positions", default=4096),
-        sliding_window_tokens=int(sliding) if sliding else None, n_sliding_layers=n_sliding,
+        sliding_window_tokens=int(sliding) if sliding else None,
+        n_sliding_layers=n_sliding,
         source=f"local folder {folder} (config.json)",
     )
     if moe_experts:
-        fields.update(n_experts=int(moe_experts), n_active_experts=_int(config, path, "num_experts_per_tok"),
-                      n_shared_experts=_opt_int(config, path, "n_shared_experts") or 0,
-                      expert_ffn_size=_int(config, path, "moe_intermediate_size", "intermediate_size"),
-                      n_dense_layers=_opt_int(config, path, "first_k_dense_replace") or 0)
+        fields.update(
+            n_experts=int(moe_experts),
+            n_active_experts=_int(config, path, "num_experts_per_tok"),
+            n_shared_experts=_opt_int(config, path, "n_shared_experts") or 0,
+            expert_ffn_size=_int(config, path, "moe_intermediate_size", "intermediate_size"),
+            n_dense_layers=_opt_int(config, path, "first_k_dense_replace") or 0,
+        )
     if mla:
-        fields.update(kv_lora_rank=_opt_int(config, path, "kv_lora_rank"),
-                      q_lora_rank=_opt_int(config, path, "q_lora_rank") or 0, qk_rope_head_dim=rope,
-                      qk_nope_head_dim=nope, v_head_dim=_opt_int(config, path, "v_head_dim") or nope)
+        fields.update(
+            kv_lora_rank=_opt_int(config, path, "kv_lora_rank"),
+            q_lora_rank=_opt_int(config, path, "q_lora_rank") or 0,
+            qk_rope_head_dim=rope,
+            qk_nope_head_dim=nope,
+            v_head_dim=_opt_int(config, path, "v_head_dim") or nope,
+        )
     try:
         spec = ModelSpec(**fields)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise SizingError(f"{path}: {err['loc'][0] if err['loc'] else 'value'}: {err['msg']}; check config.json") from None
+        raise SizingError(
+            f"{path}: {err['loc'][0] if err['loc'] else 'value'}: {err['msg']}; check config.json"
+        ) from None
     headers = read_safetensors_headers(folder)
     derived = spec.derived_params
     if headers and headers[0] > 0 and headers[1] * 8 / headers[0] >= 7.5:
         n_float, n_bytes, _ = headers  # an unquantized checkpoint: the header count is exact
-        return spec.model_copy(update={"n_params": float(n_float), "weight_bits_on_disk": n_bytes * 8 / n_float,
-                                       "source": spec.source + " + safetensors headers"})
+        return spec.model_copy(
+            update={
+                "n_params": float(n_float),
+                "weight_bits_on_disk": n_bytes * 8 / n_float,
+                "source": spec.source + " + safetensors headers",
+            }
+        )
     update: dict = {"n_params": float(derived)}
     if headers:  # quantized (packed integer) checkpoint: keep the shape count, report the real bits on disk
         update.update(weight_bits_on_disk=headers[1] * 8 / derived, source=spec.source + " + safetensors headers")

@@ -49,18 +49,42 @@ def estimate_json(e: Estimate) -> dict:
             "breakdown": {k: round(v) for k, v in m.breakdown.model_dump().items()},
         },
         "speed": _rounded(s.model_dump()),
-        "time": {"decode_step": _rounded(e.decode_step.model_dump(), 9), "prefill": _rounded(e.prefill.model_dump(), 9)},
+        "time": {
+            "decode_step": _rounded(e.decode_step.model_dump(), 9),
+            "prefill": _rounded(e.prefill.model_dump(), 9),
+        },
         "assumptions": {
             "model": e.model.id,
-            "shape": {k: v for k, v in e.model.model_dump(
-                include={"n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim", "ffn_size", "vocab_size",
-                         "n_experts", "n_active_experts", "kv_lora_rank", "sliding_window_tokens"}).items()
-                      if v is not None},
+            "shape": {
+                k: v
+                for k, v in e.model.model_dump(
+                    include={
+                        "n_layers",
+                        "hidden_size",
+                        "n_heads",
+                        "n_kv_heads",
+                        "head_dim",
+                        "ffn_size",
+                        "vocab_size",
+                        "n_experts",
+                        "n_active_experts",
+                        "kv_lora_rank",
+                        "sliding_window_tokens",
+                    }
+                ).items()
+                if v is not None
+            },
             "n_params": round(e.model.n_params),
-            "gpu": e.system.gpu.id, "n_gpus": e.system.n_gpus, "engine": x.engine.id, "split": x.engine.split,
-            "precision": x.precision.id, "weight_bits": x.precision.weight_bits,
-            "kv_precision": x.kv_precision.id, "batch": x.batch,
-            "prompt_tokens": x.prompt_tokens, "new_tokens": x.new_tokens,
+            "gpu": e.system.gpu.id,
+            "n_gpus": e.system.n_gpus,
+            "engine": x.engine.id,
+            "split": x.engine.split,
+            "precision": x.precision.id,
+            "weight_bits": x.precision.weight_bits,
+            "kv_precision": x.kv_precision.id,
+            "batch": x.batch,
+            "prompt_tokens": x.prompt_tokens,
+            "new_tokens": x.new_tokens,
             "parallelism": x.parallelism.model_dump(),
             "links": {"gpu": e.system.gpu_link.model_dump(), "node": e.system.node_link.model_dump()},
             "gpu_power_limit_w": e.system.gpu_power_limit_w,
@@ -85,16 +109,32 @@ def option_json(o: Option) -> dict:
     storage = b.system_drive.capacity_bytes + (b.data_drive.capacity_bytes * b.n_data_drives if b.data_drive else 0)
     full = estimate_json(e)
     return {
-        "gpu": b.gpu.id, "n_gpus": b.n_gpus * k, "n_gpus_per_node": b.n_gpus, "n_nodes": k, "chassis": b.chassis.id,
+        "gpu": b.gpu.id,
+        "n_gpus": b.n_gpus * k,
+        "n_gpus_per_node": b.n_gpus,
+        "n_nodes": k,
+        "chassis": b.chassis.id,
         "parts": [ln.model_dump() for ln in o.lines],
-        "total_price_usd": round(o.total_price_usd, 2), "unpriced_parts": list(o.unpriced),
-        "totals": {"vram_bytes": round(b.gpu.memory_bytes * b.n_gpus * k), "ram_bytes": round(b.ram_bytes * k),
-                   "cpu_cores": b.cpu.cores * b.n_cpus * k, "storage_bytes": round(storage * k)},
-        "power": {"sustained_w": round(p.sustained_w * k), "psu_w": round(p.psu_capacity_w * k),
-                  "wall_w": round(p.wall_w * k), "gpu_power_limit_w": b.gpu_power_limit_w,
-                  "circuit": b.circuit.id},
-        "memory": full["memory"], "speed": full["speed"], "time": full["time"],
-        "findings": [f.model_dump() for f in o.findings], "reasons": list(o.reasons),
+        "total_price_usd": round(o.total_price_usd, 2),
+        "unpriced_parts": list(o.unpriced),
+        "totals": {
+            "vram_bytes": round(b.gpu.memory_bytes * b.n_gpus * k),
+            "ram_bytes": round(b.ram_bytes * k),
+            "cpu_cores": b.cpu.cores * b.n_cpus * k,
+            "storage_bytes": round(storage * k),
+        },
+        "power": {
+            "sustained_w": round(p.sustained_w * k),
+            "psu_w": round(p.psu_capacity_w * k),
+            "wall_w": round(p.wall_w * k),
+            "gpu_power_limit_w": b.gpu_power_limit_w,
+            "circuit": b.circuit.id,
+        },
+        "memory": full["memory"],
+        "speed": full["speed"],
+        "time": full["time"],
+        "findings": [f.model_dump() for f in o.findings],
+        "reasons": list(o.reasons),
     }
 
 
@@ -103,11 +143,27 @@ def recommendation_json(r: Recommendation) -> dict:
     x = r.execution
     return {
         "options": [option_json(o) for o in r.options],
-        "rejected": [{"gpu": x.gpu, "n_gpus": x.n_gpus * x.n_nodes, "n_nodes": x.n_nodes, "chassis": x.chassis,
-                      "findings": [f.model_dump() for f in x.findings]} for x in r.rejected],
-        "workload": {"task": x.task, "engine": x.engine.id, "precision": x.precision.id,
-                     "kv_precision": x.kv_precision.id, "batch": x.batch, "prompt_tokens": x.prompt_tokens,
-                     "new_tokens": x.new_tokens, "model": r.model.id, "assumed": r.model.assumed},
+        "rejected": [
+            {
+                "gpu": x.gpu,
+                "n_gpus": x.n_gpus * x.n_nodes,
+                "n_nodes": x.n_nodes,
+                "chassis": x.chassis,
+                "findings": [f.model_dump() for f in x.findings],
+            }
+            for x in r.rejected
+        ],
+        "workload": {
+            "task": x.task,
+            "engine": x.engine.id,
+            "precision": x.precision.id,
+            "kv_precision": x.kv_precision.id,
+            "batch": x.batch,
+            "prompt_tokens": x.prompt_tokens,
+            "new_tokens": x.new_tokens,
+            "model": r.model.id,
+            "assumed": r.model.assumed,
+        },
         "ways_out": list(r.ways_out),
         "currency": {"code": r.currency, "usd_rate": r.fx_rate, "date": r.fx_date, "source": r.fx_source},
         "request": r.request,
@@ -121,8 +177,10 @@ def _money(usd: float, r: Recommendation) -> str:
 def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
     """One glance: the best build per GPU count, why the top one, and the short rejected list."""
     x = r.execution
-    head = (f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
-            f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})")
+    head = (
+        f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
+        f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
+    )
     lines = [head]
     if r.model.assumed:
         lines.append(f"Assumed: {r.model.assumed}")
@@ -136,26 +194,43 @@ def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
         rows = []
         for (nodes, n), o in sorted(shown.items()):
             b, s = o.build, o.estimate.speed
-            rows.append([
-                f"{n * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
-                f"{b.n_cpus} x {b.cpu.id}", f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB "
-                f"DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
-                fmt_decimal_bytes(b.system_drive.capacity_bytes) + " NVMe" + (
-                    f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}" if b.data_drive else ""),
-                f"{b.n_psus} x {fmt_watts(b.psu.watts)}", b.chassis.id,
-                _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
-                f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
-                fmt_watts(o.power.wall_w * nodes),
-            ])
-        lines.append(_table("Best build per GPU count (ranked by " + r.request.get("objective", "cost") + ")",
-                            ["GPUs", "CPU", "RAM", "drives", "PSU", "chassis", "price", "tok/s user/total",
-                             "wall"], rows).rstrip())
+            rows.append(
+                [
+                    f"{n * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
+                    f"{b.n_cpus} x {b.cpu.id}",
+                    f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
+                    fmt_decimal_bytes(b.system_drive.capacity_bytes)
+                    + " NVMe"
+                    + (
+                        f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}"
+                        if b.data_drive
+                        else ""
+                    ),
+                    f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
+                    b.chassis.id,
+                    _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
+                    f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
+                    fmt_watts(o.power.wall_w * nodes),
+                ]
+            )
+        lines.append(
+            _table(
+                "Best build per GPU count (ranked by " + r.request.get("objective", "cost") + ")",
+                ["GPUs", "CPU", "RAM", "drives", "PSU", "chassis", "price", "tok/s user/total", "wall"],
+                rows,
+            ).rstrip()
+        )
         top = r.options[0]
-        lines.append(f"Recommended: {top.build.n_gpus * top.build.n_nodes} x {top.build.gpu.name} in "
-                     f"{top.build.chassis.name}, {_money(top.total_price_usd, r)}{'+' if top.unpriced else ''}")
+        lines.append(
+            f"Recommended: {top.build.n_gpus * top.build.n_nodes} x {top.build.gpu.name} in "
+            f"{top.build.chassis.name}, {_money(top.total_price_usd, r)}{'+' if top.unpriced else ''}"
+        )
         lines += [f"  - {x}" for x in top.reasons]
-        notes = [f.message for f in top.findings if f.rule in ("memory_speed", "wall_circuit", "gpu_communication",
-                                                               "pcie_lanes", "psu_capacity")]
+        notes = [
+            f.message
+            for f in top.findings
+            if f.rule in ("memory_speed", "wall_circuit", "gpu_communication", "pcie_lanes", "psu_capacity")
+        ]
         lines += [f"  - {x}" for x in notes]
         lines += [f"  - {x}" for x in top.estimate.notes if x != r.model.assumed]
     if r.rejected:
@@ -170,8 +245,10 @@ def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
             seen.add(key)
             lines.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {rj.findings[0].message}")
     lines.append("")
-    lines.append("Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"
-                 + (f"; converted at {r.fx_rate} {r.currency}/USD ({r.fx_date})" if r.currency != "USD" else ""))
+    lines.append(
+        "Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"
+        + (f"; converted at {r.fx_rate} {r.currency}/USD ({r.fx_date})" if r.currency != "USD" else "")
+    )
     return "\n".join(lines)
 
 
@@ -191,18 +268,43 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> str:
 
 
 def models_table(models: list[ModelSpec]) -> str:
-    rows = [[m.id, m.name, fmt_count(m.n_params), str(m.n_layers), str(m.hidden_size),
-             f"{m.n_heads}/{m.n_kv_heads}", "MLA" if m.is_mla else ("MoE" if m.is_moe else "dense"),
-             f"{m.max_context_tokens:,}"] for m in models]
-    return _table(f"{len(models)} models", ["id", "name", "params", "layers", "hidden", "heads/kv", "kind",
-                                            "context"], rows)
+    rows = [
+        [
+            m.id,
+            m.name,
+            fmt_count(m.n_params),
+            str(m.n_layers),
+            str(m.hidden_size),
+            f"{m.n_heads}/{m.n_kv_heads}",
+            "MLA" if m.is_mla else ("MoE" if m.is_moe else "dense"),
+            f"{m.max_context_tokens:,}",
+        ]
+        for m in models
+    ]
+    return _table(
+        f"{len(models)} models",
+        ["id", "name", "params", "layers", "hidden", "heads/kv", "kind", "context"],
+        rows,
+    )
 
 
 def gpus_table(gpus: list[Gpu]) -> str:
-    rows = [[g.id, g.name, fmt_bytes(g.memory_bytes), f"{g.mem_bw_bytes_s / 1e9:,.0f} GB/s",
-             f"{g.bf16_flops / 1e12:,.1f}", f"{g.tdp_w:,.0f} W", g.cooling,
-             fmt_money(g.price_usd) if g.price_usd else "unconfirmed",
-             "; ".join(g.unconfirmed) or "-"] for g in gpus]
-    return _table(f"{len(gpus)} GPUs (dense BF16 TFLOPS, FP32 accumulate)",
-                  ["id", "name", "memory", "bandwidth", "bf16 TFLOPS", "TDP", "cooling", "price", "unconfirmed"],
-                  rows)
+    rows = [
+        [
+            g.id,
+            g.name,
+            fmt_bytes(g.memory_bytes),
+            f"{g.mem_bw_bytes_s / 1e9:,.0f} GB/s",
+            f"{g.bf16_flops / 1e12:,.1f}",
+            f"{g.tdp_w:,.0f} W",
+            g.cooling,
+            fmt_money(g.price_usd) if g.price_usd else "unconfirmed",
+            "; ".join(g.unconfirmed) or "-",
+        ]
+        for g in gpus
+    ]
+    return _table(
+        f"{len(gpus)} GPUs (dense BF16 TFLOPS, FP32 accumulate)",
+        ["id", "name", "memory", "bandwidth", "bf16 TFLOPS", "TDP", "cooling", "price", "unconfirmed"],
+        rows,
+    )

@@ -40,36 +40,50 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
     engine = catalog.engine(req.engine) if req.engine else catalog.default_engine(precision.family)
     if precision.family not in engine.weight_families:
         runs = [p.id for p in catalog.precisions.values() if p.family in engine.weight_families][:8]
-        raise SizingError(f"{engine.name} does not run {precision.id} weights; pick --precision from "
-                          f"{', '.join(runs)} or another --engine")
+        raise SizingError(
+            f"{engine.name} does not run {precision.id} weights; pick --precision from "
+            f"{', '.join(runs)} or another --engine"
+        )
     kv = catalog.precision(req.kv_precision or engine.default_kv_precision)
     new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
     prompt = req.prompt_tokens
     if prompt is None:
         prompt = max(0, req.seq_len - new) if req.seq_len else DEFAULT_PROMPT_TOKENS
-    return model, Execution(task="inference", engine=engine, precision=precision, kv_precision=kv,
-                            parallelism=Parallelism.for_engine(engine, req.n_gpus), batch=req.batch,
-                            prompt_tokens=prompt, new_tokens=new)
+    return model, Execution(
+        task="inference",
+        engine=engine,
+        precision=precision,
+        kv_precision=kv,
+        parallelism=Parallelism.for_engine(engine, req.n_gpus),
+        batch=req.batch,
+        prompt_tokens=prompt,
+        new_tokens=new,
+    )
 
 
 def run(catalog: Catalog, req: Request) -> Estimate:
     """Resolve every name in `req` and estimate it on req.n_gpus of req.gpu (each card at its own PCIe lanes)."""
     model, execution = resolve_execution(catalog, req)
     gpu = catalog.gpu(req.gpu)
-    return est.estimate(model, execution, System.of(gpu, req.n_gpus),
-                        catalog.efficiency(execution.engine.id, gpu.gpu_class))
+    return est.estimate(
+        model, execution, System.of(gpu, req.n_gpus), catalog.efficiency(execution.engine.id, gpu.gpu_class)
+    )
 
 
 def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
     """The request's limits with every id resolved and the budget in USD."""
     fx = catalog.usd_to(req.currency)
-    return Constraints(gpus=tuple(catalog.gpu(g).id for g in req.gpus_allowed),
-                       exclude=tuple(catalog.gpu(g).id for g in req.exclude),
-                       cpus=tuple(catalog.cpu(x).id for x in req.cpus_allowed),
-                       circuit=catalog.circuit(req.circuit).id if req.circuit else None, max_gpus=req.max_gpus,
-                       form_factor=req.form_factor,
-                       budget_usd=req.budget / fx.rate if fx and req.budget else req.budget,
-                       target_tokens_per_s=req.target_tokens_per_s, objective=req.objective)
+    return Constraints(
+        gpus=tuple(catalog.gpu(g).id for g in req.gpus_allowed),
+        exclude=tuple(catalog.gpu(g).id for g in req.exclude),
+        cpus=tuple(catalog.cpu(x).id for x in req.cpus_allowed),
+        circuit=catalog.circuit(req.circuit).id if req.circuit else None,
+        max_gpus=req.max_gpus,
+        form_factor=req.form_factor,
+        budget_usd=req.budget / fx.rate if fx and req.budget else req.budget,
+        target_tokens_per_s=req.target_tokens_per_s,
+        objective=req.objective,
+    )
 
 
 def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
@@ -78,16 +92,29 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
     new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
     if context is not None and context <= new:
         raise SizingError(f"--context {context} must exceed --new-tokens {new}; raise --context or lower --new-tokens")
-    base = Request(model=req.model, task=req.task, engine=req.engine, precision=req.precision,
-                   kv_precision=req.kv_precision, batch=req.users, new_tokens=new,
-                   prompt_tokens=req.prompt_tokens if context is None else context - new)
+    base = Request(
+        model=req.model,
+        task=req.task,
+        engine=req.engine,
+        precision=req.precision,
+        kv_precision=req.kv_precision,
+        batch=req.users,
+        new_tokens=new,
+        prompt_tokens=req.prompt_tokens if context is None else context - new,
+    )
     model, execution = resolve_execution(catalog, base)
     problem = rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))
     result = rec.recommend(problem, request=req.model_dump(exclude_none=True))
     fx = catalog.usd_to(req.currency)
     if fx:
-        result = result.model_copy(update={"currency": fx.to_currency, "fx_rate": fx.rate, "fx_date": fx.rate_date,
-                                           "fx_source": fx.source})
+        result = result.model_copy(
+            update={
+                "currency": fx.to_currency,
+                "fx_rate": fx.rate,
+                "fx_date": fx.rate_date,
+                "fx_source": fx.source,
+            }
+        )
     return result
 
 

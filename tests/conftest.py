@@ -26,7 +26,7 @@ def snapshot() -> cat.Catalog:
     return cat.load(SNAPSHOT)
 
 
-@pytest.fixture()
+@pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
     """A writable copy of data/ for tests that break a file."""
     target = tmp_path / "data"

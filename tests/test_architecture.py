@@ -23,8 +23,14 @@ ALLOWED = {
     "cli": {"catalog", "scenarios", "report", "specs", "bench", "units"},
 }
 # third-party or stdlib modules only one sizing module may import
-OWNERS = {"torch": {"bench"}, "typer": {"cli"}, "jinja2": {"report"}, "pandas": {"report"}, "rich": {"report"},
-          "csv": {"catalog"}}
+OWNERS = {
+    "torch": {"bench"},
+    "typer": {"cli"},
+    "jinja2": {"report"},
+    "pandas": {"report"},
+    "rich": {"report"},
+    "csv": {"catalog"},
+}
 CORE = {"estimate", "rules", "recommend"}
 
 
@@ -104,7 +110,9 @@ def test_every_subpackage_is_in_the_wheel():
     from a checkout and fail after `pip install .`."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     listed = set(tomllib.loads((PKG.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {"sizing" + "".join(f".{p}" for p in init.parent.relative_to(PKG).parts) for init in PKG.rglob("__init__.py")}
+    found = {
+        "sizing" + "".join(f".{p}" for p in init.parent.relative_to(PKG).parts) for init in PKG.rglob("__init__.py")
+    }
     assert found <= listed, found - listed
 
 

@@ -22,11 +22,28 @@ def tiny_run(**workload) -> bench.BenchRun:
 
 def fake_measurement(**update) -> bench.Measurement:
     """A plausible H100 run of llama-3-8b (no torch needed)."""
-    fields = dict(device="cuda", device_name="NVIDIA H100 80GB HBM3", torch_version="2.13.0", cuda_version="12.8",
-                  dtype="bf16", model_id="llama-3-8b", n_layers=32, n_params=8.03e9, prompt_tokens=512,
-                  new_tokens=128, batch=1, bandwidth_bytes_s=2.9e12, matmul_flops=700e12, matmul_n=8192,
-                  prefill_tokens_per_s=9000.0, decode_tokens_per_s=80.0, allocated_peak_bytes=16.3e9,
-                  reserved_peak_bytes=16.6e9, device_peak_bytes=17.2e9, measured_at="2026-11-28T00:00:00+00:00")
+    fields = dict(
+        device="cuda",
+        device_name="NVIDIA H100 80GB HBM3",
+        torch_version="2.13.0",
+        cuda_version="12.8",
+        dtype="bf16",
+        model_id="llama-3-8b",
+        n_layers=32,
+        n_params=8.03e9,
+        prompt_tokens=512,
+        new_tokens=128,
+        batch=1,
+        bandwidth_bytes_s=2.9e12,
+        matmul_flops=700e12,
+        matmul_n=8192,
+        prefill_tokens_per_s=9000.0,
+        decode_tokens_per_s=80.0,
+        allocated_peak_bytes=16.3e9,
+        reserved_peak_bytes=16.6e9,
+        device_peak_bytes=17.2e9,
+        measured_at="2026-11-28T00:00:00+00:00",
+    )
     return bench.Measurement(**{**fields, **update})
 
 
@@ -42,19 +59,22 @@ def test_import_does_not_pull_torch():
 
 
 # ---- GPU names ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "gpu_id"), [
-    ("NVIDIA H100 80GB HBM3", "h100-sxm"),
-    ("NVIDIA H100 PCIe", "h100-pcie"),
-    ("NVIDIA H100 NVL", "h100-nvl"),
-    ("NVIDIA H200", "h200"),
-    ("NVIDIA H200 NVL", "h200-nvl"),
-    ("NVIDIA GeForce RTX 4090", "rtx-4090"),
-    ("NVIDIA GeForce RTX 4090 D", "rtx-4090-d"),
-    ("NVIDIA A100-SXM4-80GB", "a100-80gb-sxm"),
-    ("NVIDIA A100 80GB PCIe", "a100-80gb-pcie"),
-    ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"),
-    ("NVIDIA L40S", "l40s"),
-])
+@pytest.mark.parametrize(
+    ("name", "gpu_id"),
+    [
+        ("NVIDIA H100 80GB HBM3", "h100-sxm"),
+        ("NVIDIA H100 PCIe", "h100-pcie"),
+        ("NVIDIA H100 NVL", "h100-nvl"),
+        ("NVIDIA H200", "h200"),
+        ("NVIDIA H200 NVL", "h200-nvl"),
+        ("NVIDIA GeForce RTX 4090", "rtx-4090"),
+        ("NVIDIA GeForce RTX 4090 D", "rtx-4090-d"),
+        ("NVIDIA A100-SXM4-80GB", "a100-80gb-sxm"),
+        ("NVIDIA A100 80GB PCIe", "a100-80gb-pcie"),
+        ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"),
+        ("NVIDIA L40S", "l40s"),
+    ],
+)
 def test_match_gpu_maps_device_names(catalog, name, gpu_id):
     gpu = bench.match_gpu(catalog, name)
     assert gpu is not None and gpu.id == gpu_id
@@ -183,8 +203,11 @@ def test_run_on_cpu_saves_json(catalog, tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("checks the CPU fallback")
-    c = bench.run(catalog, bench.BenchRequest(model="0.15b", prompt_tokens=4, new_tokens=2, quick=True),
-                  out_dir=tmp_path)
+    c = bench.run(
+        catalog,
+        bench.BenchRequest(model="0.15b", prompt_tokens=4, new_tokens=2, quick=True),
+        out_dir=tmp_path,
+    )
     m = c.measurement
     assert (m.device, m.dtype, m.n_layers) == ("cpu", "f32", bench.CPU_LAYERS)
     assert m.allocated_peak_bytes is None and c.gpu_id is None

@@ -11,17 +11,18 @@ from sizing import catalog as cat
 from sizing.catalog import CatalogError
 from sizing.specs import SizingError
 
-REQUIRED_MODELS = """llama-2-7b llama-2-13b llama-2-70b llama-3-8b llama-3-70b llama-3.1-8b llama-3.1-70b llama-3.1-405b
-llama-3.2-1b llama-3.2-3b llama-3.3-70b qwen-1.8b qwen-7b qwen-14b qwen-72b qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b qwen2.5-7b
-qwen2.5-14b qwen2.5-32b qwen2.5-72b qwen3-0.6b qwen3-1.7b qwen3-4b qwen3-8b qwen3-14b qwen3-32b qwen3-30b-a3b
-qwen3-235b-a22b deepseek-r1-distill-qwen-1.5b deepseek-r1-distill-qwen-7b deepseek-r1-distill-qwen-14b
-deepseek-r1-distill-qwen-32b deepseek-r1-distill-llama-8b deepseek-r1-distill-llama-70b deepseek-v2-lite deepseek-v3
-deepseek-r1 mistral-7b mixtral-8x7b mixtral-8x22b codellama-7b codellama-34b deepseek-coder-33b tinyllama-1.1b vicuna-7b
-mpt-7b falcon-7b octocoder-15.5b chatglm2-6b gemma-2-9b gemma-2-27b phi-3-mini""".split()
+REQUIRED_MODELS = """llama-2-7b llama-2-13b llama-2-70b llama-3-8b llama-3-70b llama-3.1-8b llama-3.1-70b
+llama-3.1-405b llama-3.2-1b llama-3.2-3b llama-3.3-70b qwen-1.8b qwen-7b qwen-14b qwen-72b qwen2.5-0.5b
+qwen2.5-1.5b qwen2.5-3b qwen2.5-7b qwen2.5-14b qwen2.5-32b qwen2.5-72b qwen3-0.6b qwen3-1.7b qwen3-4b qwen3-8b
+qwen3-14b qwen3-32b qwen3-30b-a3b qwen3-235b-a22b deepseek-r1-distill-qwen-1.5b deepseek-r1-distill-qwen-7b
+deepseek-r1-distill-qwen-14b deepseek-r1-distill-qwen-32b deepseek-r1-distill-llama-8b
+deepseek-r1-distill-llama-70b deepseek-v2-lite deepseek-v3 deepseek-r1 mistral-7b mixtral-8x7b mixtral-8x22b
+codellama-7b codellama-34b deepseek-coder-33b tinyllama-1.1b vicuna-7b mpt-7b falcon-7b octocoder-15.5b chatglm2-6b
+gemma-2-9b gemma-2-27b phi-3-mini""".split()
 
-REQUIRED_GPUS = """rtx-4090 rtx-4090-d rtx-4090-blower rtx-5090 rtx-a6000 rtx-6000-ada l20 l40s a100-40gb-pcie a100-80gb-pcie
-a100-40gb-sxm a100-80gb-sxm h100-pcie h100-sxm h100-nvl h200 h20 a800-80gb-pcie h800-sxm rtx-3090 rtx-3090-ti rtx-3080
-rtx-3080-ti rtx-3070 rtx-4070-ti rtx-4080 rtx-4000-ada rtx-5000-ada a40 a10g ascend-910b""".split()
+REQUIRED_GPUS = """rtx-4090 rtx-4090-d rtx-4090-blower rtx-5090 rtx-a6000 rtx-6000-ada l20 l40s a100-40gb-pcie
+a100-80gb-pcie a100-40gb-sxm a100-80gb-sxm h100-pcie h100-sxm h100-nvl h200 h20 a800-80gb-pcie h800-sxm rtx-3090
+rtx-3090-ti rtx-3080 rtx-3080-ti rtx-3070 rtx-4070-ti rtx-4080 rtx-4000-ada rtx-5000-ada a40 a10g ascend-910b""".split()
 
 
 def test_bundled_catalog_loads(catalog):
@@ -33,11 +34,37 @@ def test_every_measured_slug_resolves(catalog):
     """The slugs measured.csv uses for models, engines, precisions and GPUs are ids or aliases here."""
     for name in ("llama-3-8b", "qwen2.5-72b", "llama-3.1-405b", "llama-3.3-70b"):
         catalog.model(name)
-    for name in ("llama.cpp", "vllm", "transformers", "tensorrt-llm", "gpt-fast", "exllama", "exllamav2",
-                 "mlc-llm", "autoawq", "ollama"):
+    for name in (
+        "llama.cpp",
+        "vllm",
+        "transformers",
+        "tensorrt-llm",
+        "gpt-fast",
+        "exllama",
+        "exllamav2",
+        "mlc-llm",
+        "autoawq",
+        "ollama",
+    ):
         catalog.engine(name)
-    for name in ("awq-int4", "bf16", "f16", "fp8", "gptq-int4", "gptq-int8", "int4", "int8", "nf4", "q4_k_m",
-                 "q4_0", "q8_0", "bnb-int8", "mlc-q4f16", "exl2-4.0bpw", "exl2-6.5bpw"):
+    for name in (
+        "awq-int4",
+        "bf16",
+        "f16",
+        "fp8",
+        "gptq-int4",
+        "gptq-int8",
+        "int4",
+        "int8",
+        "nf4",
+        "q4_k_m",
+        "q4_0",
+        "q8_0",
+        "bnb-int8",
+        "mlc-q4f16",
+        "exl2-4.0bpw",
+        "exl2-6.5bpw",
+    ):
         catalog.precision(name)
     for name in ("a100-80gb", "rtx-a6000", "rtx-6000-ada", "h100-pcie", "l40s", "a40", "rtx-4000-ada"):
         catalog.gpu(name)
@@ -165,27 +192,35 @@ def test_older_efficiency_file_without_quant_mm_eff_still_loads(data_copy):
         rows = list(csv_module.reader(fh))
     drop = rows[0].index("quant_mm_eff")
     with path.open("w", newline="") as fh:
-        csv_module.writer(fh).writerows([r[:drop] + r[drop + 1:] for r in rows])
+        csv_module.writer(fh).writerows([r[:drop] + r[drop + 1 :] for r in rows])
     assert all(e.quant_mm_eff == 1.0 for e in cat.load(data_copy).efficiencies)
 
 
-
-@pytest.mark.parametrize(("file", "key", "column", "bad", "allowed"), [
-    ("gpus.csv", "rtx-4090", "gpu_class", "GeForce", "datacenter, geforce, workstation"),
-    ("gpus.csv", "h100-sxm", "nvlink", "NVLink", "none, bridge, nvlink"),
-    ("gpus.csv", "rtx-4090", "vendor", "NVIDIA", "nvidia, amd, huawei, intel, apple"),
-    ("gpus.csv", "rtx-4090", "cooling", "open air", "blower, open-air, passive, sxm"),
-    ("gpus.csv", "rtx-4090", "form_factor", "PCIe", "pcie, sxm, module"),
-    ("gpus.csv", "rtx-4090", "power_connector", "16-pin", "12vhpwr"),
-    ("gpus.csv", "rtx-4090", "price_kind", "retail", "msrp, list, street, used, quote"),
-    ("cpus.csv", "epyc-7313", "vendor", "AMD", "intel, amd"),
-    ("network.csv", "nic-cx7-ndr-400g-1p", "protocol", "IB", "ethernet, infiniband, both"),
-    ("precisions.csv", "q4_k_m", "family", "GGUF", "float, gptq, awq, bnb, gguf, exl2, mlc"),
-    ("precisions.csv", "bf16", "compute_dtype", "bfloat16", "f32, bf16, f16, fp8, int8"),
-    ("engines.csv", "vllm", "gpu_vendors", "nvidia;ROCm", "nvidia, amd, huawei, intel, apple"),
-    ("engines.csv", "vllm", "weight_families", "float;marlin", "float, gptq, awq"),
-    ("efficiency.csv", "llama.cpp/geforce", "gpu_class", "consumer", "datacenter, geforce, workstation, *"),
-])
+@pytest.mark.parametrize(
+    ("file", "key", "column", "bad", "allowed"),
+    [
+        ("gpus.csv", "rtx-4090", "gpu_class", "GeForce", "datacenter, geforce, workstation"),
+        ("gpus.csv", "h100-sxm", "nvlink", "NVLink", "none, bridge, nvlink"),
+        ("gpus.csv", "rtx-4090", "vendor", "NVIDIA", "nvidia, amd, huawei, intel, apple"),
+        ("gpus.csv", "rtx-4090", "cooling", "open air", "blower, open-air, passive, sxm"),
+        ("gpus.csv", "rtx-4090", "form_factor", "PCIe", "pcie, sxm, module"),
+        ("gpus.csv", "rtx-4090", "power_connector", "16-pin", "12vhpwr"),
+        ("gpus.csv", "rtx-4090", "price_kind", "retail", "msrp, list, street, used, quote"),
+        ("cpus.csv", "epyc-7313", "vendor", "AMD", "intel, amd"),
+        ("network.csv", "nic-cx7-ndr-400g-1p", "protocol", "IB", "ethernet, infiniband, both"),
+        ("precisions.csv", "q4_k_m", "family", "GGUF", "float, gptq, awq, bnb, gguf, exl2, mlc"),
+        ("precisions.csv", "bf16", "compute_dtype", "bfloat16", "f32, bf16, f16, fp8, int8"),
+        ("engines.csv", "vllm", "gpu_vendors", "nvidia;ROCm", "nvidia, amd, huawei, intel, apple"),
+        ("engines.csv", "vllm", "weight_families", "float;marlin", "float, gptq, awq"),
+        (
+            "efficiency.csv",
+            "llama.cpp/geforce",
+            "gpu_class",
+            "consumer",
+            "datacenter, geforce, workstation, *",
+        ),
+    ],
+)
 def test_value_outside_its_vocabulary_is_rejected(data_copy, file, key, column, bad, allowed):
     row = set_cell(data_copy / file, key, column, bad)
     with pytest.raises(CatalogError) as info:
@@ -204,8 +239,11 @@ def test_wrong_case_gets_a_hint(data_copy):
 @pytest.mark.parametrize("bad", ["Yes", "True", "y", "2"])
 def test_boolean_spellings_outside_the_list_are_rejected(data_copy, bad):
     row = set_cell(data_copy / "gpus.csv", "h100-sxm", "p2p", bad)
-    with pytest.raises(CatalogError, match=rf"gpus.csv, row {row}, column 'p2p': '{bad}' is not a boolean; use "
-                                           r"true/false, yes/no or 1/0"):
+    with pytest.raises(
+        CatalogError,
+        match=rf"gpus.csv, row {row}, column 'p2p': '{bad}' is not a boolean; use "
+        r"true/false, yes/no or 1/0",
+    ):
         cat.load(data_copy)
 
 

@@ -50,8 +50,11 @@ def test_unknown_default_kv_precision_fails(data_copy):
 def test_chassis_socket_without_a_cpu_fails(data_copy):
     drop_rows(data_copy / "cpus.csv", lambda r: r["socket"] == "lga3647")
     row = row_number(data_copy / "chassis.csv", "rack-4u-sys-4029gp-trt")
-    with pytest.raises(CatalogError, match=rf"chassis.csv, row {row}, column 'cpu_socket_type': no CPU in cpus.csv "
-                                           r"has socket 'lga3647' for a 2-socket board"):
+    with pytest.raises(
+        CatalogError,
+        match=rf"chassis.csv, row {row}, column 'cpu_socket_type': no CPU in cpus.csv "
+        r"has socket 'lga3647' for a 2-socket board",
+    ):
         cat.load(data_copy)
 
 
@@ -63,22 +66,31 @@ def test_two_socket_chassis_needs_a_two_socket_cpu(data_copy):
 
 def test_every_bundled_chassis_has_a_cpu(catalog):
     for box in catalog.chassis.values():
-        assert any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets
-                   for c in catalog.cpus.values()), box.id
+        assert any(
+            c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in catalog.cpus.values()
+        ), box.id
 
 
 def test_lga3647_cpu_is_sourced_and_priced_or_unconfirmed(catalog):
     cpu = catalog.cpu("xeon-gold-6248")  # Intel ARK via felixsteinke/cpu-spec-dataset
     assert (cpu.socket, cpu.cores, cpu.pcie_lanes, cpu.memory_channels, cpu.max_memory_mt_s) == (
-        "lga3647", 20, 48, 6, 2933)
+        "lga3647",
+        20,
+        48,
+        6,
+        2933,
+    )
     assert "ark.intel.com" in cpu.source
     assert (cpu.price_usd and cpu.price_date and cpu.price_source) or "price_usd" in cpu.unconfirmed
 
 
 def test_chassis_psu_form_without_a_psu_fails(data_copy):
     drop_rows(data_copy / "psus.csv", lambda r: r["form"] == "crps")
-    with pytest.raises(CatalogError, match=r"chassis.csv, row \d+, column 'psu_form': no PSU in psus.csv has form "
-                                           r"'crps'"):
+    with pytest.raises(
+        CatalogError,
+        match=r"chassis.csv, row \d+, column 'psu_form': no PSU in psus.csv has form "
+        r"'crps'",
+    ):
         cat.load(data_copy)
 
 
@@ -112,8 +124,15 @@ def test_header_only_optional_file_loads(data_copy, file):
 
 # -- engine and platform facts that live in data ----------------------------------------------------------------
 # The engine a request gets when it names none, per precision family (before engines.csv held it, scenarios.py did)
-DEFAULT_ENGINES = {"gguf": "llama.cpp", "exl2": "exllamav2", "mlc": "mlc-llm", "float": "vllm", "gptq": "vllm",
-                   "awq": "vllm", "bnb": "vllm"}
+DEFAULT_ENGINES = {
+    "gguf": "llama.cpp",
+    "exl2": "exllamav2",
+    "mlc": "mlc-llm",
+    "float": "vllm",
+    "gptq": "vllm",
+    "awq": "vllm",
+    "bnb": "vllm",
+}
 
 
 def test_default_engine_per_precision_family(catalog):
@@ -132,21 +151,31 @@ def test_two_default_engines_for_one_family_fail(data_copy):
 def test_default_engine_must_run_the_family(data_copy):
     set_cell(data_copy / "engines.csv", "llama.cpp", "default_for_families", "")
     row = set_cell(data_copy / "engines.csv", "tensorrt-llm", "default_for_families", "gguf")
-    with pytest.raises(CatalogError, match=rf"engines.csv, row {row}, column 'default_for_families': 'tensorrt-llm' "
-                                           r"does not run 'gguf'"):
+    with pytest.raises(
+        CatalogError,
+        match=rf"engines.csv, row {row}, column 'default_for_families': 'tensorrt-llm' "
+        r"does not run 'gguf'",
+    ):
         cat.load(data_copy)
 
 
 def test_family_without_a_default_engine_fails(data_copy):
     set_cell(data_copy / "engines.csv", "mlc-llm", "default_for_families", "")
-    with pytest.raises(CatalogError, match=r"engines.csv, column 'default_for_families': no engine is the default "
-                                           r"for precision family 'mlc'"):
+    with pytest.raises(
+        CatalogError,
+        match=r"engines.csv, column 'default_for_families': no engine is the default "
+        r"for precision family 'mlc'",
+    ):
         cat.load(data_copy)
 
 
 def test_fit_like_names_the_engines_calibrate_copies(catalog):
     assert {e.id: e.fit_like for e in catalog.engines.values() if e.fit_like} == {
-        "sglang": "vllm", "mlc-llm": "vllm", "exllamav2": "llama.cpp", "autoawq": "transformers"}
+        "sglang": "vllm",
+        "mlc-llm": "vllm",
+        "exllamav2": "llama.cpp",
+        "autoawq": "transformers",
+    }
 
 
 @pytest.mark.parametrize(("engine", "like"), [("sglang", "vlm"), ("sglang", "sglang"), ("sglang", "mlc-llm")])
@@ -185,6 +214,9 @@ def test_two_socket_lanes_match_the_rule_they_replace(catalog):
 
 def test_two_socket_lanes_on_a_one_socket_cpu_fail(data_copy):
     row = set_cell(data_copy / "cpus.csv", "ryzen-9-7950x", "pcie_lanes_2s", "48")
-    with pytest.raises(CatalogError, match=rf"cpus.csv, row {row}, column 'pcie_lanes_2s': 'ryzen-9-7950x' is a "
-                                           r"1-socket CPU"):
+    with pytest.raises(
+        CatalogError,
+        match=rf"cpus.csv, row {row}, column 'pcie_lanes_2s': 'ryzen-9-7950x' is a "
+        r"1-socket CPU",
+    ):
         cat.load(data_copy)

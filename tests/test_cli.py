@@ -18,11 +18,13 @@ COMMANDS = [["estimate"], ["recommend"], ["bench"], ["models"], ["gpus"], ["cata
 
 def run_main(args: list[str], capsys) -> tuple[int, str, str]:
     """Run the real entry point (main), which turns errors into one line and exit code 2."""
-    with pytest.raises(SystemExit) as exit_info:
+    try:
         main(args)
-        raise SystemExit(0)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
     out = capsys.readouterr()
-    return exit_info.value.code or 0, out.out, out.err
+    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -49,28 +51,61 @@ def test_estimate_default_is_readable(capsys):
 
 
 def test_estimate_json_interface(capsys):
-    code, out, _ = run_main(["estimate", "--model", "llama-3-8b", "--engine", "llama.cpp", "--precision", "q4_k_m",
-                             "--gpu", "rtx-4090", "--gpus", "1", "--batch", "1", "--prompt-tokens", "512",
-                             "--new-tokens", "128", "--json"], capsys)
+    code, out, _ = run_main(
+        [
+            "estimate",
+            "--model",
+            "llama-3-8b",
+            "--engine",
+            "llama.cpp",
+            "--precision",
+            "q4_k_m",
+            "--gpu",
+            "rtx-4090",
+            "--gpus",
+            "1",
+            "--batch",
+            "1",
+            "--prompt-tokens",
+            "512",
+            "--new-tokens",
+            "128",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0
     obj = json.loads(out)
     assert obj["fits"] is True
-    assert set(obj["memory"]["breakdown"]) == {"weights_bytes", "kv_cache_bytes", "activations_bytes",
-                                               "gradients_bytes", "optimizer_bytes", "overhead_bytes"}
+    assert set(obj["memory"]["breakdown"]) == {
+        "weights_bytes",
+        "kv_cache_bytes",
+        "activations_bytes",
+        "gradients_bytes",
+        "optimizer_bytes",
+        "overhead_bytes",
+    }
     assert sum(obj["memory"]["breakdown"].values()) == pytest.approx(obj["memory"]["per_gpu_bytes"], abs=8)
-    for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "decode_tokens_per_s_total", "e2e_tokens_per_s",
-                "time_to_first_token_s"):
+    for key in (
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "decode_tokens_per_s_total",
+        "e2e_tokens_per_s",
+        "time_to_first_token_s",
+    ):
         assert obj["speed"][key] > 0
     assert obj["assumptions"]["engine"] == "llama.cpp"
 
 
 def test_scenarios_jsonl_in_order_with_errors(tmp_path: Path, capsys):
     csv = tmp_path / "s.csv"
-    csv.write_text("model,task,engine,precision,kv_precision,gpu,n_gpus,batch,prompt_tokens,new_tokens,seq_len\n"
-                   "llama-3-8b,inference,vllm,bf16,,rtx-4090,1,1,512,128,\n"
-                   "no-such-model,,,,,,,,,,\n"
-                   "qwen2.5-7b,,,,,a100-80gb,1,4,,,4096\n"
-                   "llama-3-8b,,,,,rtx-4090,1,-3,,,\n")
+    csv.write_text(
+        "model,task,engine,precision,kv_precision,gpu,n_gpus,batch,prompt_tokens,new_tokens,seq_len\n"
+        "llama-3-8b,inference,vllm,bf16,,rtx-4090,1,1,512,128,\n"
+        "no-such-model,,,,,,,,,,\n"
+        "qwen2.5-7b,,,,,a100-80gb,1,4,,,4096\n"
+        "llama-3-8b,,,,,rtx-4090,1,-3,,,\n"
+    )
     code, out, _ = run_main(["estimate", "--scenarios", str(csv)], capsys)
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
@@ -150,7 +185,9 @@ def test_malformed_config_json(tmp_path: Path, capsys):
 
 
 def test_python_dash_m_entry_point():
-    result = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--batch", "0"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sizing", "estimate", "--batch", "0"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
 
 
@@ -161,12 +198,25 @@ def test_recommend_default_one_glance(capsys):
 
 
 def test_recommend_json_interface(capsys):
-    code, out, _ = run_main(["recommend", "--model", "llama-3-8b", "--users", "1", "--gpu", "rtx-4090", "--json"], capsys)
+    code, out, _ = run_main(
+        ["recommend", "--model", "llama-3-8b", "--users", "1", "--gpu", "rtx-4090", "--json"], capsys
+    )
     assert code == 0
     obj = json.loads(out)
     opt = obj["options"][0]
-    assert {"gpu", "n_gpus", "n_nodes", "chassis", "parts", "total_price_usd", "totals", "power", "memory", "speed",
-            "findings"} <= set(opt)
+    assert {
+        "gpu",
+        "n_gpus",
+        "n_nodes",
+        "chassis",
+        "parts",
+        "total_price_usd",
+        "totals",
+        "power",
+        "memory",
+        "speed",
+        "findings",
+    } <= set(opt)
     assert {"kind", "id", "name", "quantity", "unit_price_usd"} <= set(opt["parts"][0])
     assert set(opt["totals"]) >= {"vram_bytes", "ram_bytes", "cpu_cores", "storage_bytes"}
     assert set(opt["power"]) >= {"sustained_w", "psu_w", "wall_w"}
@@ -192,8 +242,10 @@ def test_recommend_broken_data(data_copy: Path, capsys):
 
 def test_scenarios_cells_must_be_whole_numbers(tmp_path: Path, capsys):
     csv = tmp_path / "s.csv"
-    csv.write_text("\ufeffmodel,batch,prompt_tokens\nllama-3-8b,inf,\nllama-3-8b,2.5,\nllama-3-8b,2,100\n",
-                   encoding="utf-8")
+    csv.write_text(
+        "\ufeffmodel,batch,prompt_tokens\nllama-3-8b,inf,\nllama-3-8b,2.5,\nllama-3-8b,2,100\n",
+        encoding="utf-8",
+    )
     code, out, _ = run_main(["estimate", "--scenarios", str(csv)], capsys)
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and "whole number" in lines[0]["error"] and "whole number" in lines[1]["error"]
@@ -206,7 +258,8 @@ def test_malformed_config_values(tmp_path: Path, capsys, value):
     folder.mkdir()
     (folder / "config.json").write_text(
         '{"model_type": "mixtral", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 32, '
-        f'"vocab_size": 32000, "intermediate_size": 14336, "num_local_experts": {value}, "num_experts_per_tok": 2}}')
+        f'"vocab_size": 32000, "intermediate_size": 14336, "num_local_experts": {value}, "num_experts_per_tok": 2}}'
+    )
     code, _, err = run_main(["estimate", "--model", str(folder)], capsys)
     assert code == 2 and "num_local_experts" in err and "Traceback" not in err
 

@@ -57,22 +57,33 @@ def test_every_file_has_a_section():
 
 
 VOCABULARIES = [  # (file, column, allowed values) for the category columns
-    ("gpus.csv", "vendor", base.GpuVendor), ("gpus.csv", "gpu_class", base.GpuClass),
-    ("gpus.csv", "software_stack", base.SoftwareStack), ("gpus.csv", "form_factor", base.GpuFormFactor),
-    ("gpus.csv", "cooling", base.Cooling), ("gpus.csv", "nvlink", base.NvLink),
-    ("gpus.csv", "power_connector", base.PowerConnector), ("cpus.csv", "vendor", base.CpuVendor),
-    ("network.csv", "protocol", base.NetProtocol), ("precisions.csv", "family", base.PrecisionFamily),
-    ("precisions.csv", "compute_dtype", base.ComputeDtype), ("engines.csv", "gpu_vendors", base.GpuVendor),
-    ("efficiency.csv", "gpu_class", base.GpuClass), ("efficiency.csv", "provenance", base.EffFactor),
+    ("gpus.csv", "vendor", base.GpuVendor),
+    ("gpus.csv", "gpu_class", base.GpuClass),
+    ("gpus.csv", "software_stack", base.SoftwareStack),
+    ("gpus.csv", "form_factor", base.GpuFormFactor),
+    ("gpus.csv", "cooling", base.Cooling),
+    ("gpus.csv", "nvlink", base.NvLink),
+    ("gpus.csv", "power_connector", base.PowerConnector),
+    ("cpus.csv", "vendor", base.CpuVendor),
+    ("network.csv", "protocol", base.NetProtocol),
+    ("precisions.csv", "family", base.PrecisionFamily),
+    ("precisions.csv", "compute_dtype", base.ComputeDtype),
+    ("engines.csv", "gpu_vendors", base.GpuVendor),
+    ("efficiency.csv", "gpu_class", base.GpuClass),
+    ("efficiency.csv", "provenance", base.EffFactor),
     ("efficiency.csv", "provenance", base.FactorStatus),
 ]
 
 
-@pytest.mark.parametrize(("file", "column", "vocabulary"), VOCABULARIES,
-                         ids=[f"{f}-{c}-{i}" for i, (f, c, _) in enumerate(VOCABULARIES)])
+@pytest.mark.parametrize(
+    ("file", "column", "vocabulary"),
+    VOCABULARIES,
+    ids=[f"{f}-{c}-{i}" for i, (f, c, _) in enumerate(VOCABULARIES)],
+)
 def test_allowed_values_are_documented(file, column, vocabulary):
-    row = next(line for line in section(file).splitlines()
-               if line.startswith("|") and column in documented_columns(line))
+    row = next(
+        line for line in section(file).splitlines() if line.startswith("|") and column in documented_columns(line)
+    )
     missing = [v for v in get_args(vocabulary) if f"`{v}`" not in row]
     assert not missing, f"data/README.md's {file} `{column}` row does not list {missing}"
 

@@ -43,7 +43,11 @@ def test_copied_rows_name_their_source(catalog):
         assert (e.copied_from is not None) == (e.n_rows == 0)
         if e.copied_from:
             original = eff(catalog, e.copied_from)
-            assert (e.bw_eff, e.mm_eff, e.provenance) == (original.bw_eff, original.mm_eff, original.provenance)
+            assert (e.bw_eff, e.mm_eff, e.provenance) == (
+                original.bw_eff,
+                original.mm_eff,
+                original.provenance,
+            )
             assert e.versions == ()
 
 
@@ -54,13 +58,16 @@ def test_versions_come_from_the_measurements(catalog):
     assert eff(catalog, "llama.cpp").versions == ()  # "build ~May 2024": no version number
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    ("bw_eff=fited", "'fited' is not allowed here; use one of: fitted, at-bound, prior"),
-    ("bw_ef=fitted", "'bw_ef' is not allowed here; use one of: bw_eff, quant_bw_eff"),
-    ("bw_eff:fitted", "'bw_eff:fitted' is not factor=status"),
-    ("bw_eff=fitted", "lacks quant_bw_eff, layer_overhead_us"),
-    ("bw_eff=fitted;bw_eff=prior", "names bw_eff twice"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("bw_eff=fited", "'fited' is not allowed here; use one of: fitted, at-bound, prior"),
+        ("bw_ef=fitted", "'bw_ef' is not allowed here; use one of: bw_eff, quant_bw_eff"),
+        ("bw_eff:fitted", "'bw_eff:fitted' is not factor=status"),
+        ("bw_eff=fitted", "lacks quant_bw_eff, layer_overhead_us"),
+        ("bw_eff=fitted;bw_eff=prior", "names bw_eff twice"),
+    ],
+)
 def test_bad_provenance_is_rejected(data_copy, value, problem):
     row = set_cell(data_copy / "efficiency.csv", "vllm/*", "provenance", value)
     with pytest.raises(CatalogError, match=rf"efficiency.csv, row {row}, column 'provenance': {problem}"):

@@ -14,8 +14,9 @@ from sizing.units import GIB, KIB
 
 
 def kv_per_token(catalog, model: str, kv: str, engine: str = "vllm") -> float:
-    return shapes.kv_cache_bytes(catalog.model(model), catalog.engine(engine).mla_latent_cache,
-                                 catalog.precision(kv).weight_bits, 1)
+    return shapes.kv_cache_bytes(
+        catalog.model(model), catalog.engine(engine).mla_latent_cache, catalog.precision(kv).weight_bits, 1
+    )
 
 
 # ---- published numbers ------------------------------------------------------------------------------------
@@ -72,37 +73,61 @@ def test_llama3_70b_f16_weights_match_gguf_file(catalog):
 def test_qwen25_7b_bf16_allocated_memory(catalog):
     # Qwen2.5 speed benchmark (measured.csv): transformers, A100 80GB, 1-token prompt + 2048 new = 14.38 GiB
     # max_memory_allocated; tolerance 8% (the issue's memory target)
-    e = run(catalog, Request(model="qwen2.5-7b", engine="transformers", gpu="a100-80gb", prompt_tokens=1,
-                             new_tokens=2048))
+    e = run(
+        catalog,
+        Request(model="qwen2.5-7b", engine="transformers", gpu="a100-80gb", prompt_tokens=1, new_tokens=2048),
+    )
     assert e.memory.allocated_per_gpu_bytes / GIB == pytest.approx(14.38, rel=0.08)
 
 
 def test_qwen25_7b_long_prompt_memory(catalog):
     # same table, 30,720-token prompt: 19.97 GiB; tolerance 8%
-    e = run(catalog, Request(model="qwen2.5-7b", engine="transformers", gpu="a100-80gb", prompt_tokens=30720,
-                             new_tokens=2048))
+    e = run(
+        catalog,
+        Request(model="qwen2.5-7b", engine="transformers", gpu="a100-80gb", prompt_tokens=30720, new_tokens=2048),
+    )
     assert e.memory.allocated_per_gpu_bytes / GIB == pytest.approx(19.97, rel=0.08)
 
 
 def test_llama3_8b_q4_decode_on_4090(catalog):
     # XiongjieDai GPU-Benchmarks-on-LLM-Inference (measured.csv): llama.cpp tg512 Q4_K_M on RTX 4090 = 130.58 t/s;
     # tolerance 15% for one row (the 12% decode target is a median, checked by benchmarks/accuracy.py)
-    e = run(catalog, Request(model="llama-3-8b", engine="llama.cpp", precision="q4_k_m", gpu="rtx-4090",
-                             prompt_tokens=0, new_tokens=512))
+    e = run(
+        catalog,
+        Request(
+            model="llama-3-8b",
+            engine="llama.cpp",
+            precision="q4_k_m",
+            gpu="rtx-4090",
+            prompt_tokens=0,
+            new_tokens=512,
+        ),
+    )
     assert e.speed.decode_tokens_per_s == pytest.approx(130.58, rel=0.15)
 
 
 def test_gpt_fast_llama2_7b_on_a100(catalog):
     # gpt-fast README: Llama-2-7B bf16, A100-80GB (330 W cap) = 104.9 tok/s; tolerance 12%
-    e = run(catalog, Request(model="llama-2-7b", engine="gpt-fast", gpu="a100-80gb-sxm", prompt_tokens=5,
-                             new_tokens=200))
+    e = run(
+        catalog,
+        Request(model="llama-2-7b", engine="gpt-fast", gpu="a100-80gb-sxm", prompt_tokens=5, new_tokens=200),
+    )
     assert e.speed.decode_tokens_per_s == pytest.approx(104.9, rel=0.12)
 
 
 def test_llama3_70b_f16_does_not_fit_one_a100(catalog):
     # measured.csv: llama.cpp oom flag for Llama-3-70B F16 on one A100 80GB
-    e = run(catalog, Request(model="llama-3-70b", engine="llama.cpp", precision="f16", gpu="a100-80gb-pcie",
-                             prompt_tokens=0, new_tokens=1024))
+    e = run(
+        catalog,
+        Request(
+            model="llama-3-70b",
+            engine="llama.cpp",
+            precision="f16",
+            gpu="a100-80gb-pcie",
+            prompt_tokens=0,
+            new_tokens=1024,
+        ),
+    )
     assert not e.fits
 
 
@@ -118,31 +143,66 @@ def test_pipeline_factor_matches_llama_cpp_pp_scaling():
 
 
 def test_layer_split_adds_no_decode_speed(catalog):
-    one = run(catalog, Request(model="llama-3-8b", engine="llama.cpp", precision="q4_k_m", gpu="rtx-3090",
-                               prompt_tokens=0, new_tokens=512))
-    four = run(catalog, Request(model="llama-3-8b", engine="llama.cpp", precision="q4_k_m", gpu="rtx-3090",
-                                n_gpus=4, prompt_tokens=0, new_tokens=512))
+    one = run(
+        catalog,
+        Request(
+            model="llama-3-8b",
+            engine="llama.cpp",
+            precision="q4_k_m",
+            gpu="rtx-3090",
+            prompt_tokens=0,
+            new_tokens=512,
+        ),
+    )
+    four = run(
+        catalog,
+        Request(
+            model="llama-3-8b",
+            engine="llama.cpp",
+            precision="q4_k_m",
+            gpu="rtx-3090",
+            n_gpus=4,
+            prompt_tokens=0,
+            new_tokens=512,
+        ),
+    )
     assert four.speed.decode_tokens_per_s <= one.speed.decode_tokens_per_s
 
 
 # ---- properties -------------------------------------------------------------------------------------------
-MODELS = ["llama-3-8b", "qwen2.5-7b", "mixtral-8x7b", "deepseek-v2-lite", "gemma-2-9b", "falcon-7b", "phi-3-mini"]
+MODELS = [
+    "llama-3-8b",
+    "qwen2.5-7b",
+    "mixtral-8x7b",
+    "deepseek-v2-lite",
+    "gemma-2-9b",
+    "falcon-7b",
+    "phi-3-mini",
+]
 ENGINES = ["vllm", "transformers", "llama.cpp", "tensorrt-llm"]
 
 
-def _estimate(catalog, model, engine, batch=1, prompt=512, new=128, n_gpus=1, precision=None, gpu="a100-80gb-sxm"):
-    prec = precision or ("q8_0" if engine == "llama.cpp" else "bf16")
-    return run(catalog, Request(model=model, engine=engine, precision=prec, gpu=gpu, n_gpus=n_gpus, batch=batch,
-                                prompt_tokens=prompt, new_tokens=new))
+def _estimate(catalog, model: str, engine: str, **work):
+    """One estimate on an A100 SXM: llama.cpp runs q8_0, the others bf16; `work` sets batch, prompt_tokens,
+    new_tokens (default 128) and n_gpus."""
+    prec = "q8_0" if engine == "llama.cpp" else "bf16"
+    return run(
+        catalog, Request(model=model, engine=engine, precision=prec, gpu="a100-80gb-sxm", **{"new_tokens": 128, **work})
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(model=st.sampled_from(MODELS), engine=st.sampled_from(ENGINES), batch=st.integers(1, 64),
-       prompt=st.integers(0, 16384), new=st.integers(1, 4096))
+@given(
+    model=st.sampled_from(MODELS),
+    engine=st.sampled_from(ENGINES),
+    batch=st.integers(1, 64),
+    prompt=st.integers(0, 16384),
+    new=st.integers(1, 4096),
+)
 def test_memory_monotone_in_batch_and_context(catalog, model, engine, batch, prompt, new):
-    base = _estimate(catalog, model, engine, batch, prompt, new).memory
-    more_batch = _estimate(catalog, model, engine, batch + 1, prompt, new).memory
-    more_ctx = _estimate(catalog, model, engine, batch, prompt + 256, new).memory
+    base = _estimate(catalog, model, engine, batch=batch, prompt_tokens=prompt, new_tokens=new).memory
+    more_batch = _estimate(catalog, model, engine, batch=batch + 1, prompt_tokens=prompt, new_tokens=new).memory
+    more_ctx = _estimate(catalog, model, engine, batch=batch, prompt_tokens=prompt + 256, new_tokens=new).memory
     for more in (more_batch, more_ctx):
         assert more.fits <= base.fits  # what does not fit never starts fitting with more work
         if catalog.engine(engine).gpu_memory_utilization:  # pre-allocating engines: the fixed pool shrinks
@@ -152,10 +212,15 @@ def test_memory_monotone_in_batch_and_context(catalog, model, engine, batch, pro
 
 
 @settings(max_examples=40, deadline=None)
-@given(model=st.sampled_from(MODELS), engine=st.sampled_from(ENGINES), batch=st.integers(1, 32),
-       prompt=st.integers(0, 8192), n_gpus=st.sampled_from([1, 2, 4, 8]))
+@given(
+    model=st.sampled_from(MODELS),
+    engine=st.sampled_from(ENGINES),
+    batch=st.integers(1, 32),
+    prompt=st.integers(0, 8192),
+    n_gpus=st.sampled_from([1, 2, 4, 8]),
+)
 def test_breakdown_sums_to_total(catalog, model, engine, batch, prompt, n_gpus):
-    mem = _estimate(catalog, model, engine, batch, prompt, 256, n_gpus).memory
+    mem = _estimate(catalog, model, engine, batch=batch, prompt_tokens=prompt, new_tokens=256, n_gpus=n_gpus).memory
     assert mem.breakdown.total_bytes == pytest.approx(mem.per_gpu_bytes, rel=1e-9)
     assert mem.allocated_per_gpu_bytes <= mem.per_gpu_bytes
 
@@ -166,12 +231,16 @@ def test_int4_weights_smaller_than_bf16(catalog, model):
     spec = catalog.model(model)
     for quant in ("gptq-int4", "awq-int4", "q4_k_m", "nf4"):
         assert shapes.model_file_bytes(spec, catalog.precision(quant)) < shapes.model_file_bytes(
-            spec, catalog.precision("bf16"))
+            spec, catalog.precision("bf16")
+        )
 
 
 @settings(max_examples=30, deadline=None)
-@given(model=st.sampled_from(MODELS), engine=st.sampled_from(["vllm", "tensorrt-llm", "llama.cpp", "transformers"]),
-       n=st.sampled_from([1, 2, 4]))
+@given(
+    model=st.sampled_from(MODELS),
+    engine=st.sampled_from(["vllm", "tensorrt-llm", "llama.cpp", "transformers"]),
+    n=st.sampled_from([1, 2, 4]),
+)
 def test_more_gpus_never_more_weight_memory_per_gpu(catalog, model, engine, n):
     few = _estimate(catalog, model, engine, n_gpus=n).memory.breakdown.weights_bytes
     many = _estimate(catalog, model, engine, n_gpus=2 * n).memory.breakdown.weights_bytes
@@ -179,12 +248,16 @@ def test_more_gpus_never_more_weight_memory_per_gpu(catalog, model, engine, n):
 
 
 @settings(max_examples=30, deadline=None)
-@given(model=st.sampled_from(MODELS), engine=st.sampled_from(ENGINES), batch=st.integers(1, 64),
-       prompt=st.integers(0, 16384))
+@given(
+    model=st.sampled_from(MODELS),
+    engine=st.sampled_from(ENGINES),
+    batch=st.integers(1, 64),
+    prompt=st.integers(0, 16384),
+)
 def test_decode_slows_with_context_and_batch_raises_total(catalog, model, engine, batch, prompt):
-    base = _estimate(catalog, model, engine, batch, prompt).speed
-    longer = _estimate(catalog, model, engine, batch, prompt + 1024).speed
-    bigger = _estimate(catalog, model, engine, batch * 2, prompt).speed
+    base = _estimate(catalog, model, engine, batch=batch, prompt_tokens=prompt).speed
+    longer = _estimate(catalog, model, engine, batch=batch, prompt_tokens=prompt + 1024).speed
+    bigger = _estimate(catalog, model, engine, batch=batch * 2, prompt_tokens=prompt).speed
     assert longer.decode_tokens_per_s <= base.decode_tokens_per_s * (1 + 1e-9)
     assert bigger.decode_tokens_per_s <= base.decode_tokens_per_s * (1 + 1e-9)
     assert bigger.decode_tokens_per_s_total >= base.decode_tokens_per_s_total * (1 - 1e-9)
@@ -202,7 +275,9 @@ def test_sliding_window_prefill_sum(catalog):
     # P*w - w^2/2 per layer, not P^2/2
     model = catalog.model("mistral-7b")
     per = shapes.attention_flops_per_token(model, 1.0, latent=False) / model.n_layers
-    assert shapes.prefill_attention_flops(model, 8192, latent=False) == pytest.approx(per * 32 * (8192 * 4096 - 4096**2 / 2))
+    assert shapes.prefill_attention_flops(model, 8192, latent=False) == pytest.approx(
+        per * 32 * (8192 * 4096 - 4096**2 / 2)
+    )
 
 
 def test_tensor_parallel_shares_add_up(catalog):
@@ -222,13 +297,16 @@ def test_tensor_parallel_shares_add_up(catalog):
 
 
 def test_odd_tensor_parallel_does_not_fit(catalog):
-    e = run(catalog, Request(model="llama-3-70b", engine="vllm", precision="awq-int4", gpu="a100-80gb-sxm", n_gpus=3))
+    e = run(
+        catalog,
+        Request(model="llama-3-70b", engine="vllm", precision="awq-int4", gpu="a100-80gb-sxm", n_gpus=3),
+    )
     assert not e.fits and any("64 attention heads divisible by 3" in n for n in e.notes)
 
 
 def test_execution_rejects_negative_batch(catalog):
     bf16 = catalog.precision("bf16")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="batch"):
         Execution(engine=catalog.engine("vllm"), precision=bf16, kv_precision=bf16, batch=-1)
 
 

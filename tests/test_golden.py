@@ -27,20 +27,43 @@ RECOMMEND = {
 }
 ESTIMATE = {
     "8b-q4-4090": {"model": "llama-3-8b", "engine": "llama.cpp", "precision": "q4_k_m", "prompt_tokens": 0},
-    "70b-a100x4": {"model": "llama-3-70b", "gpu": "a100-80gb-sxm", "n_gpus": 4, "batch": 16, "prompt_tokens": 4096},
+    "70b-a100x4": {
+        "model": "llama-3-70b",
+        "gpu": "a100-80gb-sxm",
+        "n_gpus": 4,
+        "batch": 16,
+        "prompt_tokens": 4096,
+    },
     "v3-h200x8": {"model": "deepseek-v3", "gpu": "h200", "n_gpus": 8, "precision": "fp8", "batch": 8},
-    "qwen7b-hf-long": {"model": "qwen2.5-7b", "engine": "transformers", "gpu": "a100-80gb", "prompt_tokens": 30720},
+    "qwen7b-hf-long": {
+        "model": "qwen2.5-7b",
+        "engine": "transformers",
+        "gpu": "a100-80gb",
+        "prompt_tokens": 30720,
+    },
 }
 
 
 def summary(r: Recommendation) -> dict:
     """What a buyer reads first: the ranked builds with price, speed and memory, the rejection count, the ways out."""
     return {
-        "options": [[o.build.gpu.id, o.build.n_gpus * o.build.n_nodes, o.build.n_nodes, o.build.chassis.id,
-                     o.build.cpu.id, o.build.psu.id, round(o.total_price_usd, 2),
-                     round(o.estimate.speed.decode_tokens_per_s_total, 1),
-                     round(o.estimate.memory.need_per_gpu_bytes / 2**20)] for o in r.options[:8]],
-        "n_options": len(r.options), "n_rejected": len(r.rejected), "ways_out": list(r.ways_out),
+        "options": [
+            [
+                o.build.gpu.id,
+                o.build.n_gpus * o.build.n_nodes,
+                o.build.n_nodes,
+                o.build.chassis.id,
+                o.build.cpu.id,
+                o.build.psu.id,
+                round(o.total_price_usd, 2),
+                round(o.estimate.speed.decode_tokens_per_s_total, 1),
+                round(o.estimate.memory.need_per_gpu_bytes / 2**20),
+            ]
+            for o in r.options[:8]
+        ],
+        "n_options": len(r.options),
+        "n_rejected": len(r.rejected),
+        "ways_out": list(r.ways_out),
     }
 
 
@@ -55,11 +78,17 @@ def check(name: str, value: dict, regen: bool) -> None:
 
 @pytest.mark.parametrize("name", sorted(RECOMMEND))
 def test_recommend_golden(snapshot, request, name):
-    check(f"recommend-{name}", summary(recommend(snapshot, RecommendRequest(**RECOMMEND[name]))),
-          request.config.getoption("--regen-golden"))
+    check(
+        f"recommend-{name}",
+        summary(recommend(snapshot, RecommendRequest(**RECOMMEND[name]))),
+        request.config.getoption("--regen-golden"),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATE))
 def test_estimate_golden(snapshot, request, name):
-    check(f"estimate-{name}", estimate_json(run(snapshot, Request(**ESTIMATE[name]))),
-          request.config.getoption("--regen-golden"))
+    check(
+        f"estimate-{name}",
+        estimate_json(run(snapshot, Request(**ESTIMATE[name]))),
+        request.config.getoption("--regen-golden"),
+    )

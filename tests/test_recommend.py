@@ -21,14 +21,22 @@ SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
 
 def matches(o: Option, want: dict) -> bool:
     b = o.build
-    have = {"gpu": b.gpu.id, "n_gpus": b.n_gpus * b.n_nodes, "n_nodes": b.n_nodes, "chassis": b.chassis.id,
-            "cpu": b.cpu.id, "chassis_form": b.chassis.form_factor, "chassis_max_slot": b.chassis.max_gpu_slot_width}
+    have = {
+        "gpu": b.gpu.id,
+        "n_gpus": b.n_gpus * b.n_nodes,
+        "n_nodes": b.n_nodes,
+        "chassis": b.chassis.id,
+        "cpu": b.cpu.id,
+        "chassis_form": b.chassis.form_factor,
+        "chassis_max_slot": b.chassis.max_gpu_slot_width,
+    }
     return all(have[k] == v for k, v in want.items())
 
 
 def rejected_for(r: Recommendation, gpu: str, n: int, rule: str) -> bool:
-    return any(x.gpu == gpu and x.n_gpus * x.n_nodes == n and any(f.rule == rule for f in x.findings)
-               for x in r.rejected)
+    return any(
+        x.gpu == gpu and x.n_gpus * x.n_nodes == n and any(f.rule == rule for f in x.findings) for x in r.rejected
+    )
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -36,8 +44,18 @@ def test_scenario(snapshot, path: Path):
     spec = json.loads(path.read_text())
     r = recommend(snapshot, RecommendRequest(**spec["request"]))
     want = spec["expect"]
-    known = {"top", "option", "rejected", "top_finding", "psu_watts", "sustained_w", "dimm_speed", "memory_speed",
-             "no_options", "ways_out_contains"}
+    known = {
+        "top",
+        "option",
+        "rejected",
+        "top_finding",
+        "psu_watts",
+        "sustained_w",
+        "dimm_speed",
+        "memory_speed",
+        "no_options",
+        "ways_out_contains",
+    }
     assert set(want) <= known, f"unknown expectation keys: {set(want) - known}"
     if want.get("no_options"):
         assert not r.options
@@ -46,7 +64,12 @@ def test_scenario(snapshot, path: Path):
     assert r.options, f"no option; rejected: {[f.message for x in r.rejected[:5] for f in x.findings]}"
     top = r.options[0]
     if "top" in want:
-        assert matches(top, want["top"]), (top.build.gpu.id, top.build.n_gpus, top.build.n_nodes, top.build.chassis.id)
+        assert matches(top, want["top"]), (
+            top.build.gpu.id,
+            top.build.n_gpus,
+            top.build.n_nodes,
+            top.build.chassis.id,
+        )
     for o in want.get("option", []):
         assert any(matches(x, o) for x in r.options), o
     for x in want.get("rejected", []):
@@ -90,8 +113,17 @@ def test_unknown_gpu_in_allow_list(catalog):
 def test_power_cap_suggested_on_a_small_circuit(catalog):
     """Four blower 4090s on 120 V/15 A cannot run at 450 W each: the build either caps them or is rejected with
     the circuit named, never silently passes."""
-    r = recommend(catalog, RecommendRequest(model="qwen2.5-32b", users=1, gpus_allowed=("rtx-4090-blower",),
-                                            form_factor="tower", circuit="120v-15a", max_gpus=4))
+    r = recommend(
+        catalog,
+        RecommendRequest(
+            model="qwen2.5-32b",
+            users=1,
+            gpus_allowed=("rtx-4090-blower",),
+            form_factor="tower",
+            circuit="120v-15a",
+            max_gpus=4,
+        ),
+    )
     four = [o for o in r.options if o.build.n_gpus == 4]
     capped = [o for o in four if o.build.gpu_power_limit_w]
     circuit_rejections = [f for x in r.rejected if x.n_gpus == 4 for f in x.findings if f.rule == "wall_circuit"]
@@ -105,14 +137,25 @@ def test_power_cap_suggested_on_a_small_circuit(catalog):
 
 
 # ---- properties ---------------------------------------------------------------------------------------------
-GPU_SETS = [("rtx-4090",), ("rtx-3090", "rtx-a6000"), ("l40s", "a100-80gb-pcie"), ("h100-sxm",), ("rtx-4090-blower",)]
+GPU_SETS = [
+    ("rtx-4090",),
+    ("rtx-3090", "rtx-a6000"),
+    ("l40s", "a100-80gb-pcie"),
+    ("h100-sxm",),
+    ("rtx-4090-blower",),
+]
 
 
 @settings(max_examples=12, deadline=None)
-@given(model=st.sampled_from(["1.5b", "7b", "14b", "32b", "70b", "mixtral-8x7b"]), gpus=st.sampled_from(GPU_SETS),
-       users=st.integers(1, 16), precision=st.sampled_from(["bf16", "awq-int4", "fp8"]))
-def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names_a_rule(catalog, model, gpus, users,
-                                                                                       precision):
+@given(
+    model=st.sampled_from(["1.5b", "7b", "14b", "32b", "70b", "mixtral-8x7b"]),
+    gpus=st.sampled_from(GPU_SETS),
+    users=st.integers(1, 16),
+    precision=st.sampled_from(["bf16", "awq-int4", "fp8"]),
+)
+def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names_a_rule(
+    catalog, model, gpus, users, precision
+):
     """Judged afresh from its build alone (requirements, power and the estimate on System.from_build), every option
     still passes every rule and carries that very estimate; every rejection names a failed rule."""
     req = RecommendRequest(model=model, gpus_allowed=gpus, users=users, precision=precision)
@@ -124,8 +167,14 @@ def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names
         system = System.from_build(b)
         e = est.estimate(r.model, x, system, catalog.efficiency(x.engine.id, b.gpu.gpu_class))
         assert o.estimate == e
-        fresh = Candidate(build=b, requirements=est.requirements(r.model, x, System.of(b.gpu, b.n_gpus, b.n_nodes)),
-                          power=est.power(b), estimate=e, constraints=limits, total_usd=bill_of_materials(b)[1])
+        fresh = Candidate(
+            build=b,
+            requirements=est.requirements(r.model, x, System.of(b.gpu, b.n_gpus, b.n_nodes)),
+            power=est.power(b),
+            estimate=e,
+            constraints=limits,
+            total_usd=bill_of_materials(b)[1],
+        )
         assert [f.rule for f in rules.check(fresh) if not f.ok] == []
         assert fresh.total_usd == pytest.approx(o.total_price_usd)
     for x in r.rejected:
@@ -137,8 +186,10 @@ def fewest_gpus(r: Recommendation) -> int | None:
 
 
 @settings(max_examples=10, deadline=None)
-@given(sizes=st.lists(st.sampled_from([1, 3, 7, 14, 32, 70, 120]), min_size=2, max_size=2, unique=True),
-       gpus=st.sampled_from(GPU_SETS))
+@given(
+    sizes=st.lists(st.sampled_from([1, 3, 7, 14, 32, 70, 120]), min_size=2, max_size=2, unique=True),
+    gpus=st.sampled_from(GPU_SETS),
+)
 def test_larger_model_never_needs_fewer_gpus(catalog, sizes, gpus):
     small, large = sorted(sizes)
     a = fewest_gpus(recommend(catalog, RecommendRequest(model=f"{small}b", gpus_allowed=gpus, users=1)))
@@ -148,8 +199,10 @@ def test_larger_model_never_needs_fewer_gpus(catalog, sizes, gpus):
 
 
 @settings(max_examples=10, deadline=None)
-@given(budgets=st.lists(st.integers(1_000, 400_000), min_size=2, max_size=2, unique=True),
-       model=st.sampled_from(["7b", "32b", "70b"]))
+@given(
+    budgets=st.lists(st.integers(1_000, 400_000), min_size=2, max_size=2, unique=True),
+    model=st.sampled_from(["7b", "32b", "70b"]),
+)
 def test_higher_budget_never_worse(catalog, budgets, model):
     low, high = sorted(budgets)
     a = recommend(catalog, RecommendRequest(model=model, budget=low, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
@@ -162,8 +215,10 @@ def test_higher_budget_never_worse(catalog, budgets, model):
 def test_ascend_is_rejected_for_cuda_engines(catalog):
     r = recommend(catalog, RecommendRequest(model="7b", gpus_allowed=("ascend-910b", "rtx-4090")))
     assert all(o.build.gpu.id != "ascend-910b" for o in r.options)
-    assert any(x.gpu == "ascend-910b" and x.findings[0].rule == "engine_support" and "CANN" in x.findings[0].message
-               for x in r.rejected)
+    assert any(
+        x.gpu == "ascend-910b" and x.findings[0].rule == "engine_support" and "CANN" in x.findings[0].message
+        for x in r.rejected
+    )
 
 
 def test_speed_and_cost_per_token_rankings(catalog):

@@ -15,8 +15,14 @@ from .results import ENGINE, Comparison, Measurement, MetricComparison
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
 
-UNITS = {"bandwidth_bytes_s": "B/s", "matmul_flops": "FLOP/s", "prefill_tokens_per_s": "tok/s",
-         "decode_tokens_per_s": "tok/s", "allocated_peak_bytes": "B", "device_peak_bytes": "B"}
+UNITS = {
+    "bandwidth_bytes_s": "B/s",
+    "matmul_flops": "FLOP/s",
+    "prefill_tokens_per_s": "tok/s",
+    "decode_tokens_per_s": "tok/s",
+    "allocated_peak_bytes": "B",
+    "device_peak_bytes": "B",
+}
 
 
 def _slug(text: str) -> str:
@@ -51,13 +57,22 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
         return Comparison(measurement=m, metrics=rows, notes=tuple(notes))
     precision = catalog.precision(m.dtype)
     engine = catalog.engine(ENGINE)
-    work = Execution(engine=engine, precision=precision, kv_precision=precision, batch=m.batch,
-                     prompt_tokens=m.prompt_tokens, new_tokens=m.new_tokens)
+    work = Execution(
+        engine=engine,
+        precision=precision,
+        kv_precision=precision,
+        batch=m.batch,
+        prompt_tokens=m.prompt_tokens,
+        new_tokens=m.new_tokens,
+    )
     e = est.estimate(spec, work, System.of(gpu), catalog.efficiency(engine.id, gpu.gpu_class))
     basis = f"estimate(engine={engine.id}, {gpu.id})"
     targets = {
         "bandwidth_bytes_s": (gpu.mem_bw_bytes_s, f"{gpu.id} mem_bw_gb_s (vendor peak)"),
-        "matmul_flops": (gpu.peak_flops(precision.compute_dtype), f"{gpu.id} {precision.compute_dtype} dense peak"),
+        "matmul_flops": (
+            gpu.peak_flops(precision.compute_dtype),
+            f"{gpu.id} {precision.compute_dtype} dense peak",
+        ),
         "prefill_tokens_per_s": (e.speed.prefill_tokens_per_s, basis),
         "decode_tokens_per_s": (e.speed.decode_tokens_per_s, basis),
         "allocated_peak_bytes": (e.memory.allocated_per_gpu_bytes, basis + " allocated"),
@@ -66,11 +81,21 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
     compared: list[MetricComparison] = []
     for name, value in measured.items():
         target, source = targets[name]
-        compared.append(MetricComparison(metric=name, unit=UNITS[name], measured=value, estimate=target,
-                                     ratio=value / target if target else None, basis=source))
-    notes.append("the bench decoder is a bare eager PyTorch loop (no generate()); at small batch its decode is "
-                 "bound by per-op launch cost (launch_s), which the transformers estimate folds into a fitted "
-                 "per-layer overhead")
+        compared.append(
+            MetricComparison(
+                metric=name,
+                unit=UNITS[name],
+                measured=value,
+                estimate=target,
+                ratio=value / target if target else None,
+                basis=source,
+            )
+        )
+    notes.append(
+        "the bench decoder is a bare eager PyTorch loop (no generate()); at small batch its decode is "
+        "bound by per-op launch cost (launch_s), which the transformers estimate folds into a fitted "
+        "per-layer overhead"
+    )
     return Comparison(measurement=m, gpu_id=gpu.id, metrics=tuple(compared), notes=tuple(notes + list(e.notes)))
 
 

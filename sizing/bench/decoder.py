@@ -61,15 +61,19 @@ def build_decoder(spec: ModelSpec, device: str, dtype: str, batch: int, max_toke
     kind = _device_kind(torch, device)
     td = _torch_dtype(torch, dtype)
     if spec.is_moe or spec.is_mla:
-        raise SizingError(f"model '{spec.id}' is {'MoE' if spec.is_moe else 'MLA'}; the bench decoder builds dense "
-                          "GQA models only: pick one such as llama-3-8b or qwen2.5-7b")
+        raise SizingError(
+            f"model '{spec.id}' is {'MoE' if spec.is_moe else 'MLA'}; the bench decoder builds dense "
+            "GQA models only: pick one such as llama-3-8b or qwen2.5-7b"
+        )
     if batch < 1 or max_tokens < 1:
         raise SizingError(f"batch {batch} and tokens {max_tokens} must be at least 1; raise them")
     need = decoder_bytes(spec, dtype, batch, max_tokens)
     free = torch.cuda.mem_get_info(torch.device(device))[0] if kind == "cuda" else CPU_MAX_WEIGHT_BYTES
     if need > free:
-        raise SizingError(f"'{spec.id}' at batch {batch} x {max_tokens} tokens needs {fmt_bytes(need)} of weights and "
-                          f"cache, {fmt_bytes(free)} is free on {kind}; pick a smaller model, batch or fewer tokens")
+        raise SizingError(
+            f"'{spec.id}' at batch {batch} x {max_tokens} tokens needs {fmt_bytes(need)} of weights and "
+            f"cache, {fmt_bytes(free)} is free on {kind}; pick a smaller model, batch or fewer tokens"
+        )
     h, nh, nkv, hd, ffn = spec.hidden_size, spec.n_heads, spec.n_kv_heads, spec.head_dim, spec.ffn_size
 
     def w(*shape: int) -> Any:
@@ -80,8 +84,16 @@ def build_decoder(spec: ModelSpec, device: str, dtype: str, batch: int, max_toke
 
     layers = []
     for _ in range(spec.n_layers):
-        layer = {"attn_norm": ones(h), "mlp_norm": ones(h), "wq": w(nh * hd, h), "wk": w(nkv * hd, h),
-                 "wv": w(nkv * hd, h), "wo": w(h, nh * hd), "up": w(ffn, h), "down": w(h, ffn)}
+        layer = {
+            "attn_norm": ones(h),
+            "mlp_norm": ones(h),
+            "wq": w(nh * hd, h),
+            "wk": w(nkv * hd, h),
+            "wv": w(nkv * hd, h),
+            "wo": w(h, nh * hd),
+            "up": w(ffn, h),
+            "down": w(h, ffn),
+        }
         if spec.gated_mlp:
             layer["gate"] = w(ffn, h)
         if spec.attn_bias:
@@ -95,11 +107,17 @@ def build_decoder(spec: ModelSpec, device: str, dtype: str, batch: int, max_toke
     angles = torch.outer(torch.arange(max_tokens, dtype=torch.float32, device=device), inv_freq)
     angles = torch.cat((angles, angles), dim=-1)[:, :hd]
     cache_shape = (spec.n_layers, batch, nkv, max_tokens, hd)
-    return Decoder(spec=spec, layers=layers, embed=embed, norm=ones(h),
-                   lm_head=embed if spec.tied_embeddings else w(spec.vocab_size, h),
-                   k_cache=torch.zeros(cache_shape, dtype=td, device=device),
-                   v_cache=torch.zeros(cache_shape, dtype=td, device=device),
-                   cos=angles.cos().to(td), sin=angles.sin().to(td))
+    return Decoder(
+        spec=spec,
+        layers=layers,
+        embed=embed,
+        norm=ones(h),
+        lm_head=embed if spec.tied_embeddings else w(spec.vocab_size, h),
+        k_cache=torch.zeros(cache_shape, dtype=td, device=device),
+        v_cache=torch.zeros(cache_shape, dtype=td, device=device),
+        cos=angles.cos().to(td),
+        sin=angles.sin().to(td),
+    )
 
 
 def _rms_norm(torch: Any, x: Any, weight: Any) -> Any:
@@ -161,12 +179,12 @@ def _attention(torch: Any, dec: Decoder, i: int, x: Any, step: _Step) -> Any:
     v = F.linear(x, layer["wv"], layer.get("bv")).view(b, t, s.n_kv_heads, s.head_dim).transpose(1, 2)
     if s.head_dim % 2 == 0:
         q, k = _rope(torch, q, step.cos, step.sin), _rope(torch, k, step.cos, step.sin)
-    dec.k_cache[i, :, :, start:start + t] = k
-    dec.v_cache[i, :, :, start:start + t] = v
+    dec.k_cache[i, :, :, start : start + t] = k
+    dec.v_cache[i, :, :, start : start + t] = v
     if start == 0:  # prefill from an empty cache: causal attention over the prompt itself
         out = _sdpa(torch, q, k, v, causal=t > 1)
     else:  # one new token against everything cached so far
-        out = _sdpa(torch, q, dec.k_cache[i, :, :, :start + t], dec.v_cache[i, :, :, :start + t], causal=False)
+        out = _sdpa(torch, q, dec.k_cache[i, :, :, : start + t], dec.v_cache[i, :, :, : start + t], causal=False)
     return F.linear(out.transpose(1, 2).reshape(b, t, s.n_heads * s.head_dim), layer["wo"])
 
 
@@ -174,8 +192,11 @@ def _mlp(torch: Any, layer: dict[str, Any], x: Any) -> Any:
     """SwiGLU: down(silu(gate x) * up x) (Shazeer 2020); else GELU with biases (GPT-2, StarCoder)."""
     F = torch.nn.functional
     if "gate" in layer:
-        return F.linear(F.silu(F.linear(x, layer["gate"])) * F.linear(x, layer["up"], layer.get("b_up")),
-                        layer["down"], layer.get("b_down"))
+        return F.linear(
+            F.silu(F.linear(x, layer["gate"])) * F.linear(x, layer["up"], layer.get("b_up")),
+            layer["down"],
+            layer.get("b_down"),
+        )
     return F.linear(F.gelu(F.linear(x, layer["up"], layer.get("b_up"))), layer["down"], layer.get("b_down"))
 
 
@@ -186,10 +207,12 @@ def forward(dec: Decoder, tokens: Any) -> Any:
     b, t = tokens.shape
     start = dec.length
     if b != dec.batch or start + t > dec.max_tokens or (start > 0 and t != 1):
-        raise SizingError(f"cannot add {t} tokens x {b} sequences to a cache of {start}/{dec.max_tokens} x "
-                          f"{dec.batch}; prefill from empty, then decode one token at a time")
+        raise SizingError(
+            f"cannot add {t} tokens x {b} sequences to a cache of {start}/{dec.max_tokens} x "
+            f"{dec.batch}; prefill from empty, then decode one token at a time"
+        )
     x = torch.nn.functional.embedding(tokens, dec.embed)
-    step = _Step(start=start, cos=dec.cos[start:start + t], sin=dec.sin[start:start + t])
+    step = _Step(start=start, cos=dec.cos[start : start + t], sin=dec.sin[start : start + t])
     with _sdpa_backends(torch):
         for i, layer in enumerate(dec.layers):
             x = x + _attention(torch, dec, i, _rms_norm(torch, x, layer["attn_norm"]), step)
@@ -202,8 +225,10 @@ def _decoder_for(work: BenchRun, tokens: int, dec: Decoder | None) -> Decoder:
     if dec is None:
         return build_decoder(work.model_spec, work.device, work.dtype, work.batch, tokens)
     if dec.batch != work.batch or dec.max_tokens < tokens:
-        raise SizingError(f"the decoder holds {dec.batch} x {dec.max_tokens} tokens, the run needs "
-                          f"{work.batch} x {tokens}; build one with build_decoder for this workload")
+        raise SizingError(
+            f"the decoder holds {dec.batch} x {dec.max_tokens} tokens, the run needs "
+            f"{work.batch} x {tokens}; build one with build_decoder for this workload"
+        )
     return dec
 
 

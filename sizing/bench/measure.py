@@ -15,7 +15,10 @@ from sizing.units import GIB, MIB
 DTYPES = ("bf16", "f16", "f32")  # precision ids in data/precisions.csv the decoder can run
 BW_BYTES = {"cuda": 1 * GIB, "cpu": 64 * MIB}  # copy size: well past every L2/LLC (H100 L2 = 50 MB)
 BW_BYTES_QUICK = 8 * MIB
-MATMUL_N = {"cuda": 8192, "cpu": 512}  # 8192^3 saturates Hopper tensor cores (cuBLAS sweeps plateau by n=4096)
+MATMUL_N = {
+    "cuda": 8192,
+    "cpu": 512,
+}  # 8192^3 saturates Hopper tensor cores (cuBLAS sweeps plateau by n=4096)
 MATMUL_N_QUICK = 128
 PROGRESS = Callable[[str], None]
 

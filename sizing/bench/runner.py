@@ -47,8 +47,9 @@ def _device_name(torch: Any, kind: str) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def measure(work: BenchRun, quick: bool = False, notes: tuple[str, ...] = (),
-            progress: PROGRESS | None = None) -> Measurement:
+def measure(
+    work: BenchRun, quick: bool = False, notes: tuple[str, ...] = (), progress: PROGRESS | None = None
+) -> Measurement:
     """Bandwidth, matmul, then one decoder of the model's shape: prefill, decode and (CUDA) peak memory."""
     torch = _torch()
     spec, device, dtype = work.model_spec, work.device, work.dtype
@@ -76,26 +77,50 @@ def measure(work: BenchRun, quick: bool = False, notes: tuple[str, ...] = (),
     if kind == "cuda":
         free, total = torch.cuda.mem_get_info()
         outside = total - free - torch.cuda.memory_reserved()  # CUDA context, cuBLAS workspace, other processes
-        memory = {"allocated_peak_bytes": float(torch.cuda.max_memory_allocated()),
-                  "reserved_peak_bytes": float(torch.cuda.max_memory_reserved()),
-                  "device_peak_bytes": float(torch.cuda.max_memory_reserved() + max(outside, 0))}
+        memory = {
+            "allocated_peak_bytes": float(torch.cuda.max_memory_allocated()),
+            "reserved_peak_bytes": float(torch.cuda.max_memory_reserved()),
+            "device_peak_bytes": float(torch.cuda.max_memory_reserved() + max(outside, 0)),
+        }
     del dec
     if kind == "cuda":
         torch.cuda.empty_cache()
     read_s = spec.derived_params * (4 if dtype == "f32" else 2) / bandwidth  # weights read once per step
-    notes = (*notes, f"decode step {1e3 / decode:.1f} ms; reading the weights at the measured bandwidth takes "
-             f"{1e3 * read_s:.1f} ms; one eager op costs {1e6 * launch:.0f} us to launch here")
+    notes = (
+        *notes,
+        f"decode step {1e3 / decode:.1f} ms; reading the weights at the measured bandwidth takes "
+        f"{1e3 * read_s:.1f} ms; one eager op costs {1e6 * launch:.0f} us to launch here",
+    )
     return Measurement(
-        device=kind, device_name=_device_name(torch, kind), torch_version=str(torch.__version__),
-        cuda_version=torch.version.cuda if kind == "cuda" else None, dtype=dtype, model_id=spec.id,
-        n_layers=spec.n_layers, n_params=float(spec.derived_params), prompt_tokens=prompt_tokens,
-        new_tokens=new_tokens, batch=batch, bandwidth_bytes_s=bandwidth, matmul_flops=flops, matmul_n=mm_n, launch_s=launch,
-        prefill_tokens_per_s=prefill, decode_tokens_per_s=decode, **memory,
-        measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), notes=notes)
+        device=kind,
+        device_name=_device_name(torch, kind),
+        torch_version=str(torch.__version__),
+        cuda_version=torch.version.cuda if kind == "cuda" else None,
+        dtype=dtype,
+        model_id=spec.id,
+        n_layers=spec.n_layers,
+        n_params=float(spec.derived_params),
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        batch=batch,
+        bandwidth_bytes_s=bandwidth,
+        matmul_flops=flops,
+        matmul_n=mm_n,
+        launch_s=launch,
+        prefill_tokens_per_s=prefill,
+        decode_tokens_per_s=decode,
+        **memory,
+        measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        notes=notes,
+    )
 
 
-def run(catalog: Catalog, request: BenchRequest, out_dir: Path | str | None = None,
-        progress: PROGRESS | None = None) -> Comparison:
+def run(
+    catalog: Catalog,
+    request: BenchRequest,
+    out_dir: Path | str | None = None,
+    progress: PROGRESS | None = None,
+) -> Comparison:
     """Measure `request.model` on this machine (CUDA if present, else a CPU smoke test: float32, CPU_LAYERS
     layers) and compare with the estimate; with out_dir, save the result as JSON."""
     torch = _torch()
@@ -118,14 +143,22 @@ def run(catalog: Catalog, request: BenchRequest, out_dir: Path | str | None = No
         if gpu_hint:
             notes.append(f"--gpu {gpu_hint} not compared: there is no CUDA GPU to measure")
         n_layers = min(n_layers or CPU_LAYERS, spec.n_layers)
-        notes.append(f"no CUDA GPU: measured on CPU in float32 with {n_layers} of {spec.n_layers} layers; "
-                     "a smoke test, not a sizing number")
+        notes.append(
+            f"no CUDA GPU: measured on CPU in float32 with {n_layers} of {spec.n_layers} layers; "
+            "a smoke test, not a sizing number"
+        )
     if n_layers is not None and n_layers != spec.n_layers:
         if device == "cuda":
             notes.append(f"built {n_layers} of {spec.n_layers} layers; the estimate uses the same shape")
         spec = spec.model_copy(update={"n_layers": n_layers})
-    work = BenchRun(model_spec=spec, device=device, dtype=dtype, prompt_tokens=prompt_tokens,
-                    new_tokens=new_tokens, batch=batch)
+    work = BenchRun(
+        model_spec=spec,
+        device=device,
+        dtype=dtype,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        batch=batch,
+    )
     m = measure(work, quick=request.quick, notes=tuple(notes), progress=progress)
     comparison = compare(m, spec, catalog, gpu)
     if out_dir is not None:

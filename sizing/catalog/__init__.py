@@ -9,5 +9,17 @@ from .store import Catalog
 from .tables import TABLES, CatalogError, default_data_dir, read_table
 from .user_files import SCENARIO_COLUMNS, read_scenarios
 
-__all__ = ["DEFAULT_CIRCUITS", "MAY_BE_EMPTY", "SCENARIO_COLUMNS", "TABLES", "Catalog", "CatalogError",
-           "check_model_params", "check_references", "default_data_dir", "load", "read_scenarios", "read_table"]
+__all__ = [
+    "DEFAULT_CIRCUITS",
+    "MAY_BE_EMPTY",
+    "SCENARIO_COLUMNS",
+    "TABLES",
+    "Catalog",
+    "CatalogError",
+    "check_model_params",
+    "check_references",
+    "default_data_dir",
+    "load",
+    "read_scenarios",
+    "read_table",
+]

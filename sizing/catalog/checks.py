@@ -18,6 +18,7 @@ PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from th
 DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
 MAY_BE_EMPTY = ("network.csv", "fx.csv")  # single-node builds need no network parts; USD needs no rate
 
+
 def _alias_map(file: str, items: dict[str, Base]) -> dict[str, str]:
     """alias -> id; an alias may not be another row's id, another row's alias, or look like a model size."""
     aliases: dict[str, str] = {}
@@ -39,8 +40,10 @@ def check_model_params(model: ModelSpec) -> str | None:
     derived = model.derived_params
     diff = abs(derived - model.n_params) / model.n_params
     if diff > PARAM_TOLERANCE:
-        return (f"states {model.n_params / 1e9:.3f}B parameters but its shape gives {derived / 1e9:.3f}B "
-                f"({diff:.1%} apart, limit {PARAM_TOLERANCE:.0%}); fix the shape or the count")
+        return (
+            f"states {model.n_params / 1e9:.3f}B parameters but its shape gives {derived / 1e9:.3f}B "
+            f"({diff:.1%} apart, limit {PARAM_TOLERANCE:.0%}); fix the shape or the count"
+        )
     return None
 
 
@@ -50,6 +53,13 @@ def check_references(tables: dict[str, list]) -> None:
     for file, rows in tables.items():
         if not rows and file not in MAY_BE_EMPTY:
             raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
+    _check_engines(tables)
+    _check_platform(tables)
+    _check_circuits(tables)
+
+
+def _check_engines(tables: dict[str, list]) -> None:
+    """Efficiency rows name known engines; every engine has a '*' row, a known KV format and the defaults."""
     precisions = {p.id for p in tables["precisions.csv"]}
     engines = {e.id for e in tables["engines.csv"]}
     any_class = {e.engine for e in tables["efficiency.csv"] if e.gpu_class == "*"}
@@ -60,28 +70,58 @@ def check_references(tables: dict[str, list]) -> None:
             raise CatalogError("efficiency.csv", i, "copied_from", f"'{eff.copied_from}' is not another engines id")
     for i, engine in enumerate(tables["engines.csv"], start=2):
         if engine.default_kv_precision not in precisions:
-            raise CatalogError("engines.csv", i, "default_kv_precision",
-                               f"'{engine.default_kv_precision}' is not in precisions.csv")
+            raise CatalogError(
+                "engines.csv",
+                i,
+                "default_kv_precision",
+                f"'{engine.default_kv_precision}' is not in precisions.csv",
+            )
         if engine.id not in any_class:
-            raise CatalogError("engines.csv", i, "id", f"engine '{engine.id}' has no '*' (any GPU class) row in "
-                               "efficiency.csv; add one, or copy another engine's factors into one")
+            raise CatalogError(
+                "engines.csv",
+                i,
+                "id",
+                f"engine '{engine.id}' has no '*' (any GPU class) row in "
+                "efficiency.csv; add one, or copy another engine's factors into one",
+            )
     _check_engine_defaults(tables["engines.csv"], {p.family for p in tables["precisions.csv"]})
+
+
+def _check_platform(tables: dict[str, list]) -> None:
+    """Every chassis socket has a CPU and every chassis PSU form a PSU; 2-socket lane counts only on 2-socket CPUs."""
     cpus, psu_forms = tables["cpus.csv"], {p.form for p in tables["psus.csv"]}
     for i, cpu in enumerate(cpus, start=2):
         if cpu.pcie_lanes_2s is not None and cpu.max_sockets < 2:
-            raise CatalogError("cpus.csv", i, "pcie_lanes_2s", f"'{cpu.id}' is a 1-socket CPU (max_sockets "
-                               f"{cpu.max_sockets}); leave pcie_lanes_2s empty")
+            raise CatalogError(
+                "cpus.csv",
+                i,
+                "pcie_lanes_2s",
+                f"'{cpu.id}' is a 1-socket CPU (max_sockets {cpu.max_sockets}); leave pcie_lanes_2s empty",
+            )
     for i, box in enumerate(tables["chassis.csv"], start=2):
         if not any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in cpus):
-            raise CatalogError("chassis.csv", i, "cpu_socket_type", f"no CPU in cpus.csv has socket "
-                               f"'{box.cpu_socket_type}' for a {box.cpu_sockets}-socket board; add one")
+            raise CatalogError(
+                "chassis.csv",
+                i,
+                "cpu_socket_type",
+                f"no CPU in cpus.csv has socket '{box.cpu_socket_type}' for a {box.cpu_sockets}-socket board; add one",
+            )
         if box.psu_form not in psu_forms:
             raise CatalogError("chassis.csv", i, "psu_form", f"no PSU in psus.csv has form '{box.psu_form}'; add one")
+
+
+def _check_circuits(tables: dict[str, list]) -> None:
+    """The circuits the recommender defaults to exist."""
     circuits = {c.id for c in tables["circuits.csv"]}
     for circuit, used_for in DEFAULT_CIRCUITS.items():
         if circuit not in circuits:
-            raise CatalogError("circuits.csv", None, "id", f"the default circuit '{circuit}' (used for {used_for} "
-                               "when --circuit is not given) is missing; add it back")
+            raise CatalogError(
+                "circuits.csv",
+                None,
+                "id",
+                f"the default circuit '{circuit}' (used for {used_for} "
+                "when --circuit is not given) is missing; add it back",
+            )
 
 
 def _check_engine_defaults(engines: list[Engine], families: set[str]) -> None:
@@ -92,19 +132,34 @@ def _check_engine_defaults(engines: list[Engine], families: set[str]) -> None:
     for i, engine in enumerate(engines, start=2):
         for family in engine.default_for_families:
             if family in owner:
-                raise CatalogError("engines.csv", i, "default_for_families", f"'{family}' already defaults to "
-                                   f"'{owner[family]}'; one default engine per precision family")
+                raise CatalogError(
+                    "engines.csv",
+                    i,
+                    "default_for_families",
+                    f"'{family}' already defaults to '{owner[family]}'; one default engine per precision family",
+                )
             if family not in engine.weight_families:
-                raise CatalogError("engines.csv", i, "default_for_families",
-                                   f"'{engine.id}' does not run '{family}' (not in its weight_families)")
+                raise CatalogError(
+                    "engines.csv",
+                    i,
+                    "default_for_families",
+                    f"'{engine.id}' does not run '{family}' (not in its weight_families)",
+                )
             owner[family] = engine.id
         like = ids.get(engine.fit_like or "")
         if engine.fit_like and (like is None or like.id == engine.id or like.fit_like):
-            raise CatalogError("engines.csv", i, "fit_like", f"'{engine.fit_like}' must be another engines id "
-                               "whose factors are fitted (an engine without fit_like)")
+            raise CatalogError(
+                "engines.csv",
+                i,
+                "fit_like",
+                f"'{engine.fit_like}' must be another engines id whose factors are fitted (an engine without fit_like)",
+            )
     missing = sorted(families - set(owner))
     if missing:
-        raise CatalogError("engines.csv", None, "default_for_families", f"no engine is the default for precision "
-                           f"family '{missing[0]}'; add it to one engine's default_for_families")
-
-
+        raise CatalogError(
+            "engines.csv",
+            None,
+            "default_for_families",
+            f"no engine is the default for precision "
+            f"family '{missing[0]}'; add it to one engine's default_for_families",
+        )

@@ -37,17 +37,29 @@ def _load(data_dir: str) -> Catalog:
         "precisions": _alias_map("precisions.csv", precisions),
         "engines": _alias_map("engines.csv", engines),
     }
+
     def by_id(file: str) -> dict:
         return {item.id: item for item in tables[file]}
 
-    return Catalog(models=models, gpus=gpus, precisions=precisions, engines=engines,
-                   efficiencies=tuple(tables["efficiency.csv"]), cpus=by_id("cpus.csv"), dimms=by_id("memory.csv"),
-                   drives=by_id("drives.csv"), psus=by_id("psus.csv"), chassis=by_id("chassis.csv"),
-                   network=by_id("network.csv"), fx=by_id("fx.csv"), circuits=by_id("circuits.csv"), aliases=aliases, data_dir=str(root))
+    return Catalog(
+        models=models,
+        gpus=gpus,
+        precisions=precisions,
+        engines=engines,
+        efficiencies=tuple(tables["efficiency.csv"]),
+        cpus=by_id("cpus.csv"),
+        dimms=by_id("memory.csv"),
+        drives=by_id("drives.csv"),
+        psus=by_id("psus.csv"),
+        chassis=by_id("chassis.csv"),
+        network=by_id("network.csv"),
+        fx=by_id("fx.csv"),
+        circuits=by_id("circuits.csv"),
+        aliases=aliases,
+        data_dir=str(root),
+    )
 
 
 def load(data_dir: str | Path | None = None) -> Catalog:
     """Load and check every catalog file under `data_dir` (default: the bundled data/)."""
     return _load(str(Path(data_dir).resolve()) if data_dir else str(default_data_dir()))
-
-

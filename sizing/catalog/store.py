@@ -51,7 +51,9 @@ class Catalog(Base):
             return self.aliases[table][key]
         names = list(items) + list(self.aliases[table])
         close = difflib.get_close_matches(key, names, n=4, cutoff=0.5)
-        hint = f"closest: {', '.join(close)}" if close else f"see `sizing {table}`" if table in ("models", "gpus") else ""
+        hint = (
+            f"closest: {', '.join(close)}" if close else f"see `sizing {table}`" if table in ("models", "gpus") else ""
+        )
         raise SizingError(f"unknown {what} '{name}'" + (f"; {hint}" if hint else ""))
 
     def model(self, name: str) -> ModelSpec:
@@ -71,8 +73,9 @@ class Catalog(Base):
             if not 1.0 <= bits <= 16.0:
                 raise SizingError(f"exl2 bits per weight must be between 1 and 16, got {bits}")
             template = self.precisions["exl2"]
-            return template.model_copy(update={"id": f"exl2-{bits:g}bpw", "name": f"EXL2 {bits:g} bpw",
-                                               "weight_bits": bits})
+            return template.model_copy(
+                update={"id": f"exl2-{bits:g}bpw", "name": f"EXL2 {bits:g} bpw", "weight_bits": bits}
+            )
         return self.precisions[self._find("precisions", name, "precision")]
 
     def default_engine(self, family: str) -> Engine:
@@ -114,5 +117,3 @@ class Catalog(Base):
             if key in by_key:
                 return by_key[key]
         raise SizingError(f"no efficiency factors for engine '{engine}' in efficiency.csv; add a row for it")
-
-

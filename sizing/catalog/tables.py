@@ -75,7 +75,16 @@ def default_data_dir() -> Path:
 
 # Lower case as data/README.md writes them, plus TRUE/FALSE, which Excel writes when it saves a CSV. Other spellings
 # (`Yes`, `True`) are rejected like any value outside its vocabulary.
-_BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "TRUE": True, "FALSE": False}
+_BOOL = {
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "1": True,
+    "0": False,
+    "TRUE": True,
+    "FALSE": False,
+}
 
 
 def _parse_cell(raw: str, col: Col) -> object:
@@ -86,8 +95,9 @@ def _parse_cell(raw: str, col: Col) -> object:
         return tuple(part.strip() for part in text.split(";") if part.strip())
     if col.kind == "bool":
         if text not in _BOOL:
-            raise ValueError(f"'{text}' is not a boolean; use true/false, yes/no or 1/0 (lower case; Excel's "
-                             "TRUE/FALSE also work)")
+            raise ValueError(
+                f"'{text}' is not a boolean; use true/false, yes/no or 1/0 (lower case; Excel's TRUE/FALSE also work)"
+            )
         return _BOOL[text]
     try:
         number = float(text.replace(",", "")) if col.kind == "float" else int(text)
@@ -110,10 +120,8 @@ def _problem(err: ErrorDetails) -> str:
     return f"'{got}' is not allowed here; use one of: {', '.join(allowed)}{hint}"
 
 
-def read_table(path: Path, spec: type[T]) -> list[T]:
-    """Parse one CSV into spec objects; reject unknown/missing columns, bad cells and duplicate ids."""
-    columns: dict[str, Col] = spec.COLUMNS  # type: ignore[attr-defined]
-    field_to_column = {c.field: name for name, c in columns.items()}
+def _rows(path: Path) -> list[list[str]]:
+    """The file's rows as cells; a missing, non-UTF-8 or empty file is an error."""
     name = path.name
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
@@ -124,13 +132,44 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
         raise CatalogError(name, None, None, "is not UTF-8 text; save it as UTF-8 CSV") from None
     if not rows:
         raise CatalogError(name, None, None, "is empty; it needs a header row")
-    header = [h.strip() for h in rows[0]]
+    return rows
+
+
+def _header(name: str, first: list[str], columns: dict[str, Col]) -> list[str]:
+    """The header's column names: none unknown, every required one present."""
+    header = [h.strip() for h in first]
     unknown = [h for h in header if h not in columns]
     if unknown:
         raise CatalogError(name, 1, unknown[0], f"unknown column; expected some of: {', '.join(columns)}")
     missing = [c for c, col in columns.items() if col.required and c not in header]
     if missing:
         raise CatalogError(name, 1, missing[0], "required column is missing")
+    return header
+
+
+def _row_values(name: str, i: int, cells: dict[str, str], columns: dict[str, Col]) -> dict[str, object]:
+    """One row's non-empty cells parsed into field values; an empty required cell or a bad value is an error."""
+    values: dict[str, object] = {}
+    for column, raw in cells.items():
+        col = columns[column]
+        if not raw.strip():
+            if col.required:
+                raise CatalogError(name, i, column, "is empty but required")
+            continue
+        try:
+            values[col.field] = _parse_cell(raw, col)
+        except ValueError as exc:
+            raise CatalogError(name, i, column, str(exc)) from None
+    return values
+
+
+def read_table(path: Path, spec: type[T]) -> list[T]:
+    """Parse one CSV into spec objects; reject unknown/missing columns, bad cells and duplicate ids."""
+    columns: dict[str, Col] = spec.COLUMNS  # type: ignore[attr-defined]
+    field_to_column = {c.field: name for name, c in columns.items()}
+    name = path.name
+    rows = _rows(path)
+    header = _header(name, rows[0], columns)
     out: list[T] = []
     seen: set[str] = set()
     for i, row in enumerate(rows[1:], start=2):
@@ -138,17 +177,7 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
             continue
         if len(row) != len(header):
             raise CatalogError(name, i, None, f"has {len(row)} cells, the header has {len(header)}; check quoting")
-        values: dict[str, object] = {}
-        for column, raw in zip(header, row, strict=True):
-            col = columns[column]
-            if not raw.strip():
-                if col.required:
-                    raise CatalogError(name, i, column, "is empty but required")
-                continue
-            try:
-                values[col.field] = _parse_cell(raw, col)
-            except ValueError as exc:
-                raise CatalogError(name, i, column, str(exc)) from None
+        values = _row_values(name, i, dict(zip(header, row, strict=True)), columns)
         try:
             item = spec(**values)
         except ValidationError as exc:
@@ -163,5 +192,3 @@ def read_table(path: Path, spec: type[T]) -> list[T]:
         seen.add(key)
         out.append(item)
     return out
-
-

@@ -11,8 +11,19 @@ from sizing.specs import (
     SizingError,
 )
 
-SCENARIO_COLUMNS = ("model", "task", "engine", "precision", "kv_precision", "gpu", "n_gpus", "batch",
-                    "prompt_tokens", "new_tokens", "seq_len")
+SCENARIO_COLUMNS = (
+    "model",
+    "task",
+    "engine",
+    "precision",
+    "kv_precision",
+    "gpu",
+    "n_gpus",
+    "batch",
+    "prompt_tokens",
+    "new_tokens",
+    "seq_len",
+)
 SCENARIO_TEXT = ("model", "task", "engine", "precision", "kv_precision", "gpu")
 
 
@@ -51,7 +62,9 @@ def read_scenarios(path: Path) -> list[tuple[int, dict[str, object] | str]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     unknown = [h for h in header if h not in SCENARIO_COLUMNS]
     if not header or unknown or "model" not in header:
-        raise SizingError(f"{path.name}: header must use the columns {','.join(SCENARIO_COLUMNS)} "
-                          f"(found {','.join(header) or 'none'})")
+        raise SizingError(
+            f"{path.name}: header must use the columns {','.join(SCENARIO_COLUMNS)} "
+            f"(found {','.join(header) or 'none'})"
+        )
     rows = ({(k or "").strip(): v for k, v in row.items()} for row in reader)
     return [(line, _scenario_fields(row)) for line, row in enumerate(rows, start=2)]

@@ -7,5 +7,14 @@ from .power import power
 from .requirements import lanes_used, requirements
 from .tasks import ESTIMATORS, estimate
 
-__all__ = ["ESTIMATORS", "decode_step", "estimate", "lanes_used", "memory", "power", "prefill", "requirements",
-           "speed"]
+__all__ = [
+    "ESTIMATORS",
+    "decode_step",
+    "estimate",
+    "lanes_used",
+    "memory",
+    "power",
+    "prefill",
+    "requirements",
+    "speed",
+]

@@ -55,16 +55,23 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     room = usable - (weights + act + overhead)
     max_batch = int(room // (kv_seq * share.kv)) if room > 0 and kv_seq > 0 else 0
     return MemoryEstimate(
-        per_gpu_bytes=weights + kv_reported + act + overhead, need_per_gpu_bytes=need, usable_per_gpu_bytes=usable,
-        allocated_per_gpu_bytes=weights + kv_reported + act, gpu_memory_bytes=gpu.memory_bytes, fits=fits,
-        breakdown=MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv_reported, activations_bytes=act,
-                                  overhead_bytes=overhead),
-        kv_bytes_per_token=shapes.kv_cache_bytes(model, latent, kv_bits, 1.0), max_batch_at_context=max(0, max_batch),
+        per_gpu_bytes=weights + kv_reported + act + overhead,
+        need_per_gpu_bytes=need,
+        usable_per_gpu_bytes=usable,
+        allocated_per_gpu_bytes=weights + kv_reported + act,
+        gpu_memory_bytes=gpu.memory_bytes,
+        fits=fits,
+        breakdown=MemoryBreakdown(
+            weights_bytes=weights, kv_cache_bytes=kv_reported, activations_bytes=act, overhead_bytes=overhead
+        ),
+        kv_bytes_per_token=shapes.kv_cache_bytes(model, latent, kv_bits, 1.0),
+        max_batch_at_context=max(0, max_batch),
     )
 
 
-def decode_step(model: ModelSpec, execution: Execution, system: System, eff: Efficiency,
-                context_tokens: float) -> StepTime:
+def decode_step(
+    model: ModelSpec, execution: Execution, system: System, eff: Efficiency, context_tokens: float
+) -> StepTime:
     """One decode step for the batch at cache depth `context`: the slower of reading the bytes (roofline: bytes /
     (bandwidth x efficiency), hardware.md §4.5) and doing the FLOPs, plus a fixed per-layer launch/scheduling cost
     and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer split reads every GPU's share one
@@ -74,13 +81,22 @@ def decode_step(model: ModelSpec, execution: Execution, system: System, eff: Eff
     tp, lw = tensor_ways(x), layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
     w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
-    kv_read = x.batch * shapes.kv_cache_bytes(model, _latent(model, x), shapes.kv_bits_of(x.kv_precision),
-                                              context_tokens) * tp_kv_share(model, x)
+    kv_read = (
+        x.batch
+        * shapes.kv_cache_bytes(model, _latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens)
+        * tp_kv_share(model, x)
+    )
     kv_read *= eff.kv_traffic * (model.n_kv_groups if x.engine.kv_gqa_expand else 1)
     t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
     t_kv = kv_read / (bw * eff.bw_eff)
-    flops = x.batch * (2 * shapes.active_matmul_params(model)
-                       + shapes.attention_flops_per_token(model, context_tokens, _latent(model, x))) / tp
+    flops = (
+        x.batch
+        * (
+            2 * shapes.active_matmul_params(model)
+            + shapes.attention_flops_per_token(model, context_tokens, _latent(model, x))
+        )
+        / tp
+    )
     t_comp = flops / (peak_flops(system, x.precision) * eff.mm_eff)
     message = x.batch * model.hidden_size * ACT_BYTES
     comm = 2 * model.n_layers * allreduce_s(system.gpu_link, tp, message) if tp > 1 else 0.0
@@ -89,8 +105,15 @@ def decode_step(model: ModelSpec, execution: Execution, system: System, eff: Eff
     comm += hops_s(system.node_link, system.n_nodes - 1, message)
     t_host = model.n_layers * eff.layer_overhead_s
     total = step_time(x.engine, t_weights + t_kv, t_comp, t_host) + comm
-    return StepTime(total_s=total, weights_s=t_weights, kv_s=t_kv, compute_s=t_comp, comm_s=comm, host_s=t_host,
-                    bound="compute" if t_comp > t_weights + t_kv else "memory")
+    return StepTime(
+        total_s=total,
+        weights_s=t_weights,
+        kv_s=t_kv,
+        compute_s=t_comp,
+        comm_s=comm,
+        host_s=t_host,
+        bound="compute" if t_comp > t_weights + t_kv else "memory",
+    )
 
 
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:
@@ -118,8 +141,15 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     elif lw > 1:
         t *= pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
     comm += n_chunks * hops_s(system.node_link, system.n_nodes - 1, chunk * model.hidden_size * ACT_BYTES)
-    return StepTime(total_s=t + comm, weights_s=t_mem, kv_s=0.0, compute_s=t_comp, comm_s=comm, host_s=t_host,
-                    bound="compute" if t_comp > t_mem else "memory")
+    return StepTime(
+        total_s=t + comm,
+        weights_s=t_mem,
+        kv_s=0.0,
+        compute_s=t_comp,
+        comm_s=comm,
+        host_s=t_host,
+        bound="compute" if t_comp > t_mem else "memory",
+    )
 
 
 def mean_step(steps: list[StepTime]) -> StepTime:
@@ -131,22 +161,26 @@ def mean_step(steps: list[StepTime]) -> StepTime:
     return StepTime(**means, bound="compute" if n_compute * 2 > n else "memory")
 
 
-def speed(model: ModelSpec, execution: Execution, system: System, eff: Efficiency
-          ) -> tuple[SpeedEstimate, StepTime, StepTime]:
+def speed(
+    model: ModelSpec, execution: Execution, system: System, eff: Efficiency
+) -> tuple[SpeedEstimate, StepTime, StepTime]:
     """Prefill, then decode averaged while the cache grows from prompt to prompt + new tokens (midpoint rule).
     Returns the speeds, the mean decode step and the prefill."""
     x = execution
     pre = prefill(model, x, system, eff)
     steps = max(x.new_tokens, 1)
-    samples = [decode_step(model, x, system, eff, x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES)
-               for i in range(DECODE_SAMPLES)]
+    samples = [
+        decode_step(model, x, system, eff, x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES)
+        for i in range(DECODE_SAMPLES)
+    ]
     step = mean_step(samples)
     t_decode = sum(s.total_s * steps / DECODE_SAMPLES for s in samples)
     decode_rate = steps / t_decode
     t_prefill = pre.total_s
     speeds = SpeedEstimate(
         prefill_tokens_per_s=x.batch * x.prompt_tokens / t_prefill if t_prefill > 0 else 0.0,
-        decode_tokens_per_s=decode_rate, decode_tokens_per_s_total=decode_rate * x.batch,
+        decode_tokens_per_s=decode_rate,
+        decode_tokens_per_s_total=decode_rate * x.batch,
         e2e_tokens_per_s=x.new_tokens / (t_prefill + t_decode) if x.new_tokens else 0.0,
         time_to_first_token_s=t_prefill if x.prompt_tokens > 0 else t_decode / steps,
         decode_bound=step.bound,
@@ -173,5 +207,15 @@ def estimate(model: ModelSpec, execution: Execution, system: System, eff: Effici
     mem = memory(model, execution, system)
     said, legal = notes(model, execution, system)
     speeds, step, pre = speed(model, execution, system, eff)
-    return Estimate(fits=mem.fits and legal, model=model, execution=execution, system=system, efficiency=eff,
-                    memory=mem, speed=speeds, decode_step=step, prefill=pre, notes=tuple(said))
+    return Estimate(
+        fits=mem.fits and legal,
+        model=model,
+        execution=execution,
+        system=system,
+        efficiency=eff,
+        memory=mem,
+        speed=speeds,
+        decode_step=step,
+        prefill=pre,
+        notes=tuple(said),
+    )

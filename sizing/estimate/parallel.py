@@ -61,8 +61,10 @@ def tp_problem(model: ModelSpec, tp: int) -> str | None:
     if tp == 1:
         return None
     if model.n_heads % tp:
-        return (f"{tp}-way tensor parallel needs the {model.n_heads} attention heads divisible by {tp}; "
-                "use a GPU count that divides them")
+        return (
+            f"{tp}-way tensor parallel needs the {model.n_heads} attention heads divisible by {tp}; "
+            "use a GPU count that divides them"
+        )
     if not model.is_mla and model.n_kv_heads % tp and tp % model.n_kv_heads:
         return f"{tp}-way tensor parallel cannot split or replicate {model.n_kv_heads} KV heads evenly"
     return None
@@ -72,6 +74,8 @@ def split_problem(execution: Execution, system: System) -> str | None:
     """The split must use the GPUs there are: tp x pp x dp = GPUs in all, tp within one node."""
     p = execution.parallelism
     if p.tp > system.n_gpus or p.tp * p.pp * p.dp != system.n_gpus_total:
-        return (f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus} GPU(s) per node x "
-                f"{system.n_nodes} node(s)")
+        return (
+            f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus} GPU(s) per node x "
+            f"{system.n_nodes} node(s)"
+        )
     return None

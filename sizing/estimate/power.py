@@ -17,10 +17,17 @@ NIC_W = 25.0  # a NIC whose row gives no power
 PLATFORM_W = {"tower": 75.0, "workstation": 100.0, "rack": 250.0}
 ATX_HEADROOM = 1.25  # PSU continuous >= 1.25 x sustained DC load (integrator practice: 50-80% load, hardware.md §3.2
 # [S49]; ATX 3.x rides 200% excursions for 100 us [S52], so headroom is for efficiency and ageing, not spikes)
-CRPS_HEADROOM = 1.15  # redundant server supplies: +10-20% over the summed load (STH power formula, hardware.md §3.2 [S48])
+CRPS_HEADROOM = (
+    1.15  # redundant server supplies: +10-20% over the summed load (STH power formula, hardware.md §3.2 [S48])
+)
 MIN_POWER_FRACTION = 0.7  # caps below 70% of TDP cost real speed (Puget: 280 W of 350 W kept >95% [S53])
 # 80 PLUS efficiency at 50% load (hardware.md §3.2 [S55]): 115 V internal, 230 V internal redundant
-EFFICIENCY = {"bronze": (0.85, 0.88), "gold": (0.90, 0.92), "platinum": (0.92, 0.94), "titanium": (0.94, 0.96)}
+EFFICIENCY = {
+    "bronze": (0.85, 0.88),
+    "gold": (0.90, 0.92),
+    "platinum": (0.92, 0.94),
+    "titanium": (0.94, 0.96),
+}
 
 
 def psu_efficiency(tier: str, volts: float) -> float:
@@ -90,6 +97,12 @@ def power(b: Build) -> PowerDraw:
     efficiency = psu_efficiency(b.psu.efficiency_tier, b.circuit.volts)
     wall = capped / efficiency
     n_feeds = feeds(b.chassis)
-    return PowerDraw(sustained_w=sustained, capped_w=capped, wall_w=wall, full_wall_w=sustained / efficiency,
-                     psu_capacity_w=psu_capacity_w(b.psu, b.chassis, b.circuit.volts), psu_efficiency=efficiency,
-                     n_circuits=min(n_feeds, math.ceil(wall / b.circuit.continuous_w)) if n_feeds > 1 else 1)
+    return PowerDraw(
+        sustained_w=sustained,
+        capped_w=capped,
+        wall_w=wall,
+        full_wall_w=sustained / efficiency,
+        psu_capacity_w=psu_capacity_w(b.psu, b.chassis, b.circuit.volts),
+        psu_efficiency=efficiency,
+        n_circuits=min(n_feeds, math.ceil(wall / b.circuit.continuous_w)) if n_feeds > 1 else 1,
+    )

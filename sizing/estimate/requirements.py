@@ -30,9 +30,12 @@ def requirements(model: ModelSpec, execution: Execution, system: System) -> Requ
     (hardware.md §3.6). Cores: 4 per GPU, 8 at least."""
     file_bytes = model_file_bytes(model, execution.precision)
     ram = max(LOAD_FACTOR * file_bytes / system.n_nodes, system.n_gpus * system.gpu.memory_bytes) + OS_RAM_BYTES
-    return Requirements(ram_bytes=ram, system_drive_bytes=OS_DISK_BYTES + 2 * file_bytes,
-                        data_drive_bytes=DATA_BASE_BYTES + MODEL_VERSIONS * file_bytes,
-                        cores=max(MIN_CORES, CORES_PER_GPU * system.n_gpus))
+    return Requirements(
+        ram_bytes=ram,
+        system_drive_bytes=OS_DISK_BYTES + 2 * file_bytes,
+        data_drive_bytes=DATA_BASE_BYTES + MODEL_VERSIONS * file_bytes,
+        cores=max(MIN_CORES, CORES_PER_GPU * system.n_gpus),
+    )
 
 
 def system_drive_interface(chassis: Chassis) -> str:

@@ -8,5 +8,14 @@ from .provider import PartsProvider, Problem
 from .recommender import recommend
 from .search import GPU_COUNTS, NODE_COUNTS, evaluate, search
 
-__all__ = ["GPU_COUNTS", "NODE_COUNTS", "PartsProvider", "Problem", "bill_of_materials", "derive", "evaluate",
-           "recommend", "search"]
+__all__ = [
+    "GPU_COUNTS",
+    "NODE_COUNTS",
+    "PartsProvider",
+    "Problem",
+    "bill_of_materials",
+    "derive",
+    "evaluate",
+    "recommend",
+    "search",
+]

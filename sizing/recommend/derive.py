@@ -30,7 +30,11 @@ from sizing.specs.system import DEFAULT_NODE_LINK_BYTES_S
 
 from .provider import PartsProvider, Problem
 
-DEFAULT_CIRCUIT = {"tower": "120v-15a", "workstation": "120v-15a", "rack": "rack-208v-30a"}  # circuits.csv ids
+DEFAULT_CIRCUIT = {
+    "tower": "120v-15a",
+    "workstation": "120v-15a",
+    "rack": "rack-208v-30a",
+}  # circuits.csv ids
 
 
 def _priced_first(price: float | None) -> tuple[bool, float]:
@@ -38,7 +42,9 @@ def _priced_first(price: float | None) -> tuple[bool, float]:
     return (price is None, price or 0.0)
 
 
-def pick_cpu(cpus: Iterable[Cpu], chassis: Chassis, lanes_x16: int, lanes_x8: int, cores: int) -> tuple[Cpu, int] | None:
+def pick_cpu(
+    cpus: Iterable[Cpu], chassis: Chassis, lanes_x16: int, lanes_x8: int, cores: int
+) -> tuple[Cpu, int] | None:
     """The cheapest CPU for the chassis' socket with enough cores and lanes for x16 GPUs, else for x8 GPUs, else the
     one with the most lanes (the rules then say what is missing). Returns (cpu, lanes per GPU)."""
     fits = [c for c in cpus if c.socket == chassis.cpu_socket_type and c.max_sockets >= chassis.cpu_sockets]
@@ -68,10 +74,17 @@ def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: f
     if not good:
         return max(sets, key=lambda s: s[0].capacity_bytes * s[1])
 
-    def key(s: tuple[Dimm, int]) -> tuple:  # the least memory that holds the need, then full speed, then price
+    def key(
+        s: tuple[Dimm, int],
+    ) -> tuple:  # the least memory that holds the need, then full speed, then price
         d, n = s
-        return (d.capacity_bytes * n, n, d.speed_mt_s < cpu.max_memory_mt_s, _priced_first(d.price_usd),
-                d.speed_mt_s)
+        return (
+            d.capacity_bytes * n,
+            n,
+            d.speed_mt_s < cpu.max_memory_mt_s,
+            _priced_first(d.price_usd),
+            d.speed_mt_s,
+        )
 
     return min(good, key=key)
 
@@ -107,8 +120,9 @@ def pick_psu(psus: Iterable[Psu], chassis: Chassis, gpu: Gpu, n_gpus: int, load:
     return max(kind, key=lambda p: (capacity(p), connectors_ok(p)))
 
 
-def pick_storage(parts: PartsProvider, chassis: Chassis, need: Requirements
-                 ) -> tuple[Drive | None, tuple[Drive, int] | None]:
+def pick_storage(
+    parts: PartsProvider, chassis: Chassis, need: Requirements
+) -> tuple[Drive | None, tuple[Drive, int] | None]:
     """The system NVMe (M.2 where the board has slots, else U.2) and the data drives: 3.5" enterprise HDDs where
     the chassis has 3.5" bays (cold data), else SSDs in the free 2.5" bays."""
     nvme = system_drive_interface(chassis)
@@ -132,8 +146,14 @@ def pick_network(parts: PartsProvider, n_nodes: int) -> tuple[NetworkPart | None
     nic = min(nics, key=lambda x: (_priced_first(x.price_usd), x.bytes_s)) if nics else None
     if n_nodes <= 2 or nic is None:
         return nic, None
-    switches = [x for x in parts.network.values() if x.kind == "switch" and x.ports >= n_nodes
-                and x.bytes_s >= nic.bytes_s and nic.protocol in (x.protocol, "both")]
+    switches = [
+        x
+        for x in parts.network.values()
+        if x.kind == "switch"
+        and x.ports >= n_nodes
+        and x.bytes_s >= nic.bytes_s
+        and nic.protocol in (x.protocol, "both")
+    ]
     return nic, min(switches, key=lambda x: (_priced_first(x.price_usd), x.bytes_s)) if switches else None
 
 
@@ -151,29 +171,59 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     io = io_lanes(drives, nic)
     full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
     cpus = [x for x in parts.cpus.values() if not c.cpus or x.id in c.cpus]
-    picked = pick_cpu(cpus, chassis, gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io,
-                      need.cores)
+    picked = pick_cpu(
+        cpus, chassis, gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io, need.cores
+    )
     if picked is None:
         allowed = f" among {', '.join(c.cpus)}" if c.cpus else " in cpus.csv"
-        return Finding(rule="cpu_socket", ok=False, need=chassis.cpu_socket_type, have=None,
-                       message=f"no CPU{allowed} fits {chassis.name} (socket {chassis.cpu_socket_type})")
+        return Finding(
+            rule="cpu_socket",
+            ok=False,
+            need=chassis.cpu_socket_type,
+            have=None,
+            message=f"no CPU{allowed} fits {chassis.name} (socket {chassis.cpu_socket_type})",
+        )
     cpu, lanes_each = picked
     n_cpus = chassis.cpu_sockets
     dimms = pick_dimms(parts.dimms.values(), cpu, n_cpus, chassis.dimm_slots, need.ram_bytes)
     if dimms is None:
-        return Finding(rule="memory_type", ok=False, need=f"DDR{cpu.ddr_gen}", have=None,
-                       message=f"no DDR{cpu.ddr_gen} {'RDIMM' if cpu.ecc_rdimm else 'UDIMM'} in memory.csv fits "
-                               f"{chassis.dimm_slots} slots for {cpu.name}")
+        return Finding(
+            rule="memory_type",
+            ok=False,
+            need=f"DDR{cpu.ddr_gen}",
+            have=None,
+            message=f"no DDR{cpu.ddr_gen} {'RDIMM' if cpu.ecc_rdimm else 'UDIMM'} in memory.csv fits "
+            f"{chassis.dimm_slots} slots for {cpu.name}",
+        )
     dimm, n_dimms = dimms
     node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
     load = load_w(node + (((nic, 1),) if nic else ()), chassis)
     psu = pick_psu(parts.psus.values(), chassis, gpu, n, load, circuit.volts)
-    limit = power_cap_w(load, gpu, n, circuit, psu_efficiency(psu.efficiency_tier, circuit.volts)) \
-        if feeds(chassis) == 1 else None
-    return Build(gpu=gpu, n_gpus=n, n_nodes=n_nodes, chassis=chassis, cpu=cpu, n_cpus=n_cpus, dimm=dimm,
-                 n_dimms=n_dimms, system_drive=system, data_drive=data[0] if data else None,
-                 n_data_drives=data[1] if data else 0, psu=psu, n_psus=chassis.psu_bays, nic=nic, switch=switch,
-                 circuit=circuit, gpu_lanes_each=min(lanes_each, full), gpu_power_limit_w=limit)
+    limit = (
+        power_cap_w(load, gpu, n, circuit, psu_efficiency(psu.efficiency_tier, circuit.volts))
+        if feeds(chassis) == 1
+        else None
+    )
+    return Build(
+        gpu=gpu,
+        n_gpus=n,
+        n_nodes=n_nodes,
+        chassis=chassis,
+        cpu=cpu,
+        n_cpus=n_cpus,
+        dimm=dimm,
+        n_dimms=n_dimms,
+        system_drive=system,
+        data_drive=data[0] if data else None,
+        n_data_drives=data[1] if data else 0,
+        psu=psu,
+        n_psus=chassis.psu_bays,
+        nic=nic,
+        switch=switch,
+        circuit=circuit,
+        gpu_lanes_each=min(lanes_each, full),
+        gpu_power_limit_w=limit,
+    )
 
 
 def bill_of_materials(b: Build) -> tuple[tuple[Line, ...], float, tuple[str, ...]]:
@@ -182,8 +232,10 @@ def bill_of_materials(b: Build) -> tuple[tuple[Line, ...], float, tuple[str, ...
     parts = [(kind, p, q * b.n_nodes) for kind, p, q in b.node_parts()]
     if b.switch:
         parts.append(("switch", b.switch, 1))
-    lines = tuple(Line(kind=kind, id=p.id, name=p.name, quantity=q, unit_price_usd=p.price_usd,
-                       price_date=p.price_date) for kind, p, q in parts)
+    lines = tuple(
+        Line(kind=kind, id=p.id, name=p.name, quantity=q, unit_price_usd=p.price_usd, price_date=p.price_date)
+        for kind, p, q in parts
+    )
     total = sum((ln.unit_price_usd or 0.0) * ln.quantity for ln in lines)
     unpriced = tuple(ln.id for ln in lines if ln.unit_price_usd is None)
     return lines, total, unpriced

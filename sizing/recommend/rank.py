@@ -55,7 +55,9 @@ def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple
     if o.unpriced:
         out.append(f"no dated public price for {', '.join(o.unpriced)}: the total counts only the priced parts")
     if b.gpu.price_kind in ("used", "quote"):
-        out.append(f"the {b.gpu.name} price is a {b.gpu.price_kind} price ({b.gpu.price_date}): new cards may cost more")
+        out.append(
+            f"the {b.gpu.name} price is a {b.gpu.price_kind} price ({b.gpu.price_date}): new cards may cost more"
+        )
     return tuple(out)
 
 

@@ -15,6 +15,11 @@ def recommend(problem: Problem, request: dict | None = None) -> Recommendation:
     and, when nothing passes, the changes that would."""
     options, rejected = search(problem)
     best = ranked(options, problem.constraints.objective)
-    return Recommendation(request=request or {}, execution=problem.execution, model=problem.model,
-                          options=tuple(best), rejected=tuple(rejected),
-                          ways_out=() if best else ways_out(problem, rejected))
+    return Recommendation(
+        request=request or {},
+        execution=problem.execution,
+        model=problem.model,
+        options=tuple(best),
+        rejected=tuple(rejected),
+        ways_out=() if best else ways_out(problem, rejected),
+    )

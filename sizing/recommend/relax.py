@@ -16,13 +16,16 @@ MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits
 
 
 def raise_budget(p: Problem) -> str | None:
-    opts = best_per_shape(search(p._replace(constraints=p.constraints.model_copy(update={"budget_usd": None})))[0],
-                          "cost")
+    opts = best_per_shape(
+        search(p._replace(constraints=p.constraints.model_copy(update={"budget_usd": None})))[0], "cost"
+    )
     if not opts:
         return None
     cheapest = opts[0]
-    return (f"raise --budget to {fmt_money(cheapest.total_price_usd)} ({cheapest.build.n_gpus} x "
-            f"{cheapest.build.gpu.name}), the cheapest build that passes every other rule")
+    return (
+        f"raise --budget to {fmt_money(cheapest.total_price_usd)} ({cheapest.build.n_gpus} x "
+        f"{cheapest.build.gpu.name}), the cheapest build that passes every other rule"
+    )
 
 
 def fewer_users(p: Problem) -> str | None:
@@ -71,8 +74,10 @@ def wider_gpus(p: Problem) -> str | None:
     if not opts:
         return None
     best = opts[0]
-    return (f"another GPU or count: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id} "
-            f"({fmt_money(best.total_price_usd)}) passes without the GPU constraints")
+    return (
+        f"another GPU or count: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id} "
+        f"({fmt_money(best.total_price_usd)}) passes without the GPU constraints"
+    )
 
 
 def bigger_circuit(p: Problem) -> str | None:
@@ -81,8 +86,10 @@ def bigger_circuit(p: Problem) -> str | None:
         return None
     now = p.parts.circuit(c.circuit).continuous_w
     for circuit in sorted(p.parts.circuits.values(), key=lambda x: x.continuous_w):
-        if circuit.continuous_w > now and search(p._replace(
-                constraints=c.model_copy(update={"circuit": circuit.id})))[0]:
+        if (
+            circuit.continuous_w > now
+            and search(p._replace(constraints=c.model_copy(update={"circuit": circuit.id})))[0]
+        ):
             return f"a bigger wall circuit: --circuit {circuit.id} ({circuit.label})"
     return None
 
@@ -90,8 +97,12 @@ def bigger_circuit(p: Problem) -> str | None:
 Relaxation = Callable[[Problem], str | None]
 # In the order they are offered: the cheapest change to the request first.
 RELAXATIONS: dict[str, Relaxation] = {
-    "budget": raise_budget, "users": fewer_users, "context": shorter_context, "quantization": smaller_quantization,
-    "gpus": wider_gpus, "circuit": bigger_circuit,
+    "budget": raise_budget,
+    "users": fewer_users,
+    "context": shorter_context,
+    "quantization": smaller_quantization,
+    "gpus": wider_gpus,
+    "circuit": bigger_circuit,
 }
 # failed rule -> the relaxations that can make it pass
 RELAX_FOR: dict[str, tuple[str, ...]] = {

@@ -39,8 +39,11 @@ def candidates(problem: Problem) -> list[Gpu]:
 
 def chassis_for(problem: Problem, gpu: Gpu, n: int) -> list[Chassis]:
     forms = {"tower": ("tower", "workstation"), "rack": ("rack",)}.get(problem.constraints.form_factor or "", None)
-    return [x for x in problem.parts.chassis.values() if x.max_gpus >= n and x.gpu_form_factor == gpu.form_factor
-            and (forms is None or x.form_factor in forms)]
+    return [
+        x
+        for x in problem.parts.chassis.values()
+        if x.max_gpus >= n and x.gpu_form_factor == gpu.form_factor and (forms is None or x.form_factor in forms)
+    ]
 
 
 def on_gpus(execution: Execution, n: int, n_nodes: int) -> Execution:
@@ -55,8 +58,7 @@ class Shape:
     def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int):
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
         self.execution = on_gpus(problem.execution, n, n_nodes)
-        self.requirements: Requirements = est.requirements(problem.model, self.execution,
-                                                           System.of(gpu, n, n_nodes))
+        self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
         self._estimates: dict[System, Estimate] = {}
 
@@ -75,9 +77,14 @@ def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
     if isinstance(build, Finding):
         return shape.rejection(chassis.id, (build,))
     lines, total, unpriced = bill_of_materials(build)
-    candidate = Candidate(build=build, requirements=shape.requirements, power=est.power(build),
-                          estimate=shape.estimate(System.from_build(build)), constraints=shape.problem.constraints,
-                          total_usd=total)
+    candidate = Candidate(
+        build=build,
+        requirements=shape.requirements,
+        power=est.power(build),
+        estimate=shape.estimate(System.from_build(build)),
+        constraints=shape.problem.constraints,
+        total_usd=total,
+    )
     findings = rules.check(candidate)
     failed = tuple(f for f in findings if not f.ok)
     if failed:
@@ -92,8 +99,20 @@ def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[li
     boxes = chassis_for(problem, gpu, n)
     if not boxes:
         form = f"{problem.constraints.form_factor} " if problem.constraints.form_factor else ""
-        return [shape.rejection("-", (Finding(rule="chassis_fit", ok=False, need=n, have=None, message=(
-            f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs")),))], True
+        return [
+            shape.rejection(
+                "-",
+                (
+                    Finding(
+                        rule="chassis_fit",
+                        ok=False,
+                        need=n,
+                        have=None,
+                        message=(f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"),
+                    ),
+                ),
+            )
+        ], True
     out: list[Outcome] = []
     for chassis in boxes:
         outcome = evaluate(shape, chassis)
@@ -120,9 +139,24 @@ def over_budget_in_its_size(shape: Shape, out: list[Outcome]) -> list[Outcome]:
         return out
     right = next(o for o in near if isinstance(o, Rejection) and size_class(by_id[o.chassis]) == size)
     over = right.findings[0]
-    return [shape.rejection(o.build.chassis.id, (over.model_copy(update={"message": (
-        f"{over.message} in {by_id[right.chassis].name}, the right size for {shape.n} GPUs; a bigger chassis "
-        "costs less here only because its price is unconfirmed")}),)) if isinstance(o, Option) else o for o in out]
+    return [
+        shape.rejection(
+            o.build.chassis.id,
+            (
+                over.model_copy(
+                    update={
+                        "message": (
+                            f"{over.message} in {by_id[right.chassis].name}, the right size for {shape.n} GPUs; "
+                            "a bigger chassis costs less here only because its price is unconfirmed"
+                        )
+                    }
+                ),
+            ),
+        )
+        if isinstance(o, Option)
+        else o
+        for o in out
+    ]
 
 
 def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:

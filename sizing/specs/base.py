@@ -78,4 +78,3 @@ class Part(Base):
 def price_columns(**specific: Col) -> dict[str, Col]:
     """A part's CSV columns: id, name, its own columns, then the shared price and provenance columns."""
     return {"id": Col("id"), "name": Col("name"), **specific, **PRICE_COLUMNS}
-

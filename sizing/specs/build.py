@@ -64,8 +64,11 @@ class Build(Base):
     def node_parts(self) -> tuple[tuple[str, Part, int], ...]:
         """(kind, part, count) in one node, in bill-of-materials order; the cluster switch is not in a node."""
         parts: list[tuple[str, Part, int]] = [
-            ("gpu", self.gpu, self.n_gpus), ("chassis", self.chassis, 1), ("cpu", self.cpu, self.n_cpus),
-            ("memory", self.dimm, self.n_dimms), ("system_drive", self.system_drive, 1),
+            ("gpu", self.gpu, self.n_gpus),
+            ("chassis", self.chassis, 1),
+            ("cpu", self.cpu, self.n_cpus),
+            ("memory", self.dimm, self.n_dimms),
+            ("system_drive", self.system_drive, 1),
         ]
         if self.data_drive:
             parts.append(("data_drive", self.data_drive, self.n_data_drives))

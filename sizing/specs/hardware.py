@@ -32,19 +32,30 @@ from .base import (
 
 class Gpu(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        aliases=Col("aliases", "list", required=False), vendor=Col("vendor"), software_stack=Col("software_stack"),
-        stack_note=Col("stack_note", required=False), arch=Col("arch"),
-        gpu_class=Col("gpu_class"), memory_gib=Col("memory_bytes", "float", GIB),
-        mem_bw_gb_s=Col("mem_bw_bytes_s", "float", GB), bf16_dense_tflops=Col("bf16_flops", "float", TERA),
+        aliases=Col("aliases", "list", required=False),
+        vendor=Col("vendor"),
+        software_stack=Col("software_stack"),
+        stack_note=Col("stack_note", required=False),
+        arch=Col("arch"),
+        gpu_class=Col("gpu_class"),
+        memory_gib=Col("memory_bytes", "float", GIB),
+        mem_bw_gb_s=Col("mem_bw_bytes_s", "float", GB),
+        bf16_dense_tflops=Col("bf16_flops", "float", TERA),
         fp16_dense_tflops=Col("fp16_flops", "float", TERA),
         fp8_dense_tflops=Col("fp8_flops", "float", TERA, required=False),
         int8_dense_tops=Col("int8_ops_s", "float", TERA, required=False),
-        fp32_tflops=Col("fp32_flops", "float", TERA, required=False), tdp_w=Col("tdp_w", "float"),
-        form_factor=Col("form_factor"), slot_width=Col("slot_width", "float", required=False),
-        cooling=Col("cooling"), length_mm=Col("length_mm", "float", required=False),
-        power_connector=Col("power_connector", required=False), pcie_gen=Col("pcie_gen", "int"),
-        pcie_lanes=Col("pcie_lanes", "int"), nvlink=Col("nvlink"),
-        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False), p2p=Col("p2p", "bool"),
+        fp32_tflops=Col("fp32_flops", "float", TERA, required=False),
+        tdp_w=Col("tdp_w", "float"),
+        form_factor=Col("form_factor"),
+        slot_width=Col("slot_width", "float", required=False),
+        cooling=Col("cooling"),
+        length_mm=Col("length_mm", "float", required=False),
+        power_connector=Col("power_connector", required=False),
+        pcie_gen=Col("pcie_gen", "int"),
+        pcie_lanes=Col("pcie_lanes", "int"),
+        nvlink=Col("nvlink"),
+        nvlink_gb_s=Col("nvlink_bytes_s", "float", GB, required=False),
+        p2p=Col("p2p", "bool"),
         ecc=Col("ecc", "bool"),
     )
 
@@ -86,8 +97,13 @@ class Gpu(Part):
         - `f32` without an `fp32_tflops` figure (Ascend 910B) runs at the bf16 peak too: an upper bound, no
           source gives the figure (hardware.md §5).
         """
-        peaks = {"bf16": self.bf16_flops, "f16": self.fp16_flops, "fp8": self.fp8_flops, "int8": self.int8_ops_s,
-                 "f32": self.fp32_flops}
+        peaks = {
+            "bf16": self.bf16_flops,
+            "f16": self.fp16_flops,
+            "fp8": self.fp8_flops,
+            "int8": self.int8_ops_s,
+            "f32": self.fp32_flops,
+        }
         if compute_dtype not in peaks:
             raise ValueError(f"unknown compute dtype '{compute_dtype}'; expected one of {', '.join(peaks)}")
         peak = peaks[compute_dtype]
@@ -100,12 +116,21 @@ class Gpu(Part):
 
 class Cpu(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        vendor=Col("vendor"), family=Col("family"), socket=Col("socket"), cores=Col("cores", "int"),
-        threads=Col("threads", "int"), base_ghz=Col("base_ghz", "float"), boost_ghz=Col("boost_ghz", "float"),
-        tdp_w=Col("tdp_w", "float"), pcie_lanes=Col("pcie_lanes", "int"), pcie_gen=Col("pcie_gen", "int"),
+        vendor=Col("vendor"),
+        family=Col("family"),
+        socket=Col("socket"),
+        cores=Col("cores", "int"),
+        threads=Col("threads", "int"),
+        base_ghz=Col("base_ghz", "float"),
+        boost_ghz=Col("boost_ghz", "float"),
+        tdp_w=Col("tdp_w", "float"),
+        pcie_lanes=Col("pcie_lanes", "int"),
+        pcie_gen=Col("pcie_gen", "int"),
         pcie_lanes_2s=Col("pcie_lanes_2s", "int", required=False),
-        memory_channels=Col("memory_channels", "int"), ddr_gen=Col("ddr_gen", "int"),
-        max_memory_mt_s=Col("max_memory_mt_s", "int"), max_sockets=Col("max_sockets", "int"),
+        memory_channels=Col("memory_channels", "int"),
+        ddr_gen=Col("ddr_gen", "int"),
+        max_memory_mt_s=Col("max_memory_mt_s", "int"),
+        max_sockets=Col("max_sockets", "int"),
         ecc_rdimm=Col("ecc_rdimm", "bool"),
         max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
     )
@@ -138,9 +163,11 @@ class Cpu(Part):
 
 class Dimm(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        ddr_gen=Col("ddr_gen", "int"), speed_mt_s=Col("speed_mt_s", "int"),
+        ddr_gen=Col("ddr_gen", "int"),
+        speed_mt_s=Col("speed_mt_s", "int"),
         capacity_gb=Col("capacity_bytes", "float", GIB),  # DRAM module "GB" are binary
-        module_type=Col("module_type"), ecc=Col("ecc", "bool"),
+        module_type=Col("module_type"),
+        ecc=Col("ecc", "bool"),
     )
     ddr_gen: PosInt
     speed_mt_s: PosInt
@@ -151,9 +178,13 @@ class Dimm(Part):
 
 class Drive(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        interface=Col("interface"), media=Col("media"), capacity_tb=Col("capacity_bytes", "float", TB),
-        seq_read_mb_s=Col("read_bytes_s", "float", MB), seq_write_mb_s=Col("write_bytes_s", "float", MB),
-        form_factor=Col("form_factor"), enterprise=Col("enterprise", "bool"),
+        interface=Col("interface"),
+        media=Col("media"),
+        capacity_tb=Col("capacity_bytes", "float", TB),
+        seq_read_mb_s=Col("read_bytes_s", "float", MB),
+        seq_write_mb_s=Col("write_bytes_s", "float", MB),
+        form_factor=Col("form_factor"),
+        enterprise=Col("enterprise", "bool"),
         role_hint=Col("role_hint", required=False),
     )
     interface: Literal["nvme-m2", "nvme-u2", "sata", "sas"]
@@ -168,10 +199,16 @@ class Drive(Part):
 
 class Psu(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        form=Col("form"), atx3=Col("atx3", "bool"), watts_continuous=Col("watts", "float"),
-        watts_at_115v=Col("watts_at_115v", "float"), min_input_v=Col("min_input_v", "float"),
-        efficiency_tier=Col("efficiency_tier"), n_12vhpwr=Col("n_12vhpwr", "int"),
-        n_pcie_8pin=Col("n_pcie_8pin", "int"), n_eps_8pin=Col("n_eps_8pin", "int"), redundant=Col("redundant", "bool"),
+        form=Col("form"),
+        atx3=Col("atx3", "bool"),
+        watts_continuous=Col("watts", "float"),
+        watts_at_115v=Col("watts_at_115v", "float"),
+        min_input_v=Col("min_input_v", "float"),
+        efficiency_tier=Col("efficiency_tier"),
+        n_12vhpwr=Col("n_12vhpwr", "int"),
+        n_pcie_8pin=Col("n_pcie_8pin", "int"),
+        n_eps_8pin=Col("n_eps_8pin", "int"),
+        redundant=Col("redundant", "bool"),
     )
     form: Literal["atx", "crps"]
     atx3: bool
@@ -190,15 +227,25 @@ class Psu(Part):
 
 class Chassis(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        form_factor=Col("form_factor"), rack_units=Col("rack_units", "int", required=False),
-        max_gpus=Col("max_gpus", "int"), max_gpu_slot_width=Col("max_gpu_slot_width", "float", required=False),
-        gpu_form_factor=Col("gpu_form_factor"), open_air_ok=Col("open_air_ok", "bool"),
-        max_gpu_length_mm=Col("max_gpu_length_mm", "float", required=False), psu_bays=Col("psu_bays", "int"),
-        psu_form=Col("psu_form"), max_psu_w=Col("max_psu_w", "float"), redundant_psu=Col("redundant_psu", "bool"),
-        cpu_sockets=Col("cpu_sockets", "int"), cpu_socket_type=Col("cpu_socket_type"),
-        dimm_slots=Col("dimm_slots", "int"), drive_bays_2_5=Col("drive_bays_2_5", "int"),
-        drive_bays_3_5=Col("drive_bays_3_5", "int"), m2_slots=Col("m2_slots", "int"),
-        pcie_switch=Col("pcie_switch", "bool"), gpu_lanes_each=Col("gpu_lanes_each", "int"),
+        form_factor=Col("form_factor"),
+        rack_units=Col("rack_units", "int", required=False),
+        max_gpus=Col("max_gpus", "int"),
+        max_gpu_slot_width=Col("max_gpu_slot_width", "float", required=False),
+        gpu_form_factor=Col("gpu_form_factor"),
+        open_air_ok=Col("open_air_ok", "bool"),
+        max_gpu_length_mm=Col("max_gpu_length_mm", "float", required=False),
+        psu_bays=Col("psu_bays", "int"),
+        psu_form=Col("psu_form"),
+        max_psu_w=Col("max_psu_w", "float"),
+        redundant_psu=Col("redundant_psu", "bool"),
+        cpu_sockets=Col("cpu_sockets", "int"),
+        cpu_socket_type=Col("cpu_socket_type"),
+        dimm_slots=Col("dimm_slots", "int"),
+        drive_bays_2_5=Col("drive_bays_2_5", "int"),
+        drive_bays_3_5=Col("drive_bays_3_5", "int"),
+        m2_slots=Col("m2_slots", "int"),
+        pcie_switch=Col("pcie_switch", "bool"),
+        gpu_lanes_each=Col("gpu_lanes_each", "int"),
     )
     form_factor: Literal["tower", "workstation", "rack"]
     rack_units: PosInt | None = None
@@ -223,9 +270,13 @@ class Chassis(Part):
 
 class NetworkPart(Part):
     COLUMNS: ClassVar[dict[str, Col]] = price_columns(
-        kind=Col("kind"), protocol=Col("protocol"), speed_gbit_s=Col("bytes_s", "float", 1e9 / 8),
-        ports=Col("ports", "int"), pcie_gen=Col("pcie_gen", "int", required=False),
-        pcie_lanes=Col("pcie_lanes", "int", required=False), power_w=Col("power_w", "float", required=False),
+        kind=Col("kind"),
+        protocol=Col("protocol"),
+        speed_gbit_s=Col("bytes_s", "float", 1e9 / 8),
+        ports=Col("ports", "int"),
+        pcie_gen=Col("pcie_gen", "int", required=False),
+        pcie_lanes=Col("pcie_lanes", "int", required=False),
+        power_w=Col("power_w", "float", required=False),
     )
     kind: Literal["nic", "switch"]
     protocol: NetProtocol
@@ -238,8 +289,13 @@ class NetworkPart(Part):
 
 class FxRate(Base):
     COLUMNS: ClassVar[dict[str, Col]] = {
-        "id": Col("id"), "name": Col("name"), "from_currency": Col("from_currency"), "to_currency": Col("to_currency"),
-        "rate": Col("rate", "float"), "rate_date": Col("rate_date"), "source": Col("source"),
+        "id": Col("id"),
+        "name": Col("name"),
+        "from_currency": Col("from_currency"),
+        "to_currency": Col("to_currency"),
+        "rate": Col("rate", "float"),
+        "rate_date": Col("rate_date"),
+        "source": Col("source"),
         "notes": Col("notes", required=False),
     }
     id: str
@@ -252,13 +308,16 @@ class FxRate(Base):
     notes: str | None = None
 
 
-
 class Circuit(Base):
     """A wall circuit and what it may carry continuously (3 h or more)."""
 
     COLUMNS: ClassVar[dict[str, Col]] = {
-        "id": Col("id"), "label": Col("label"), "volts": Col("volts", "float"), "amps": Col("amps", "float"),
-        "continuous_fraction": Col("continuous_fraction", "float"), "source": Col("source"),
+        "id": Col("id"),
+        "label": Col("label"),
+        "volts": Col("volts", "float"),
+        "amps": Col("amps", "float"),
+        "continuous_fraction": Col("continuous_fraction", "float"),
+        "source": Col("source"),
         "notes": Col("notes", required=False),
     }
     id: str

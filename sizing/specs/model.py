@@ -332,11 +332,13 @@ class Efficiency(Base):
         missing = [f for f in cls.FACTORS if f not in names]
         twice = sorted({f for f in names if names.count(f) > 1})
         if value and (missing or twice):
-            raise ValueError(f"names {twice[0]} twice" if twice else f"lacks {', '.join(missing)}; give a status "
-                             "for every factor or leave the cell empty")
+            raise ValueError(
+                f"names {twice[0]} twice"
+                if twice
+                else f"lacks {', '.join(missing)}; give a status for every factor or leave the cell empty"
+            )
         return value
 
     def status(self, factor: str) -> str | None:
         """The factor's provenance status, None when the row does not say."""
         return next((status for name, status in self.provenance if name == factor), None)
-

@@ -21,13 +21,21 @@ class MemoryBreakdown(Base):
 
     @property
     def total_bytes(self) -> float:
-        return (self.weights_bytes + self.kv_cache_bytes + self.activations_bytes + self.gradients_bytes
-                + self.optimizer_bytes + self.overhead_bytes)
+        return (
+            self.weights_bytes
+            + self.kv_cache_bytes
+            + self.activations_bytes
+            + self.gradients_bytes
+            + self.optimizer_bytes
+            + self.overhead_bytes
+        )
 
 
 class MemoryEstimate(Base):
     per_gpu_bytes: NonNegFloat  # device peak, what nvidia-smi shows (the busiest GPU)
-    need_per_gpu_bytes: NonNegFloat  # what the work needs on that GPU (below per_gpu_bytes when an engine pre-allocates)
+    need_per_gpu_bytes: (
+        NonNegFloat  # what the work needs on that GPU (below per_gpu_bytes when an engine pre-allocates)
+    )
     usable_per_gpu_bytes: NonNegFloat  # what the engine may use: its pre-allocated fraction, else 95% of the card
     allocated_per_gpu_bytes: NonNegFloat  # allocator peak, torch.cuda.max_memory_allocated
     gpu_memory_bytes: PosFloat

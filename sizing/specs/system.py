@@ -40,14 +40,22 @@ def gpu_link(gpu: Gpu, n_gpus: int, lanes: int | None = None, pcie_gen: int | No
     pcie = PCIE_X16_BYTES_S.get(gen, PCIE_FALLBACK_BYTES_S) * (lanes or gpu.pcie_lanes) / 16
     if gpu.has_p2p:
         return Link(kind="p2p", name="PCIe peer-to-peer", bytes_s=pcie, latency_s=LINK_LATENCY_S["p2p"])
-    return Link(kind="host", name="host memory (no P2P on this card)", bytes_s=pcie / 2,
-                latency_s=LINK_LATENCY_S["host"])
+    return Link(
+        kind="host",
+        name="host memory (no P2P on this card)",
+        bytes_s=pcie / 2,
+        latency_s=LINK_LATENCY_S["host"],
+    )
 
 
 def node_link(nic: NetworkPart | None) -> Link:
     """Between nodes: the NIC's line rate per direction, else the 200 Gb/s a cluster gets at least."""
-    return Link(kind="network", name=nic.name if nic else "200 Gb/s InfiniBand (assumed)",
-                bytes_s=nic.bytes_s if nic else DEFAULT_NODE_LINK_BYTES_S, latency_s=NODE_HOP_LATENCY_S)
+    return Link(
+        kind="network",
+        name=nic.name if nic else "200 Gb/s InfiniBand (assumed)",
+        bytes_s=nic.bytes_s if nic else DEFAULT_NODE_LINK_BYTES_S,
+        latency_s=NODE_HOP_LATENCY_S,
+    )
 
 
 class System(Base):
@@ -71,6 +79,11 @@ class System(Base):
     def from_build(cls, b: Build) -> System:
         """The build's lanes per GPU and CPU PCIe generation, its NIC and its GPU power cap."""
         lanes = 16 if b.chassis.pcie_switch else b.gpu_lanes_each  # a switch gives each GPU a full x16 to its peers
-        return cls(gpu=b.gpu, n_gpus=b.n_gpus, n_nodes=b.n_nodes,
-                   gpu_link=gpu_link(b.gpu, b.n_gpus, lanes, b.cpu.pcie_gen), node_link=node_link(b.nic),
-                   gpu_power_limit_w=b.gpu_power_limit_w)
+        return cls(
+            gpu=b.gpu,
+            n_gpus=b.n_gpus,
+            n_nodes=b.n_nodes,
+            gpu_link=gpu_link(b.gpu, b.n_gpus, lanes, b.cpu.pcie_gen),
+            node_link=node_link(b.nic),
+            gpu_power_limit_w=b.gpu_power_limit_w,
+        )

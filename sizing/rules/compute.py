@@ -1,0 +1,103 @@
+"""Rules on the GPUs' work: memory, engine support, tensor-parallel splits, communication, target speed."""
+
+from __future__ import annotations
+
+from sizing.estimate.parallel import tensor_ways, tp_problem
+from sizing.specs import Candidate, Engine, Finding, Gpu
+from sizing.units import fmt_bytes, fmt_rate
+
+
+def gpu_memory(c: Candidate) -> Finding:
+    """The busiest GPU's need fits what the engine may use of it: its gpu_memory_utilization fraction, else 95% of
+    the card (driver and allocator growth). Source: the estimator (sizing.estimate.memory)."""
+    b, m = c.build, c.estimate.memory
+    where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name}"
+    msg = (
+        f"needs {fmt_bytes(m.need_per_gpu_bytes)} per GPU on {where}, {fmt_bytes(m.usable_per_gpu_bytes)} usable "
+        f"of {fmt_bytes(m.gpu_memory_bytes)}"
+    )
+    if not m.fits:
+        msg += "; use more or larger GPUs, a smaller quantization, fewer users or a shorter context"
+    return Finding(
+        rule="gpu_memory",
+        ok=m.fits,
+        need=round(m.need_per_gpu_bytes),
+        have=round(m.usable_per_gpu_bytes),
+        message=msg,
+    )
+
+
+def engine_support(c: Candidate) -> Finding:
+    """The engine has kernels for this GPU's vendor (vLLM/TensorRT-LLM build on CUDA; Huawei Ascend needs the CANN
+    stack: MindIE or vllm-ascend, hardware.md §5; what to run instead is the GPU's stack_note in gpus.csv)."""
+    return engine_runs_on(c.estimate.execution.engine, c.build.gpu)
+
+
+def engine_runs_on(engine: Engine, gpu: Gpu) -> Finding:
+    ok = gpu.vendor in engine.gpu_vendors
+    msg = (
+        f"{engine.name} runs on {gpu.vendor} GPUs"
+        if ok
+        else f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only)"
+        + (f"; {gpu.stack_note}" if gpu.stack_note else "")
+    )
+    return Finding(rule="engine_support", ok=ok, need=gpu.vendor, have=";".join(engine.gpu_vendors), message=msg)
+
+
+def tensor_parallel(c: Candidate) -> Finding:
+    """Tensor parallel splits attention heads evenly: the GPU count per node must divide the query heads, and the KV
+    heads must divide among the GPUs or be replicated to them (vLLM/Megatron-LM check both at start-up)."""
+    b, e = c.build, c.estimate
+    problem = tp_problem(e.model, tensor_ways(e.execution))
+    if problem is None:
+        return Finding(rule="tensor_parallel", ok=True, message=f"{b.n_gpus} GPU(s) per node split the model evenly")
+    return Finding(rule="tensor_parallel", ok=False, need=e.model.n_heads, have=b.n_gpus, message=problem)
+
+
+def gpu_communication(c: Candidate) -> Finding:
+    """What multi-GPU traffic costs: tensor parallel all-reduces twice per layer; GeForce cards have no P2P or
+    NVLink, so it crosses host memory (hardware.md §0, §3.4 [S15][S16]); layer split adds capacity, not speed."""
+    b, e = c.build, c.estimate
+    engine = e.execution.engine
+    if b.n_gpus == 1 and b.n_nodes == 1:
+        return Finding(rule="gpu_communication", ok=True, message="one GPU: no inter-GPU traffic")
+    if engine.split == "layer":
+        return Finding(
+            rule="gpu_communication",
+            ok=True,
+            message=f"{engine.name} splits layers: activations hop "
+            "GPU to GPU once per token; more GPUs add memory, not decode speed",
+        )
+    link = e.system.gpu_link.name
+    per_token = e.decode_step.comm_s
+    step = 1 / e.speed.decode_tokens_per_s if e.speed.decode_tokens_per_s else 0.0
+    share = per_token / step if step else 0.0
+    msg = f"tensor parallel over {link}: all-reduces cost {per_token * 1e3:.2f} ms per decode step ({share:.0%} of it)"
+    if b.n_nodes > 1:
+        msg += f"; {b.n_nodes} nodes pipeline layers over {b.nic.name if b.nic else 'the network'}"
+    return Finding(rule="gpu_communication", ok=True, need=None, have=link, message=msg)
+
+
+def network(c: Candidate) -> Finding:
+    """Multi-node builds need a NIC per node and, beyond two nodes, a switch with a port per node."""
+    b = c.build
+    if b.n_nodes == 1:
+        return Finding(rule="network", ok=True, message="single node: no cluster network")
+    ok = b.nic is not None and (b.n_nodes <= 2 or (b.switch is not None and b.switch.ports >= b.n_nodes))
+    nic = b.nic.name if b.nic else "no NIC"
+    sw = "back-to-back cable" if b.n_nodes <= 2 else (b.switch.name if b.switch else "no switch")
+    return Finding(rule="network", ok=ok, need=b.n_nodes, have=sw, message=f"{b.n_nodes} nodes: {nic} per node, {sw}")
+
+
+def target_speed(c: Candidate) -> Finding:
+    """Total decode throughput over all users meets --target-tokens-per-s."""
+    have, target = c.estimate.speed.decode_tokens_per_s_total, c.constraints.target_tokens_per_s
+    if target is None:
+        return Finding(rule="target_speed", ok=True, have=round(have, 1), message=f"decode {fmt_rate(have)} in total")
+    return Finding(
+        rule="target_speed",
+        ok=have >= target,
+        need=target,
+        have=round(have, 1),
+        message=f"decodes {fmt_rate(have)} in total, target {fmt_rate(target)}",
+    )

@@ -1,0 +1,86 @@
+"""Rules on power: PSU capacity and connectors, the wall circuit."""
+
+from __future__ import annotations
+
+from sizing.estimate.power import psu_headroom
+from sizing.specs import Candidate, Finding, Gpu, Psu
+from sizing.units import fmt_watts
+
+BOARD_POWERED = 10**6  # "plugs" a server power board offers: it feeds every GPU
+
+
+def gpu_plugs_served(psu: Psu, gpu: Gpu, n_cpus: int) -> int:
+    """How many of these GPUs the PSU's outputs can feed: a 16-pin card takes a native 16-pin output or an adapter
+    from three (450 W) or four (600 W) 8-pin PCIe outputs; an 8-pin EPS card (RTX A6000, A40, A100 PCIe) takes a
+    spare EPS output or the two-PCIe-to-EPS adapter NVIDIA ships with it; PCIe 8-pin cards take their plug count
+    (PCIe CEM 5.0 / ATX 3.0 ratings: 16-pin 600 W, 8-pin 150 W)."""
+    conn = gpu.power_connector or "board"
+    if psu.form == "crps" or conn == "board":
+        return BOARD_POWERED  # server chassis feed GPUs from their power board
+    if conn in ("12vhpwr", "12v-2x6"):
+        return psu.n_12vhpwr + psu.n_pcie_8pin // (4 if gpu.tdp_w > 450 else 3)
+    if "eps" in conn:
+        return max(0, psu.n_eps_8pin - n_cpus) + psu.n_pcie_8pin // 2
+    plugs = 3 if conn.startswith("3x") else 2 if conn.startswith("2x") else 1
+    return psu.n_pcie_8pin // plugs
+
+
+def psu_capacity(c: Candidate) -> Finding:
+    """PSU continuous rating at the input voltage >= 1.25 x sustained DC load (ATX); 1.15 for redundant CRPS sets,
+    counting only the PSUs that carry the load (N+N or N+1). Sources: hardware.md §3.2 [S48][S49][S52]."""
+    b, p = c.build, c.power
+    headroom = psu_headroom(b.psu.form)
+    need = p.sustained_w * headroom
+    ok = p.psu_capacity_w >= need and p.sustained_w <= b.chassis.max_psu_w
+    psu = f"{b.n_psus} x {b.psu.name}" if b.n_psus > 1 else b.psu.name
+    msg = (
+        f"needs {fmt_watts(need)} ({fmt_watts(p.sustained_w)} sustained x {headroom}), {psu} gives "
+        f"{fmt_watts(p.psu_capacity_w)} at {b.circuit.volts:.0f} V"
+    )
+    if p.sustained_w > b.chassis.max_psu_w:
+        msg += f"; the chassis supplies at most {fmt_watts(b.chassis.max_psu_w)}"
+    return Finding(rule="psu_capacity", ok=ok, need=round(need), have=round(p.psu_capacity_w), message=msg)
+
+
+def psu_connectors(c: Candidate) -> Finding:
+    """Each GPU gets its own power cables from the PSU (see gpu_plugs_served); server chassis power the GPUs from
+    their power board."""
+    b = c.build
+    have = gpu_plugs_served(b.psu, b.gpu, b.n_cpus)
+    if have >= BOARD_POWERED:
+        return Finding(rule="psu_connectors", ok=True, message="GPUs are powered from the chassis power board")
+    return Finding(
+        rule="psu_connectors",
+        ok=have >= b.n_gpus,
+        need=b.n_gpus,
+        have=have,
+        message=f"{b.n_gpus} GPU(s) with {b.gpu.power_connector} plugs; {b.psu.name} "
+        f"({b.psu.n_12vhpwr} x 16-pin, {b.psu.n_pcie_8pin} x PCIe 8-pin, {b.psu.n_eps_8pin} x EPS) "
+        f"feeds {have}",
+    )
+
+
+def wall_circuit(c: Candidate) -> Finding:
+    """The wall draw (DC load / 80 PLUS efficiency at 50% load) stays within the circuit's continuous rating
+    (NEC 80% rule: 120 V/15 A carries 1,440 W; hardware.md §3.1 [S46], Lambda recommends against workstations above
+    1,440 W [S47]). A rack server spreads its active PSUs over separate feeds, one circuit each (DGX H100: 10.2 kW
+    on 200-240 V feeds [S57]). Over it, a one-PSU machine gets its GPUs capped if >= 70% of TDP suffices
+    (Puget [S53]); otherwise it needs a second circuit or a higher-voltage one."""
+    b, p = c.build, c.power
+    capacity = b.circuit.continuous_w * p.n_circuits
+    ok = p.wall_w <= capacity
+    msg = (
+        f"draws {fmt_watts(p.full_wall_w)} at the wall at full power; a {b.circuit.label} circuit carries "
+        f"{fmt_watts(b.circuit.continuous_w)} continuously"
+    )
+    if p.n_circuits > 1:
+        msg += f": needs {p.n_circuits} such circuits (PSUs on separate feeds)"
+    if b.gpu_power_limit_w and ok:
+        msg += (
+            f": fits with GPUs capped at {b.gpu_power_limit_w:.0f} W (nvidia-smi -pl {b.gpu_power_limit_w:.0f}; "
+            f"{fmt_watts(p.wall_w)}): decode is memory-bound and barely slows, compute-bound prefill and "
+            "training lose a few percent (Puget: >95% at 80% power)"
+        )
+    elif not ok:
+        msg += "; use a second circuit, a 230 V or 208 V circuit, or fewer GPUs"
+    return Finding(rule="wall_circuit", ok=ok, need=round(p.wall_w), have=round(capacity), message=msg)
