@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sizing.specs import Precision, Rejection
+from sizing.specs import Constraints, Execution, Objective, Option, Precision, Rejection
 from sizing.units import fmt_money
 
 from .provider import Problem
@@ -15,13 +15,22 @@ from .search import search
 MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits first
 
 
+def best_with(p: Problem, objective: Objective, **changes: object) -> Option | None:
+    """The best build by `objective` when the constraints change so (the best chassis per shape, as ranked)."""
+    found = search(p._replace(constraints=p.constraints.model_copy(update=changes)))[0]
+    best = best_per_shape(found, objective)
+    return best[0] if best else None
+
+
+def passes(p: Problem, execution: Execution | None = None, constraints: Constraints | None = None) -> bool:
+    """Whether any build passes when the execution or the constraints change so."""
+    return bool(search(p._replace(execution=execution or p.execution, constraints=constraints or p.constraints))[0])
+
+
 def raise_budget(p: Problem) -> str | None:
-    opts = best_per_shape(
-        search(p._replace(constraints=p.constraints.model_copy(update={"budget_usd": None})))[0], "cost"
-    )
-    if not opts:
+    cheapest = best_with(p, "cost", budget_usd=None)
+    if cheapest is None:
         return None
-    cheapest = opts[0]
     return (
         f"raise --budget to {fmt_money(cheapest.total_price_usd)} ({cheapest.build.n_gpus} x "
         f"{cheapest.build.gpu.name}), the cheapest build that passes every other rule"
@@ -31,7 +40,7 @@ def raise_budget(p: Problem) -> str | None:
 def fewer_users(p: Problem) -> str | None:
     batch = p.execution.batch
     for users in sorted({max(1, batch // 2), max(1, batch // 4), 1}, reverse=True):
-        if users < batch and search(p._replace(execution=p.execution.model_copy(update={"batch": users})))[0]:
+        if users < batch and passes(p, execution=p.execution.model_copy(update={"batch": users})):
             return f"serve {users} concurrent users (--users {users}) instead of {batch}"
     return None
 
@@ -41,7 +50,7 @@ def shorter_context(p: Problem) -> str | None:
     if x.prompt_tokens <= 1024:
         return None
     shorter = x.model_copy(update={"prompt_tokens": max(256, x.prompt_tokens // 4)})
-    if search(p._replace(execution=shorter))[0]:
+    if passes(p, execution=shorter):
         return f"a shorter context: --context {shorter.context_tokens}"
     return None
 
@@ -60,7 +69,7 @@ def smaller_formats(p: Problem) -> list[Precision]:
 
 def smaller_quantization(p: Problem) -> str | None:
     for q in smaller_formats(p):
-        if search(p._replace(execution=p.execution.model_copy(update={"precision": q})))[0]:
+        if passes(p, execution=p.execution.model_copy(update={"precision": q})):
             return f"a smaller quantization: --precision {q.id}"
     return None
 
@@ -69,11 +78,9 @@ def wider_gpus(p: Problem) -> str | None:
     c = p.constraints
     if not (c.gpus or c.exclude or c.max_gpus or c.form_factor):
         return None
-    wider = c.model_copy(update={"gpus": (), "exclude": (), "max_gpus": None, "form_factor": None})
-    opts = best_per_shape(search(p._replace(constraints=wider))[0], c.objective)
-    if not opts:
+    best = best_with(p, c.objective, gpus=(), exclude=(), max_gpus=None, form_factor=None)
+    if best is None:
         return None
-    best = opts[0]
     return (
         f"another GPU or count: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id} "
         f"({fmt_money(best.total_price_usd)}) passes without the GPU constraints"
@@ -86,10 +93,7 @@ def bigger_circuit(p: Problem) -> str | None:
         return None
     now = p.parts.circuit(c.circuit).continuous_w
     for circuit in sorted(p.parts.circuits.values(), key=lambda x: x.continuous_w):
-        if (
-            circuit.continuous_w > now
-            and search(p._replace(constraints=c.model_copy(update={"circuit": circuit.id})))[0]
-        ):
+        if circuit.continuous_w > now and passes(p, constraints=c.model_copy(update={"circuit": circuit.id})):
             return f"a bigger wall circuit: --circuit {circuit.id} ({circuit.label})"
     return None
 
