@@ -345,3 +345,21 @@ def test_estimators_dispatch_on_the_task(catalog):
     gpu = catalog.gpu("rtx-4090")
     e = estimate(model, x, System.of(gpu), catalog.efficiency("vllm", gpu.gpu_class))
     assert e == inference.estimate(model, x, System.of(gpu), catalog.efficiency("vllm", gpu.gpu_class))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    model=st.sampled_from(MODELS),
+    engine=st.sampled_from(ENGINES),
+    batch=st.integers(1, 64),
+    prompt=st.integers(1, 8192),
+    n_gpus=st.sampled_from([1, 2, 4]),
+)
+def test_step_time_is_never_below_its_slowest_component(catalog, model, engine, batch, prompt, n_gpus):
+    """Roofline: a step takes at least as long as reading its bytes, doing its FLOPs, or its communication; the
+    components are what the rules and reports quote, so they must bound the total."""
+    e = _estimate(catalog, model, engine, batch=batch, prompt_tokens=prompt, n_gpus=n_gpus)
+    for step in (e.decode_step, e.prefill):
+        assert step.total_s >= max(step.weights_s + step.kv_s, step.compute_s) * (1 - 1e-9)
+        assert step.total_s >= step.comm_s
+    assert e.speed.decode_bound == e.decode_step.bound

@@ -134,12 +134,13 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     w_bytes = shapes.decode_weight_bytes(model, x.precision, tokens) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
     t_host = n_chunks * model.n_layers * eff.layer_overhead_s
+    if tp == 1 and lw > 1:  # pipelined stages overlap: every component shrinks by the same factor (step_time scales)
+        factor = pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
+        t_mem, t_comp, t_host = t_mem * factor, t_comp * factor, t_host * factor
     t = step_time(x.engine, t_mem, t_comp, t_host)
     comm = 0.0
     if tp > 1:
         comm = n_chunks * 2 * model.n_layers * allreduce_s(system.gpu_link, tp, chunk * model.hidden_size * ACT_BYTES)
-    elif lw > 1:
-        t *= pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
     comm += n_chunks * hops_s(system.node_link, system.n_nodes - 1, chunk * model.hidden_size * ACT_BYTES)
     return StepTime(
         total_s=t + comm,

@@ -39,7 +39,7 @@ def psu_headroom(psu_form: str) -> float:
     return CRPS_HEADROOM if psu_form == "crps" else ATX_HEADROOM
 
 
-def part_w(part: Part, chassis: Chassis) -> float:
+def part_w(part: Part) -> float:
     """Sustained DC draw of one part at full power."""
     if isinstance(part, (Gpu, Cpu)):
         return part.tdp_w
@@ -50,13 +50,13 @@ def part_w(part: Part, chassis: Chassis) -> float:
     if isinstance(part, NetworkPart):
         return part.power_w or NIC_W
     if isinstance(part, Chassis):
-        return PLATFORM_W[chassis.form_factor]
+        return PLATFORM_W[part.form_factor]  # board, fans and BMC of this kind of machine
     return 0.0  # PSUs deliver the load
 
 
-def load_w(parts: tuple[tuple[Part, int], ...], chassis: Chassis) -> float:
+def load_w(parts: tuple[tuple[Part, int], ...]) -> float:
     """DC load of one node's parts (part, count) at full GPU power."""
-    return sum(part_w(p, chassis) * n for p, n in parts)
+    return sum(part_w(p) * n for p, n in parts)
 
 
 def active_psus(chassis: Chassis) -> int:
@@ -92,7 +92,7 @@ def power(b: Build) -> PowerDraw:
     """One node's draw: the DC load at full power and with the build's GPU cap, the wall draw through the PSU's
     80 PLUS efficiency at this voltage, the PSU capacity and the circuits it needs."""
     parts = tuple((p, n) for _, p, n in b.node_parts())
-    sustained = load_w(parts, b.chassis)
+    sustained = load_w(parts)
     capped = sustained - b.n_gpus * (b.gpu.tdp_w - b.gpu_power_limit_w) if b.gpu_power_limit_w else sustained
     efficiency = psu_efficiency(b.psu.efficiency_tier, b.circuit.volts)
     wall = capped / efficiency

@@ -197,7 +197,7 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
         )
     dimm, n_dimms = dimms
     node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
-    load = load_w(node + (((nic, 1),) if nic else ()), chassis)
+    load = load_w(node + (((nic, 1),) if nic else ()))
     psu = pick_psu(parts.psus.values(), chassis, gpu, n, load, circuit.volts)
     limit = (
         power_cap_w(load, gpu, n, circuit, psu_efficiency(psu.efficiency_tier, circuit.volts))
