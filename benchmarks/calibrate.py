@@ -23,7 +23,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import least_squares
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measured import MEASURED, Case, load_cases, predict  # noqa: E402
@@ -137,6 +136,8 @@ def residuals(cases: list[Case], x: np.ndarray, engine: str, gpu_class: str) -> 
 
 
 def fit(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weight: float) -> np.ndarray:
+    from scipy.optimize import least_squares  # only fitting needs scipy (pip install -e .[dev])
+
     def fun(logx: np.ndarray) -> np.ndarray:
         x = np.exp(logx)
         return np.concatenate([residuals(cases, x, engine, gpu_class), weight * (logx - np.log(prior))])

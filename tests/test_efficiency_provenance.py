@@ -93,7 +93,6 @@ def test_older_efficiency_file_without_provenance_still_loads(data_copy):
 # -- the rule calibrate.py applies ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def calibrate():
-    pytest.importorskip("scipy")
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import calibrate as module
