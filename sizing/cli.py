@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -52,10 +54,28 @@ EXIT_BAD_INPUT = 2  # the request or the data is wrong: one line says what and h
 EXIT_NO_BUILD = 3  # a valid request that no build passes: the ways out say what would
 
 
+def one_line(text: str) -> str:
+    """The text with every control character (a newline in a name the user typed) shown escaped, so an error is
+    always one line and cannot forge a second one."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     """One line on stderr, exit code 2 (3: no build passes), no traceback."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise SystemExit(code)
+
+
+def output_failed(exc: OSError) -> None:
+    """stdout could not take the output (a full disk, a closed pipe), or a path failed that the library did not
+    name: one line, exit 2. stdout is pointed at /dev/null first, so the interpreter's last flush of what is left
+    cannot print a second error."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    reason = exc.strerror or exc.__class__.__name__
+    if exc.filename:  # a path the library did not turn into its own error
+        fail(f"cannot use '{exc.filename}' ({reason}); check the path")
+    fail(f"cannot write the output ({reason}); free space or write somewhere else")
 
 
 @app.command()
@@ -103,7 +123,8 @@ def _split(values: list[str] | None, option: str) -> tuple[str, ...]:
     """Comma-separated ids from a repeatable option; an option given but empty is an error, not 'everything'."""
     ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
     if values is not None and values and not ids:
-        raise SizingError(f"{option} is empty; give ids separated by commas (see `sizing gpus`) or leave it out")
+        where = "data/cpus.csv" if option == "--cpu" else "`sizing gpus`"
+        raise SizingError(f"{option} is empty; give ids separated by commas (see {where}) or leave it out")
     return ids
 
 
@@ -234,7 +255,7 @@ def catalog_check(data: Path | None = DataOpt) -> None:
     )
 
 
-OPTION_NAMES = {"n_gpus": "--gpus", "gpus_allowed": "--gpu", "cpus_allowed": "--cpu"}
+OPTION_NAMES = {"n_gpus": "--gpus", "gpus_allowed": "--gpu", "cpus_allowed": "--cpu", "users": "--users (--batch)"}
 
 
 def _invalid(exc: ValidationError) -> str:
@@ -260,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         fail(_invalid(exc))
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:  # the library turns every file it reads into a SizingError: this is our own output
+        output_failed(exc)
     except Exception as exc:  # click's usage errors (typer may vendor click): one line, exit 2
         if hasattr(exc, "format_message"):
             message = " ".join(exc.format_message().split())

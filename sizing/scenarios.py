@@ -33,7 +33,8 @@ TASKS = ("inference",)
 
 def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execution]:
     """The model and how it runs (on req.n_gpus GPUs of one node), every name resolved against the catalog."""
-    if req.task not in TASKS:
+    task = req.task.strip().lower()
+    if task not in TASKS:
         raise SizingError(f"task '{req.task}' is not estimated yet; use --task {' or '.join(TASKS)}")
     model = resolve(req.model, catalog)
     precision = catalog.precision(req.precision)
@@ -45,6 +46,11 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
             f"{', '.join(runs)} or another --engine"
         )
     kv = catalog.precision(req.kv_precision or engine.default_kv_precision)
+    kv_formats = engine.kv_precisions or tuple(p.id for p in catalog.precisions.values() if p.family == "float")
+    if kv.id not in kv_formats and kv.id != engine.default_kv_precision:
+        raise SizingError(
+            f"{engine.name} cannot keep its KV cache in {kv.id}; pick --kv-precision from {', '.join(kv_formats)}"
+        )
     new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
     prompt = req.prompt_tokens
     if prompt is None:
@@ -88,6 +94,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
 
 def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
     """Resolve the request's names, then search builds (sizing.recommend), prices shown in req.currency."""
+    if req.context is not None and req.prompt_tokens is not None:
+        raise SizingError("--context and --prompt-tokens both set the prompt length; give one of them")
     context = req.context or (None if req.prompt_tokens is not None else DEFAULT_CONTEXT_TOKENS)
     new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
     if context is not None and context <= new:

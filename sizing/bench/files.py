@@ -22,14 +22,15 @@ def result_path(out_dir: Path | str, comparison: Comparison) -> Path:
     return Path(out_dir) / f"{gpu}__{_slug(m.model_id)}.json"
 
 
-def load_results(path: Path | str) -> BenchFile:
+def load_results(path: Path | str, fix: str = "pass a file that `sizing bench --out` wrote") -> BenchFile:
+    """A results file; `fix` is what to tell the user when it is not one (saving into a folder: move it away)."""
     path = Path(path)
     try:
         return BenchFile.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise SizingError(f"cannot read {path} ({exc.__class__.__name__}); check the path") from None
     except ValidationError:
-        raise SizingError(f"{path} is not a bench results file; move it away or pick another --out") from None
+        raise SizingError(f"{path} is not a bench results file; {fix}") from None
 
 
 def _workload_key(c: Comparison) -> tuple:
@@ -68,7 +69,7 @@ def check_writable(folder: Path) -> None:
 def save(comparison: Comparison, out_dir: Path | str) -> Path:
     """Add (or replace, same workload) this run in `<out_dir>/<gpu>__<model>.json`; returns the path."""
     path = result_path(out_dir, comparison)
-    runs = list(load_results(path).runs) if path.is_file() else []
+    runs = list(load_results(path, "move it away or pick another --out").runs) if path.is_file() else []
     runs = [r for r in runs if _workload_key(r) != _workload_key(comparison)] + [comparison]
     gpu, model = path.stem.split("__", 1)
     _write_atomic(path, BenchFile(gpu=gpu, model=model, runs=tuple(runs)).model_dump_json(indent=2) + "\n")

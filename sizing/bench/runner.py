@@ -125,13 +125,13 @@ def run(
     layers) and compare with the estimate; with out_dir, save the result as JSON."""
     torch = _torch()
     spec = resolve(request.model, catalog)
-    if out_dir is not None:
-        check_writable(Path(out_dir))  # fail before minutes of measuring, not after
     prompt_tokens, new_tokens, batch = request.prompt_tokens, request.new_tokens, request.batch
     gpu_hint, dtype, n_layers = request.gpu, request.dtype, request.n_layers
     _check_workload(prompt_tokens, new_tokens, batch)
     if n_layers is not None and n_layers < 1:
         raise SizingError(f"layers must be at least 1, got {n_layers}; raise it")
+    if out_dir is not None:  # after the request is known good, so a rejected request leaves no folder behind
+        check_writable(Path(out_dir))  # fail before minutes of measuring, not after
     notes: list[str] = []
     gpu: Gpu | None = None
     if torch.cuda.is_available():

@@ -69,6 +69,9 @@ def _check_engines(tables: dict[str, list]) -> None:
         if eff.copied_from is not None and (eff.copied_from not in engines or eff.copied_from == eff.engine):
             raise CatalogError("efficiency.csv", i, "copied_from", f"'{eff.copied_from}' is not another engines id")
     for i, engine in enumerate(tables["engines.csv"], start=2):
+        unknown = [k for k in engine.kv_precisions if k not in precisions]
+        if unknown:
+            raise CatalogError("engines.csv", i, "kv_precisions", f"'{unknown[0]}' is not in precisions.csv")
         if engine.default_kv_precision not in precisions:
             raise CatalogError(
                 "engines.csv",

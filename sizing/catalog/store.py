@@ -76,7 +76,10 @@ class Catalog(Base):
             return template.model_copy(
                 update={"id": f"exl2-{bits:g}bpw", "name": f"EXL2 {bits:g} bpw", "weight_bits": bits}
             )
-        return self.precisions[self._find("precisions", name, "precision")]
+        found = self.precisions[self._find("precisions", name, "precision")]
+        if found.weight_bits is None:  # a template row: the bits come from the name
+            raise SizingError(f"'{name}' needs its bits per weight in the name, e.g. {found.id}-4.0bpw")
+        return found
 
     def default_engine(self, family: str) -> Engine:
         """The engine that runs a precision family when the request names none (engines.csv `default_for_families`;

@@ -240,6 +240,7 @@ class Engine(Base):
         "host_bound": Col("host_bound", "bool"),
         "fragmentation": Col("fragmentation", "float"),
         "fit_like": Col("fit_like", required=False),
+        "kv_precisions": Col("kv_precisions", "list", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -265,6 +266,7 @@ class Engine(Base):
     host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
     fragmentation: NonNegFloat
     fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
+    kv_precisions: tuple[str, ...] = ()  # KV-cache formats it offers (precisions ids); empty: the float formats
     source: str
     notes: str | None = None
 

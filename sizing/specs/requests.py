@@ -43,7 +43,7 @@ class RecommendRequest(Request):
     gpus_allowed: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     cpus_allowed: tuple[str, ...] = ()
-    circuit: str | None = None
+    circuit: Name | None = None
     max_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
     form_factor: FormFactor | None = None
     target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
