@@ -155,6 +155,8 @@ def recommend(
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
     currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
+    top: int = typer.Option(5, "--top", min=1, help="Builds to show in the table, in rank order."),
+    bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     data: Path | None = DataOpt,
 ) -> None:
@@ -182,7 +184,9 @@ def recommend(
     )
     result = scenarios.recommend(cat.load(data), req)
     typer.echo(
-        json.dumps(report.recommendation_json(result), indent=2) if as_json else report.recommendation_text(result)
+        json.dumps(report.recommendation_json(result), indent=2)
+        if as_json
+        else report.recommendation_text(result, top=top, bom=bom)
     )
     if not result.options:
         fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)

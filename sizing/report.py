@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .specs import Estimate, Gpu, ModelSpec, Option, Recommendation
+from .specs import CATALOG_GAP, Estimate, Gpu, ModelSpec, Option, Recommendation
 from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 
@@ -164,6 +164,18 @@ def recommendation_json(r: Recommendation) -> dict:
             "model": r.model.id,
             "assumed": r.model.assumed,
         },
+        "near_misses": [
+            {
+                "gpu": m.gpu,
+                "n_gpus": m.n_gpus * m.n_nodes,
+                "n_nodes": m.n_nodes,
+                "chassis": m.chassis,
+                "total_price_usd": m.total_price_usd,
+                "failed": [f.rule for f in m.findings],
+                "fix": m.findings[0].message,
+            }
+            for m in r.near_misses
+        ],
         "ways_out": list(r.ways_out),
         "currency": {"code": r.currency, "usd_rate": r.fx_rate, "date": r.fx_date, "source": r.fx_source},
         "request": r.request,
@@ -174,76 +186,117 @@ def _money(usd: float, r: Recommendation) -> str:
     return fmt_money(usd * r.fx_rate, r.currency)
 
 
-def recommendation_text(r: Recommendation, n_rejected: int = 8) -> str:
-    """One glance: the best build per GPU count, why the top one, and the short rejected list."""
+def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
+    b, s = o.build, o.estimate.speed
+    nodes = b.n_nodes
+    drives = fmt_decimal_bytes(b.system_drive.capacity_bytes) + " NVMe"
+    if b.data_drive:
+        drives += f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}"
+    return [
+        str(rank),
+        f"{b.n_gpus * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
+        f"{b.n_cpus} x {b.cpu.id}",
+        f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
+        drives,
+        f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
+        b.chassis.id,
+        _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
+        f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
+        f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
+        fmt_watts(o.power.wall_w * nodes),
+    ]
+
+
+def _rejected_lines(r: Recommendation, n_rejected: int) -> list[str]:
+    """Shapes with no passing chassis, one line each: the first rule its first judged chassis failed (a catalog
+    gap, a chassis whose parts the catalog lacks, says nothing about the shape)."""
+    passed = {(o.build.gpu.id, o.build.n_gpus * o.build.n_nodes) for o in r.options}
+    seen: set[tuple[str, int]] = set()
+    out = [f"Rejected ({len(r.rejected)} candidate builds; --json lists every one with every failed rule):"]
+    for rj in r.rejected:
+        key = (rj.gpu, rj.n_gpus * rj.n_nodes)
+        judged = [f for f in rj.findings if f.rule != CATALOG_GAP]
+        if not judged or key in passed or key in seen or len(seen) >= n_rejected:
+            continue
+        seen.add(key)
+        out.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {judged[0].message}")
+    return out
+
+
+def _bom_lines(o: Option, r: Recommendation) -> list[str]:
+    rows = [
+        [
+            ln.kind,
+            ln.name,
+            str(ln.quantity),
+            _money(ln.unit_price_usd, r) if ln.unit_price_usd else "unpriced",
+            _money(ln.unit_price_usd * ln.quantity, r) if ln.unit_price_usd else "-",
+            f"{ln.price_kind or '-'} {ln.price_date or ''}".strip(),
+        ]
+        for ln in o.lines
+    ]
+    return [
+        _table(
+            "Bill of materials (recommended build)", ["part", "model", "qty", "unit", "line", "price"], rows
+        ).rstrip()
+    ]
+
+
+def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8) -> str:
+    """One glance: the top builds in rank order (the recommended one first), why the top one, the near misses,
+    the short rejected list and, with `bom`, the recommended build's priced bill of materials."""
     x = r.execution
-    head = (
+    lines = [
         f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
         f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
-    )
-    lines = [head]
+    ]
     if r.model.assumed:
         lines.append(f"Assumed: {r.model.assumed}")
     if not r.options:
         lines += ["", "No build passes every rule."]
-        lines += [f"  way out: {x}" for x in r.ways_out]
+        lines += [f"  way out: {w}" for w in r.ways_out]
     else:
-        shown: dict[tuple[int, int], Option] = {}
-        for o in r.options:  # ranked: the first of each GPU count is its best
-            shown.setdefault((o.build.n_nodes, o.build.n_gpus), o)
-        rows = []
-        for (nodes, n), o in sorted(shown.items()):
-            b, s = o.build, o.estimate.speed
-            rows.append(
-                [
-                    f"{n * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
-                    f"{b.n_cpus} x {b.cpu.id}",
-                    f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
-                    fmt_decimal_bytes(b.system_drive.capacity_bytes)
-                    + " NVMe"
-                    + (
-                        f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}"
-                        if b.data_drive
-                        else ""
-                    ),
-                    f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
-                    b.chassis.id,
-                    _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
-                    f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
-                    fmt_watts(o.power.wall_w * nodes),
-                ]
-            )
+        objective = r.request.get("objective", "cost")
+        rows = [_build_row(i + 1, o, r) for i, o in enumerate(r.options[:top])]
+        title = f"Top {len(rows)} of {len(r.options)} builds, ranked by {objective} (#1 is recommended)"
+        columns = [
+            "#",
+            "GPUs",
+            "CPU",
+            "RAM",
+            "drives",
+            "PSU",
+            "chassis",
+            "price",
+            "tok/s user/total",
+            "first token 1 user / all",
+            "wall",
+        ]
+        lines.append(_table(title, columns, rows).rstrip())
+        best = r.options[0]
         lines.append(
-            _table(
-                "Best build per GPU count (ranked by " + r.request.get("objective", "cost") + ")",
-                ["GPUs", "CPU", "RAM", "drives", "PSU", "chassis", "price", "tok/s user/total", "wall"],
-                rows,
-            ).rstrip()
+            f"Recommended: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.name} in "
+            f"{best.build.chassis.name}, {_money(best.total_price_usd, r)}{'+' if best.unpriced else ''}"
         )
-        top = r.options[0]
-        lines.append(
-            f"Recommended: {top.build.n_gpus * top.build.n_nodes} x {top.build.gpu.name} in "
-            f"{top.build.chassis.name}, {_money(top.total_price_usd, r)}{'+' if top.unpriced else ''}"
-        )
-        lines += [f"  - {x}" for x in top.reasons]
+        lines += [f"  - {w}" for w in best.reasons]
         notes = [
             f.message
-            for f in top.findings
+            for f in best.findings
             if f.rule in ("memory_speed", "wall_circuit", "gpu_communication", "pcie_lanes", "psu_capacity")
         ]
-        lines += [f"  - {x}" for x in notes]
-        lines += [f"  - {x}" for x in top.estimate.notes if x != r.model.assumed]
+        lines += [f"  - {w}" for w in notes]
+        lines += [f"  - {w}" for w in best.estimate.notes if w != r.model.assumed]
+        if bom:
+            lines += [""] + _bom_lines(best, r)
+    if r.near_misses:
+        lines += ["", "Near misses (fully priced builds that fail one rule):"]
+        lines += [
+            f"  {m.n_gpus * m.n_nodes} x {m.gpu} in {m.chassis} ({_money(m.total_price_usd or 0.0, r)}): "
+            f"{m.findings[0].rule}: {m.findings[0].message}"
+            for m in r.near_misses
+        ]
     if r.rejected:
-        lines.append("")
-        lines.append(f"Rejected ({len(r.rejected)} candidate builds; --json lists every one with every failed rule):")
-        passed = {(o.build.gpu.id, o.build.n_gpus * o.build.n_nodes) for o in r.options}
-        seen: set[tuple[str, int]] = set()
-        for rj in r.rejected:  # shapes with no passing chassis at all; the first reason of the first chassis
-            key = (rj.gpu, rj.n_gpus * rj.n_nodes)
-            if key in passed or key in seen or len(seen) >= n_rejected:
-                continue
-            seen.add(key)
-            lines.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {rj.findings[0].message}")
+        lines += [""] + _rejected_lines(r, n_rejected)
     lines.append("")
     lines.append(
         "Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"

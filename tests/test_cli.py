@@ -194,7 +194,19 @@ def test_python_dash_m_entry_point():
 def test_recommend_default_one_glance(capsys):
     code, out, _ = run_main(["recommend", "--model", "7b"], capsys)
     assert code == 0
-    assert "Best build per GPU count" in out and "Recommended:" in out and "Rejected" in out
+    assert "Top 5 of" in out and "(#1 is recommended)" in out and "Recommended:" in out and "Rejected" in out
+    table = out.split("Recommended:")[0]
+    first = next(line for line in table.splitlines() if line.startswith("│ 1 "))
+    assert "rtx-3090" in first and "$1,941" in first  # the first row is the recommended build
+    assert "first token 1" in table and "catalog_gap" not in out
+
+
+def test_recommend_top_and_bom(capsys):
+    code, out, _ = run_main(["recommend", "--model", "7b", "--top", "8", "--bom"], capsys)
+    assert code == 0 and "Top 8 of" in out
+    assert sum(1 for line in out.splitlines() if line.startswith("│ ") and line[2].isdigit()) == 8
+    bom = out.split("Bill of materials")[1]
+    assert "unpriced" in bom and "used 2026" in bom and "msrp" in bom  # each line's price kind and date
 
 
 def test_recommend_json_interface(capsys):

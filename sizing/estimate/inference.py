@@ -169,6 +169,7 @@ def speed(
     Returns the speeds, the mean decode step and the prefill."""
     x = execution
     pre = prefill(model, x, system, eff)
+    alone = prefill(model, x.model_copy(update={"batch": 1}), system, eff) if x.batch > 1 else pre
     steps = max(x.new_tokens, 1)
     samples = [
         decode_step(model, x, system, eff, x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES)
@@ -184,6 +185,7 @@ def speed(
         decode_tokens_per_s_total=decode_rate * x.batch,
         e2e_tokens_per_s=x.new_tokens / (t_prefill + t_decode) if x.new_tokens else 0.0,
         time_to_first_token_s=t_prefill if x.prompt_tokens > 0 else t_decode / steps,
+        time_to_first_token_one_user_s=alone.total_s if x.prompt_tokens > 0 else t_decode / steps,
         decode_bound=step.bound,
     )
     return speeds, step, pre

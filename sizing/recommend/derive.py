@@ -13,6 +13,7 @@ from sizing import rules
 from sizing.estimate.power import feeds, load_w, power_cap_w, psu_capacity_w, psu_efficiency, psu_headroom
 from sizing.estimate.requirements import data_bays, gpu_lanes, io_lanes, system_drive_interface
 from sizing.specs import (
+    CATALOG_GAP,
     Build,
     Chassis,
     Cpu,
@@ -166,7 +167,7 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     nic, switch = pick_network(parts, n_nodes)
     system, data = pick_storage(parts, chassis, need)
     if system is None:
-        return Finding(rule="system_drive", ok=False, message="no NVMe drive in drives.csv for the system disk")
+        return Finding(rule=CATALOG_GAP, ok=False, message="no NVMe drive in drives.csv for the system disk")
     drives = ((system, 1),) + ((data,) if data else ())
     io = io_lanes(drives, nic)
     full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
@@ -177,7 +178,7 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     if picked is None:
         allowed = f" among {', '.join(c.cpus)}" if c.cpus else " in cpus.csv"
         return Finding(
-            rule="cpu_socket",
+            rule=CATALOG_GAP,
             ok=False,
             need=chassis.cpu_socket_type,
             have=None,
@@ -188,7 +189,7 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     dimms = pick_dimms(parts.dimms.values(), cpu, n_cpus, chassis.dimm_slots, need.ram_bytes)
     if dimms is None:
         return Finding(
-            rule="memory_type",
+            rule=CATALOG_GAP,
             ok=False,
             need=f"DDR{cpu.ddr_gen}",
             have=None,
@@ -233,7 +234,15 @@ def bill_of_materials(b: Build) -> tuple[tuple[Line, ...], float, tuple[str, ...
     if b.switch:
         parts.append(("switch", b.switch, 1))
     lines = tuple(
-        Line(kind=kind, id=p.id, name=p.name, quantity=q, unit_price_usd=p.price_usd, price_date=p.price_date)
+        Line(
+            kind=kind,
+            id=p.id,
+            name=p.name,
+            quantity=q,
+            unit_price_usd=p.price_usd,
+            price_date=p.price_date,
+            price_kind=p.price_kind,
+        )
         for kind, p, q in parts
     )
     total = sum((ln.unit_price_usd or 0.0) * ln.quantity for ln in lines)

@@ -48,7 +48,8 @@ def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple
         f"{fmt_bytes(m.gpu_memory_bytes)} per GPU ({x.engine.name}, {x.precision.id} weights, {x.batch} users x "
         f"{x.context_tokens} tokens)",
         f"decode {fmt_rate(s.decode_tokens_per_s)} per user, {fmt_rate(s.decode_tokens_per_s_total)} in total; "
-        f"first token after {fmt_seconds(s.time_to_first_token_s)}",
+        f"first token after {fmt_seconds(s.time_to_first_token_one_user_s)} for one user's prompt, "
+        f"{fmt_seconds(s.time_to_first_token_s)} when all {x.batch} prompts arrive together",
         f"{b.psu.name} x {b.n_psus} for {fmt_watts(p.sustained_w)} sustained; {fmt_watts(p.wall_w)} at the wall on "
         f"{b.circuit.label}",
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sizing.specs import Recommendation
+from sizing.specs import Recommendation, Rejection
 
 from .provider import Problem
 from .rank import ranked
@@ -21,5 +21,16 @@ def recommend(problem: Problem, request: dict | None = None) -> Recommendation:
         model=problem.model,
         options=tuple(best),
         rejected=tuple(rejected),
+        near_misses=near_misses(rejected),
         ways_out=() if best else ways_out(problem, rejected),
     )
+
+
+def near_misses(rejected: list[Rejection], n: int = 5) -> tuple[Rejection, ...]:
+    """The cheapest composed builds (one per GPU, count and nodes) that fail exactly one rule: the finding says
+    what it needs, and mostly the fix."""
+    one = [r for r in rejected if len(r.findings) == 1 and r.total_price_usd is not None]
+    best: dict[tuple[str, int, int], Rejection] = {}
+    for r in sorted(one, key=lambda r: r.total_price_usd or 0.0):
+        best.setdefault((r.gpu, r.n_gpus, r.n_nodes), r)
+    return tuple(list(best.values())[:n])

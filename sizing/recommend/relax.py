@@ -13,6 +13,7 @@ from .rank import best_per_shape
 from .search import search
 
 MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits first
+MAX_USERS_TRIED = 1024  # concurrent sequences a throughput target may ask for
 
 
 def best_with(p: Problem, objective: Objective, **changes: object) -> Option | None:
@@ -42,6 +43,16 @@ def fewer_users(p: Problem) -> str | None:
     for users in sorted({max(1, batch // 2), max(1, batch // 4), 1}, reverse=True):
         if users < batch and passes(p, execution=p.execution.model_copy(update={"batch": users})):
             return f"serve {users} concurrent users (--users {users}) instead of {batch}"
+    return None
+
+
+def more_users(p: Problem) -> str | None:
+    """A total-throughput target is met by more sequences in flight: decode reads the weights once per step for the
+    whole batch (roofline), so the total grows with the batch until compute or memory binds."""
+    batch = p.execution.batch
+    for users in (batch * 2, batch * 4, batch * 8, batch * 16):
+        if users <= MAX_USERS_TRIED and passes(p, execution=p.execution.model_copy(update={"batch": users})):
+            return f"serve {users} concurrent users (--users {users}): total decode grows with the batch"
     return None
 
 
@@ -103,6 +114,7 @@ Relaxation = Callable[[Problem], str | None]
 RELAXATIONS: dict[str, Relaxation] = {
     "budget": raise_budget,
     "users": fewer_users,
+    "more_users": more_users,
     "context": shorter_context,
     "quantization": smaller_quantization,
     "gpus": wider_gpus,
@@ -116,7 +128,7 @@ RELAX_FOR: dict[str, tuple[str, ...]] = {
     "engine_support": ("gpus",),
     "chassis_fit": ("gpus",),
     "cooling": ("gpus",),
-    "target_speed": ("gpus",),
+    "target_speed": ("more_users", "gpus"),
     "wall_circuit": ("circuit", "gpus"),
     "psu_capacity": ("circuit", "gpus"),
     "psu_connectors": ("gpus",),

@@ -88,7 +88,8 @@ def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
     findings = rules.check(candidate)
     failed = tuple(f for f in findings if not f.ok)
     if failed:
-        return shape.rejection(chassis.id, failed)
+        complete = None if unpriced else total  # a near miss is ranked by a total that counts every part
+        return shape.rejection(chassis.id, failed).model_copy(update={"total_price_usd": complete})
     return Option(candidate=candidate, lines=lines, unpriced=unpriced, findings=findings)
 
 

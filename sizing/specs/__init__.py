@@ -33,6 +33,7 @@ from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPa
 from .model import Efficiency, Engine, ModelSpec, Precision
 from .requests import RecommendRequest, Request
 from .results import (
+    CATALOG_GAP,
     Candidate,
     Estimate,
     Finding,
@@ -48,6 +49,7 @@ from .results import (
 from .system import Link, System
 
 __all__ = [
+    "CATALOG_GAP",
     "DEFAULT_CONTEXT_TOKENS",
     "DEFAULT_NEW_TOKENS",
     "DEFAULT_PROMPT_TOKENS",

@@ -63,7 +63,8 @@ class SpeedEstimate(Base):
     decode_tokens_per_s: NonNegFloat  # per sequence, averaged while the cache grows
     decode_tokens_per_s_total: NonNegFloat  # summed over the batch
     e2e_tokens_per_s: NonNegFloat  # per sequence: new tokens / (prefill + decode time)
-    time_to_first_token_s: NonNegFloat
+    time_to_first_token_s: NonNegFloat  # the whole batch's prefill: what the last of `batch` users waits
+    time_to_first_token_one_user_s: NonNegFloat  # one prompt alone: what a user arriving at an idle server waits
     decode_bound: Literal["memory", "compute"]
 
 
@@ -78,6 +79,9 @@ class Estimate(Base):
     decode_step: StepTime  # the mean decode step while the cache grows
     prefill: StepTime  # the whole batch's prefill
     notes: tuple[str, ...] = ()
+
+
+CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a chassis needs: no rule was judged
 
 
 class Finding(Base):
@@ -107,6 +111,7 @@ class Line(Base):
     quantity: PosInt
     unit_price_usd: PosFloat | None = None
     price_date: str | None = None
+    price_kind: str | None = None
 
 
 class Option(Base):
@@ -142,6 +147,7 @@ class Rejection(Base):
     n_nodes: PosInt = 1
     chassis: str
     findings: tuple[Finding, ...]  # the failed ones
+    total_price_usd: NonNegFloat | None = None  # the composed build's total (None: not composed, or a part unpriced)
 
 
 class Recommendation(Base):
@@ -150,6 +156,7 @@ class Recommendation(Base):
     model: ModelSpec
     options: tuple[Option, ...]  # ranked best first
     rejected: tuple[Rejection, ...]
+    near_misses: tuple[Rejection, ...] = ()  # the cheapest composed builds that fail exactly one rule
     ways_out: tuple[str, ...] = ()  # when nothing fits: the cheapest changes that would
     currency: str = "USD"
     fx_rate: PosFloat = 1.0
