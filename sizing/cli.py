@@ -150,6 +150,9 @@ def recommend(
         help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, rack-208v-30a "
         "(default: 120v-15a for towers, rack-208v-30a for servers).",
     ),
+    circuits: int | None = typer.Option(
+        None, help="Circuits of that kind per machine (default: 1 for a named --circuit, else a rack's feeds)."
+    ),
     max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
@@ -176,6 +179,7 @@ def recommend(
         exclude=_split(exclude, "--exclude"),
         cpus_allowed=_split(cpu, "--cpu"),
         circuit=circuit,
+        circuits=circuits,
         max_gpus=max_gpus,
         form_factor=form_factor,
         target_tokens_per_s=target_tokens_per_s,

@@ -84,6 +84,7 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
         exclude=tuple(catalog.gpu(g).id for g in req.exclude),
         cpus=tuple(catalog.cpu(x).id for x in req.cpus_allowed),
         circuit=catalog.circuit(req.circuit).id if req.circuit else None,
+        circuits=req.circuits,
         max_gpus=req.max_gpus,
         form_factor=req.form_factor,
         budget_usd=req.budget / fx.rate if fx and req.budget else req.budget,

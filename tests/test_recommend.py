@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sizing import estimate as est
 from sizing import rules
+from sizing.estimate.power import psu_headroom
 from sizing.recommend import bill_of_materials
 from sizing.recommend.search import on_gpus
 from sizing.scenarios import constraints_of, recommend
@@ -254,3 +255,31 @@ def test_a_shape_keeps_its_chassis_whatever_the_budget(catalog):
     tight = recommend(catalog, RecommendRequest(**req, budget=free.total_price_usd - 1))
     assert all(o.build.chassis.id == free.build.chassis.id for o in tight.options)
     assert any(f.rule == "budget" and "right size" in f.message for x in tight.rejected for f in x.findings)
+
+
+def test_a_named_circuit_is_one_circuit(snapshot):
+    """--circuit 230v-10a is one 1,840 W outlet: four 350 W cards pass only capped within it, never by 'needing two
+    circuits'; --circuits 2 allows two (issue: 4x RTX 3090 drew 1,939 W from one 1,840 W outlet)."""
+    req = {"model": "7b", "circuit": "230v-10a", "gpus_allowed": ("rtx-3090",)}
+    one = recommend(snapshot, RecommendRequest(**req))
+    for o in one.options:
+        assert o.power.wall_w <= 1840 + 1e-6, (o.build.n_gpus, o.build.chassis.id, o.power.wall_w)
+    four = [o for o in one.options if o.build.n_gpus == 4]
+    assert four and all(o.build.gpu_power_limit_w for o in four)
+    two = recommend(snapshot, RecommendRequest(**req, circuits=2))
+    assert any(o.power.wall_w > 1840 for o in two.options)
+
+
+@settings(max_examples=8, deadline=None)
+@given(model=st.sampled_from(["7b", "32b", "70b"]), gpus=st.sampled_from(GPU_SETS), users=st.integers(1, 16))
+def test_the_fewest_psus_that_carry_the_load(snapshot, model, gpus, users):
+    """Right-sized supplies: one active PSU fewer would not cover the headroom rule, and the redundancy shown
+    matches what is installed (N+N: twice the active units; N+1: one more)."""
+    r = recommend(snapshot, RecommendRequest(model=model, gpus_allowed=gpus, users=users))
+    for o in r.options:
+        b, p = o.build, o.power
+        active = {"N+N": b.n_psus // 2, "N+1": b.n_psus - 1, "none": b.n_psus}[p.psu_redundancy]
+        assert p.psu_capacity_w >= p.sustained_w * psu_headroom(b.psu.form)
+        if active > 1:
+            fewer = min((active - 1) * b.psu.watts_at(b.circuit.volts), b.chassis.max_psu_w)
+            assert fewer < p.sustained_w * psu_headroom(b.psu.form)

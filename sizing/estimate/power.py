@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from sizing.specs import Build, Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Part, PowerDraw, Psu
+from sizing.specs import Build, Chassis, Circuit, Constraints, Cpu, Dimm, Drive, Gpu, NetworkPart, Part, PowerDraw, Psu
 
 # Power of the parts around the GPUs and CPUs (sustained DC): RDIMM 3-6 W, NVMe ~8 W, 3.5" HDD ~9 W active
 # (vendor datasheets, UNCONFIRMED in stored sources); board, fans and BMC: ~75 W in a tower, ~100 W in a workstation,
@@ -59,23 +59,44 @@ def load_w(parts: tuple[tuple[Part, int], ...]) -> float:
     return sum(part_w(p) * n for p, n in parts)
 
 
-def active_psus(chassis: Chassis) -> int:
-    """PSUs carrying the load: N+N for an even redundant set (A/B feeds), N+1 for an odd one (hardware.md §3.2:
-    DGX A100 3+3, MiTAC G4520G6 3+1 [S56][S59])."""
-    count = chassis.psu_bays
-    if not chassis.redundant_psu or count == 1:
-        return count
-    return count - 1 if count % 2 else count // 2
+def redundancy(chassis: Chassis) -> str:
+    """The chassis' PSU redundancy: N+N for an even redundant set of bays (A/B feeds), N+1 for an odd one, none
+    otherwise (hardware.md §3.2: DGX A100 3+3, MiTAC G4520G6 3+1 [S56][S59])."""
+    if not chassis.redundant_psu or chassis.psu_bays == 1:
+        return "none"
+    return "N+1" if chassis.psu_bays % 2 else "N+N"
 
 
-def psu_capacity_w(psu: Psu, chassis: Chassis, volts: float) -> float:
+def active_psus(chassis: Chassis, n_psus: int) -> int:
+    """Of `n_psus` installed, the PSUs that carry the load; the rest are the redundancy."""
+    scheme = redundancy(chassis)
+    if scheme == "N+N":
+        return max(1, n_psus // 2)
+    return max(1, n_psus - 1) if scheme == "N+1" else n_psus
+
+
+def installed_psus(chassis: Chassis, n_active: int) -> int:
+    """PSUs to install so that `n_active` carry the load with the chassis' redundancy."""
+    scheme = redundancy(chassis)
+    return 2 * n_active if scheme == "N+N" else n_active + 1 if scheme == "N+1" else n_active
+
+
+def psu_capacity_w(psu: Psu, chassis: Chassis, volts: float, n_psus: int) -> float:
     """Continuous DC the active PSUs give at this input voltage, within what the chassis' power board carries."""
-    return min(active_psus(chassis) * psu.watts_at(volts), chassis.max_psu_w)
+    return min(active_psus(chassis, n_psus) * psu.watts_at(volts), chassis.max_psu_w)
 
 
-def feeds(chassis: Chassis) -> int:
+def feeds(chassis: Chassis, n_psus: int) -> int:
     """Separate wall feeds a server can spread its active PSUs over (one for ATX machines)."""
-    return active_psus(chassis) if chassis.psu_form == "crps" else 1
+    return active_psus(chassis, n_psus) if chassis.psu_form == "crps" else 1
+
+
+def allowed_circuits(n_feeds: int, c: Constraints) -> int:
+    """Circuits of the build's kind a node may use: --circuits N; else one when the user named a --circuit (an
+    office or lab outlet); else the separate feeds a rack server spreads its active PSUs over (A/B rack power)."""
+    if c.circuits:
+        return c.circuits
+    return 1 if c.circuit else n_feeds
 
 
 def power_cap_w(load: float, gpu: Gpu, n_gpus: int, circuit: Circuit, efficiency: float) -> float | None:
@@ -90,19 +111,21 @@ def power_cap_w(load: float, gpu: Gpu, n_gpus: int, circuit: Circuit, efficiency
 
 def power(b: Build) -> PowerDraw:
     """One node's draw: the DC load at full power and with the build's GPU cap, the wall draw through the PSU's
-    80 PLUS efficiency at this voltage, the PSU capacity and the circuits it needs."""
+    80 PLUS efficiency at this voltage, the PSU capacity and redundancy, the circuits it needs and the feeds its
+    PSUs can spread over."""
     parts = tuple((p, n) for _, p, n in b.node_parts())
     sustained = load_w(parts)
     capped = sustained - b.n_gpus * (b.gpu.tdp_w - b.gpu_power_limit_w) if b.gpu_power_limit_w else sustained
     efficiency = psu_efficiency(b.psu.efficiency_tier, b.circuit.volts)
     wall = capped / efficiency
-    n_feeds = feeds(b.chassis)
     return PowerDraw(
         sustained_w=sustained,
         capped_w=capped,
         wall_w=wall,
         full_wall_w=sustained / efficiency,
-        psu_capacity_w=psu_capacity_w(b.psu, b.chassis, b.circuit.volts),
+        psu_capacity_w=psu_capacity_w(b.psu, b.chassis, b.circuit.volts, b.n_psus),
         psu_efficiency=efficiency,
-        n_circuits=min(n_feeds, math.ceil(wall / b.circuit.continuous_w)) if n_feeds > 1 else 1,
+        psu_redundancy=redundancy(b.chassis),
+        n_circuits=math.ceil(wall / b.circuit.continuous_w),
+        n_feeds=feeds(b.chassis, b.n_psus),
     )

@@ -10,7 +10,17 @@ import math
 from collections.abc import Iterable
 
 from sizing import rules
-from sizing.estimate.power import feeds, load_w, power_cap_w, psu_capacity_w, psu_efficiency, psu_headroom
+from sizing.estimate.power import (
+    active_psus,
+    allowed_circuits,
+    feeds,
+    installed_psus,
+    load_w,
+    power_cap_w,
+    psu_capacity_w,
+    psu_efficiency,
+    psu_headroom,
+)
 from sizing.estimate.requirements import data_bays, gpu_lanes, io_lanes, system_drive_interface
 from sizing.specs import (
     CATALOG_GAP,
@@ -103,22 +113,34 @@ def pick_drive(drives: Iterable[Drive], need: float, max_count: int) -> tuple[Dr
     return (best[1], best[2]) if best else None
 
 
-def pick_psu(psus: Iterable[Psu], chassis: Chassis, gpu: Gpu, n_gpus: int, load: float, volts: float) -> Psu:
-    """The smallest PSU of the chassis' kind whose set's capacity at this voltage covers the headroom rule (and,
-    for ATX, has the GPUs' connectors); else the largest."""
+def pick_psu(
+    psus: Iterable[Psu], chassis: Chassis, gpu: Gpu, n_gpus: int, load: float, volts: float
+) -> tuple[Psu, int]:
+    """The PSU model and the fewest units of it (with the chassis' redundancy on top) whose active capacity at this
+    voltage covers the headroom rule (and, for ATX, has the GPUs' connectors): the least capacity, then the fewest
+    units; else every bay with the largest. Returns (psu, units installed)."""
     kind = [p for p in psus if p.form == chassis.psu_form]
     headroom = psu_headroom(chassis.psu_form)
-
-    def capacity(p: Psu) -> float:
-        return psu_capacity_w(p, chassis, volts)
+    most = active_psus(chassis, chassis.psu_bays)
 
     def connectors_ok(p: Psu) -> bool:
         return rules.gpu_plugs_served(p, gpu, chassis.cpu_sockets) >= n_gpus
 
-    good = [p for p in kind if capacity(p) >= load * headroom and connectors_ok(p)]
+    sets = [(p, installed_psus(chassis, a)) for p in kind for a in range(1, most + 1)]
+    good = [(p, n) for p, n in sets if psu_capacity_w(p, chassis, volts, n) >= load * headroom and connectors_ok(p)]
     if good:
-        return min(good, key=lambda p: (capacity(p), p.atx3 is False, _priced_first(p.price_usd)))
-    return max(kind, key=lambda p: (capacity(p), connectors_ok(p)))
+        return min(
+            good,
+            key=lambda s: (
+                psu_capacity_w(s[0], chassis, volts, s[1]),
+                s[1],
+                s[0].atx3 is False,
+                _priced_first(s[0].price_usd),
+            ),
+        )
+    return max(
+        kind, key=lambda p: (psu_capacity_w(p, chassis, volts, chassis.psu_bays), connectors_ok(p))
+    ), chassis.psu_bays
 
 
 def pick_storage(
@@ -199,11 +221,10 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     dimm, n_dimms = dimms
     node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
     load = load_w(node + (((nic, 1),) if nic else ()))
-    psu = pick_psu(parts.psus.values(), chassis, gpu, n, load, circuit.volts)
+    psu, n_psus = pick_psu(parts.psus.values(), chassis, gpu, n, load, circuit.volts)
+    one_circuit = allowed_circuits(feeds(chassis, n_psus), c) == 1
     limit = (
-        power_cap_w(load, gpu, n, circuit, psu_efficiency(psu.efficiency_tier, circuit.volts))
-        if feeds(chassis) == 1
-        else None
+        power_cap_w(load, gpu, n, circuit, psu_efficiency(psu.efficiency_tier, circuit.volts)) if one_circuit else None
     )
     return Build(
         gpu=gpu,
@@ -218,7 +239,7 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
         data_drive=data[0] if data else None,
         n_data_drives=data[1] if data else 0,
         psu=psu,
-        n_psus=chassis.psu_bays,
+        n_psus=n_psus,
         nic=nic,
         switch=switch,
         circuit=circuit,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sizing.estimate.power import psu_headroom
+from sizing.estimate.power import allowed_circuits, psu_headroom
 from sizing.specs import Candidate, Finding, Gpu, Psu
 from sizing.units import fmt_watts
 
@@ -65,16 +65,18 @@ def wall_circuit(c: Candidate) -> Finding:
     (NEC 80% rule: 120 V/15 A carries 1,440 W; hardware.md §3.1 [S46], Lambda recommends against workstations above
     1,440 W [S47]). A rack server spreads its active PSUs over separate feeds, one circuit each (DGX H100: 10.2 kW
     on 200-240 V feeds [S57]). Over it, a one-PSU machine gets its GPUs capped if >= 70% of TDP suffices
-    (Puget [S53]); otherwise it needs a second circuit or a higher-voltage one."""
+    (Puget [S53]); otherwise it needs a second circuit or a higher-voltage one. A named --circuit is one circuit
+    unless --circuits says more."""
     b, p = c.build, c.power
-    capacity = b.circuit.continuous_w * p.n_circuits
+    allowed = allowed_circuits(p.n_feeds, c.constraints)
+    capacity = b.circuit.continuous_w * allowed
     ok = p.wall_w <= capacity
     msg = (
         f"draws {fmt_watts(p.full_wall_w)} at the wall at full power; a {b.circuit.label} circuit carries "
         f"{fmt_watts(b.circuit.continuous_w)} continuously"
     )
     if p.n_circuits > 1:
-        msg += f": needs {p.n_circuits} such circuits (PSUs on separate feeds)"
+        msg += f": needs {p.n_circuits} such circuits (PSUs on separate feeds), {allowed} allowed"
     if b.gpu_power_limit_w and ok:
         msg += (
             f": fits with GPUs capped at {b.gpu_power_limit_w:.0f} W (nvidia-smi -pl {b.gpu_power_limit_w:.0f}; "
@@ -82,5 +84,5 @@ def wall_circuit(c: Candidate) -> Finding:
             "training lose a few percent (Puget: >95% at 80% power)"
         )
     elif not ok:
-        msg += "; use a second circuit, a 230 V or 208 V circuit, or fewer GPUs"
+        msg += f"; use a second circuit (--circuits {allowed + 1}), a 230 V or 208 V circuit, or fewer GPUs"
     return Finding(rule="wall_circuit", ok=ok, need=round(p.wall_w), have=round(capacity), message=msg)

@@ -18,6 +18,7 @@ class Constraints(Base):
     exclude: tuple[str, ...] = ()
     cpus: tuple[str, ...] = ()  # allow-list of CPU ids
     circuit: str | None = None  # None: 120 V/15 A for towers and workstations, rack 208 V/30 A for servers
+    circuits: PosInt | None = None  # circuits of that kind per node (None: one named --circuit, or a rack's feeds)
     max_gpus: PosInt | None = None  # in total, over all nodes
     form_factor: FormFactor | None = None  # tower includes workstations
     budget_usd: PosFloat | None = None
@@ -97,4 +98,6 @@ class PowerDraw(Base):
     full_wall_w: PosFloat  # AC at the wall at full GPU power
     psu_capacity_w: PosFloat  # continuous DC the active PSUs give at this input voltage
     psu_efficiency: PosFloat
-    n_circuits: PosInt  # circuits the node needs (rack servers spread their PSUs over feeds)
+    psu_redundancy: str  # N+N, N+1 or none
+    n_circuits: PosInt  # circuits of the build's kind its wall draw needs
+    n_feeds: PosInt  # separate circuits its active PSUs can spread over (1 for an ATX machine)

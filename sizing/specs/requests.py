@@ -44,6 +44,7 @@ class RecommendRequest(Request):
     exclude: tuple[str, ...] = ()
     cpus_allowed: tuple[str, ...] = ()
     circuit: Name | None = None
+    circuits: int | None = Field(None, gt=0, le=64)
     max_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
     form_factor: FormFactor | None = None
     target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
