@@ -54,22 +54,28 @@ def _priced_first(price: float | None) -> tuple[bool, float]:
 
 
 def pick_cpu(
-    cpus: Iterable[Cpu], chassis: Chassis, lanes_x16: int, lanes_x8: int, cores: int
-) -> tuple[Cpu, int] | None:
-    """The cheapest CPU for the chassis' socket with enough cores and lanes for x16 GPUs, else for x8 GPUs, else the
-    one with the most lanes (the rules then say what is missing). Returns (cpu, lanes per GPU)."""
-    fits = [c for c in cpus if c.socket == chassis.cpu_socket_type and c.max_sockets >= chassis.cpu_sockets]
+    cpus: Iterable[Cpu], chassis: Chassis, n_cpus: int, lanes: tuple[int, int], cores: int
+) -> tuple[Cpu, int, bool] | None:
+    """The cheapest CPU for the chassis' socket (n_cpus of them) with enough cores and lanes for x16 GPUs, else for
+    x8 GPUs (`lanes`: what each needs), else the one with the most lanes (the rules then say what is missing).
+    Returns (cpu, lanes per GPU, whether it has what the build needs)."""
+    fits = [c for c in cpus if c.socket == chassis.cpu_socket_type and c.max_sockets >= n_cpus]
     if not fits:
         return None
-
-    def lanes(c: Cpu) -> int:
-        return c.usable_lanes(chassis.cpu_sockets)
-
-    for need, each in ((lanes_x16, 16), (lanes_x8, 8)):
-        good = [c for c in fits if lanes(c) >= need and c.cores * chassis.cpu_sockets >= cores]
+    for need, each in zip(lanes, (16, 8), strict=True):
+        good = [c for c in fits if c.usable_lanes(n_cpus) >= need and c.cores * n_cpus >= cores]
         if good:
-            return min(good, key=lambda c: (_priced_first(c.price_usd), c.cores)), each
-    return max(fits, key=lambda c: (lanes(c), c.cores)), 8
+            return min(good, key=lambda c: (_priced_first(c.price_usd), c.cores)), each, True
+    return max(fits, key=lambda c: (c.usable_lanes(n_cpus), c.cores)), 8, False
+
+
+def socket_counts(chassis: Chassis, n_gpus: int) -> tuple[int, ...]:
+    """CPUs to try, fewest first: a 2-socket PCIe board also runs with one socket populated when the GPUs fit in
+    the slots wired to that socket (about half of them on dual-root boards, an UNCONFIRMED per-board assumption);
+    HGX baseboards need both sockets."""
+    if chassis.cpu_sockets > 1 and chassis.gpu_form_factor == "pcie" and 2 * n_gpus <= chassis.max_gpus:
+        return (1, chassis.cpu_sockets)
+    return (chassis.cpu_sockets,)
 
 
 def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: float) -> tuple[Dimm, int] | None:
@@ -194,9 +200,9 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     io = io_lanes(drives, nic)
     full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
     cpus = [x for x in parts.cpus.values() if not c.cpus or x.id in c.cpus]
-    picked = pick_cpu(
-        cpus, chassis, gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io, need.cores
-    )
+    lanes = (gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io)
+    tried = [(k, pick_cpu(cpus, chassis, k, lanes, need.cores)) for k in socket_counts(chassis, n)]
+    n_cpus, picked = next(((k, p) for k, p in tried if p and p[2]), tried[-1])
     if picked is None:
         allowed = f" among {', '.join(c.cpus)}" if c.cpus else " in cpus.csv"
         return Finding(
@@ -206,9 +212,9 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
             have=None,
             message=f"no CPU{allowed} fits {chassis.name} (socket {chassis.cpu_socket_type})",
         )
-    cpu, lanes_each = picked
-    n_cpus = chassis.cpu_sockets
-    dimms = pick_dimms(parts.dimms.values(), cpu, n_cpus, chassis.dimm_slots, need.ram_bytes)
+    cpu, lanes_each, _ = picked
+    slots = chassis.dimm_slots * n_cpus // chassis.cpu_sockets  # the populated sockets' DIMM slots
+    dimms = pick_dimms(parts.dimms.values(), cpu, n_cpus, slots, need.ram_bytes)
     if dimms is None:
         return Finding(
             rule=CATALOG_GAP,
@@ -216,7 +222,7 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
             need=f"DDR{cpu.ddr_gen}",
             have=None,
             message=f"no DDR{cpu.ddr_gen} {'RDIMM' if cpu.ecc_rdimm else 'UDIMM'} in memory.csv fits "
-            f"{chassis.dimm_slots} slots for {cpu.name}",
+            f"{slots} slots for {cpu.name}",
         )
     dimm, n_dimms = dimms
     node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)

@@ -103,14 +103,14 @@ def memory_channels(c: Candidate) -> Finding:
     so half-filled channels halve it (hardware.md §2 notes)."""
     b = c.build
     channels = b.cpu.memory_channels * b.n_cpus
-    ok = b.n_dimms % channels == 0 and b.n_dimms <= b.chassis.dimm_slots
+    ok = b.n_dimms % channels == 0 and b.n_dimms <= b.dimm_slots
     return Finding(
         rule="memory_channels",
         ok=ok,
         need=channels,
         have=b.n_dimms,
         message=f"{b.n_dimms} identical {b.dimm.name} in {channels} channels "
-        f"({b.n_dimms // channels if ok else '?'} per channel, {b.chassis.dimm_slots} slots)",
+        f"({b.n_dimms // channels if ok else '?'} per channel, {b.dimm_slots} slots)",
     )
 
 

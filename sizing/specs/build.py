@@ -59,6 +59,11 @@ class Build(Base):
         return min(self.dimm.speed_mt_s, self.cpu.max_memory_mt_s)
 
     @property
+    def dimm_slots(self) -> int:
+        """The DIMM slots of the populated sockets (a 2-socket board with one CPU uses half of them)."""
+        return self.chassis.dimm_slots * self.n_cpus // self.chassis.cpu_sockets
+
+    @property
     def cpu_lanes(self) -> int:
         return self.cpu.usable_lanes(self.n_cpus)
 
