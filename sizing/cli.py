@@ -158,6 +158,10 @@ def recommend(
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
     currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
+    used: bool = typer.Option(False, "--used", help="Allow used-market prices (default: new parts, priced new)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD (default: today)."
+    ),
     top: int = typer.Option(5, "--top", min=1, help="Builds to show in the table, in rank order."),
     bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
@@ -180,6 +184,8 @@ def recommend(
         cpus_allowed=_split(cpu, "--cpu"),
         circuit=circuit,
         circuits=circuits,
+        used=used,
+        as_of=as_of,
         max_gpus=max_gpus,
         form_factor=form_factor,
         target_tokens_per_s=target_tokens_per_s,

@@ -114,9 +114,11 @@ def option_json(o: Option) -> dict:
         "n_gpus_per_node": b.n_gpus,
         "n_nodes": k,
         "chassis": b.chassis.id,
-        "parts": [ln.model_dump() for ln in o.lines],
-        "total_price_usd": round(o.total_price_usd, 2),
+        "parts": [{**ln.model_dump(), "line_total_usd": ln.line_total_usd} for ln in o.lines],
+        "total_price_usd": None if o.total_price_usd is None else round(o.total_price_usd, 2),
+        "priced_subtotal_usd": round(o.subtotal_usd, 2),
         "unpriced_parts": list(o.unpriced),
+        "stale_parts": [ln.id for ln in o.lines if ln.stale],
         "totals": {
             "vram_bytes": round(b.gpu.memory_bytes * b.n_gpus * k),
             "ram_bytes": round(b.ram_bytes * k),
@@ -189,6 +191,13 @@ def _money(usd: float, r: Recommendation) -> str:
     return fmt_money(usd * r.fx_rate, r.currency)
 
 
+def _price(o: Option, r: Recommendation) -> str:
+    """The total, or the priced subtotal with '+' and the count of parts that have no usable price."""
+    if o.total_price_usd is not None:
+        return _money(o.total_price_usd, r)
+    return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced)"
+
+
 def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
     b, s = o.build, o.estimate.speed
     nodes = b.n_nodes
@@ -203,7 +212,7 @@ def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
         drives,
         f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
         b.chassis.id,
-        _money(o.total_price_usd, r) + ("+" if o.unpriced else ""),
+        _price(o, r),
         f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
         f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
         fmt_watts(o.power.wall_w * nodes),
@@ -233,8 +242,10 @@ def _bom_lines(o: Option, r: Recommendation) -> list[str]:
             ln.name,
             str(ln.quantity),
             _money(ln.unit_price_usd, r) if ln.unit_price_usd else "unpriced",
-            _money(ln.unit_price_usd * ln.quantity, r) if ln.unit_price_usd else "-",
-            f"{ln.price_kind or '-'} {ln.price_date or ''}".strip(),
+            _money(ln.line_total_usd, r) if ln.line_total_usd else "-",
+            f"{ln.price_kind or '-'} {ln.price_date or ''}".strip()
+            + (" STALE" if ln.stale else "")
+            + (f" ({ln.note})" if ln.note else ""),
         ]
         for ln in o.lines
     ]
@@ -279,7 +290,7 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
         best = r.options[0]
         lines.append(
             f"Recommended: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.name} in "
-            f"{best.build.chassis.name}, {_money(best.total_price_usd, r)}{'+' if best.unpriced else ''}"
+            f"{best.build.chassis.name}, {_price(best, r)}"
         )
         lines += [f"  - {w}" for w in best.reasons]
         notes = [

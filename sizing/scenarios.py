@@ -4,6 +4,7 @@ the request types live in `specs.requests`, the scenario CSV is read by `catalog
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -90,6 +91,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
         budget_usd=req.budget / fx.rate if fx and req.budget else req.budget,
         target_tokens_per_s=req.target_tokens_per_s,
         objective=req.objective,
+        allow_used=req.used,
+        as_of=req.as_of or date.today().isoformat(),  # the library entry reads the clock; the core never does
     )
 
 

@@ -197,7 +197,9 @@ def test_recommend_default_one_glance(capsys):
     assert "Top 5 of" in out and "(#1 is recommended)" in out and "Recommended:" in out and "Rejected" in out
     table = out.split("Recommended:")[0]
     first = next(line for line in table.splitlines() if line.startswith("│ 1 "))
-    assert "rtx-3090" in first and "$1,941" in first  # the first row is the recommended build
+    _, js, _ = run_main(["recommend", "--model", "7b", "--json"], capsys)
+    best = json.loads(js)["options"][0]
+    assert f"{best['n_gpus']} x {best['gpu'][:10]}" in first  # the first row is the recommended build
     assert "first token 1" in table and "catalog_gap" not in out
 
 
@@ -205,8 +207,16 @@ def test_recommend_top_and_bom(capsys):
     code, out, _ = run_main(["recommend", "--model", "7b", "--top", "8", "--bom"], capsys)
     assert code == 0 and "Top 8 of" in out
     assert sum(1 for line in out.splitlines() if line.startswith("│ ") and line[2].isdigit()) == 8
-    bom = out.split("Bill of materials")[1]
-    assert "unpriced" in bom and "used 2026" in bom and "msrp" in bom  # each line's price kind and date
+    snapshot = str(Path(__file__).parent / "catalog")
+    args = ["recommend", "--model", "7b", "--gpu", "rtx-3090", "--bom", "--data", snapshot, "--as-of", "2026-12-02"]
+    _, new, _ = run_main(args, capsys)
+    gpu_line = next(line for line in new.split("Bill of materials")[1].splitlines() if "RTX 3090" in line)
+    assert "unpriced" in gpu_line and "--used allows" in gpu_line  # a used-only price is not a new price
+    _, used, _ = run_main([*args, "--used"], capsys)
+    bom = used.split("Bill of materials")[1]
+    gpu_line = next(line for line in bom.splitlines() if "RTX 3090" in line)
+    assert "$700" in gpu_line and "used 2026" in gpu_line  # each line's price, kind and date
+    assert "msrp 2023-10-16 STALE" in bom  # the i9-14900K's launch price is over 18 months old
 
 
 def test_recommend_json_interface(capsys):

@@ -55,7 +55,8 @@ def summary(r: Recommendation) -> dict:
                 o.build.chassis.id,
                 o.build.cpu.id,
                 o.build.psu.id,
-                round(o.total_price_usd, 2),
+                None if o.total_price_usd is None else round(o.total_price_usd, 2),
+                round(o.subtotal_usd, 2),
                 round(o.estimate.speed.decode_tokens_per_s_total, 1),
                 round(o.estimate.memory.need_per_gpu_bytes / 2**20),
             ]

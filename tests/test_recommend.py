@@ -103,7 +103,7 @@ def test_currency_conversion(catalog):
     usd = recommend(catalog, RecommendRequest(model="llama-3-8b", users=1, gpus_allowed=("rtx-4090",)))
     cny = recommend(catalog, RecommendRequest(model="llama-3-8b", users=1, gpus_allowed=("rtx-4090",), currency="CNY"))
     assert cny.currency == "CNY" and cny.fx_rate == pytest.approx(7.0197) and cny.fx_date == "2026-01-08"
-    assert cny.options[0].total_price_usd == pytest.approx(usd.options[0].total_price_usd)
+    assert cny.options[0].subtotal_usd == pytest.approx(usd.options[0].subtotal_usd)
 
 
 def test_unknown_gpu_in_allow_list(catalog):
@@ -174,10 +174,11 @@ def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names
             power=est.power(b),
             estimate=e,
             constraints=limits,
-            total_usd=bill_of_materials(b)[1],
+            subtotal_usd=bill_of_materials(b, limits)[1],
+            complete=not o.unpriced,
         )
         assert [f.rule for f in rules.check(fresh) if not f.ok] == []
-        assert fresh.total_usd == pytest.approx(o.total_price_usd)
+        assert fresh.subtotal_usd == pytest.approx(o.subtotal_usd)
     for x in r.rejected:
         assert x.findings and not any(f.ok for f in x.findings)
 

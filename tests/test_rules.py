@@ -34,7 +34,7 @@ def judge(
         power=est.power(build),
         estimate=e,
         constraints=limits,
-        total_usd=total_usd,
+        subtotal_usd=total_usd,
     )
 
 
@@ -154,6 +154,11 @@ def test_budget_and_target(catalog):
     b = compose(catalog, "rtx-4090", 2, "tower-define7xl-z790").build
     assert not rules.budget(judge(catalog, b, limits=Constraints(budget_usd=100), total_usd=4000)).ok
     assert rules.budget(judge(catalog, b, limits=Constraints(budget_usd=5000), total_usd=4000)).ok
+    unknown = judge(catalog, b, limits=Constraints(budget_usd=5000), total_usd=4000).model_copy(
+        update={"complete": False}
+    )
+    f = rules.budget(unknown)
+    assert not f.ok and "without a usable price" in f.message  # an unknown price is not $0
     fast = rules.target_speed(judge(catalog, b, limits=Constraints(target_tokens_per_s=1e6)))
     assert not fast.ok and "target" in fast.message
 

@@ -7,6 +7,7 @@ Finding that says what part the catalog lacks) and its bill of materials.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 from sizing import rules
@@ -26,6 +27,7 @@ from sizing.specs import (
     CATALOG_GAP,
     Build,
     Chassis,
+    Constraints,
     Cpu,
     Dimm,
     Drive,
@@ -254,24 +256,50 @@ def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int,
     )
 
 
-def bill_of_materials(b: Build) -> tuple[tuple[Line, ...], float, tuple[str, ...]]:
-    """Lines for the whole order (all nodes, and the cluster switch), the sum of priced lines, and the unpriced
-    part ids."""
+STALE_MONTHS = 18  # a price older than this is stale (issue 7: prices moved within single quarters in 2025-26)
+PRICE_DATE = re.compile(r"(\d{4})(?:-(Q[1-4]|\d{2})(?:-\d{2})?)?")
+
+
+def price_month(date: str | None) -> int | None:
+    """The last month a price date can mean, counted from year 0: 2025 -> 2025-12, 2025-Q2 -> 2025-06."""
+    match = PRICE_DATE.fullmatch((date or "").strip())
+    if not match:
+        return None
+    part = match[2]
+    month = 12 if part is None else 3 * int(part[1]) if part.startswith("Q") else int(part)
+    return int(match[1]) * 12 + month
+
+
+def is_stale(date: str | None, as_of: str | None) -> bool:
+    """More than 18 months between the price's date (its latest possible month) and the request's date."""
+    then, now = price_month(date), price_month((as_of or "")[:7])
+    return then is not None and now is not None and now - then > STALE_MONTHS
+
+
+def line_of(kind: str, part: Part, quantity: int, c: Constraints) -> Line:
+    """One line of the order: a used-market price counts only when the request allows used parts."""
+    price, note = part.price_usd, None
+    if price is not None and part.price_kind == "used" and not c.allow_used:
+        price, note = None, "only a used-market price is known; --used allows it"
+    return Line(
+        kind=kind,
+        id=part.id,
+        name=part.name,
+        quantity=quantity,
+        unit_price_usd=price,
+        price_date=part.price_date,
+        price_kind=part.price_kind,
+        stale=price is not None and is_stale(part.price_date, c.as_of),
+        note=note,
+    )
+
+
+def bill_of_materials(b: Build, c: Constraints) -> tuple[tuple[Line, ...], float, tuple[str, ...]]:
+    """Lines for the whole order (all nodes, and the cluster switch), the sum of the priced lines, and the ids of
+    the parts without a price this request may use (then the build has no total)."""
     parts = [(kind, p, q * b.n_nodes) for kind, p, q in b.node_parts()]
     if b.switch:
         parts.append(("switch", b.switch, 1))
-    lines = tuple(
-        Line(
-            kind=kind,
-            id=p.id,
-            name=p.name,
-            quantity=q,
-            unit_price_usd=p.price_usd,
-            price_date=p.price_date,
-            price_kind=p.price_kind,
-        )
-        for kind, p, q in parts
-    )
-    total = sum((ln.unit_price_usd or 0.0) * ln.quantity for ln in lines)
-    unpriced = tuple(ln.id for ln in lines if ln.unit_price_usd is None)
-    return lines, total, unpriced
+    lines = tuple(line_of(kind, p, q, c) for kind, p, q in parts)
+    subtotal = sum(ln.line_total_usd or 0.0 for ln in lines)
+    return lines, subtotal, tuple(ln.id for ln in lines if ln.unit_price_usd is None)

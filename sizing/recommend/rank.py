@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from sizing.specs import Chassis, Objective, Option
-from sizing.units import fmt_bytes, fmt_rate, fmt_seconds, fmt_watts
+from sizing.units import fmt_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 FORM_ORDER = {"tower": 0, "workstation": 1, "rack": 2}
 
 
 def rank_key(o: Option, objective: Objective) -> tuple:
-    """Builds whose GPU has no dated price rank after priced ones (their total is a lower bound)."""
-    gpu_unpriced = o.build.gpu.price_usd is None
+    """A build with an unpriced part has no total: it ranks after every fully priced build; among those, the ones
+    whose GPU is priced and that have fewer unknowns first, then by the priced subtotal (a lower bound)."""
+    unknown = (o.total_price_usd is None, o.build.gpu.price_usd is None, len(o.unpriced))  # False sorts first
     rate = max(o.estimate.speed.decode_tokens_per_s_total, 1e-9)
     if objective == "speed":
-        return (-rate, gpu_unpriced, o.total_price_usd)
+        return (-rate, *unknown, o.subtotal_usd)
     if objective == "cost-per-token":
-        return (gpu_unpriced, o.total_price_usd / rate, -rate)
-    return (gpu_unpriced, o.total_price_usd, -rate)
+        return (*unknown, o.subtotal_usd / rate, -rate)
+    return (*unknown, o.subtotal_usd, -rate)
 
 
 def size_class(c: Chassis) -> tuple[int, int]:
@@ -54,10 +55,17 @@ def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple
         f"{b.circuit.label}",
     ]
     if o.unpriced:
-        out.append(f"no dated public price for {', '.join(o.unpriced)}: the total counts only the priced parts")
-    if b.gpu.price_kind in ("used", "quote"):
         out.append(
-            f"the {b.gpu.name} price is a {b.gpu.price_kind} price ({b.gpu.price_date}): new cards may cost more"
+            f"no usable price for {', '.join(o.unpriced)}: this build has no total (the priced parts come to "
+            f"{fmt_money(o.subtotal_usd)}) and cannot be held to a budget"
+        )
+    stale = [ln.id for ln in o.lines if ln.stale]
+    if stale:
+        out.append(f"stale prices (over 18 months old): {', '.join(stale)}")
+    gpu_line = next(ln for ln in o.lines if ln.kind == "gpu")
+    if gpu_line.unit_price_usd and gpu_line.price_kind in ("used", "quote"):
+        out.append(
+            f"the {b.gpu.name} price is a {gpu_line.price_kind} price ({gpu_line.price_date}): new cards may cost more"
         )
     return tuple(out)
 

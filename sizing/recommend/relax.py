@@ -28,9 +28,14 @@ def passes(p: Problem, execution: Execution | None = None, constraints: Constrai
     return bool(search(p._replace(execution=execution or p.execution, constraints=constraints or p.constraints))[0])
 
 
+def price_text(o: Option) -> str:
+    total = o.total_price_usd
+    return fmt_money(total) if total is not None else f"{fmt_money(o.subtotal_usd)} + unpriced parts"
+
+
 def raise_budget(p: Problem) -> str | None:
     cheapest = best_with(p, "cost", budget_usd=None)
-    if cheapest is None:
+    if cheapest is None or cheapest.total_price_usd is None:  # ranked first: no fully priced build passes
         return None
     return (
         f"raise --budget to {fmt_money(cheapest.total_price_usd)} ({cheapest.build.n_gpus} x "
@@ -94,7 +99,7 @@ def wider_gpus(p: Problem) -> str | None:
         return None
     return (
         f"another GPU or count: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id} "
-        f"({fmt_money(best.total_price_usd)}) passes without the GPU constraints"
+        f"({price_text(best)}) passes without the GPU constraints"
     )
 
 

@@ -76,20 +76,21 @@ def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
     build = derive(shape.problem, shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
     if isinstance(build, Finding):
         return shape.rejection(chassis.id, (build,))
-    lines, total, unpriced = bill_of_materials(build)
+    lines, subtotal, unpriced = bill_of_materials(build, shape.problem.constraints)
     candidate = Candidate(
         build=build,
         requirements=shape.requirements,
         power=est.power(build),
         estimate=shape.estimate(System.from_build(build)),
         constraints=shape.problem.constraints,
-        total_usd=total,
+        subtotal_usd=subtotal,
+        complete=not unpriced,
     )
     findings = rules.check(candidate)
     failed = tuple(f for f in findings if not f.ok)
     if failed:
-        complete = None if unpriced else total  # a near miss is ranked by a total that counts every part
-        return shape.rejection(chassis.id, failed).model_copy(update={"total_price_usd": complete})
+        # a near miss is ranked by a total that counts every part
+        return shape.rejection(chassis.id, failed).model_copy(update={"total_price_usd": candidate.total_usd})
     return Option(candidate=candidate, lines=lines, unpriced=unpriced, findings=findings)
 
 

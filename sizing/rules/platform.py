@@ -181,11 +181,20 @@ def data_drive(c: Candidate) -> Finding:
 
 
 def budget(c: Candidate) -> Finding:
-    """The build's priced parts (the whole order, every node) stay within --budget, converted to USD at fx.csv's
-    rate."""
+    """The whole order (every node) costs no more than --budget, converted to USD at fx.csv's rate. A build with a
+    part that has no usable price has no total, so it never passes a budget (issue 7: unknown prices are not $0)."""
     limit, total = c.constraints.budget_usd, c.total_usd
     if limit is None:
         return Finding(rule="budget", ok=True, message="no budget given")
+    if total is None:
+        return Finding(
+            rule="budget",
+            ok=False,
+            need=round(c.subtotal_usd),
+            have=limit,
+            message=f"has parts without a usable price (the priced ones cost {fmt_money(c.subtotal_usd)}), so its "
+            f"total cannot be held to a budget of {fmt_money(limit)}; price them in a --data copy",
+        )
     return Finding(
         rule="budget",
         ok=total <= limit,

@@ -25,6 +25,8 @@ class Constraints(Base):
     target_tokens_per_s: PosFloat | None = None
     objective: Objective = "cost"
     multi_node: bool = True
+    allow_used: bool = False  # price parts at used-market prices where that is their only price
+    as_of: str | None = None  # YYYY-MM-DD the prices are judged against (stale: more than 18 months before)
 
 
 class Build(Base):

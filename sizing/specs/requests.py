@@ -50,3 +50,5 @@ class RecommendRequest(Request):
     target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
     objective: Objective = "cost"
     currency: str = "USD"
+    used: bool = False  # allow used-market prices
+    as_of: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None  # judge price ages on this day

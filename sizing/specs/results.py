@@ -101,7 +101,13 @@ class Candidate(Base):
     power: PowerDraw
     estimate: Estimate
     constraints: Constraints
-    total_usd: NonNegFloat = 0.0
+    subtotal_usd: NonNegFloat = 0.0  # the priced lines
+    complete: bool = True  # every line has a price: only then is subtotal_usd the build's total
+
+    @property
+    def total_usd(self) -> float | None:
+        """The build's price, or None when a part has no price this request may use."""
+        return self.subtotal_usd if self.complete else None
 
 
 class Line(Base):
@@ -109,9 +115,15 @@ class Line(Base):
     id: str
     name: str
     quantity: PosInt
-    unit_price_usd: PosFloat | None = None
+    unit_price_usd: PosFloat | None = None  # None: no price this request may use (none, or used-only without --used)
     price_date: str | None = None
     price_kind: str | None = None
+    stale: bool = False  # the price is more than 18 months older than the request's as_of date
+    note: str | None = None  # why a part with a catalog price is unpriced here
+
+    @property
+    def line_total_usd(self) -> float | None:
+        return self.unit_price_usd * self.quantity if self.unit_price_usd is not None else None
 
 
 class Option(Base):
@@ -136,9 +148,13 @@ class Option(Base):
         return self.candidate.power
 
     @property
-    def total_price_usd(self) -> float:
-        """Sum of the priced lines."""
+    def total_price_usd(self) -> float | None:
+        """The whole order's price; None when any part is unpriced (subtotal_usd then counts the priced ones)."""
         return self.candidate.total_usd
+
+    @property
+    def subtotal_usd(self) -> float:
+        return self.candidate.subtotal_usd
 
 
 class Rejection(Base):
