@@ -96,8 +96,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
     )
 
 
-def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
-    """Resolve the request's names, then search builds (sizing.recommend), prices shown in req.currency."""
+def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
+    """The recommendation problem the request names: the model, its execution on one GPU, the constraints."""
     if req.context is not None and req.prompt_tokens is not None:
         raise SizingError("--context and --prompt-tokens both set the prompt length; give one of them")
     context = req.context or (None if req.prompt_tokens is not None else DEFAULT_CONTEXT_TOKENS)
@@ -115,8 +115,12 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
         prompt_tokens=req.prompt_tokens if context is None else context - new,
     )
     model, execution = resolve_execution(catalog, base)
-    problem = rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))
-    result = rec.recommend(problem, request=req.model_dump(exclude_none=True))
+    return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))
+
+
+def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
+    """Resolve the request's names, then search builds (sizing.recommend), prices shown in req.currency."""
+    result = rec.recommend(problem_of(catalog, req), request=req.model_dump(exclude_none=True))
     fx = catalog.usd_to(req.currency)
     if fx:
         result = result.model_copy(

@@ -248,8 +248,9 @@ def test_recommend_json_interface(capsys):
     assert obj["workload"]["model"] == "llama-3-8b"
 
 
-def test_recommend_nothing_fits_names_the_way_out(capsys):
-    code, out, err = run_main(["recommend", "--model", "llama-3-70b", "--users", "1", "--budget", "1000"], capsys)
+def test_recommend_nothing_fits_names_the_way_out(priced_dir, capsys):
+    args = ["recommend", "--model", "llama-3-70b", "--users", "1", "--budget", "1000", "--data", str(priced_dir)]
+    code, out, err = run_main(args, capsys)
     assert code == 3  # a valid request that no build passes: not the bad-input code 2
     assert "raise --budget" in err and len(err.strip().splitlines()) == 1
     assert "No build passes" in out

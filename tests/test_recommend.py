@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from sizing import estimate as est
 from sizing import rules
 from sizing.estimate.power import psu_headroom
-from sizing.recommend import bill_of_materials
+from sizing.recommend import bill_of_materials, search
 from sizing.recommend.search import on_gpus
-from sizing.scenarios import constraints_of, recommend
+from sizing.scenarios import constraints_of, problem_of, recommend
 from sizing.specs import Candidate, Option, Recommendation, RecommendRequest, SizingError, System
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
@@ -41,11 +41,13 @@ def rejected_for(r: Recommendation, gpu: str, n: int, rule: str) -> bool:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario(snapshot, path: Path):
+def test_scenario(priced, path: Path):
+    """On the frozen snapshot with every part priced (tests/conftest.py TEST_PRICES), so totals are complete."""
     spec = json.loads(path.read_text())
-    r = recommend(snapshot, RecommendRequest(**spec["request"]))
+    r = recommend(priced, RecommendRequest(**spec["request"]))
     want = spec["expect"]
     known = {
+        "passes",
         "top",
         "option",
         "rejected",
@@ -73,6 +75,9 @@ def test_scenario(snapshot, path: Path):
         )
     for o in want.get("option", []):
         assert any(matches(x, o) for x in r.options), o
+    every = search(problem_of(priced, RecommendRequest(**spec["request"])))[0] if "passes" in want else []
+    for o in want.get("passes", []):
+        assert any(matches(x, o) for x in every), o  # passes every rule, whether or not it is its shape's best
     for x in want.get("rejected", []):
         assert rejected_for(r, x["gpu"], x["n_gpus"], x["rule"]), x
     for f in want.get("top_finding", []):
@@ -223,39 +228,42 @@ def test_ascend_is_rejected_for_cuda_engines(catalog):
     )
 
 
-def test_speed_and_cost_per_token_rankings(catalog):
+def test_speed_and_cost_per_token_rankings(priced):
     """--objective speed puts the fastest total decode first; cost-per-token the lowest price per token/s."""
     req = {"model": "7b", "users": 8, "gpus_allowed": ("rtx-4090", "rtx-3090", "h100-sxm", "l40s")}
-    fast = recommend(catalog, RecommendRequest(**req, objective="speed")).options
+    fast = recommend(priced, RecommendRequest(**req, objective="speed")).options
     rates = [o.estimate.speed.decode_tokens_per_s_total for o in fast]
     assert rates == sorted(rates, reverse=True)
-    cpt = recommend(catalog, RecommendRequest(**req, objective="cost-per-token")).options
-    priced = [o for o in cpt if o.build.gpu.price_usd is not None]
-    ratios = [o.total_price_usd / o.estimate.speed.decode_tokens_per_s_total for o in priced]
+    cpt = recommend(priced, RecommendRequest(**req, objective="cost-per-token")).options
+    complete = [o for o in cpt if o.total_price_usd is not None]
+    ratios = [o.total_price_usd / o.estimate.speed.decode_tokens_per_s_total for o in complete]
     assert ratios == sorted(ratios)
-    cheap = recommend(catalog, RecommendRequest(**req)).options
+    cheap = recommend(priced, RecommendRequest(**req)).options
     assert fast[0].estimate.speed.decode_tokens_per_s_total > cheap[0].estimate.speed.decode_tokens_per_s_total
     assert cheap[0].total_price_usd < fast[0].total_price_usd
 
 
-def test_ways_out_answer_the_rule_that_failed(catalog):
+def test_ways_out_answer_the_rule_that_failed(priced):
     """A budget-only failure is answered by a budget, not by quantizing; a memory failure by quantizing."""
-    poor = recommend(catalog, RecommendRequest(model="7b", users=1, budget=500, gpus_allowed=("rtx-4090",)))
+    poor = recommend(priced, RecommendRequest(model="7b", users=1, budget=500, gpus_allowed=("rtx-4090",)))
     assert not poor.options and any("raise --budget" in w for w in poor.ways_out)
     assert not any("quantization" in w for w in poor.ways_out)
-    big = recommend(catalog, RecommendRequest(model="70b", users=1, gpus_allowed=("rtx-4090",), max_gpus=2))
+    big = recommend(priced, RecommendRequest(model="70b", users=1, gpus_allowed=("rtx-4090",), max_gpus=2))
     assert not big.options and any("--precision" in w for w in big.ways_out)
     assert not any("raise --budget" in w for w in big.ways_out)
 
 
-def test_a_shape_keeps_its_chassis_whatever_the_budget(catalog):
-    """The 1-GPU build goes in the smallest chassis that holds it; a budget below its price rejects the shape
-    instead of passing a bigger box whose chassis price is merely unknown."""
-    req = {"model": "7b", "users": 1, "gpus_allowed": ("rtx-4090",), "max_gpus": 1}
-    free = recommend(catalog, RecommendRequest(**req)).options[0]
-    tight = recommend(catalog, RecommendRequest(**req, budget=free.total_price_usd - 1))
-    assert all(o.build.chassis.id == free.build.chassis.id for o in tight.options)
-    assert any(f.rule == "budget" and "right size" in f.message for x in tight.rejected for f in x.findings)
+def test_a_shape_takes_its_cheapest_fully_priced_chassis(priced, snapshot):
+    """With every part priced, the shape's build is the cheapest chassis that passes; with unknown chassis prices
+    (the snapshot), the smallest one that holds the GPUs, not whichever happens to have fewer priced parts."""
+    req = RecommendRequest(model="7b", users=1, gpus_allowed=("rtx-4090",), max_gpus=1)
+    one = recommend(priced, req).options[0]
+    passing = [o for o in search(problem_of(priced, req))[0] if o.build.n_gpus == 1]
+    assert one.total_price_usd == min(o.total_price_usd for o in passing)
+    unknown = recommend(snapshot, req).options[0]
+    assert unknown.total_price_usd is None and unknown.build.chassis.max_gpus == min(
+        o.build.chassis.max_gpus for o in search(problem_of(snapshot, req))[0]
+    )
 
 
 def test_a_named_circuit_is_one_circuit(snapshot):

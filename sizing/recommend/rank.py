@@ -25,9 +25,12 @@ def size_class(c: Chassis) -> tuple[int, int]:
 
 
 def chassis_key(o: Option, objective: Objective) -> tuple:
-    """Within one (GPU, count, nodes) shape: the smallest chassis that holds the GPUs (an 8-GPU server for one GPU
-    wastes money, power and rack space; chassis prices are mostly unconfirmed, so size decides), then the rank."""
-    return (size_class(o.build.chassis), rank_key(o, objective))
+    """Within one (GPU, count, nodes) shape: a fully priced build by its rank (the cheapest box that passes,
+    whatever its size, so a higher budget never picks a dearer one); one with unknown prices after those, in the
+    smallest chassis that holds the GPUs (an 8-GPU server for one GPU wastes money, power and rack space, and an
+    unknown price says nothing)."""
+    incomplete = o.total_price_usd is None
+    return (incomplete, size_class(o.build.chassis) if incomplete else (0, 0), rank_key(o, objective))
 
 
 def best_per_shape(options: list[Option], objective: Objective) -> list[Option]:

@@ -24,7 +24,6 @@ from sizing.specs import (
 
 from .derive import bill_of_materials, derive
 from .provider import Problem
-from .rank import size_class
 
 GPU_COUNTS = (1, 2, 4, 8)
 NODE_COUNTS = (2, 4, 8)  # clusters of 8-GPU servers, only where one server cannot hold the work
@@ -121,44 +120,7 @@ def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[li
         out.append(outcome)
         if isinstance(outcome, Rejection) and any(f.rule == "gpu_memory" for f in outcome.findings):
             return out, False  # every chassis fails the same way: one rejection says it
-    return over_budget_in_its_size(shape, out), True
-
-
-def over_budget_in_its_size(shape: Shape, out: list[Outcome]) -> list[Outcome]:
-    """A shape is built in the smallest chassis that holds it (rank.chassis_key). When that build fails only the
-    budget, the same GPUs in a bigger box do not pass either: their totals are lower only because chassis prices
-    are unconfirmed. So the shape's choice of chassis never depends on the budget."""
-    by_id = {c.id: c for c in shape.problem.parts.chassis.values()}
-
-    def budget_only(o: Outcome) -> bool:
-        return isinstance(o, Rejection) and {f.rule for f in o.findings} == {"budget"}
-
-    near = [o for o in out if isinstance(o, Option) or budget_only(o)]
-    if not near:
-        return out
-    size = min(size_class(by_id[o.chassis if isinstance(o, Rejection) else o.build.chassis.id]) for o in near)
-    if any(isinstance(o, Option) and size_class(o.build.chassis) == size for o in near):
-        return out
-    right = next(o for o in near if isinstance(o, Rejection) and size_class(by_id[o.chassis]) == size)
-    over = right.findings[0]
-    return [
-        shape.rejection(
-            o.build.chassis.id,
-            (
-                over.model_copy(
-                    update={
-                        "message": (
-                            f"{over.message} in {by_id[right.chassis].name}, the right size for {shape.n} GPUs; "
-                            "a bigger chassis costs less here only because its price is unconfirmed"
-                        )
-                    }
-                ),
-            ),
-        )
-        if isinstance(o, Option)
-        else o
-        for o in out
-    ]
+    return out, True
 
 
 def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:
