@@ -210,10 +210,13 @@ def test_larger_model_never_needs_fewer_gpus(catalog, sizes, gpus):
     budgets=st.lists(st.integers(1_000, 400_000), min_size=2, max_size=2, unique=True),
     model=st.sampled_from(["7b", "32b", "70b"]),
 )
-def test_higher_budget_never_worse(catalog, budgets, model):
+def test_higher_budget_never_worse(priced, budgets, model):
+    """On complete totals (the snapshot with test prices): more budget never yields a dearer recommendation, and a
+    build with an unknown price never passes a budget."""
     low, high = sorted(budgets)
-    a = recommend(catalog, RecommendRequest(model=model, budget=low, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
-    b = recommend(catalog, RecommendRequest(model=model, budget=high, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
+    a = recommend(priced, RecommendRequest(model=model, budget=low, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
+    b = recommend(priced, RecommendRequest(model=model, budget=high, users=1, gpus_allowed=("rtx-4090", "h100-sxm")))
+    assert all(o.total_price_usd is not None for o in a.options + b.options)
     if a.options:
         assert b.options
         assert b.options[0].total_price_usd <= a.options[0].total_price_usd + 1e-6
