@@ -16,7 +16,7 @@ from sizing.specs import ModelSpec, SizingError
 
 from .config import COUNT_MAX, DIM_MAX, FFN_MAX, TOKENS_MAX, VOCAB_MAX, Config
 from .files import kind, show
-from .safetensors import read_safetensors_headers
+from .safetensors import FLOAT_DTYPES, read_safetensors_headers
 
 MAX_PARAMS = 1e14  # 100T: a shape past this is a typo, and the estimates would overflow into nonsense
 UNGATED = ("gpt_bigcode", "mpt", "falcon", "gpt2", "gpt_neox")
@@ -162,21 +162,42 @@ def config_path(folder: Path) -> Path:
     return path
 
 
+def _with_headers(spec: ModelSpec, headers: tuple[int, float, dict[str, float]], folder: Path) -> ModelSpec:
+    """The count and bits on disk from safetensors headers. Unquantized (nearly all bytes in float dtypes): the
+    header count is exact, and must be at least half the shape's (else shards or the config do not belong).
+    Quantized (packed integer weights, whose element count is not the parameter count): the shape's count, and
+    the real bits on disk, which must be a plausible 1-64 per parameter."""
+    n_float, n_bytes, by_dtype = headers
+    derived = spec.derived_params
+    packed = sum(size for dtype, size in by_dtype.items() if dtype not in FLOAT_DTYPES)
+    source = spec.source + " + safetensors headers"
+    mismatch = "check that every shard is there and that config.json belongs to these files"
+    if n_float > MAX_PARAMS or n_bytes > 8 * MAX_PARAMS:
+        raise SizingError(
+            f"the safetensors headers in {show(folder)} describe more than any real model holds; "
+            "re-download the checkpoint"
+        )
+    if packed <= 0.1 * n_bytes:  # int tensors of an unquantized model are a few buffers (position ids)
+        if n_float < derived / 2:
+            raise SizingError(
+                f"the safetensors files in {show(folder)} hold {n_float:.4g} parameters, less than half the "
+                f"{derived:.4g} that config.json's shape has; {mismatch}"
+            )
+        update = {"n_params": float(n_float), "weight_bits_on_disk": n_bytes * 8 / n_float, "source": source}
+        return spec.model_copy(update=update)
+    bits = n_bytes * 8 / derived
+    if not 1 <= bits <= 64:
+        raise SizingError(
+            f"the safetensors files in {show(folder)} hold {n_bytes:.4g} bytes, {bits:.3g} bits for each of the "
+            f"{derived:.4g} parameters config.json's shape has; {mismatch}"
+        )
+    return spec.model_copy(update={"n_params": float(derived), "weight_bits_on_disk": bits, "source": source})
+
+
 def from_hf_folder(folder: Path) -> ModelSpec:
     """The model in a local Hugging Face folder (or the folder of a config.json)."""
     spec = _spec(folder, Config.read(config_path(folder)))
     headers = read_safetensors_headers(folder)
-    derived = spec.derived_params
-    if headers and headers[0] > 0 and headers[1] * 8 / headers[0] >= 7.5:
-        n_float, n_bytes, _ = headers  # an unquantized checkpoint: the header count is exact
-        return spec.model_copy(
-            update={
-                "n_params": float(n_float),
-                "weight_bits_on_disk": n_bytes * 8 / n_float,
-                "source": spec.source + " + safetensors headers",
-            }
-        )
-    update: dict = {"n_params": float(derived)}
-    if headers:  # quantized (packed integer) checkpoint: keep the shape count, report the real bits on disk
-        update.update(weight_bits_on_disk=headers[1] * 8 / derived, source=spec.source + " + safetensors headers")
-    return spec.model_copy(update=update)
+    if headers is None:
+        return spec.model_copy(update={"n_params": float(spec.derived_params)})
+    return _with_headers(spec, headers, folder)
