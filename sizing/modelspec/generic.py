@@ -32,8 +32,9 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bm])$", re.IGNORECASE)
 
 def generic_model(n_params: float) -> ModelSpec:
     """A documented generic architecture with about `n_params` parameters."""
-    if n_params < 100e6 or n_params > 5e12:
-        raise SizingError(f"model size {n_params / 1e9:g}B is outside 0.1B-5000B; give a size such as 7b or 70b")
+    if not 100e6 <= n_params <= 5e12:  # also refuses inf, from a size with hundreds of digits
+        shown = f"{n_params / 1e9:.4g}B" if math.isfinite(n_params) else ">1e308"
+        raise SizingError(f"model size {shown} is outside 0.1B-5000B; give a size such as 7b or 70b")
     hidden, heads = next((h, nh) for limit, h, nh in GENERIC_LADDER if n_params <= limit)
     n_kv = min(8, max(1, heads // 4))  # Qwen2.5-0.5B: 14 heads / 2 KV; Llama 3: 32+ heads / 8 KV
     ffn = int(round(3.5 * hidden / 256) * 256)
