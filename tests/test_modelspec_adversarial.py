@@ -187,6 +187,7 @@ KEYS: dict[str, tuple[dict, tuple[str, ...], st.SearchStrategy[str]]] = {
     "use_sliding_window": ({**LLAMA, "sliding_window": 4096}, (), FLAG),
     "attention_bias": (LLAMA, (), FLAG),
     "tie_word_embeddings": (LLAMA, (), FLAG),
+    "is_encoder_decoder": (LLAMA, (), FLAG),
     "model_type": (LLAMA, (), NAME),
 }
 
@@ -271,6 +272,7 @@ BROKEN_CONFIGS: dict[str, object] = {
     "duplicate key with newline": b'{"a\\nerror: b": 1, "a\\nerror: b": 2}',
     "text_config not an object": json.dumps({"model_type": "llava", "text_config": [1]}).encode(),
     "no shape keys": b'{"model_type": "llama"}',
+    "an encoder-decoder (T5)": json.dumps({**LLAMA, "model_type": "t5", "is_encoder_decoder": True}).encode(),
     "BOM then bad value": b"\xef\xbb\xbf" + json.dumps({**LLAMA, "hidden_size": "4096"}).encode(),
 }
 BROKEN_FOLDERS = {

@@ -100,6 +100,8 @@ def _window(cfg: Config, n_layers: int, context: int, model_type: str) -> dict:
 def shape_fields(cfg: Config) -> dict:
     """Every ModelSpec shape field from a checked config."""
     model_type = cfg.text("model_type", "llama")
+    if cfg.flag("is_encoder_decoder", False):  # T5, BART: d_model and num_layers mean something else there
+        raise cfg.error("'is_encoder_decoder' is true", "sizing estimates decoder-only (causal LM) models")
     is_mla = bool(cfg.optional("kv_lora_rank", DIM_MAX))
     fields = _attention(cfg, is_mla)
     hidden = fields["hidden_size"]
