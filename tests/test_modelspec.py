@@ -108,13 +108,52 @@ def test_hf_folder_mixtral_and_deepseek(tmp_path):
     assert ds.is_mla and ds.kv_lora_rank == 512
 
 
+TINY_CONFIG = {  # a one-layer Llama: 73,920 parameters
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 1,
+    "vocab_size": 256,
+}
+TINY_TENSORS = {
+    "model.embed_tokens.weight": [256, 64],
+    **{f"model.layers.0.self_attn.{p}_proj.weight": [64, 64] for p in "qkvo"},
+    "model.layers.0.mlp.gate_proj.weight": [128, 64],
+    "model.layers.0.mlp.up_proj.weight": [128, 64],
+    "model.layers.0.mlp.down_proj.weight": [64, 128],
+    "model.layers.0.input_layernorm.weight": [64],
+    "model.layers.0.post_attention_layernorm.weight": [64],
+}
+
+
 def test_safetensors_headers_give_exact_count(tmp_path):
-    folder = write_folder(tmp_path, LLAMA3_8B_CONFIG)
-    write_safetensors(folder / "model-00001-of-00002.safetensors", {"a": ("BF16", [4096, 4096]), "b": ("BF16", [10])})
-    write_safetensors(folder / "model-00002-of-00002.safetensors", {"c": ("F32", [3])})
+    folder = write_folder(tmp_path, TINY_CONFIG)
+    write_safetensors(folder / "model-00001-of-00002.safetensors", {k: ("BF16", v) for k, v in TINY_TENSORS.items()})
+    tail = {"lm_head.weight": ("BF16", [256, 64]), "model.norm.weight": ("F32", [64]), "extra": ("F32", [3])}
+    write_safetensors(folder / "model-00002-of-00002.safetensors", tail)
     spec = modelspec.from_hf_folder(folder)
-    assert spec.n_params == 4096 * 4096 + 13
+    assert spec.derived_params == 73920
+    assert spec.n_params == 73920 + 3  # the header count wins over the shape's
     assert "safetensors" in spec.source
+
+
+def test_packed_integer_checkpoint_keeps_the_shape_count(tmp_path):
+    """GPTQ stores 8 int4 weights per I32 element: the element count is no parameter count, the bytes are real."""
+    folder = write_folder(tmp_path, TINY_CONFIG)
+    packed = {k: ("I32", [v[0] // 8, *v[1:]]) for k, v in TINY_TENSORS.items() if "proj" in k}
+    plain = {k: ("BF16", v) for k, v in TINY_TENSORS.items() if "proj" not in k}
+    write_safetensors(folder / "model.safetensors", {**packed, **plain, "lm_head.weight": ("BF16", [256, 64])})
+    spec = modelspec.from_hf_folder(folder)
+    assert spec.n_params == spec.derived_params == 73920
+    assert spec.weight_bits_on_disk == pytest.approx((40960 * 4 + 32896 * 16) / 73920)
+
+
+def test_safetensors_of_another_model_are_refused(tmp_path):
+    folder = write_folder(tmp_path, LLAMA3_8B_CONFIG)  # 8B shape, 16M parameters in the file
+    write_safetensors(folder / "model.safetensors", {"a": ("BF16", [4096, 4096])})
+    with pytest.raises(SizingError, match="less than half"):
+        modelspec.from_hf_folder(folder)
 
 
 def test_malformed_config_is_one_line_error(tmp_path, catalog):
