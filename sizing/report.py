@@ -192,10 +192,12 @@ def _money(usd: float, r: Recommendation) -> str:
 
 
 def _price(o: Option, r: Recommendation) -> str:
-    """The total, or the priced subtotal with '+' and the count of parts that have no usable price."""
+    """The total, or the priced subtotal with '+' and the count of parts that have no usable price; ' stale' when a
+    line's price is over 18 months old."""
+    stale = " stale" if any(ln.stale for ln in o.lines) else ""
     if o.total_price_usd is not None:
-        return _money(o.total_price_usd, r)
-    return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced)"
+        return _money(o.total_price_usd, r) + stale
+    return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced){stale}"
 
 
 def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:

@@ -184,3 +184,13 @@ def test_tensor_parallel_needs_heads_divisible(catalog):
         rules.tensor_parallel,
         compose(catalog, "rtx-4090-blower", 4, "rack-4u-as-4125gs-tnrt", model="qwen2.5-7b"),
     ).ok
+
+
+def test_ecc_gpus_and_servers_get_ecc_memory(catalog):
+    """An RTX A6000 (ECC GDDR6) on a desktop Z790 board with UDIMMs fails; the same card on a Threadripper PRO
+    workstation with ECC RDIMMs passes; a GeForce card on the desktop is not asked for ECC."""
+    desk = compose(catalog, "rtx-a6000", 1, "tower-define7xl-z790", model="qwen2.5-7b")
+    f = finding(rules.ecc_memory, desk)
+    assert not f.ok and "ECC RDIMMs" in f.message
+    assert finding(rules.ecc_memory, compose(catalog, "rtx-a6000", 1, "ws-wrx80-4gpu", model="qwen2.5-7b")).ok
+    assert finding(rules.ecc_memory, compose(catalog, "rtx-4090", 1, "tower-define7xl-z790", model="qwen2.5-7b")).ok

@@ -128,6 +128,22 @@ def memory_type(c: Candidate) -> Finding:
     )
 
 
+def ecc_memory(c: Candidate) -> Finding:
+    """ECC GPUs (workstation and data-centre cards) and rack servers run on ECC system memory: the article and every
+    integrator specify ECC RDIMMs for servers, and a card bought for its ECC loses the point on a host that flips
+    bits unnoticed in the weights it stages (integrator practice; UNCONFIRMED as a published requirement)."""
+    b = c.build
+    wanted = b.gpu.ecc or b.chassis.form_factor == "rack"
+    ok = b.dimm.ecc or not wanted
+    why = "an ECC GPU" if b.gpu.ecc else "a rack server"
+    msg = (f"{b.dimm.name} is ECC memory" if b.dimm.ecc else f"{b.dimm.name} is not ECC memory") + (
+        "" if ok else f"; {why} wants ECC RDIMMs: a workstation platform (Threadripper PRO, Xeon W) or a server"
+    )
+    return Finding(
+        rule="ecc_memory", ok=ok, need="ECC" if wanted else None, have="ECC" if b.dimm.ecc else "non-ECC", message=msg
+    )
+
+
 def memory_speed(c: Candidate) -> Finding:
     """DIMMs run at the CPU's maximum memory speed when faster: a Xeon Silver 4314 runs DDR4-3200 at 2666 MT/s
     (Intel ARK via hardware.md §2 [S20])."""
