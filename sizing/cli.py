@@ -277,6 +277,8 @@ def _invalid(exc: ValidationError) -> str:
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err["loc"] else "value"
     option = OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
+    if err["type"] == "string_unicode":  # bytes the terminal could not decode
+        return f"{option} holds bytes that are not text in this terminal's encoding; retype it (UTF-8)"
     message = (
         err["msg"]
         .replace("Input should be", "must be")

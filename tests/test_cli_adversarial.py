@@ -82,6 +82,7 @@ BAD = [
     (["estimate", "--engine", "llama.cpp", "--precision", "q4_k_m", "--kv-precision", "q4_k_m"], "q8_0"),
     (["recommend", "--context", "8192", "--prompt-tokens", "100"], "give one of them"),
     (["recommend", "--batch", "-3"], "--users (--batch)"),
+    (["estimate", "--model", "a\udcff"], "--model holds bytes that are not text"),
     (["estimate", "--model", "x" * 300], "(300 characters) is no catalog name or folder"),
     (["bench", "--compare", "/etc/hostname"], "pass a file that `sizing bench --out` wrote"),
 ]
