@@ -95,9 +95,10 @@ def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: f
 
     def key(
         s: tuple[Dimm, int],
-    ) -> tuple:  # the least memory that holds the need, then full speed, then price
+    ) -> tuple:  # a priced set first (a build with a total), the least memory that holds the need, full speed
         d, n = s
         return (
+            d.price_usd is None,
             d.capacity_bytes * n,
             n,
             d.speed_mt_s < cpu.max_memory_mt_s,
@@ -109,13 +110,14 @@ def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: f
 
 
 def pick_drive(drives: Iterable[Drive], need: float, max_count: int) -> tuple[Drive, int] | None:
-    """The fewest, then smallest, drives (identical, up to the free bays) holding `need`; then the cheapest."""
+    """Priced drives first (a build with a total), then the fewest, then smallest (identical, up to the free bays)
+    holding `need`; then the cheapest."""
     best = None
     for d in drives:
         count = max(1, math.ceil(need / d.capacity_bytes))
         if count > max_count:
             continue
-        key = (count, d.capacity_bytes, _priced_first(d.price_usd))
+        key = (d.price_usd is None, count, d.capacity_bytes, _priced_first(d.price_usd))
         if best is None or key < best[0]:
             best = (key, d, count)
     return (best[1], best[2]) if best else None
@@ -125,8 +127,9 @@ def pick_psu(
     psus: Iterable[Psu], chassis: Chassis, gpu: Gpu, n_gpus: int, load: float, volts: float
 ) -> tuple[Psu, int]:
     """The PSU model and the fewest units of it (with the chassis' redundancy on top) whose active capacity at this
-    voltage covers the headroom rule (and, for ATX, has the GPUs' connectors): the least capacity, then the fewest
-    units; else every bay with the largest. Returns (psu, units installed)."""
+    voltage covers the headroom rule (and, for ATX, has the GPUs' connectors): a priced model first (a build with a
+    total), then the least capacity, then the fewest units; else every bay with the largest. Returns (psu, units
+    installed)."""
     kind = [p for p in psus if p.form == chassis.psu_form]
     headroom = psu_headroom(chassis.psu_form)
     most = active_psus(chassis, chassis.psu_bays)
@@ -140,6 +143,7 @@ def pick_psu(
         return min(
             good,
             key=lambda s: (
+                s[0].price_usd is None,
                 psu_capacity_w(s[0], chassis, volts, s[1]),
                 s[1],
                 s[0].atx3 is False,
