@@ -198,11 +198,20 @@ def fewest_gpus(r: Recommendation) -> int | None:
     gpus=st.sampled_from(GPU_SETS),
 )
 def test_larger_model_never_needs_fewer_gpus(catalog, sizes, gpus):
+    """A smaller model never needs more GPUs than a larger one; where it fits no build at all, that is because it
+    cannot be split over the counts the GPU is sold in (an 8-GPU HGX board and 6 KV heads), never its memory."""
     small, large = sorted(sizes)
-    a = fewest_gpus(recommend(catalog, RecommendRequest(model=f"{small}b", gpus_allowed=gpus, users=1)))
+    few = recommend(catalog, RecommendRequest(model=f"{small}b", gpus_allowed=gpus, users=1))
+    a = fewest_gpus(few)
     b = fewest_gpus(recommend(catalog, RecommendRequest(model=f"{large}b", gpus_allowed=gpus, users=1)))
-    if b is not None:
-        assert a is not None and a <= b
+    if b is not None and a is None:
+        assert all(
+            any(f.rule in ("tensor_parallel", "chassis_fit") for f in x.findings)
+            for x in few.rejected
+            if x.n_gpus * x.n_nodes >= b
+        ), [x.findings[0].message for x in few.rejected][:3]
+    elif b is not None:
+        assert a <= b
 
 
 @settings(max_examples=10, deadline=None)
@@ -295,3 +304,18 @@ def test_the_fewest_psus_that_carry_the_load(snapshot, model, gpus, users):
         if active > 1:
             fewer = min((active - 1) * b.psu.watts_at(b.circuit.volts), b.chassis.max_psu_w)
             assert fewer < p.sustained_w * psu_headroom(b.psu.form)
+
+
+def test_sxm_gpus_come_on_their_own_baseboard_in_the_counts_it_is_sold(catalog):
+    """An HGX H100/H200 8-GPU board takes 8 Hopper modules: no 1, 2 or 4 x H100 SXM build, no A100 SXM4 in it;
+    passive H100 NVL cards never sit in the open riser frame."""
+    r = recommend(
+        catalog, RecommendRequest(model="70b", users=1, gpus_allowed=("h100-sxm", "a100-80gb-sxm", "h100-nvl"))
+    )
+    sxm = [o for o in r.options if o.build.gpu.form_factor == "sxm"]
+    assert sxm and all(o.build.n_gpus == 8 and o.build.gpu.arch == "hopper" for o in sxm)
+    assert any(
+        x.gpu == "h100-sxm" and x.n_gpus == 1 and "sold with 1 SXM hopper" in x.findings[0].message for x in r.rejected
+    )
+    assert not any(o.build.gpu.id == "a100-80gb-sxm" for o in r.options)
+    assert not any(o.build.chassis.id == "rack-riser-8gpu-consumer" for o in r.options if o.build.gpu.id == "h100-nvl")

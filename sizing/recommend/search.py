@@ -41,7 +41,10 @@ def chassis_for(problem: Problem, gpu: Gpu, n: int) -> list[Chassis]:
     return [
         x
         for x in problem.parts.chassis.values()
-        if x.max_gpus >= n and x.gpu_form_factor == gpu.form_factor and (forms is None or x.form_factor in forms)
+        if x.max_gpus >= n
+        and x.gpu_form_factor == gpu.form_factor
+        and x.takes(gpu.arch, n)
+        and (forms is None or x.form_factor in forms)
     ]
 
 
@@ -109,7 +112,12 @@ def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[li
                         ok=False,
                         need=n,
                         have=None,
-                        message=(f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"),
+                        message=(
+                            f"no {form}chassis in chassis.csv is sold with {n} {gpu.form_factor.upper()} "
+                            f"{gpu.arch} GPUs (HGX baseboards take one generation, in counts of 4 or 8)"
+                            if gpu.form_factor == "sxm"
+                            else f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"
+                        ),
                     ),
                 ),
             )

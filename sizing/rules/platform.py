@@ -21,6 +21,11 @@ def chassis_fit(c: Candidate) -> Finding:
         problems.append(f"fits {box.max_gpu_slot_width:g}-slot cards, the {g.name} is {g.slot_width:g} slots wide")
     if g.length_mm and box.max_gpu_length_mm and g.length_mm > box.max_gpu_length_mm:
         problems.append(f"fits cards up to {box.max_gpu_length_mm:.0f} mm, the {g.name} is {g.length_mm:.0f} mm")
+    if not box.takes(g.arch, b.n_gpus):
+        problems.append(
+            f"its baseboard is sold with {'/'.join(map(str, box.gpu_counts)) or 'any count of'} "
+            f"{'/'.join(box.gpu_archs) or 'any'} GPUs, not {b.n_gpus} {g.arch}"
+        )
     msg = f"{box.name}: " + ("; ".join(problems) if problems else f"{b.n_gpus} x {g.name} fit")
     return Finding(rule="chassis_fit", ok=not problems, need=b.n_gpus, have=box.max_gpus, message=msg)
 
@@ -28,7 +33,8 @@ def chassis_fit(c: Candidate) -> Finding:
 def cooling(c: Candidate) -> Finding:
     """Open-air consumer cards only where the chassis can exhaust them (its open_air_ok: towers, which hold at most two
     such cards, and riser chassis); dense server ducts need blower or passive cards; passive datacenter cards need
-    server airflow, not a tower (hardware.md §3.3 [S61]; NVIDIA product briefs [S10][S29])."""
+    ducted server airflow (chassis.csv passive_ok), not a tower or an open riser frame (hardware.md §3.3 [S61];
+    NVIDIA product briefs [S10][S29])."""
     b = c.build
     g, box = b.gpu, b.chassis
     if g.cooling == "open-air" and not box.open_air_ok:
@@ -40,13 +46,13 @@ def cooling(c: Candidate) -> Finding:
             message=f"{g.name} is an open-air card: {b.n_gpus} of them in {box.name} recirculate heat; use "
             "blower cards (e.g. rtx-4090-blower) or a riser chassis",
         )
-    if g.cooling == "passive" and box.form_factor != "rack":
+    if g.cooling == "passive" and not box.cools_passive_cards:
         return Finding(
             rule="cooling",
             ok=False,
             need="server airflow",
             have=box.form_factor,
-            message=f"{g.name} is passively cooled and needs a rack server's airflow, not a {box.form_factor}",
+            message=f"{g.name} is passively cooled and needs a ducted rack server's airflow, not {box.name}",
         )
     return Finding(rule="cooling", ok=True, message=f"{g.cooling} cards suit {box.name}")
 

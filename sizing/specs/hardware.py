@@ -246,6 +246,9 @@ class Chassis(Part):
         m2_slots=Col("m2_slots", "int"),
         pcie_switch=Col("pcie_switch", "bool"),
         gpu_lanes_each=Col("gpu_lanes_each", "int"),
+        gpu_archs=Col("gpu_archs", "list", required=False),
+        gpu_counts=Col("gpu_counts", "list", required=False),
+        passive_ok=Col("passive_ok", "bool", required=False),
     )
     form_factor: Literal["tower", "workstation", "rack"]
     rack_units: PosInt | None = None
@@ -266,6 +269,17 @@ class Chassis(Part):
     m2_slots: NonNegInt
     pcie_switch: bool
     gpu_lanes_each: PosInt
+    gpu_archs: tuple[str, ...] = ()  # GPU architectures its baseboard takes (HGX: one generation); empty: any
+    gpu_counts: tuple[PosInt, ...] = ()  # GPU counts it is sold with (an HGX baseboard: 4 or 8); empty: 1..max_gpus
+    passive_ok: bool | None = None  # ducted airflow for passively cooled cards; None: rack servers yes, others no
+
+    @property
+    def cools_passive_cards(self) -> bool:
+        return self.passive_ok if self.passive_ok is not None else self.form_factor == "rack"
+
+    def takes(self, arch: str, n_gpus: int) -> bool:
+        """Whether the platform is sold with n_gpus GPUs of this architecture."""
+        return (not self.gpu_archs or arch in self.gpu_archs) and (not self.gpu_counts or n_gpus in self.gpu_counts)
 
 
 class NetworkPart(Part):
