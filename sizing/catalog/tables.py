@@ -62,7 +62,7 @@ class CatalogError(SizingError):
 
 def default_data_dir() -> Path:
     """The installed copy of data/ (the sizing_data package), or the repo's data/ when run from a checkout."""
-    repo = Path(__file__).resolve().parent.parent / "data"
+    repo = Path(__file__).resolve().parents[2] / "data"  # sizing/catalog/tables.py -> the checkout
     if (repo / "models.csv").exists():
         return repo
     try:
