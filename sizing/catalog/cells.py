@@ -1,9 +1,10 @@
 """One CSV cell as text or a number, the same way in every catalog file and in a user's scenario file.
 
 Numbers take '.' as the decimal point and ',' only between groups of three digits (`1,299`, `4,096`, `1,299.50`),
-whole-number and decimal columns alike. A file separated by ';' or tabs (European Excel) may use ',' as the decimal
-point instead, so there '1,5' is 1.5 and '1.299,50' is 1299.5; a lone separator before exactly three digits
-('1,299' or '1.299') could mean a thousand or a fraction there and is refused. Non-finite numbers, spreadsheet error
+whole-number and decimal columns alike. A file separated by ';' or tabs (European Excel) takes ',' as the decimal
+point ('1,5' is 1.5, '8,008' is 8.008, '1.299,50' is 1299.5) and a '.' where it can only be one ('0.85', '12.5');
+there a lone '.' before exactly three digits ('1.299') could be a thousands separator or a decimal point and is
+refused. Non-finite numbers, spreadsheet error
 values and numbers past `MAX_NUMBER` are refused at the cell.
 """
 
@@ -33,6 +34,8 @@ def one_line(text: str) -> str:
 
 def text_problem(text: str, column: str) -> str | None:
     """What is wrong with a text cell: a line break outside the free-text columns, or an invisible character."""
+    if text.isprintable():
+        return None
     for ch in text:
         if ch.isprintable() or (column in FREE_TEXT and ch.isspace()):
             continue
@@ -48,17 +51,15 @@ def _marks(mantissa: str, delimiter: str) -> tuple[str, str]:
         return ".", ","
     if "," in mantissa and "." in mantissa:  # '1.299,50' or '1,299.50': the last one is the decimal point
         return (",", ".") if mantissa.rfind(",") > mantissa.rfind(".") else (".", ",")
-    mark = "," if "," in mantissa else "."
-    other = "." if mark == "," else ","
-    if mantissa.count(mark) > 1:
-        return other, mark
-    whole, _, frac = mantissa.partition(mark)
-    if len(frac) == 3 and whole.isdigit() and len(whole) <= 3 and not whole.startswith("0"):
+    if "," in mantissa:  # European Excel's decimal comma; '1,299,000' can only be grouping
+        return (",", ".") if mantissa.count(",") == 1 else (".", ",")
+    whole, _, frac = mantissa.partition(".")
+    if mantissa.count(".") == 1 and len(frac) == 3 and whole.isdigit() and len(whole) <= 3 and whole[0] != "0":
         raise ValueError(
-            f"'{mantissa}' could be {whole}{frac} or {whole}.{frac} in a ';'-separated file; "
-            f"write it without a thousands separator ({whole}{frac}) or with a '.' decimal point ({whole}.{frac})"
+            f"'{mantissa}' could be {whole}{frac} or {whole}.{frac} in a '{delimiter}'-separated file; write "
+            f"{whole}{frac} or {whole},{frac}"
         )
-    return mark, other
+    return (",", ".") if mantissa.count(".") > 1 else (".", ",")
 
 
 def _plain(text: str, delimiter: str) -> str:
@@ -85,7 +86,7 @@ def parse_number(raw: str, whole: bool, delimiter: str = ",") -> int | float:
         raise ValueError(f"{show(text)} is not {what}")
     if text.startswith("#"):
         raise ValueError(f"{show(text)} is a spreadsheet error value; fix the formula or type the number")
-    plain = _plain(text, delimiter)
+    plain = text if "," not in text and (delimiter == "," or "." not in text) else _plain(text, delimiter)
     if not _PLAIN.fullmatch(plain):
         example = "a whole number such as 4096" if whole else "a number such as 450 or 1,299.50"
         raise ValueError(f"{show(text)} is not a number; give {example}")
