@@ -146,6 +146,10 @@ def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:
             yield run(catalog, request)
         except SizingError as exc:
             yield f"line {line}: {exc}"
+        except OSError as exc:  # a model cell taken for a folder path the system refuses (name too long, ...)
+            yield f"line {line}: cannot use model '{request.model if isinstance(request, Request) else ''}' " + (
+                f"({exc.strerror or exc}); give a catalog id, a size such as 7b, or an existing folder"
+            )
         except ValidationError as exc:  # a limit deeper than the request's own fields
             err = exc.errors()[0]
             yield f"line {line}: {'.'.join(map(str, err['loc'])) or 'row'}: {err['msg']}"

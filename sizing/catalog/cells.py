@@ -1,11 +1,11 @@
 """One CSV cell as text or a number, the same way in every catalog file and in a user's scenario file.
 
 Numbers take '.' as the decimal point and ',' only between groups of three digits (`1,299`, `4,096`, `1,299.50`),
-whole-number and decimal columns alike. A file separated by ';' or tabs (European Excel) takes ',' as the decimal
-point ('1,5' is 1.5, '8,008' is 8.008, '1.299,50' is 1299.5) and a '.' where it can only be one ('0.85', '12.5');
-there a lone '.' before exactly three digits ('1.299') could be a thousands separator or a decimal point and is
-refused. Non-finite numbers, spreadsheet error
-values and numbers past `MAX_NUMBER` are refused at the cell.
+whole-number and decimal columns alike (tab-separated files too, as US Excel saves them). A ';'-separated file
+(European Excel) takes ',' as the decimal point ('1,5' is 1.5, '8,008' is 8.008, '1.299,50' is 1299.5) and a '.'
+where it can only be one ('0.85', '12.5'); there a lone '.' before exactly three digits ('1.299') could be a
+thousands separator or a decimal point and is refused. Non-finite numbers, spreadsheet error values and numbers
+past `MAX_NUMBER` are refused at the cell.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ MAX_NUMBER = 10**15  # in the file's units; the largest real figure is a price n
 SHOW_CHARS = 40  # a value quoted in a message is cut to this many characters
 FREE_TEXT = frozenset({"notes", "source", "price_source"})  # columns whose cells may span lines (Alt+Enter)
 
+_SIMPLE = re.compile(r"[0-9]{1,15}(\.[0-9]{0,15})?")  # most cells: finite, within MAX_NUMBER, no separators
 _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 
@@ -47,7 +48,7 @@ def text_problem(text: str, column: str) -> str | None:
 
 def _marks(mantissa: str, delimiter: str) -> tuple[str, str]:
     """(decimal point, thousands separator) of a number's digits; ValueError when they cannot be told apart."""
-    if delimiter == ",":
+    if delimiter != ";":
         return ".", ","
     if "," in mantissa and "." in mantissa:  # '1.299,50' or '1,299.50': the last one is the decimal point
         return (",", ".") if mantissa.rfind(",") > mantissa.rfind(".") else (".", ",")
@@ -56,8 +57,8 @@ def _marks(mantissa: str, delimiter: str) -> tuple[str, str]:
     whole, _, frac = mantissa.partition(".")
     if mantissa.count(".") == 1 and len(frac) == 3 and whole.isdigit() and len(whole) <= 3 and whole[0] != "0":
         raise ValueError(
-            f"'{mantissa}' could be {whole}{frac} or {whole}.{frac} in a '{delimiter}'-separated file; write "
-            f"{whole}{frac} or {whole},{frac}"
+            f"'{mantissa}' could be {whole}{frac} or {whole}.{frac} in a ';'-separated file; write {whole}{frac} or "
+            f"{whole},{frac}"
         )
     return (",", ".") if mantissa.count(".") > 1 else (".", ",")
 
@@ -81,6 +82,9 @@ def _plain(text: str, delimiter: str) -> str:
 def parse_number(raw: str, whole: bool, delimiter: str = ",") -> int | float:
     """A cell as a whole number (`whole`) or a finite decimal; ValueError with the problem and its fix."""
     text = raw.strip()
+    simple = _SIMPLE.fullmatch(text)
+    if simple and not (whole and simple.group(1)):
+        return int(text) if whole else float(text)
     if _NON_FINITE.fullmatch(text):
         what = "a whole number; give a count such as 4096" if whole else "a finite number; give a number such as 450"
         raise ValueError(f"{show(text)} is not {what}")

@@ -1,7 +1,7 @@
 """Reading a CSV file that a person may have saved from a spreadsheet, for the catalog and the scenario files alike.
 
 Accepted because it is unambiguous: a UTF-8 BOM, a header in another case or with spaces around names, a file
-separated by ';' or tabs (European Excel; detected when the header only splits on that character), nameless
+separated by ';' (European Excel) or tabs, detected when the header only splits on that character, nameless
 columns and trailing separators whose cells are all empty, blank rows. Refused with the file, row and column: a
 path that is not a regular file (a named pipe would block), other encodings, binary files, broken quotes, cells
 over `MAX_CELL_CHARS`, duplicate or unknown column names, values past the last column.
@@ -113,8 +113,8 @@ def _decode(data: bytes, label: str) -> str:
 
 
 def _delimiter(text: str) -> str:
-    """',' unless the header only splits on ';' or a tab (European Excel saves CSV with ';')."""
-    first = next((ln for ln in re.split(r"\r\n|\r|\n", text) if ln.strip()), "")
+    """',' unless the header only splits on ';' (European Excel saves CSV so) or a tab (Excel's "Text")."""
+    first = re.match(r"[^\r\n]*", text.lstrip()).group()  # type: ignore[union-attr]
     try:
         cells = next(csv.reader([first]), [])
     except csv.Error:  # a header cell past the csv module's limit: _records names it
@@ -182,6 +182,8 @@ def row_cells(file: CsvFile, record: Record, header: list[str], pad: bool) -> di
     """One row's cells by column name. Cells past the header and under nameless columns must be empty; a short
     row is an error unless `pad` (then its missing cells are empty)."""
     cells = record.cells
+    if len(cells) == len(header) and "" not in header and max(map(len, cells), default=0) <= MAX_CELL_CHARS:
+        return dict(zip(header, cells, strict=True))  # the usual row: nothing to check here
     extra = next((i for i in range(len(header), len(cells)) if cells[i].strip()), None)
     if extra is not None:
         raise RowProblem(
