@@ -146,9 +146,11 @@ def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:
             yield run(catalog, request)
         except SizingError as exc:
             yield f"line {line}: {exc}"
-        except OSError as exc:  # a model cell taken for a folder path the system refuses (name too long, ...)
-            yield f"line {line}: cannot use model '{request.model if isinstance(request, Request) else ''}' " + (
-                f"({exc.strerror or exc}); give a catalog id, a size such as 7b, or an existing folder"
+        except (OSError, RuntimeError) as exc:  # modelspec took the model cell for a folder path the system
+            # refuses: a name too long for a path (OSError), '~nosuchuser' (RuntimeError from expanduser)
+            model = request.model[:60] if isinstance(request, Request) else ""
+            yield f"line {line}: cannot use model '{model}' ({getattr(exc, 'strerror', None) or exc}); " + (
+                "give a catalog id, a size such as 7b, or an existing folder"
             )
         except ValidationError as exc:  # a limit deeper than the request's own fields
             err = exc.errors()[0]
