@@ -50,6 +50,7 @@ BREAKS = ["a\nb", "a\r\nb", "a\rb", "a\u2028b", "a\x85b", "a\x0bb", "a\tb"]  # w
 INVISIBLE = ["a\x01b", "a\u200bb", "\ufeffa", "a\x7fb", "a\u202eb"]
 EMPTY = ["", "  ", " \t "]
 OVERLONG = "x" * (MAX_CELL_CHARS + 1)
+CELL_EXAMPLES, LINE_EXAMPLES, ROW_EXAMPLES = 30, 20, 30  # hypothesis examples per run (a CLI call each)
 
 
 # -- running the CLI -------------------------------------------------------------------------------------------
@@ -402,7 +403,7 @@ def test_rows_are_the_files_rows(catalog_copy: CatalogCopy, capsys):
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=CELL_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     target=st.sampled_from([(f, c) for f, s in cat.TABLES.items() for c in s.COLUMNS]),  # type: ignore[attr-defined]
     value=st.one_of(st.text(max_size=40), st.sampled_from(NON_FINITE + HUGE + WRONG_TYPE + BREAKS + INVISIBLE)),
@@ -417,7 +418,7 @@ def test_any_cell_is_loaded_or_one_error(catalog_copy: CatalogCopy, capsys, targ
         assert any(file in one_error(code, out, err) for file in cat.TABLES)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=LINE_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(file=st.sampled_from(list(cat.TABLES)), line=st.text(max_size=60))
 def test_any_raw_line_is_loaded_or_one_error(catalog_copy: CatalogCopy, capsys, file: str, line: str):
     """A raw line of any text (quotes, separators, line breaks) in place of row 2."""
@@ -429,8 +430,8 @@ def test_any_raw_line_is_loaded_or_one_error(catalog_copy: CatalogCopy, capsys, 
         assert any(name in one_error(code, out, err) for name in cat.TABLES)
 
 
-BAD_INPUTS["catalog cell: hypothesis (any text, any column)"] += 40
-BAD_INPUTS["catalog file: hypothesis (any raw row)"] += 30
+BAD_INPUTS["catalog cell: hypothesis (any text, any column)"] += CELL_EXAMPLES
+BAD_INPUTS["catalog file: hypothesis (any raw row)"] += LINE_EXAMPLES
 
 
 # -- the user's scenario file ------------------------------------------------------------------------------------
@@ -651,7 +652,7 @@ def test_scenario_failure_tells_the_cli_when_no_row_ran(tmp_path: Path, catalog)
         list(scenarios.run_scenarios(catalog, scenarios_file(tmp_path, "model\n", "empty.csv")))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=ROW_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     column=st.sampled_from(list(cat.SCENARIO_COLUMNS)),
     value=st.one_of(st.text(max_size=40), st.sampled_from(NON_FINITE + HUGE + WRONG_TYPE + BREAKS + INVISIBLE)),
@@ -672,4 +673,4 @@ def test_any_scenario_row_is_one_json_line_or_one_error(tmp_path_factory, capsys
         one_error(code, out, err, str(path))
 
 
-BAD_INPUTS["scenario row: hypothesis (any text, any column, any raw line)"] += 40
+BAD_INPUTS["scenario row: hypothesis (any text, any column, any raw line)"] += ROW_EXAMPLES
