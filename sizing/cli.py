@@ -99,9 +99,10 @@ def estimate(
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
     catalog = cat.load(data)
     if scenarios_file is not None:
-        sys.stdout.write(
-            "".join(report.scenario_line(r) + "\n" for r in scenarios.run_scenarios(catalog, scenarios_file))
-        )
+        results = list(scenarios.run_scenarios(catalog, scenarios_file))
+        sys.stdout.write("".join(report.scenario_line(r) + "\n" for r in results))
+        if (problem := scenarios.scenario_failure(results)) is not None:
+            fail(problem)  # every row failed: the JSON lines are printed, one stderr line, exit 2
         return
     req = Request(
         model=model,

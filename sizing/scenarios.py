@@ -3,7 +3,7 @@ the request types live in `specs.requests`, the scenario CSV is read by `catalog
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -34,8 +34,7 @@ TASKS = ("inference",)
 
 def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execution]:
     """The model and how it runs (on req.n_gpus GPUs of one node), every name resolved against the catalog."""
-    task = req.task.strip().lower()
-    if task not in TASKS:
+    if req.task.strip().lower() not in TASKS:
         raise SizingError(f"task '{req.task}' is not estimated yet; use --task {' or '.join(TASKS)}")
     model = resolve(req.model, catalog)
     precision = catalog.precision(req.precision)
@@ -52,10 +51,7 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         raise SizingError(
             f"{engine.name} cannot keep its KV cache in {kv.id}; pick --kv-precision from {', '.join(kv_formats)}"
         )
-    new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
-    prompt = req.prompt_tokens
-    if prompt is None:
-        prompt = max(0, req.seq_len - new) if req.seq_len else DEFAULT_PROMPT_TOKENS
+    new, prompt = _token_counts(req)
     return model, Execution(
         task="inference",
         engine=engine,
@@ -66,6 +62,26 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         prompt_tokens=prompt,
         new_tokens=new,
     )
+
+
+def _token_counts(req: Request) -> tuple[int, int]:
+    """(new, prompt) tokens per sequence: `seq_len` alone means prompt = seq_len - new tokens; a seq_len below the
+    new tokens, or one that disagrees with the prompt given beside it, is an error naming both."""
+    new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
+    new_text = f"new_tokens ({new}{', the default' if req.new_tokens is None else ''})"
+    if req.seq_len is None:
+        return new, req.prompt_tokens if req.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
+    if req.seq_len < new:
+        raise SizingError(
+            f"seq_len ({req.seq_len}) is below {new_text}: seq_len counts the prompt and the new tokens; "
+            "raise seq_len or lower new_tokens"
+        )
+    if req.prompt_tokens is not None and req.prompt_tokens + new != req.seq_len:
+        raise SizingError(
+            f"prompt_tokens ({req.prompt_tokens}) + {new_text} is {req.prompt_tokens + new}, not seq_len "
+            f"({req.seq_len}); give prompt_tokens or seq_len, not both"
+        )
+    return new, req.seq_len - new
 
 
 def run(catalog: Catalog, req: Request) -> Estimate:
@@ -135,14 +151,30 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
 
 
 def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:
-    """One estimate per scenario row, in order; a row that cannot be estimated yields 'line N: why'."""
-    for line, fields in read_scenarios(path):
+    """One estimate per scenario row, in order; a row that cannot be estimated yields 'line N: why' (N: the line
+    where the row starts in the file). The file is read and checked before the first row runs: a file that cannot
+    be read or has a bad header raises SizingError before anything is yielded."""
+    for line, request in read_scenarios(path):
         try:
-            if isinstance(fields, str):
-                raise SizingError(fields)
-            yield run(catalog, Request(**fields))
+            if isinstance(request, str):
+                raise SizingError(request)
+            yield run(catalog, request)
         except SizingError as exc:
             yield f"line {line}: {exc}"
-        except ValidationError as exc:
+        except (OSError, RuntimeError) as exc:  # modelspec took the model cell for a folder path the system
+            # refuses: a name too long for a path (OSError), '~nosuchuser' (RuntimeError from expanduser)
+            model = request.model[:60] if isinstance(request, Request) else ""
+            yield f"line {line}: cannot use model '{model}' ({getattr(exc, 'strerror', None) or exc}); " + (
+                "give a catalog id, a size such as 7b, or an existing folder"
+            )
+        except ValidationError as exc:  # a limit deeper than the request's own fields
             err = exc.errors()[0]
-            yield f"line {line}: {err['loc'][0] if err['loc'] else 'row'}: {err['msg']}"
+            yield f"line {line}: {'.'.join(map(str, err['loc'])) or 'row'}: {err['msg']}"
+
+
+def scenario_failure(results: Sequence[Estimate | str]) -> str | None:
+    """None when at least one scenario row was estimated; else the one-line reason the file failed as a whole
+    (`sizing estimate --scenarios` exits 2 then, after printing every row's error line)."""
+    if any(isinstance(r, Estimate) for r in results):
+        return None
+    return f"none of the {len(results)} scenario rows could be estimated; each row's error is on its JSON line"

@@ -279,3 +279,8 @@ def test_peak_flops_fallback_is_the_16_bit_peak(catalog):
 def test_peak_flops_rejects_an_unknown_dtype(catalog):
     with pytest.raises(ValueError, match="unknown compute dtype 'fp4'"):
         catalog.gpu("h100-sxm").peak_flops("fp4")  # type: ignore[arg-type]
+
+
+def test_default_data_dir_is_this_checkouts():
+    """Run from a checkout, the bundled catalog is this checkout's data/, not an installed copy elsewhere."""
+    assert cat.default_data_dir() == Path(__file__).resolve().parent.parent / "data"

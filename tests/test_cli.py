@@ -305,3 +305,15 @@ def test_bench_unwritable_out(tmp_path: Path, capsys):
     blocker.write_text("x")
     code, _, err = run_main(["bench", "--model", "0.3b", "--quick", "--out", str(blocker / "sub")], capsys)
     assert code == 2 and "cannot write" in err and not (blocker / "sub").exists()
+
+
+def test_scenario_file_exit_code_rule(tmp_path: Path, capsys):
+    """README: per-row errors are JSON lines; exit 0 when any row is estimated, 2 (one stderr line) when none is."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,batch\nno-such-model,1\nllama-3-8b,-3\n")
+    code, out, err = run_main(["estimate", "--scenarios", str(bad)], capsys)
+    assert code == 2 and len(out.splitlines()) == 2 and len(err.splitlines()) == 1
+    good = tmp_path / "good.csv"
+    good.write_text("model,batch\nno-such-model,1\nllama-3-8b,1\n")
+    code, out, err = run_main(["estimate", "--scenarios", str(good)], capsys)
+    assert code == 0 and len(out.splitlines()) == 2 and not err

@@ -363,3 +363,15 @@ def test_step_time_is_never_below_its_slowest_component(catalog, model, engine, 
         assert step.total_s >= max(step.weights_s + step.kv_s, step.compute_s) * (1 - 1e-9)
         assert step.total_s >= step.comm_s
     assert e.speed.decode_bound == e.decode_step.bound
+
+
+def test_pipeline_factor_closed_form():
+    """The closed form equals summing the groups of micro-batches, and a huge prefill (a scenario row's batch
+    1,000,000 x prompt 10,000,000) takes no time to estimate."""
+    for tokens, ubatch, m, p in [(512, 512, 4, 2), (5000, 512, 4, 3), (100_000, 256, 3, 8), (7, 512, 1, 1)]:
+        n_ub = -(-tokens // ubatch)
+        groups = [m] * (n_ub // m) + ([n_ub % m] if n_ub % m else [])
+        assert engines.pipeline_factor(tokens, ubatch, m, p) == pytest.approx(
+            sum((k + p - 1) / p for k in groups) / n_ub
+        )
+    assert 0 < engines.pipeline_factor(10**13, 512, 4, 3) < 1

@@ -10,7 +10,7 @@ from sizing.specs import (
     ModelSpec,
 )
 
-from .tables import CatalogError
+from .tables import CatalogError, numbered
 
 SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic model sizes
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
@@ -19,13 +19,15 @@ DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rac
 MAY_BE_EMPTY = ("network.csv", "fx.csv")  # single-node builds need no network parts; USD needs no rate
 
 
-def _alias_map(file: str, items: dict[str, Base]) -> dict[str, str]:
+def _alias_map(file: str, table: list[Base]) -> dict[str, str]:
     """alias -> id; an alias may not be another row's id, another row's alias, or look like a model size."""
     aliases: dict[str, str] = {}
-    for row, (item_id, item) in enumerate(items.items(), start=2):
+    ids = {getattr(item, "id", "") for item in table}
+    for row, item in numbered(table):
+        item_id = getattr(item, "id", "")
         for alias in getattr(item, "aliases", ()):
             key = alias.lower()
-            if key in items and key != item_id:
+            if key in ids and key != item_id:
                 raise CatalogError(file, row, "aliases", f"alias '{alias}' of '{item_id}' is another row's id")
             if aliases.get(key, item_id) != item_id:
                 raise CatalogError(file, row, "aliases", f"alias '{alias}' is used by '{aliases[key]}' and '{item_id}'")
@@ -49,7 +51,7 @@ def check_model_params(model: ModelSpec) -> str | None:
 
 def check_references(tables: dict[str, list]) -> None:
     """Cross-file checks: every table the tool needs has rows, and every id or value one file names exists in the
-    file it points to. Rows are numbered as in the file when it has no blank lines."""
+    file it points to. Rows are numbered as in the file (read_table's Table keeps each item's row)."""
     for file, rows in tables.items():
         if not rows and file not in MAY_BE_EMPTY:
             raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
@@ -63,12 +65,12 @@ def _check_engines(tables: dict[str, list]) -> None:
     precisions = {p.id for p in tables["precisions.csv"]}
     engines = {e.id for e in tables["engines.csv"]}
     any_class = {e.engine for e in tables["efficiency.csv"] if e.gpu_class == "*"}
-    for i, eff in enumerate(tables["efficiency.csv"], start=2):
+    for i, eff in numbered(tables["efficiency.csv"]):
         if eff.engine not in engines:
             raise CatalogError("efficiency.csv", i, "engine", f"'{eff.engine}' is not in engines.csv")
         if eff.copied_from is not None and (eff.copied_from not in engines or eff.copied_from == eff.engine):
             raise CatalogError("efficiency.csv", i, "copied_from", f"'{eff.copied_from}' is not another engines id")
-    for i, engine in enumerate(tables["engines.csv"], start=2):
+    for i, engine in numbered(tables["engines.csv"]):
         unknown = [k for k in engine.kv_precisions if k not in precisions]
         if unknown:
             raise CatalogError("engines.csv", i, "kv_precisions", f"'{unknown[0]}' is not in precisions.csv")
@@ -93,7 +95,7 @@ def _check_engines(tables: dict[str, list]) -> None:
 def _check_platform(tables: dict[str, list]) -> None:
     """Every chassis socket has a CPU and every chassis PSU form a PSU; 2-socket lane counts only on 2-socket CPUs."""
     cpus, psu_forms = tables["cpus.csv"], {p.form for p in tables["psus.csv"]}
-    for i, cpu in enumerate(cpus, start=2):
+    for i, cpu in numbered(cpus):
         if cpu.pcie_lanes_2s is not None and cpu.max_sockets < 2:
             raise CatalogError(
                 "cpus.csv",
@@ -101,7 +103,7 @@ def _check_platform(tables: dict[str, list]) -> None:
                 "pcie_lanes_2s",
                 f"'{cpu.id}' is a 1-socket CPU (max_sockets {cpu.max_sockets}); leave pcie_lanes_2s empty",
             )
-    for i, box in enumerate(tables["chassis.csv"], start=2):
+    for i, box in numbered(tables["chassis.csv"]):
         if not any(c.socket == box.cpu_socket_type and c.max_sockets >= box.cpu_sockets for c in cpus):
             raise CatalogError(
                 "chassis.csv",
@@ -132,7 +134,7 @@ def _check_engine_defaults(engines: list[Engine], families: set[str]) -> None:
     itself borrows from nobody (calibrate.py copies a fitted row)."""
     ids = {e.id: e for e in engines}
     owner: dict[str, str] = {}
-    for i, engine in enumerate(engines, start=2):
+    for i, engine in numbered(engines):
         for family in engine.default_for_families:
             if family in owner:
                 raise CatalogError(

@@ -11,7 +11,7 @@ from sizing.specs import (
 
 from .checks import _alias_map, check_model_params, check_references
 from .store import Catalog
-from .tables import TABLES, CatalogError, default_data_dir, read_table
+from .tables import TABLES, CatalogError, default_data_dir, numbered, read_table
 
 
 @lru_cache(maxsize=8)
@@ -23,7 +23,7 @@ def _load(data_dir: str) -> Catalog:
     for file, spec in TABLES.items():
         tables[file] = read_table(root / file, spec)
     models = {m.id: m for m in tables["models.csv"]}
-    for i, model in enumerate(tables["models.csv"], start=2):
+    for i, model in numbered(tables["models.csv"]):
         problem = check_model_params(model)
         if problem:
             raise CatalogError("models.csv", i, "params_b", problem)
@@ -32,10 +32,10 @@ def _load(data_dir: str) -> Catalog:
     precisions = {p.id: p for p in tables["precisions.csv"]}
     engines = {e.id: e for e in tables["engines.csv"]}
     aliases = {
-        "models": _alias_map("models.csv", models),
-        "gpus": _alias_map("gpus.csv", gpus),
-        "precisions": _alias_map("precisions.csv", precisions),
-        "engines": _alias_map("engines.csv", engines),
+        "models": _alias_map("models.csv", tables["models.csv"]),
+        "gpus": _alias_map("gpus.csv", tables["gpus.csv"]),
+        "precisions": _alias_map("precisions.csv", tables["precisions.csv"]),
+        "engines": _alias_map("engines.csv", tables["engines.csv"]),
     }
 
     def by_id(file: str) -> dict:

@@ -1,12 +1,13 @@
 """Reading one catalog CSV: parse each row, check each cell, convert vendor units once.
 
-Every problem is a `CatalogError` naming the file, the row (1-based, header = row 1) and the column.
+Every problem is a `CatalogError` naming the file, the row (1-based, header = row 1) and the column; `csvfile` reads
+the file and `cells` parses numbers, the same way for the user's scenario files.
 """
 
 from __future__ import annotations
 
-import csv
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,8 +30,10 @@ from sizing.specs import (
     NetworkPart,
     Precision,
     Psu,
-    SizingError,
 )
+
+from .cells import parse_number, show, text_problem
+from .csvfile import CatalogError, CsvFile, RowProblem, header_names, read_csv, row_cells
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
@@ -54,15 +57,9 @@ TABLES: dict[str, type[Base]] = {
 }
 
 
-class CatalogError(SizingError):
-    def __init__(self, file: str, row: int | None, column: str | None, problem: str):
-        where = file + (f", row {row}" if row else "") + (f", column '{column}'" if column else "")
-        super().__init__(f"{where}: {problem}")
-
-
 def default_data_dir() -> Path:
     """The installed copy of data/ (the sizing_data package), or the repo's data/ when run from a checkout."""
-    repo = Path(__file__).resolve().parent.parent / "data"
+    repo = Path(__file__).resolve().parents[2] / "data"  # sizing/catalog/tables.py -> the checkout
     if (repo / "models.csv").exists():
         return repo
     try:
@@ -87,7 +84,27 @@ _BOOL = {
 }
 
 
-def _parse_cell(raw: str, col: Col) -> object:
+class Table(list[T]):
+    """A file's items in file order, with the row each came from (`rows[i]` is the row of `self[i]`)."""
+
+    rows: list[int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = []
+
+    def add(self, item: T, row: int) -> None:
+        self.append(item)
+        self.rows.append(row)
+
+
+def numbered(items: list[T]) -> Iterator[tuple[int, T]]:
+    """(row, item) pairs: the file's rows for a Table, else as if the file had no blank rows."""
+    rows = getattr(items, "rows", None)
+    return iter(zip(rows, items, strict=True)) if rows is not None else enumerate(items, start=2)
+
+
+def _parse_cell(raw: str, col: Col, delimiter: str = ",") -> object:
     text = raw.strip()
     if col.kind == "str":
         return text
@@ -96,15 +113,13 @@ def _parse_cell(raw: str, col: Col) -> object:
     if col.kind == "bool":
         if text not in _BOOL:
             raise ValueError(
-                f"'{text}' is not a boolean; use true/false, yes/no or 1/0 (lower case; Excel's TRUE/FALSE also work)"
+                f"{show(text)} is not a boolean; use true/false, yes/no or 1/0 "
+                "(lower case; Excel's TRUE/FALSE also work)"
             )
         return _BOOL[text]
-    try:
-        number = float(text.replace(",", "")) if col.kind == "float" else int(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not {'a whole number' if col.kind == 'int' else 'a number'}") from None
+    number = parse_number(text, col.kind == "int", delimiter)
     if number < 0:
-        raise ValueError(f"{text} is negative; quantities must be positive")
+        raise ValueError(f"{show(text)} is negative; give a positive number")
     return number * col.scale if col.scale != 1.0 else number
 
 
@@ -117,78 +132,75 @@ def _problem(err: ErrorDetails) -> str:
     allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"])
     got = str(err["input"])
     hint = f"; did you mean '{got.lower()}'? values are lower case" if got.lower() in allowed else ""
-    return f"'{got}' is not allowed here; use one of: {', '.join(allowed)}{hint}"
+    return f"{show(got)} is not allowed here; use one of: {', '.join(allowed)}{hint}"
 
 
-def _rows(path: Path) -> list[list[str]]:
-    """The file's rows as cells; a missing, non-UTF-8 or empty file is an error."""
-    name = path.name
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
-            rows = list(csv.reader(fh))
-    except OSError as exc:
-        raise CatalogError(name, None, None, f"cannot read ({exc.strerror}); check --data") from None
-    except UnicodeDecodeError:
-        raise CatalogError(name, None, None, "is not UTF-8 text; save it as UTF-8 CSV") from None
-    if not rows:
-        raise CatalogError(name, None, None, "is empty; it needs a header row")
-    return rows
-
-
-def _header(name: str, first: list[str], columns: dict[str, Col]) -> list[str]:
-    """The header's column names: none unknown, every required one present."""
-    header = [h.strip() for h in first]
-    unknown = [h for h in header if h not in columns]
-    if unknown:
-        raise CatalogError(name, 1, unknown[0], f"unknown column; expected some of: {', '.join(columns)}")
+def _header(file: CsvFile, columns: dict[str, Col]) -> list[str]:
+    """The header's column names: none unknown or twice, every required one present."""
+    header = header_names(file, columns)
     missing = [c for c, col in columns.items() if col.required and c not in header]
     if missing:
-        raise CatalogError(name, 1, missing[0], "required column is missing")
+        raise CatalogError(file.label, file.head.row, missing[0], "required column is missing; add it to the header")
     return header
 
 
-def _row_values(name: str, i: int, cells: dict[str, str], columns: dict[str, Col]) -> dict[str, object]:
-    """One row's non-empty cells parsed into field values; an empty required cell or a bad value is an error."""
+def _row_values(cells: dict[str, str], columns: dict[str, Col], delimiter: str) -> dict[str, object]:
+    """One row's non-empty cells parsed into field values; an empty required cell or a bad value is a RowProblem."""
     values: dict[str, object] = {}
     for column, raw in cells.items():
         col = columns[column]
         if not raw.strip():
             if col.required:
-                raise CatalogError(name, i, column, "is empty but required")
+                raise RowProblem(column, "is empty but required; fill it in")
             continue
+        problem = text_problem(raw.strip(), column)
+        if problem:
+            raise RowProblem(column, problem)
         try:
-            values[col.field] = _parse_cell(raw, col)
+            values[col.field] = _parse_cell(raw, col, delimiter)
         except ValueError as exc:
-            raise CatalogError(name, i, column, str(exc)) from None
+            raise RowProblem(column, str(exc)) from None
     return values
 
 
-def read_table(path: Path, spec: type[T]) -> list[T]:
+def _item(spec: type[T], values: dict[str, object]) -> T:
+    """The spec object of one row's values; a failed constraint is a RowProblem on its column."""
+    try:
+        return spec(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else None
+        columns: dict[str, Col] = spec.COLUMNS  # type: ignore[attr-defined]
+        column = next((name for name, c in columns.items() if c.field == field), field)
+        raise RowProblem(column, _problem(err)) from None
+
+
+def _key(item: BaseModel) -> tuple[str, str]:
+    """(column, key) that must be unique in its file: the id, or efficiency.csv's engine and gpu_class."""
+    item_id = getattr(item, "id", None)
+    if item_id is None:
+        return "gpu_class", f"engine '{getattr(item, 'engine', '')}' and gpu_class '{getattr(item, 'gpu_class', '')}'"
+    if not SLUG.fullmatch(item_id):
+        raise RowProblem("id", f"{show(item_id)} is not a lowercase slug (a-z, 0-9, '.', '_', '-'); rename it")
+    return "id", item_id
+
+
+def read_table(path: Path, spec: type[T]) -> Table[T]:
     """Parse one CSV into spec objects; reject unknown/missing columns, bad cells and duplicate ids."""
-    columns: dict[str, Col] = spec.COLUMNS  # type: ignore[attr-defined]
-    field_to_column = {c.field: name for name, c in columns.items()}
-    name = path.name
-    rows = _rows(path)
-    header = _header(name, rows[0], columns)
-    out: list[T] = []
-    seen: set[str] = set()
-    for i, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise CatalogError(name, i, None, f"has {len(row)} cells, the header has {len(header)}; check quoting")
-        values = _row_values(name, i, dict(zip(header, row, strict=True)), columns)
+    file = read_csv(path, path.name, "catalog file", "check --data (copy the file from the bundled data/)")
+    header = _header(file, spec.COLUMNS)  # type: ignore[attr-defined]
+    out: Table[T] = Table()
+    seen: dict[str, int] = {}
+    for record in file.rows:
         try:
-            item = spec(**values)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = str(err["loc"][0]) if err["loc"] else None
-            raise CatalogError(name, i, field_to_column.get(field or "", field), _problem(err)) from None
-        key = getattr(item, "id", None) or f"{getattr(item, 'engine', '')}/{getattr(item, 'gpu_class', '')}"
-        if hasattr(item, "id") and not SLUG.fullmatch(item.id):
-            raise CatalogError(name, i, "id", f"'{item.id}' is not a lowercase slug (a-z, 0-9, '.', '_', '-')")
-        if key in seen:
-            raise CatalogError(name, i, "id", f"duplicate id '{key}'")
-        seen.add(key)
-        out.append(item)
+            cells = row_cells(file, record, header, pad=False)
+            item = _item(spec, _row_values(cells, spec.COLUMNS, file.delimiter))  # type: ignore[attr-defined]
+            column, key = _key(item)
+            if key in seen:
+                what = f"duplicate id '{key}'" if column == "id" else f"a second row for {key}"
+                raise RowProblem(column, f"{what} (also row {seen[key]}); keep one row, or rename one")
+        except RowProblem as exc:
+            raise CatalogError(file.label, record.row, exc.column, exc.problem, record.line) from None
+        seen[key] = record.row
+        out.add(item, record.row)
     return out

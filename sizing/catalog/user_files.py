@@ -1,15 +1,21 @@
-"""A user's scenario CSV (`sizing estimate --scenarios`): rows as request fields, a problem per bad row."""
+"""A user's scenario CSV (`sizing estimate --scenarios`): each row as a `Request`, or what is wrong with it.
+
+The file is read like a catalog file (`csvfile`: encodings, ';'-separated files, header case and spaces, broken
+quotes) and a problem with the file as a whole is a CatalogError. A bad row is a problem of that row only, phrased
+with the column the user wrote ("column 'batch' must be at least 1, got -3"); the rows around it still run.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from pathlib import Path
 
-from sizing.specs import (
-    SizingError,
-)
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from sizing.specs import Request
+
+from .cells import parse_number, show, text_problem
+from .csvfile import CatalogError, CsvFile, Record, RowProblem, header_names, read_csv, row_cells
 
 SCENARIO_COLUMNS = (
     "model",
@@ -25,46 +31,69 @@ SCENARIO_COLUMNS = (
     "seq_len",
 )
 SCENARIO_TEXT = ("model", "task", "engine", "precision", "kv_precision", "gpu")
+_BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}
 
 
-def _whole_number(key: str, text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not value.is_integer():
-        raise ValueError(f"{key} '{text}' is not a whole number")
-    return int(value)
+def _field_problem(err: ErrorDetails) -> str:
+    """A Request field's pydantic error in the words of its CSV column: "column 'batch' must be at least 1"."""
+    column = str(err["loc"][0]) if err["loc"] else "?"
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    got = str(value) if isinstance(value, int) else show(str(value))
+    if err["type"] == "greater_than" and isinstance(ctx.get("gt"), int):  # whole numbers: > 0 means at least 1
+        return f"column '{column}' must be at least {ctx['gt'] + 1:,}, got {got}"
+    if err["type"] in _BOUND_WORDS:
+        bound = next(iter(ctx.values()), "?")
+        bound_text = f"{bound:,}" if isinstance(bound, int) else str(bound)
+        return f"column '{column}' must be {_BOUND_WORDS[err['type']]} {bound_text}, got {got}"
+    return f"column '{column}': {err['msg']}, got {got}"
 
 
-def _scenario_fields(row: dict[str, str]) -> dict[str, object] | str:
-    """A row's non-empty cells as request fields (numbers parsed), or what is wrong with it."""
+def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
+    """A row's non-empty cells as request fields, numbers parsed; a bad cell is a RowProblem."""
+    if not cells.get("model", "").strip():
+        raise RowProblem(
+            None,
+            "column 'model' is empty; every row must name its model (a catalog id such as llama-3-8b, or a size such "
+            "as 7b)",
+        )
     fields: dict[str, object] = {}
-    for key, raw in row.items():
-        if key not in SCENARIO_COLUMNS or not isinstance(raw, str) or not raw.strip():
-            continue  # cells past the header have no column
+    for column, raw in cells.items():
         text = raw.strip()
+        if not text:
+            continue
+        problem = text_problem(text, column)
+        if problem:
+            raise RowProblem(None, f"column '{column}' {problem}")
         try:
-            fields[key] = text if key in SCENARIO_TEXT else _whole_number(key, text)
+            fields[column] = text if column in SCENARIO_TEXT else parse_number(text, True, delimiter)
         except ValueError as exc:
-            return str(exc)
+            raise RowProblem(None, f"column '{column}': {exc}") from None
     return fields
 
 
-def read_scenarios(path: Path) -> list[tuple[int, dict[str, object] | str]]:
-    """A user's scenario CSV as (line, fields or the row's problem); a missing file or unknown column is an error
-    for the whole file."""
+def _scenario(file: CsvFile, record: Record, header: list[str]) -> Request | str:
     try:
-        text = path.read_text(encoding="utf-8-sig")  # spreadsheets save UTF-8 CSV with a BOM
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SizingError(f"cannot read scenarios file '{path}' ({exc.__class__.__name__}); check the path") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    unknown = [h for h in header if h not in SCENARIO_COLUMNS]
-    if not header or unknown or "model" not in header:
-        raise SizingError(
-            f"{path.name}: header must use the columns {','.join(SCENARIO_COLUMNS)} "
-            f"(found {','.join(header) or 'none'})"
+        return Request(**_fields(row_cells(file, record, header, pad=True), file.delimiter))
+    except RowProblem as exc:
+        return exc.problem if exc.column is None else f"column '{exc.column}' {exc.problem}"
+    except ValidationError as exc:
+        return _field_problem(exc.errors()[0])
+
+
+def read_scenarios(path: Path) -> list[tuple[int, Request | str]]:
+    """A user's scenario CSV as (line where the row starts, its request or the row's problem). A file that cannot
+    be read, a bad header or a file without rows is a CatalogError for the whole file."""
+    file = read_csv(path, str(path), "scenarios file", "check the path")
+    header = header_names(file, SCENARIO_COLUMNS)
+    if "model" not in header:
+        raise CatalogError(
+            file.label,
+            file.head.row,
+            None,
+            f"has no 'model' column; the header needs 'model' and any of: {', '.join(SCENARIO_COLUMNS[1:])}",
+            file.head.line,
         )
-    rows = ({(k or "").strip(): v for k, v in row.items()} for row in reader)
-    return [(line, _scenario_fields(row)) for line, row in enumerate(rows, start=2)]
+    if not file.rows:
+        raise CatalogError(file.label, None, None, "has a header but no rows; add one scenario per row")
+    return [(record.line, _scenario(file, record, header)) for record in file.rows]

@@ -58,6 +58,6 @@ def pipeline_factor(tokens: int, ubatch: int, microbatches: int, n_gpus: int) ->
     stages in (k + p - 1) stage-times of 1/p each (GPipe, Huang et al. 2019, bubble (p-1)/(k+p-1); llama.cpp
     PR #6017)."""
     n_ub = math.ceil(tokens / ubatch)
-    full, rest = divmod(n_ub, microbatches)
-    groups = [microbatches] * full + ([rest] if rest else [])
-    return sum((k + n_gpus - 1) / n_gpus for k in groups) / n_ub
+    full, rest = divmod(n_ub, microbatches)  # `full` groups of m, then one of `rest`: closed form, no list of groups
+    stage_times = full * (microbatches + n_gpus - 1) + (rest + n_gpus - 1 if rest else 0)
+    return stage_times / n_gpus / n_ub
