@@ -83,6 +83,7 @@ BAD = [
     (["recommend", "--context", "8192", "--prompt-tokens", "100"], "give one of them"),
     (["recommend", "--batch", "-3"], "--users (--batch)"),
     (["estimate", "--model", "a\udcff"], "--model holds bytes that are not text"),
+    (["catalog", "check", "--data", "/etc/hostname"], "is a file, not a folder"),
     (["estimate", "--model", "x" * 300], "(300 characters) is no catalog name or folder"),
     (["bench", "--compare", "/etc/hostname"], "pass a file that `sizing bench --out` wrote"),
 ]

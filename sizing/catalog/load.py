@@ -18,7 +18,8 @@ from .tables import TABLES, CatalogError, default_data_dir, numbered, read_table
 def _load(data_dir: str) -> Catalog:
     root = Path(data_dir)
     if not root.is_dir():
-        raise SizingError(f"data folder '{data_dir}' does not exist; point --data at a copy of data/")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise SizingError(f"data folder '{data_dir}' {what}; point --data at a copy of data/")
     tables: dict[str, list] = {}
     for file, spec in TABLES.items():
         tables[file] = read_table(root / file, spec)
