@@ -8,23 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_main
 from typer.testing import CliRunner
 
-from sizing.cli import app, main
+from sizing.cli import app
 
 runner = CliRunner()
 COMMANDS = [["estimate"], ["recommend"], ["bench"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
-
-
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run the real entry point (main), which turns errors into one line and exit code 2."""
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("command", COMMANDS)

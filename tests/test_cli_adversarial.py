@@ -8,26 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from sizing.cli import main
 
 NUMBERS = ["nan", "inf", "-inf", "1e400", "-1", "0", "1" + "0" * 30, "abc", "", "1e3", "4,096", "0x10", " 7 "]
 ESTIMATE_INTS = ["--batch", "--gpus", "--prompt-tokens", "--new-tokens"]
 RECOMMEND_NUMBERS = ["--users", "--context", "--budget", "--target-tokens-per-s", "--max-gpus"]
 NAMES = ["--model", "--gpu", "--engine", "--precision", "--kv-precision"]
 RECOMMEND_NAMES = ["--gpu", "--exclude", "--cpu", "--circuit", "--currency", "--form-factor", "--objective"]
-
-
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def assert_clean(code: int, err: str, allowed: tuple[int, ...] = (0, 2)) -> None:

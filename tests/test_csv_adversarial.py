@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +35,6 @@ from sizing import scenarios
 from sizing.catalog.cells import FREE_TEXT
 from sizing.catalog.csvfile import MAX_CELL_CHARS, MAX_FILE_BYTES
 from sizing.catalog.load import _load as load_cached
-from sizing.cli import main
 from sizing.specs import Col, SizingError
 
 ROW = 2  # every cell case edits the file's first data row
@@ -54,14 +54,6 @@ CELL_EXAMPLES, LINE_EXAMPLES, ROW_EXAMPLES = 30, 20, 30  # hypothesis examples p
 
 
 # -- running the CLI -------------------------------------------------------------------------------------------
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_error(code: int, out: str, err: str, *names: str) -> str:

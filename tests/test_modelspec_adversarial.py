@@ -15,10 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sizing.cli import main
 from sizing.modelspec import SAFETENSORS_BITS, resolve
 from sizing.modelspec.config import COUNT_MAX, DIM_MAX, FFN_MAX, TOKENS_MAX, VOCAB_MAX
 from sizing.specs import SizingError
@@ -42,13 +42,7 @@ def _tally():
 
 
 def run_cli(model: str, capsys) -> tuple[int, str, str]:
-    try:
-        main(["estimate", "--data", str(DATA), "--model", model])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_main(["estimate", "--data", str(DATA), "--model", model], capsys)
 
 
 def assert_refused(model: str | Path, capsys, category: str, *, names: str | None = None) -> str:
