@@ -22,14 +22,10 @@ from sizing.specs import (
 from . import shapes
 from .comm import allreduce_s, hops_s
 from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
-from .parallel import layer_ways, shares, split_problem, tensor_ways, tp_kv_share, tp_problem
+from .parallel import keeps_latent, layer_ways, shares, split_problem, tensor_ways, tp_kv_share, tp_problem
 from .roofline import mm_eff, peak_flops, step_time, weight_eff
 
 DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise linear in c
-
-
-def _latent(model: ModelSpec, execution: Execution) -> bool:
-    return model.is_mla and execution.engine.mla_latent_cache
 
 
 def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEstimate:
@@ -42,7 +38,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     share = shares(model, x, system)
     weights = lin * share.blocks + emb * share.embed
     kv_bits = shapes.kv_bits_of(x.kv_precision)
-    latent = _latent(model, x)
+    latent = keeps_latent(model, x)
     kv_seq = shapes.kv_cache_bytes(model, latent, kv_bits, x.context_tokens)
     kv = x.batch * kv_seq * share.kv
     act = activation_bytes(model, x)
@@ -83,7 +79,7 @@ def decode_step(
     w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
     kv_read = (
         x.batch
-        * shapes.kv_cache_bytes(model, _latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens)
+        * shapes.kv_cache_bytes(model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens)
         * tp_kv_share(model, x)
     )
     kv_read *= eff.kv_traffic * (model.n_kv_groups if x.engine.kv_gqa_expand else 1)
@@ -93,7 +89,7 @@ def decode_step(
         x.batch
         * (
             2 * shapes.active_matmul_params(model)
-            + shapes.attention_flops_per_token(model, context_tokens, _latent(model, x))
+            + shapes.attention_flops_per_token(model, context_tokens, keeps_latent(model, x))
         )
         / tp
     )
@@ -129,7 +125,7 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     n_chunks, chunk = prefill_chunks(x.engine, tokens)
     head = shapes.head_params(model)
     mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
-    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, _latent(model, x))
+    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
     t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
     w_bytes = shapes.decode_weight_bytes(model, x.precision, tokens) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))

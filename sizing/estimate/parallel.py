@@ -26,11 +26,16 @@ def layer_ways(execution: Execution, system: System) -> int:
     return max(1, execution.parallelism.pp // system.n_nodes)
 
 
+def keeps_latent(model: ModelSpec, execution: Execution) -> bool:
+    """The engine caches and attends over the MLA latent itself (MLA kernels), not decompressed per-head K/V."""
+    return model.is_mla and execution.engine.mla_latent_cache
+
+
 def tp_kv_share(model: ModelSpec, execution: Execution) -> float:
     """The KV cache one tensor-parallel rank holds: ceil(n_kv / tp) heads, at least one (replicated when tp exceeds
     the KV heads); an MLA latent has no head axis and is replicated."""
     tp = tensor_ways(execution)
-    if tp == 1 or (model.is_mla and execution.engine.mla_latent_cache):
+    if tp == 1 or keeps_latent(model, execution):
         return 1.0
     return max(1, math.ceil(model.n_kv_heads / tp)) / model.n_kv_heads
 

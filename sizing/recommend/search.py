@@ -69,8 +69,15 @@ class Shape:
             self._estimates[system] = est.estimate(self.problem.model, self.execution, system, self.eff)
         return self._estimates[system]
 
-    def rejection(self, chassis: str, findings: tuple[Finding, ...]) -> Rejection:
-        return Rejection(gpu=self.gpu.id, n_gpus=self.n, n_nodes=self.n_nodes, chassis=chassis, findings=findings)
+    def rejection(self, chassis: str, findings: tuple[Finding, ...], total_usd: float | None = None) -> Rejection:
+        return Rejection(
+            gpu=self.gpu.id,
+            n_gpus=self.n,
+            n_nodes=self.n_nodes,
+            chassis=chassis,
+            findings=findings,
+            total_price_usd=total_usd,
+        )
 
 
 def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
@@ -91,8 +98,8 @@ def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
     findings = rules.check(candidate)
     failed = tuple(f for f in findings if not f.ok)
     if failed:
-        # a near miss is ranked by a total that counts every part
-        return shape.rejection(chassis.id, failed).model_copy(update={"total_price_usd": candidate.total_usd})
+        # a near miss is ranked by a total that counts every part (None when one is unpriced)
+        return shape.rejection(chassis.id, failed, candidate.total_usd)
     return Option(candidate=candidate, lines=lines, unpriced=unpriced, findings=findings)
 
 
