@@ -14,6 +14,20 @@ from pydantic import ValidationError
 from . import bench as bench_mod
 from . import catalog as cat
 from . import report, scenarios
+from .cli_training import (
+    EpochsOpt,
+    GradAccumOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    OffloadOpt,
+    OptimizerOpt,
+    RecomputeOpt,
+    SeqLenOpt,
+    ShardingOpt,
+    TokensOpt,
+    TrainerOpt,
+    training_fields,
+)
 from .specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
@@ -38,7 +52,7 @@ DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the ca
 ModelOpt = typer.Option(
     "7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."
 )
-TaskOpt = typer.Option("inference", help="What to size: inference.")
+TaskOpt = typer.Option("inference", help="What to size: inference, lora, qlora, full-finetune, pretrain.")
 EngineOpt = typer.Option(
     None,
     help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast "
@@ -87,9 +101,22 @@ def estimate(
     kv_precision: str | None = KvOpt,
     gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
-    batch: int = typer.Option(1, help="Concurrent sequences."),
-    prompt_tokens: int = typer.Option(DEFAULT_PROMPT_TOKENS, help="Prompt tokens per sequence."),
+    batch: int = typer.Option(1, help="Concurrent sequences (training: the micro-batch per GPU)."),
+    prompt_tokens: int | None = typer.Option(
+        None, help=f"Prompt tokens per sequence (default {DEFAULT_PROMPT_TOKENS})."
+    ),
     new_tokens: int = NewTokensOpt,
+    trainer: str | None = TrainerOpt,
+    seq_len: int | None = SeqLenOpt,
+    optimizer: str | None = OptimizerOpt,
+    recompute: str | None = RecomputeOpt,
+    sharding: str | None = ShardingOpt,
+    offload: str | None = OffloadOpt,
+    lora_rank: int | None = LoraRankOpt,
+    lora_targets: str | None = LoraTargetsOpt,
+    grad_accum: int | None = GradAccumOpt,
+    tokens: str | None = TokensOpt,
+    epochs: float | None = EpochsOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -115,6 +142,19 @@ def estimate(
         batch=batch,
         prompt_tokens=prompt_tokens,
         new_tokens=new_tokens,
+        **training_fields(
+            trainer=trainer,
+            seq_len=seq_len,
+            optimizer=optimizer,
+            recompute=recompute,
+            sharding=sharding,
+            offload=offload,
+            lora_rank=lora_rank,
+            lora_targets=lora_targets,
+            grad_accum=grad_accum,
+            tokens=tokens,
+            epochs=epochs,
+        ),
     )
     result = scenarios.run(catalog, req)
     typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
@@ -136,10 +176,23 @@ def recommend(
     engine: str | None = EngineOpt,
     precision: str = PrecisionOpt,
     kv_precision: str | None = KvOpt,
-    users: int = typer.Option(DEFAULT_USERS, "--users", "--batch", help="Concurrent sequences (users)."),
+    users: int | None = typer.Option(
+        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
+    ),
     context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
     prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
     new_tokens: int = NewTokensOpt,
+    trainer: str | None = TrainerOpt,
+    seq_len: int | None = SeqLenOpt,
+    optimizer: str | None = OptimizerOpt,
+    recompute: str | None = RecomputeOpt,
+    sharding: str | None = ShardingOpt,
+    offload: str | None = OffloadOpt,
+    lora_rank: int | None = LoraRankOpt,
+    lora_targets: str | None = LoraTargetsOpt,
+    grad_accum: int | None = GradAccumOpt,
+    tokens: str | None = TokensOpt,
+    epochs: float | None = EpochsOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
     gpu: list[str] | None = typer.Option(
         None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
@@ -175,7 +228,7 @@ def recommend(
         engine=engine,
         precision=precision,
         kv_precision=kv_precision,
-        users=users,
+        **({"users": users} if users is not None else {}),
         context=context,
         prompt_tokens=prompt_tokens,
         new_tokens=new_tokens,
@@ -192,6 +245,19 @@ def recommend(
         target_tokens_per_s=target_tokens_per_s,
         objective=objective,
         currency=currency,
+        **training_fields(
+            trainer=trainer,
+            seq_len=seq_len,
+            optimizer=optimizer,
+            recompute=recompute,
+            sharding=sharding,
+            offload=offload,
+            lora_rank=lora_rank,
+            lora_targets=lora_targets,
+            grad_accum=grad_accum,
+            tokens=tokens,
+            epochs=epochs,
+        ),
     )
     result = scenarios.recommend(cat.load(data), req)
     typer.echo(

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 
+from .report_training import estimate_memory_json, training_json, training_text
 from .specs import CATALOG_GAP, Estimate, Gpu, ModelSpec, Option, Recommendation
 from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 
 def estimate_text(e: Estimate) -> str:
     """A person-readable summary of one estimate (plain text, as rich renders it without colour)."""
+    if e.training is not None:
+        return training_text(e)
     m, s, x = e.memory, e.speed, e.execution
+    assert s is not None
     b = m.breakdown
     verdict = "fits" if e.fits else "DOES NOT FIT"
     lines = [
@@ -36,22 +40,14 @@ def estimate_text(e: Estimate) -> str:
 
 def estimate_json(e: Estimate) -> dict:
     """The stable output object (README.md, 'Machine-readable output')."""
-    m, s, x = e.memory, e.speed, e.execution
-    return {
+    s, x = e.speed, e.execution
+    out = {
         "fits": e.fits,
-        "memory": {
-            "per_gpu_bytes": round(m.per_gpu_bytes),
-            "need_per_gpu_bytes": round(m.need_per_gpu_bytes),
-            "allocated_per_gpu_bytes": round(m.allocated_per_gpu_bytes),
-            "gpu_memory_bytes": round(m.gpu_memory_bytes),
-            "kv_bytes_per_token": round(m.kv_bytes_per_token),
-            "max_batch_at_context": m.max_batch_at_context,
-            "breakdown": {k: round(v) for k, v in m.breakdown.model_dump().items()},
-        },
-        "speed": _rounded(s.model_dump()),
+        "memory": estimate_memory_json(e),
+        "speed": _rounded(s.model_dump()) if s else {},
         "time": {
-            "decode_step": _rounded(e.decode_step.model_dump(), 9),
-            "prefill": _rounded(e.prefill.model_dump(), 9),
+            "decode_step": _rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
+            "prefill": _rounded(e.prefill.model_dump(), 9) if e.prefill else None,
         },
         "assumptions": {
             "model": e.model.id,
@@ -92,6 +88,7 @@ def estimate_json(e: Estimate) -> dict:
             "notes": list(e.notes),
         },
     }
+    return out if e.training is None else {**out, **training_json(e)}
 
 
 def scenario_line(result: Estimate | str) -> str:
@@ -200,8 +197,20 @@ def _price(o: Option, r: Recommendation) -> str:
     return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced){stale}"
 
 
+def _speed_cells(o: Option) -> list[str]:
+    """Inference: decode per user / total and first-token times; training: trained tokens/s and the step time."""
+    s, tr = o.estimate.speed, o.estimate.training
+    if tr is not None:
+        return [fmt_rate(tr.train_tokens_per_s), fmt_seconds(tr.step_s)]
+    assert s is not None
+    return [
+        f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
+        f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
+    ]
+
+
 def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
-    b, s = o.build, o.estimate.speed
+    b = o.build
     nodes = b.n_nodes
     drives = fmt_decimal_bytes(b.system_drive.capacity_bytes) + " NVMe"
     if b.data_drive:
@@ -215,8 +224,7 @@ def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
         f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
         b.chassis.id,
         _price(o, r),
-        f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
-        f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
+        *_speed_cells(o),
         fmt_watts(o.power.wall_w * nodes),
     ]
 
@@ -263,7 +271,10 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
     the short rejected list and, with `bom`, the recommended build's priced bill of materials."""
     x = r.execution
     lines = [
-        f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
+        f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.task} with {x.training.trainer.name}, "
+        f"{x.precision.id}, micro-batch {x.batch} x {x.prompt_tokens} tokens per GPU"
+        if x.training
+        else f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
         f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
     ]
     if r.model.assumed:
@@ -284,8 +295,7 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
             "PSU",
             "chassis",
             "price",
-            "tok/s user/total",
-            "first token 1 user / all",
+            *(("trained tok/s", "step") if x.training else ("tok/s user/total", "first token 1 user / all")),
             "wall",
         ]
         lines.append(_table(title, columns, rows).rstrip())

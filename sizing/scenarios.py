@@ -17,6 +17,9 @@ from .specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
     DEFAULT_PROMPT_TOKENS,
+    DEFAULT_TRAIN_BATCH,
+    DEFAULT_TRAIN_SEQ_LEN,
+    TRAIN_TASKS,
     Constraints,
     Estimate,
     Execution,
@@ -27,15 +30,19 @@ from .specs import (
     Request,
     SizingError,
     System,
+    Training,
 )
 
-TASKS = ("inference",)
+TASKS = ("inference", *TRAIN_TASKS)
 
 
 def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execution]:
     """The model and how it runs (on req.n_gpus GPUs of one node), every name resolved against the catalog."""
-    if req.task.strip().lower() not in TASKS:
-        raise SizingError(f"task '{req.task}' is not estimated yet; use --task {' or '.join(TASKS)}")
+    task = req.task.strip().lower()
+    if task not in TASKS:
+        raise SizingError(f"task '{req.task}' is not estimated yet; use --task {', '.join(TASKS)}")
+    if task in TRAIN_TASKS:
+        return training_execution(catalog, req, task)
     model = resolve(req.model, catalog)
     precision = catalog.precision(req.precision)
     engine = catalog.engine(req.engine) if req.engine else catalog.default_engine(precision.family)
@@ -62,6 +69,62 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         prompt_tokens=prompt,
         new_tokens=new,
     )
+
+
+DEFAULT_TRAINER = {"pretrain": "megatron"}  # else the Hugging Face Trainer + PEFT, what most fine-tunes run
+
+
+def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[ModelSpec, Execution]:
+    """A training task: the trainer (its defaults fill every choice the request leaves empty), the base format
+    (qlora: NF4 unless another bitsandbytes format is named; full training: 16-bit weights), the sequence length."""
+    model = resolve(req.model, catalog)
+    trainer = catalog.trainer(req.trainer or DEFAULT_TRAINER.get(task, "transformers"))
+    if task not in trainer.tasks:
+        raise SizingError(f"{trainer.name} does not run {task}; it runs {', '.join(trainer.tasks)}")
+    precision = catalog.precision("nf4" if task == "qlora" and req.precision == "bf16" else req.precision)
+    if task == "qlora" and precision.family != "bnb":
+        raise SizingError(
+            f"qlora trains adapters on a bitsandbytes 4-bit base, not {precision.id}; use --precision nf4"
+        )
+    if task in ("full-finetune", "pretrain") and precision.is_quantized:
+        raise SizingError(
+            f"{task} trains every weight in 16 bits, not {precision.id}; use --precision bf16, or --task qlora / lora"
+        )
+    sharding = req.sharding or trainer.default_sharding
+    if sharding not in trainer.shardings:
+        raise SizingError(
+            f"{trainer.name} does not shard by {sharding}; use --sharding {' or '.join(trainer.shardings)}"
+        )
+    training = Training(
+        trainer=trainer,
+        optimizer=req.optimizer or trainer.optimizer,
+        master_weights=trainer.master_weights,
+        recompute=req.recompute or trainer.recompute,
+        flash_attention=trainer.flash_attention,
+        fused_elementwise=trainer.fused_elementwise,
+        chunked_ce=trainer.chunked_ce,
+        optimizer_in_backward=trainer.optimizer_in_backward,
+        activation_offload=trainer.activation_offload,
+        sharding=sharding,
+        offload=req.offload or "none",
+        lora_rank=req.lora_rank or trainer.lora_rank,
+        lora_targets=req.lora_targets or trainer.lora_targets,
+        grad_accum=req.grad_accum or 1,
+        tokens=req.tokens,
+        epochs=req.epochs or 1.0,
+    )
+    seq = req.seq_len or req.prompt_tokens or DEFAULT_TRAIN_SEQ_LEN
+    execution = Execution(
+        task=task,  # checked against TRAIN_TASKS above
+        engine=catalog.engine("transformers"),  # trainers run PyTorch modules: the transformers runtime's memory
+        precision=precision,
+        kv_precision=catalog.precision("bf16"),
+        batch=req.batch if "batch" in req.model_fields_set else DEFAULT_TRAIN_BATCH,
+        prompt_tokens=seq,
+        new_tokens=0,
+        training=training,
+    )
+    return model, execution.on_gpus(req.n_gpus)
 
 
 def _token_counts(req: Request) -> tuple[int, int]:
@@ -114,6 +177,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
 
 def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
     """The recommendation problem the request names: the model, its execution on one GPU, the constraints."""
+    if req.task.strip().lower() in TRAIN_TASKS:
+        return _training_problem(catalog, req)
     if req.context is not None and req.prompt_tokens is not None:
         raise SizingError("--context and --prompt-tokens both set the prompt length; give one of them")
     context = req.context or (None if req.prompt_tokens is not None else DEFAULT_CONTEXT_TOKENS)
@@ -129,6 +194,31 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
         batch=req.users,
         new_tokens=new,
         prompt_tokens=req.prompt_tokens if context is None else context - new,
+    )
+    model, execution = resolve_execution(catalog, base)
+    return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))
+
+
+TRAINING_FIELDS = (
+    "trainer",
+    "optimizer",
+    "recompute",
+    "sharding",
+    "offload",
+    "lora_rank",
+    "lora_targets",
+    "grad_accum",
+)
+
+
+def _training_problem(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
+    """A training recommendation: --batch is the micro-batch per GPU (default 1), the sequence is --seq-len (or
+    --context / --prompt-tokens), the training options pass through."""
+    fields = {k: getattr(req, k) for k in ("model", "task", "precision", *TRAINING_FIELDS, "tokens", "epochs")}
+    base = Request(
+        **fields,
+        batch=req.users if "users" in req.model_fields_set else DEFAULT_TRAIN_BATCH,
+        seq_len=req.seq_len or req.context or req.prompt_tokens,
     )
     model, execution = resolve_execution(catalog, base)
     return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))

@@ -66,6 +66,7 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
         new_tokens=m.new_tokens,
     )
     e = est.estimate(spec, work, System.of(gpu), catalog.efficiency(engine.id, gpu.gpu_class))
+    assert e.speed is not None  # an inference estimate
     basis = f"estimate(engine={engine.id}, {gpu.id})"
     targets = {
         "bandwidth_bytes_s": (gpu.mem_bw_bytes_s, f"{gpu.id} mem_bw_gb_s (vendor peak)"),

@@ -58,6 +58,17 @@ def check_references(tables: dict[str, list]) -> None:
     _check_engines(tables)
     _check_platform(tables)
     _check_circuits(tables)
+    _check_trainers(tables["trainers.csv"])
+
+
+def _check_trainers(trainers: list) -> None:
+    """A trainer's default sharding is one it offers; copied factors name another trainer."""
+    ids = {t.id for t in trainers}
+    for i, t in numbered(trainers):
+        if t.default_sharding not in t.shardings:
+            raise CatalogError("trainers.csv", i, "default_sharding", f"'{t.default_sharding}' is not in its shardings")
+        if t.copied_from is not None and (t.copied_from not in ids or t.copied_from == t.id):
+            raise CatalogError("trainers.csv", i, "copied_from", f"'{t.copied_from}' is not another trainers id")
 
 
 def _check_engines(tables: dict[str, list]) -> None:

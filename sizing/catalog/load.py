@@ -37,6 +37,7 @@ def _load(data_dir: str) -> Catalog:
         "gpus": _alias_map("gpus.csv", tables["gpus.csv"]),
         "precisions": _alias_map("precisions.csv", tables["precisions.csv"]),
         "engines": _alias_map("engines.csv", tables["engines.csv"]),
+        "trainers": _alias_map("trainers.csv", tables["trainers.csv"]),
     }
 
     def by_id(file: str) -> dict:
@@ -56,6 +57,7 @@ def _load(data_dir: str) -> Catalog:
         network=by_id("network.csv"),
         fx=by_id("fx.csv"),
         circuits=by_id("circuits.csv"),
+        trainers=by_id("trainers.csv"),
         aliases=aliases,
         data_dir=str(root),
     )

@@ -21,6 +21,7 @@ from sizing.specs import (
     Precision,
     Psu,
     SizingError,
+    Trainer,
 )
 
 
@@ -38,6 +39,7 @@ class Catalog(Base):
     network: dict[str, NetworkPart]
     fx: dict[str, FxRate]
     circuits: dict[str, Circuit]
+    trainers: dict[str, Trainer]
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 
@@ -64,6 +66,9 @@ class Catalog(Base):
 
     def engine(self, name: str) -> Engine:
         return self.engines[self._find("engines", name, "engine")]
+
+    def trainer(self, name: str) -> Trainer:
+        return self.trainers[self._find("trainers", name, "trainer")]
 
     def precision(self, name: str) -> Precision:
         """A weight or KV format. `exl2-4.65bpw` (any bpw) is built from the exl2 template row."""

@@ -30,6 +30,7 @@ from sizing.specs import (
     NetworkPart,
     Precision,
     Psu,
+    Trainer,
 )
 
 from .cells import parse_number, show, text_problem
@@ -54,6 +55,7 @@ TABLES: dict[str, type[Base]] = {
     "network.csv": NetworkPart,
     "fx.csv": FxRate,
     "circuits.csv": Circuit,
+    "trainers.csv": Trainer,
 }
 
 

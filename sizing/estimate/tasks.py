@@ -7,10 +7,16 @@ from collections.abc import Callable
 
 from sizing.specs import Efficiency, Estimate, Execution, ModelSpec, System
 
-from . import inference
+from . import inference, training
 
 Estimator = Callable[[ModelSpec, Execution, System, Efficiency], Estimate]
-ESTIMATORS: dict[str, Estimator] = {"inference": inference.estimate}
+ESTIMATORS: dict[str, Estimator] = {
+    "inference": inference.estimate,
+    "full-finetune": training.estimate,
+    "pretrain": training.estimate,
+    "lora": training.estimate,
+    "qlora": training.estimate,
+}
 
 
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:

@@ -12,7 +12,7 @@ def rank_key(o: Option, objective: Objective) -> tuple:
     """A build with an unpriced part has no total: it ranks after every fully priced build; among those, the ones
     whose GPU is priced and that have fewer unknowns first, then by the priced subtotal (a lower bound)."""
     unknown = (o.total_price_usd is None, o.build.gpu.price_usd is None, len(o.unpriced))  # False sorts first
-    rate = max(o.estimate.speed.decode_tokens_per_s_total, 1e-9)
+    rate = max(o.estimate.throughput_tokens_per_s, 1e-9)
     if objective == "speed":
         return (-rate, *unknown, o.subtotal_usd)
     if objective == "cost-per-token":
@@ -43,17 +43,36 @@ def best_per_shape(options: list[Option], objective: Objective) -> list[Option]:
     return sorted(best.values(), key=lambda o: rank_key(o, objective))
 
 
-def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple[str, ...]:
-    b, e, p = o.build, o.estimate, o.power
-    m, s, x = e.memory, e.speed, e.execution
-    out = [
-        f"{'best' if rank == 0 else f'#{rank + 1}'} of {n_options} passing builds by {objective}",
+def work_reasons(o: Option) -> list[str]:
+    """What the GPUs do: memory against capacity, and the speed the buyer gets."""
+    b, e = o.build, o.estimate
+    m, s, x, tr = e.memory, e.speed, e.execution, e.training
+    if tr is not None and x.training is not None:
+        t = x.training
+        run = f"; {fmt_seconds(tr.total_s)} for {t.tokens:,.0f} tokens x {t.epochs:g}" if tr.total_s else ""
+        return [
+            f"{b.n_gpus * b.n_nodes} x {b.gpu.name}: needs {fmt_bytes(m.need_per_gpu_bytes)} of "
+            f"{fmt_bytes(m.gpu_memory_bytes)} per GPU ({x.task} with {t.trainer.name}, {x.precision.id}, micro-batch "
+            f"{x.batch} x {x.prompt_tokens} tokens, {t.sharding}, {t.optimizer}, recompute {t.recompute})",
+            f"trains {fmt_rate(tr.train_tokens_per_s)} over all GPUs, step {fmt_seconds(tr.step_s)} "
+            f"({tr.bound}-bound){run}; host RAM for offloaded state {fmt_bytes(tr.host_bytes)} per node",
+        ]
+    assert s is not None
+    return [
         f"{b.n_gpus * b.n_nodes} x {b.gpu.name}: needs {fmt_bytes(m.need_per_gpu_bytes)} of "
         f"{fmt_bytes(m.gpu_memory_bytes)} per GPU ({x.engine.name}, {x.precision.id} weights, {x.batch} users x "
         f"{x.context_tokens} tokens)",
         f"decode {fmt_rate(s.decode_tokens_per_s)} per user, {fmt_rate(s.decode_tokens_per_s_total)} in total; "
         f"first token after {fmt_seconds(s.time_to_first_token_one_user_s)} for one user's prompt, "
         f"{fmt_seconds(s.time_to_first_token_s)} when all {x.batch} prompts arrive together",
+    ]
+
+
+def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple[str, ...]:
+    b, p = o.build, o.power
+    out = [
+        f"{'best' if rank == 0 else f'#{rank + 1}'} of {n_options} passing builds by {objective}",
+        *work_reasons(o),
         f"{b.psu.name} x {b.n_psus} for {fmt_watts(p.sustained_w)} sustained; {fmt_watts(p.wall_w)} at the wall on "
         f"{b.circuit.label}",
     ]

@@ -47,6 +47,8 @@ def fewer_users(p: Problem) -> str | None:
     batch = p.execution.batch
     for users in sorted({max(1, batch // 2), max(1, batch // 4), 1}, reverse=True):
         if users < batch and passes(p, execution=p.execution.model_copy(update={"batch": users})):
+            if p.execution.training is not None:
+                return f"a micro-batch of {users} per GPU (--batch {users}; --grad-accum keeps the step's tokens)"
             return f"serve {users} concurrent users (--users {users}) instead of {batch}"
     return None
 
@@ -67,14 +69,19 @@ def shorter_context(p: Problem) -> str | None:
         return None
     shorter = x.model_copy(update={"prompt_tokens": max(256, x.prompt_tokens // 4)})
     if passes(p, execution=shorter):
+        if x.training is not None:
+            return f"shorter training sequences: --seq-len {shorter.prompt_tokens}"
         return f"a shorter context: --context {shorter.context_tokens}"
     return None
 
 
 def smaller_formats(p: Problem) -> list[Precision]:
     """Weight formats the engine runs at a smaller whole number of bits than the current one (8, 6, 4 ...: scales
-    and zero points make 8.19 and 8.0 the same step), one per step, closest first, in catalog order within a step."""
+    and zero points make 8.19 and 8.0 the same step), one per step, closest first, in catalog order within a step.
+    Full training has none: every weight trains in 16 bits (a quantized base is --task qlora)."""
     x = p.execution
+    if x.task in ("full-finetune", "pretrain"):
+        return []
     bits = round(x.precision.weight_bits or 16.0)
     by_bits: dict[int, Precision] = {}
     for q in p.parts.precisions.values():

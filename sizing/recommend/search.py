@@ -16,7 +16,6 @@ from sizing.specs import (
     Finding,
     Gpu,
     Option,
-    Parallelism,
     Rejection,
     Requirements,
     System,
@@ -49,8 +48,8 @@ def chassis_for(problem: Problem, gpu: Gpu, n: int) -> list[Chassis]:
 
 
 def on_gpus(execution: Execution, n: int, n_nodes: int) -> Execution:
-    """The execution split over n GPUs per node and n_nodes nodes, as its engine splits."""
-    return execution.model_copy(update={"parallelism": Parallelism.for_engine(execution.engine, n, n_nodes)})
+    """The execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
+    return execution.on_gpus(n, n_nodes)
 
 
 class Shape:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sizing.estimate.parallel import tensor_ways, tp_problem
 from sizing.specs import Candidate, Engine, Finding, Gpu
-from sizing.units import fmt_bytes, fmt_rate
+from sizing.units import fmt_bytes, fmt_rate, fmt_seconds
 
 
 def gpu_memory(c: Candidate) -> Finding:
@@ -61,6 +61,16 @@ def gpu_communication(c: Candidate) -> Finding:
     engine = e.execution.engine
     if b.n_gpus == 1 and b.n_nodes == 1:
         return Finding(rule="gpu_communication", ok=True, message="one GPU: no inter-GPU traffic")
+    if e.training is not None and e.execution.training is not None:
+        tr, link = e.training, e.system.gpu_link.name
+        share = tr.comm_s / tr.step_s if tr.step_s else 0.0
+        return Finding(
+            rule="gpu_communication",
+            ok=True,
+            have=link,
+            message=f"{e.execution.training.sharding} over {link}: collectives take {fmt_seconds(tr.comm_s)} per "
+            f"step ({share:.0%} of the step before overlap)",
+        )
     if engine.split == "layer":
         return Finding(
             rule="gpu_communication",
@@ -69,6 +79,7 @@ def gpu_communication(c: Candidate) -> Finding:
             "GPU to GPU once per token; more GPUs add memory, not decode speed",
         )
     link = e.system.gpu_link.name
+    assert e.decode_step is not None and e.speed is not None
     per_token = e.decode_step.comm_s
     step = 1 / e.speed.decode_tokens_per_s if e.speed.decode_tokens_per_s else 0.0
     share = per_token / step if step else 0.0
@@ -91,13 +102,14 @@ def network(c: Candidate) -> Finding:
 
 def target_speed(c: Candidate) -> Finding:
     """Total decode throughput over all users meets --target-tokens-per-s."""
-    have, target = c.estimate.speed.decode_tokens_per_s_total, c.constraints.target_tokens_per_s
+    have, target = c.estimate.throughput_tokens_per_s, c.constraints.target_tokens_per_s
+    verb = "trains" if c.estimate.training is not None else "decodes"
     if target is None:
-        return Finding(rule="target_speed", ok=True, have=round(have, 1), message=f"decode {fmt_rate(have)} in total")
+        return Finding(rule="target_speed", ok=True, have=round(have, 1), message=f"{verb} {fmt_rate(have)} in total")
     return Finding(
         rule="target_speed",
         ok=have >= target,
         need=target,
         have=round(have, 1),
-        message=f"decodes {fmt_rate(have)} in total, target {fmt_rate(target)}",
+        message=f"{verb} {fmt_rate(have)} in total, target {fmt_rate(target)}",
     )

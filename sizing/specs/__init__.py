@@ -24,6 +24,8 @@ from .execution import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
     DEFAULT_PROMPT_TOKENS,
+    DEFAULT_TRAIN_BATCH,
+    DEFAULT_TRAIN_SEQ_LEN,
     DEFAULT_USERS,
     Execution,
     Parallelism,
@@ -47,12 +49,26 @@ from .results import (
     StepTime,
 )
 from .system import Link, System
+from .training import (
+    TRAIN_TASKS,
+    LoraTargets,
+    Offload,
+    Optimizer,
+    Recompute,
+    Sharding,
+    Trainer,
+    Training,
+    TrainingEstimate,
+    TrainTask,
+)
 
 __all__ = [
     "CATALOG_GAP",
     "DEFAULT_CONTEXT_TOKENS",
     "DEFAULT_NEW_TOKENS",
     "DEFAULT_PROMPT_TOKENS",
+    "DEFAULT_TRAIN_BATCH",
+    "DEFAULT_TRAIN_SEQ_LEN",
     "DEFAULT_USERS",
     "PRICE_COLUMNS",
     "Base",
@@ -101,5 +117,15 @@ __all__ = [
     "StepTime",
     "System",
     "Task",
+    "TRAIN_TASKS",
+    "LoraTargets",
+    "Offload",
+    "Optimizer",
+    "Recompute",
+    "Sharding",
+    "Trainer",
+    "Training",
+    "TrainingEstimate",
+    "TrainTask",
     "price_columns",
 ]

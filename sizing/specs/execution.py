@@ -6,14 +6,18 @@ from typing import Literal
 
 from .base import Base, NonNegInt, PosInt
 from .model import Engine, Precision
+from .training import Sharding, Training, TrainTask
 
-Task = Literal["inference"]
+Task = Literal["inference"] | TrainTask
 
 # Defaults, defined once (the CLI, the scenario files and the library requests all read these).
 DEFAULT_PROMPT_TOKENS = 512  # llama-bench's pp512 and most serving benchmarks' prompt length
 DEFAULT_NEW_TOKENS = 512  # llama-bench's tg512
 DEFAULT_USERS = 4  # `sizing recommend`: concurrent sequences when --users is not given
 DEFAULT_CONTEXT_TOKENS = 4096  # `sizing recommend`: prompt + new tokens per user, a chat turn with history
+DEFAULT_TRAIN_SEQ_LEN = 2048  # training: tokens per packed sequence (torchtune's and fsdp_qlora's benchmark length)
+DEFAULT_TRAIN_BATCH = 1  # training: micro-batch per GPU (HF Trainer per_device_train_batch_size default 8 is
+# rarely what fits a fine-tune of a 7B+ model on one card; 1 plus gradient accumulation is the common recipe)
 
 
 class Parallelism(Base):
@@ -33,9 +37,21 @@ class Parallelism(Base):
             return cls(tp=n_gpus_per_node, pp=n_nodes)
         return cls(tp=1, pp=n_gpus_per_node * n_nodes)
 
+    @classmethod
+    def for_training(cls, sharding: Sharding, n_gpus_per_node: int, n_nodes: int = 1) -> Parallelism:
+        """Training: data parallel over every GPU (ddp, ZeRO, FSDP); Megatron tensor parallel within a node and data
+        parallel across nodes; device-map places layers on every GPU in turn."""
+        if sharding == "tensor":
+            return cls(tp=n_gpus_per_node, dp=n_nodes)
+        if sharding == "device-map":
+            return cls(pp=n_gpus_per_node * n_nodes)
+        return cls(dp=n_gpus_per_node * n_nodes)
+
 
 class Execution(Base):
-    """How the model runs. Token counts are per sequence; batch is the number of concurrent sequences."""
+    """How the model runs. Token counts are per sequence; batch is the number of concurrent sequences. Training
+    tasks carry `training` (the trainer and its set-up): batch is the micro-batch per GPU, prompt_tokens the trained
+    sequence length, and `engine` the PyTorch runtime the trainer's modules run in."""
 
     task: Task = "inference"
     engine: Engine
@@ -45,6 +61,15 @@ class Execution(Base):
     batch: PosInt = 1
     prompt_tokens: NonNegInt = DEFAULT_PROMPT_TOKENS
     new_tokens: NonNegInt = DEFAULT_NEW_TOKENS
+    training: Training | None = None
+
+    def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
+        """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
+        if self.training is not None:
+            split = Parallelism.for_training(self.training.sharding, n_gpus_per_node, n_nodes)
+        else:
+            split = Parallelism.for_engine(self.engine, n_gpus_per_node, n_nodes)
+        return self.model_copy(update={"parallelism": split})
 
     @property
     def context_tokens(self) -> int:

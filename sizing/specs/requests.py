@@ -9,6 +9,7 @@ from pydantic import Field
 from .base import Base
 from .build import FormFactor, Objective
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
+from .training import LoraTargets, Offload, Optimizer, Recompute, Sharding
 
 MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing mistakes
 MAX_BATCH = 1_000_000
@@ -30,6 +31,17 @@ class Request(Base):
     prompt_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
     new_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
     seq_len: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    # training tasks (empty: the trainer's defaults, data/trainers.csv)
+    trainer: Name | None = None
+    optimizer: Optimizer | None = None
+    recompute: Recompute | None = None
+    sharding: Sharding | None = None
+    offload: Offload | None = None
+    lora_rank: int | None = Field(None, gt=0, le=65536)
+    lora_targets: LoraTargets | None = None
+    grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
+    tokens: float | None = Field(None, gt=0, le=1e15, allow_inf_nan=False)  # dataset tokens per epoch
+    epochs: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False)
 
 
 class RecommendRequest(Request):

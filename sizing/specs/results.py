@@ -9,6 +9,7 @@ from .build import Build, Constraints, PowerDraw, Requirements
 from .execution import Execution
 from .model import Efficiency, ModelSpec
 from .system import System
+from .training import TrainingEstimate
 
 
 class MemoryBreakdown(Base):
@@ -75,10 +76,18 @@ class Estimate(Base):
     system: System
     efficiency: Efficiency
     memory: MemoryEstimate
-    speed: SpeedEstimate
-    decode_step: StepTime  # the mean decode step while the cache grows
-    prefill: StepTime  # the whole batch's prefill
+    speed: SpeedEstimate | None = None  # inference
+    decode_step: StepTime | None = None  # inference: the mean decode step while the cache grows
+    prefill: StepTime | None = None  # inference: the whole batch's prefill
+    training: TrainingEstimate | None = None  # training tasks
     notes: tuple[str, ...] = ()
+
+    @property
+    def throughput_tokens_per_s(self) -> float:
+        """What the build delivers: decoded tokens/s over all users, or trained tokens/s over all GPUs."""
+        if self.training is not None:
+            return self.training.train_tokens_per_s
+        return self.speed.decode_tokens_per_s_total if self.speed else 0.0
 
 
 CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a chassis needs: no rule was judged

@@ -1,0 +1,141 @@
+"""Fit the trainers' factors (data/trainers.csv) on the training rows of ../shared/reference/measured.csv.
+
+    python benchmarks/calibrate_training.py [--write]
+
+Per trainer with rows: `mfu` on its tokens/s rows (bf16 base), then `qlora_eff` on its quantized-base rows, then
+`fragmentation` on its memory rows that count reserved memory (or an unstated counter, read as reserved). Each factor
+minimises the median absolute log error over a grid; a factor the rows do not reach stays at its prior. Rows whose
+source does not state the box's PCIe links (measured.md: the 2x RTX 3090 rig's 'slow PCIe lanes') are left out of the
+speed fit. Prints the fit and leave-one-source-out cross-validation: one shared set of factors fitted on the other
+sources predicts each source in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import statistics
+import sys
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measured_training import TrainCase, load_training_cases, predict_training, with_trainer  # noqa: E402
+
+from sizing import catalog as cat  # noqa: E402
+from sizing.specs import Trainer  # noqa: E402
+
+GRIDS = {
+    "mfu": [i / 100 for i in range(10, 100)],
+    "qlora_eff": [i / 100 for i in range(30, 101)],
+    "fragmentation": [i / 100 for i in range(0, 41)],
+}
+TRAINERS_CSV = Path(__file__).resolve().parents[1] / "data" / "trainers.csv"
+
+
+def link_unknown(case: TrainCase) -> bool:
+    return case.family == "answerai-fsdp-qlora" and case.system.gpu.id == "rtx-3090"
+
+
+def rows_for(factor: str, cases: list[TrainCase]) -> list[TrainCase]:
+    if factor == "fragmentation":
+        return [c for c in cases if c.metric == "peak_memory" and not c.basis.startswith("allocated")]
+    speed = [c for c in cases if c.metric == "train_tokens_per_s" and not link_unknown(c)]
+    quantized = [c for c in speed if c.execution.precision.is_quantized]
+    return quantized if factor == "qlora_eff" else [c for c in speed if not c.execution.precision.is_quantized]
+
+
+def median_log_error(cases: list[TrainCase], trainer: Trainer) -> float:
+    return statistics.median(abs(math.log(predict_training(with_trainer(c, trainer)) / c.value)) for c in cases)
+
+
+def fit(cases: list[TrainCase], trainer: Trainer) -> tuple[Trainer, dict[str, str], int]:
+    """The trainer with every factor its rows reach fitted; the provenance of each; the rows used."""
+    status = {f: "prior" for f in Trainer.FACTORS}
+    used = 0
+    for factor in ("mfu", "qlora_eff", "fragmentation"):
+        rows = rows_for(factor, cases)
+        if not rows:
+            continue
+        used += len(rows)
+        grid = GRIDS[factor]
+        best = min(grid, key=lambda v: median_log_error(rows, trainer.model_copy(update={factor: v})))
+        trainer = trainer.model_copy(update={factor: best})
+        status[factor] = "at-bound" if best in (grid[0], grid[-1]) else "fitted"
+    return trainer, status, used
+
+
+def ape(case: TrainCase, trainer: Trainer) -> float:
+    return abs(predict_training(with_trainer(case, trainer)) / case.value - 1) * 100
+
+
+def cross_validate(cases: list[TrainCase], prior: Trainer) -> None:
+    """Leave one source out: a shared set of factors fitted on the other sources predicts the held-out one."""
+    print(f"\n{'left out':22} {'metric':20} {'rows':>5} {'median APE %':>13}")
+    for source in sorted({c.family for c in cases}):
+        rest = [c for c in cases if c.family != source]
+        shared, _, _ = fit(rest, prior)
+        for metric in ("peak_memory", "train_tokens_per_s"):
+            held = [c for c in cases if c.family == source and c.metric == metric]
+            held = [c for c in held if not (metric == "train_tokens_per_s" and link_unknown(c))]
+            if held:
+                errors = [
+                    ape(
+                        c,
+                        shared.model_copy(
+                            update={"loss_bytes_per_logit": c.execution.training.trainer.loss_bytes_per_logit}
+                        ),
+                    )
+                    for c in held
+                ]  # type: ignore[union-attr]
+                print(f"{source:22} {metric:20} {len(held):5} {statistics.median(errors):13.1f}")
+
+
+def write(fitted: dict[str, tuple[Trainer, dict[str, str], int]]) -> None:
+    rows = list(csv.DictReader(io.StringIO(TRAINERS_CSV.read_text(encoding="utf-8"))))
+    today = date.today().isoformat()
+    for row in rows:
+        if row["id"] not in fitted:
+            continue
+        t, status, n = fitted[row["id"]]
+        for factor in ("mfu", "qlora_eff", "fragmentation"):
+            if status[factor] != "prior":
+                row[factor] = f"{getattr(t, factor):.2f}"
+        row["n_rows"] = str(n)
+        row["provenance"] = ";".join(f"{f}={status[f]}" for f in Trainer.FACTORS)
+        row["source"] = (
+            row["source"].split(" || fitted")[0]
+            + f" || fitted by benchmarks/calibrate_training.py on {n} measured.csv rows, {today}"
+        )
+    buf = io.StringIO()
+    out = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    out.writeheader()
+    out.writerows(rows)
+    TRAINERS_CSV.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fit trainers.csv factors on measured.csv training rows")
+    parser.add_argument("--write", action="store_true", help="write the fitted factors into data/trainers.csv")
+    args = parser.parse_args()
+    catalog = cat.load()
+    cases, skipped = load_training_cases(catalog)
+    fitted = {}
+    print(f"{'trainer':12} {'factor':14} {'value':>6} {'status':>9}")
+    for trainer_id in sorted({c.execution.training.trainer.id for c in cases}):  # type: ignore[union-attr]
+        own = [c for c in cases if c.execution.training.trainer.id == trainer_id]  # type: ignore[union-attr]
+        t, status, n = fit(own, catalog.trainer(trainer_id))
+        fitted[trainer_id] = (t, status, n)
+        for factor in ("mfu", "qlora_eff", "fragmentation"):
+            print(f"{trainer_id:12} {factor:14} {getattr(t, factor):6.2f} {status[factor]:>9}")
+    cross_validate(cases, catalog.trainer("transformers"))
+    print(f"\nskipped {len(skipped)} rows: " + "; ".join(skipped[:4]) + (" ..." if len(skipped) > 4 else ""))
+    if args.write:
+        write(fitted)
+        print(f"wrote {TRAINERS_CSV}")
+
+
+if __name__ == "__main__":
+    main()

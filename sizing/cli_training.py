@@ -1,0 +1,48 @@
+"""The training options `estimate` and `recommend` share, and the parsing of token counts as people write them."""
+
+from __future__ import annotations
+
+import typer
+
+from .specs import SizingError
+
+# training tasks (defaults: the trainer's, data/trainers.csv)
+TrainerOpt = typer.Option(
+    None,
+    help="Trainer: transformers (peft), trl, torchtune, unsloth, llama-factory, axolotl, "
+    "ms-swift, deepspeed, megatron, fsdp (default: transformers; megatron for pretrain).",
+)
+SeqLenOpt = typer.Option(None, "--seq-len", help="Training: tokens per sequence (default 2048).")
+OptimizerOpt = typer.Option(None, help="Training: adamw, adamw-8bit, paged-adamw, paged-adamw-8bit, sgd, adafactor.")
+RecomputeOpt = typer.Option(None, help="Training: activation recomputation none, selective or full.")
+ShardingOpt = typer.Option(None, help="Training: ddp, zero1, zero2, zero3 (FSDP), device-map or tensor.")
+OffloadOpt = typer.Option(None, help="Training: offload none, optimizer or params to host RAM.")
+LoraRankOpt = typer.Option(None, help="LoRA rank.")
+LoraTargetsOpt = typer.Option(None, help="LoRA targets: qv, qkv, attention, attention-mlp, all-linear.")
+GradAccumOpt = typer.Option(None, help="Training: micro-batches per optimizer step.")
+TokensOpt = typer.Option(None, help="Training: dataset tokens per epoch, e.g. 200M or 1.5B.")
+EpochsOpt = typer.Option(None, help="Training: epochs over --tokens (default 1).")
+
+
+COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+
+
+def parse_count(text: str | None, option: str) -> float | None:
+    """A token count as people write it: 200M, 1.5B, 2e9 or 200000000."""
+    if text is None:
+        return None
+    t = text.strip().lower().replace(",", "").replace("_", "")
+    scale = COUNT_SUFFIX.get(t[-1:], 1.0) if t else 1.0
+    try:
+        value = float(t[:-1] if scale != 1.0 else t) * scale
+    except ValueError:
+        raise SizingError(f"{option} '{text}' is not a count; write e.g. 200M, 1.5B or 200000000") from None
+    if not value > 0 or value == float("inf"):
+        raise SizingError(f"{option} must be a positive count, got '{text}'")
+    return value
+
+
+def training_fields(**options) -> dict:
+    """The training options the user gave (None: the trainer's default), tokens parsed."""
+    options["tokens"] = parse_count(options.get("tokens"), "--tokens")
+    return {k: v for k, v in options.items() if v is not None}

@@ -1,0 +1,305 @@
+"""Training memory of the busiest GPU: model states (weights, gradients, optimizer), activations and logits, as the
+ZeRO paper and Korthikanti et al. count them, for the PyTorch modules trainers run.
+
+Two moments bound the peak (the caching allocator sees both): the start of the backward pass, when every layer's
+saved activations and the loss's logits are alive but this step's gradients are not yet, and the end of the backward
+pass / optimizer step, when all gradients are alive and the activations are freed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from sizing.specs import Execution, MemoryBreakdown, MemoryEstimate, ModelSpec, System, Training
+
+from . import shapes
+from .engines import usable_bytes
+
+ACT = 2  # bf16 activations, bytes per element
+FP32 = 4
+# The loss's bytes per logit are the trainer's (trainers.csv loss_bytes_per_logit): torchtune's 12 = the fp32 upcast
+# (4 B), log-softmax's fp32 output (4 B) and its fp32 gradient (4 B) at the start of the backward pass
+# (torch.nn.functional.cross_entropy), beside the bf16 logits freed by then. CHECKED on torchtune's optimization-flags
+# table (Llama 3.2 3B, 8,192 tokens, vocab 128,256): chunking the loss saved 8.1 GiB, this count gives 8.3 GiB.
+CE_CHUNKS = 8  # torchtune CEWithChunkedOutputLoss num_output_chunks; the bf16 logits stay, fp32 work per chunk
+FSDP_PREFETCH_LAYERS = 2  # FSDP/ZeRO-3 gathers the running layer and prefetches the next (torch FSDP docs)
+
+
+def is_lora(execution: Execution) -> bool:
+    return execution.task in ("lora", "qlora")
+
+
+def training_of(execution: Execution) -> Training:
+    if execution.training is None:
+        raise ValueError(f"task {execution.task} needs a training set-up")
+    return execution.training
+
+
+def lora_module_dims(model: ModelSpec, targets: str) -> list[tuple[int, int]]:
+    """(in, out) of every adapted projection in one dense layer (Hu et al. 2021 put A: r x in and B: out x r on each).
+    qv = PEFT's default for Llama; qkv = one fused q/k/v projection (Qwen-1 c_attn); attention = q, k, v, o;
+    attention-mlp / all-linear add the MLP projections."""
+    h, q, kv = model.hidden_size, model.n_heads * model.head_dim, model.n_kv_heads * model.head_dim
+    if model.is_mla:  # DeepSeek-V2 §2.1.2: q (or q_a, q_b), kv_a, kv_b and o
+        nope, rope, v = model.qk_nope_head_dim or 0, model.qk_rope_head_dim or 0, model.v_head_dim or 0
+        r_kv, r_q = model.kv_lora_rank or 0, model.q_lora_rank or 0
+        qd = model.n_heads * (nope + rope)
+        attn = [(h, r_q), (r_q, qd)] if r_q else [(h, qd)]
+        attn += [(h, r_kv + rope), (r_kv, model.n_heads * (nope + v)), (model.n_heads * v, h)]
+        qv = attn[:-1]
+    else:
+        attn = [(h, q), (h, kv), (h, kv), (q, h)]
+        qv = [(h, q), (h, kv)]
+    if targets == "qv":
+        return qv
+    if targets == "qkv":
+        return [(h, sum(o for _, o in qv) + (attn[2][1] if not model.is_mla else 0))]
+    if targets == "attention":
+        return attn
+    f = model.ffn_size
+    mlp = [(h, f), (h, f), (f, h)] if model.gated_mlp else [(h, f), (f, h)]
+    return attn + mlp
+
+
+def lora_params(model: ModelSpec, rank: int, targets: str) -> float:
+    """Adapter parameters: r x (in + out) per adapted projection and layer. MoE layers adapt their routed and shared
+    experts' projections when the MLP is targeted (PEFT all-linear matches every nn.Linear but the head)."""
+    per_layer = sum(rank * (i + o) for i, o in lora_module_dims(model, targets))
+    total = per_layer * model.n_layers
+    if model.is_moe and targets in ("attention-mlp", "all-linear"):
+        dense_mlp = sum(rank * (i + o) for i, o in lora_module_dims(model, targets)[-3:])
+        ef = model.expert_ffn_size or 0
+        expert = rank * 3 * (model.hidden_size + ef)
+        n_exp = (model.n_experts or 0) + (model.n_shared_experts or 0)
+        total += model.n_moe_layers * (n_exp * expert - dense_mlp)
+    return float(total)
+
+
+def trainable_params(model: ModelSpec, execution: Execution) -> float:
+    t = training_of(execution)
+    return lora_params(model, t.lora_rank, t.lora_targets) if is_lora(execution) else float(model.n_params)
+
+
+class States(NamedTuple):
+    """Bytes of the model states, whole model (before sharding)."""
+
+    weights: float  # what the forward reads: bf16 weights, or the frozen (maybe quantized) base + adapters
+    grads: float
+    optimizer: float  # moments, plus the fp32 master copy where kept
+    paged: bool  # optimizer states in unified memory: they page to host RAM under pressure
+
+
+def optimizer_bytes_per_param(t: Training, param_bytes: float) -> float:
+    """Optimizer states per trainable parameter (sizing.specs.training `Optimizer` for the sources); moments are
+    fp32 when master weights are kept, else in the parameters' dtype (torch.optim defaults)."""
+    moment = FP32 if t.master_weights else param_bytes
+    states = {
+        "adamw": 2 * moment,
+        "adamw-8bit": 2.0,
+        "paged-adamw": 2 * FP32,  # bitsandbytes PagedAdamW (32-bit states)
+        "paged-adamw-8bit": 2.0,
+        "sgd": moment,
+        "adafactor": 0.0,
+    }
+    return states[t.optimizer] + (FP32 if t.master_weights else 0.0)
+
+
+def model_states(model: ModelSpec, execution: Execution) -> States:
+    """ZeRO paper §3 (Rajbhandari et al. 2020): mixed-precision Adam holds 2 (bf16 weights) + 2 (gradients) + 12 (fp32
+    master, momentum, variance) bytes per parameter = 16. LoRA/QLoRA: a frozen base at its format (NF4 with double
+    quantization ~4.127 bits, QLoRA paper §2) plus adapters with their own gradients and moments."""
+    t = training_of(execution)
+    lin, emb = shapes.weight_bytes(model, execution.precision)
+    n_train = trainable_params(model, execution)
+    train_bytes = (t.trainer.adapter_bits / 8) if is_lora(execution) else ACT
+    weights = lin + emb + (n_train * train_bytes if is_lora(execution) else 0.0)
+    grads = n_train * train_bytes
+    if t.optimizer_in_backward:  # each gradient is applied and freed in its backward hook: one tensor at a time
+        grads = min(grads, largest_tensor_params(model) * train_bytes)
+    return States(
+        weights=weights,
+        grads=grads,
+        optimizer=n_train * optimizer_bytes_per_param(t, train_bytes),
+        paged=t.optimizer.startswith("paged"),
+    )
+
+
+def resumable_checkpoint_bytes(model: ModelSpec, execution: Execution) -> float:
+    """A checkpoint the run can resume from: the trained weights (adapters only for LoRA), the optimizer states and
+    the fp32 master copy where kept (what torch.save of the state dicts writes)."""
+    t = training_of(execution)
+    n_train = trainable_params(model, execution)
+    weights = n_train * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
+    return weights + n_train * optimizer_bytes_per_param(t, t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
+
+
+def largest_tensor_params(model: ModelSpec) -> float:
+    return max(model.vocab_size * model.hidden_size, model.hidden_size * model.ffn_size)
+
+
+def layer_params(model: ModelSpec) -> float:
+    return model.linear_params / model.n_layers
+
+
+class Split(NamedTuple):
+    """The busiest GPU's share of the weights, the gradients and the optimizer states, and of the layers' work."""
+
+    weights: float
+    grads: float
+    optimizer: float
+    layers: float  # share of the layers (and their activations) this GPU runs
+    tokens: float  # share of each micro-batch's activations (tensor parallel splits them)
+
+
+def split(model: ModelSpec, execution: Execution) -> Split:
+    """ZeRO stages over the data-parallel ranks; device-map places ceil(L/n) layers per GPU; Megatron tensor parallel
+    divides every matrix and, with sequence parallelism, every activation (Korthikanti et al. §4.2.2)."""
+    t, p = training_of(execution), execution.parallelism
+    dp = p.dp
+    w = g = o = 1.0
+    if t.sharding in ("zero1", "zero2", "zero3"):
+        o = 1 / dp
+        g = 1 / dp if t.sharding in ("zero2", "zero3") else 1.0
+        w = 1 / dp if t.sharding == "zero3" else 1.0
+    layers = tokens = 1.0
+    if p.pp > 1:  # whole layers per stage, the busiest holds ceil(L / pp)
+        layers = math.ceil(model.n_layers / p.pp) / model.n_layers
+        w, g, o = w * layers, g * layers, o * layers
+    if p.tp > 1:
+        w, g, o, tokens = w / p.tp, g / p.tp, o / p.tp, 1 / p.tp
+    return Split(w, g, o, layers, tokens)
+
+
+def layer_activation_bytes(model: ModelSpec, t: Training, seq: float) -> float:
+    """Saved activations of one transformer layer for one sequence of `seq` tokens, generalising
+    Korthikanti et al. 2022 §4.1 (34·s·b·h per layer for GPT with 4h MLP and dropout) to RMSNorm, GQA, gated MLPs and
+    no dropout, counting what PyTorch autograd saves:
+    - each RMSNorm: eager keeps its fp32 input (4h) and bf16 output (2h, the next matmul's input); fused keeps its
+      bf16 input (2h) and recomputes the rest;
+    - attention: q, k, v (2(q + 2kv)) and its output (2q) for flash/SDPA kernels, plus a fp32 log-sum-exp per head;
+      without a fused kernel the n_heads x s x s probabilities (bf16 for AV, fp32 for softmax's backward: 6 B);
+    - MLP: the gate and up outputs, SiLU's output and their product (4 x 2f) eager, 3 x 2f fused (SiLU recomputed);
+      a non-gated MLP keeps the GELU input and output (2 x 2f). MoE layers: per token the k routed + shared experts.
+    Full recomputation keeps only each layer's input (2h); selective recomputation drops the s^2 terms (§4.2)."""
+    h = model.hidden_size
+    if t.recompute == "full":
+        return ACT * h * seq
+    if model.is_mla:  # the expanded per-head q/k and v that attention kernels see in training
+        q = kv = model.n_heads * ((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0))
+    else:
+        q, kv = model.n_heads * model.head_dim, model.n_kv_heads * model.head_dim
+    norms = 2 * (ACT * h if t.fused_elementwise else (FP32 + ACT) * h)
+    attn = ACT * (q + 2 * kv) + ACT * q + FP32 * model.n_heads
+    f = shapes.ffn_width_per_token(model)
+    mlp = (3 if t.fused_elementwise else 4) * ACT * f if model.gated_mlp else 2 * ACT * f
+    per_token = norms + attn + mlp
+    scores = 0.0
+    if not t.flash_attention and t.recompute == "none":
+        scores = (ACT + FP32) * model.n_heads * seq  # per token: its row of s probabilities in every head
+    return (per_token + scores) * seq
+
+
+def activation_bytes(model: ModelSpec, execution: Execution) -> tuple[float, float]:
+    """(GPU, host) bytes of saved activations at the start of the backward pass on the busiest GPU: every layer it
+    runs, plus with full recomputation one layer recomputed in full; activation offload moves the checkpointed
+    inputs to host RAM (torchtune `enable_activation_offloading`) and keeps about two layers' worth on the GPU."""
+    t = training_of(execution)
+    sp = split(model, execution)
+    seq, b = execution.prompt_tokens, execution.batch
+    layers = max(1, math.ceil(model.n_layers * sp.layers))
+    full_t = t.model_copy(update={"recompute": "none" if t.recompute == "full" else t.recompute})
+    per_layer = layer_activation_bytes(model, t, seq) * b * sp.tokens
+    one_full = layer_activation_bytes(model, full_t, seq) * b * sp.tokens if t.recompute == "full" else 0.0
+    if t.activation_offload:
+        return min(layers, 2) * per_layer + one_full, layers * per_layer
+    return layers * per_layer + one_full, 0.0
+
+
+def logits_bytes(model: ModelSpec, execution: Execution) -> float:
+    """The loss on the last stage: the trainer's bytes per logit all at once, or the bf16 logits and that fp32 work
+    one chunk at a time."""
+    t = training_of(execution)
+    sp = split(model, execution)
+    n = execution.batch * execution.prompt_tokens * model.vocab_size * sp.tokens
+    per_logit = t.trainer.loss_bytes_per_logit
+    if t.chunked_ce:
+        return n * (ACT + per_logit / CE_CHUNKS)
+    return n * per_logit
+
+
+class TrainMemory(NamedTuple):
+    estimate: MemoryEstimate
+    host_bytes: float
+    paged_out_bytes: float  # paged optimizer states that do not fit beside the rest: they live in host RAM
+
+
+def memory(model: ModelSpec, execution: Execution, system: System) -> TrainMemory:
+    """Peak of the busiest GPU: the larger of the two moments (module docstring). FSDP/ZeRO-3 adds the gathered full
+    layers; offloaded states and paged optimizer states that do not fit count in host RAM instead."""
+    t = training_of(execution)
+    st, sp = model_states(model, execution), split(model, execution)
+    weights, grads, opt = st.weights * sp.weights, st.grads * sp.grads, st.optimizer * sp.optimizer
+    host = 0.0
+    if t.offload in ("optimizer", "params"):
+        host += opt + grads  # ZeRO-Offload keeps fp32 states on the CPU and streams gradients to it
+        opt, grads = 0.0, min(grads, largest_tensor_params(model) * ACT)
+    if t.offload == "params":
+        host += weights
+        weights = FSDP_PREFETCH_LAYERS * layer_params(model) * st.weights / model.n_params
+    if t.sharding == "zero3" and execution.parallelism.dp > 1 and t.offload != "params":
+        weights += FSDP_PREFETCH_LAYERS * layer_params(model) * (st.weights / model.n_params) * (1 - sp.weights)
+    act, act_host = activation_bytes(model, execution)
+    host += act_host
+    logits = logits_bytes(model, execution)
+    accum_grads = grads if t.grad_accum > 1 else 0.0
+    start_backward = weights + opt + accum_grads + act + logits
+    end_backward = weights + opt + grads
+    allocated = max(start_backward, end_backward)
+    usable = usable_bytes(execution.engine, system.gpu)
+    paged_out = 0.0
+    if st.paged:
+        room = usable - (allocated - opt) * (1 + t.trainer.fragmentation) - t.trainer.context_bytes
+        paged_out = max(0.0, opt - max(0.0, room / (1 + t.trainer.fragmentation)))
+        host += paged_out
+        allocated -= paged_out
+    act_peak = (act + logits) if start_backward >= end_backward else 0.0
+    grads_peak = accum_grads if start_backward >= end_backward else grads
+    overhead = t.trainer.context_bytes + t.trainer.fragmentation * allocated
+    need = allocated + overhead
+    return TrainMemory(
+        estimate=MemoryEstimate(
+            per_gpu_bytes=need,
+            need_per_gpu_bytes=need,
+            usable_per_gpu_bytes=usable,
+            allocated_per_gpu_bytes=allocated,
+            gpu_memory_bytes=system.gpu.memory_bytes,
+            fits=need <= usable,
+            breakdown=MemoryBreakdown(
+                weights_bytes=weights,
+                kv_cache_bytes=0.0,
+                activations_bytes=act_peak,
+                gradients_bytes=grads_peak,
+                optimizer_bytes=opt - paged_out,
+                overhead_bytes=overhead,
+            ),
+            kv_bytes_per_token=0.0,
+            max_batch_at_context=max_micro_batch(model, execution, (start_backward, end_backward), usable),
+        ),
+        host_bytes=host,
+        paged_out_bytes=paged_out,
+    )
+
+
+def max_micro_batch(model: ModelSpec, execution: Execution, moments: tuple[float, float], usable: float) -> int:
+    """The largest micro-batch per GPU that fits at this sequence length: the start of the backward pass grows
+    linearly with the batch (activations and the loss), the end of it does not."""
+    t = training_of(execution)
+    one = execution.model_copy(update={"batch": 1})
+    act, _ = activation_bytes(model, one)
+    per_seq = act + logits_bytes(model, one)
+    room = (usable - t.trainer.context_bytes) / (1 + t.trainer.fragmentation)
+    start, end = moments
+    if end > room or per_seq <= 0:
+        return 0
+    return max(0, int((room - (start - execution.batch * per_seq)) // per_seq))

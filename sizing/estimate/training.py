@@ -1,0 +1,188 @@
+"""Training: memory (train_memory) and the time of one optimizer step from FLOPs, collectives and host traffic.
+
+Training tokens/s = achieved FLOP/s / FLOPs per token (Kaplan et al. 2020 §2.1: 6N per token, forward 2N and
+backward 4N; Korthikanti et al. 2022 §5: 8N with full recomputation; a frozen base skips the weight gradients, 2N of
+the 4N). Achieved = dense peak x the trainer's `mfu` (data/trainers.csv, fitted by benchmarks/calibrate_training.py).
+"""
+
+from __future__ import annotations
+
+from sizing.specs import (
+    Efficiency,
+    Estimate,
+    Execution,
+    ModelSpec,
+    System,
+    TrainingEstimate,
+)
+from sizing.specs.system import PCIE_FALLBACK_BYTES_S, PCIE_X16_BYTES_S
+
+from . import shapes
+from .comm import allreduce_s
+from .roofline import power_factor
+from .train_memory import (
+    ACT,
+    TrainMemory,
+    is_lora,
+    memory,
+    model_states,
+    resumable_checkpoint_bytes,
+    split,
+    trainable_params,
+    training_of,
+)
+
+# Dequantising a QLoRA base before each matmul (bitsandbytes dequantize_4bit) costs what the trainer's `qlora_eff`
+# says (fitted on measured.csv).
+# Eager PyTorch runs every norm, rotary and activation as separate memory-bound kernels; fused (torch.compile, Liger,
+# Triton) kernels remove most of them. torchtune's optimization-flags table measured 7,075 -> 8,998 tokens/s for the
+# same Llama 3.2 3B full fine-tune on an A100 when compile was switched on: eager takes 1.27x the fused time. DERIVED
+# from that one pair; applied to every trainer that runs eager (fused_elementwise false).
+EAGER_SLOWDOWN = 8998 / 7075
+
+
+def passes(execution: Execution) -> tuple[float, float]:
+    """(matmul FLOPs per weight per token, attention passes): forward 2, backward 4 (2 without weight gradients:
+    frozen base), full recomputation adds a forward; attention's backward is twice its forward (FlashAttention-2
+    paper §3.1 counts 2.5x with the recomputed scores: the kernel's own recomputation)."""
+    t = training_of(execution)
+    mm = 2.0 + (2.0 if is_lora(execution) else 4.0)
+    attn = 1.0 + 2.5
+    if t.recompute == "full":
+        mm, attn = mm + 2.0, attn + 1.0
+    return mm, attn
+
+
+def flops_per_token(model: ModelSpec, execution: Execution) -> float:
+    """Model FLOPs of one trained token: active matmul weights (MoE: only the routed experts, Fedus et al. 2021)
+    plus causal attention over the sequence (prefill accounting, shapes.prefill_attention_flops)."""
+    mm, attn = passes(execution)
+    seq = max(1, execution.prompt_tokens)
+    attention = shapes.prefill_attention_flops(model, seq, latent=False) / seq
+    return mm * shapes.active_matmul_params(model) + attn * attention
+
+
+def host_link_bytes_s(system: System) -> float:
+    """GPU <-> host RAM over the card's PCIe link (hardware.md §3.4), one direction."""
+    return PCIE_X16_BYTES_S.get(system.gpu.pcie_gen, PCIE_FALLBACK_BYTES_S) * system.gpu.pcie_lanes / 16
+
+
+def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gpu: float) -> float:
+    """Collectives of one optimizer step on the busiest GPU (ring costs, sizing.estimate.comm):
+    ddp / zero1 / zero2 reduce the trainable gradients once per step (an all-reduce: reduce-scatter + all-gather);
+    zero3 (FSDP) all-gathers the weights forward and backward in every micro-batch and reduce-scatters gradients;
+    tensor parallel all-reduces each layer's activations twice forward and twice backward (Megatron-LM §3);
+    device-map hands activations from GPU to GPU (one send per stage, forward and backward)."""
+    t, p = training_of(execution), execution.parallelism
+    st = model_states(model, execution)
+    link = system.gpu_link if system.n_nodes == 1 else system.node_link
+    out = 0.0
+    if p.dp > 1:
+        grads = trainable_params(model, execution) * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
+        out += allreduce_s(link, p.dp, grads / max(1, p.tp * p.pp))
+        if t.sharding == "zero3":  # two all-gathers of the (sharded) weights per micro-batch: half a ring each
+            out += t.grad_accum * 2 * allreduce_s(link, p.dp, st.weights / max(1, p.tp * p.pp)) / 2
+    if p.tp > 1:
+        message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
+        out += t.grad_accum * 4 * model.n_layers * allreduce_s(system.gpu_link, p.tp, message)
+    if p.pp > 1:
+        message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
+        out += t.grad_accum * 2 * (p.pp - 1) * (system.gpu_link.latency_s + message / system.gpu_link.bytes_s)
+    return out
+
+
+def offload_s(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> float:
+    """Host traffic per step over PCIe: offloaded optimizer (gradients down, updated weights up: ZeRO-Offload §4),
+    offloaded parameters (streamed up forward and backward in every micro-batch: FSDP CPUOffload), paged optimizer
+    states that did not fit (read and written back once per step), offloaded activations (down and up once)."""
+    t = training_of(execution)
+    st, sp = model_states(model, execution), split(model, execution)
+    bw = host_link_bytes_s(system)
+    traffic = 2 * mem.paged_out_bytes
+    if t.offload in ("optimizer", "params"):
+        traffic += st.grads * sp.grads + trainable_params(model, execution) * sp.optimizer * ACT
+    if t.offload == "params":
+        traffic += t.grad_accum * 2 * st.weights * sp.weights
+    if t.activation_offload:
+        traffic += (
+            2 * t.grad_accum * model.n_layers * ACT * model.hidden_size * execution.prompt_tokens * execution.batch
+        )
+    return traffic / bw
+
+
+def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> TrainingEstimate:
+    """One optimizer step: compute = micro-batches x tokens x FLOPs / (peak x mfu [x qlora_eff]); the collectives
+    overlap compute up to the trainer's `overlap` (FSDP/ZeRO prefetch), the rest adds; device-map runs one GPU at a
+    time, so its GPUs add capacity, not speed; host traffic of offload and paging adds (it is synchronous with the
+    optimizer step)."""
+    t, p = training_of(execution), execution.parallelism
+    tr = t.trainer
+    tokens_gpu = execution.batch * execution.prompt_tokens * t.grad_accum  # one data-parallel rank's tokens per step
+    f_tok = flops_per_token(model, execution)
+    peak = system.gpu.peak_flops(execution.precision.compute_dtype if not is_lora(execution) else "bf16")
+    achieved = peak * power_factor(system) * tr.mfu * (tr.qlora_eff if execution.precision.is_quantized else 1.0)
+    achieved /= 1.0 if t.fused_elementwise else EAGER_SLOWDOWN
+    workers = 1 if t.sharding == "device-map" else p.tp * p.pp
+    t_comp = tokens_gpu * f_tok / (achieved * workers)
+    t_comm = comm_s(model, execution, system, tokens_gpu)
+    t_off = offload_s(model, execution, system, mem)
+    exposed = max(0.0, t_comm - tr.overlap * t_comp)
+    step = t_comp + exposed + t_off
+    tokens_step = tokens_gpu * p.dp
+    rate = tokens_step / step
+    n_train = trainable_params(model, execution)
+    ckpt = n_train * (tr.adapter_bits / 8 if is_lora(execution) else ACT)
+    total = t.tokens * t.epochs / rate if t.tokens else None
+    bound = "compute" if t_comp >= max(exposed, t_off) else ("offload" if t_off >= exposed else "communication")
+    return TrainingEstimate(
+        trainable_params=n_train,
+        tokens_per_step=tokens_step,
+        flops_per_token=f_tok,
+        step_s=step,
+        compute_s=t_comp,
+        comm_s=t_comm,
+        offload_s=t_off,
+        train_tokens_per_s=rate,
+        model_flops_utilization=rate * 6 * shapes.active_matmul_params(model) / (peak * system.n_gpus_total),
+        host_bytes=mem.host_bytes * system.n_gpus,  # every GPU of the node offloads its own share
+        checkpoint_bytes=ckpt,
+        resumable_checkpoint_bytes=resumable_checkpoint_bytes(model, execution),
+        total_s=total,
+        gpu_hours=total * system.n_gpus_total / 3600 if total is not None else None,
+        bound=bound,
+    )
+
+
+def notes(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> tuple[list[str], bool]:
+    t, p = training_of(execution), execution.parallelism
+    out: list[str] = [model.assumed] if model.assumed else []
+    legal = True
+    if execution.prompt_tokens > model.max_context_tokens:
+        out.append(f"seq_len {execution.prompt_tokens} exceeds the model's context of {model.max_context_tokens}")
+    if p.tp * p.pp * p.dp != system.n_gpus_total:
+        out.append(f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus_total} GPU(s)")
+        legal = False
+    if mem.paged_out_bytes > 0:
+        out.append(f"paged optimizer: {mem.paged_out_bytes / 2**30:,.1f} GiB of its states live in host RAM")
+    if t.sharding == "device-map" and p.pp > 1:
+        out.append(f"{t.trainer.name} places layers on GPUs in turn: more GPUs add memory, not speed")
+    if p.dp > 1 and system.gpu_link.kind == "host" and system.n_nodes == 1:
+        out.append(f"{system.gpu.name} has no P2P or NVLink: gradient and weight collectives go through host memory")
+    return out, legal
+
+
+def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
+    """Memory and step time of a training run (`eff`, the inference factors, is not used: trainers carry their own)."""
+    mem = memory(model, execution, system)
+    said, legal = notes(model, execution, system, mem)
+    train = speed(model, execution, system, mem)
+    return Estimate(
+        fits=mem.estimate.fits and legal,
+        model=model,
+        execution=execution,
+        system=system,
+        efficiency=eff,
+        memory=mem.estimate,
+        training=train,
+        notes=tuple(said),
+    )

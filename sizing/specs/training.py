@@ -1,0 +1,156 @@
+"""Training: the trainers (a training engine's defaults and fitted factors, data/trainers.csv), the resolved set-up of
+one training run, and what the estimator answers about it."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, get_args
+
+from pydantic import field_validator
+
+from sizing.units import GIB
+
+from .base import Base, Col, FactorStatus, Fraction, GpuVendor, NonNegFloat, NonNegInt, PosFloat, PosInt
+
+TrainTask = Literal["full-finetune", "pretrain", "lora", "qlora"]
+TRAIN_TASKS: tuple[str, ...] = get_args(TrainTask)
+# Optimizer states per trainable parameter (bytes; `master_weights` adds a 4-byte fp32 copy): AdamW keeps m and v
+# (Kingma & Ba 2015), in the parameters' dtype unless master weights are kept (then fp32, ZeRO paper §3: 12 bytes with
+# the master copy); 8-bit AdamW keeps both as int8 with block-wise scales (Dettmers et al. 2022, 8-bit optimizers);
+# paged variants live in CUDA unified memory and page to host RAM under pressure; SGD with momentum keeps one state;
+# Adafactor factors the second moment into row and column vectors (Shazeer & Stern 2018): about none per parameter.
+Optimizer = Literal["adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit", "sgd", "adafactor"]
+Recompute = Literal["none", "selective", "full"]  # Korthikanti et al. 2022 §4
+# How data-parallel ranks hold the model state (ZeRO, Rajbhandari et al. 2020 §5): ddp replicates everything; zero1
+# shards optimizer states, zero2 also gradients, zero3 (= FSDP full_shard) also the weights. device-map places whole
+# layers on GPUs in turn (accelerate / HF Trainer model parallel: one GPU works at a time). tensor: Megatron-LM
+# tensor parallel within a node, data parallel across nodes.
+Sharding = Literal["ddp", "zero1", "zero2", "zero3", "device-map", "tensor"]
+Offload = Literal["none", "optimizer", "params"]  # params implies the optimizer too (ZeRO-Offload / FSDP CPUOffload)
+LoraTargets = Literal["qv", "qkv", "attention", "attention-mlp", "all-linear"]
+TrainFactor = Literal["mfu", "qlora_eff", "overlap", "fragmentation"]
+
+
+class Trainer(Base):
+    """A training engine as data: its defaults (what its standard recipes do) and its fitted factors."""
+
+    FACTORS: ClassVar[tuple[str, ...]] = get_args(TrainFactor)
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "name": Col("name"),
+        "aliases": Col("aliases", "list", required=False),
+        "tasks": Col("tasks", "list"),
+        "gpu_vendors": Col("gpu_vendors", "list"),
+        "shardings": Col("shardings", "list"),
+        "default_sharding": Col("default_sharding"),
+        "optimizer": Col("optimizer"),
+        "master_weights": Col("master_weights", "bool"),
+        "recompute": Col("recompute"),
+        "flash_attention": Col("flash_attention", "bool"),
+        "fused_elementwise": Col("fused_elementwise", "bool"),
+        "chunked_ce": Col("chunked_ce", "bool"),
+        "optimizer_in_backward": Col("optimizer_in_backward", "bool"),
+        "activation_offload": Col("activation_offload", "bool"),
+        "lora_rank": Col("lora_rank", "int"),
+        "lora_targets": Col("lora_targets"),
+        "adapter_bits": Col("adapter_bits", "int"),
+        "loss_bytes_per_logit": Col("loss_bytes_per_logit", "float"),
+        "context_gib": Col("context_bytes", "float", GIB),
+        "mfu": Col("mfu", "float"),
+        "qlora_eff": Col("qlora_eff", "float"),
+        "overlap": Col("overlap", "float"),
+        "fragmentation": Col("fragmentation", "float"),
+        "n_rows": Col("n_rows", "int", required=False),
+        "copied_from": Col("copied_from", required=False),
+        "provenance": Col("provenance", "list", required=False),
+        "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    tasks: tuple[TrainTask, ...]
+    gpu_vendors: tuple[GpuVendor, ...]
+    shardings: tuple[Sharding, ...]  # what it can do over several GPUs
+    default_sharding: Sharding
+    optimizer: Optimizer
+    master_weights: bool  # keeps an fp32 copy of the trainable weights (mixed precision, Micikevicius et al. 2018)
+    recompute: Recompute
+    flash_attention: bool
+    fused_elementwise: bool  # torch.compile / Liger / Triton kernels: elementwise intermediates are not stored
+    chunked_ce: bool  # the loss upcasts logits chunk by chunk instead of all at once
+    optimizer_in_backward: bool  # each gradient is applied and freed as it is produced
+    activation_offload: bool  # checkpointed layer inputs go to host RAM
+    lora_rank: PosInt
+    lora_targets: LoraTargets
+    adapter_bits: Literal[16, 32]  # LoRA A/B weights, gradients and (with Adam) moments in bf16 or fp32
+    # Loss memory per logit at its peak (sizing.estimate.train_memory.logits_bytes): 12 where the loss upcasts the
+    # bf16 logits once (torchtune); 22 on Hugging Face models' forward (modeling_llama <= 4.45: logits.float(),
+    # then a contiguous shifted copy, log-softmax and their gradients)
+    loss_bytes_per_logit: PosFloat
+    context_bytes: NonNegFloat  # CUDA context + kernels: nvidia-smi sees it, the allocator does not
+    mfu: Fraction  # achieved / dense peak on the model FLOPs, on one GPU, no communication
+    qlora_eff: Fraction  # speed of a quantized-base step relative to a bf16 one (dequantisation kernels)
+    overlap: Fraction  # share of the communication hidden behind compute (FSDP/ZeRO prefetch)
+    fragmentation: NonNegFloat  # reserved / allocated - 1 (the caching allocator's free blocks)
+    n_rows: NonNegInt | None = None
+    copied_from: str | None = None  # trainers id whose factors these are (no measurements of this trainer)
+    provenance: tuple[tuple[TrainFactor, FactorStatus], ...] = ()
+    source: str
+    notes: str | None = None
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        if not isinstance(value, (tuple, list)):
+            return value
+        pairs = []
+        for item in value:
+            if isinstance(item, str):
+                factor, sep, status = item.partition("=")
+                if not sep:
+                    raise ValueError(f"'{item}' is not factor=status (e.g. mfu=fitted)")
+                item = (factor.strip(), status.strip())
+            pairs.append(item)
+        return tuple(pairs)
+
+
+class Training(Base):
+    """One training run's set-up, every choice resolved (the trainer's defaults where the user named none)."""
+
+    trainer: Trainer
+    optimizer: Optimizer
+    master_weights: bool
+    recompute: Recompute
+    flash_attention: bool
+    fused_elementwise: bool
+    chunked_ce: bool
+    optimizer_in_backward: bool
+    activation_offload: bool
+    sharding: Sharding
+    offload: Offload = "none"
+    lora_rank: PosInt = 16
+    lora_targets: LoraTargets = "all-linear"
+    grad_accum: PosInt = 1
+    tokens: PosFloat | None = None  # dataset tokens per epoch
+    epochs: PosFloat = 1.0
+
+
+class TrainingEstimate(Base):
+    """Time of one optimizer step and what a run of `tokens` x `epochs` takes."""
+
+    trainable_params: NonNegFloat
+    tokens_per_step: PosFloat  # all GPUs, all micro-batches of one optimizer step
+    flops_per_token: PosFloat  # model FLOPs (6N, 8N with full recomputation, 4N/6N for a frozen base) + attention
+    step_s: PosFloat
+    compute_s: NonNegFloat
+    comm_s: NonNegFloat  # collectives of the sharding, exposed part included in step_s
+    offload_s: NonNegFloat  # host <-> GPU traffic of offloaded or paged state
+    train_tokens_per_s: PosFloat  # summed over all GPUs
+    model_flops_utilization: NonNegFloat  # achieved model FLOP/s / dense peak of all GPUs
+    host_bytes: NonNegFloat  # host RAM per node the run pins or pages into: offloaded states, parameters, activations
+    checkpoint_bytes: NonNegFloat  # the trained weights (adapters only for LoRA)
+    resumable_checkpoint_bytes: NonNegFloat  # plus optimizer states and master weights
+    total_s: NonNegFloat | None = None  # tokens x epochs / speed, when tokens are given
+    gpu_hours: NonNegFloat | None = None
+    bound: Literal["compute", "communication", "offload"]
