@@ -172,16 +172,19 @@ def split(model: ModelSpec, execution: Execution) -> Split:
 
 
 def layer_activation_bytes(model: ModelSpec, t: Training, seq: float) -> float:
-    """Saved activations of one transformer layer for one sequence of `seq` tokens, generalising
-    Korthikanti et al. 2022 §4.1 (34·s·b·h per layer for GPT with 4h MLP and dropout) to RMSNorm, GQA, gated MLPs and
-    no dropout, counting what PyTorch autograd saves:
-    - each RMSNorm: eager keeps its fp32 input (4h) and bf16 output (2h, the next matmul's input); fused keeps its
-      bf16 input (2h) and recomputes the rest;
-    - attention: q, k, v (2(q + 2kv)) and its output (2q) for flash/SDPA kernels, plus a fp32 log-sum-exp per head;
-      without a fused kernel the n_heads x s x s probabilities (bf16 for AV, fp32 for softmax's backward: 6 B);
-    - MLP: the gate and up outputs, SiLU's output and their product (4 x 2f) eager, 3 x 2f fused (SiLU recomputed);
-      a non-gated MLP keeps the GELU input and output (2 x 2f). MoE layers: per token the k routed + shared experts.
-    Full recomputation keeps only each layer's input (2h); selective recomputation drops the s^2 terms (§4.2)."""
+    """Saved activations of one transformer layer for one sequence of `seq` tokens, counting what PyTorch autograd
+    saves, after Korthikanti et al. 2022 §4.1 (34·s·b·h per layer: GPT with LayerNorm, a 4h GELU MLP, dropout and
+    selective recomputation), extended to RMSNorm, GQA and gated MLPs:
+    - each norm keeps its input (2h) and its output, which the next matmul keeps as its input (2h); eager Hugging
+      Face RMSNorm keeps an fp32 copy of the input instead of the bf16 one (4h + 2h);
+    - attention keeps q, k and v (2(q + 2kv)), its output (2q, the out-projection's input) and a fp32 log-sum-exp
+      per head for flash/SDPA kernels; without a fused kernel also the n_heads x s x s probabilities (bf16 for AV and
+      the fp32 softmax output for its backward, 6 B each), unless recomputation drops them (selective, §4.2);
+    - a gated MLP keeps the gate and up outputs, SiLU's output and their product (4 x 2f) eager; fused SwiGLU
+      kernels (Liger, torch.compile) keep the gate and up outputs only and recompute the rest (2 x 2f); a GELU MLP
+      keeps the GELU's input and output (2 x 2f, §4.1). MoE layers: per token the k routed and the shared experts;
+    - dropout (pre-training recipes) keeps a 1-byte mask after attention and after the MLP.
+    Full recomputation keeps only each layer's input (2h)."""
     h = model.hidden_size
     if t.recompute == "full":
         return ACT * h * seq
@@ -189,15 +192,18 @@ def layer_activation_bytes(model: ModelSpec, t: Training, seq: float) -> float:
         q = kv = model.n_heads * ((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0))
     else:
         q, kv = model.n_heads * model.head_dim, model.n_kv_heads * model.head_dim
-    norms = 2 * (ACT * h if t.fused_elementwise else (FP32 + ACT) * h)
+    norms = 2 * ((ACT + ACT) * h if t.fused_elementwise else (FP32 + ACT) * h)
     attn = ACT * (q + 2 * kv) + ACT * q + FP32 * model.n_heads
     f = shapes.ffn_width_per_token(model)
-    mlp = (3 if t.fused_elementwise else 4) * ACT * f if model.gated_mlp else 2 * ACT * f
-    per_token = norms + attn + mlp
+    if model.gated_mlp:
+        mlp = (2 if t.fused_elementwise else 4) * ACT * f
+    else:
+        mlp = 2 * ACT * f
+    masks = 2 * h if t.dropout else 0
     scores = 0.0
     if not t.flash_attention and t.recompute == "none":
         scores = (ACT + FP32) * model.n_heads * seq  # per token: its row of s probabilities in every head
-    return (per_token + scores) * seq
+    return (norms + attn + mlp + masks + scores) * seq
 
 
 def activation_bytes(model: ModelSpec, execution: Execution) -> tuple[float, float]:

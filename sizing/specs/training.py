@@ -132,6 +132,7 @@ class Training(Base):
     lora_rank: PosInt = 16
     lora_targets: LoraTargets = "all-linear"
     grad_accum: PosInt = 1
+    dropout: bool = False  # pre-training recipes (GPT-3, Megatron) drop out; fine-tuning recipes mostly do not
     tokens: PosFloat | None = None  # dataset tokens per epoch
     epochs: PosFloat = 1.0
 
