@@ -29,8 +29,32 @@ SCENARIO_COLUMNS = (
     "prompt_tokens",
     "new_tokens",
     "seq_len",
+    "trainer",
+    "optimizer",
+    "recompute",
+    "sharding",
+    "offload",
+    "lora_rank",
+    "lora_targets",
+    "grad_accum",
+    "tokens",
+    "epochs",
 )
-SCENARIO_TEXT = ("model", "task", "engine", "precision", "kv_precision", "gpu")
+SCENARIO_TEXT = (
+    "model",
+    "task",
+    "engine",
+    "precision",
+    "kv_precision",
+    "gpu",
+    "trainer",
+    "optimizer",
+    "recompute",
+    "sharding",
+    "offload",
+    "lora_targets",
+)
+SCENARIO_FRACTIONAL = ("tokens", "epochs")  # the only columns that need not be whole numbers
 _BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}
 
 
@@ -66,7 +90,9 @@ def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
         if problem:
             raise RowProblem(None, f"column '{column}' {problem}")
         try:
-            fields[column] = text if column in SCENARIO_TEXT else parse_number(text, True, delimiter)
+            fields[column] = (
+                text if column in SCENARIO_TEXT else parse_number(text, column not in SCENARIO_FRACTIONAL, delimiter)
+            )
         except ValueError as exc:
             raise RowProblem(None, f"column '{column}': {exc}") from None
     return fields
