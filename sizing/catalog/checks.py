@@ -49,12 +49,59 @@ def check_model_params(model: ModelSpec) -> str | None:
     return None
 
 
+def check_active_params(model: ModelSpec) -> str | None:
+    """A problem if the stated active count is more than 2% from the shape's, counted with the embeddings, without
+    the input embedding, or without both embedding and head: vendors differ (Qwen and Meta count all, DeepSeek and
+    Moonshot leave the input embedding out, Zhipu and MiniMax both). Not a load-time check: the frozen test catalog
+    keeps DeepSeek-V2-Lite's stated 2.4B (2.1% off)."""
+    if model.n_active_params is None:
+        return None
+    derived, table = model.derived_active_params, model.vocab_size * model.hidden_size
+    candidates = (derived, derived - table, derived - table - model.lm_head_params)
+    diff = min(abs(c - model.n_active_params) for c in candidates) / model.n_active_params
+    if diff > PARAM_TOLERANCE:
+        return (
+            f"states {model.n_active_params / 1e9:.3f}B active parameters but its shape gives {derived / 1e9:.3f}B "
+            f"({diff:.1%} apart, limit {PARAM_TOLERANCE:.0%})"
+        )
+    return None
+
+
+# (column, the fields it needs, why) for the optional shape columns that only mean something together
+NEEDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("moe_layer_step", ("n_experts",), "MoE on every k-th layer needs n_experts"),
+    ("expert_weight_bits", ("n_experts",), "an expert format needs routed experts (n_experts)"),
+    (
+        "n_linear_attn_layers",
+        ("linear_attn_proj_size", "linear_attn_value_size", "linear_attn_state_elems"),
+        "linear-attention layers need their projection sizes and state",
+    ),
+    ("index_topk", ("index_n_heads", "index_head_dim", "kv_lora_rank"), "a sparse-attention indexer (MLA models)"),
+)
+
+
+def _check_models(tables: dict[str, list]) -> None:
+    """Optional shape columns come with the columns they need; default_precision names a precisions id."""
+    precisions = {p.id for p in tables["precisions.csv"]}
+    field = {name: col.field for name, col in ModelSpec.COLUMNS.items()}
+    for i, model in numbered(tables["models.csv"]):
+        for column, needs, why in NEEDS:
+            missing = [n for n in needs if getattr(model, field[n]) is None]
+            if getattr(model, field[column]) is not None and missing:
+                raise CatalogError("models.csv", i, missing[0], f"'{model.id}': {why}; fill {', '.join(missing)}")
+        if model.default_precision is not None and model.default_precision not in precisions:
+            raise CatalogError(
+                "models.csv", i, "default_precision", f"'{model.default_precision}' is not in precisions.csv"
+            )
+
+
 def check_references(tables: dict[str, list]) -> None:
     """Cross-file checks: every table the tool needs has rows, and every id or value one file names exists in the
     file it points to. Rows are numbered as in the file (read_table's Table keeps each item's row)."""
     for file, rows in tables.items():
         if not rows and file not in MAY_BE_EMPTY:
             raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
+    _check_models(tables)
     _check_engines(tables)
     _check_platform(tables)
     _check_circuits(tables)

@@ -19,10 +19,40 @@ def kv_bits_of(kv_precision: Precision) -> float:
     return kv_precision.weight_bits or 16.0
 
 
+VISION_BITS = 16.0  # quantized checkpoints leave the vision tower in bf16 (llama.cpp ships it as an f16 mmproj file;
+# AWQ/GPTQ/FP8 recipes list the visual modules in their ignore lists, e.g. RedHatAI's Qwen2.5-VL FP8 recipes)
+
+
+def expert_bits(model: ModelSpec, bits: float) -> float:
+    """Bits of the routed experts: the checkpoint's own expert format where it has one (gpt-oss: MXFP4, 4-bit
+    E2M1 values + one 8-bit E8M0 scale per 32 = 4.25 bits, OCP MX spec v1.0 §5), never more bits than the rest
+    (a quantizer does not widen them), otherwise the run's precision."""
+    return min(model.expert_weight_bits, bits) if model.expert_weight_bits else bits
+
+
+def block_bytes(model: ModelSpec, bits: float, experts_present: float) -> float:
+    """Block weights in bytes with `experts_present` routed experts per MoE layer (all, or those a step touches);
+    the routed experts at expert_bits."""
+    linear = float(model.linear_params)
+    if model.is_moe:
+        linear -= model.n_moe_layers * ((model.n_experts or 0) - experts_present) * model.expert_params
+    if not model.expert_weight_bits:
+        return linear * bits / 8
+    routed = model.n_moe_layers * experts_present * model.expert_params
+    return (linear - routed) * bits / 8 + routed * expert_bits(model, bits) / 8
+
+
+def vision_bytes(model: ModelSpec, precision: Precision) -> float:
+    """The vision/audio tower: in bf16 whatever the LLM's format (VISION_BITS), f32 when the run is f32."""
+    return (model.n_vision_params or 0) * max(VISION_BITS, bits_of(precision)[0]) / 8
+
+
 def weight_bytes(model: ModelSpec, precision: Precision) -> tuple[float, float]:
-    """(block weights, embedding + lm_head) in bytes."""
+    """(block weights, embedding + lm_head + vision tower) in bytes. The tower sits with the embedding: it runs
+    before the first layer and is not split by layers."""
     bits, embed_bits = bits_of(precision)
-    return model.linear_params * bits / 8, (model.embed_params + model.lm_head_params) * embed_bits / 8
+    other = (model.embed_params + model.lm_head_params) * embed_bits / 8 + vision_bytes(model, precision)
+    return block_bytes(model, bits, model.n_experts or 0), other
 
 
 def model_file_bytes(model: ModelSpec, precision: Precision) -> float:
@@ -30,15 +60,33 @@ def model_file_bytes(model: ModelSpec, precision: Precision) -> float:
     return sum(weight_bytes(model, precision))
 
 
+STATE_BITS = 16.0  # linear-attention / SSM state in the model dtype (vLLM CacheConfig mamba_cache_dtype "auto")
+INDEX_KEY_BITS = 8.25  # V3.2 indexer keys: fp8 + one fp32 scale per 128 (DeepSeek-V3.2-Exp inference/model.py)
+
+
 def n_sliding_layers(model: ModelSpec) -> int:
-    return min(model.n_sliding_layers or 0, model.n_layers) if model.sliding_window_tokens else 0
+    """Sliding-window layers among the attention layers (linear-attention layers have no window)."""
+    return min(model.n_sliding_layers or 0, model.n_attn_layers) if model.sliding_window_tokens else 0
 
 
 def layer_tokens(model: ModelSpec, tokens: float) -> float:
-    """Sum over layers of the tokens each layer attends to or caches: sliding-window layers stop at the window."""
+    """Sum over attention layers of the tokens each caches: sliding-window layers stop at the window; linear-
+    attention layers cache none (their state is fixed, linear_state_bytes)."""
     n_sliding = n_sliding_layers(model)
     window = min(tokens, model.sliding_window_tokens or tokens)
-    return (model.n_layers - n_sliding) * tokens + n_sliding * window
+    return (model.n_attn_layers - n_sliding) * tokens + n_sliding * window
+
+
+def attended_tokens(model: ModelSpec, tokens: float) -> float:
+    """Sum over attention layers of the tokens one query attends to: the cache, but at most index_topk where a
+    sparse-attention indexer selects them (DeepSeek-V3.2: top-2048)."""
+    return layer_tokens(model, min(tokens, model.index_topk or tokens))
+
+
+def linear_state_bytes(model: ModelSpec) -> float:
+    """The fixed per-sequence state of the linear-attention layers (Gated DeltaNet: heads x d_k x d_v recurrent
+    state + the short-convolution window; Mamba2: heads x head_dim x d_state + conv), whatever the context."""
+    return model.n_linear_layers * (model.linear_attn_state_elems or 0) * STATE_BITS / 8
 
 
 def kv_elems_per_token_layer(model: ModelSpec, latent: bool) -> float:
@@ -54,8 +102,10 @@ def kv_elems_per_token_layer(model: ModelSpec, latent: bool) -> float:
 
 
 def kv_cache_bytes(model: ModelSpec, latent: bool, kv_bits: float, tokens: float) -> float:
-    """Cache of one sequence holding `tokens` tokens; sliding-window layers keep at most the window."""
-    return kv_elems_per_token_layer(model, latent) * kv_bits / 8 * layer_tokens(model, tokens)
+    """Cache of one sequence holding `tokens` tokens; sliding-window layers keep at most the window; the V3.2
+    indexer keeps one fp8 key per token and layer beside the latent; linear-attention layers add a fixed state."""
+    per_token = kv_elems_per_token_layer(model, latent) * kv_bits / 8 + (model.index_head_dim or 0) * INDEX_KEY_BITS / 8
+    return per_token * layer_tokens(model, tokens) + linear_state_bytes(model)
 
 
 def ffn_width_per_token(model: ModelSpec) -> int:
@@ -77,10 +127,9 @@ def decode_weight_bytes(model: ModelSpec, precision: Precision, batch: float) ->
     """Weights one decode step reads: every block weight (MoE: attention, dense layers, shared and touched
     experts) plus the output head; the embedding lookup reads only a few rows."""
     bits, embed_bits = bits_of(precision)
-    linear = float(model.linear_params)
-    if model.is_moe:
-        linear -= model.n_moe_layers * ((model.n_experts or 0) - experts_touched(model, batch)) * model.expert_params
-    return linear * bits / 8 + model.vocab_size * model.hidden_size * embed_bits / 8
+    return (
+        block_bytes(model, bits, experts_touched(model, batch)) + model.vocab_size * model.hidden_size * embed_bits / 8
+    )
 
 
 def head_params(model: ModelSpec) -> int:
@@ -90,9 +139,18 @@ def head_params(model: ModelSpec) -> int:
 
 def active_matmul_params(model: ModelSpec) -> float:
     """Weights each token multiplies through (2 FLOPs each, Kaplan et al. 2020): blocks with only the active
-    experts, plus the output head."""
+    experts, plus the output head; the vision tower runs per image, not per text token."""
     active_blocks = model.derived_active_params - model.embed_params - model.lm_head_params
     return active_blocks + head_params(model)
+
+
+def mixer_flops_per_token(model: ModelSpec, context: float) -> float:
+    """What attention costs beyond the projections for one new token: the V3.2 indexer scores every cached token
+    (2 x index heads x index dim per token and layer, fp8 in DeepSeek's kernels), and each linear-attention layer
+    touches its state three times (delta rule S k, the rank-1 update, the read-out S q: Yang et al. 2024, Gated
+    Delta Networks eq. 3; 2 FLOPs per state element each)."""
+    index = 2 * (model.index_n_heads or 0) * (model.index_head_dim or 0) * layer_tokens(model, context)
+    return index + 6 * model.n_linear_layers * (model.linear_attn_state_elems or 0)
 
 
 def attention_flops_per_token(model: ModelSpec, context: float, latent: bool) -> float:
@@ -105,16 +163,30 @@ def attention_flops_per_token(model: ModelSpec, context: float, latent: bool) ->
         dims = (model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0) + (model.v_head_dim or 0)
     else:
         dims = 2 * model.head_dim
-    return 2 * model.n_heads * dims * layer_tokens(model, context)
+    return 2 * model.n_heads * dims * attended_tokens(model, context) + mixer_flops_per_token(model, context)
+
+
+def causal_tokens(prompt: float, window: float | None) -> float:
+    """Tokens attended summed over the positions of a causal prompt: P^2/2, or P*w - w^2/2 when each query sees at
+    most w of them (a sliding window, or a sparse-attention top-k) and P > w."""
+    if window is None or prompt <= window:
+        return prompt**2 / 2
+    return prompt * window - window**2 / 2
 
 
 def prefill_attention_flops(model: ModelSpec, prompt: float, latent: bool) -> float:
     """Causal attention over a prompt: the per-token cost summed over positions 0..P, i.e. the cost at context P
-    with every layer's attended tokens integrated: full layers P^2/2, sliding layers P*w - w^2/2 (P > w)."""
+    with every layer's attended tokens integrated: full layers P^2/2, sliding layers P*w - w^2/2 (P > w), layers
+    under a top-k indexer P*k - k^2/2; the indexer itself scores all P^2/2; linear-attention state work grows
+    with P only."""
     if prompt <= 0:
         return 0.0
-    per_token_per_ctx = attention_flops_per_token(model, 1.0, latent) / model.n_layers  # one layer, one token
+    no_mixer = attention_flops_per_token(model, 1.0, latent) - mixer_flops_per_token(model, 1.0)
+    per_token_per_ctx = no_mixer / model.n_attn_layers if model.n_attn_layers else 0.0  # one layer, one token
     n_sliding = n_sliding_layers(model)
-    window = model.sliding_window_tokens or prompt
-    sliding = prompt * window - window**2 / 2 if prompt > window else prompt**2 / 2
-    return per_token_per_ctx * ((model.n_layers - n_sliding) * prompt**2 / 2 + n_sliding * sliding)
+    sliding = causal_tokens(prompt, model.sliding_window_tokens or prompt)
+    attended = (model.n_attn_layers - n_sliding) * causal_tokens(prompt, model.index_topk) + n_sliding * sliding
+    cached = (model.n_attn_layers - n_sliding) * prompt**2 / 2 + n_sliding * sliding
+    index = 2 * (model.index_n_heads or 0) * (model.index_head_dim or 0) * cached
+    state = 6 * model.n_linear_layers * (model.linear_attn_state_elems or 0) * prompt
+    return per_token_per_ctx * attended + index + state

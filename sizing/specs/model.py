@@ -64,6 +64,17 @@ class ModelSpec(Base):
         "qk_rope_head_dim": Col("qk_rope_head_dim", "int", required=False),
         "qk_nope_head_dim": Col("qk_nope_head_dim", "int", required=False),
         "v_head_dim": Col("v_head_dim", "int", required=False),
+        "moe_layer_step": Col("moe_layer_step", "int", required=False),
+        "expert_weight_bits": Col("expert_weight_bits", "float", required=False),
+        "vision_params_b": Col("n_vision_params", "float", 1e9, required=False),
+        "n_linear_attn_layers": Col("n_linear_attn_layers", "int", required=False),
+        "linear_attn_proj_size": Col("linear_attn_proj_size", "int", required=False),
+        "linear_attn_value_size": Col("linear_attn_value_size", "int", required=False),
+        "linear_attn_state_elems": Col("linear_attn_state_elems", "int", required=False),
+        "index_n_heads": Col("index_n_heads", "int", required=False),
+        "index_head_dim": Col("index_head_dim", "int", required=False),
+        "index_topk": Col("index_topk", "int", required=False),
+        "default_precision": Col("default_precision", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -101,6 +112,17 @@ class ModelSpec(Base):
     qk_rope_head_dim: NonNegInt | None = None
     qk_nope_head_dim: NonNegInt | None = None
     v_head_dim: NonNegInt | None = None
+    moe_layer_step: PosInt | None = None  # MoE MLP on every k-th layer after the dense ones (Llama 4); None = all
+    expert_weight_bits: PosFloat | None = None  # routed experts as the checkpoint stores them (gpt-oss MXFP4: 4.25)
+    n_vision_params: NonNegFloat | None = None  # vision/audio tower: weight memory, no per-text-token FLOPs
+    n_linear_attn_layers: NonNegInt | None = None  # layers whose mixer is linear attention / SSM (no KV cache)
+    linear_attn_proj_size: NonNegInt | None = None  # output width of such a mixer's input projections
+    linear_attn_value_size: NonNegInt | None = None  # input width of its output projection
+    linear_attn_state_elems: NonNegInt | None = None  # fixed recurrent + conv state per layer per sequence
+    index_n_heads: NonNegInt | None = None  # DeepSeek sparse attention (V3.2): lightning-indexer heads
+    index_head_dim: NonNegInt | None = None  # indexer key width, cached per token and layer
+    index_topk: PosInt | None = None  # tokens each query attends to (the indexer's top-k)
+    default_precision: str | None = None  # precisions id of the weights as hf_repo ships them
     source: str = ""
     notes: str | None = None
     assumed: str | None = None  # set when the shape is a generic stand-in, says what was assumed
@@ -117,7 +139,16 @@ class ModelSpec(Base):
 
     @property
     def n_moe_layers(self) -> int:
-        return self.n_layers - (self.n_dense_layers or 0) if self.is_moe else 0
+        """After the dense ones, every moe_layer_step-th layer (HF Llama 4: step-1, 2*step-1, ...)."""
+        return (self.n_layers - (self.n_dense_layers or 0)) // (self.moe_layer_step or 1) if self.is_moe else 0
+
+    @property
+    def n_linear_layers(self) -> int:  # linear attention / SSM mixers (Qwen3-Next Gated DeltaNet, Mamba)
+        return min(self.n_linear_attn_layers or 0, self.n_layers)
+
+    @property
+    def n_attn_layers(self) -> int:  # softmax attention, with a KV cache
+        return self.n_layers - self.n_linear_layers
 
     @property
     def embed_params(self) -> int:
@@ -136,9 +167,22 @@ class ModelSpec(Base):
             r_kv, r_q = self.kv_lora_rank or 0, self.q_lora_rank or 0
             q = h * r_q + r_q * nh * (nope + rope) if r_q else h * nh * (nope + rope)
             kv = h * (r_kv + rope) + r_kv * nh * (nope + v)
-            return q + kv + nh * v * h
+            return q + kv + nh * v * h + self.indexer_params_per_layer
         bias = (nh + 2 * nkv) * hd if self.attn_bias else 0
         return h * nh * hd + 2 * h * nkv * hd + nh * hd * h + bias
+
+    @property
+    def indexer_params_per_layer(self) -> int:
+        """DeepSeek-V3.2 lightning indexer: queries from the q latent (q_lora_rank -> heads x dim), one shared key
+        (hidden -> dim) and per-head weights (hidden -> heads) (DeepSeek-V3.2-Exp inference/model.py Indexer)."""
+        ih, idim = self.index_n_heads or 0, self.index_head_dim or 0
+        return (self.q_lora_rank or self.hidden_size) * ih * idim + self.hidden_size * (idim + ih)
+
+    @property
+    def linear_attn_params_per_layer(self) -> int:
+        """A linear-attention / SSM mixer: hidden -> proj_size in, value_size -> hidden out (Gated DeltaNet, Mamba2
+        in/out projections); the short convolution, decay and norm vectors (< 0.2% of the layer) are left out."""
+        return self.hidden_size * ((self.linear_attn_proj_size or 0) + (self.linear_attn_value_size or 0))
 
     @property
     def dense_mlp_params(self) -> int:
@@ -161,23 +205,30 @@ class ModelSpec(Base):
 
     @property
     def linear_params(self) -> int:
-        """Everything a quantizer converts: all blocks, without embeddings and lm_head."""
+        """Everything a quantizer converts: all blocks, without embeddings, lm_head and the vision tower."""
         n_dense = self.n_layers - self.n_moe_layers
-        per_block = self.attn_params_per_layer + self.norm_params_per_layer
+        attn, linear = self.attn_params_per_layer, self.linear_attn_params_per_layer
+        mixers = self.n_attn_layers * attn + self.n_linear_layers * linear
         mlp = n_dense * self.dense_mlp_params + self.n_moe_layers * self.moe_layer_params(self.n_experts or 0)
-        return self.n_layers * per_block + mlp
+        return mixers + self.n_layers * self.norm_params_per_layer + mlp
 
     @property
-    def derived_params(self) -> int:
+    def text_params(self) -> int:
+        """The language model alone: embeddings, blocks, head and the final norm."""
         return self.embed_params + self.lm_head_params + self.linear_params + self.hidden_size
 
     @property
+    def derived_params(self) -> int:
+        """All weights, the vision tower included (published totals of vision-language models count it)."""
+        return self.text_params + round(self.n_vision_params or 0)
+
+    @property
     def derived_active_params(self) -> int:
-        """Parameters touched per token: MoE layers count only the active routed experts."""
+        """Parameters touched per text token: MoE layers count only the active routed experts; no vision tower."""
         if not self.is_moe:
-            return self.derived_params
+            return self.text_params
         unused = self.n_moe_layers * ((self.n_experts or 0) - (self.n_active_experts or 0)) * self.expert_params
-        return self.derived_params - unused
+        return self.text_params - unused
 
     @property
     def n_kv_groups(self) -> int:
