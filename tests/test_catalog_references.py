@@ -175,6 +175,7 @@ def test_fit_like_names_the_engines_calibrate_copies(catalog):
         "mlc-llm": "vllm",
         "exllamav2": "llama.cpp",
         "autoawq": "transformers",
+        "lmdeploy": "vllm",
     }
 
 

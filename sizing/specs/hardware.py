@@ -130,6 +130,7 @@ class Cpu(Part):
         memory_channels=Col("memory_channels", "int"),
         ddr_gen=Col("ddr_gen", "int"),
         max_memory_mt_s=Col("max_memory_mt_s", "int"),
+        max_memory_mt_s_2dpc=Col("max_memory_mt_s_2dpc", "int", required=False),
         max_sockets=Col("max_sockets", "int"),
         ecc_rdimm=Col("ecc_rdimm", "bool"),
         max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
@@ -148,9 +149,18 @@ class Cpu(Part):
     memory_channels: PosInt
     ddr_gen: PosInt
     max_memory_mt_s: PosInt
+    max_memory_mt_s_2dpc: PosInt | None = None  # the vendor's speed at 2 DIMMs per channel; None: not published here
     max_sockets: PosInt
     ecc_rdimm: bool
     max_memory_bytes_per_socket: PosFloat | None = None
+
+    def memory_mt_s(self, dimms_per_channel: int) -> int:
+        """The CPU's highest DIMM speed at this population: cpus.csv `max_memory_mt_s` at 1 DIMM per channel,
+        `max_memory_mt_s_2dpc` at 2 (vendor figures, e.g. Xeon 6700P DDR5-6400 / 5200); without a 2DPC figure the
+        1DPC speed, an upper bound."""
+        if dimms_per_channel >= 2 and self.max_memory_mt_s_2dpc is not None:
+            return self.max_memory_mt_s_2dpc
+        return self.max_memory_mt_s
 
     def usable_lanes(self, n_cpus: int) -> int:
         """PCIe lanes for devices on a board with `n_cpus` of these CPUs: cpus.csv `pcie_lanes_2s` for two sockets
@@ -254,7 +264,7 @@ class Chassis(Part):
     rack_units: PosInt | None = None
     max_gpus: PosInt
     max_gpu_slot_width: PosFloat | None = None
-    gpu_form_factor: Literal["pcie", "sxm"]
+    gpu_form_factor: Literal["pcie", "sxm", "oam"]  # sxm: HGX baseboard; oam: OCP UBB (AMD Instinct, Gaudi)
     open_air_ok: bool
     max_gpu_length_mm: PosFloat | None = None
     psu_bays: PosInt

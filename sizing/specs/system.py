@@ -14,7 +14,11 @@ PCIE_X16_BYTES_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
 PCIE_FALLBACK_BYTES_S = 31.5e9  # a generation the table lacks is taken as 4.0
 # Small-message all-reduce latencies as nccl-tests reports them (~10 us NVLink, ~20 us PCIe P2P, ~40 us through host
 # memory without P2P); DERIVED order of magnitude, consistent with gpt-fast's A100 tensor-parallel rows.
-LINK_LATENCY_S = {"nvlink": 10e-6, "p2p": 20e-6, "host": 40e-6}
+LINK_LATENCY_S = {"nvlink": 10e-6, "fabric": 10e-6, "p2p": 20e-6, "host": 40e-6}
+# The board-wide scale-up links by gpus.csv `nvlink` value. Infinity Fabric (MI300X: 7 x 128 GB/s xGMI links, a full
+# mesh of 8 OAMs) and Gaudi's RoCE ports (21 of 24 x 200 GbE wired all-to-all on the baseboard) join every GPU of
+# the board like NVSwitch; their small-message latency is taken as NVLink's (UNCONFIRMED, order of magnitude).
+FABRICS = {"nvlink": "NVLink", "infinity-fabric": "Infinity Fabric (xGMI)", "roce": "on-chip RoCE links"}
 NODE_HOP_LATENCY_S = 5e-6  # one InfiniBand send/recv between pipeline stages (order of magnitude, DERIVED)
 DEFAULT_NODE_LINK_BYTES_S = 25e9  # 200 Gb/s InfiniBand HDR per direction: the NIC a cluster gets at least
 
@@ -22,20 +26,21 @@ DEFAULT_NODE_LINK_BYTES_S = 25e9  # 200 Gb/s InfiniBand HDR per direction: the N
 class Link(Base):
     """One hop: bandwidth per direction and latency; `kind` says what carries it."""
 
-    kind: Literal["nvlink", "p2p", "host", "network"]
+    kind: Literal["nvlink", "fabric", "p2p", "host", "network"]  # fabric: Infinity Fabric or Gaudi RoCE
     name: str
     bytes_s: PosFloat
     latency_s: PosFloat
 
 
 def gpu_link(gpu: Gpu, n_gpus: int, lanes: int | None = None, pcie_gen: int | None = None) -> Link:
-    """The link between GPUs of one node. NVLink on SXM boards; a bridge joins pairs only; else PCIe at the lanes
-    and generation the slot gives, peer-to-peer where the card allows it, else through host memory, which halves
-    throughput (GeForce: hardware.md §0)."""
-    if gpu.nvlink == "nvlink" or (gpu.nvlink == "bridge" and n_gpus == 2):
-        name = "NVLink" if gpu.nvlink == "nvlink" else "an NVLink bridge (one per pair, not in the bill of materials)"
+    """The link between GPUs of one node. NVLink on SXM boards and the OAM boards' fabrics (FABRICS); a bridge joins
+    pairs only; else PCIe at the lanes and generation the slot gives, peer-to-peer where the card allows it, else
+    through host memory, which halves throughput (GeForce: hardware.md §0)."""
+    if gpu.nvlink in FABRICS or (gpu.nvlink == "bridge" and n_gpus == 2):
+        name = FABRICS.get(gpu.nvlink, "an NVLink bridge (one per pair, not in the bill of materials)")
+        kind: Literal["nvlink", "fabric"] = "nvlink" if gpu.nvlink in ("nvlink", "bridge") else "fabric"
         bw = (gpu.nvlink_bytes_s or 2 * PCIE_X16_BYTES_S.get(gpu.pcie_gen, PCIE_FALLBACK_BYTES_S)) / 2
-        return Link(kind="nvlink", name=name, bytes_s=bw, latency_s=LINK_LATENCY_S["nvlink"])
+        return Link(kind=kind, name=name, bytes_s=bw, latency_s=LINK_LATENCY_S[kind])
     gen = min(gpu.pcie_gen, pcie_gen or gpu.pcie_gen)
     pcie = PCIE_X16_BYTES_S.get(gen, PCIE_FALLBACK_BYTES_S) * (lanes or gpu.pcie_lanes) / 16
     if gpu.has_p2p:
