@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 
-from .report_training import estimate_memory_json, training_json, training_text
+from .report_catalog import kind_of, model_json
+from .report_training import estimate_memory_json, rounded, training_json, training_text
+
+__all__ = ["model_json", "training_json", "training_text"]
 from .specs import CATALOG_GAP, Estimate, Gpu, ModelSpec, Option, Recommendation
 from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
@@ -51,10 +54,10 @@ def estimate_json(e: Estimate) -> dict:
     out = {
         "fits": e.fits,
         "memory": estimate_memory_json(e),
-        "speed": _rounded(s.model_dump()) if s else {},
+        "speed": rounded(s.model_dump()) if s else {},
         "time": {
-            "decode_step": _rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
-            "prefill": _rounded(e.prefill.model_dump(), 9) if e.prefill else None,
+            "decode_step": rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
+            "prefill": rounded(e.prefill.model_dump(), 9) if e.prefill else None,
         },
         "assumptions": {
             "model": e.model.id,
@@ -84,10 +87,6 @@ def estimate_json(e: Estimate) -> dict:
 def scenario_line(result: Estimate | str) -> str:
     """One JSON line of `sizing estimate --scenarios`: the estimate, or {"error": "line N: ..."}."""
     return json.dumps(estimate_json(result) if isinstance(result, Estimate) else {"error": result})
-
-
-def _rounded(values: dict, digits: int = 4) -> dict:
-    return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in values.items()}
 
 
 def option_json(o: Option) -> dict:
@@ -336,30 +335,6 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> str:
     return cap.get()
 
 
-def _kind(m: ModelSpec) -> str:
-    kind = "MLA" if m.is_mla else ("MoE" if m.is_moe else "dense")
-    kind += "+linear" if m.n_linear_layers else ""
-    return kind + ("+vision" if m.n_vision_params else "")
-
-
-def model_json(m: ModelSpec) -> dict:
-    """A catalog model for `sizing models --json`: stated counts (else the shape's), context, shipped format."""
-    active = m.n_active_params or m.derived_active_params
-    return {
-        "id": m.id,
-        "name": m.name,
-        "aliases": list(m.aliases),
-        "hf_repo": m.hf_repo,
-        "kind": _kind(m),
-        "n_params": round(m.n_params),
-        "n_active_params": round(active),
-        "n_vision_params": round(m.n_vision_params or 0),
-        "max_context_tokens": m.max_context_tokens,
-        "default_precision": m.default_precision,
-        "expert_weight_bits": m.expert_weight_bits,
-    }
-
-
 def models_table(models: list[ModelSpec]) -> str:
     rows = [
         [
@@ -369,7 +344,7 @@ def models_table(models: list[ModelSpec]) -> str:
             fmt_count(m.n_active_params or m.derived_active_params),
             f"{m.n_layers} x {m.hidden_size}",
             f"{m.n_heads}/{m.n_kv_heads}",
-            _kind(m),
+            kind_of(m),
             f"{m.max_context_tokens:,}",
             (m.default_precision or "-") + (f" ({m.expert_weight_bits:g}-bit experts)" if m.expert_weight_bits else ""),
         ]

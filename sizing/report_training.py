@@ -6,7 +6,8 @@ from .specs import Estimate
 from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
 
 
-def _rounded(values: dict, digits: int = 4) -> dict:
+def rounded(values: dict, digits: int = 4) -> dict:
+    """Floats rounded for output, everything else as it is."""
     return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in values.items()}
 
 
@@ -74,11 +75,11 @@ def training_json(e: Estimate) -> dict:
             "model_flops_utilization": round(tr.model_flops_utilization, 4),
             "bound": tr.bound,
         },
-        "time": _rounded(
+        "time": rounded(
             tr.model_dump(include={"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours"}), 6
         ),
         "training": {
-            **_rounded(tr.model_dump(exclude={"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours"})),
+            **rounded(tr.model_dump(exclude={"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours"})),
             "trainer": t.trainer.id,
             "setup": t.model_dump(exclude={"trainer"}),
             "factors": t.trainer.model_dump(include={"mfu", "qlora_eff", "overlap", "fragmentation", "provenance"}),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sizing import estimate as est
 from sizing import rules
+from sizing.rules.compute import memory_finding
 from sizing.specs import (
     Candidate,
     Chassis,
@@ -107,6 +108,9 @@ def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[li
     cluster would not help)."""
     shape = Shape(problem, gpu, n, n_nodes)
     boxes = chassis_for(problem, gpu, n)
+    memory = shape.estimate(System.of(gpu, n, n_nodes)).memory  # the same on every chassis's links
+    if boxes and not memory.fits:
+        return [shape.rejection(boxes[0].id, (memory_finding(gpu, n * n_nodes, memory),))], False
     if not boxes:
         form = f"{problem.constraints.form_factor} " if problem.constraints.form_factor else ""
         return [

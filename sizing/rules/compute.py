@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from sizing.estimate.parallel import tensor_ways, tp_problem
-from sizing.specs import Candidate, Engine, Finding, Gpu
+from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate
 from sizing.units import fmt_bytes, fmt_rate, fmt_seconds
 
 
 def gpu_memory(c: Candidate) -> Finding:
     """The busiest GPU's need fits what the engine may use of it: its gpu_memory_utilization fraction, else 95% of
     the card (driver and allocator growth). Source: the estimator (sizing.estimate.memory)."""
-    b, m = c.build, c.estimate.memory
-    where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name}"
+    b = c.build
+    return memory_finding(b.gpu, b.n_gpus * b.n_nodes, c.estimate.memory)
+
+
+def memory_finding(gpu: Gpu, n_gpus: int, m: MemoryEstimate) -> Finding:
+    """The gpu_memory finding for n_gpus x gpu (all nodes) with memory estimate m (the search judges a shape by it
+    before composing any chassis: memory does not depend on the chassis)."""
+    where = f"{n_gpus} x {gpu.name}"
     msg = (
         f"needs {fmt_bytes(m.need_per_gpu_bytes)} per GPU on {where}, {fmt_bytes(m.usable_per_gpu_bytes)} usable "
         f"of {fmt_bytes(m.gpu_memory_bytes)}"
