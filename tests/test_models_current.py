@@ -82,6 +82,8 @@ def test_linear_attention_layers_cache_a_fixed_state(catalog):
     for tokens in (1, 4096, 262144):
         assert shapes.kv_cache_bytes(hybrid, False, 16, tokens) == pytest.approx(12 * per_token_layer * tokens + state)
     assert shapes.kv_cache_bytes(full, False, 16, 4096) == 48 * per_token_layer * 4096
+    assert shapes.kv_bytes_per_token(hybrid, False, 16) == pytest.approx(12 * per_token_layer)
+    assert shapes.kv_bytes_per_token(full, False, 16) == shapes.kv_cache_bytes(full, False, 16, 1)
     mixer = 36 * hybrid.hidden_size * (12352 + 4096) + 12 * full.attn_params_per_layer
     assert hybrid.derived_params - full.derived_params == mixer - 48 * full.attn_params_per_layer
     # attention FLOPs grow with the context on the 12 attention layers only
