@@ -82,6 +82,8 @@ def test_linear_attention_layers_cache_a_fixed_state(catalog):
     for tokens in (1, 4096, 262144):
         assert shapes.kv_cache_bytes(hybrid, False, 16, tokens) == pytest.approx(12 * per_token_layer * tokens + state)
     assert shapes.kv_cache_bytes(full, False, 16, 4096) == 48 * per_token_layer * 4096
+    assert shapes.kv_bytes_per_token(hybrid, False, 16) == pytest.approx(12 * per_token_layer)
+    assert shapes.kv_bytes_per_token(full, False, 16) == shapes.kv_cache_bytes(full, False, 16, 1)
     mixer = 36 * hybrid.hidden_size * (12352 + 4096) + 12 * full.attn_params_per_layer
     assert hybrid.derived_params - full.derived_params == mixer - 48 * full.attn_params_per_layer
     # attention FLOPs grow with the context on the 12 attention layers only
@@ -90,6 +92,34 @@ def test_linear_attention_layers_cache_a_fixed_state(catalog):
         full, 1000, False
     )
     assert grow == pytest.approx(grow_full * 12 / 48)
+
+
+def test_a_mamba_attention_stack_with_mlp_only_blocks(catalog):
+    """Nemotron-H 8B (NVIDIA-NeMo/Megatron-Bridge docs/models/nemotron/nemotronh.md: 52 blocks `M-M-M-M*-...` =
+    24 Mamba2, 4 attention, 24 MLP-only; 4096 wide, squared-ReLU MLP 21504, 32/8 heads of 128, 128 Mamba heads of 64,
+    state 128; stated 8B): n_layers = the 28 mixer blocks, n_mlp_layers = 24. Groups 8 and vocab 131072 assumed."""
+    d_inner, groups, d_state, n_heads = 128 * 64, 8, 128, 128
+    spec = variant(
+        catalog,
+        "llama-3-8b",
+        n_layers=28,
+        n_mlp_layers=24,
+        gated_mlp=False,
+        ffn_size=21504,
+        vocab_size=131072,
+        n_linear_attn_layers=24,
+        linear_attn_proj_size=2 * d_inner + 2 * groups * d_state + n_heads,
+        linear_attn_value_size=d_inner,
+        linear_attn_state_elems=n_heads * 64 * d_state + (d_inner + 2 * groups * d_state) * 3,
+    )
+    assert spec.n_attn_layers == 4
+    assert spec.derived_params == pytest.approx(8e9, rel=0.03)
+    mlp = 24 * 2 * 4096 * 21504
+    assert (
+        spec.linear_params - mlp == 24 * spec.linear_attn_params_per_layer + 4 * spec.attn_params_per_layer + 28 * 8192
+    )
+    state = 24 * spec.linear_attn_state_elems * BF16_BYTES
+    assert shapes.kv_cache_bytes(spec, False, 16, 8192) == 4 * 2 * 8 * 128 * BF16_BYTES * 8192 + state
 
 
 def sparse_mla(catalog) -> ModelSpec:
