@@ -4,11 +4,21 @@ the functions that need them so `sizing estimate` starts fast."""
 from __future__ import annotations
 
 import json
+from typing import Protocol
 
 from .report_catalog import kind_of, model_json
+from .report_distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
 from .report_training import estimate_memory_json, rounded, training_json, training_text
 
-__all__ = ["model_json", "training_json", "training_text"]
+__all__ = [
+    "distill_json",
+    "distill_recommendation_json",
+    "distill_recommendation_text",
+    "distill_text",
+    "model_json",
+    "training_json",
+    "training_text",
+]
 from .specs import CATALOG_GAP, Estimate, Gpu, ModelSpec, Option, Recommendation
 from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
@@ -173,11 +183,21 @@ def recommendation_json(r: Recommendation) -> dict:
     }
 
 
-def _money(usd: float, r: Recommendation) -> str:
+class Priced(Protocol):
+    """What prices are shown in: a recommendation's currency and its rate from USD."""
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def fx_rate(self) -> float: ...
+
+
+def _money(usd: float, r: Priced) -> str:
     return fmt_money(usd * r.fx_rate, r.currency)
 
 
-def _price(o: Option, r: Recommendation) -> str:
+def _price(o: Option, r: Priced) -> str:
     """The total, or the priced subtotal with '+' and the count of parts that have no usable price; ' stale' when a
     line's price is over 18 months old."""
     stale = " stale" if any(ln.stale for ln in o.lines) else ""
@@ -234,7 +254,7 @@ def _rejected_lines(r: Recommendation, n_rejected: int) -> list[str]:
     return out
 
 
-def _bom_lines(o: Option, r: Recommendation) -> list[str]:
+def _bom_lines(o: Option, r: Priced) -> list[str]:
     rows = [
         [
             ln.kind,

@@ -17,18 +17,19 @@ ALLOWED = {
     "estimate": {"specs", "units"},
     "rules": {"estimate", "specs", "units"},
     "recommend": {"rules", "estimate", "specs", "units", "recommend"},
-    "report": {"specs", "units", "report_training", "report_catalog"},
+    "report": {"specs", "units", "report_training", "report_catalog", "report_distill"},
+    "report_distill": {"specs", "units", "report_training", "report"},
     "report_catalog": {"specs"},
     "report_training": {"specs", "units"},
     "scenarios": {"catalog", "modelspec", "estimate", "recommend", "report", "specs"},
     "bench": {"catalog", "modelspec", "estimate", "specs", "units"},
-    "cli": {"catalog", "scenarios", "report", "specs", "bench", "units", "cli_training"},
-    "cli_training": {"specs"},  # the training options both commands share
+    "cli": {"catalog", "scenarios", "distillation", "report", "specs", "bench", "units", "cli"},
+    "distillation": {"catalog", "estimate", "recommend", "scenarios", "specs"},
 }
 # third-party or stdlib modules only one sizing module may import
 OWNERS = {
     "torch": {"bench"},
-    "typer": {"cli", "cli_training"},
+    "typer": {"cli"},
     "jinja2": {"report"},
     "pandas": {"report"},
     "rich": {"report"},
@@ -125,7 +126,7 @@ def test_no_file_passes_400_lines_and_no_function_six_arguments():
     for path in PKG.rglob("*.py"):
         text = path.read_text()
         assert text.count("\n") <= 400, f"{path.name}: {text.count(chr(10))} lines"
-        if path.name == "cli.py":
+        if path.parent.name == "cli":  # the typer commands
             continue
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.FunctionDef):

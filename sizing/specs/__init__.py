@@ -20,6 +20,7 @@ from .base import (
     price_columns,
 )
 from .build import Build, Constraints, FormFactor, Objective, PowerDraw, Requirements
+from .distill import DistillMode, DistillPlan, DistillRecommendation, DistillSetup, Phase
 from .execution import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
@@ -117,6 +118,11 @@ __all__ = [
     "StepTime",
     "System",
     "Task",
+    "DistillMode",
+    "DistillPlan",
+    "DistillRecommendation",
+    "DistillSetup",
+    "Phase",
     "TRAIN_TASKS",
     "LoraTargets",
     "Offload",

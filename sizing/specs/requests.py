@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from .base import Base
 from .build import FormFactor, Objective
+from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
 from .training import LoraTargets, Offload, Optimizer, Recompute, Sharding
+
+StudentTask = Literal["full-finetune", "lora", "qlora"]
 
 MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing mistakes
 MAX_BATCH = 1_000_000
@@ -42,6 +45,14 @@ class Request(Base):
     grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
     tokens: float | None = Field(None, gt=0, le=1e15, allow_inf_nan=False)  # dataset tokens per epoch
     epochs: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False)
+    # distillation (task distill): `model` is the student
+    teacher: Name | None = None
+    teacher_precision: Name | None = None
+    student_task: StudentTask | None = None
+    mode: DistillMode | None = None
+    kd_top_k: int | None = Field(None, gt=0, le=1_000_000)
+    samples: int | None = Field(None, gt=0, le=10**12)
+    response_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
 
 
 class RecommendRequest(Request):

@@ -1,11 +1,29 @@
-"""The training options `estimate` and `recommend` share, and the parsing of token counts as people write them."""
+"""The options `estimate` and `recommend` share (workload, training, distillation), and token counts as people
+write them."""
 
 from __future__ import annotations
 
 import typer
 
-from .specs import SizingError
+from sizing.specs import DEFAULT_NEW_TOKENS, SizingError
 
+DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
+# the workload options `estimate` and `recommend` share
+ModelOpt = typer.Option(
+    "7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."
+)
+TaskOpt = typer.Option("inference", help="What to size: inference, lora, qlora, full-finetune, pretrain, distill.")
+EngineOpt = typer.Option(
+    None,
+    help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast "
+    "(default: vllm; llama.cpp for GGUF, exllamav2 for EXL2).",
+)
+PrecisionOpt = typer.Option(
+    "bf16",
+    help="Weight format: bf16, f16, fp8, int8, gptq-int4, awq-int4, nf4, q4_k_m, q8_0, exl2-4.0bpw, ...",
+)
+KvOpt = typer.Option(None, help="KV-cache format (default: the engine's): f16, bf16, fp8, q8_0, ...")
+NewTokensOpt = typer.Option(DEFAULT_NEW_TOKENS, help="Generated tokens per sequence.")
 # training tasks (defaults: the trainer's, data/trainers.csv)
 TrainerOpt = typer.Option(
     None,
@@ -23,6 +41,16 @@ GradAccumOpt = typer.Option(None, help="Training: micro-batches per optimizer st
 TokensOpt = typer.Option(None, help="Training: dataset tokens per epoch, e.g. 200M or 1.5B.")
 EpochsOpt = typer.Option(None, help="Training: epochs over --tokens (default 1).")
 
+
+# distillation (--task distill; --model or --student is the student)
+TeacherOpt = typer.Option(None, help="Distillation: the teacher model (catalog id, size or folder).")
+StudentOpt = typer.Option(None, help="Distillation: the student model (the same as --model).")
+TeacherPrecisionOpt = typer.Option(None, help="Distillation: the teacher's weight format (default bf16).")
+StudentTaskOpt = typer.Option(None, help="Distillation: how the student trains: full-finetune (default), lora, qlora.")
+ModeOpt = typer.Option(None, help="Distillation: offline (stored top-k labels), online, sequence (generated text).")
+TopKOpt = typer.Option(None, "--kd-top-k", help="Distillation: soft labels kept per position (default 20).")
+SamplesOpt = typer.Option(None, help="Sequence-level distillation: responses the teacher generates.")
+ResponseTokensOpt = typer.Option(None, help="Sequence-level distillation: tokens per response (default 4096).")
 
 COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 

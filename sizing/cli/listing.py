@@ -1,0 +1,85 @@
+"""The catalog listings, the catalog check and `sizing bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from sizing import bench as bench_mod
+from sizing import catalog as cat
+from sizing import report
+from sizing.specs import DEFAULT_PROMPT_TOKENS
+
+from .base import app, catalog_app
+from .options import DataOpt
+
+
+@app.command()
+def models(
+    search: str | None = typer.Argument(None, help="Text to filter ids, names and aliases by."),
+    data: Path | None = DataOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (total/active parameters, context, format)."),
+) -> None:
+    """List the model catalog: total and active parameters, context length and the format each checkpoint ships in."""
+    key = (search or "").lower()
+    found = [m for m in cat.load(data).models.values() if key in " ".join((m.id, m.name, *m.aliases)).lower()]
+    typer.echo(json.dumps([report.model_json(m) for m in found], indent=2) if as_json else report.models_table(found))
+
+
+@app.command()
+def gpus(
+    search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
+    data: Path | None = DataOpt,
+) -> None:
+    """List the GPU catalog (dense tensor TFLOPS, prices with dates)."""
+    found = [g for g in cat.load(data).gpus.values() if not search or search.lower() in (g.id + g.name).lower()]
+    typer.echo(report.gpus_table(found))
+
+
+@app.command()
+def bench(
+    model: str = typer.Option(
+        "llama-3-8b", "--model", "-m", help="Model whose shape the bench decoder takes (dense decoders)."
+    ),
+    gpu: str | None = typer.Option(None, help="Catalog GPU to compare with when the device name is not recognised."),
+    prompt_tokens: int = typer.Option(DEFAULT_PROMPT_TOKENS, help="Prompt tokens per sequence."),
+    new_tokens: int = typer.Option(128, help="Generated tokens per sequence."),
+    batch: int = typer.Option(1, help="Concurrent sequences."),
+    out: Path | None = typer.Option(None, help="Folder to save the JSON results in (e.g. data/benchmarks)."),
+    quick: bool = typer.Option(False, help="Tiny sizes: a smoke test of the harness, not a measurement."),
+    compare: list[Path] | None = typer.Option(
+        None,
+        "--compare",
+        help="Re-compare saved results (files or folders) with today's estimates instead of measuring.",
+    ),
+    data: Path | None = DataOpt,
+) -> None:
+    """Measure this machine (needs torch; a GPU for real numbers) and compare it with the estimate."""
+    catalog = cat.load(data)
+    if compare:
+        for result in bench_mod.recompare(catalog, list(compare)):
+            m = result.measurement
+            typer.echo(
+                f"{m.device_name} {m.model_id} batch {m.batch}, prompt {m.prompt_tokens} + new "
+                f"{m.new_tokens} ({m.measured_at}) vs {result.gpu_id}\n{bench_mod.table(result)}\n"
+            )
+        return
+    request = bench_mod.BenchRequest(
+        model=model, gpu=gpu, prompt_tokens=prompt_tokens, new_tokens=new_tokens, batch=batch, quick=quick
+    )
+    result = bench_mod.run(catalog, request, out_dir=out, progress=lambda s: typer.echo(s, err=True))
+    typer.echo(bench_mod.table(result))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+
+
+@catalog_app.command("check")
+def catalog_check(data: Path | None = DataOpt) -> None:
+    """Load and validate every catalog file; exit 2 naming the first bad file, row and column."""
+    c = cat.load(data)
+    typer.echo(
+        f"catalog OK: {c.data_dir}: {len(c.models)} models, {len(c.gpus)} GPUs, {len(c.precisions)} "
+        f"precisions, {len(c.engines)} engines, {len(c.efficiencies)} efficiency rows"
+    )

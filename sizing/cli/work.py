@@ -1,0 +1,272 @@
+"""`sizing estimate` and `sizing recommend`: parse, call one library function, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from sizing import catalog as cat
+from sizing import distillation, report, scenarios
+from sizing.specs import (
+    DEFAULT_CONTEXT_TOKENS,
+    DEFAULT_PROMPT_TOKENS,
+    DEFAULT_USERS,
+    RecommendRequest,
+    Request,
+    SizingError,
+)
+
+from .base import EXIT_NO_BUILD, app, fail
+from .options import (
+    DataOpt,
+    EngineOpt,
+    EpochsOpt,
+    GradAccumOpt,
+    KvOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    ModelOpt,
+    ModeOpt,
+    NewTokensOpt,
+    OffloadOpt,
+    OptimizerOpt,
+    PrecisionOpt,
+    RecomputeOpt,
+    ResponseTokensOpt,
+    SamplesOpt,
+    SeqLenOpt,
+    ShardingOpt,
+    StudentOpt,
+    StudentTaskOpt,
+    TaskOpt,
+    TeacherOpt,
+    TeacherPrecisionOpt,
+    TokensOpt,
+    TopKOpt,
+    TrainerOpt,
+    training_fields,
+)
+
+
+@app.command()
+def estimate(
+    model: str = ModelOpt,
+    task: str = TaskOpt,
+    engine: str | None = EngineOpt,
+    precision: str = PrecisionOpt,
+    kv_precision: str | None = KvOpt,
+    gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
+    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
+    batch: int = typer.Option(1, help="Concurrent sequences (training: the micro-batch per GPU)."),
+    prompt_tokens: int | None = typer.Option(
+        None, help=f"Prompt tokens per sequence (default {DEFAULT_PROMPT_TOKENS})."
+    ),
+    new_tokens: int = NewTokensOpt,
+    trainer: str | None = TrainerOpt,
+    seq_len: int | None = SeqLenOpt,
+    optimizer: str | None = OptimizerOpt,
+    recompute: str | None = RecomputeOpt,
+    sharding: str | None = ShardingOpt,
+    offload: str | None = OffloadOpt,
+    lora_rank: int | None = LoraRankOpt,
+    lora_targets: str | None = LoraTargetsOpt,
+    grad_accum: int | None = GradAccumOpt,
+    tokens: str | None = TokensOpt,
+    epochs: float | None = EpochsOpt,
+    teacher: str | None = TeacherOpt,
+    student: str | None = StudentOpt,
+    teacher_precision: str | None = TeacherPrecisionOpt,
+    student_task: str | None = StudentTaskOpt,
+    mode: str | None = ModeOpt,
+    kd_top_k: int | None = TopKOpt,
+    samples: int | None = SamplesOpt,
+    response_tokens: int | None = ResponseTokensOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    scenarios_file: Path | None = typer.Option(
+        None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
+    ),
+    data: Path | None = DataOpt,
+) -> None:
+    """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
+    catalog = cat.load(data)
+    if scenarios_file is not None:
+        results = list(scenarios.run_scenarios(catalog, scenarios_file))
+        sys.stdout.write("".join(report.scenario_line(r) + "\n" for r in results))
+        if (problem := scenarios.scenario_failure(results)) is not None:
+            fail(problem)  # every row failed: the JSON lines are printed, one stderr line, exit 2
+        return
+    req = Request(
+        model=student or model,
+        task=task,
+        engine=engine,
+        precision=precision,
+        kv_precision=kv_precision,
+        gpu=gpu,
+        n_gpus=gpus,
+        batch=batch,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        **training_fields(
+            trainer=trainer,
+            seq_len=seq_len,
+            optimizer=optimizer,
+            recompute=recompute,
+            sharding=sharding,
+            offload=offload,
+            lora_rank=lora_rank,
+            lora_targets=lora_targets,
+            grad_accum=grad_accum,
+            tokens=tokens,
+            epochs=epochs,
+            teacher=teacher,
+            teacher_precision=teacher_precision,
+            student_task=student_task,
+            mode=mode,
+            kd_top_k=kd_top_k,
+            samples=samples,
+            response_tokens=response_tokens,
+        ),
+    )
+    if req.task.strip().lower() == "distill":
+        plans = distillation.estimate(catalog, req)
+        typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans))
+        return
+    result = scenarios.run(catalog, req)
+    typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
+
+
+def _split(values: list[str] | None, option: str) -> tuple[str, ...]:
+    """Comma-separated ids from a repeatable option; an option given but empty is an error, not 'everything'."""
+    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+    if values is not None and values and not ids:
+        where = "data/cpus.csv" if option == "--cpu" else "`sizing gpus`"
+        raise SizingError(f"{option} is empty; give ids separated by commas (see {where}) or leave it out")
+    return ids
+
+
+@app.command()
+def recommend(
+    model: str = ModelOpt,
+    task: str = TaskOpt,
+    engine: str | None = EngineOpt,
+    precision: str = PrecisionOpt,
+    kv_precision: str | None = KvOpt,
+    users: int | None = typer.Option(
+        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
+    ),
+    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
+    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
+    new_tokens: int = NewTokensOpt,
+    trainer: str | None = TrainerOpt,
+    seq_len: int | None = SeqLenOpt,
+    optimizer: str | None = OptimizerOpt,
+    recompute: str | None = RecomputeOpt,
+    sharding: str | None = ShardingOpt,
+    offload: str | None = OffloadOpt,
+    lora_rank: int | None = LoraRankOpt,
+    lora_targets: str | None = LoraTargetsOpt,
+    grad_accum: int | None = GradAccumOpt,
+    tokens: str | None = TokensOpt,
+    epochs: float | None = EpochsOpt,
+    teacher: str | None = TeacherOpt,
+    student: str | None = StudentOpt,
+    teacher_precision: str | None = TeacherPrecisionOpt,
+    student_task: str | None = StudentTaskOpt,
+    mode: str | None = ModeOpt,
+    kd_top_k: int | None = TopKOpt,
+    samples: int | None = SamplesOpt,
+    response_tokens: int | None = ResponseTokensOpt,
+    budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
+    gpu: list[str] | None = typer.Option(
+        None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
+    ),
+    exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
+    cpu: list[str] | None = typer.Option(None, "--cpu", help="Allowed CPUs, comma-separated (e.g. xeon-silver-4314)."),
+    circuit: str | None = typer.Option(
+        None,
+        help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, rack-208v-30a "
+        "(default: 120v-15a for towers, rack-208v-30a for servers).",
+    ),
+    circuits: int | None = typer.Option(
+        None, help="Circuits of that kind per machine (default: 1 for a named --circuit, else a rack's feeds)."
+    ),
+    max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
+    form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
+    target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
+    objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
+    currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
+    used: bool = typer.Option(False, "--used", help="Allow used-market prices (default: new parts, priced new)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD (default: today)."
+    ),
+    top: int = typer.Option(5, "--top", min=1, help="Builds to show in the table, in rank order."),
+    bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    data: Path | None = DataOpt,
+) -> None:
+    """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
+    req = RecommendRequest(
+        model=student or model,
+        task=task,
+        engine=engine,
+        precision=precision,
+        kv_precision=kv_precision,
+        **({"users": users} if users is not None else {}),
+        context=context,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        budget=budget,
+        gpus_allowed=_split(gpu, "--gpu"),
+        exclude=_split(exclude, "--exclude"),
+        cpus_allowed=_split(cpu, "--cpu"),
+        circuit=circuit,
+        circuits=circuits,
+        used=used,
+        as_of=as_of,
+        max_gpus=max_gpus,
+        form_factor=form_factor,
+        target_tokens_per_s=target_tokens_per_s,
+        objective=objective,
+        currency=currency,
+        **training_fields(
+            trainer=trainer,
+            seq_len=seq_len,
+            optimizer=optimizer,
+            recompute=recompute,
+            sharding=sharding,
+            offload=offload,
+            lora_rank=lora_rank,
+            lora_targets=lora_targets,
+            grad_accum=grad_accum,
+            tokens=tokens,
+            epochs=epochs,
+            teacher=teacher,
+            teacher_precision=teacher_precision,
+            student_task=student_task,
+            mode=mode,
+            kd_top_k=kd_top_k,
+            samples=samples,
+            response_tokens=response_tokens,
+        ),
+    )
+    if req.task.strip().lower() == "distill":
+        plan = distillation.recommend(cat.load(data), req)
+        typer.echo(
+            json.dumps(report.distill_recommendation_json(plan), indent=2)
+            if as_json
+            else report.distill_recommendation_text(plan, bom=bom)
+        )
+        if plan.build is None:
+            fail("no build runs every phase of the plan; " + "; ".join(plan.notes), EXIT_NO_BUILD)
+        return
+    result = scenarios.recommend(cat.load(data), req)
+    typer.echo(
+        json.dumps(report.recommendation_json(result), indent=2)
+        if as_json
+        else report.recommendation_text(result, top=top, bom=bom)
+    )
+    if not result.options:
+        fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)
