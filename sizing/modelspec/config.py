@@ -62,18 +62,18 @@ class Config:
         return Config({**value, **extra}, self.path, f"{self.prefix}{key}.")
 
     def related(self, keys: tuple[str, ...], hints: tuple[str, ...] = ()) -> list[str]:
-        """Keys this file has that look like one of `keys` or `hints` (share a word), for a refusal to name."""
+        """Keys this file has, and no reader used, that look like one of `keys` or `hints` (share a word)."""
         words = {w for k in keys + hints for w in _words(k) if w not in _COMMON_WORDS}
-        found = [k for k in self.values if k not in keys and words & _words(k)]
+        found = [k for k in self.values if k not in keys and k not in self.seen and words & _words(k)]
         return [f"'{self.prefix}{show(k, 40)}'" for k in sorted(found)[:6]]
 
     def lacks(self, keys: tuple[str, ...], what: str, hints: tuple[str, ...] = ()) -> SizingError:
         """The refusal for a quantity none of `keys` gives: what was expected, and what the file has instead."""
-        names = " or ".join(self.name(k) for k in keys)
+        also = f"; sizing also reads it as {', '.join(self.name(k) for k in keys[1:])}" if keys[1:] else ""
         near = self.related(keys, hints)
-        found = f"; it has {', '.join(near)}, which sizing does not read as {what}" if near else ""
+        found = f"; the file has {', '.join(near)}, which look related but are not read for this" if near else ""
         return self.error(
-            f"lacks {names} ({what}){found}",
+            f"lacks {self.name(keys[0])} ({what}{also}){found}",
             f"add {self.name(keys[0])} as the model's own config.json has it, or check that this is a causal-LM config",
         )
 

@@ -2,7 +2,7 @@
 
 - Llama 4 (llama4_text, HF modeling_llama4): routed experts of intermediate_size plus one always-on shared expert
   of the same width on every interleave_moe_layer_step-th layer (Maverick: 2, layers 1, 3, ...; Scout: 1, every
-  layer); the other layers a dense SwiGLU of intermediate_size_mlp.
+  layer); the other layers a dense SwiGLU of intermediate_size_mlp; chunked attention on 3 of every 4 layers.
 - gpt-oss (HF modeling_gpt_oss): the Llama-style layout with experts_per_token, biased projections, alternating
   128-token sliding windows (layer_types); the experts ship as MXFP4 (quantization_config quant_method mxfp4:
   4-bit E2M1 values and one E8M0 scale per 32, 4.25 bits), everything else bf16.
@@ -46,8 +46,20 @@ def llama4_text(cfg: Config, model_type: str) -> Shape:
         expert_ffn_size=expert_ffn,
         n_dense_layers=0,
         moe_layer_step=step if step > 1 else None,
+        **_chunked(cfg, n_layers),
     )
     return Shape(fields)
+
+
+def _chunked(cfg: Config, n_layers: int) -> dict:
+    """Llama 4's chunked attention: the RoPE layers (all but every no_rope_layer_interval-th, HF Llama4TextConfig
+    default 4) attend within attention_chunk_size-token chunks, so their cache holds at most one chunk; sized as a
+    sliding window of that length (an upper bound on what a chunk keeps)."""
+    chunk = cfg.optional("attention_chunk_size", TOKENS_MAX, low=1)
+    if not chunk:
+        return {}
+    interval = cfg.count("no_rope_layer_interval", high=COUNT_MAX, default=4)
+    return dict(sliding_window_tokens=chunk, n_sliding_layers=n_layers - n_layers // interval)
 
 
 def gpt_oss(cfg: Config, model_type: str) -> Shape:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sizing.specs import SizingError
 
 from .config import Config
+from .files import show
 
 ENCODERS = {
     "bert",
@@ -34,10 +35,7 @@ ENCODERS = {
 }
 ENCODER_DECODERS = {"t5", "mt5", "umt5", "bart", "mbart", "pegasus", "marian", "led", "longt5", "switch_transformers"}
 ENCODER_HEADS = ("ForMaskedLM",)  # a decoder with a classification head (a reward model) is still a decoder
-ENCODER_FIX = (
-    "sizing sizes decoder-only LLMs (weights, KV cache, decode speed); size an embedding or reranker model by "
-    "its weights alone (parameters x bytes per weight), beside the LLM"
-)
+ENCODER_FIX = "size an embedding or reranker model by its weights alone (parameters x bytes per weight), beside the LLM"
 NOT_MODELLED = {
     "rwkv": "an RNN (RWKV): no attention blocks and a per-sequence state instead of a KV cache",
     "rwkv5": "an RNN (RWKV-5): no attention blocks and a per-sequence state instead of a KV cache",
@@ -54,8 +52,12 @@ NOT_MODELLED = {
 }
 
 
-def refuse_encoder(cfg: Config, model_type: str, kind: str) -> SizingError:
-    return cfg.error(f"'{model_type}' is {kind}", ENCODER_FIX)
+def refuse_encoder(cfg: Config, kind: str) -> SizingError:
+    return cfg.error(
+        f"this is {kind}: sizing sizes decoder-only LLMs (weights, a KV cache that grows with generated tokens, "
+        "decode speed)",
+        ENCODER_FIX,
+    )
 
 
 def refuse_unmodelled(cfg: Config, model_type: str, what: str) -> SizingError:
@@ -68,13 +70,12 @@ def refuse_unmodelled(cfg: Config, model_type: str, what: str) -> SizingError:
 def encoder_kind(cfg: Config, model_type: str) -> str | None:
     """'an encoder (bert)' and the like when the config is one, else None."""
     archs = cfg.raw("architectures")
-    names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
+    names = [show(a, 60) for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
+    what = ", ".join([model_type] + names[:1]) if model_type else ", ".join(names[:1])
     if model_type in ENCODER_DECODERS or cfg.flag("is_encoder_decoder", False):
-        return f"an encoder-decoder ({model_type})"
-    if model_type in ENCODERS:
-        return f"an encoder ({model_type})"
-    if names and all(n.endswith(ENCODER_HEADS) for n in names):
-        return f"an encoder ({model_type}, {names[0]})"
+        return f"an encoder-decoder ({what})"
+    if model_type in ENCODERS or (names and all(n.endswith(ENCODER_HEADS) for n in names)):
+        return f"an encoder ({what})"
     return None
 
 
@@ -82,7 +83,7 @@ def check(cfg: Config, model_type: str) -> None:
     """Raise the one-line refusal when `cfg` is something sizing does not size."""
     kind = encoder_kind(cfg, model_type)
     if kind:
-        raise refuse_encoder(cfg, model_type, kind)
+        raise refuse_encoder(cfg, kind)
     if model_type in NOT_MODELLED:
         raise refuse_unmodelled(cfg, model_type, NOT_MODELLED[model_type])
     if cfg.has("num_key_value_heads_per_layer"):
