@@ -239,3 +239,54 @@ def test_broken_gguf_is_one_line(tmp_path, capsys, blob, names):
     (path / "model.gguf").write_bytes(blob)
     code, out, err = run_main(["estimate", "--data", str(DATA), "--model", str(path)], capsys)
     assert code == 2 and out == "" and names in err and len(err.splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------ hostile values, new keys
+def corpus_config(name: str) -> dict:
+    return json.loads((CORPUS / name / "config.json").read_text())
+
+
+HOSTILE = ["NaN", "-1", "1e400", '"4"', "[1]", "{}", "true", "3.5", "9" * 40]
+FLAGS = ['"yes"', "0", "1", "[]", "{}", "NaN"]
+NEW_KEYS = {  # key -> (base config, where it sits, values that must be refused naming it)
+    "num_kv_heads": (FALCON_7B | {"new_decoder_architecture": True}, None, HOSTILE + ["5"]),
+    "multi_query": (FALCON_7B, None, FLAGS),
+    "new_decoder_architecture": (FALCON_7B, None, FLAGS),
+    "multi_query_group_num": (corpus_config("chatglm2-6b"), None, HOSTILE + ["5"]),
+    "kv_channels": (corpus_config("chatglm2-6b"), None, HOSTILE),
+    "inner_hidden_size": (corpus_config("chatglm-6b"), None, HOSTILE),
+    "expansion_ratio": (MPT_7B, None, HOSTILE),
+    "kv_n_heads": (MPT_7B, "attn_config", HOSTILE + ["5"]),
+    "attn_config": (MPT_7B, None, ['"x"', "[1]", "3"]),
+    "interleave_moe_layer_step": (corpus_config("llama-4-scout-17b-16e-instruct"), "text_config", HOSTILE),
+    "intermediate_size_mlp": (corpus_config("llama-4-scout-17b-16e-instruct"), "text_config", HOSTILE),
+    "linear_num_value_heads": (corpus_config("qwen3-next-80b-a3b-thinking"), None, HOSTILE),
+    "full_attention_interval": (corpus_config("qwen3-next-80b-a3b-thinking"), None, HOSTILE),
+    "hybrid_override_pattern": (
+        corpus_config("nemotron-h-56b-base-8k"),
+        None,
+        ['"M*"', "[1]", "null", json.dumps("MXM" * 40)],
+    ),
+    "mamba_num_heads": (corpus_config("nemotron-h-56b-base-8k"), None, HOSTILE),
+    "block_configs": (corpus_config("llama-3.3-nemotron-super-49b-v1"), None, ['[{"ffn": {"ffn_mult": -1}}]']),
+    "depth": (corpus_config("qwen3-vl-8b-instruct"), "vision_config", HOSTILE),
+    "vision_config": (corpus_config("qwen3-vl-8b-instruct"), None, ['"x"', "[1]", "3"]),
+    "quantization_config": (corpus_config("gpt-oss-20b"), None, ['"mxfp4"', "[1]"]),
+    "shared_expert_intermediate_size": (corpus_config("qwen1.5-moe-a2.7b"), None, HOSTILE),
+    "sliding_window_pattern": (corpus_config("gemma-2-9b") | {"sliding_window_pattern": 2}, None, HOSTILE[:3]),
+}
+CASES = [(key, raw) for key, (_, _, values) in NEW_KEYS.items() for raw in values]
+
+
+@pytest.mark.parametrize(("key", "raw"), CASES, ids=[f"{k}={r[:8]}" for k, r in CASES])
+def test_new_keys_refuse_hostile_values_naming_them(tmp_path, capsys, key, raw):
+    base, inside, _ = NEW_KEYS[key]
+    marker = "\x00HOSTILE\x00"
+    config = json.loads(json.dumps(base))
+    (config[inside] if inside else config)[key] = marker
+    path = tmp_path / "model"
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(config).replace(json.dumps(marker), raw))
+    code, out, err = run_main(["estimate", "--data", str(DATA), "--model", str(path)], capsys)
+    assert code == 2 and out == "" and err.startswith("error: ") and len(err.splitlines()) == 1, repr(err)
+    assert key in err and "; " in err and "Traceback" not in err

@@ -17,6 +17,7 @@ from collections import Counter
 
 from .config import COUNT_MAX, DIM_MAX, FFN_MAX, TOKENS_MAX, Config
 from .decoders import Shape, attention, layer_count, llama, vocab
+from .files import describe
 from .refuse import refuse_unmodelled
 
 
@@ -68,7 +69,7 @@ def nemotron_h(cfg: Config, model_type: str) -> Shape:
     if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-E"):
         raise cfg.error(
             f"{cfg.name('hybrid_override_pattern')} must be a string of {n_layers} layer kinds (M, *, -, E), "
-            f"got {pattern!r:.60}"
+            f"got {describe(pattern)}"
         )
     if "E" in pattern:
         raise refuse_unmodelled(cfg, model_type, "a Mamba-2 / attention / MoE layer pattern (E layers)")
@@ -98,16 +99,25 @@ def nemotron_h(cfg: Config, model_type: str) -> Shape:
     return Shape(fields, [note])
 
 
+def _part(block: dict, key: str) -> dict:
+    part = block.get(key)
+    if part is None:
+        return {}
+    if not isinstance(part, dict):
+        raise ValueError(f"an {key} that is not an object")
+    return part
+
+
 def _ffn_width(block: dict, hidden: int) -> float:
     """SwiGLU width of one DeciLM FFN; a linear replacement (hidden x hidden) as its equivalent width."""
-    ffn = block.get("ffn") or {}
+    ffn = _part(block, "ffn")
     if ffn.get("no_op"):
         return 0.0
     if ffn.get("replace_with_linear"):
         return hidden / 3
     mult = ffn.get("ffn_mult")
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 64:
-        raise ValueError(f"ffn_mult {mult!r}")
+        raise ValueError(f"ffn_mult {describe(mult)}, not a positive multiplier")
     return 256 * math.ceil(int(2 * mult * hidden / 3) / 256)
 
 
@@ -119,14 +129,19 @@ def deci(cfg: Config, model_type: str) -> Shape:
     hidden, heads = fields["hidden_size"], fields["n_heads"]
     try:
         widths = [_ffn_width(b, hidden) for b in blocks]
+        attn = [_part(b, "attention") for b in blocks]
     except ValueError as exc:
-        raise cfg.error(f"{cfg.name('block_configs')} has a block with {exc}, not a positive multiplier") from None
-    attn = [b.get("attention") or {} for b in blocks]
-    groups = Counter(a.get("n_heads_in_group") for a in attn if not a.get("no_op") and not a.get("replace_with_linear"))
+        raise cfg.error(f"{cfg.name('block_configs')} has a block with {exc}") from None
+    kept = [a.get("n_heads_in_group") for a in attn if not a.get("no_op") and not a.get("replace_with_linear")]
+    bad = next((g for g in kept if isinstance(g, bool) or not isinstance(g, int) or g < 1 or heads % g), None)
+    if bad is not None or (kept and None in kept):
+        raise cfg.error(
+            f"{cfg.name('block_configs')} has n_heads_in_group {describe(bad)}, not a whole number dividing the "
+            f"{heads} heads"
+        )
+    groups = Counter(kept)
     group = groups.most_common(1)[0][0] if groups else heads
-    n_attn = sum(groups.values())
-    if not isinstance(group, int) or isinstance(group, bool) or group < 1 or heads % group:
-        raise cfg.error(f"{cfg.name('block_configs')} has n_heads_in_group {group!r}, which does not divide {heads}")
+    n_attn = len(kept)
     n_linear = len(blocks) - n_attn
     replaced = sum(1 for a in attn if a.get("replace_with_linear"))
     fields.update(
