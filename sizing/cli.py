@@ -205,12 +205,14 @@ def recommend(
 
 @app.command()
 def models(
-    search: str | None = typer.Argument(None, help="Text to filter ids and names by."),
+    search: str | None = typer.Argument(None, help="Text to filter ids, names and aliases by."),
     data: Path | None = DataOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (total/active parameters, context, format)."),
 ) -> None:
-    """List the model catalog."""
-    found = [m for m in cat.load(data).models.values() if not search or search.lower() in (m.id + m.name).lower()]
-    typer.echo(report.models_table(found))
+    """List the model catalog: total and active parameters, context length and the format each checkpoint ships in."""
+    key = (search or "").lower()
+    found = [m for m in cat.load(data).models.values() if key in " ".join((m.id, m.name, *m.aliases)).lower()]
+    typer.echo(json.dumps([report.model_json(m) for m in found], indent=2) if as_json else report.models_table(found))
 
 
 @app.command()

@@ -34,6 +34,13 @@ def estimate_text(e: Estimate) -> str:
     return "\n".join(lines)
 
 
+# the shape fields estimate --json repeats under assumptions (those a row leaves empty are left out)
+SHAPE_KEYS = set(
+    "n_layers hidden_size n_heads n_kv_heads head_dim ffn_size vocab_size n_experts n_active_experts kv_lora_rank "
+    "sliding_window_tokens moe_layer_step expert_weight_bits n_vision_params n_linear_attn_layers index_topk".split()
+)
+
+
 def estimate_json(e: Estimate) -> dict:
     """The stable output object (README.md, 'Machine-readable output')."""
     m, s, x = e.memory, e.speed, e.execution
@@ -55,26 +62,9 @@ def estimate_json(e: Estimate) -> dict:
         },
         "assumptions": {
             "model": e.model.id,
-            "shape": {
-                k: v
-                for k, v in e.model.model_dump(
-                    include={
-                        "n_layers",
-                        "hidden_size",
-                        "n_heads",
-                        "n_kv_heads",
-                        "head_dim",
-                        "ffn_size",
-                        "vocab_size",
-                        "n_experts",
-                        "n_active_experts",
-                        "kv_lora_rank",
-                        "sliding_window_tokens",
-                    }
-                ).items()
-                if v is not None
-            },
+            "shape": {k: v for k, v in e.model.model_dump(include=SHAPE_KEYS).items() if v is not None},
             "n_params": round(e.model.n_params),
+            "n_active_params": round(e.model.derived_active_params),
             "gpu": e.system.gpu.id,
             "n_gpus": e.system.n_gpus,
             "engine": x.engine.id,
@@ -336,23 +326,48 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> str:
     return cap.get()
 
 
+def _kind(m: ModelSpec) -> str:
+    kind = "MLA" if m.is_mla else ("MoE" if m.is_moe else "dense")
+    kind += "+linear" if m.n_linear_layers else ""
+    return kind + ("+vision" if m.n_vision_params else "")
+
+
+def model_json(m: ModelSpec) -> dict:
+    """A catalog model for `sizing models --json`: stated counts (else the shape's), context, shipped format."""
+    active = m.n_active_params or m.derived_active_params
+    return {
+        "id": m.id,
+        "name": m.name,
+        "aliases": list(m.aliases),
+        "hf_repo": m.hf_repo,
+        "kind": _kind(m),
+        "n_params": round(m.n_params),
+        "n_active_params": round(active),
+        "n_vision_params": round(m.n_vision_params or 0),
+        "max_context_tokens": m.max_context_tokens,
+        "default_precision": m.default_precision,
+        "expert_weight_bits": m.expert_weight_bits,
+    }
+
+
 def models_table(models: list[ModelSpec]) -> str:
     rows = [
         [
             m.id,
             m.name,
             fmt_count(m.n_params),
-            str(m.n_layers),
-            str(m.hidden_size),
+            fmt_count(m.n_active_params or m.derived_active_params),
+            f"{m.n_layers} x {m.hidden_size}",
             f"{m.n_heads}/{m.n_kv_heads}",
-            "MLA" if m.is_mla else ("MoE" if m.is_moe else "dense"),
+            _kind(m),
             f"{m.max_context_tokens:,}",
+            (m.default_precision or "-") + (f" ({m.expert_weight_bits:g}-bit experts)" if m.expert_weight_bits else ""),
         ]
         for m in models
     ]
     return _table(
         f"{len(models)} models",
-        ["id", "name", "params", "layers", "hidden", "heads/kv", "kind", "context"],
+        ["id", "name", "params", "active", "layers", "heads/kv", "kind", "context", "ships as"],
         rows,
     )
 

@@ -108,6 +108,12 @@ def kv_cache_bytes(model: ModelSpec, latent: bool, kv_bits: float, tokens: float
     return per_token * layer_tokens(model, tokens) + linear_state_bytes(model)
 
 
+def kv_bytes_per_token(model: ModelSpec, latent: bool, kv_bits: float) -> float:
+    """What one more token adds to a sequence's cache: kv_cache_bytes without the fixed linear-attention state
+    (kv_cache_bytes at 1 token is the cache of a 1-token sequence, state included)."""
+    return kv_cache_bytes(model, latent, kv_bits, 1.0) - linear_state_bytes(model)
+
+
 def ffn_width_per_token(model: ModelSpec) -> int:
     """Intermediate activations one token produces in the MLP: routed tokens go to k experts (+ shared ones)."""
     if model.is_moe:

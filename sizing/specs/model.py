@@ -65,6 +65,7 @@ class ModelSpec(Base):
         "qk_nope_head_dim": Col("qk_nope_head_dim", "int", required=False),
         "v_head_dim": Col("v_head_dim", "int", required=False),
         "moe_layer_step": Col("moe_layer_step", "int", required=False),
+        "n_mlp_layers": Col("n_mlp_layers", "int", required=False),
         "expert_weight_bits": Col("expert_weight_bits", "float", required=False),
         "vision_params_b": Col("n_vision_params", "float", 1e9, required=False),
         "n_linear_attn_layers": Col("n_linear_attn_layers", "int", required=False),
@@ -113,6 +114,7 @@ class ModelSpec(Base):
     qk_nope_head_dim: NonNegInt | None = None
     v_head_dim: NonNegInt | None = None
     moe_layer_step: PosInt | None = None  # MoE MLP on every k-th layer after the dense ones (Llama 4); None = all
+    n_mlp_layers: NonNegInt | None = None  # layers with an MLP (Nemotron-H: fewer than its mixers); None = all
     expert_weight_bits: PosFloat | None = None  # routed experts as the checkpoint stores them (gpt-oss MXFP4: 4.25)
     n_vision_params: NonNegFloat | None = None  # vision/audio tower: weight memory, no per-text-token FLOPs
     n_linear_attn_layers: NonNegInt | None = None  # layers whose mixer is linear attention / SSM (no KV cache)
@@ -173,8 +175,7 @@ class ModelSpec(Base):
 
     @property
     def indexer_params_per_layer(self) -> int:
-        """DeepSeek-V3.2 lightning indexer: queries from the q latent (q_lora_rank -> heads x dim), one shared key
-        (hidden -> dim) and per-head weights (hidden -> heads) (DeepSeek-V3.2-Exp inference/model.py Indexer)."""
+        """DeepSeek-V3.2-Exp inference/model.py Indexer: q latent -> heads x dim, hidden -> one key and head weights."""
         ih, idim = self.index_n_heads or 0, self.index_head_dim or 0
         return (self.q_lora_rank or self.hidden_size) * ih * idim + self.hidden_size * (idim + ih)
 
@@ -206,7 +207,8 @@ class ModelSpec(Base):
     @property
     def linear_params(self) -> int:
         """Everything a quantizer converts: all blocks, without embeddings, lm_head and the vision tower."""
-        n_dense = self.n_layers - self.n_moe_layers
+        with_mlp = self.n_layers if self.n_mlp_layers is None else min(self.n_mlp_layers, self.n_layers)
+        n_dense = max(0, with_mlp - self.n_moe_layers)
         attn, linear = self.attn_params_per_layer, self.linear_attn_params_per_layer
         mixers = self.n_attn_layers * attn + self.n_linear_layers * linear
         mlp = n_dense * self.dense_mlp_params + self.n_moe_layers * self.moe_layer_params(self.n_experts or 0)
