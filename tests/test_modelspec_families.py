@@ -273,7 +273,7 @@ NEW_KEYS = {  # key -> (base config, where it sits, values that must be refused 
     "vision_config": (corpus_config("qwen3-vl-8b-instruct"), None, ['"x"', "[1]", "3"]),
     "quantization_config": (corpus_config("gpt-oss-20b"), None, ['"mxfp4"', "[1]"]),
     "shared_expert_intermediate_size": (corpus_config("qwen1.5-moe-a2.7b"), None, HOSTILE),
-    "sliding_window_pattern": (corpus_config("gemma-2-9b") | {"sliding_window_pattern": 2}, None, HOSTILE[:3]),
+    "sliding_window_pattern": (corpus_config("gemma-2-2b") | {"sliding_window_pattern": 2}, None, HOSTILE[:3]),
 }
 CASES = [(key, raw) for key, (_, _, values) in NEW_KEYS.items() for raw in values]
 

@@ -5,7 +5,8 @@ FLOPs per token (2 per weight touched) add up as in the real stack; what the fol
 - Qwen3-Next (qwen3_next): Gated DeltaNet linear attention on all but every full_attention_interval-th layer,
   routed experts plus one shared expert on every layer (HF modeling_qwen3_next).
 - Nemotron-H (nemotron_h): hybrid_override_pattern, one character per layer: M a Mamba-2 mixer, * attention,
-  - an MLP (relu^2, ungated); MLP layers are spread over the mixer layers (HF modeling_nemotron_h).
+  - an MLP (relu^2, ungated); the mixer blocks are the layers, the MLP blocks counted apart (n_mlp_layers)
+  (HF modeling_nemotron_h).
 - Llama-Nemotron (nemotron-nas, DeciLM): block_configs, one per layer, each attention a GQA of heads /
   n_heads_in_group K/V heads, a linear layer or nothing, each FFN a SwiGLU of ffn_mult or nothing (DeciLM
   modeling_decilm.py: intermediate = 2 x ffn_mult x hidden / 3 rounded up to a multiple of 256)."""
@@ -78,24 +79,23 @@ def nemotron_h(cfg: Config, model_type: str) -> Shape:
     fields = attention(cfg, kv_keys=("num_key_value_heads",))
     fields.update(head_dim=cfg.count("attention_head_dim", "head_dim", high=DIM_MAX, default=fields["head_dim"]))
     ffn = cfg.count("intermediate_size", high=FFN_MAX, what="the MLP width")
-    context = cfg.count("max_position_embeddings", high=TOKENS_MAX, default=4096)
+    apart = kinds["-"] <= mixers  # ModelSpec.n_mlp_layers: MLP blocks counted apart from the mixer blocks
     fields.update(
         architecture=model_type,
         n_layers=mixers,
-        ffn_size=max(1, round(kinds["-"] * ffn / mixers)),
+        ffn_size=ffn if apart else max(1, round(kinds["-"] * ffn / mixers)),
+        n_mlp_layers=kinds["-"] if apart else None,
         gated_mlp=False,
         attn_bias=cfg.flag("attention_bias", False),
         mlp_bias=cfg.flag("mlp_bias", False),
         vocab_size=vocab(cfg),
         tied_embeddings=cfg.flag("tie_word_embeddings", False),
-        max_context_tokens=context,
+        max_context_tokens=cfg.count("max_position_embeddings", high=TOKENS_MAX, default=4096),
         n_linear_attn_layers=kinds["M"],
         **_mamba2(cfg, fields["hidden_size"]),
     )
-    note = (
-        f"{n_layers} layers ({kinds['M']} Mamba-2, {kinds['*']} attention, {kinds['-']} MLP of {ffn}) folded into "
-        f"{mixers} mixer layers with an MLP of {fields['ffn_size']} each: weights, cache and FLOPs add up"
-    )
+    mlp = f"{kinds['-']} MLP blocks of {ffn} beside them" if apart else f"an MLP of {fields['ffn_size']} each"
+    note = f"{n_layers} layers ({kinds['M']} Mamba-2, {kinds['*']} attention, {kinds['-']} MLP) sized as {mixers} mixer layers with {mlp}"
     return Shape(fields, [note])
 
 
