@@ -95,7 +95,10 @@ def nemotron_h(cfg: Config, model_type: str) -> Shape:
         **_mamba2(cfg, fields["hidden_size"]),
     )
     mlp = f"{kinds['-']} MLP blocks of {ffn} beside them" if apart else f"an MLP of {fields['ffn_size']} each"
-    note = f"{n_layers} layers ({kinds['M']} Mamba-2, {kinds['*']} attention, {kinds['-']} MLP) sized as {mixers} mixer layers with {mlp}"
+    note = (
+        f"{n_layers} layers ({kinds['M']} Mamba-2, {kinds['*']} attention, {kinds['-']} MLP) sized as {mixers} "
+        f"mixer layers with {mlp}"
+    )
     return Shape(fields, [note])
 
 
