@@ -22,6 +22,11 @@ COUNT_MAX = 1 << 16  # layers, heads, experts
 VOCAB_MAX = 1 << 24
 TOKENS_MAX = 1 << 32  # context and sliding window
 _NAME = re.compile(r"[\w.-]{1,100}")  # a model_type: `llama`, `qwen2_moe`, `deepseek_v3`
+_COMMON_WORDS = {"num", "n", "size", "of", "the", "per", "max", "config", "model"}  # words too common to relate keys
+
+
+def _words(key: str) -> set[str]:
+    return {w for w in re.split(r"[_\W\d]+", key.lower()) if w}
 
 
 class Config:
@@ -30,26 +35,47 @@ class Config:
     def __init__(self, values: dict, path: Path, prefix: str = "") -> None:
         self.values, self.path, self.prefix = values, path, prefix
         self.used: dict[str, str] = {}  # first key of a quantity -> the key that gave it (for error messages)
+        self.seen: set[str] = set()  # every key a reader asked for, present or not (what it understood)
 
     @classmethod
     def read(cls, path: Path) -> Config:
+        """The whole file; a multimodal wrapper's `text_config` is taken apart by the family readers (sub)."""
         data = read_capped(path, CONFIG_MAX_BYTES, "point --model at a Hugging Face model folder")
         values = load_json(data, path, FIX)
         if not isinstance(values, dict):
             raise SizingError(
                 f"{show(path)} holds {describe(values)}, not a JSON object; is this a Hugging Face config.json?"
             )
-        text = values.get("text_config") if "num_hidden_layers" not in values else None
-        if text is not None and not isinstance(text, dict):
-            raise SizingError(
-                f"{show(path)}: 'text_config' must be an object of the language model's keys, got "
-                f"{describe(text)}; {FIX}"
-            )
-        if text is not None:  # a multimodal wrapper keeps the language model's shape in text_config
-            if "model_type" not in text and isinstance(values.get("model_type"), str):
-                text = {**text, "model_type": values["model_type"]}
-            return cls(text, path, "text_config.")
         return cls(values, path)
+
+    def sub(self, key: str, inherit: tuple[str, ...] = ()) -> Config | None:
+        """The nested object `key` (text_config, vision_config, attn_config) with its keys prefixed, None when
+        absent or null; `inherit` names keys it takes from this level when it lacks them (a text_config without
+        its own model_type is the wrapper's)."""
+        self.seen.add(key)
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.error(f"{self.name(key)} must be an object of keys, got {describe(value)}")
+        extra = {k: self.values[k] for k in inherit if k not in value and self.values.get(k) is not None}
+        return Config({**value, **extra}, self.path, f"{self.prefix}{key}.")
+
+    def related(self, keys: tuple[str, ...], hints: tuple[str, ...] = ()) -> list[str]:
+        """Keys this file has, and no reader used, that look like one of `keys` or `hints` (share a word)."""
+        words = {w for k in keys + hints for w in _words(k) if w not in _COMMON_WORDS}
+        found = [k for k in self.values if k not in keys and k not in self.seen and words & _words(k)]
+        return [f"'{self.prefix}{show(k, 40)}'" for k in sorted(found)[:6]]
+
+    def lacks(self, keys: tuple[str, ...], what: str, hints: tuple[str, ...] = ()) -> SizingError:
+        """The refusal for a quantity none of `keys` gives: what was expected, and what the file has instead."""
+        also = f"; sizing also reads it as {', '.join(self.name(k) for k in keys[1:])}" if keys[1:] else ""
+        near = self.related(keys, hints)
+        found = f"; the file has {', '.join(near)}, which look related but are not read for this" if near else ""
+        return self.error(
+            f"lacks {self.name(keys[0])} ({what}{also}){found}",
+            f"add {self.name(keys[0])} as the model's own config.json has it, or check that this is a causal-LM config",
+        )
 
     def name(self, key: str) -> str:
         """A key as config.json spells it: the alias that gave the value (`n_embd` for hidden_size), prefixed."""
@@ -59,7 +85,17 @@ class Config:
         return SizingError(f"{show(self.path)}: {problem}; {fix}")
 
     def has(self, key: str) -> bool:
+        self.seen.add(key)
         return self.values.get(key) is not None
+
+    def absent(self, key: str) -> bool:
+        """Not written at all (a null is written: it is refused where a value is needed, not defaulted)."""
+        self.seen.add(key)
+        return key not in self.values
+
+    def raw(self, key: str) -> object:
+        self.seen.add(key)
+        return self.values.get(key)
 
     def _whole(self, key: str, low: int, high: int) -> int:
         value = self.values[key]
@@ -74,15 +110,16 @@ class Config:
             raise self.error(f"{self.name(key)} is {describe(value)}, but must be from {low} to {high}{beyond}")
         return int(value)
 
-    def count(self, *keys: str, high: int, default: int | None = None, low: int = 1) -> int:
+    def count(
+        self, *keys: str, high: int, default: int | None = None, low: int = 1, what: str = "", hints: tuple = ()
+    ) -> int:
         """The first of `keys` that is present and not null (HF configs name one quantity several ways)."""
         for key in keys:
             if self.has(key):
                 self.used[keys[0]] = key
                 return self._whole(key, low, high)
         if default is None:
-            names = " or ".join(self.name(k) for k in keys)
-            raise self.error(f"lacks {names}", "is this a Hugging Face causal-LM config.json?")
+            raise self.lacks(keys, what or "a size sizing needs", hints)
         return default
 
     def optional(self, key: str, high: int, low: int = 0) -> int | None:
@@ -91,7 +128,7 @@ class Config:
 
     def flag(self, key: str, default: bool) -> bool:
         """A JSON boolean; absent or null means `default`. "no", 0 or "false" are refused rather than guessed."""
-        value = self.values.get(key)
+        value = self.raw(key)
         if value is None:
             return default
         if not isinstance(value, bool):
@@ -101,7 +138,7 @@ class Config:
         return value
 
     def text(self, key: str, default: str) -> str:
-        value = self.values.get(key)
+        value = self.raw(key)
         if value is None:
             return default
         if not isinstance(value, str) or not _NAME.fullmatch(value):

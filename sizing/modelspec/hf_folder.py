@@ -1,9 +1,11 @@
-"""A ModelSpec from a local Hugging Face folder: the shape from config.json (Llama, Qwen2/3, Mistral, Mixtral,
-DeepSeek V2/V3, Gemma 2, Phi-3 keys), the exact count and bits on disk from safetensors headers when present.
+"""A ModelSpec from a local Hugging Face folder: the shape from config.json, read by its family's reader
+(families), the count and bits on disk from the weights when the folder has them (safetensors headers, a shard
+index's total_size, GGUF tensor tables), and the shape's count checked against theirs.
 
 Every value is checked where it is read (config.Config) and the shape as a whole before a ModelSpec is built:
 KV heads divide the attention heads, heads divide the width unless head_dim says otherwise, active experts are
-among the experts. An error names the keys as config.json writes them."""
+among the experts. An error names the keys as config.json writes them. What a reader assumed, could not model
+or found disagreeing reaches the estimate's notes through ModelSpec.assumed."""
 
 from __future__ import annotations
 
@@ -14,114 +16,20 @@ from pydantic import ValidationError
 
 from sizing.specs import ModelSpec, SizingError
 
-from .config import COUNT_MAX, DIM_MAX, FFN_MAX, TOKENS_MAX, VOCAB_MAX, Config
+from .checkpoint import dtype_bits, gguf_counts, index_size
+from .config import Config
 from .files import kind, show
+from .registry import read_shape
 from .safetensors import FLOAT_DTYPES, read_safetensors_headers
 
 MAX_PARAMS = 1e14  # 100T: a shape past this is a typo, and the estimates would overflow into nonsense
-UNGATED = ("gpt_bigcode", "mpt", "falcon", "gpt2", "gpt_neox")
-
-
-def _attention(cfg: Config, is_mla: bool) -> dict:
-    """Width and heads, with the checks grouped-query attention implies (HF's repeat_kv needs whole groups).
-    Under MLA the head size comes from qk_nope_head_dim + qk_rope_head_dim instead (see _mla)."""
-    hidden = cfg.count("hidden_size", "n_embd", "d_model", high=DIM_MAX)
-    heads = cfg.count("num_attention_heads", "n_head", "n_heads", high=COUNT_MAX)
-    kv_heads = cfg.count("num_key_value_heads", "multi_query_group_num", high=COUNT_MAX, default=heads)
-    h, kv = cfg.name("num_attention_heads"), cfg.name("num_key_value_heads")
-    if kv_heads > heads:
-        raise cfg.error(f"{kv} ({kv_heads}) exceeds {h} ({heads}): there cannot be more KV heads than heads")
-    if heads % kv_heads:
-        raise cfg.error(
-            f"{h} ({heads}) is not a multiple of {kv} ({kv_heads}): each KV head serves an equal group of heads"
-        )
-    fields = dict(hidden_size=hidden, n_heads=heads, n_kv_heads=kv_heads)
-    if is_mla:
-        return fields
-    if cfg.has("head_dim"):
-        return dict(fields, head_dim=cfg.count("head_dim", high=DIM_MAX))
-    if hidden % heads:
-        raise cfg.error(
-            f"{cfg.name('hidden_size')} ({hidden}) is not divisible by {h} ({heads}) and there is no 'head_dim'",
-            'add "head_dim" (the size of one head) or fix the two',
-        )
-    return dict(fields, head_dim=hidden // heads)
-
-
-def _mla(cfg: Config) -> dict:
-    """DeepSeek's multi-head latent attention (kv_lora_rank set): the head size is qk_nope + qk_rope."""
-    rope = cfg.count("qk_rope_head_dim", high=DIM_MAX)
-    nope = cfg.count("qk_nope_head_dim", high=DIM_MAX)
-    return dict(
-        head_dim=rope + nope,
-        kv_lora_rank=cfg.count("kv_lora_rank", high=DIM_MAX),
-        q_lora_rank=cfg.optional("q_lora_rank", DIM_MAX) or 0,
-        qk_rope_head_dim=rope,
-        qk_nope_head_dim=nope,
-        v_head_dim=cfg.optional("v_head_dim", DIM_MAX) or nope,
-    )
-
-
-def _moe(cfg: Config, n_layers: int) -> dict:
-    """Routed experts (Mixtral, DeepSeekMoE, Qwen-MoE keys); {} for a dense model."""
-    experts = cfg.count("num_local_experts", "n_routed_experts", "num_experts", high=COUNT_MAX, default=0, low=0)
-    if not experts:
-        return {}
-    active = cfg.count("num_experts_per_tok", high=COUNT_MAX)
-    if active > experts:
-        raise cfg.error(
-            f"{cfg.name('num_experts_per_tok')} ({active}) exceeds {cfg.name('num_local_experts')} ({experts}): "
-            "a token cannot be routed to more experts than there are"
-        )
-    dense = cfg.optional("first_k_dense_replace", COUNT_MAX) or 0
-    if dense > n_layers:
-        raise cfg.error(
-            f"{cfg.name('first_k_dense_replace')} ({dense}) is more than {cfg.name('num_hidden_layers')} ({n_layers})"
-        )
-    return dict(
-        n_experts=experts,
-        n_active_experts=active,
-        n_shared_experts=cfg.optional("n_shared_experts", COUNT_MAX) or 0,
-        expert_ffn_size=cfg.count("moe_intermediate_size", "intermediate_size", high=FFN_MAX),
-        n_dense_layers=dense,
-    )
-
-
-def _window(cfg: Config, n_layers: int, context: int, model_type: str) -> dict:
-    """Sliding-window attention, when it is on and shorter than the context (Gemma 2 alternates it by layer)."""
-    sliding = cfg.optional("sliding_window", TOKENS_MAX) if cfg.flag("use_sliding_window", True) else None
-    if not sliding or sliding >= context:
-        return dict(sliding_window_tokens=None, n_sliding_layers=None)
-    return dict(
-        sliding_window_tokens=sliding, n_sliding_layers=n_layers // 2 if model_type.startswith("gemma") else n_layers
-    )
+AGREE = 0.02  # the shape's count and the weights' disagree past this: warn (the catalog's own tolerance)
+MISMATCH = "check that every shard is there and that config.json belongs to these files"
 
 
 def shape_fields(cfg: Config) -> dict:
-    """Every ModelSpec shape field from a checked config."""
-    model_type = cfg.text("model_type", "llama")
-    if cfg.flag("is_encoder_decoder", False):  # T5, BART: d_model and num_layers mean something else there
-        raise cfg.error("'is_encoder_decoder' is true", "sizing estimates decoder-only (causal LM) models")
-    is_mla = bool(cfg.optional("kv_lora_rank", DIM_MAX))
-    fields = _attention(cfg, is_mla)
-    hidden = fields["hidden_size"]
-    n_layers = cfg.count("num_hidden_layers", "n_layer", "num_layers", high=COUNT_MAX)
-    context = cfg.count("max_position_embeddings", "seq_length", "n_positions", high=TOKENS_MAX, default=4096)
-    fields.update(
-        architecture=model_type,
-        n_layers=n_layers,
-        ffn_size=cfg.count("intermediate_size", "ffn_hidden_size", "n_inner", high=FFN_MAX, default=4 * hidden),
-        gated_mlp=model_type not in UNGATED,
-        attn_bias=cfg.flag("attention_bias", model_type in ("qwen2", "qwen2_moe", "qwen")),
-        vocab_size=cfg.count("vocab_size", "padded_vocab_size", high=VOCAB_MAX),
-        tied_embeddings=cfg.flag("tie_word_embeddings", model_type.startswith("gemma")),
-        max_context_tokens=context,
-        **_window(cfg, n_layers, context, model_type),
-        **_moe(cfg, n_layers),
-    )
-    if is_mla:  # MLA caches a latent, not per-head K and V: ModelSpec counts every head as a KV head
-        fields.update(_mla(cfg), n_kv_heads=fields["n_heads"])
-    return fields
+    """Every ModelSpec shape field from a checked config (the family reader's, without its notes)."""
+    return read_shape(cfg).fields
 
 
 def _folder_name(folder: Path) -> str:
@@ -131,6 +39,7 @@ def _folder_name(folder: Path) -> str:
 
 def _spec(folder: Path, cfg: Config) -> ModelSpec:
     name = _folder_name(folder)
+    shape = read_shape(cfg)
     try:
         spec = ModelSpec(
             id=name.lower(),
@@ -138,7 +47,8 @@ def _spec(folder: Path, cfg: Config) -> ModelSpec:
             family="local",
             n_params=1.0,
             source=f"local folder {show(folder)} (config.json)",
-            **shape_fields(cfg),
+            assumed="; ".join(shape.notes) or None,
+            **shape.fields,
         )
     except ValidationError as exc:  # not reached when the checks above are complete; still one line
         err = exc.errors()[0]
@@ -150,7 +60,7 @@ def _spec(folder: Path, cfg: Config) -> ModelSpec:
             f"{cfg.name('hidden_size')}, {cfg.name('num_hidden_layers')}, {cfg.name('intermediate_size')}, "
             f"{cfg.name('vocab_size')} and the expert counts"
         )
-    return spec
+    return spec.model_copy(update={"n_params": float(spec.derived_params)})
 
 
 def config_path(folder: Path) -> Path:
@@ -164,42 +74,78 @@ def config_path(folder: Path) -> Path:
     return path
 
 
-def _with_headers(spec: ModelSpec, headers: tuple[int, float, dict[str, float]], folder: Path) -> ModelSpec:
-    """The count and bits on disk from safetensors headers. Unquantized (nearly all bytes in float dtypes): the
-    header count is exact, and must be at least half the shape's (else shards or the config do not belong).
-    Quantized (packed integer weights, whose element count is not the parameter count): the shape's count, and
-    the real bits on disk, which must be a plausible 1-64 per parameter."""
-    n_float, n_bytes, by_dtype = headers
+def _noted(spec: ModelSpec, note: str) -> str:
+    return f"{spec.assumed}; {note}" if spec.assumed else note
+
+
+def _counted(spec: ModelSpec, count: float, bits: float, what: str, folder: Path) -> ModelSpec:
+    """The weights' count and bits, the shape's count checked against them: under half is another model's
+    weights (an error), more than 2% apart a warning naming both figures."""
     derived = spec.derived_params
-    packed = sum(size for dtype, size in by_dtype.items() if dtype not in FLOAT_DTYPES)
-    source = spec.source + " + safetensors headers"
-    mismatch = "check that every shard is there and that config.json belongs to these files"
+    if count < derived / 2:
+        raise SizingError(
+            f"the {what} in {show(folder)} hold {count:.4g} parameters, less than half the {derived:.4g} that "
+            f"config.json's shape has; {MISMATCH}"
+        )
+    update: dict = {"n_params": float(count), "weight_bits_on_disk": bits, "source": f"{spec.source} + {what}"}
+    gap = count / derived - 1
+    if abs(gap) > AGREE:
+        update["assumed"] = _noted(
+            spec,
+            f"the {what} hold {count / 1e9:.3f}B parameters but config.json's shape gives {derived / 1e9:.3f}B "
+            f"({gap:+.1%}): the count shown is the weights', memory and speed follow the shape; {MISMATCH}",
+        )
+    return spec.model_copy(update=update)
+
+
+def _packed(spec: ModelSpec, n_bytes: float, what: str, folder: Path) -> ModelSpec:
+    """Quantized weights (packed integers, whose element count is not the parameter count): the shape's count and
+    the real bits on disk, which must be a plausible 1-64 per parameter."""
+    derived = spec.derived_params
+    bits = n_bytes * 8 / derived
+    if not 1 <= bits <= 64:
+        raise SizingError(
+            f"the {what} in {show(folder)} hold {n_bytes:.4g} bytes, {bits:.3g} bits for each of the "
+            f"{derived:.4g} parameters config.json's shape has; {MISMATCH}"
+        )
+    return spec.model_copy(update={"weight_bits_on_disk": bits, "source": f"{spec.source} + {what}"})
+
+
+def _with_headers(spec: ModelSpec, headers: tuple[int, float, dict[str, float]], folder: Path) -> ModelSpec:
+    """Unquantized (nearly all bytes in float dtypes): the header count is exact. Quantized: packed."""
+    n_float, n_bytes, by_dtype = headers
     if n_float > MAX_PARAMS or n_bytes > 8 * MAX_PARAMS:
         raise SizingError(
             f"the safetensors headers in {show(folder)} describe more than any real model holds; "
             "re-download the checkpoint"
         )
+    packed = sum(size for dtype, size in by_dtype.items() if dtype not in FLOAT_DTYPES)
     if packed <= 0.1 * n_bytes:  # int tensors of an unquantized model are a few buffers (position ids)
-        if n_float < derived / 2:
-            raise SizingError(
-                f"the safetensors files in {show(folder)} hold {n_float:.4g} parameters, less than half the "
-                f"{derived:.4g} that config.json's shape has; {mismatch}"
-            )
-        update = {"n_params": float(n_float), "weight_bits_on_disk": n_bytes * 8 / n_float, "source": source}
-        return spec.model_copy(update=update)
-    bits = n_bytes * 8 / derived
-    if not 1 <= bits <= 64:
-        raise SizingError(
-            f"the safetensors files in {show(folder)} hold {n_bytes:.4g} bytes, {bits:.3g} bits for each of the "
-            f"{derived:.4g} parameters config.json's shape has; {mismatch}"
-        )
-    return spec.model_copy(update={"n_params": float(derived), "weight_bits_on_disk": bits, "source": source})
+        return _counted(spec, n_float, n_bytes * 8 / max(n_float, 1), "safetensors tensors", folder)
+    return _packed(spec, n_bytes, "safetensors tensors", folder)
+
+
+def _without_safetensors(spec: ModelSpec, cfg: Config, folder: Path) -> ModelSpec:
+    """GGUF tensor tables, else a shard index's total_size, else the shape alone."""
+    gguf = gguf_counts(folder)
+    if gguf is not None:
+        elems, n_bytes, what = gguf
+        return _counted(spec, elems, n_bytes * 8 / max(elems, 1), what, folder)
+    index = index_size(folder)
+    if index is None:
+        return spec
+    path, n_bytes = index
+    bits = dtype_bits(cfg)
+    if bits is None:  # quantized, or the dtype unstated: the bytes are real, the count is the shape's
+        return _packed(spec, n_bytes, f"{path.name} total_size", folder)
+    return _counted(spec, n_bytes * 8 / bits, bits, f"{path.name} total_size at {bits} bits", folder)
 
 
 def from_hf_folder(folder: Path) -> ModelSpec:
     """The model in a local Hugging Face folder (or the folder of a config.json)."""
-    spec = _spec(folder, Config.read(config_path(folder)))
+    cfg = Config.read(config_path(folder))
+    spec = _spec(folder, cfg)
     headers = read_safetensors_headers(folder)
     if headers is None:
-        return spec.model_copy(update={"n_params": float(spec.derived_params)})
+        return _without_safetensors(spec, cfg, folder)
     return _with_headers(spec, headers, folder)
