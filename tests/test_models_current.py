@@ -178,6 +178,28 @@ def test_linear_attention_state_splits_by_value_heads_under_tensor_parallel(cata
     assert step.kv_s == pytest.approx(read / (e.system.gpu.mem_bw_bytes_s * eff.bw_eff))
 
 
+def test_sparse_attention_decode_reads_top_k_latents_and_every_indexer_key(catalog):
+    """DeepSeek-V3.2-Exp paper §1 (eq. 1-2): the indexer scores every cached token, the MLA reads the top-2048
+    latents only; up to 2048 tokens that is the whole cache."""
+    sparse, dense = catalog.model("deepseek-v3.2"), catalog.model("deepseek-v3")
+    latent, index_key = (512 + 64) * BF16_BYTES, 128 + 4  # per token and layer: bf16 latent; fp8 key + fp32 scale
+    for ctx in (1000, 2048):
+        assert shapes.decode_token_read_bytes(sparse, True, 16, ctx) == shapes.token_cache_bytes(sparse, True, 16, ctx)
+    ctx = 100_000
+    assert shapes.decode_token_read_bytes(sparse, True, 16, ctx) == pytest.approx(
+        61 * (latent * 2048 + index_key * ctx)
+    )
+    assert shapes.decode_token_read_bytes(dense, True, 16, ctx) == shapes.kv_cache_bytes(dense, True, 16, ctx)
+    e = run(catalog, Request(model="deepseek-v3.2", gpu="h200", n_gpus=8, precision="fp8", batch=8))
+    x, eff = e.execution, e.efficiency
+    step = inference.decode_step(sparse, x, e.system, eff, ctx)
+    kv_bits = shapes.kv_bits_of(x.kv_precision)
+    read = 8 * 61 * (576 * kv_bits / 8 * 2048 + index_key * ctx) * eff.kv_traffic  # the latent is replicated
+    assert step.kv_s == pytest.approx(read / (e.system.gpu.mem_bw_bytes_s * eff.bw_eff))
+    full = inference.decode_step(sparse.model_copy(update={"index_topk": None}), x, e.system, eff, ctx)
+    assert full.kv_s > 5 * step.kv_s  # reading the whole 100K-token latent cache instead
+
+
 # ---- the rows: every new model by id and alias, counts, sources ------------------------------------------------
 NEW_MODELS = (
     "gpt-oss-20b gpt-oss-120b llama-4-scout llama-4-maverick gemma-3-1b gemma-3-4b gemma-3-12b gemma-3-27b "

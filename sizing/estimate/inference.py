@@ -81,15 +81,18 @@ def decode_step(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency, context_tokens: float
 ) -> StepTime:
     """One decode step for the batch at cache depth `context`: the slower of reading the bytes (roofline: bytes /
-    (bandwidth x efficiency), hardware.md §4.5; the whole cache, the fixed state at its tensor-parallel share) and
-    doing the FLOPs, plus a fixed per-layer launch/scheduling cost and, for tensor parallel, two all-reduces per
-    layer (Megatron-LM). Layer split reads every GPU's share one after another, so it adds no speed (measured.md on
-    llama.cpp); its activations hop GPU to GPU once per step, and pipeline stages on other nodes once per node."""
+    (bandwidth x efficiency), hardware.md §4.5; the cache a step reads is shapes.decode_token_read_bytes, under
+    sparse attention the top-k entries and the indexer keys, plus the fixed state) and doing the FLOPs, plus a
+    fixed per-layer launch/scheduling cost and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer
+    split reads every GPU's share one after another, so it adds no speed (measured.md on llama.cpp); its
+    activations hop GPU to GPU once per step, and pipeline stages on other nodes once per node."""
     x, gpu = execution, system.gpu
     tp, lw = tensor_ways(x), layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
     w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
-    read = shapes.token_cache_bytes(model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens)
+    read = shapes.decode_token_read_bytes(
+        model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
+    )
     expand = model.n_kv_groups if x.engine.kv_gqa_expand else 1  # repeat_kv copies K/V per query group, not the state
     kv_read = x.batch * read * tp_kv_share(model, x) * (eff.kv_traffic * expand)
     kv_read += x.batch * shapes.linear_state_bytes(model) * tp_state_share(x) * eff.kv_traffic

@@ -125,6 +125,17 @@ def kv_bytes_per_token(model: ModelSpec, latent: bool, kv_bits: float) -> float:
     return token_cache_bytes(model, latent, kv_bits, 1.0)
 
 
+def decode_token_read_bytes(model: ModelSpec, latent: bool, kv_bits: float, tokens: float) -> float:
+    """The token-proportional cache one decode step reads for one sequence at depth `tokens` (the fixed state comes
+    on top). Dense attention reads every entry (= token_cache_bytes). Under DeepSeek Sparse Attention the lightning
+    indexer reads the key of every cached token, then the MLA reads only the index_topk selected latents per layer
+    (DeepSeek-V3.2-Exp paper §1, eq. 1-2: the indexer scores all preceding tokens, attention "retrieves only the
+    key-value entries corresponding to the top-k index scores"; vLLM v1/attention/backends/mla/flashmla_sparse.py
+    FlashMLASparseBackend gathers the latent cache at topk_indices)."""
+    entries = kv_elems_per_token_layer(model, latent) * kv_bits / 8 * attended_tokens(model, tokens)
+    return entries + index_key_bytes(model) * layer_tokens(model, tokens)
+
+
 def ffn_width_per_token(model: ModelSpec) -> int:
     """Intermediate activations one token produces in the MLP: routed tokens go to k experts (+ shared ones)."""
     if model.is_moe:
