@@ -10,7 +10,7 @@ from cli_run import run_main
 
 from sizing.catalog.checks import check_active_params, check_model_params
 from sizing.estimate import inference, parallel, shapes
-from sizing.report import estimate_json
+from sizing.report import estimate_json, estimate_text
 from sizing.scenarios import Request, run
 from sizing.specs import ModelSpec
 
@@ -198,6 +198,17 @@ def test_sparse_attention_decode_reads_top_k_latents_and_every_indexer_key(catal
     assert step.kv_s == pytest.approx(read / (e.system.gpu.mem_bw_bytes_s * eff.bw_eff))
     full = inference.decode_step(sparse.model_copy(update={"index_topk": None}), x, e.system, eff, ctx)
     assert full.kv_s > 5 * step.kv_s  # reading the whole 100K-token latent cache instead
+
+
+def test_estimate_text_names_the_expert_format(catalog):
+    """gpt-oss as shipped: bf16 attention and head, MXFP4 routed experts (4.25 bits); a q2_k run is narrower than
+    the experts' own format, so they go down with it (shapes.expert_bits)."""
+    text = estimate_text(run(catalog, Request(model="gpt-oss-20b", gpu="rtx-4090")))
+    assert "bf16 (16 bits/weight, routed experts 4.25 bits)" in text
+    q2 = catalog.precision("q2_k").weight_bits
+    text = estimate_text(run(catalog, Request(model="gpt-oss-20b", gpu="rtx-4090", precision="q2_k")))
+    assert f"q2_k ({q2:g} bits/weight, routed experts {q2:g} bits)" in text
+    assert "routed experts" not in estimate_text(run(catalog, Request(model="qwen3-30b-a3b", gpu="h200")))
 
 
 # ---- the rows: every new model by id and alias, counts, sources ------------------------------------------------
