@@ -31,10 +31,13 @@ def estimate_text(e: Estimate) -> str:
     assert s is not None
     b = m.breakdown
     verdict = "fits" if e.fits else "DOES NOT FIT"
+    bits = x.precision.weight_bits or 16
+    # routed experts in the checkpoint's own format, never wider than the run's (estimate/shapes.py expert_bits)
+    experts = f", routed experts {min(e.model.expert_weight_bits, bits):g} bits" if e.model.expert_weight_bits else ""
     lines = [
         f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {e.system.n_gpus_total} x {e.system.gpu.name} "
         f"with {x.engine.name}",
-        f"  weights {x.precision.id} ({x.precision.weight_bits or 16:g} bits/weight), KV cache {x.kv_precision.id}, "
+        f"  weights {x.precision.id} ({bits:g} bits/weight{experts}), KV cache {x.kv_precision.id}, "
         f"batch {x.batch}, prompt {x.prompt_tokens} + new {x.new_tokens} tokens",
         "",
         f"Memory per GPU: {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",

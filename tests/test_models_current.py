@@ -9,8 +9,8 @@ import pytest
 from cli_run import run_main
 
 from sizing.catalog.checks import check_active_params, check_model_params
-from sizing.estimate import shapes
-from sizing.report import estimate_json
+from sizing.estimate import inference, parallel, shapes
+from sizing.report import estimate_json, estimate_text
 from sizing.scenarios import Request, run
 from sizing.specs import ModelSpec
 
@@ -144,6 +144,71 @@ def test_sparse_attention_indexer_cache_and_compute(catalog):
     want = per_ctx * 61 * (p * 2048 - 2048**2 / 2) + 2 * 64 * 128 * 61 * p**2 / 2
     assert shapes.prefill_attention_flops(sparse, p, True) == pytest.approx(want)
     assert sparse.derived_params - dense.derived_params == 61 * (1536 * 64 * 128 + 7168 * (128 + 64))
+
+
+# ---- the estimator on these shapes -------------------------------------------------------------------------------
+QWEN3_NEXT_TOKEN = 12 * 2 * 2 * 256 * BF16_BYTES  # 12 attention layers x K,V x 2 KV heads x 256, bf16
+QWEN3_NEXT_STATE = 36 * 548_864 * BF16_BYTES  # 36 Gated DeltaNet layers' recurrent + conv state, bf16
+
+
+def test_hybrid_reports_the_per_token_cache_and_counts_the_state_per_sequence(catalog):
+    """The per-token figure is the 12 attention layers' K/V (24 KiB), not the 39.5 MB fixed state; how many
+    sequences fit still charges every sequence its state (at the rank's share of it)."""
+    e = run(catalog, Request(model="qwen3-next-80b-a3b", gpu="h200", n_gpus=2, prompt_tokens=4096, new_tokens=1024))
+    m, share = e.memory, parallel.shares(e.model, e.execution, e.system)
+    assert m.kv_bytes_per_token == QWEN3_NEXT_TOKEN
+    room = m.usable_per_gpu_bytes - m.breakdown.weights_bytes - m.breakdown.activations_bytes
+    room -= m.breakdown.overhead_bytes
+    per_seq = QWEN3_NEXT_TOKEN * 5120 * share.kv + QWEN3_NEXT_STATE * share.state
+    assert m.max_batch_at_context == int(room // per_seq)
+    assert m.max_batch_at_context < int(room // (QWEN3_NEXT_TOKEN * 5120 * share.kv))  # the state costs sequences
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4, 8])
+def test_linear_attention_state_splits_by_value_heads_under_tensor_parallel(catalog, tp):
+    """vLLM mamba_utils gated_delta_net_state_shape: divide(num_v_heads, tp) state heads per rank (32 value heads:
+    4 each at tp 8), while the 2 KV heads of the attention layers replicate past tp 2."""
+    e = run(catalog, Request(model="qwen3-next-80b-a3b", gpu="h200", n_gpus=tp, batch=4, prompt_tokens=8192))
+    share = parallel.shares(e.model, e.execution, e.system)
+    assert share.state == pytest.approx(1 / tp)
+    assert share.kv == pytest.approx(max(1, 2 // tp) / 2)
+    x, eff = e.execution, e.efficiency
+    step = inference.decode_step(e.model, x, e.system, eff, 10_000)
+    read = 4 * (QWEN3_NEXT_TOKEN * 10_000 * share.kv + QWEN3_NEXT_STATE / tp) * eff.kv_traffic
+    assert step.kv_s == pytest.approx(read / (e.system.gpu.mem_bw_bytes_s * eff.bw_eff))
+
+
+def test_sparse_attention_decode_reads_top_k_latents_and_every_indexer_key(catalog):
+    """DeepSeek-V3.2-Exp paper §1 (eq. 1-2): the indexer scores every cached token, the MLA reads the top-2048
+    latents only; up to 2048 tokens that is the whole cache."""
+    sparse, dense = catalog.model("deepseek-v3.2"), catalog.model("deepseek-v3")
+    latent, index_key = (512 + 64) * BF16_BYTES, 128 + 4  # per token and layer: bf16 latent; fp8 key + fp32 scale
+    for ctx in (1000, 2048):
+        assert shapes.decode_token_read_bytes(sparse, True, 16, ctx) == shapes.token_cache_bytes(sparse, True, 16, ctx)
+    ctx = 100_000
+    assert shapes.decode_token_read_bytes(sparse, True, 16, ctx) == pytest.approx(
+        61 * (latent * 2048 + index_key * ctx)
+    )
+    assert shapes.decode_token_read_bytes(dense, True, 16, ctx) == shapes.kv_cache_bytes(dense, True, 16, ctx)
+    e = run(catalog, Request(model="deepseek-v3.2", gpu="h200", n_gpus=8, precision="fp8", batch=8))
+    x, eff = e.execution, e.efficiency
+    step = inference.decode_step(sparse, x, e.system, eff, ctx)
+    kv_bits = shapes.kv_bits_of(x.kv_precision)
+    read = 8 * 61 * (576 * kv_bits / 8 * 2048 + index_key * ctx) * eff.kv_traffic  # the latent is replicated
+    assert step.kv_s == pytest.approx(read / (e.system.gpu.mem_bw_bytes_s * eff.bw_eff))
+    full = inference.decode_step(sparse.model_copy(update={"index_topk": None}), x, e.system, eff, ctx)
+    assert full.kv_s > 5 * step.kv_s  # reading the whole 100K-token latent cache instead
+
+
+def test_estimate_text_names_the_expert_format(catalog):
+    """gpt-oss as shipped: bf16 attention and head, MXFP4 routed experts (4.25 bits); a q2_k run is narrower than
+    the experts' own format, so they go down with it (shapes.expert_bits)."""
+    text = estimate_text(run(catalog, Request(model="gpt-oss-20b", gpu="rtx-4090")))
+    assert "bf16 (16 bits/weight, routed experts 4.25 bits)" in text
+    q2 = catalog.precision("q2_k").weight_bits
+    text = estimate_text(run(catalog, Request(model="gpt-oss-20b", gpu="rtx-4090", precision="q2_k")))
+    assert f"q2_k ({q2:g} bits/weight, routed experts {q2:g} bits)" in text
+    assert "routed experts" not in estimate_text(run(catalog, Request(model="qwen3-30b-a3b", gpu="h200")))
 
 
 # ---- the rows: every new model by id and alias, counts, sources ------------------------------------------------

@@ -22,15 +22,25 @@ from sizing.specs import (
 from . import shapes
 from .comm import allreduce_s, hops_s
 from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
-from .parallel import keeps_latent, layer_ways, shares, split_problem, tensor_ways, tp_kv_share, tp_problem
+from .parallel import (
+    keeps_latent,
+    layer_ways,
+    shares,
+    split_problem,
+    tensor_ways,
+    tp_kv_share,
+    tp_problem,
+    tp_state_share,
+)
 from .roofline import mm_eff, peak_flops, step_time, weight_eff
 
 DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise linear in c
 
 
 def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEstimate:
-    """Memory of the busiest GPU. Allocator peak = weights + KV cache for prompt+new tokens of every sequence +
-    prefill activations; device peak adds the CUDA context and allocator slack (measured.md: ~0.3-0.5 GiB that
+    """Memory of the busiest GPU. Allocator peak = weights + KV cache for prompt+new tokens of every sequence (the
+    token-proportional part at the KV share, the fixed linear-attention state at its own share) + prefill
+    activations; device peak adds the CUDA context and allocator slack (measured.md: ~0.3-0.5 GiB that
     max_memory_allocated does not see). Engines that pre-allocate (vLLM gpu_memory_utilization) show that
     fraction of the card, the surplus being their KV pool."""
     engine, x, gpu = execution.engine, execution, system.gpu
@@ -39,8 +49,10 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     weights = lin * share.blocks + emb * share.embed
     kv_bits = shapes.kv_bits_of(x.kv_precision)
     latent = keeps_latent(model, x)
-    kv_seq = shapes.kv_cache_bytes(model, latent, kv_bits, x.context_tokens)
-    kv = x.batch * kv_seq * share.kv
+    tokens_seq = shapes.token_cache_bytes(model, latent, kv_bits, x.context_tokens)
+    state_seq = shapes.linear_state_bytes(model)
+    kv = x.batch * tokens_seq * share.kv + x.batch * state_seq * share.state
+    kv_seq = tokens_seq * share.kv + state_seq * share.state  # one sequence on the busiest GPU, its state included
     act = activation_bytes(model, x)
     allocated = weights + kv + act
     overhead = engine.context_bytes + engine.fragmentation * allocated
@@ -49,7 +61,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     fits = need <= usable
     kv_reported = kv + (usable - need) if engine.gpu_memory_utilization and fits else kv  # the pre-allocated pool
     room = usable - (weights + act + overhead)
-    max_batch = int(room // (kv_seq * share.kv)) if room > 0 and kv_seq > 0 else 0
+    max_batch = int(room // kv_seq) if room > 0 and kv_seq > 0 else 0
     return MemoryEstimate(
         per_gpu_bytes=weights + kv_reported + act + overhead,
         need_per_gpu_bytes=need,
@@ -60,7 +72,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
         breakdown=MemoryBreakdown(
             weights_bytes=weights, kv_cache_bytes=kv_reported, activations_bytes=act, overhead_bytes=overhead
         ),
-        kv_bytes_per_token=shapes.kv_cache_bytes(model, latent, kv_bits, 1.0),
+        kv_bytes_per_token=shapes.kv_bytes_per_token(model, latent, kv_bits),
         max_batch_at_context=max(0, max_batch),
     )
 
@@ -69,20 +81,21 @@ def decode_step(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency, context_tokens: float
 ) -> StepTime:
     """One decode step for the batch at cache depth `context`: the slower of reading the bytes (roofline: bytes /
-    (bandwidth x efficiency), hardware.md §4.5) and doing the FLOPs, plus a fixed per-layer launch/scheduling cost
-    and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer split reads every GPU's share one
-    after another, so it adds no speed (measured.md on llama.cpp); its activations hop GPU to GPU once per step,
-    and pipeline stages on other nodes once per node."""
+    (bandwidth x efficiency), hardware.md §4.5; the cache a step reads is shapes.decode_token_read_bytes, under
+    sparse attention the top-k entries and the indexer keys, plus the fixed state) and doing the FLOPs, plus a
+    fixed per-layer launch/scheduling cost and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer
+    split reads every GPU's share one after another, so it adds no speed (measured.md on llama.cpp); its
+    activations hop GPU to GPU once per step, and pipeline stages on other nodes once per node."""
     x, gpu = execution, system.gpu
     tp, lw = tensor_ways(x), layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
     w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
-    kv_read = (
-        x.batch
-        * shapes.kv_cache_bytes(model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens)
-        * tp_kv_share(model, x)
+    read = shapes.decode_token_read_bytes(
+        model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
     )
-    kv_read *= eff.kv_traffic * (model.n_kv_groups if x.engine.kv_gqa_expand else 1)
+    expand = model.n_kv_groups if x.engine.kv_gqa_expand else 1  # repeat_kv copies K/V per query group, not the state
+    kv_read = x.batch * read * tp_kv_share(model, x) * (eff.kv_traffic * expand)
+    kv_read += x.batch * shapes.linear_state_bytes(model) * tp_state_share(x) * eff.kv_traffic
     t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
     t_kv = kv_read / (bw * eff.bw_eff)
     flops = (

@@ -10,11 +10,13 @@ from sizing.specs import Execution, ModelSpec, System
 
 
 class Shares(NamedTuple):
-    """Fractions of the block weights, the embedding + head and the KV cache that the busiest GPU holds."""
+    """Fractions of the block weights, the embedding + head, the token-proportional KV cache and the fixed
+    linear-attention state that the busiest GPU holds."""
 
     blocks: float
     embed: float
     kv: float
+    state: float
 
 
 def tensor_ways(execution: Execution) -> int:
@@ -40,24 +42,36 @@ def tp_kv_share(model: ModelSpec, execution: Execution) -> float:
     return max(1, math.ceil(model.n_kv_heads / tp)) / model.n_kv_heads
 
 
+def tp_state_share(execution: Execution) -> float:
+    """The linear-attention / SSM state one tensor-parallel rank holds: 1/tp. The state is per value head (Gated
+    DeltaNet: value heads x d_k x d_v, its conv window per channel) and the heads split tp ways, apart from the
+    softmax layers' KV heads: vLLM model_executor/layers/mamba/mamba_utils.py MambaStateShapeCalculator
+    gated_delta_net_state_shape takes divide(num_v_heads, tp) heads and divide(conv_dim, tp) conv channels (and
+    mamba2_state_shape divide(num_heads, tp)); `divide` refuses a tp that does not divide them, so no rank holds
+    more or less than 1/tp. (Mamba2 replicates groups when tp exceeds n_groups: its conv window, a few % of the
+    state, is then slightly more than 1/tp.)"""
+    return 1 / tensor_ways(execution)
+
+
 def shares(model: ModelSpec, execution: Execution, system: System) -> Shares:
     """Tensor parallel (Megatron-LM, Shoeybi et al. 2019): every matrix split tp ways, vocab-parallel embeddings;
-    KV heads split, replicated when tp exceeds the KV heads; an MLA latent has no head axis and is replicated.
-    Layer split (llama.cpp --split-mode layer, accelerate device_map): whole layers per GPU, the first GPU holds
-    the embedding and the last the head; the busiest holds ceil(L/n) layers. Nodes pipeline whole layers the same
-    way (first node embeds, last holds the head)."""
+    KV heads split, replicated when tp exceeds the KV heads; an MLA latent has no head axis and is replicated; the
+    linear-attention state splits by its value heads (tp_state_share). Layer split (llama.cpp --split-mode layer,
+    accelerate device_map): whole layers per GPU, the first GPU holds the embedding and the last the head; the
+    busiest holds ceil(L/n) layers. Nodes pipeline whole layers the same way (first node embeds, last holds the
+    head)."""
     tp, lw = tensor_ways(execution), layer_ways(execution, system)
-    blocks, embed, kv = 1.0, 1.0, 1.0
+    blocks, embed, kv, state = 1.0, 1.0, 1.0, 1.0
     if tp > 1:
-        blocks, embed, kv = 1 / tp, 1 / tp, tp_kv_share(model, execution)
+        blocks, embed, kv, state = 1 / tp, 1 / tp, tp_kv_share(model, execution), tp_state_share(execution)
     elif lw > 1:
-        blocks = kv = math.ceil(model.n_layers / lw) / model.n_layers
+        blocks = kv = state = math.ceil(model.n_layers / lw) / model.n_layers
         embed = 1.0 if model.tied_embeddings else 0.5
     if system.n_nodes > 1:
         node_layers = math.ceil(model.n_layers / system.n_nodes) / model.n_layers
-        blocks, kv = blocks * node_layers, kv * node_layers
+        blocks, kv, state = blocks * node_layers, kv * node_layers, state * node_layers
         embed *= 1.0 if model.tied_embeddings else 0.5
-    return Shares(blocks, embed, kv)
+    return Shares(blocks, embed, kv, state)
 
 
 def tp_problem(model: ModelSpec, tp: int) -> str | None:

@@ -101,17 +101,39 @@ def kv_elems_per_token_layer(model: ModelSpec, latent: bool) -> float:
     return 2 * model.n_kv_heads * model.head_dim
 
 
+def index_key_bytes(model: ModelSpec) -> float:
+    """The V3.2 indexer key one token adds to one layer: index_head_dim fp8 values + their scale (INDEX_KEY_BITS)."""
+    return (model.index_head_dim or 0) * INDEX_KEY_BITS / 8
+
+
+def token_cache_bytes(model: ModelSpec, latent: bool, kv_bits: float, tokens: float) -> float:
+    """The part of one sequence's cache that grows with its `tokens`: K/V or latent entries (sliding-window layers
+    keep at most the window) and, for V3.2, one fp8 indexer key per token and layer beside the latent."""
+    per_token = kv_elems_per_token_layer(model, latent) * kv_bits / 8 + index_key_bytes(model)
+    return per_token * layer_tokens(model, tokens)
+
+
 def kv_cache_bytes(model: ModelSpec, latent: bool, kv_bits: float, tokens: float) -> float:
-    """Cache of one sequence holding `tokens` tokens; sliding-window layers keep at most the window; the V3.2
-    indexer keeps one fp8 key per token and layer beside the latent; linear-attention layers add a fixed state."""
-    per_token = kv_elems_per_token_layer(model, latent) * kv_bits / 8 + (model.index_head_dim or 0) * INDEX_KEY_BITS / 8
-    return per_token * layer_tokens(model, tokens) + linear_state_bytes(model)
+    """Cache of one sequence holding `tokens` tokens: token_cache_bytes plus the linear-attention layers' fixed
+    state."""
+    return token_cache_bytes(model, latent, kv_bits, tokens) + linear_state_bytes(model)
 
 
 def kv_bytes_per_token(model: ModelSpec, latent: bool, kv_bits: float) -> float:
     """What one more token adds to a sequence's cache: kv_cache_bytes without the fixed linear-attention state
     (kv_cache_bytes at 1 token is the cache of a 1-token sequence, state included)."""
-    return kv_cache_bytes(model, latent, kv_bits, 1.0) - linear_state_bytes(model)
+    return token_cache_bytes(model, latent, kv_bits, 1.0)
+
+
+def decode_token_read_bytes(model: ModelSpec, latent: bool, kv_bits: float, tokens: float) -> float:
+    """The token-proportional cache one decode step reads for one sequence at depth `tokens` (the fixed state comes
+    on top). Dense attention reads every entry (= token_cache_bytes). Under DeepSeek Sparse Attention the lightning
+    indexer reads the key of every cached token, then the MLA reads only the index_topk selected latents per layer
+    (DeepSeek-V3.2-Exp paper §1, eq. 1-2: the indexer scores all preceding tokens, attention "retrieves only the
+    key-value entries corresponding to the top-k index scores"; vLLM v1/attention/backends/mla/flashmla_sparse.py
+    FlashMLASparseBackend gathers the latent cache at topk_indices)."""
+    entries = kv_elems_per_token_layer(model, latent) * kv_bits / 8 * attended_tokens(model, tokens)
+    return entries + index_key_bytes(model) * layer_tokens(model, tokens)
 
 
 def ffn_width_per_token(model: ModelSpec) -> int:

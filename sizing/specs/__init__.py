@@ -33,7 +33,7 @@ from .execution import (
     Task,
 )
 from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
-from .model import Efficiency, Engine, ModelSpec, Precision
+from .model import ModelSpec
 from .requests import RecommendRequest, Request
 from .results import (
     CATALOG_GAP,
@@ -49,6 +49,7 @@ from .results import (
     SpeedEstimate,
     StepTime,
 )
+from .runtime import Efficiency, Engine, Precision
 from .system import Link, System
 from .training import (
     TRAIN_TASKS,

@@ -1,0 +1,186 @@
+"""The runtime (how): weight formats, engines and the fitted efficiencies that turn peak rates into achieved ones."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, get_args
+
+from pydantic import field_validator
+
+from sizing.units import GIB
+
+from .base import (
+    Base,
+    Col,
+    ComputeDtype,
+    EffFactor,
+    FactorStatus,
+    Fraction,
+    GpuClass,
+    GpuVendor,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    PrecisionFamily,
+)
+
+
+class Precision(Base):
+    """A weight format and what it really costs: bits per weight including scales and zero points."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "name": Col("name"),
+        "aliases": Col("aliases", "list", required=False),
+        "family": Col("family"),
+        "weight_bits": Col("weight_bits", "float", required=False),
+        "embed_bits": Col("embed_bits", "float", required=False),
+        "compute_dtype": Col("compute_dtype"),
+        "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    family: PrecisionFamily
+    weight_bits: PosFloat | None = None  # None only for templates such as exl2 (bits come from the id)
+    embed_bits: PosFloat | None = None
+    compute_dtype: ComputeDtype = "bf16"
+    source: str = ""
+    notes: str | None = None
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.family not in ("float",)
+
+
+class Engine(Base):
+    """A runtime profile: which formats it runs, how it splits a model, what memory it reserves."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "name": Col("name"),
+        "aliases": Col("aliases", "list", required=False),
+        "weight_families": Col("weight_families", "list"),
+        "default_for_families": Col("default_for_families", "list", required=False),
+        "default_kv_precision": Col("default_kv_precision"),
+        "gpu_vendors": Col("gpu_vendors", "list"),
+        "split": Col("split"),
+        "context_gib": Col("context_bytes", "float", GIB),
+        "gpu_memory_utilization": Col("gpu_memory_utilization", "float", required=False),
+        "prefill_chunk_tokens": Col("prefill_chunk_tokens", "int"),
+        "pipeline_microbatches": Col("pipeline_microbatches", "int"),
+        "act_hidden_tensors": Col("act_hidden_tensors", "float"),
+        "act_ffn_tensors": Col("act_ffn_tensors", "float"),
+        "all_prompt_logits": Col("all_prompt_logits", "bool"),
+        "attn_scores_materialized": Col("attn_scores_materialized", "bool"),
+        "mla_latent_cache": Col("mla_latent_cache", "bool"),
+        "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
+        "host_bound": Col("host_bound", "bool"),
+        "fragmentation": Col("fragmentation", "float"),
+        "fit_like": Col("fit_like", required=False),
+        "kv_precisions": Col("kv_precisions", "list", required=False),
+        "source": Col("source"),
+        "notes": Col("notes", required=False),
+    }
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    weight_families: tuple[PrecisionFamily, ...]
+    default_for_families: tuple[PrecisionFamily, ...] = ()  # formats for which this is the engine when none is named
+    default_kv_precision: str
+    gpu_vendors: tuple[GpuVendor, ...]  # accelerator vendors its kernels run on (CUDA = nvidia, ROCm = amd, ...)
+    split: Literal["layer", "tensor"]
+    context_bytes: NonNegFloat
+    gpu_memory_utilization: Fraction | None = None
+    prefill_chunk_tokens: PosInt
+    pipeline_microbatches: PosInt
+    act_hidden_tensors: NonNegFloat
+    act_ffn_tensors: NonNegFloat
+    all_prompt_logits: bool
+    attn_scores_materialized: bool
+    mla_latent_cache: bool
+    kv_gqa_expand: bool
+    host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
+    fragmentation: NonNegFloat
+    fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
+    kv_precisions: tuple[str, ...] = ()  # KV-cache formats it offers (precisions ids); empty: the float formats
+    source: str
+    notes: str | None = None
+
+
+class Efficiency(Base):
+    """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py.
+
+    `provenance` says per factor whether the data fitted it, it sits at a bound of the fit, or it stayed at its
+    prior (the data did not move it); `copied_from` marks a row whose factors are another engine's (a guess)."""
+
+    FACTORS: ClassVar[tuple[str, ...]] = get_args(EffFactor)
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "engine": Col("engine"),
+        "gpu_class": Col("gpu_class"),
+        "bw_eff": Col("bw_eff", "float"),
+        "quant_bw_eff": Col("quant_bw_eff", "float"),
+        "layer_overhead_us": Col("layer_overhead_s", "float", 1e-6),
+        "kv_traffic": Col("kv_traffic", "float"),
+        "mm_eff": Col("mm_eff", "float"),
+        "quant_mm_eff": Col("quant_mm_eff", "float", required=False),
+        "attn_eff": Col("attn_eff", "float"),
+        "n_rows": Col("n_rows", "int", required=False),
+        "version": Col("versions", "list", required=False),
+        "copied_from": Col("copied_from", required=False),
+        "provenance": Col("provenance", "list", required=False),
+        "source": Col("source"),
+    }
+
+    engine: str
+    gpu_class: Literal[GpuClass, "*"]
+    bw_eff: PosFloat
+    quant_bw_eff: PosFloat
+    layer_overhead_s: NonNegFloat
+    kv_traffic: PosFloat
+    mm_eff: PosFloat
+    quant_mm_eff: PosFloat = 1.0  # weight-only quantized GEMMs (dequantize on the fly) relative to mm_eff
+    attn_eff: PosFloat
+    n_rows: NonNegInt | None = None
+    versions: tuple[str, ...] = ()  # engine versions the measurements name; () = unknown
+    copied_from: str | None = None  # engines id whose factors these are (no measurements of this engine)
+    provenance: tuple[tuple[EffFactor, FactorStatus], ...] = ()  # (factor, status) for every factor; () = unknown
+    source: str
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        """CSV items `bw_eff=fitted` become (factor, status) pairs."""
+        if not isinstance(value, (tuple, list)):
+            return value
+        pairs = []
+        for item in value:
+            if isinstance(item, str):
+                factor, sep, status = item.partition("=")
+                if not sep:
+                    raise ValueError(f"'{item}' is not factor=status (e.g. bw_eff=fitted)")
+                item = (factor.strip(), status.strip())
+            pairs.append(item)
+        return tuple(pairs)
+
+    @field_validator("provenance")
+    @classmethod
+    def _every_factor_once(cls, value: tuple) -> tuple:
+        names = [factor for factor, _ in value]
+        missing = [f for f in cls.FACTORS if f not in names]
+        twice = sorted({f for f in names if names.count(f) > 1})
+        if value and (missing or twice):
+            raise ValueError(
+                f"names {twice[0]} twice"
+                if twice
+                else f"lacks {', '.join(missing)}; give a status for every factor or leave the cell empty"
+            )
+        return value
+
+    def status(self, factor: str) -> str | None:
+        """The factor's provenance status, None when the row does not say."""
+        return next((status for name, status in self.provenance if name == factor), None)
