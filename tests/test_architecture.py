@@ -17,13 +17,11 @@ ALLOWED = {
     "estimate": {"specs", "units"},
     "rules": {"estimate", "specs", "units"},
     "recommend": {"rules", "estimate", "specs", "units", "recommend"},
-    "report": {"specs", "units", "report_training", "report_catalog", "report_distill"},
-    "report_distill": {"specs", "units", "report_training", "report"},
-    "report_catalog": {"specs"},
-    "report_training": {"specs", "units"},
+    "report": {"specs", "units", "report"},
+    "rl": {"catalog", "estimate", "recommend", "scenarios", "specs"},
     "scenarios": {"catalog", "modelspec", "estimate", "recommend", "report", "specs"},
     "bench": {"catalog", "modelspec", "estimate", "specs", "units"},
-    "cli": {"catalog", "scenarios", "distillation", "report", "specs", "bench", "units", "cli"},
+    "cli": {"catalog", "scenarios", "distillation", "rl", "report", "specs", "bench", "units", "cli"},
     "distillation": {"catalog", "estimate", "recommend", "scenarios", "specs"},
 }
 # third-party or stdlib modules only one sizing module may import

@@ -52,6 +52,14 @@ TopKOpt = typer.Option(None, "--kd-top-k", help="Distillation: soft labels kept 
 SamplesOpt = typer.Option(None, help="Sequence-level distillation: responses the teacher generates.")
 ResponseTokensOpt = typer.Option(None, help="Sequence-level distillation: tokens per response (default 4096).")
 
+# RL and preference fine-tuning (--task grpo | ppo | dpo; --model is the policy)
+GroupSizeOpt = typer.Option(None, help="RL: responses sampled per prompt (default 8).")
+PromptsPerStepOpt = typer.Option(None, help="RL: prompts per optimizer step (DPO: preference pairs; default 64).")
+PlacementOpt = typer.Option(None, help="RL: colocated (every role on the same GPUs, default) or disaggregated.")
+RewardModelOpt = typer.Option(None, help="RL: a reward model (default: a rule, e.g. verifiable answers).")
+RolloutGpusOpt = typer.Option(None, help="RL, disaggregated: GPUs for the rollout engine (default: as many again).")
+LoraOpt = typer.Option(False, "--lora", help="RL: the policy trains LoRA adapters on a frozen base.")
+
 COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
 

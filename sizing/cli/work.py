@@ -9,11 +9,12 @@ from pathlib import Path
 import typer
 
 from sizing import catalog as cat
-from sizing import distillation, report, scenarios
+from sizing import distillation, report, rl, scenarios
 from sizing.specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
     DEFAULT_USERS,
+    RL_ALGOS,
     RecommendRequest,
     Request,
     SizingError,
@@ -25,7 +26,9 @@ from .options import (
     EngineOpt,
     EpochsOpt,
     GradAccumOpt,
+    GroupSizeOpt,
     KvOpt,
+    LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
     ModelOpt,
@@ -33,9 +36,13 @@ from .options import (
     NewTokensOpt,
     OffloadOpt,
     OptimizerOpt,
+    PlacementOpt,
     PrecisionOpt,
+    PromptsPerStepOpt,
     RecomputeOpt,
     ResponseTokensOpt,
+    RewardModelOpt,
+    RolloutGpusOpt,
     SamplesOpt,
     SeqLenOpt,
     ShardingOpt,
@@ -84,6 +91,12 @@ def estimate(
     kd_top_k: int | None = TopKOpt,
     samples: int | None = SamplesOpt,
     response_tokens: int | None = ResponseTokensOpt,
+    group_size: int | None = GroupSizeOpt,
+    prompts_per_step: int | None = PromptsPerStepOpt,
+    placement: str | None = PlacementOpt,
+    reward_model: str | None = RewardModelOpt,
+    rollout_gpus: int | None = RolloutGpusOpt,
+    lora: bool = LoraOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -128,8 +141,18 @@ def estimate(
             kd_top_k=kd_top_k,
             samples=samples,
             response_tokens=response_tokens,
+            group_size=group_size,
+            prompts_per_step=prompts_per_step,
+            placement=placement,
+            reward_model=reward_model,
+            rollout_gpus=rollout_gpus,
+            lora=lora or None,
         ),
     )
+    if req.task.strip().lower() in RL_ALGOS:
+        step = rl.estimate(catalog, req)
+        typer.echo(json.dumps(report.rl_json(step), indent=2) if as_json else report.rl_text(step))
+        return
     if req.task.strip().lower() == "distill":
         plans = distillation.estimate(catalog, req)
         typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans))
@@ -179,6 +202,12 @@ def recommend(
     kd_top_k: int | None = TopKOpt,
     samples: int | None = SamplesOpt,
     response_tokens: int | None = ResponseTokensOpt,
+    group_size: int | None = GroupSizeOpt,
+    prompts_per_step: int | None = PromptsPerStepOpt,
+    placement: str | None = PlacementOpt,
+    reward_model: str | None = RewardModelOpt,
+    rollout_gpus: int | None = RolloutGpusOpt,
+    lora: bool = LoraOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
     gpu: list[str] | None = typer.Option(
         None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
@@ -250,8 +279,24 @@ def recommend(
             kd_top_k=kd_top_k,
             samples=samples,
             response_tokens=response_tokens,
+            group_size=group_size,
+            prompts_per_step=prompts_per_step,
+            placement=placement,
+            reward_model=reward_model,
+            rollout_gpus=rollout_gpus,
+            lora=lora or None,
         ),
     )
+    if req.task.strip().lower() in RL_ALGOS:
+        found = rl.recommend(cat.load(data), req)
+        typer.echo(
+            json.dumps(report.rl_recommendation_json(found), indent=2)
+            if as_json
+            else report.rl_recommendation_text(found, bom=bom)
+        )
+        if found.build is None:
+            fail("no build holds every role of the step; " + "; ".join(found.notes), EXIT_NO_BUILD)
+        return
     if req.task.strip().lower() == "distill":
         plan = distillation.recommend(cat.load(data), req)
         typer.echo(

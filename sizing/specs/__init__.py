@@ -49,6 +49,7 @@ from .results import (
     SpeedEstimate,
     StepTime,
 )
+from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
 from .runtime import Efficiency, Engine, Precision
 from .system import Link, System
 from .training import (
@@ -119,6 +120,14 @@ __all__ = [
     "StepTime",
     "System",
     "Task",
+    "RL_ALGOS",
+    "Placement",
+    "RLAlgo",
+    "RLPlan",
+    "RLRecommendation",
+    "RLSetup",
+    "RLStep",
+    "Role",
     "DistillMode",
     "DistillPlan",
     "DistillRecommendation",

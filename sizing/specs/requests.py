@@ -10,6 +10,7 @@ from .base import Base
 from .build import FormFactor, Objective
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
+from .rl import Placement
 from .training import LoraTargets, Offload, Optimizer, Recompute, Sharding
 
 StudentTask = Literal["full-finetune", "lora", "qlora"]
@@ -53,6 +54,13 @@ class Request(Base):
     kd_top_k: int | None = Field(None, gt=0, le=1_000_000)
     samples: int | None = Field(None, gt=0, le=10**12)
     response_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    # RL and preference fine-tuning (task grpo, ppo, dpo): `model` is the policy
+    group_size: int | None = Field(None, gt=0, le=4096)
+    prompts_per_step: int | None = Field(None, gt=0, le=10**7)
+    placement: Placement | None = None
+    reward_model: Name | None = None
+    rollout_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
+    lora: bool = False  # the policy trains LoRA adapters on a frozen base
 
 
 class RecommendRequest(Request):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .report_training import estimate_memory_json, rounded
-from .specs import DistillPlan, DistillRecommendation, Phase
-from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
+from sizing.specs import DistillPlan, DistillRecommendation, Phase
+from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
+
+from .training import estimate_memory_json, rounded
 
 PHASE_WORDS = {
     "teacher-labels": "teacher pass (top-k soft labels)",
@@ -113,7 +114,7 @@ def distill_json(plans: tuple[DistillPlan, ...]) -> dict:
 
 
 def distill_recommendation_json(r: DistillRecommendation) -> dict:
-    from .report import option_json  # the build's JSON (report imports this module)
+    from .core import option_json  # the build's JSON (report imports this module)
 
     chosen = r.chosen
     out: dict = {
@@ -132,7 +133,7 @@ def distill_recommendation_json(r: DistillRecommendation) -> dict:
 
 
 def distill_recommendation_text(r: DistillRecommendation, bom: bool = False) -> str:
-    from .report import _bom_lines, _price  # the build's lines as `recommend` prints them
+    from .core import _bom_lines, _price  # the build's lines as `recommend` prints them
 
     if r.build is None or r.chosen is None:
         return "No build runs every phase of the plan.\n" + "\n".join(f"  - {n}" for n in r.notes)

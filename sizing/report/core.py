@@ -1,26 +1,14 @@
-"""Rendering: terminal tables (rich), Markdown/HTML (jinja2), spreadsheets (pandas). Heavy imports stay inside
-the functions that need them so `sizing estimate` starts fast."""
+"""Inference estimates and recommendations: the text summaries, the tables and the JSON objects."""
 
 from __future__ import annotations
 
 import json
 from typing import Protocol
 
-from .report_catalog import kind_of, model_json
-from .report_distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
-from .report_training import estimate_memory_json, rounded, training_json, training_text
+from sizing.specs import CATALOG_GAP, Estimate, Option, Recommendation
+from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
-__all__ = [
-    "distill_json",
-    "distill_recommendation_json",
-    "distill_recommendation_text",
-    "distill_text",
-    "model_json",
-    "training_json",
-    "training_text",
-]
-from .specs import CATALOG_GAP, Estimate, Gpu, ModelSpec, Option, Recommendation
-from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
+from .training import estimate_memory_json, rounded, training_json, training_text
 
 
 def estimate_text(e: Estimate) -> str:
@@ -356,47 +344,3 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> str:
     with console.capture() as cap:
         console.print(table)
     return cap.get()
-
-
-def models_table(models: list[ModelSpec]) -> str:
-    rows = [
-        [
-            m.id,
-            m.name,
-            fmt_count(m.n_params),
-            fmt_count(m.n_active_params or m.derived_active_params),
-            f"{m.n_layers} x {m.hidden_size}",
-            f"{m.n_heads}/{m.n_kv_heads}",
-            kind_of(m),
-            f"{m.max_context_tokens:,}",
-            (m.default_precision or "-") + (f" ({m.expert_weight_bits:g}-bit experts)" if m.expert_weight_bits else ""),
-        ]
-        for m in models
-    ]
-    return _table(
-        f"{len(models)} models",
-        ["id", "name", "params", "active", "layers", "heads/kv", "kind", "context", "ships as"],
-        rows,
-    )
-
-
-def gpus_table(gpus: list[Gpu]) -> str:
-    rows = [
-        [
-            g.id,
-            g.name,
-            fmt_bytes(g.memory_bytes),
-            f"{g.mem_bw_bytes_s / 1e9:,.0f} GB/s",
-            f"{g.bf16_flops / 1e12:,.1f}",
-            f"{g.tdp_w:,.0f} W",
-            g.cooling,
-            fmt_money(g.price_usd) if g.price_usd else "unconfirmed",
-            "; ".join(g.unconfirmed) or "-",
-        ]
-        for g in gpus
-    ]
-    return _table(
-        f"{len(gpus)} GPUs (dense BF16 TFLOPS, FP32 accumulate)",
-        ["id", "name", "memory", "bandwidth", "bf16 TFLOPS", "TDP", "cooling", "price", "unconfirmed"],
-        rows,
-    )

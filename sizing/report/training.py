@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .specs import Estimate
-from .units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
+from sizing.specs import Estimate
+from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
 
 
 def rounded(values: dict, digits: int = 4) -> dict:

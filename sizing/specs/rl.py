@@ -1,0 +1,89 @@
+"""RL and preference fine-tuning (R1-zero style GRPO, PPO, DPO): the roles a step needs, where they sit, and the
+time of one step split into its phases.
+
+GRPO (Shao et al. 2024, DeepSeekMath §4.1) samples a group of responses per prompt and scores them against each
+other: a policy that trains, a frozen reference for the KL term, a reward (a rule, or a reward model) and a rollout
+engine that generates. PPO (Schulman et al. 2017; Ouyang et al. 2022) adds a critic (a value model) that trains too.
+DPO (Rafailov et al. 2023) generates nothing: it trains the policy on (chosen, rejected) pairs against the reference.
+Colocated placement puts every role on the same GPUs and alternates the phases (verl's hybrid engine, TRL's
+vllm_mode="colocate"); disaggregated placement gives the rollout engine GPUs of its own and syncs the weights each step.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Base, NonNegFloat, PosFloat, PosInt
+from .results import Estimate, Option
+
+RLAlgo = Literal["grpo", "ppo", "dpo"]
+RL_ALGOS: tuple[str, ...] = ("grpo", "ppo", "dpo")
+Placement = Literal["colocated", "disaggregated"]
+RoleName = Literal["policy", "reference", "reward", "critic", "rollout"]
+
+
+class RLSetup(Base):
+    algo: RLAlgo
+    placement: Placement = "colocated"
+    group_size: PosInt = 8  # responses per prompt (TRL GRPOConfig num_generations default 8)
+    prompts_per_step: PosInt = 64  # prompts per optimizer step (DPO: preference pairs)
+    prompt_tokens: PosInt = 512
+    response_tokens: PosInt = 1024
+    reward_model: str | None = None  # a model id; None: a rule (verifiable answers, R1-zero style) on the CPU
+    kl: bool = True  # a frozen reference for the KL penalty (GRPO beta > 0, PPO, DPO)
+    rollout_gpus: PosInt | None = None  # disaggregated: GPUs for the rollout engine (default: as many as training)
+
+    @property
+    def sequences(self) -> int:
+        """Sequences per step: every prompt's group (DPO: a chosen and a rejected response per pair)."""
+        return self.prompts_per_step * (2 if self.algo == "dpo" else self.group_size)
+
+    @property
+    def sequence_tokens(self) -> int:
+        return self.prompt_tokens + self.response_tokens
+
+
+class Role(Base):
+    name: RoleName
+    model: str
+    trains: bool
+    gpus: str  # "shared" (colocated), "training" or "rollout" (disaggregated)
+    per_gpu_bytes: NonNegFloat  # what this role keeps on each GPU it sits on, at its peak
+    note: str = ""
+
+
+class RLStep(Base):
+    rollout_s: NonNegFloat  # generating every sequence (waves of what the KV cache holds)
+    scoring_s: NonNegFloat  # forward passes of the reference, reward model and (PPO) critic over every token
+    update_s: NonNegFloat  # the policy's (and the critic's) training over every token
+    sync_s: NonNegFloat  # weights to the rollout engine (resharding colocated, a broadcast disaggregated)
+    sequences: PosInt
+    tokens: PosFloat  # tokens trained per step (all sequences, prompt + response)
+    rollout_batch: PosInt  # sequences generated at once
+
+    @property
+    def step_s(self) -> float:
+        return self.rollout_s + self.scoring_s + self.update_s + self.sync_s
+
+
+class RLPlan(Base):
+    setup: RLSetup
+    policy: str
+    gpu: str
+    n_gpus: PosInt  # all GPUs (training + rollout when disaggregated)
+    roles: tuple[Role, ...]
+    step: RLStep
+    per_gpu_bytes: NonNegFloat  # the busiest GPU at the busiest phase
+    gpu_memory_bytes: PosFloat
+    fits: bool
+    update: Estimate  # the policy's training estimate (memory breakdown, trainer, factors)
+    rollout: Estimate  # the rollout engine's inference estimate
+    notes: tuple[str, ...] = ()
+
+
+class RLRecommendation(Base):
+    plan: RLPlan | None
+    build: Option | None
+    notes: tuple[str, ...] = ()
+    currency: str = "USD"
+    fx_rate: PosFloat = 1.0
