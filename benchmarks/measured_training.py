@@ -6,6 +6,7 @@ measured value into the estimate."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -51,7 +52,9 @@ def recipe(row, n_gpus: int) -> dict:
             r["optimizer"] = "paged-adamw"
         if "cpu offload" in notes:
             r["offload"] = "params"
-        if "technique" in notes:  # the optimization-flags table: each row adds its flag to the ones above it
+        technique = re.search(r"technique '([^']+)'", notes)
+        if technique:  # the optimization-flags table: each row adds its flag to the ones above it
+            name = technique.group(1)
             steps = [
                 "packed",
                 "compile",
@@ -61,15 +64,15 @@ def recipe(row, n_gpus: int) -> dict:
                 "offloading",
                 "8-bit",
             ]
-            reached = next((i for i, s in enumerate(steps) if s in notes), len(steps) if "lora" in notes else -1)
-            if "lora" in notes:  # LoRA/QLoRA rows: every flag up to activation offloading, not the optimizer ones
-                reached = steps.index("offloading")
+            lora = name in ("lora", "qlora")
+            # LoRA/QLoRA rows: every flag up to activation offloading, not the optimizer ones (the row's note)
+            reached = steps.index("offloading") if lora else next(i for i, s in enumerate(steps) if s in name)
             r["fused_elementwise"] = reached >= 1
             r["chunked_ce"] = reached >= 2
             r["recompute"] = "full" if reached >= 3 else "none"
-            r["optimizer_in_backward"] = reached >= 4 and "lora" not in notes
+            r["optimizer_in_backward"] = reached >= 4 and not lora
             r["activation_offload"] = reached >= 5
-            r["optimizer"] = "adamw-8bit" if reached >= 6 and "lora" not in notes else "adamw"
+            r["optimizer"] = "adamw-8bit" if reached >= 6 and not lora else "adamw"
     elif row.source_key == "answerai-fsdp-qlora":
         # fsdp_qlora train.py: gradient checkpointing on; FSDP full_shard unless the notes say ddp (NO_SHARD)
         r["sharding"] = "ddp" if "sharding_strategy ddp" in notes else "zero3"
