@@ -22,6 +22,7 @@ from sizing.specs import (
 from . import shapes
 from .comm import allreduce_s, hops_s
 from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
+from .launch import launch_command
 from .parallel import (
     keeps_latent,
     layer_ways,
@@ -230,4 +231,5 @@ def estimate(model: ModelSpec, execution: Execution, system: System, eff: Effici
         decode_step=step,
         prefill=pre,
         notes=tuple(said),
+        launch_command=launch_command(model, execution),
     )

@@ -39,6 +39,8 @@ def estimate_text(e: Estimate) -> str:
         f"end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after {fmt_seconds(s.time_to_first_token_s)}",
     ]
     lines += [f"Note: {note}" for note in e.notes]
+    if e.launch_command:
+        lines += ["", f"Run it: {e.launch_command}"]
     return "\n".join(lines)
 
 
@@ -80,6 +82,7 @@ def estimate_json(e: Estimate) -> dict:
             "gpu_power_limit_w": e.system.gpu_power_limit_w,
             "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows"}),
             "notes": list(e.notes),
+            "launch_command": e.launch_command,
         },
     }
     return out if e.training is None else {**out, **training_json(e)}
@@ -312,6 +315,8 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
         ]
         lines += [f"  - {w}" for w in notes]
         lines += [f"  - {w}" for w in best.estimate.notes if w != r.model.assumed]
+        if best.estimate.launch_command:
+            lines.append(f"  - run it: {best.estimate.launch_command}")
         if bom:
             lines += [""] + _bom_lines(best, r)
     if r.near_misses:

@@ -81,6 +81,7 @@ class Estimate(Base):
     prefill: StepTime | None = None  # inference: the whole batch's prefill
     training: TrainingEstimate | None = None  # training tasks
     notes: tuple[str, ...] = ()
+    launch_command: str | None = None  # the engine command that runs what this estimate assumed
 
     @property
     def throughput_tokens_per_s(self) -> float:

@@ -1,0 +1,160 @@
+"""The command that runs what an estimate assumed: the engine, its split over the GPUs, the context, the batch and
+the formats, as the engine's own flags (each engine's CLI reference is cited beside its builder). A buyer pastes it
+to check the figures on the machine; a flag we cannot infer is left at the engine's default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sizing.specs import Execution, ModelSpec
+
+# weight-format families -> vLLM --quantization names (vLLM docs, features/quantization)
+VLLM_QUANT = {"gptq": "gptq_marlin", "awq": "awq_marlin", "bnb": "bitsandbytes"}
+LLAMA_CPP_KV = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "f16", "bf16", "f32"}
+
+
+def _repo(model: ModelSpec) -> str:
+    """The model's Hugging Face repo; MODEL where the catalog has none (a generic size such as 7b)."""
+    return model.hf_repo or "MODEL"
+
+
+def _context(x: Execution) -> int:
+    return x.prompt_tokens + x.new_tokens
+
+
+def vllm(model: ModelSpec, x: Execution) -> str:
+    """vLLM `vllm serve` (docs: serving/engine_args): tensor and pipeline parallel sizes, the context per request,
+    the concurrent sequences, the pre-allocated fraction, the KV format and the weight quantization."""
+    p = x.parallelism
+    parts = [f"vllm serve {_repo(model)}", f"--tensor-parallel-size {p.tp}"]
+    if p.pp > 1:
+        parts.append(f"--pipeline-parallel-size {p.pp}")
+    parts += [f"--max-model-len {_context(x)}", f"--max-num-seqs {x.batch}"]
+    if x.engine.gpu_memory_utilization:
+        parts.append(f"--gpu-memory-utilization {x.engine.gpu_memory_utilization:g}")
+    if x.kv_precision.id.startswith("fp8"):
+        parts.append("--kv-cache-dtype fp8")
+    quant = VLLM_QUANT.get(x.precision.family) or ("fp8" if x.precision.id.startswith("fp8") else None)
+    if quant:
+        parts.append(f"--quantization {quant}")
+    return " ".join(parts)
+
+
+def sglang(model: ModelSpec, x: Execution) -> str:
+    """SGLang `sglang.launch_server` (docs: backend/server_arguments): --tp, --context-length, --max-running-requests,
+    --mem-fraction-static, --kv-cache-dtype."""
+    parts = [f"python -m sglang.launch_server --model-path {_repo(model)}", f"--tp {x.parallelism.tp}"]
+    if x.parallelism.pp > 1:
+        parts.append(f"--nnodes {x.parallelism.pp}")
+    parts += [f"--context-length {_context(x)}", f"--max-running-requests {x.batch}"]
+    if x.engine.gpu_memory_utilization:
+        parts.append(f"--mem-fraction-static {x.engine.gpu_memory_utilization:g}")
+    if x.kv_precision.id.startswith("fp8"):
+        parts.append("--kv-cache-dtype fp8_e5m2")
+    return " ".join(parts)
+
+
+def llama_cpp(model: ModelSpec, x: Execution) -> str:
+    """llama.cpp `llama-server` (tools/server/README): every layer on the GPUs (-ngl 999), the KV cache for
+    `batch` parallel slots of the context (-c is the total over slots, -np the slots), layer split over the GPUs,
+    flash attention where the KV cache is quantized (llama.cpp requires it for a quantized V cache)."""
+    n = x.parallelism.pp * x.parallelism.tp
+    parts = [f"llama-server -m MODEL.{x.precision.id.upper()}.gguf", "-ngl 999", f"-c {_context(x) * x.batch}"]
+    if x.batch > 1:
+        parts.append(f"-np {x.batch}")
+    if n > 1:
+        parts += ["--split-mode layer", "-ts " + ",".join(["1"] * n)]
+    kv = x.kv_precision.id
+    if kv in LLAMA_CPP_KV and kv not in ("f16", "f32", "bf16"):
+        parts += ["-fa on", f"-ctk {kv}", f"-ctv {kv}"]
+    return " ".join(parts)
+
+
+def tensorrt_llm(model: ModelSpec, x: Execution) -> str:
+    """TensorRT-LLM `trtllm-serve` (docs: commands/trtllm-serve): --tp_size, --pp_size, --max_seq_len,
+    --max_batch_size, --kv_cache_free_gpu_memory_fraction."""
+    p = x.parallelism
+    parts = [
+        f"trtllm-serve {_repo(model)}",
+        f"--tp_size {p.tp}",
+        f"--pp_size {p.pp}",
+        f"--max_seq_len {_context(x)}",
+        f"--max_batch_size {x.batch}",
+    ]
+    if x.engine.gpu_memory_utilization:
+        parts.append(f"--kv_cache_free_gpu_memory_fraction {x.engine.gpu_memory_utilization:g}")
+    return " ".join(parts)
+
+
+def transformers(model: ModelSpec, x: Execution) -> str:
+    """Hugging Face transformers: device_map="auto" places layers on the GPUs in turn (accelerate big-model
+    inference); 4-bit bitsandbytes through BitsAndBytesConfig."""
+    load = f'AutoModelForCausalLM.from_pretrained("{_repo(model)}", device_map="auto", torch_dtype="auto"'
+    if x.precision.family == "bnb":
+        load += ", quantization_config=BitsAndBytesConfig(load_in_4bit=True)"
+    return f"python -c 'from transformers import *; m = {load})'  # then m.generate(..., max_new_tokens={x.new_tokens})"
+
+
+def exllamav2(model: ModelSpec, x: Execution) -> str:
+    """TabbyAPI (ExLlamaV2) `main.py` (config_sample.yml keys): max_seq_len, cache_mode, gpu_split_auto."""
+    cache = {"q8_0": "Q8", "q4_0": "Q4"}.get(x.kv_precision.id, "FP16")
+    return (
+        f"python main.py --model-name {model.id}-{x.precision.id} --max-seq-len {_context(x)} "
+        f"--cache-mode {cache} --gpu-split-auto true"
+    )
+
+
+def mlc_llm(model: ModelSpec, x: Execution) -> str:
+    """MLC LLM `mlc_llm serve` (docs: deploy/rest): tensor_parallel_shards, context_window_size, max_num_sequence."""
+    overrides = (
+        f"tensor_parallel_shards={x.parallelism.tp};context_window_size={_context(x)};max_num_sequence={x.batch}"
+    )
+    return f'mlc_llm serve {model.id} --overrides "{overrides}"'
+
+
+def lmdeploy(model: ModelSpec, x: Execution) -> str:
+    """LMDeploy `lmdeploy serve api_server` (docs: llm/api_server): --tp, --session-len, --max-batch-size,
+    --cache-max-entry-count, --quant-policy 8 for an int8 KV cache."""
+    parts = [
+        f"lmdeploy serve api_server {_repo(model)}",
+        f"--tp {x.parallelism.tp}",
+        f"--session-len {_context(x)}",
+        f"--max-batch-size {x.batch}",
+    ]
+    if x.kv_precision.id in ("int8", "q8_0"):
+        parts.append("--quant-policy 8")
+    return " ".join(parts)
+
+
+def gpt_fast(model: ModelSpec, x: Execution) -> str:
+    """pytorch-labs/gpt-fast generate.py: --compile, --max_new_tokens, torchrun for tensor parallel."""
+    run = f"torchrun --standalone --nproc_per_node={x.parallelism.tp} " if x.parallelism.tp > 1 else "python "
+    quant = " --quantize int4" if x.precision.is_quantized else ""
+    return (
+        f"{run}generate.py --checkpoint_path checkpoints/{_repo(model)}/model.pth --compile{quant} "
+        f"--max_new_tokens {x.new_tokens}"
+    )
+
+
+BUILDERS: dict[str, Callable[[ModelSpec, Execution], str]] = {
+    "vllm": vllm,
+    "sglang": sglang,
+    "llama.cpp": llama_cpp,
+    "tensorrt-llm": tensorrt_llm,
+    "transformers": transformers,
+    "autoawq": transformers,
+    "exllamav2": exllamav2,
+    "mlc-llm": mlc_llm,
+    "lmdeploy": lmdeploy,
+    "gpt-fast": gpt_fast,
+}
+
+
+def launch_command(model: ModelSpec, execution: Execution) -> str | None:
+    """The engine command for an inference execution (None for an engine without a builder). MODEL stands for the
+    user's own checkpoint where the command needs a file or the catalog knows no repo."""
+    builder = BUILDERS.get(execution.engine.id)
+    if builder is None:
+        return None
+    command = builder(model, execution)
+    return command + ("  # MODEL: your checkpoint (repo id, folder or file)" if "MODEL" in command else "")

@@ -1,0 +1,39 @@
+"""The launch command realises what the estimate assumed: the split, the context, the batch and the formats."""
+
+from __future__ import annotations
+
+import pytest
+
+from sizing.scenarios import run
+from sizing.specs import Request
+
+
+def command(catalog, **kw) -> str:
+    e = run(catalog, Request(**kw))
+    assert e.launch_command
+    return e.launch_command
+
+
+def test_vllm_carries_tensor_parallel_context_batch_and_formats(catalog):
+    c = command(catalog, model="qwen2.5-7b", n_gpus=2, batch=16, prompt_tokens=3584, new_tokens=512, kv_precision="fp8")
+    assert c.startswith("vllm serve Qwen/")
+    for flag in ("--tensor-parallel-size 2", "--max-model-len 4096", "--max-num-seqs 16", "--kv-cache-dtype fp8"):
+        assert flag in c
+    assert "--quantization awq_marlin" in command(catalog, model="qwen2.5-7b", precision="awq-int4")
+
+
+def test_llama_cpp_splits_layers_and_sizes_the_cache_for_every_slot(catalog):
+    c = command(catalog, model="llama-3-70b", precision="q4_k_m", gpu="rtx-4090", n_gpus=2, batch=4, prompt_tokens=1536)
+    assert "--split-mode layer" in c and "-ts 1,1" in c and "-np 4" in c
+    assert "-c 8192" in c  # 4 slots x (1,536 + 512)
+    assert "-ctk q8_0" in command(catalog, model="llama-3-8b", precision="q4_k_m", kv_precision="q8_0")
+
+
+@pytest.mark.parametrize(("engine", "start"), [("sglang", "python -m sglang"), ("tensorrt-llm", "trtllm-serve")])
+def test_other_engines_name_their_server(catalog, engine, start):
+    assert command(catalog, model="llama-3-8b", engine=engine).startswith(start)
+
+
+def test_a_generic_size_names_the_users_own_checkpoint(catalog):
+    c = command(catalog, model="7b")
+    assert "MODEL" in c and "your checkpoint" in c
