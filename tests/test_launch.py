@@ -37,3 +37,30 @@ def test_other_engines_name_their_server(catalog, engine, start):
 def test_a_generic_size_names_the_users_own_checkpoint(catalog):
     c = command(catalog, model="7b")
     assert "MODEL" in c and "your checkpoint" in c
+
+
+def test_largest_context_fits_and_one_more_does_not(catalog):
+    from sizing.scenarios import largest
+
+    req = Request(model="qwen2.5-7b", gpu="rtx-4090", batch=8)
+    value, at = largest(catalog, req, "context")
+    assert at.memory.fits and value == at.execution.context_tokens
+    more = run(catalog, req.model_copy(update={"prompt_tokens": value + 1 - 512}))
+    assert value == at.model.max_context_tokens or not more.memory.fits
+
+
+@pytest.mark.parametrize("what", ["users", "context"])
+def test_largest_is_monotone_in_gpu_memory(catalog, what):
+    from sizing.scenarios import largest
+
+    small, big = (
+        largest(catalog, Request(model="llama-3-8b", gpu=g, batch=4), what)[0] for g in ("rtx-4090", "h100-sxm")
+    )
+    assert big >= small
+
+
+def test_largest_training_sequence(catalog):
+    from sizing.scenarios import largest
+
+    value, at = largest(catalog, Request(model="llama-2-7b", task="qlora", gpu="rtx-4090"), "seq-len")
+    assert value > 2048 and at.memory.fits and at.execution.prompt_tokens == value

@@ -101,6 +101,9 @@ def estimate(
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
     ),
+    largest: str | None = typer.Option(
+        None, "--max", help="Answer the largest value that fits: users (training: micro-batch), context or seq-len."
+    ),
     data: Path | None = DataOpt,
 ) -> None:
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
@@ -156,6 +159,14 @@ def estimate(
     if req.task.strip().lower() == "distill":
         plans = distillation.estimate(catalog, req)
         typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans))
+        return
+    if largest is not None:
+        value, at = scenarios.largest(catalog, req, largest.strip().lower())
+        typer.echo(
+            json.dumps({"max": {largest: value}, **report.estimate_json(at)}, indent=2)
+            if as_json
+            else report.largest_text(largest, value, at)
+        )
         return
     result = scenarios.run(catalog, req)
     typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))

@@ -2,7 +2,15 @@
 Heavy imports stay inside the functions that need them so `sizing estimate` starts fast."""
 
 from .catalog import gpus_table, model_json, models_table
-from .core import estimate_json, estimate_text, option_json, recommendation_json, recommendation_text, scenario_line
+from .core import (
+    estimate_json,
+    estimate_text,
+    largest_text,
+    option_json,
+    recommendation_json,
+    recommendation_text,
+    scenario_line,
+)
 from .distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
 from .training import training_json, training_text
@@ -15,6 +23,7 @@ __all__ = [
     "estimate_json",
     "estimate_text",
     "gpus_table",
+    "largest_text",
     "model_json",
     "models_table",
     "option_json",

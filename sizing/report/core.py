@@ -51,6 +51,18 @@ SHAPE_KEYS = set(
 )
 
 
+def largest_text(what: str, value: int, e: Estimate) -> str:
+    """`estimate --max`: the answer in one line, then the estimate at it (or why nothing fits)."""
+    where = f"{e.system.n_gpus_total} x {e.system.gpu.name}"
+    if value < 1:
+        return (
+            f"Nothing fits on {where}, not even {what} 1: {estimate_text(e)}\n"
+            "Try more GPUs (--gpus), a smaller --precision, --kv-precision fp8, or a shorter context."
+        )
+    limit = " (the model's own context limit)" if what != "users" and value == e.model.max_context_tokens else ""
+    return f"Largest {what} that fits on {where}: {value:,}{limit}\n\n{estimate_text(e)}"
+
+
 def estimate_json(e: Estimate) -> dict:
     """The stable output object (README.md, 'Machine-readable output')."""
     s, x = e.speed, e.execution
