@@ -170,3 +170,14 @@ def test_system_of_training_splits_over_its_sharding(catalog):
         catalog.efficiency("transformers", "geforce"),
     )
     assert e.training.comm_s > 0
+
+
+def test_moe_training_holds_every_expert_and_computes_the_active_ones(catalog):
+    """MoE (Fedus et al. 2021): every expert's weights, gradients and moments are held; each token's FLOPs count only
+    its routed experts (Mixtral 8x7B: 46.7B held, 12.9B active)."""
+    model, x = train(catalog, model="mixtral-8x7b", task="full-finetune", trainer="torchtune", n_gpus=8)
+    st_ = train_memory.model_states(model, x)
+    assert st_.weights / 2 == pytest.approx(model.n_params, rel=0.02)
+    f = training.flops_per_token(model, x)  # 8 x active with full recomputation, plus attention at 2,048 tokens
+    assert f == pytest.approx(8 * model.derived_active_params, rel=0.03)
+    assert f < 0.3 * 8 * model.n_params
