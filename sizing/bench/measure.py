@@ -4,6 +4,7 @@ timing), the workload check, and the micro benchmarks (copy bandwidth, matmul, l
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -138,3 +139,48 @@ def measure_launch(device: str = "cuda", n: int = 1000) -> float:
         x.add_(1)
     _sync(torch, kind)
     return (time.perf_counter() - start) / n
+
+
+# ------------------------------------------------------------------------------------------- collectives
+def _allreduce_worker(rank: int, world: int, port: int, n: int, out: Any) -> None:
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    x = torch.ones(n, dtype=torch.float32)
+    dist.all_reduce(x)  # warm-up
+    dist.barrier()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        dist.all_reduce(x)
+    dist.barrier()
+    if rank == 0:
+        out.value = (time.perf_counter() - t0) / 3
+    dist.destroy_process_group()
+
+
+def measure_allreduce_busbw(world: int = 2, size_bytes: int = 16 * MIB) -> float:
+    """All-reduce bus bandwidth in bytes/s as nccl-tests reports it: algbw = size / time, busbw = algbw x
+    2(n-1)/n (nccl-tests doc/PERFORMANCE.md), over `world` processes with torch.distributed (gloo on the CPU;
+    a GPU machine runs it with NCCL under torchrun)."""
+    torch = _torch()
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    seconds = ctx.Value("d", 0.0)
+    n = size_bytes // 4
+    procs = [ctx.Process(target=_allreduce_worker, args=(r, world, port, n, seconds)) for r in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    if any(p.exitcode != 0 for p in procs) or seconds.value <= 0:
+        raise SizingError("the all-reduce processes failed; check that localhost TCP ports are open")
+    del torch
+    return size_bytes / seconds.value * 2 * (world - 1) / world

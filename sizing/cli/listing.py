@@ -1,4 +1,4 @@
-"""The catalog listings, the catalog check and `sizing bench`."""
+"""The catalog listings, the catalog check, `sizing bench` and `sizing validate`."""
 
 from __future__ import annotations
 
@@ -83,3 +83,26 @@ def catalog_check(data: Path | None = DataOpt) -> None:
         f"catalog OK: {c.data_dir}: {len(c.models)} models, {len(c.gpus)} GPUs, {len(c.precisions)} "
         f"precisions, {len(c.engines)} engines, {len(c.efficiencies)} efficiency rows"
     )
+
+
+@app.command()
+def validate(
+    model: str | None = typer.Option(None, "--model", "-m", help="The decoder's shape (default: llama-3-8b on a GPU)."),
+    build: Path | None = typer.Option(None, help="A saved `sizing recommend --json`: check the machine against it."),
+    quick: bool = typer.Option(False, help="A short version of every step (under a minute on a 2-core CPU)."),
+    save: Path | None = typer.Option(None, help="Folder for the results (e.g. data/benchmarks)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    data: Path | None = DataOpt,
+) -> None:
+    """Acceptance test of the machine that arrived: measure it, compare with the datasheet, the estimate and the
+    saved build; exit 1 when it falls short."""
+    from sizing.bench.validate import ValidateRequest, validation_json, validation_text
+    from sizing.bench.validate import validate as run_validation
+
+    request = ValidateRequest(
+        model=model, build=str(build) if build else None, quick=quick, save=str(save) if save else None
+    )
+    result = run_validation(cat.load(data), request, progress=lambda s: typer.echo(s, err=True))
+    typer.echo(json.dumps(validation_json(result), indent=2) if as_json else validation_text(result))
+    if not result.ok:
+        raise SystemExit(1)
