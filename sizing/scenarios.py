@@ -106,6 +106,7 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
         optimizer_in_backward=trainer.optimizer_in_backward,
         activation_offload=trainer.activation_offload,
         sharding=sharding,
+        sharding_chosen=req.sharding is None,
         offload=req.offload or "none",
         lora_rank=req.lora_rank or trainer.lora_rank,
         lora_targets=req.lora_targets or trainer.lora_targets,

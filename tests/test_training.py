@@ -181,3 +181,12 @@ def test_moe_training_holds_every_expert_and_computes_the_active_ones(catalog):
     f = training.flops_per_token(model, x)  # 8 x active with full recomputation, plus attention at 2,048 tokens
     assert f == pytest.approx(8 * model.derived_active_params, rel=0.03)
     assert f < 0.3 * 8 * model.n_params
+
+
+def test_unnamed_sharding_takes_plain_data_parallel_where_a_replica_fits_and_is_faster(catalog):
+    auto = run(catalog, Request(model="llama-2-7b", task="lora", n_gpus=2))
+    fsdp = run(catalog, Request(model="llama-2-7b", task="lora", n_gpus=2, sharding="zero3"))
+    assert auto.execution.training.sharding == "ddp"
+    assert auto.training.train_tokens_per_s >= fsdp.training.train_tokens_per_s
+    big = run(catalog, Request(model="llama-2-70b", task="lora", n_gpus=8, gpu="a100-80gb-sxm"))
+    assert big.execution.training.sharding == "zero3"  # a 140 GB base does not fit one card

@@ -171,8 +171,30 @@ def notes(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     return out, legal
 
 
+def best_sharding(model: ModelSpec, execution: Execution, system: System) -> Execution:
+    """Where the user named no sharding and the run spans several GPUs: plain data parallel when a whole replica
+    fits each GPU and is faster (no weight all-gathers: a LoRA of a model that fits one card), else the trainer's
+    default. What a practitioner picks (accelerate / torchrun DDP for LoRA, FSDP when it does not fit)."""
+    t = execution.training
+    if t is None or not t.sharding_chosen or system.n_gpus_total == 1 or t.sharding == "ddp":
+        return execution
+    if "ddp" not in t.trainer.shardings:
+        return execution
+    ddp = execution.model_copy(update={"training": t.model_copy(update={"sharding": "ddp"})}).on_gpus(
+        system.n_gpus, system.n_nodes
+    )
+    mem = memory(model, ddp, system)
+    if not mem.estimate.fits:
+        return execution
+    default = memory(model, execution, system)
+    if speed(model, ddp, system, mem).train_tokens_per_s >= speed(model, execution, system, default).train_tokens_per_s:
+        return ddp
+    return execution
+
+
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
     """Memory and step time of a training run (`eff`, the inference factors, is not used: trainers carry their own)."""
+    execution = best_sharding(model, execution, system)
     mem = memory(model, execution, system)
     said, legal = notes(model, execution, system, mem)
     train = speed(model, execution, system, mem)

@@ -128,6 +128,7 @@ class Training(Base):
     optimizer_in_backward: bool
     activation_offload: bool
     sharding: Sharding
+    sharding_chosen: bool = False  # the user named no --sharding: the estimator may pick the faster one that fits
     offload: Offload = "none"
     lora_rank: PosInt = 16
     lora_targets: LoraTargets = "all-linear"
