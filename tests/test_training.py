@@ -141,7 +141,15 @@ def test_zero3_memory_per_gpu_falls_as_gpus_are_added(catalog, task, n):
 def test_device_map_adds_memory_not_speed(catalog):
     one = run(catalog, Request(model="qwen-7b", task="full-finetune", trainer="ms-swift", gpu="a100-80gb-sxm"))
     two = run(
-        catalog, Request(model="qwen-7b", task="full-finetune", trainer="ms-swift", gpu="a100-80gb-sxm", n_gpus=2)
+        catalog,
+        Request(
+            model="qwen-7b",
+            task="full-finetune",
+            trainer="ms-swift",
+            gpu="a100-80gb-sxm",
+            n_gpus=2,
+            sharding="device-map",
+        ),
     )
     assert two.memory.per_gpu_bytes < one.memory.per_gpu_bytes
     assert two.training.train_tokens_per_s <= one.training.train_tokens_per_s * 1.001
