@@ -32,6 +32,8 @@ def parse_lang(text: str) -> str:
 
 def parse_format(fmt: str | None, out: Path | None) -> str:
     """--format, else the output file's extension: md, html or json (xlsx and pdf come in a later slice)."""
+    if out is not None and out.is_dir():
+        raise SizingError(f"--out '{out}' is a folder; name a file, e.g. {out / 'report.html'}")
     if fmt is None:
         suffix = out.suffix.lower() if out is not None else ""
         if suffix in EXTENSIONS_LATER:
@@ -112,7 +114,7 @@ def write_report(text: str, out: Path) -> None:
     failure leaves nothing behind. One-line SizingError when the folder cannot take it."""
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
-        raise SizingError(f"--out '{out}' is a folder; name a file, e.g. {out / 'report.html'}")
+        raise SizingError(f"'{out}' is a folder; name a file, e.g. {out / 'report.html'}")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
