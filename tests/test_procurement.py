@@ -200,3 +200,14 @@ def test_no_build_no_report(priced):
     assert not r.options
     with pytest.raises(SizingError, match="no build passes"):
         build_report(r, OPTIONS)
+
+
+def test_readme_documents_every_json_key():
+    from sizing.report import ProcurementReport
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `sizing report`")[1].split("## Machine-readable output")[0]
+    missing = [k for k in ("lang", *ProcurementReport.model_fields) if f"`{k}`" not in section]
+    assert not missing, f"README's sizing report section does not document {missing}"
+    for link in re.findall(r"\]\((docs/examples/[^)]+)\)", section):
+        assert (Path(__file__).parent.parent / link).exists(), link
