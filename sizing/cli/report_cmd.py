@@ -49,6 +49,14 @@ def _metadata(data: Path | None) -> dict:
     return {"date": dt.date.today().isoformat(), "command": command_line(), "data": str(data) if data else None}
 
 
+def _ids(values: list[str] | None, option: str) -> tuple[str, ...]:
+    """Comma-separated ids, as `sizing recommend` reads them: an option given but empty is an error."""
+    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+    if values and not ids:
+        raise SizingError(f"{option} is empty; give ids separated by commas or leave it out")
+    return ids
+
+
 def refuse_later_tasks(task: str) -> None:
     if task.strip().lower() in LATER_TASKS:
         raise SizingError(
@@ -120,9 +128,9 @@ def report_command(
         prompt_tokens=prompt_tokens,
         new_tokens=new_tokens,
         budget=budget,
-        gpus_allowed=tuple(v.strip() for item in gpu or [] for v in item.split(",") if v.strip()),
-        exclude=tuple(v.strip() for item in exclude or [] for v in item.split(",") if v.strip()),
-        cpus_allowed=tuple(v.strip() for item in cpu or [] for v in item.split(",") if v.strip()),
+        gpus_allowed=_ids(gpu, "--gpu"),
+        exclude=_ids(exclude, "--exclude"),
+        cpus_allowed=_ids(cpu, "--cpu"),
         circuit=circuit,
         circuits=circuits,
         used=used,
