@@ -56,6 +56,7 @@ from .options import (
     TrainerOpt,
     training_fields,
 )
+from .report_cmd import refuse_later_tasks, write_recommend_report
 
 
 @app.command()
@@ -245,9 +246,15 @@ def recommend(
     top: int = typer.Option(5, "--top", min=1, help="Builds to show in the table, in rank order."),
     bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    report_file: Path | None = typer.Option(
+        None, "--report", help="Also write the procurement report to this .md, .html or .json file (sizing report)."
+    ),
     data: Path | None = DataOpt,
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
+    if report_file is not None:
+        refuse_later_tasks(task)
+        report.parse_format(None, report_file)
     req = RecommendRequest(
         model=student or model,
         task=task,
@@ -326,3 +333,5 @@ def recommend(
     )
     if not result.options:
         fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)
+    if report_file is not None:
+        write_recommend_report(result, report_file, data)

@@ -12,10 +12,21 @@ from .core import (
     scenario_line,
 )
 from .distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
+from .procurement import ProcurementReport, ReportOptions
+from .procurement_build import build_report
+from .procurement_render import parse_format, parse_lang, render, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
 from .training import training_json, training_text
 
 __all__ = [
+    "ProcurementReport",
+    "ReportOptions",
+    "build_report",
+    "parse_format",
+    "parse_lang",
+    "render",
+    "save_report",
+    "write_report",
     "distill_json",
     "distill_recommendation_json",
     "distill_recommendation_text",

@@ -1,0 +1,172 @@
+"""`sizing report`: the procurement document of a recommendation (Markdown, HTML or JSON, English or Chinese)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from sizing import catalog as cat
+from sizing import report, scenarios
+from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, RL_ALGOS, Recommendation, RecommendRequest, SizingError
+
+from .base import EXIT_NO_BUILD, app, fail
+from .options import (
+    DataOpt,
+    EngineOpt,
+    EpochsOpt,
+    GradAccumOpt,
+    KvOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    ModelOpt,
+    NewTokensOpt,
+    OffloadOpt,
+    OptimizerOpt,
+    PrecisionOpt,
+    RecomputeOpt,
+    SeqLenOpt,
+    ShardingOpt,
+    TokensOpt,
+    TrainerOpt,
+    training_fields,
+)
+
+LATER_TASKS = ("distill", *RL_ALGOS)  # their plans have reports of their own in a later slice of issue 12
+
+
+def command_line() -> str | None:
+    """The command as typed, when this process is the `sizing` program (not a test or a script)."""
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    return "sizing " + shlex.join(sys.argv[1:]) if program in ("sizing", "__main__.py") else None
+
+
+def _metadata(data: Path | None) -> dict:
+    """The report's date (today), the command line and the catalog folder."""
+    return {"date": dt.date.today().isoformat(), "command": command_line(), "data": str(data) if data else None}
+
+
+def _ids(values: list[str] | None, option: str) -> tuple[str, ...]:
+    """Comma-separated ids, as `sizing recommend` reads them: an option given but empty is an error."""
+    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+    if values and not ids:
+        raise SizingError(f"{option} is empty; give ids separated by commas or leave it out")
+    return ids
+
+
+def refuse_later_tasks(task: str) -> None:
+    if task.strip().lower() in LATER_TASKS:
+        raise SizingError(
+            f"reports for --task {task.strip().lower()} come in a later slice; "
+            "use sizing recommend --task ... (--json) for that plan, or report an inference or training task"
+        )
+
+
+@app.command("report")
+def report_command(
+    out: Path = typer.Option(..., "--out", "-o", help="The file to write (.md, .html or .json)."),
+    fmt: str | None = typer.Option(None, "--format", help="md, html or json (default: from --out's extension)."),
+    lang: str = typer.Option("en", "--lang", help="Language of the document: en or zh (Simplified Chinese)."),
+    vat: float | None = typer.Option(None, help="VAT rate added to the priced parts, e.g. 0.13 (default: none)."),
+    tariff: float | None = typer.Option(
+        None, help="Energy price in --currency per kWh (default: 0.12 USD/kWh converted, a US median)."
+    ),
+    utilisation: float = typer.Option(0.6, help="Share of the year the machine works at full load (0-1]."),
+    years: float = typer.Option(3.0, help="Years of ownership for the cost of ownership."),
+    model: str = ModelOpt,
+    task: str = typer.Option("inference", help="inference, lora, qlora, full-finetune or pretrain."),
+    engine: str | None = EngineOpt,
+    precision: str = PrecisionOpt,
+    kv_precision: str | None = KvOpt,
+    users: int | None = typer.Option(
+        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
+    ),
+    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
+    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
+    new_tokens: int = NewTokensOpt,
+    trainer: str | None = TrainerOpt,
+    seq_len: int | None = SeqLenOpt,
+    optimizer: str | None = OptimizerOpt,
+    recompute: str | None = RecomputeOpt,
+    sharding: str | None = ShardingOpt,
+    offload: str | None = OffloadOpt,
+    lora_rank: int | None = LoraRankOpt,
+    lora_targets: str | None = LoraTargetsOpt,
+    grad_accum: int | None = GradAccumOpt,
+    tokens: str | None = TokensOpt,
+    epochs: float | None = EpochsOpt,
+    budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
+    gpu: list[str] | None = typer.Option(None, "--gpu", help="Allowed GPUs, comma-separated."),
+    exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
+    cpu: list[str] | None = typer.Option(None, "--cpu", help="Allowed CPUs, comma-separated."),
+    circuit: str | None = typer.Option(None, help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, ..."),
+    circuits: int | None = typer.Option(None, help="Circuits of that kind per machine."),
+    max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
+    form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
+    target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
+    objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
+    currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
+    used: bool = typer.Option(False, "--used", help="Allow used-market prices."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD."),
+    data: Path | None = DataOpt,
+) -> None:
+    """Write the procurement report of the recommended build: bill of materials, power, cost of ownership, risks."""
+    refuse_later_tasks(task)
+    fmt_key, lang_key = report.parse_format(fmt, out), report.parse_lang(lang)
+    options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
+    req = RecommendRequest(
+        model=model,
+        task=task,
+        engine=engine,
+        precision=precision,
+        kv_precision=kv_precision,
+        **({"users": users} if users is not None else {}),
+        context=context,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        budget=budget,
+        gpus_allowed=_ids(gpu, "--gpu"),
+        exclude=_ids(exclude, "--exclude"),
+        cpus_allowed=_ids(cpu, "--cpu"),
+        circuit=circuit,
+        circuits=circuits,
+        used=used,
+        as_of=as_of,
+        max_gpus=max_gpus,
+        form_factor=form_factor,
+        target_tokens_per_s=target_tokens_per_s,
+        objective=objective,
+        currency=currency,
+        **training_fields(
+            trainer=trainer,
+            seq_len=seq_len,
+            optimizer=optimizer,
+            recompute=recompute,
+            sharding=sharding,
+            offload=offload,
+            lora_rank=lora_rank,
+            lora_targets=lora_targets,
+            grad_accum=grad_accum,
+            tokens=tokens,
+            epochs=epochs,
+        ),
+    )
+    result = scenarios.recommend(cat.load(data), req)
+    if not result.options:
+        fail(
+            "no build passes every rule, so no report was written; ways out: " + "; ".join(result.ways_out),
+            EXIT_NO_BUILD,
+        )
+    report.save_report(result, out, fmt_key, lang_key, options)
+    typer.echo(f"wrote {out} ({fmt_key}, {lang_key})")
+
+
+def write_recommend_report(result: Recommendation, out: Path, data: Path | None) -> None:
+    """`sizing recommend ... --report FILE`: the report in the format of FILE's extension, English, the defaults."""
+    options = report.ReportOptions(**_metadata(data))
+    fmt = report.parse_format(None, out)
+    report.save_report(result, out, fmt, "en", options)
+    typer.echo(f"wrote {out} ({fmt}, en)", err=True)
