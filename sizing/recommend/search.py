@@ -22,7 +22,7 @@ from sizing.specs import (
     System,
 )
 
-from .derive import bill_of_materials, derive
+from .derive import Composer
 from .provider import Problem
 
 GPU_COUNTS = (1, 2, 4, 8)
@@ -57,8 +57,9 @@ class Shape:
     """One (GPU, count per node, nodes): its execution and requirements, and the estimate per distinct system (a
     chassis that gives the same lanes and NIC gets the same estimate)."""
 
-    def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int):
+    def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None):
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
+        self.composer = composer or Composer(problem)  # one per search: the picks that repeat across shapes
         self.execution = on_gpus(problem.execution, n, n_nodes)
         self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
@@ -82,10 +83,10 @@ class Shape:
 
 def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
     """Compose the shape in `chassis`, estimate it on that build and run every rule."""
-    build = derive(shape.problem, shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
+    build = shape.composer.derive(shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
     if isinstance(build, Finding):
         return shape.rejection(chassis.id, (build,))
-    lines, subtotal, unpriced = bill_of_materials(build, shape.problem.constraints)
+    lines, subtotal, unpriced = shape.composer.bill(build)
     candidate = Candidate(
         build=build,
         requirements=shape.requirements,
@@ -103,10 +104,12 @@ def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
     return Option(candidate=candidate, lines=lines, unpriced=unpriced, findings=findings)
 
 
-def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[list[Outcome], bool]:
+def evaluate_shape(
+    problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None
+) -> tuple[list[Outcome], bool]:
     """Every chassis that can hold n x gpu (per node); True when GPU memory is not what stopped it (so a bigger
     cluster would not help)."""
-    shape = Shape(problem, gpu, n, n_nodes)
+    shape = Shape(problem, gpu, n, n_nodes, composer)
     boxes = chassis_for(problem, gpu, n)
     memory = shape.estimate(System.of(gpu, n, n_nodes)).memory  # the same on every chassis's links
     if boxes and not memory.fits:
@@ -147,6 +150,7 @@ def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:
     c = problem.constraints
     outcomes: list[Outcome] = []
     max_gpus = c.max_gpus or 10**6
+    composer = Composer(problem)
     for gpu in candidates(problem):
         support = rules.engine_runs_on(problem.execution.engine, gpu)
         if not support.ok:  # no build with this GPU can run the engine: one rejection says so
@@ -154,13 +158,13 @@ def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:
             continue
         fits_somewhere = False
         for n in (n for n in GPU_COUNTS if n <= max_gpus):
-            found, fits = evaluate_shape(problem, gpu, n, 1)
+            found, fits = evaluate_shape(problem, gpu, n, 1, composer)
             outcomes += found
             fits_somewhere |= fits
         if fits_somewhere or not c.multi_node or c.form_factor == "tower":
             continue
         for k in (k for k in NODE_COUNTS if 8 * k <= max_gpus):
-            found, fits = evaluate_shape(problem, gpu, 8, k)
+            found, fits = evaluate_shape(problem, gpu, 8, k, composer)
             outcomes += found
             if fits:
                 break
