@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sizing.estimate.parallel import tensor_ways, tp_problem
-from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate
+from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate, NetworkPart
 from sizing.units import fmt_bytes, fmt_rate, fmt_seconds
+
+from .memo import judged_once
 
 
 def gpu_memory(c: Candidate) -> Finding:
@@ -14,6 +16,7 @@ def gpu_memory(c: Candidate) -> Finding:
     return memory_finding(b.gpu, b.n_gpus * b.n_nodes, c.estimate.memory)
 
 
+@judged_once
 def memory_finding(gpu: Gpu, n_gpus: int, m: MemoryEstimate) -> Finding:
     """The gpu_memory finding for n_gpus x gpu (all nodes) with memory estimate m (the search judges a shape by it
     before composing any chassis: memory does not depend on the chassis)."""
@@ -39,6 +42,7 @@ def engine_support(c: Candidate) -> Finding:
     return engine_runs_on(c.estimate.execution.engine, c.build.gpu)
 
 
+@judged_once
 def engine_runs_on(engine: Engine, gpu: Gpu) -> Finding:
     ok = gpu.vendor in engine.gpu_vendors
     msg = (
@@ -98,18 +102,28 @@ def gpu_communication(c: Candidate) -> Finding:
 def network(c: Candidate) -> Finding:
     """Multi-node builds need a NIC per node and, beyond two nodes, a switch with a port per node."""
     b = c.build
-    if b.n_nodes == 1:
+    return _network(b.n_nodes, b.nic, b.switch)
+
+
+@judged_once
+def _network(n_nodes: int, nic: NetworkPart | None, switch: NetworkPart | None) -> Finding:
+    if n_nodes == 1:
         return Finding(rule="network", ok=True, message="single node: no cluster network")
-    ok = b.nic is not None and (b.n_nodes <= 2 or (b.switch is not None and b.switch.ports >= b.n_nodes))
-    nic = b.nic.name if b.nic else "no NIC"
-    sw = "back-to-back cable" if b.n_nodes <= 2 else (b.switch.name if b.switch else "no switch")
-    return Finding(rule="network", ok=ok, need=b.n_nodes, have=sw, message=f"{b.n_nodes} nodes: {nic} per node, {sw}")
+    ok = nic is not None and (n_nodes <= 2 or (switch is not None and switch.ports >= n_nodes))
+    name = nic.name if nic else "no NIC"
+    sw = "back-to-back cable" if n_nodes <= 2 else (switch.name if switch else "no switch")
+    return Finding(rule="network", ok=ok, need=n_nodes, have=sw, message=f"{n_nodes} nodes: {name} per node, {sw}")
 
 
 def target_speed(c: Candidate) -> Finding:
     """Total decode throughput over all users meets --target-tokens-per-s."""
-    have, target = c.estimate.throughput_tokens_per_s, c.constraints.target_tokens_per_s
-    verb = "trains" if c.estimate.training is not None else "decodes"
+    e = c.estimate
+    return _target_speed(e.throughput_tokens_per_s, c.constraints.target_tokens_per_s, e.training is not None)
+
+
+@judged_once
+def _target_speed(have: float, target: float | None, training: bool) -> Finding:
+    verb = "trains" if training else "decodes"
     if target is None:
         return Finding(rule="target_speed", ok=True, have=round(have, 1), message=f"{verb} {fmt_rate(have)} in total")
     return Finding(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sizing.estimate.requirements import CORES_PER_GPU, MIN_CORES, data_bays, lanes_used
-from sizing.specs import Candidate, Finding
+from sizing.specs import Candidate, Cpu, Dimm, Drive, Finding
 from sizing.units import fmt_bytes, fmt_decimal_bytes, fmt_money
+
+from .memo import judged_once
 
 
 def chassis_fit(c: Candidate) -> Finding:
@@ -77,8 +79,12 @@ def pcie_lanes(c: Candidate) -> Finding:
 def cpu_cores(c: Candidate) -> Finding:
     """At least 4 cores per GPU and 8 in all: serving processes, tokenization and data loading (integrator rule of
     thumb; UNCONFIRMED in stored sources)."""
-    b, need = c.build, c.requirements.cores
-    have = b.cpu.cores * b.n_cpus
+    b = c.build
+    return _cpu_cores(c.requirements.cores, b.cpu.cores * b.n_cpus)
+
+
+@judged_once
+def _cpu_cores(need: int, have: int) -> Finding:
     return Finding(
         rule="cpu_cores",
         ok=have >= need,
@@ -92,45 +98,57 @@ def system_ram(c: Candidate) -> Finding:
     """RAM >= the larger of 1.5 x the weights (loaders stage the file in RAM) and the GPUs' total memory (pinned
     staging buffers, page cache), plus 32 GiB for the OS (hardware.md §3.5 [S66][S67]; ratios UNCONFIRMED), and
     no more than the CPUs address (their max memory per socket)."""
-    b, need = c.build, c.requirements.ram_bytes
-    ceiling = (b.cpu.max_memory_bytes_per_socket or float("inf")) * b.n_cpus
-    ok = need <= b.ram_bytes <= ceiling
+    b = c.build
+    return _system_ram(c.requirements.ram_bytes, b.ram_bytes, b.cpu, b.n_cpus, b.dimm, b.n_dimms)
+
+
+@judged_once
+def _system_ram(need: float, ram: float, cpu: Cpu, n_cpus: int, dimm: Dimm, n_dimms: int) -> Finding:
+    ceiling = (cpu.max_memory_bytes_per_socket or float("inf")) * n_cpus
+    ok = need <= ram <= ceiling
     msg = (
-        f"needs {fmt_bytes(need)} of RAM per node, has {b.n_dimms} x {fmt_bytes(b.dimm.capacity_bytes)}"
-        f" = {fmt_bytes(b.ram_bytes)}"
+        f"needs {fmt_bytes(need)} of RAM per node, has {n_dimms} x {fmt_bytes(dimm.capacity_bytes)} = {fmt_bytes(ram)}"
     )
-    if b.ram_bytes > ceiling:
-        msg += f"; {b.n_cpus} x {b.cpu.name} address at most {fmt_bytes(ceiling)}"
-    return Finding(rule="system_ram", ok=ok, need=round(need), have=round(b.ram_bytes), message=msg)
+    if ram > ceiling:
+        msg += f"; {n_cpus} x {cpu.name} address at most {fmt_bytes(ceiling)}"
+    return Finding(rule="system_ram", ok=ok, need=round(need), have=round(ram), message=msg)
 
 
 def memory_channels(c: Candidate) -> Finding:
     """Every memory channel of every CPU holds the same number of identical DIMMs: bandwidth is channels x MT/s,
     so half-filled channels halve it (hardware.md §2 notes)."""
     b = c.build
-    channels = b.cpu.memory_channels * b.n_cpus
-    ok = b.n_dimms % channels == 0 and b.n_dimms <= b.dimm_slots
+    return _memory_channels(b.cpu.memory_channels * b.n_cpus, b.dimm.name, b.n_dimms, b.dimm_slots)
+
+
+@judged_once
+def _memory_channels(channels: int, dimm: str, n_dimms: int, slots: int) -> Finding:
+    ok = n_dimms % channels == 0 and n_dimms <= slots
     return Finding(
         rule="memory_channels",
         ok=ok,
         need=channels,
-        have=b.n_dimms,
-        message=f"{b.n_dimms} identical {b.dimm.name} in {channels} channels "
-        f"({b.n_dimms // channels if ok else '?'} per channel, {b.dimm_slots} slots)",
+        have=n_dimms,
+        message=f"{n_dimms} identical {dimm} in {channels} channels "
+        f"({n_dimms // channels if ok else '?'} per channel, {slots} slots)",
     )
 
 
 def memory_type(c: Candidate) -> Finding:
     """DIMM generation matches the CPU; server and workstation CPUs take ECC RDIMMs, desktop CPUs UDIMMs."""
-    b = c.build
-    ok = b.dimm.ddr_gen == b.cpu.ddr_gen and (b.dimm.module_type == "rdimm") == b.cpu.ecc_rdimm
+    return _memory_type(c.build.cpu, c.build.dimm)
+
+
+@judged_once
+def _memory_type(cpu: Cpu, dimm: Dimm) -> Finding:
+    ok = dimm.ddr_gen == cpu.ddr_gen and (dimm.module_type == "rdimm") == cpu.ecc_rdimm
     return Finding(
         rule="memory_type",
         ok=ok,
-        need=f"DDR{b.cpu.ddr_gen} {'RDIMM' if b.cpu.ecc_rdimm else 'UDIMM'}",
-        have=b.dimm.name,
-        message=f"{b.cpu.name} takes DDR{b.cpu.ddr_gen} "
-        f"{'ECC RDIMMs' if b.cpu.ecc_rdimm else 'UDIMMs'}; {b.dimm.name} {'matches' if ok else 'does not'}",
+        need=f"DDR{cpu.ddr_gen} {'RDIMM' if cpu.ecc_rdimm else 'UDIMM'}",
+        have=dimm.name,
+        message=f"{cpu.name} takes DDR{cpu.ddr_gen} "
+        f"{'ECC RDIMMs' if cpu.ecc_rdimm else 'UDIMMs'}; {dimm.name} {'matches' if ok else 'does not'}",
     )
 
 
@@ -139,14 +157,19 @@ def ecc_memory(c: Candidate) -> Finding:
     integrator specify ECC RDIMMs for servers, and a card bought for its ECC loses the point on a host that flips
     bits unnoticed in the weights it stages (integrator practice; UNCONFIRMED as a published requirement)."""
     b = c.build
-    wanted = b.gpu.ecc or b.chassis.form_factor == "rack"
-    ok = b.dimm.ecc or not wanted
-    why = "an ECC GPU" if b.gpu.ecc else "a rack server"
-    msg = (f"{b.dimm.name} is ECC memory" if b.dimm.ecc else f"{b.dimm.name} is not ECC memory") + (
+    return _ecc_memory(b.gpu.ecc, b.chassis.form_factor == "rack", b.dimm)
+
+
+@judged_once
+def _ecc_memory(ecc_gpu: bool, rack: bool, dimm: Dimm) -> Finding:
+    wanted = ecc_gpu or rack
+    ok = dimm.ecc or not wanted
+    why = "an ECC GPU" if ecc_gpu else "a rack server"
+    msg = (f"{dimm.name} is ECC memory" if dimm.ecc else f"{dimm.name} is not ECC memory") + (
         "" if ok else f"; {why} wants ECC RDIMMs: a workstation platform (Threadripper PRO, Xeon W) or a server"
     )
     return Finding(
-        rule="ecc_memory", ok=ok, need="ECC" if wanted else None, have="ECC" if b.dimm.ecc else "non-ECC", message=msg
+        rule="ecc_memory", ok=ok, need="ECC" if wanted else None, have="ECC" if dimm.ecc else "non-ECC", message=msg
     )
 
 
@@ -154,35 +177,47 @@ def memory_speed(c: Candidate) -> Finding:
     """DIMMs run at the CPU's maximum memory speed when faster: a Xeon Silver 4314 runs DDR4-3200 at 2666 MT/s
     (Intel ARK via hardware.md §2 [S20])."""
     b = c.build
-    run = b.memory_speed_mt_s
-    bw = run * 8 * b.cpu.memory_channels * b.n_cpus / 1e3
-    msg = f"{b.dimm.name} run at {run} MT/s on {b.cpu.name} ({bw:,.0f} GB/s over all channels)"
-    if run < b.dimm.speed_mt_s:
-        msg += f": the CPU caps memory at {b.cpu.max_memory_mt_s} MT/s, not {b.dimm.speed_mt_s}"
-    return Finding(rule="memory_speed", ok=True, need=b.dimm.speed_mt_s, have=run, message=msg)
+    return _memory_speed(b.cpu, b.n_cpus, b.dimm, b.memory_speed_mt_s)
+
+
+@judged_once
+def _memory_speed(cpu: Cpu, n_cpus: int, dimm: Dimm, run: int) -> Finding:
+    bw = run * 8 * cpu.memory_channels * n_cpus / 1e3
+    msg = f"{dimm.name} run at {run} MT/s on {cpu.name} ({bw:,.0f} GB/s over all channels)"
+    if run < dimm.speed_mt_s:
+        msg += f": the CPU caps memory at {cpu.max_memory_mt_s} MT/s, not {dimm.speed_mt_s}"
+    return Finding(rule="memory_speed", ok=True, need=dimm.speed_mt_s, have=run, message=msg)
 
 
 def system_drive(c: Candidate) -> Finding:
     """The system NVMe holds the OS, CUDA and containers (256 GB) plus two copies of the weights (the hub cache
     and one converted or quantized copy) (hardware.md §3.6: a 500 GB system SSD fills fast)."""
-    b, need = c.build, c.requirements.system_drive_bytes
-    have = b.system_drive.capacity_bytes
+    return _system_drive(c.requirements.system_drive_bytes, c.build.system_drive)
+
+
+@judged_once
+def _system_drive(need: float, drive: Drive) -> Finding:
+    have = drive.capacity_bytes
     return Finding(
         rule="system_drive",
         ok=have >= need,
         need=round(need),
         have=round(have),
-        message=f"needs {fmt_decimal_bytes(need)} for OS and "
-        f"model cache, {b.system_drive.name} holds {fmt_decimal_bytes(have)}",
+        message=f"needs {fmt_decimal_bytes(need)} for OS and model cache, {drive.name} holds {fmt_decimal_bytes(have)}",
     )
 
 
 def data_drive(c: Candidate) -> Finding:
     """Data drives hold datasets, logs and model versions; HDDs only for cold data (hardware.md §3.6:
     NVMe for the working set, HDD for archive)."""
-    b, need = c.build, c.requirements.data_drive_bytes
-    if b.data_drive is None:
-        if not data_bays(b.chassis):
+    b = c.build
+    return _data_drive(c.requirements.data_drive_bytes, b.data_drive, b.n_data_drives, data_bays(b.chassis))
+
+
+@judged_once
+def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> Finding:
+    if drive is None:
+        if not bays:
             return Finding(rule="data_drive", ok=True, need=0, have=0, message="no free bay: data stays on the NVMe")
         return Finding(
             rule="data_drive",
@@ -191,14 +226,14 @@ def data_drive(c: Candidate) -> Finding:
             have=0,
             message=f"no drive in drives.csv fits the free bays for {fmt_decimal_bytes(need)} of data",
         )
-    have = b.data_drive.capacity_bytes * b.n_data_drives
+    have = drive.capacity_bytes * n_drives
     return Finding(
         rule="data_drive",
         ok=have >= need,
         need=round(need),
         have=round(have),
         message=f"needs {fmt_decimal_bytes(need)} for datasets and "
-        f"model versions, {b.n_data_drives} x {b.data_drive.name} hold {fmt_decimal_bytes(have)}",
+        f"model versions, {n_drives} x {drive.name} hold {fmt_decimal_bytes(have)}",
     )
 
 

@@ -6,6 +6,8 @@ from sizing.estimate.power import allowed_circuits, psu_headroom
 from sizing.specs import Candidate, Finding, Gpu, Psu
 from sizing.units import fmt_watts
 
+from .memo import judged_once
+
 BOARD_POWERED = 10**6  # "plugs" a server power board offers: it feeds every GPU
 
 
@@ -46,16 +48,21 @@ def psu_connectors(c: Candidate) -> Finding:
     """Each GPU gets its own power cables from the PSU (see gpu_plugs_served); server chassis power the GPUs from
     their power board."""
     b = c.build
-    have = gpu_plugs_served(b.psu, b.gpu, b.n_cpus)
+    return _psu_connectors(b.psu, b.gpu, b.n_gpus, b.n_cpus)
+
+
+@judged_once
+def _psu_connectors(psu: Psu, gpu: Gpu, n_gpus: int, n_cpus: int) -> Finding:
+    have = gpu_plugs_served(psu, gpu, n_cpus)
     if have >= BOARD_POWERED:
         return Finding(rule="psu_connectors", ok=True, message="GPUs are powered from the chassis power board")
     return Finding(
         rule="psu_connectors",
-        ok=have >= b.n_gpus,
-        need=b.n_gpus,
+        ok=have >= n_gpus,
+        need=n_gpus,
         have=have,
-        message=f"{b.n_gpus} GPU(s) with {b.gpu.power_connector} plugs; {b.psu.name} "
-        f"({b.psu.n_12vhpwr} x 16-pin, {b.psu.n_pcie_8pin} x PCIe 8-pin, {b.psu.n_eps_8pin} x EPS) "
+        message=f"{n_gpus} GPU(s) with {gpu.power_connector} plugs; {psu.name} "
+        f"({psu.n_12vhpwr} x 16-pin, {psu.n_pcie_8pin} x PCIe 8-pin, {psu.n_eps_8pin} x EPS) "
         f"feeds {have}",
     )
 
