@@ -10,7 +10,7 @@ from sizing.units import fmt_money
 
 from .provider import Problem
 from .rank import best_per_shape
-from .search import search
+from .search import passing
 
 MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits first
 MAX_USERS_TRIED = 1024  # concurrent sequences a throughput target may ask for
@@ -18,14 +18,15 @@ MAX_USERS_TRIED = 1024  # concurrent sequences a throughput target may ask for
 
 def best_with(p: Problem, objective: Objective, **changes: object) -> Option | None:
     """The best build by `objective` when the constraints change so (the best chassis per shape, as ranked)."""
-    found = search(p._replace(constraints=p.constraints.model_copy(update=changes)))[0]
+    found = passing(p._replace(constraints=p.constraints.model_copy(update=changes)))
     best = best_per_shape(found, objective)
     return best[0] if best else None
 
 
 def passes(p: Problem, execution: Execution | None = None, constraints: Constraints | None = None) -> bool:
     """Whether any build passes when the execution or the constraints change so."""
-    return bool(search(p._replace(execution=execution or p.execution, constraints=constraints or p.constraints))[0])
+    changed = p._replace(execution=execution or p.execution, constraints=constraints or p.constraints)
+    return bool(passing(changed, first=True))
 
 
 def price_text(o: Option) -> str:
