@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sizing.estimate.requirements import CORES_PER_GPU, MIN_CORES, data_bays, lanes_used
-from sizing.specs import Candidate, Cpu, Dimm, Drive, Finding
+from sizing.specs import Candidate, Chassis, Cpu, Dimm, Drive, Finding, Gpu
 from sizing.units import fmt_bytes, fmt_decimal_bytes, fmt_money
 
 from .memo import judged_once
@@ -13,23 +13,27 @@ def chassis_fit(c: Candidate) -> Finding:
     """GPU count, form factor, card width and length within the chassis (hardware.md §3.3: ATX boards have 7 slots,
     so at most two 3-slot cards sit directly on the board; 4U servers are built for 2-slot cards [S22])."""
     b = c.build
-    box, g = b.chassis, b.gpu
+    return _chassis_fit(b.gpu, b.n_gpus, b.chassis)
+
+
+@judged_once
+def _chassis_fit(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
     problems = []
-    if b.n_gpus > box.max_gpus:
-        problems.append(f"holds {box.max_gpus} GPUs, not {b.n_gpus}")
+    if n_gpus > box.max_gpus:
+        problems.append(f"holds {box.max_gpus} GPUs, not {n_gpus}")
     if g.form_factor != box.gpu_form_factor:
         problems.append(f"takes {box.gpu_form_factor.upper()} GPUs, the {g.name} is {g.form_factor.upper()}")
     if g.slot_width and box.max_gpu_slot_width and g.slot_width > box.max_gpu_slot_width:
         problems.append(f"fits {box.max_gpu_slot_width:g}-slot cards, the {g.name} is {g.slot_width:g} slots wide")
     if g.length_mm and box.max_gpu_length_mm and g.length_mm > box.max_gpu_length_mm:
         problems.append(f"fits cards up to {box.max_gpu_length_mm:.0f} mm, the {g.name} is {g.length_mm:.0f} mm")
-    if not box.takes(g.arch, b.n_gpus):
+    if not box.takes(g.arch, n_gpus):
         problems.append(
             f"its baseboard is sold with {'/'.join(map(str, box.gpu_counts)) or 'any count of'} "
-            f"{'/'.join(box.gpu_archs) or 'any'} GPUs, not {b.n_gpus} {g.arch}"
+            f"{'/'.join(box.gpu_archs) or 'any'} GPUs, not {n_gpus} {g.arch}"
         )
-    msg = f"{box.name}: " + ("; ".join(problems) if problems else f"{b.n_gpus} x {g.name} fit")
-    return Finding(rule="chassis_fit", ok=not problems, need=b.n_gpus, have=box.max_gpus, message=msg)
+    msg = f"{box.name}: " + ("; ".join(problems) if problems else f"{n_gpus} x {g.name} fit")
+    return Finding(rule="chassis_fit", ok=not problems, need=n_gpus, have=box.max_gpus, message=msg)
 
 
 def cooling(c: Candidate) -> Finding:
@@ -38,14 +42,18 @@ def cooling(c: Candidate) -> Finding:
     ducted server airflow (chassis.csv passive_ok), not a tower or an open riser frame (hardware.md §3.3 [S61];
     NVIDIA product briefs [S10][S29])."""
     b = c.build
-    g, box = b.gpu, b.chassis
+    return _cooling(b.gpu, b.n_gpus, b.chassis)
+
+
+@judged_once
+def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
     if g.cooling == "open-air" and not box.open_air_ok:
         return Finding(
             rule="cooling",
             ok=False,
             need="open-air exhaust",
             have=box.form_factor,
-            message=f"{g.name} is an open-air card: {b.n_gpus} of them in {box.name} recirculate heat; use "
+            message=f"{g.name} is an open-air card: {n_gpus} of them in {box.name} recirculate heat; use "
             "blower cards (e.g. rtx-4090-blower) or a riser chassis",
         )
     if g.cooling == "passive" and not box.cools_passive_cards:
@@ -64,14 +72,20 @@ def pcie_lanes(c: Candidate) -> Finding:
     each NVMe drive (x4; SATA/SAS drives take none) and each NIC (x16), within the CPUs' lanes (hardware.md §3.4
     [S62][S63])."""
     b = c.build
-    have, need = b.cpu_lanes, lanes_used(b)
-    msg = f"needs {need} lanes, {b.n_cpus} x {b.cpu.name} give {have}"
-    if b.gpu_lanes_each < 16 and b.gpu.form_factor == "pcie":
+    cpus = f"{b.n_cpus} x {b.cpu.name}"
+    narrow = b.gpu_lanes_each < 16 and b.gpu.form_factor == "pcie"
+    return _pcie_lanes(lanes_used(b), b.cpu_lanes, cpus, b.gpu_lanes_each if narrow else 0, b.chassis.pcie_switch)
+
+
+@judged_once
+def _pcie_lanes(need: int, have: int, cpus: str, narrow_lanes: int, switch: bool) -> Finding:
+    msg = f"needs {need} lanes, {cpus} give {have}"
+    if narrow_lanes:
         msg += (
-            f"; GPUs run at x{b.gpu_lanes_each}: half the host link for loading weights and CPU offload, "
+            f"; GPUs run at x{narrow_lanes}: half the host link for loading weights and CPU offload, "
             "little effect on inference once loaded"
         )
-    if b.chassis.pcie_switch:
+    if switch:
         msg += "; GPUs hang off PCIe switches"
     return Finding(rule="pcie_lanes", ok=need <= have, need=need, have=have, message=msg)
 
@@ -240,16 +254,20 @@ def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> F
 def budget(c: Candidate) -> Finding:
     """The whole order (every node) costs no more than --budget, converted to USD at fx.csv's rate. A build with a
     part that has no usable price has no total, so it never passes a budget (issue 7: unknown prices are not $0)."""
-    limit, total = c.constraints.budget_usd, c.total_usd
+    return _budget(c.constraints.budget_usd, c.total_usd, c.subtotal_usd)
+
+
+@judged_once
+def _budget(limit: float | None, total: float | None, subtotal: float) -> Finding:
     if limit is None:
         return Finding(rule="budget", ok=True, message="no budget given")
     if total is None:
         return Finding(
             rule="budget",
             ok=False,
-            need=round(c.subtotal_usd),
+            need=round(subtotal),
             have=limit,
-            message=f"has parts without a usable price (the priced ones cost {fmt_money(c.subtotal_usd)}), so its "
+            message=f"has parts without a usable price (the priced ones cost {fmt_money(subtotal)}), so its "
             f"total cannot be held to a budget of {fmt_money(limit)}; price them in a --data copy",
         )
     return Finding(
