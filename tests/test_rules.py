@@ -7,6 +7,7 @@ import pytest
 from sizing import estimate as est
 from sizing import recommend as rec
 from sizing import rules
+from sizing.recommend.derive import pick_dimms
 from sizing.recommend.search import on_gpus
 from sizing.scenarios import resolve_execution
 from sizing.specs import Build, Candidate, Constraints, Finding, Request, Requirements, System
@@ -194,3 +195,35 @@ def test_ecc_gpus_and_servers_get_ecc_memory(catalog):
     assert not f.ok and "ECC RDIMMs" in f.message
     assert finding(rules.ecc_memory, compose(catalog, "rtx-a6000", 1, "ws-wrx80-4gpu", model="qwen2.5-7b")).ok
     assert finding(rules.ecc_memory, compose(catalog, "rtx-4090", 1, "tower-define7xl-z790", model="qwen2.5-7b")).ok
+
+
+def test_two_dimms_per_channel_run_at_the_2dpc_speed(catalog):
+    """Xeon 6700P: DDR5-6400 at 1 DIMM per channel, 5200 at 2 (cpus.csv max_memory_mt_s_2dpc, Intel ARK)."""
+    c = compose(catalog, "b300", 8, "rack-9u-asus-xa-nb3i-e12", limits=Constraints(cpus=("xeon-6737p",)))
+    dimm = catalog.dimms["ddr5-5600-rdimm-64gb"]
+    one, two = swap(c, catalog, dimm=dimm, n_dimms=16), swap(c, catalog, dimm=dimm, n_dimms=32)
+    assert (one.build.cpu.id, one.build.dimms_per_channel, one.build.memory_speed_mt_s) == ("xeon-6737p", 1, 5600)
+    assert (two.build.dimms_per_channel, two.build.memory_speed_mt_s) == (2, 5200)
+    f = finding(rules.memory_speed, two)
+    assert f.have == 5200 and "2 DIMMs per channel at 5200 MT/s" in f.message and "unconfirmed" not in f.message
+    assert "per channel" not in finding(rules.memory_speed, one).message
+
+
+def test_without_a_2dpc_figure_the_1dpc_speed_stands_unconfirmed(catalog):
+    """EPYC 7313 has no 2DPC figure in cpus.csv: two DIMMs per channel keep its 3200 MT/s, and the finding says the
+    2DPC speed is unconfirmed; one DIMM per channel says nothing of it."""
+    c = compose(catalog, "l40s", 8, "rack-4u-gigabyte-g482-z54", limits=Constraints(cpus=("epyc-7313",)))
+    dimm = catalog.dimms["ddr4-3200-rdimm-64gb"]
+    one, two = swap(c, catalog, dimm=dimm, n_dimms=16), swap(c, catalog, dimm=dimm, n_dimms=32)
+    assert (two.build.n_cpus, two.build.dimms_per_channel, two.build.memory_speed_mt_s) == (2, 2, 3200)
+    assert "2DPC speed is unconfirmed" in finding(rules.memory_speed, two).message
+    assert "unconfirmed" not in finding(rules.memory_speed, one).message
+
+
+def test_dimms_at_full_2dpc_speed_are_preferred(catalog):
+    """Needing 32 DIMMs on two Xeon 6737P (2 per channel, 5200 MT/s), DDR5-5600 runs at the CPU's full rate and
+    DDR5-4800 does not: the same-priced 5600 set is picked (against the 1DPC 6400, neither would be)."""
+    cpu = catalog.cpus["xeon-6737p"]
+    need = 1600 * 2**30  # more than 16 x 96 GB, within 32 x 64 GB
+    dimm, n = pick_dimms(catalog.dimms.values(), cpu, 2, 32, need)
+    assert (dimm.id, n) == ("ddr5-5600-rdimm-64gb", 32)

@@ -84,7 +84,8 @@ def socket_counts(chassis: Chassis, n_gpus: int) -> tuple[int, ...]:
 
 def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: float) -> tuple[Dimm, int] | None:
     """Identical DIMMs in every channel (1 or 2 per channel): the cheapest set that holds `need`, preferring the
-    slowest speed the CPU still runs at full rate; else the largest set that fits the slots."""
+    slowest speed the CPU still runs at full rate at that population (its 2DPC speed with 2 per channel,
+    Cpu.memory_mt_s); else the largest set that fits the slots."""
     channels = cpu.memory_channels * n_cpus
     kind = "rdimm" if cpu.ecc_rdimm else "udimm"
     usable = [d for d in dimms if d.ddr_gen == cpu.ddr_gen and d.module_type == kind]
@@ -103,7 +104,7 @@ def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: f
             d.price_usd is None,
             d.capacity_bytes * n,
             n,
-            d.speed_mt_s < cpu.max_memory_mt_s,
+            d.speed_mt_s < cpu.memory_mt_s(n // channels),
             _priced_first(d.price_usd),
             d.speed_mt_s,
         )

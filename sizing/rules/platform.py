@@ -188,18 +188,31 @@ def _ecc_memory(ecc_gpu: bool, rack: bool, dimm: Dimm) -> Finding:
 
 
 def memory_speed(c: Candidate) -> Finding:
-    """DIMMs run at the CPU's maximum memory speed when faster: a Xeon Silver 4314 runs DDR4-3200 at 2666 MT/s
-    (Intel ARK via hardware.md §2 [S20])."""
+    """DIMMs run at the CPU's maximum memory speed for their population when faster: a Xeon Silver 4314 runs
+    DDR4-3200 at 2666 MT/s (Intel ARK via hardware.md §2 [S20]); two DIMMs per channel run at the CPU's 2DPC speed
+    (cpus.csv max_memory_mt_s_2dpc, the vendor's figure: Xeon 6700P DDR5-6400 at 1DPC, 5200 at 2DPC, Intel ARK),
+    and where the row gives none the finding says so and the 1DPC speed stands (an upper bound)."""
     b = c.build
-    return _memory_speed(b.cpu, b.n_cpus, b.dimm, b.memory_speed_mt_s)
+    return _memory_speed(b.cpu, b.n_cpus, b.dimm, b.memory_speed_mt_s, b.dimms_per_channel)
 
 
 @judged_once
-def _memory_speed(cpu: Cpu, n_cpus: int, dimm: Dimm, run: int) -> Finding:
+def _memory_speed(cpu: Cpu, n_cpus: int, dimm: Dimm, run: int, per_channel: int) -> Finding:
     bw = run * 8 * cpu.memory_channels * n_cpus / 1e3
     msg = f"{dimm.name} run at {run} MT/s on {cpu.name} ({bw:,.0f} GB/s over all channels)"
+    two = per_channel >= 2
     if run < dimm.speed_mt_s:
-        msg += f": the CPU caps memory at {cpu.max_memory_mt_s} MT/s, not {dimm.speed_mt_s}"
+        msg += (
+            f": the CPU runs 2 DIMMs per channel at {run} MT/s (1 per channel: {cpu.max_memory_mt_s}), not "
+            f"{dimm.speed_mt_s}"
+            if two and cpu.max_memory_mt_s_2dpc is not None
+            else f": the CPU caps memory at {cpu.max_memory_mt_s} MT/s, not {dimm.speed_mt_s}"
+        )
+    if two and cpu.max_memory_mt_s_2dpc is None:
+        msg += (
+            f"; 2 DIMMs per channel: the CPU's 2DPC speed is unconfirmed (cpus.csv gives none), so its 1DPC "
+            f"{cpu.max_memory_mt_s} MT/s is assumed and may be too high"
+        )
     return Finding(rule="memory_speed", ok=True, need=dimm.speed_mt_s, have=run, message=msg)
 
 
