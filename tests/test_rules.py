@@ -227,3 +227,17 @@ def test_dimms_at_full_2dpc_speed_are_preferred(catalog):
     need = 1600 * 2**30  # more than 16 x 96 GB, within 32 x 64 GB
     dimm, n = pick_dimms(catalog.dimms.values(), cpu, 2, 32, need)
     assert (dimm.id, n) == ("ddr5-5600-rdimm-64gb", 32)
+
+
+def test_a_two_psu_workstation_counts_both_units_plugs(catalog):
+    """Four RTX PRO 6000 (600 W, 12V-2x6) on the two-ATX-PSU open-frame workstation: one Seasonic PRIME PX-2200
+    (2 native 16-pin + 6 x 8-pin = one more 600 W adapter) feeds 3 cards, two units feed 6, so the plugs suffice."""
+    c = compose(catalog, "rtx-pro-6000", 4, "ws-cube-w790-4gpu", model="llama-3-70b")
+    psu = catalog.psus["atx-2200-seasonic-prime-px2200"]
+    one, two = swap(c, catalog, psu=psu, n_psus=1), swap(c, catalog, psu=psu, n_psus=2)
+    assert rules.gpu_plugs_served(psu, one.build.gpu, 1) == 3
+    f = finding(rules.psu_connectors, two)
+    assert f.ok and f.have == 6 and "2 x Seasonic" in f.message
+    assert not finding(rules.psu_connectors, one).ok
+    eps = catalog.gpu("rtx-a6000")  # the second unit's EPS outputs are all spare: it powers no CPU
+    assert rules.gpu_plugs_served(psu, eps, 1, 2) == rules.gpu_plugs_served(psu, eps, 1) + psu.n_eps_8pin + 3

@@ -151,15 +151,16 @@ def pick_psu(options: PsuSets, chassis: Chassis, gpu: Gpu, n_gpus: int, load: fl
     preference order of `psu_sets`; else every bay with the largest. Returns (psu, units installed)."""
     need = load * psu_headroom(chassis.psu_form)
 
-    def connectors_ok(p: Psu) -> bool:
-        return rules.gpu_plugs_served(p, gpu, chassis.cpu_sockets) >= n_gpus
+    def connectors_ok(p: Psu, n: int) -> bool:  # the plugs of every unit that carries load (rules.psu_connectors)
+        return rules.gpu_plugs_served(p, gpu, chassis.cpu_sockets, active_psus(chassis, n)) >= n_gpus
 
     for psu, n, capacity in options.sets:
-        if capacity >= need and connectors_ok(psu):
+        if capacity >= need and connectors_ok(psu, n):
             return psu, n
+    bays = chassis.psu_bays
     return max(
-        options.kind, key=lambda p: (psu_capacity_w(p, chassis, options.volts, chassis.psu_bays), connectors_ok(p))
-    ), chassis.psu_bays
+        options.kind, key=lambda p: (psu_capacity_w(p, chassis, options.volts, bays), connectors_ok(p, bays))
+    ), bays
 
 
 def pick_storage(
