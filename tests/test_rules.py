@@ -241,3 +241,14 @@ def test_a_two_psu_workstation_counts_both_units_plugs(catalog):
     assert not finding(rules.psu_connectors, one).ok
     eps = catalog.gpu("rtx-a6000")  # the second unit's EPS outputs are all spare: it powers no CPU
     assert rules.gpu_plugs_served(psu, eps, 1, 2) == rules.gpu_plugs_served(psu, eps, 1) + psu.n_eps_8pin + 3
+
+
+def test_the_psu_pick_prefers_a_set_the_wall_circuit_carries(catalog):
+    """Four RTX 3080 on the two-PSU workstation at 120 V / 15 A: two priced platinum Corsair HX1500i have the
+    plugs and the capacity, but at 90% efficiency no cap within 70% of TDP brings the wall draw under 1,440 W;
+    derive takes the titanium set that passes with the GPUs capped."""
+    c = compose(catalog, "rtx-3080", 4, "ws-cube-w790-4gpu", limits=Constraints(circuit="120v-15a"))
+    assert c.build.psu.efficiency_tier == "titanium" and c.build.gpu_power_limit_w
+    assert finding(rules.wall_circuit, c).ok and finding(rules.psu_connectors, c).ok
+    cheaper = swap(c, catalog, psu=catalog.psus["atx-1500-corsair-hx1500i"])
+    assert finding(rules.psu_connectors, cheaper).ok and not finding(rules.wall_circuit, cheaper).ok

@@ -44,6 +44,7 @@ from .prices import Bill, bill_with, line_of
 from .provider import PartsProvider, Problem
 
 T = TypeVar("T")
+WallCheck = Callable[[Psu, int], bool]  # whether the wall circuit carries a build on this PSU model and unit count
 
 DEFAULT_CIRCUIT = {
     "tower": "120v-15a",
@@ -145,18 +146,26 @@ def psu_sets(psus: Iterable[Psu], chassis: Chassis, volts: float) -> PsuSets:
     return PsuSets(kind=kind, sets=tuple(sets), volts=volts)
 
 
-def pick_psu(options: PsuSets, chassis: Chassis, gpu: Gpu, n_gpus: int, load: float) -> tuple[Psu, int]:
+def pick_psu(
+    options: PsuSets, chassis: Chassis, gpu: Gpu, n_gpus: int, load: float, on_wall: WallCheck | None = None
+) -> tuple[Psu, int]:
     """The PSU model and the fewest units of it (with the chassis' redundancy on top) whose active capacity at this
     voltage covers the headroom rule (and, for ATX, has the GPUs' connectors): the first such set in the
-    preference order of `psu_sets`; else every bay with the largest. Returns (psu, units installed)."""
+    preference order of `psu_sets` whose wall draw the circuit carries (`on_wall`: a more efficient unit can make
+    the difference), else the first such set; else every bay with the largest. Returns (psu, units installed)."""
     need = load * psu_headroom(chassis.psu_form)
+    first: tuple[Psu, int] | None = None
 
     def connectors_ok(p: Psu, n: int) -> bool:  # the plugs of every unit that carries load (rules.psu_connectors)
         return rules.gpu_plugs_served(p, gpu, chassis.cpu_sockets, active_psus(chassis, n)) >= n_gpus
 
     for psu, n, capacity in options.sets:
         if capacity >= need and connectors_ok(psu, n):
-            return psu, n
+            if on_wall is None or on_wall(psu, n):
+                return psu, n
+            first = first or (psu, n)
+    if first:
+        return first
     bays = chassis.psu_bays
     return max(
         options.kind, key=lambda p: (psu_capacity_w(p, chassis, options.volts, bays), connectors_ok(p, bays))
@@ -280,7 +289,15 @@ class Composer:
         sets = self.once(
             ("psus", chassis.id, circuit.volts), lambda: psu_sets(parts.psus.values(), chassis, circuit.volts)
         )
-        psu, n_psus = pick_psu(sets, chassis, gpu, n, load)
+
+        def on_wall(p: Psu, units: int) -> bool:  # rules.wall_circuit's verdict for this PSU set
+            eff = psu_efficiency(p.efficiency_tier, circuit.volts)
+            allowed = allowed_circuits(feeds(chassis, units), c)
+            if load / eff <= circuit.continuous_w * allowed:
+                return True
+            return allowed == 1 and power_cap_w(load, gpu, n, circuit, eff) is not None
+
+        psu, n_psus = pick_psu(sets, chassis, gpu, n, load, on_wall)
         one_circuit = allowed_circuits(feeds(chassis, n_psus), c) == 1
         eff = psu_efficiency(psu.efficiency_tier, circuit.volts)
         limit = power_cap_w(load, gpu, n, circuit, eff) if one_circuit else None
