@@ -87,3 +87,16 @@ def test_build_rules_read_no_estimate(catalog):
     for c in every:
         moved = c.model_copy(update={"estimate": other})
         assert [rule(moved) for rule in rules.BUILD_RULES] == [rule(c) for rule in rules.BUILD_RULES]
+
+
+def test_a_baseboard_gpu_without_a_chassis_says_how_its_boards_come(catalog):
+    """SXM and OAM GPUs sit on baseboards sold whole: a count or generation no chassis takes is said so (HGX: 4 or 8
+    of one generation; OCP UBB: 8 OAMs of one generation)."""
+    req = RecommendRequest(model="7b", gpus_allowed=("mi300x", "mi355x", "h100-sxm"), max_gpus=8)
+    messages = {
+        (r.gpu, r.n_gpus): r.findings[0].message for r in search(problem_of(catalog, req))[1] if r.chassis == "-"
+    }
+    for n in (1, 2, 4):
+        assert "OAM baseboards take one generation in counts of 8" in messages[("mi300x", n)]
+    assert "no chassis in chassis.csv is sold with 8 OAM cdna4 GPUs (OAM baseboards" in messages[("mi355x", 8)]
+    assert "HGX baseboards take one generation, in counts of 4 or 8" in messages[("h100-sxm", 2)]

@@ -150,18 +150,28 @@ def screen(shape: Shape, chassis: Chassis) -> Outcome | None:
     return judge(shape, composed._replace(candidate=composed.candidate.model_copy(update={"estimate": own})))
 
 
+# Why a baseboard GPU finds no chassis: HGX boards carry 4 or 8 SXM GPUs of one generation (NVIDIA HGX 4- and 8-GPU
+# boards); the OCP OAI Universal Baseboard (UBB) hosts up to eight OAMs in a fully connected or hybrid-cube mesh
+# (OAI-UBB / OAM v1.5 specifications, as summarised in the Open Acceleration Specification AI Server Design Guide
+# 2023), and the platforms sold on it take 8 of one generation (chassis.csv gpu_counts; AMD Instinct MI300X).
+BASEBOARDS = {
+    "sxm": "HGX baseboards take one generation, in counts of 4 or 8",
+    "oam": "OAM baseboards take one generation in counts of 8",
+}
+
+
 def no_chassis(problem: Problem, gpu: Gpu, n: int) -> Finding:
     """The chassis_fit finding of a shape that no chassis holds."""
     form = f"{problem.constraints.form_factor} " if problem.constraints.form_factor else ""
+    board = BASEBOARDS.get(gpu.form_factor)
     return Finding(
         rule="chassis_fit",
         ok=False,
         need=n,
         have=None,
         message=(
-            f"no {form}chassis in chassis.csv is sold with {n} {gpu.form_factor.upper()} "
-            f"{gpu.arch} GPUs (HGX baseboards take one generation, in counts of 4 or 8)"
-            if gpu.form_factor == "sxm"
+            f"no {form}chassis in chassis.csv is sold with {n} {gpu.form_factor.upper()} {gpu.arch} GPUs ({board})"
+            if board
             else f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"
         ),
     )
