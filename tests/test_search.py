@@ -9,6 +9,7 @@ import pytest
 
 from sizing import rules
 from sizing.recommend import Composer, derive
+from sizing.recommend.relax import ways_out
 from sizing.recommend.search import Shape, chassis_for, compose, passing, search
 from sizing.scenarios import problem_of
 from sizing.specs import Candidate, Finding, RecommendRequest
@@ -100,3 +101,25 @@ def test_a_baseboard_gpu_without_a_chassis_says_how_its_boards_come(catalog):
         assert "OAM baseboards take one generation in counts of 8" in messages[("mi300x", n)]
     assert "no chassis in chassis.csv is sold with 8 OAM cdna4 GPUs (OAM baseboards" in messages[("mi355x", 8)]
     assert "HGX baseboards take one generation, in counts of 4 or 8" in messages[("h100-sxm", 2)]
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        RecommendRequest(model="7b", budget=2_000, gpus_allowed=("rtx-4090", "rtx-3090", "rtx-a6000")),
+        RecommendRequest(model="7b", target_tokens_per_s=1_500, gpus_allowed=("rtx-4090", "l40s")),
+        RecommendRequest(model="llama-3-70b", gpus_allowed=("rtx-4090",), max_gpus=2, circuit="120v-15a"),
+    ],
+    ids=["budget", "target", "memory"],
+)
+def test_the_relaxations_reuse_the_first_searchs_builds_without_changing_a_way_out(catalog, req, monkeypatch):
+    """ways_out with the Composer of the search that found nothing (its builds and estimates kept) says what it says
+    when every relaxation's search starts afresh."""
+    problem = problem_of(catalog, req)
+    kept = Composer(problem)
+    options, rejected = search(problem, kept)
+    assert not options
+    shared = ways_out(problem, rejected, kept)
+    monkeypatch.setattr(Composer, "serves", lambda self, p: False)
+    assert ways_out(problem, rejected) == shared
+    assert not shared[0].startswith("no change tried")

@@ -17,6 +17,7 @@ from sizing.estimate.power import (
     feeds,
     installed_psus,
     load_w,
+    power,
     power_cap_w,
     psu_capacity_w,
     psu_efficiency,
@@ -30,13 +31,17 @@ from sizing.specs import (
     Cpu,
     Dimm,
     Drive,
+    Estimate,
+    Execution,
     Finding,
     Gpu,
     Line,
     NetworkPart,
     Part,
+    PowerDraw,
     Psu,
     Requirements,
+    System,
 )
 from sizing.specs.system import DEFAULT_NODE_LINK_BYTES_S
 
@@ -212,13 +217,40 @@ def pick_network(parts: PartsProvider, n_nodes: int) -> tuple[NetworkPart | None
 class Composer:
     """`derive` for one problem: the same picks, each kept per its inputs for the problem's search (a search composes
     every shape in every chassis, and most picks repeat: the drives per chassis, the CPU per socket, lanes and
-    cores, the ranked PSU sets per chassis). Parts are keyed by id: within one catalog an id names one part."""
+    cores, the ranked PSU sets per chassis), and the whole builds and estimates, which the relaxations' searches of
+    the same problem ask for again (`serves`). Parts are keyed by id: within one catalog an id names one part."""
 
     def __init__(self, problem: Problem):
         self.problem = problem
         c = problem.constraints
         self.cpus = [x for x in problem.parts.cpus.values() if not c.cpus or x.id in c.cpus]
         self._memo: dict[tuple, Any] = {}
+
+    def serves(self, problem: Problem) -> bool:
+        """Whether what this Composer keeps holds for `problem`: the same parts, model and constraints but for the
+        budget, which no pick reads (a relaxation that changes the execution changes the requirements and
+        executions the builds and estimates are kept by)."""
+        mine, theirs = self.problem.constraints, problem.constraints
+        return (
+            problem.parts is self.problem.parts
+            and problem.model == self.problem.model
+            and mine.model_copy(update={"budget_usd": None}) == theirs.model_copy(update={"budget_usd": None})
+        )
+
+    def built(
+        self, need: Requirements, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis
+    ) -> tuple[Build, Bill, PowerDraw] | Finding:
+        """derive, its bill of materials and its power draw, once per shape, requirements and chassis."""
+
+        def make() -> tuple[Build, Bill, PowerDraw] | Finding:
+            build = self.derive(need, gpu, n, n_nodes, chassis)
+            return build if isinstance(build, Finding) else (build, self.bill(build), power(build))
+
+        return self.once(("built", gpu.id, n, n_nodes, chassis.id, need), make)
+
+    def estimates(self, execution: Execution, gpu: Gpu, n: int, n_nodes: int) -> dict[System, Estimate]:
+        """The estimates of `execution` on n x gpu (per node) kept per System: one dict per execution and shape."""
+        return self.once(("estimates", execution, gpu.id, n, n_nodes), dict)
 
     def once(self, key: tuple, make: Callable[[], T]) -> T:
         """make(), computed once per key."""

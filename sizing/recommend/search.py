@@ -32,6 +32,7 @@ from .provider import Problem
 GPU_COUNTS = (1, 2, 4, 8)
 NODE_COUNTS = (2, 4, 8)  # clusters of 8-GPU servers, only where one server cannot hold the work
 Outcome = Option | Rejection
+Judge = Callable[["Shape", Chassis], Outcome | None]  # evaluate, or screen for a search that keeps passing builds
 
 
 def candidates(problem: Problem) -> list[Gpu]:
@@ -67,7 +68,7 @@ class Shape:
         self.execution = on_gpus(problem.execution, n, n_nodes)
         self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
-        self._estimates: dict[System, Estimate] = {}
+        self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
         self._bare: Estimate | None = None
 
     @property
@@ -104,14 +105,14 @@ class Composed(NamedTuple):
 def compose(shape: Shape, chassis: Chassis, estimate: Estimate | None = None) -> Composed | Finding:
     """Derive the shape's build in `chassis`, its bill and power, on `estimate` (default: the estimate on the build's
     own links and power cap); or the Finding that says what part the catalog lacks."""
-    build = shape.composer.derive(shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
-    if isinstance(build, Finding):
-        return build
-    lines, subtotal, unpriced = shape.composer.bill(build)
+    built = shape.composer.built(shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
+    if isinstance(built, Finding):
+        return built
+    build, (lines, subtotal, unpriced), draw = built
     candidate = Candidate(
         build=build,
         requirements=shape.requirements,
-        power=est.power(build),
+        power=draw,
         estimate=estimate or shape.estimate(System.from_build(build)),
         constraints=shape.problem.constraints,
         subtotal_usd=subtotal,
@@ -185,7 +186,7 @@ def evaluate_shape(
     return judge_shape(Shape(problem, gpu, n, n_nodes, composer), evaluate)
 
 
-def judge_shape(shape: Shape, judge_one: Callable[[Shape, Chassis], Outcome | None]) -> tuple[list[Outcome], bool]:
+def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
     """`judge_one` on every chassis that holds the shape (evaluate, or screen: then only the passing builds and the
     rejections that passed the build rules come back); True when GPU memory is not what stopped it."""
     problem, gpu, n = shape.problem, shape.gpu, shape.n
@@ -206,12 +207,17 @@ def judge_shape(shape: Shape, judge_one: Callable[[Shape, Chassis], Outcome | No
     return out, True
 
 
-def walk(problem: Problem, judge_one: Callable[[Shape, Chassis], Outcome | None]) -> Iterator[Outcome]:
+def composer_for(problem: Problem, composer: Composer | None) -> Composer:
+    """`composer` where it serves the problem (a relaxation of the problem it was made for), else a new one."""
+    return composer if composer is not None and composer.serves(problem) else Composer(problem)
+
+
+def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -> Iterator[Outcome]:
     """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one`; clusters of 2, 4 or 8
     eight-GPU servers where one server cannot hold the model. Lazy: a caller may stop at the first Option."""
     c = problem.constraints
     max_gpus = c.max_gpus or 10**6
-    composer = Composer(problem)
+    composer = composer_for(problem, composer)
     for gpu in candidates(problem):
         support = rules.engine_runs_on(problem.execution.engine, gpu)
         if not support.ok:  # no build with this GPU can run the engine: one rejection says so
@@ -231,19 +237,20 @@ def walk(problem: Problem, judge_one: Callable[[Shape, Chassis], Outcome | None]
                 break
 
 
-def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:
+def search(problem: Problem, composer: Composer | None = None) -> tuple[list[Option], list[Rejection]]:
     """Every GPU x {1, 2, 4, 8} in every chassis that holds them; clusters of 2, 4 or 8 eight-GPU servers where one
-    server cannot hold the model. Every build passing every rule, and every rejection with the rules it failed."""
-    outcomes = list(walk(problem, evaluate))
+    server cannot hold the model. Every build passing every rule, and every rejection with the rules it failed.
+    (`composer`: one kept from a search of the problem this relaxes, where it serves.)"""
+    outcomes = list(walk(problem, evaluate, composer))
     return ([o for o in outcomes if isinstance(o, Option)], [o for o in outcomes if isinstance(o, Rejection)])
 
 
-def passing(problem: Problem, first: bool = False) -> list[Option]:
+def passing(problem: Problem, first: bool = False, composer: Composer | None = None) -> list[Option]:
     """search's passing builds, the same and in the same order, without estimating or fully judging a build that
     fails a build rule (the relaxations want only these); with `first`, up to the first one. (A build's GPU memory
     is the same in every chassis, so a shape's memory verdict, which decides where clusters are tried, is too.)"""
     found: list[Option] = []
-    for outcome in walk(problem, screen):
+    for outcome in walk(problem, screen, composer):
         if isinstance(outcome, Option):
             found.append(outcome)
             if first:
