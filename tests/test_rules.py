@@ -7,6 +7,7 @@ import pytest
 from sizing import estimate as est
 from sizing import recommend as rec
 from sizing import rules
+from sizing.recommend.derive import pick_dimms
 from sizing.recommend.search import on_gpus
 from sizing.scenarios import resolve_execution
 from sizing.specs import Build, Candidate, Constraints, Finding, Request, Requirements, System
@@ -194,3 +195,60 @@ def test_ecc_gpus_and_servers_get_ecc_memory(catalog):
     assert not f.ok and "ECC RDIMMs" in f.message
     assert finding(rules.ecc_memory, compose(catalog, "rtx-a6000", 1, "ws-wrx80-4gpu", model="qwen2.5-7b")).ok
     assert finding(rules.ecc_memory, compose(catalog, "rtx-4090", 1, "tower-define7xl-z790", model="qwen2.5-7b")).ok
+
+
+def test_two_dimms_per_channel_run_at_the_2dpc_speed(catalog):
+    """Xeon 6700P: DDR5-6400 at 1 DIMM per channel, 5200 at 2 (cpus.csv max_memory_mt_s_2dpc, Intel ARK)."""
+    c = compose(catalog, "b300", 8, "rack-9u-asus-xa-nb3i-e12", limits=Constraints(cpus=("xeon-6737p",)))
+    dimm = catalog.dimms["ddr5-5600-rdimm-64gb"]
+    one, two = swap(c, catalog, dimm=dimm, n_dimms=16), swap(c, catalog, dimm=dimm, n_dimms=32)
+    assert (one.build.cpu.id, one.build.dimms_per_channel, one.build.memory_speed_mt_s) == ("xeon-6737p", 1, 5600)
+    assert (two.build.dimms_per_channel, two.build.memory_speed_mt_s) == (2, 5200)
+    f = finding(rules.memory_speed, two)
+    assert f.have == 5200 and "2 DIMMs per channel at 5200 MT/s" in f.message and "unconfirmed" not in f.message
+    assert "per channel" not in finding(rules.memory_speed, one).message
+
+
+def test_without_a_2dpc_figure_the_1dpc_speed_stands_unconfirmed(catalog):
+    """EPYC 7313 has no 2DPC figure in cpus.csv: two DIMMs per channel keep its 3200 MT/s, and the finding says the
+    2DPC speed is unconfirmed; one DIMM per channel says nothing of it."""
+    c = compose(catalog, "l40s", 8, "rack-4u-gigabyte-g482-z54", limits=Constraints(cpus=("epyc-7313",)))
+    dimm = catalog.dimms["ddr4-3200-rdimm-64gb"]
+    one, two = swap(c, catalog, dimm=dimm, n_dimms=16), swap(c, catalog, dimm=dimm, n_dimms=32)
+    assert (two.build.n_cpus, two.build.dimms_per_channel, two.build.memory_speed_mt_s) == (2, 2, 3200)
+    assert "2DPC speed is unconfirmed" in finding(rules.memory_speed, two).message
+    assert "unconfirmed" not in finding(rules.memory_speed, one).message
+
+
+def test_dimms_at_full_2dpc_speed_are_preferred(catalog):
+    """Needing 32 DIMMs on two Xeon 6737P (2 per channel, 5200 MT/s), DDR5-5600 runs at the CPU's full rate and
+    DDR5-4800 does not: the same-priced 5600 set is picked (against the 1DPC 6400, neither would be)."""
+    cpu = catalog.cpus["xeon-6737p"]
+    need = 1600 * 2**30  # more than 16 x 96 GB, within 32 x 64 GB
+    dimm, n = pick_dimms(catalog.dimms.values(), cpu, 2, 32, need)
+    assert (dimm.id, n) == ("ddr5-5600-rdimm-64gb", 32)
+
+
+def test_a_two_psu_workstation_counts_both_units_plugs(catalog):
+    """Four RTX PRO 6000 (600 W, 12V-2x6) on the two-ATX-PSU open-frame workstation: one Seasonic PRIME PX-2200
+    (2 native 16-pin + 6 x 8-pin = one more 600 W adapter) feeds 3 cards, two units feed 6, so the plugs suffice."""
+    c = compose(catalog, "rtx-pro-6000", 4, "ws-cube-w790-4gpu", model="llama-3-70b")
+    psu = catalog.psus["atx-2200-seasonic-prime-px2200"]
+    one, two = swap(c, catalog, psu=psu, n_psus=1), swap(c, catalog, psu=psu, n_psus=2)
+    assert rules.gpu_plugs_served(psu, one.build.gpu, 1) == 3
+    f = finding(rules.psu_connectors, two)
+    assert f.ok and f.have == 6 and "2 x Seasonic" in f.message
+    assert not finding(rules.psu_connectors, one).ok
+    eps = catalog.gpu("rtx-a6000")  # the second unit's EPS outputs are all spare: it powers no CPU
+    assert rules.gpu_plugs_served(psu, eps, 1, 2) == rules.gpu_plugs_served(psu, eps, 1) + psu.n_eps_8pin + 3
+
+
+def test_the_psu_pick_prefers_a_set_the_wall_circuit_carries(catalog):
+    """Four RTX 3080 on the two-PSU workstation at 120 V / 15 A: two priced platinum Corsair HX1500i have the
+    plugs and the capacity, but at 90% efficiency no cap within 70% of TDP brings the wall draw under 1,440 W;
+    derive takes the titanium set that passes with the GPUs capped."""
+    c = compose(catalog, "rtx-3080", 4, "ws-cube-w790-4gpu", limits=Constraints(circuit="120v-15a"))
+    assert c.build.psu.efficiency_tier == "titanium" and c.build.gpu_power_limit_w
+    assert finding(rules.wall_circuit, c).ok and finding(rules.psu_connectors, c).ok
+    cheaper = swap(c, catalog, psu=catalog.psus["atx-1500-corsair-hx1500i"])
+    assert finding(rules.psu_connectors, cheaper).ok and not finding(rules.wall_circuit, cheaper).ok

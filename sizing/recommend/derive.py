@@ -7,8 +7,8 @@ Finding that says what part the catalog lacks) and its bill of materials.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sizing import rules
 from sizing.estimate.power import (
@@ -17,6 +17,7 @@ from sizing.estimate.power import (
     feeds,
     installed_psus,
     load_w,
+    power,
     power_cap_w,
     psu_capacity_w,
     psu_efficiency,
@@ -27,21 +28,28 @@ from sizing.specs import (
     CATALOG_GAP,
     Build,
     Chassis,
-    Constraints,
     Cpu,
     Dimm,
     Drive,
+    Estimate,
+    Execution,
     Finding,
     Gpu,
     Line,
     NetworkPart,
     Part,
+    PowerDraw,
     Psu,
     Requirements,
+    System,
 )
 from sizing.specs.system import DEFAULT_NODE_LINK_BYTES_S
 
+from .prices import Bill, bill_with, line_of
 from .provider import PartsProvider, Problem
+
+T = TypeVar("T")
+WallCheck = Callable[[Psu, int], bool]  # whether the wall circuit carries a build on this PSU model and unit count
 
 DEFAULT_CIRCUIT = {
     "tower": "120v-15a",
@@ -82,7 +90,8 @@ def socket_counts(chassis: Chassis, n_gpus: int) -> tuple[int, ...]:
 
 def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: float) -> tuple[Dimm, int] | None:
     """Identical DIMMs in every channel (1 or 2 per channel): the cheapest set that holds `need`, preferring the
-    slowest speed the CPU still runs at full rate; else the largest set that fits the slots."""
+    slowest speed the CPU still runs at full rate at that population (its 2DPC speed with 2 per channel,
+    Cpu.memory_mt_s); else the largest set that fits the slots."""
     channels = cpu.memory_channels * n_cpus
     kind = "rdimm" if cpu.ecc_rdimm else "udimm"
     usable = [d for d in dimms if d.ddr_gen == cpu.ddr_gen and d.module_type == kind]
@@ -101,7 +110,7 @@ def pick_dimms(dimms: Iterable[Dimm], cpu: Cpu, n_cpus: int, slots: int, need: f
             d.price_usd is None,
             d.capacity_bytes * n,
             n,
-            d.speed_mt_s < cpu.max_memory_mt_s,
+            d.speed_mt_s < cpu.memory_mt_s(n // channels),
             _priced_first(d.price_usd),
             d.speed_mt_s,
         )
@@ -123,36 +132,49 @@ def pick_drive(drives: Iterable[Drive], need: float, max_count: int) -> tuple[Dr
     return (best[1], best[2]) if best else None
 
 
+class PsuSets(NamedTuple):
+    """A chassis' PSU models at one input voltage (`kind`, in catalog order) and every (model, units installed,
+    active capacity) set of them in preference order: a priced model first (a build with a total), then the least
+    capacity, then the fewest units, ATX 3 first, then the cheapest."""
+
+    kind: tuple[Psu, ...]
+    sets: tuple[tuple[Psu, int, float], ...]
+    volts: float
+
+
+def psu_sets(psus: Iterable[Psu], chassis: Chassis, volts: float) -> PsuSets:
+    """The PSU sets `pick_psu` chooses from, ranked once per chassis and voltage (the load only filters them)."""
+    kind = tuple(p for p in psus if p.form == chassis.psu_form)
+    units = [installed_psus(chassis, a) for a in range(1, active_psus(chassis, chassis.psu_bays) + 1)]
+    sets = [(p, n, psu_capacity_w(p, chassis, volts, n)) for p in kind for n in units]
+    sets.sort(key=lambda s: (s[0].price_usd is None, s[2], s[1], s[0].atx3 is False, _priced_first(s[0].price_usd)))
+    return PsuSets(kind=kind, sets=tuple(sets), volts=volts)
+
+
 def pick_psu(
-    psus: Iterable[Psu], chassis: Chassis, gpu: Gpu, n_gpus: int, load: float, volts: float
+    options: PsuSets, chassis: Chassis, gpu: Gpu, n_gpus: int, load: float, on_wall: WallCheck | None = None
 ) -> tuple[Psu, int]:
     """The PSU model and the fewest units of it (with the chassis' redundancy on top) whose active capacity at this
-    voltage covers the headroom rule (and, for ATX, has the GPUs' connectors): a priced model first (a build with a
-    total), then the least capacity, then the fewest units; else every bay with the largest. Returns (psu, units
-    installed)."""
-    kind = [p for p in psus if p.form == chassis.psu_form]
-    headroom = psu_headroom(chassis.psu_form)
-    most = active_psus(chassis, chassis.psu_bays)
+    voltage covers the headroom rule (and, for ATX, has the GPUs' connectors): the first such set in the
+    preference order of `psu_sets` whose wall draw the circuit carries (`on_wall`: a more efficient unit can make
+    the difference), else the first such set; else every bay with the largest. Returns (psu, units installed)."""
+    need = load * psu_headroom(chassis.psu_form)
+    first: tuple[Psu, int] | None = None
 
-    def connectors_ok(p: Psu) -> bool:
-        return rules.gpu_plugs_served(p, gpu, chassis.cpu_sockets) >= n_gpus
+    def connectors_ok(p: Psu, n: int) -> bool:  # the plugs of every unit that carries load (rules.psu_connectors)
+        return rules.gpu_plugs_served(p, gpu, chassis.cpu_sockets, active_psus(chassis, n)) >= n_gpus
 
-    sets = [(p, installed_psus(chassis, a)) for p in kind for a in range(1, most + 1)]
-    good = [(p, n) for p, n in sets if psu_capacity_w(p, chassis, volts, n) >= load * headroom and connectors_ok(p)]
-    if good:
-        return min(
-            good,
-            key=lambda s: (
-                s[0].price_usd is None,
-                psu_capacity_w(s[0], chassis, volts, s[1]),
-                s[1],
-                s[0].atx3 is False,
-                _priced_first(s[0].price_usd),
-            ),
-        )
+    for psu, n, capacity in options.sets:
+        if capacity >= need and connectors_ok(psu, n):
+            if on_wall is None or on_wall(psu, n):
+                return psu, n
+            first = first or (psu, n)
+    if first:
+        return first
+    bays = chassis.psu_bays
     return max(
-        kind, key=lambda p: (psu_capacity_w(p, chassis, volts, chassis.psu_bays), connectors_ok(p))
-    ), chassis.psu_bays
+        options.kind, key=lambda p: (psu_capacity_w(p, chassis, options.volts, bays), connectors_ok(p, bays))
+    ), bays
 
 
 def pick_storage(
@@ -192,118 +214,149 @@ def pick_network(parts: PartsProvider, n_nodes: int) -> tuple[NetworkPart | None
     return nic, min(switches, key=lambda x: (_priced_first(x.price_usd), x.bytes_s)) if switches else None
 
 
+class Composer:
+    """`derive` for one problem: the same picks, each kept per its inputs for the problem's search (a search composes
+    every shape in every chassis, and most picks repeat: the drives per chassis, the CPU per socket, lanes and
+    cores, the ranked PSU sets per chassis), and the whole builds and estimates, which the relaxations' searches of
+    the same problem ask for again (`serves`). Parts are keyed by id: within one catalog an id names one part."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        c = problem.constraints
+        self.cpus = [x for x in problem.parts.cpus.values() if not c.cpus or x.id in c.cpus]
+        self._memo: dict[tuple, Any] = {}
+
+    def serves(self, problem: Problem) -> bool:
+        """Whether what this Composer keeps holds for `problem`: the same parts, model and constraints but for the
+        budget, which no pick reads (a relaxation that changes the execution changes the requirements and
+        executions the builds and estimates are kept by)."""
+        mine, theirs = self.problem.constraints, problem.constraints
+        return (
+            problem.parts is self.problem.parts
+            and problem.model == self.problem.model
+            and mine.model_copy(update={"budget_usd": None}) == theirs.model_copy(update={"budget_usd": None})
+        )
+
+    def built(
+        self, need: Requirements, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis
+    ) -> tuple[Build, Bill, PowerDraw] | Finding:
+        """derive, its bill of materials and its power draw, once per shape, requirements and chassis."""
+
+        def make() -> tuple[Build, Bill, PowerDraw] | Finding:
+            build = self.derive(need, gpu, n, n_nodes, chassis)
+            return build if isinstance(build, Finding) else (build, self.bill(build), power(build))
+
+        return self.once(("built", gpu.id, n, n_nodes, chassis.id, need), make)
+
+    def estimates(self, execution: Execution, gpu: Gpu, n: int, n_nodes: int) -> dict[System, Estimate]:
+        """The estimates of `execution` on n x gpu (per node) kept per System: one dict per execution and shape."""
+        return self.once(("estimates", execution, gpu.id, n, n_nodes), dict)
+
+    def once(self, key: tuple, make: Callable[[], T]) -> T:
+        """make(), computed once per key."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return cast(T, self._memo[key])
+
+    def line(self, kind: str, part: Part, quantity: int) -> Line:
+        return self.once(
+            ("line", kind, part.id, quantity), lambda: line_of(kind, part, quantity, self.problem.constraints)
+        )
+
+    def bill(self, b: Build) -> Bill:
+        """bill_of_materials(b, constraints), each distinct line made once."""
+        return bill_with(b, self.line)
+
+    def cpu(self, chassis: Chassis, n_cpus: int, lanes: tuple[int, int], cores: int) -> tuple[Cpu, int, bool] | None:
+        """pick_cpu among the allowed CPUs, once per socket type, count, lanes and cores."""
+        key = ("cpu", chassis.cpu_socket_type, n_cpus, lanes, cores)
+        return self.once(key, lambda: pick_cpu(self.cpus, chassis, n_cpus, lanes, cores))
+
+    def derive(self, need: Requirements, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis) -> Build | Finding:
+        """See `derive`."""
+        parts, c = self.problem.parts, self.problem.constraints
+        circuit = self.once(
+            ("circuit", chassis.form_factor), lambda: parts.circuit(c.circuit or DEFAULT_CIRCUIT[chassis.form_factor])
+        )
+        nic, switch = self.once(("network", n_nodes), lambda: pick_network(parts, n_nodes))
+        system, data = self.once(
+            ("storage", chassis.id, need.system_drive_bytes, need.data_drive_bytes),
+            lambda: pick_storage(parts, chassis, need),
+        )
+        if system is None:
+            return Finding(rule=CATALOG_GAP, ok=False, message="no NVMe drive in drives.csv for the system disk")
+        drives = ((system, 1),) + ((data,) if data else ())
+        io = io_lanes(drives, nic)
+        full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
+        lanes = (gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io)
+        tried = [(k, self.cpu(chassis, k, lanes, need.cores)) for k in socket_counts(chassis, n)]
+        n_cpus, picked = next(((k, p) for k, p in tried if p and p[2]), tried[-1])
+        if picked is None:
+            allowed = f" among {', '.join(c.cpus)}" if c.cpus else " in cpus.csv"
+            return Finding(
+                rule=CATALOG_GAP,
+                ok=False,
+                need=chassis.cpu_socket_type,
+                have=None,
+                message=f"no CPU{allowed} fits {chassis.name} (socket {chassis.cpu_socket_type})",
+            )
+        cpu, lanes_each, _ = picked
+        slots = chassis.dimm_slots * n_cpus // chassis.cpu_sockets  # the populated sockets' DIMM slots
+        dimms = self.once(
+            ("dimms", cpu.id, n_cpus, slots, need.ram_bytes),
+            lambda: pick_dimms(parts.dimms.values(), cpu, n_cpus, slots, need.ram_bytes),
+        )
+        if dimms is None:
+            return Finding(
+                rule=CATALOG_GAP,
+                ok=False,
+                need=f"DDR{cpu.ddr_gen}",
+                have=None,
+                message=f"no DDR{cpu.ddr_gen} {'RDIMM' if cpu.ecc_rdimm else 'UDIMM'} in memory.csv fits "
+                f"{slots} slots for {cpu.name}",
+            )
+        dimm, n_dimms = dimms
+        node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
+        load = load_w(node + (((nic, 1),) if nic else ()))
+        sets = self.once(
+            ("psus", chassis.id, circuit.volts), lambda: psu_sets(parts.psus.values(), chassis, circuit.volts)
+        )
+
+        def on_wall(p: Psu, units: int) -> bool:  # rules.wall_circuit's verdict for this PSU set
+            eff = psu_efficiency(p.efficiency_tier, circuit.volts)
+            allowed = allowed_circuits(feeds(chassis, units), c)
+            if load / eff <= circuit.continuous_w * allowed:
+                return True
+            return allowed == 1 and power_cap_w(load, gpu, n, circuit, eff) is not None
+
+        psu, n_psus = pick_psu(sets, chassis, gpu, n, load, on_wall)
+        one_circuit = allowed_circuits(feeds(chassis, n_psus), c) == 1
+        eff = psu_efficiency(psu.efficiency_tier, circuit.volts)
+        limit = power_cap_w(load, gpu, n, circuit, eff) if one_circuit else None
+        return Build(
+            gpu=gpu,
+            n_gpus=n,
+            n_nodes=n_nodes,
+            chassis=chassis,
+            cpu=cpu,
+            n_cpus=n_cpus,
+            dimm=dimm,
+            n_dimms=n_dimms,
+            system_drive=system,
+            data_drive=data[0] if data else None,
+            n_data_drives=data[1] if data else 0,
+            psu=psu,
+            n_psus=n_psus,
+            nic=nic,
+            switch=switch,
+            circuit=circuit,
+            gpu_lanes_each=min(lanes_each, full),
+            gpu_power_limit_w=limit,
+        )
+
+
 def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis) -> Build | Finding:
     """Compose one build around `n` x `gpu` (per node) in `chassis`: drives and network, then CPU, DIMMs, PSU and,
     where one circuit cannot carry the machine at full power, a GPU power cap; or say what part the catalog
-    lacks."""
-    parts, c = problem.parts, problem.constraints
-    circuit = parts.circuit(c.circuit or DEFAULT_CIRCUIT[chassis.form_factor])
-    nic, switch = pick_network(parts, n_nodes)
-    system, data = pick_storage(parts, chassis, need)
-    if system is None:
-        return Finding(rule=CATALOG_GAP, ok=False, message="no NVMe drive in drives.csv for the system disk")
-    drives = ((system, 1),) + ((data,) if data else ())
-    io = io_lanes(drives, nic)
-    full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
-    cpus = [x for x in parts.cpus.values() if not c.cpus or x.id in c.cpus]
-    lanes = (gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io)
-    tried = [(k, pick_cpu(cpus, chassis, k, lanes, need.cores)) for k in socket_counts(chassis, n)]
-    n_cpus, picked = next(((k, p) for k, p in tried if p and p[2]), tried[-1])
-    if picked is None:
-        allowed = f" among {', '.join(c.cpus)}" if c.cpus else " in cpus.csv"
-        return Finding(
-            rule=CATALOG_GAP,
-            ok=False,
-            need=chassis.cpu_socket_type,
-            have=None,
-            message=f"no CPU{allowed} fits {chassis.name} (socket {chassis.cpu_socket_type})",
-        )
-    cpu, lanes_each, _ = picked
-    slots = chassis.dimm_slots * n_cpus // chassis.cpu_sockets  # the populated sockets' DIMM slots
-    dimms = pick_dimms(parts.dimms.values(), cpu, n_cpus, slots, need.ram_bytes)
-    if dimms is None:
-        return Finding(
-            rule=CATALOG_GAP,
-            ok=False,
-            need=f"DDR{cpu.ddr_gen}",
-            have=None,
-            message=f"no DDR{cpu.ddr_gen} {'RDIMM' if cpu.ecc_rdimm else 'UDIMM'} in memory.csv fits "
-            f"{slots} slots for {cpu.name}",
-        )
-    dimm, n_dimms = dimms
-    node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
-    load = load_w(node + (((nic, 1),) if nic else ()))
-    psu, n_psus = pick_psu(parts.psus.values(), chassis, gpu, n, load, circuit.volts)
-    one_circuit = allowed_circuits(feeds(chassis, n_psus), c) == 1
-    limit = (
-        power_cap_w(load, gpu, n, circuit, psu_efficiency(psu.efficiency_tier, circuit.volts)) if one_circuit else None
-    )
-    return Build(
-        gpu=gpu,
-        n_gpus=n,
-        n_nodes=n_nodes,
-        chassis=chassis,
-        cpu=cpu,
-        n_cpus=n_cpus,
-        dimm=dimm,
-        n_dimms=n_dimms,
-        system_drive=system,
-        data_drive=data[0] if data else None,
-        n_data_drives=data[1] if data else 0,
-        psu=psu,
-        n_psus=n_psus,
-        nic=nic,
-        switch=switch,
-        circuit=circuit,
-        gpu_lanes_each=min(lanes_each, full),
-        gpu_power_limit_w=limit,
-    )
-
-
-STALE_MONTHS = 18  # a price older than this is stale (issue 7: prices moved within single quarters in 2025-26)
-PRICE_DATE = re.compile(r"(\d{4})(?:-(Q[1-4]|\d{2})(?:-\d{2})?)?")
-
-
-def price_month(date: str | None) -> int | None:
-    """The last month a price date can mean, counted from year 0: 2025 -> 2025-12, 2025-Q2 -> 2025-06."""
-    match = PRICE_DATE.fullmatch((date or "").strip())
-    if not match:
-        return None
-    part = match[2]
-    month = 12 if part is None else 3 * int(part[1]) if part.startswith("Q") else int(part)
-    return int(match[1]) * 12 + month
-
-
-def is_stale(date: str | None, as_of: str | None) -> bool:
-    """More than 18 months between the price's date (its latest possible month) and the request's date."""
-    then, now = price_month(date), price_month((as_of or "")[:7])
-    return then is not None and now is not None and now - then > STALE_MONTHS
-
-
-def line_of(kind: str, part: Part, quantity: int, c: Constraints) -> Line:
-    """One line of the order: a used-market price counts only when the request allows used parts."""
-    price, note = part.price_usd, None
-    if price is not None and part.price_kind == "used" and not c.allow_used:
-        price, note = None, "only a used-market price is known; --used allows it"
-    return Line(
-        kind=kind,
-        id=part.id,
-        name=part.name,
-        quantity=quantity,
-        unit_price_usd=price,
-        price_date=part.price_date,
-        price_kind=part.price_kind,
-        stale=price is not None and is_stale(part.price_date, c.as_of),
-        note=note,
-    )
-
-
-def bill_of_materials(b: Build, c: Constraints) -> tuple[tuple[Line, ...], float, tuple[str, ...]]:
-    """Lines for the whole order (all nodes, and the cluster switch), the sum of the priced lines, and the ids of
-    the parts without a price this request may use (then the build has no total)."""
-    parts = [(kind, p, q * b.n_nodes) for kind, p, q in b.node_parts()]
-    if b.switch:
-        parts.append(("switch", b.switch, 1))
-    lines = tuple(line_of(kind, p, q, c) for kind, p, q in parts)
-    subtotal = sum(ln.line_total_usd or 0.0 for ln in lines)
-    return lines, subtotal, tuple(ln.id for ln in lines if ln.unit_price_usd is None)
+    lacks. (A search composes through one `Composer`, which keeps the picks that repeat.)"""
+    return Composer(problem).derive(need, gpu, n, n_nodes, chassis)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sizing.specs import Recommendation, Rejection
 
+from .derive import Composer
 from .provider import Problem
 from .rank import ranked
 from .relax import ways_out
@@ -13,7 +14,8 @@ from .search import search
 def recommend(problem: Problem, request: dict | None = None) -> Recommendation:
     """Ranked builds (the best chassis per GPU, count and node count), every rejection with the rules it failed,
     and, when nothing passes, the changes that would."""
-    options, rejected = search(problem)
+    composer = Composer(problem)  # kept for the relaxations' searches
+    options, rejected = search(problem, composer)
     best = ranked(options, problem.constraints.objective)
     return Recommendation(
         request=request or {},
@@ -22,7 +24,7 @@ def recommend(problem: Problem, request: dict | None = None) -> Recommendation:
         options=tuple(best),
         rejected=tuple(rejected),
         near_misses=near_misses(rejected),
-        ways_out=() if best else ways_out(problem, rejected),
+        ways_out=() if best else ways_out(problem, rejected, composer),
     )
 
 

@@ -8,24 +8,28 @@ from collections.abc import Callable
 from sizing.specs import Constraints, Execution, Objective, Option, Precision, Rejection
 from sizing.units import fmt_money
 
+from .derive import Composer
 from .provider import Problem
 from .rank import best_per_shape
-from .search import search
+from .search import passing
 
 MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits first
 MAX_USERS_TRIED = 1024  # concurrent sequences a throughput target may ask for
 
 
-def best_with(p: Problem, objective: Objective, **changes: object) -> Option | None:
+def best_with(p: Problem, kept: Composer, objective: Objective, **changes: object) -> Option | None:
     """The best build by `objective` when the constraints change so (the best chassis per shape, as ranked)."""
-    found = search(p._replace(constraints=p.constraints.model_copy(update=changes)))[0]
+    found = passing(p._replace(constraints=p.constraints.model_copy(update=changes)), composer=kept)
     best = best_per_shape(found, objective)
     return best[0] if best else None
 
 
-def passes(p: Problem, execution: Execution | None = None, constraints: Constraints | None = None) -> bool:
+def passes(
+    p: Problem, kept: Composer, execution: Execution | None = None, constraints: Constraints | None = None
+) -> bool:
     """Whether any build passes when the execution or the constraints change so."""
-    return bool(search(p._replace(execution=execution or p.execution, constraints=constraints or p.constraints))[0])
+    changed = p._replace(execution=execution or p.execution, constraints=constraints or p.constraints)
+    return bool(passing(changed, first=True, composer=kept))
 
 
 def price_text(o: Option) -> str:
@@ -33,8 +37,8 @@ def price_text(o: Option) -> str:
     return fmt_money(total) if total is not None else f"{fmt_money(o.subtotal_usd)} + unpriced parts"
 
 
-def raise_budget(p: Problem) -> str | None:
-    cheapest = best_with(p, "cost", budget_usd=None)
+def raise_budget(p: Problem, kept: Composer) -> str | None:
+    cheapest = best_with(p, kept, "cost", budget_usd=None)
     if cheapest is None or cheapest.total_price_usd is None:  # ranked first: no fully priced build passes
         return None
     return (
@@ -43,32 +47,32 @@ def raise_budget(p: Problem) -> str | None:
     )
 
 
-def fewer_users(p: Problem) -> str | None:
+def fewer_users(p: Problem, kept: Composer) -> str | None:
     batch = p.execution.batch
     for users in sorted({max(1, batch // 2), max(1, batch // 4), 1}, reverse=True):
-        if users < batch and passes(p, execution=p.execution.model_copy(update={"batch": users})):
+        if users < batch and passes(p, kept, execution=p.execution.model_copy(update={"batch": users})):
             if p.execution.training is not None:
                 return f"a micro-batch of {users} per GPU (--batch {users}; --grad-accum keeps the step's tokens)"
             return f"serve {users} concurrent users (--users {users}) instead of {batch}"
     return None
 
 
-def more_users(p: Problem) -> str | None:
+def more_users(p: Problem, kept: Composer) -> str | None:
     """A total-throughput target is met by more sequences in flight: decode reads the weights once per step for the
     whole batch (roofline), so the total grows with the batch until compute or memory binds."""
     batch = p.execution.batch
     for users in (batch * 2, batch * 4, batch * 8, batch * 16):
-        if users <= MAX_USERS_TRIED and passes(p, execution=p.execution.model_copy(update={"batch": users})):
+        if users <= MAX_USERS_TRIED and passes(p, kept, execution=p.execution.model_copy(update={"batch": users})):
             return f"serve {users} concurrent users (--users {users}): total decode grows with the batch"
     return None
 
 
-def shorter_context(p: Problem) -> str | None:
+def shorter_context(p: Problem, kept: Composer) -> str | None:
     x = p.execution
     if x.prompt_tokens <= 1024:
         return None
     shorter = x.model_copy(update={"prompt_tokens": max(256, x.prompt_tokens // 4)})
-    if passes(p, execution=shorter):
+    if passes(p, kept, execution=shorter):
         if x.training is not None:
             return f"shorter training sequences: --seq-len {shorter.prompt_tokens}"
         return f"a shorter context: --context {shorter.context_tokens}"
@@ -90,18 +94,18 @@ def smaller_formats(p: Problem) -> list[Precision]:
     return [by_bits[b] for b in sorted(by_bits, reverse=True)][:MAX_QUANT_TRIES]
 
 
-def smaller_quantization(p: Problem) -> str | None:
+def smaller_quantization(p: Problem, kept: Composer) -> str | None:
     for q in smaller_formats(p):
-        if passes(p, execution=p.execution.model_copy(update={"precision": q})):
+        if passes(p, kept, execution=p.execution.model_copy(update={"precision": q})):
             return f"a smaller quantization: --precision {q.id}"
     return None
 
 
-def wider_gpus(p: Problem) -> str | None:
+def wider_gpus(p: Problem, kept: Composer) -> str | None:
     c = p.constraints
     if not (c.gpus or c.exclude or c.max_gpus or c.form_factor):
         return None
-    best = best_with(p, c.objective, gpus=(), exclude=(), max_gpus=None, form_factor=None)
+    best = best_with(p, kept, c.objective, gpus=(), exclude=(), max_gpus=None, form_factor=None)
     if best is None:
         return None
     return (
@@ -110,18 +114,18 @@ def wider_gpus(p: Problem) -> str | None:
     )
 
 
-def bigger_circuit(p: Problem) -> str | None:
+def bigger_circuit(p: Problem, kept: Composer) -> str | None:
     c = p.constraints
     if c.circuit is None:
         return None
     now = p.parts.circuit(c.circuit).continuous_w
     for circuit in sorted(p.parts.circuits.values(), key=lambda x: x.continuous_w):
-        if circuit.continuous_w > now and passes(p, constraints=c.model_copy(update={"circuit": circuit.id})):
+        if circuit.continuous_w > now and passes(p, kept, constraints=c.model_copy(update={"circuit": circuit.id})):
             return f"a bigger wall circuit: --circuit {circuit.id} ({circuit.label})"
     return None
 
 
-Relaxation = Callable[[Problem], str | None]
+Relaxation = Callable[[Problem, Composer], str | None]  # `kept`: the first search's picks, builds and estimates
 # In the order they are offered: the cheapest change to the request first.
 RELAXATIONS: dict[str, Relaxation] = {
     "budget": raise_budget,
@@ -147,9 +151,11 @@ RELAX_FOR: dict[str, tuple[str, ...]] = {
 }
 
 
-def ways_out(p: Problem, rejected: list[Rejection]) -> tuple[str, ...]:
-    """The changes, among those that answer a rule some candidate failed, that make a build pass."""
+def ways_out(p: Problem, rejected: list[Rejection], kept: Composer | None = None) -> tuple[str, ...]:
+    """The changes, among those that answer a rule some candidate failed, that make a build pass (`kept`: the
+    Composer of the search that found none, whose builds and estimates the relaxations' searches reuse)."""
+    kept = kept or Composer(p)
     failed = {f.rule for r in rejected for f in r.findings}
     wanted = {name for rule in failed for name in RELAX_FOR.get(rule, ())}
-    out = [way for name, relax in RELAXATIONS.items() if name in wanted and (way := relax(p))]
+    out = [way for name, relax in RELAXATIONS.items() if name in wanted and (way := relax(p, kept))]
     return tuple(out or ["no change tried here makes a build pass; see the rejected list for each rule that failed"])

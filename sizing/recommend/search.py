@@ -6,6 +6,9 @@ links and power cap (System.from_build), and every rule; `evaluate` returns an O
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
 from sizing import estimate as est
 from sizing import rules
 from sizing.rules.compute import memory_finding
@@ -16,18 +19,20 @@ from sizing.specs import (
     Execution,
     Finding,
     Gpu,
+    Line,
     Option,
     Rejection,
     Requirements,
     System,
 )
 
-from .derive import bill_of_materials, derive
+from .derive import Composer
 from .provider import Problem
 
 GPU_COUNTS = (1, 2, 4, 8)
 NODE_COUNTS = (2, 4, 8)  # clusters of 8-GPU servers, only where one server cannot hold the work
 Outcome = Option | Rejection
+Judge = Callable[["Shape", Chassis], Outcome | None]  # evaluate, or screen for a search that keeps passing builds
 
 
 def candidates(problem: Problem) -> list[Gpu]:
@@ -57,12 +62,21 @@ class Shape:
     """One (GPU, count per node, nodes): its execution and requirements, and the estimate per distinct system (a
     chassis that gives the same lanes and NIC gets the same estimate)."""
 
-    def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int):
+    def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None):
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
+        self.composer = composer or Composer(problem)  # one per search: the picks that repeat across shapes
         self.execution = on_gpus(problem.execution, n, n_nodes)
         self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
-        self._estimates: dict[System, Estimate] = {}
+        self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
+        self._bare: Estimate | None = None
+
+    @property
+    def bare(self) -> Estimate:
+        """The estimate before any chassis (System.of: each card at its own lanes); its memory is every chassis's."""
+        if self._bare is None:
+            self._bare = self.estimate(System.of(self.gpu, self.n, self.n_nodes))
+        return self._bare
 
     def estimate(self, system: System) -> Estimate:
         if system not in self._estimates:
@@ -80,88 +94,165 @@ class Shape:
         )
 
 
-def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
-    """Compose the shape in `chassis`, estimate it on that build and run every rule."""
-    build = derive(shape.problem, shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
-    if isinstance(build, Finding):
-        return shape.rejection(chassis.id, (build,))
-    lines, subtotal, unpriced = bill_of_materials(build, shape.problem.constraints)
+class Composed(NamedTuple):
+    """A shape composed in one chassis: the candidate the rules judge and its bill of materials."""
+
+    candidate: Candidate
+    lines: tuple[Line, ...]
+    unpriced: tuple[str, ...]
+
+
+def compose(shape: Shape, chassis: Chassis, estimate: Estimate | None = None) -> Composed | Finding:
+    """Derive the shape's build in `chassis`, its bill and power, on `estimate` (default: the estimate on the build's
+    own links and power cap); or the Finding that says what part the catalog lacks."""
+    built = shape.composer.built(shape.requirements, shape.gpu, shape.n, shape.n_nodes, chassis)
+    if isinstance(built, Finding):
+        return built
+    build, (lines, subtotal, unpriced), draw = built
     candidate = Candidate(
         build=build,
         requirements=shape.requirements,
-        power=est.power(build),
-        estimate=shape.estimate(System.from_build(build)),
+        power=draw,
+        estimate=estimate or shape.estimate(System.from_build(build)),
         constraints=shape.problem.constraints,
         subtotal_usd=subtotal,
         complete=not unpriced,
     )
+    return Composed(candidate=candidate, lines=lines, unpriced=unpriced)
+
+
+def judge(shape: Shape, composed: Composed) -> Outcome:
+    """Every rule on the composed build: an Option, or the Rejection with the rules it failed."""
+    candidate = composed.candidate
     findings = rules.check(candidate)
     failed = tuple(f for f in findings if not f.ok)
     if failed:
         # a near miss is ranked by a total that counts every part (None when one is unpriced)
-        return shape.rejection(chassis.id, failed, candidate.total_usd)
-    return Option(candidate=candidate, lines=lines, unpriced=unpriced, findings=findings)
+        return shape.rejection(candidate.build.chassis.id, failed, candidate.total_usd)
+    return Option(candidate=candidate, lines=composed.lines, unpriced=composed.unpriced, findings=findings)
 
 
-def evaluate_shape(problem: Problem, gpu: Gpu, n: int, n_nodes: int) -> tuple[list[Outcome], bool]:
+def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
+    """Compose the shape in `chassis`, estimate it on that build and run every rule."""
+    composed = compose(shape, chassis)
+    if isinstance(composed, Finding):
+        return shape.rejection(chassis.id, (composed,))
+    return judge(shape, composed)
+
+
+def screen(shape: Shape, chassis: Chassis) -> Outcome | None:
+    """`evaluate` for a search that keeps only the passing builds: the build rules first, on the estimate the shape
+    already has (they read none); None when one fails, else the build estimated on its own links and judged by
+    every rule, as `evaluate` judges it."""
+    composed = compose(shape, chassis, shape.bare)
+    if isinstance(composed, Finding) or not rules.build_passes(composed.candidate):
+        return None
+    own = shape.estimate(System.from_build(composed.candidate.build))
+    return judge(shape, composed._replace(candidate=composed.candidate.model_copy(update={"estimate": own})))
+
+
+# Why a baseboard GPU finds no chassis: HGX boards carry 4 or 8 SXM GPUs of one generation (NVIDIA HGX 4- and 8-GPU
+# boards); the OCP OAI Universal Baseboard (UBB) hosts up to eight OAMs in a fully connected or hybrid-cube mesh
+# (OAI-UBB / OAM v1.5 specifications, as summarised in the Open Acceleration Specification AI Server Design Guide
+# 2023), and the platforms sold on it take 8 of one generation (chassis.csv gpu_counts; AMD Instinct MI300X).
+BASEBOARDS = {
+    "sxm": "HGX baseboards take one generation, in counts of 4 or 8",
+    "oam": "OAM baseboards take one generation in counts of 8",
+}
+
+
+def no_chassis(problem: Problem, gpu: Gpu, n: int) -> Finding:
+    """The chassis_fit finding of a shape that no chassis holds."""
+    form = f"{problem.constraints.form_factor} " if problem.constraints.form_factor else ""
+    board = BASEBOARDS.get(gpu.form_factor)
+    return Finding(
+        rule="chassis_fit",
+        ok=False,
+        need=n,
+        have=None,
+        message=(
+            f"no {form}chassis in chassis.csv is sold with {n} {gpu.form_factor.upper()} {gpu.arch} GPUs ({board})"
+            if board
+            else f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"
+        ),
+    )
+
+
+def evaluate_shape(
+    problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None
+) -> tuple[list[Outcome], bool]:
     """Every chassis that can hold n x gpu (per node); True when GPU memory is not what stopped it (so a bigger
     cluster would not help)."""
-    shape = Shape(problem, gpu, n, n_nodes)
+    return judge_shape(Shape(problem, gpu, n, n_nodes, composer), evaluate)
+
+
+def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
+    """`judge_one` on every chassis that holds the shape (evaluate, or screen: then only the passing builds and the
+    rejections that passed the build rules come back); True when GPU memory is not what stopped it."""
+    problem, gpu, n = shape.problem, shape.gpu, shape.n
     boxes = chassis_for(problem, gpu, n)
-    memory = shape.estimate(System.of(gpu, n, n_nodes)).memory  # the same on every chassis's links
+    memory = shape.bare.memory  # the same on every chassis's links
     if boxes and not memory.fits:
-        return [shape.rejection(boxes[0].id, (memory_finding(gpu, n * n_nodes, memory),))], False
+        return [shape.rejection(boxes[0].id, (memory_finding(gpu, n * shape.n_nodes, memory),))], False
     if not boxes:
-        form = f"{problem.constraints.form_factor} " if problem.constraints.form_factor else ""
-        return [
-            shape.rejection(
-                "-",
-                (
-                    Finding(
-                        rule="chassis_fit",
-                        ok=False,
-                        need=n,
-                        have=None,
-                        message=(
-                            f"no {form}chassis in chassis.csv is sold with {n} {gpu.form_factor.upper()} "
-                            f"{gpu.arch} GPUs (HGX baseboards take one generation, in counts of 4 or 8)"
-                            if gpu.form_factor == "sxm"
-                            else f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"
-                        ),
-                    ),
-                ),
-            )
-        ], True
+        return [shape.rejection("-", (no_chassis(problem, gpu, n),))], True
     out: list[Outcome] = []
     for chassis in boxes:
-        outcome = evaluate(shape, chassis)
+        outcome = judge_one(shape, chassis)
+        if outcome is None:
+            continue
         out.append(outcome)
         if isinstance(outcome, Rejection) and any(f.rule == "gpu_memory" for f in outcome.findings):
             return out, False  # every chassis fails the same way: one rejection says it
     return out, True
 
 
-def search(problem: Problem) -> tuple[list[Option], list[Rejection]]:
-    """Every GPU x {1, 2, 4, 8} in every chassis that holds them; clusters of 2, 4 or 8 eight-GPU servers where one
-    server cannot hold the model."""
+def composer_for(problem: Problem, composer: Composer | None) -> Composer:
+    """`composer` where it serves the problem (a relaxation of the problem it was made for), else a new one."""
+    return composer if composer is not None and composer.serves(problem) else Composer(problem)
+
+
+def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -> Iterator[Outcome]:
+    """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one`; clusters of 2, 4 or 8
+    eight-GPU servers where one server cannot hold the model. Lazy: a caller may stop at the first Option."""
     c = problem.constraints
-    outcomes: list[Outcome] = []
     max_gpus = c.max_gpus or 10**6
+    composer = composer_for(problem, composer)
     for gpu in candidates(problem):
         support = rules.engine_runs_on(problem.execution.engine, gpu)
         if not support.ok:  # no build with this GPU can run the engine: one rejection says so
-            outcomes.append(Rejection(gpu=gpu.id, n_gpus=1, chassis="-", findings=(support,)))
+            yield Rejection(gpu=gpu.id, n_gpus=1, chassis="-", findings=(support,))
             continue
         fits_somewhere = False
         for n in (n for n in GPU_COUNTS if n <= max_gpus):
-            found, fits = evaluate_shape(problem, gpu, n, 1)
-            outcomes += found
+            found, fits = judge_shape(Shape(problem, gpu, n, 1, composer), judge_one)
+            yield from found
             fits_somewhere |= fits
         if fits_somewhere or not c.multi_node or c.form_factor == "tower":
             continue
         for k in (k for k in NODE_COUNTS if 8 * k <= max_gpus):
-            found, fits = evaluate_shape(problem, gpu, 8, k)
-            outcomes += found
+            found, fits = judge_shape(Shape(problem, gpu, 8, k, composer), judge_one)
+            yield from found
             if fits:
                 break
+
+
+def search(problem: Problem, composer: Composer | None = None) -> tuple[list[Option], list[Rejection]]:
+    """Every GPU x {1, 2, 4, 8} in every chassis that holds them; clusters of 2, 4 or 8 eight-GPU servers where one
+    server cannot hold the model. Every build passing every rule, and every rejection with the rules it failed.
+    (`composer`: one kept from a search of the problem this relaxes, where it serves.)"""
+    outcomes = list(walk(problem, evaluate, composer))
     return ([o for o in outcomes if isinstance(o, Option)], [o for o in outcomes if isinstance(o, Rejection)])
+
+
+def passing(problem: Problem, first: bool = False, composer: Composer | None = None) -> list[Option]:
+    """search's passing builds, the same and in the same order, without estimating or fully judging a build that
+    fails a build rule (the relaxations want only these); with `first`, up to the first one. (A build's GPU memory
+    is the same in every chassis, so a shape's memory verdict, which decides where clusters are tried, is too.)"""
+    found: list[Option] = []
+    for outcome in walk(problem, screen, composer):
+        if isinstance(outcome, Option):
+            found.append(outcome)
+            if first:
+                break
+    return found

@@ -7,7 +7,7 @@ compute, power and platform hold the rules by what they judge. Each docstring st
 its source.
 """
 
-from .check import RULES, Rule, check
+from .check import BUILD_RULES, RULES, WORK_RULES, Rule, build_passes, check
 from .compute import (
     engine_runs_on,
     engine_support,
@@ -35,9 +35,12 @@ from .power import BOARD_POWERED, gpu_plugs_served, psu_capacity, psu_connectors
 
 __all__ = [
     "BOARD_POWERED",
+    "BUILD_RULES",
     "RULES",
     "Rule",
+    "WORK_RULES",
     "budget",
+    "build_passes",
     "chassis_fit",
     "check",
     "cooling",

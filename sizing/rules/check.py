@@ -1,4 +1,5 @@
-"""Every rule, in the order a report lists them, and `check` that runs them all on a Candidate."""
+"""Every rule, in the order a report lists them, and `check` that runs them all on a Candidate; the rules that
+read no estimate (`BUILD_RULES`) and `build_passes`."""
 
 from __future__ import annotations
 
@@ -49,6 +50,18 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# The rules that judge the work on the build: they read the candidate's estimate (memory, the split, the links'
+# cost, the speed). Every other rule judges the build, its power, requirements, price and constraints alone.
+WORK_RULES: tuple[Rule, ...] = (gpu_memory, engine_support, tensor_parallel, gpu_communication, target_speed)
+BUILD_RULES: tuple[Rule, ...] = tuple(rule for rule in RULES if rule not in WORK_RULES)
+
+
 def check(c: Candidate) -> tuple[Finding, ...]:
     """Every rule on the composed build, budget last."""
     return tuple(rule(c) for rule in RULES)
+
+
+def build_passes(c: Candidate) -> bool:
+    """Whether the build passes every BUILD_RULES rule (stopping at the first that fails): what a search that wants
+    only passing builds asks before estimating a build on its own links, since none of these reads the estimate."""
+    return all(rule(c).ok for rule in BUILD_RULES)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sizing.estimate.parallel import tensor_ways, tp_problem
-from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate
+from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate, NetworkPart
 from sizing.units import fmt_bytes, fmt_rate, fmt_seconds
+
+from .memo import judged_once
 
 
 def gpu_memory(c: Candidate) -> Finding:
@@ -14,6 +16,7 @@ def gpu_memory(c: Candidate) -> Finding:
     return memory_finding(b.gpu, b.n_gpus * b.n_nodes, c.estimate.memory)
 
 
+@judged_once
 def memory_finding(gpu: Gpu, n_gpus: int, m: MemoryEstimate) -> Finding:
     """The gpu_memory finding for n_gpus x gpu (all nodes) with memory estimate m (the search judges a shape by it
     before composing any chassis: memory does not depend on the chassis)."""
@@ -39,6 +42,7 @@ def engine_support(c: Candidate) -> Finding:
     return engine_runs_on(c.estimate.execution.engine, c.build.gpu)
 
 
+@judged_once
 def engine_runs_on(engine: Engine, gpu: Gpu) -> Finding:
     ok = gpu.vendor in engine.gpu_vendors
     msg = (
@@ -54,62 +58,94 @@ def tensor_parallel(c: Candidate) -> Finding:
     """Tensor parallel splits attention heads evenly: the GPU count per node must divide the query heads, and the KV
     heads must divide among the GPUs or be replicated to them (vLLM/Megatron-LM check both at start-up)."""
     b, e = c.build, c.estimate
-    problem = tp_problem(e.model, tensor_ways(e.execution))
+    return _tensor_parallel(tp_problem(e.model, tensor_ways(e.execution)), e.model.n_heads, b.n_gpus)
+
+
+@judged_once
+def _tensor_parallel(problem: str | None, n_heads: int, n_gpus: int) -> Finding:
     if problem is None:
-        return Finding(rule="tensor_parallel", ok=True, message=f"{b.n_gpus} GPU(s) per node split the model evenly")
-    return Finding(rule="tensor_parallel", ok=False, need=e.model.n_heads, have=b.n_gpus, message=problem)
+        return Finding(rule="tensor_parallel", ok=True, message=f"{n_gpus} GPU(s) per node split the model evenly")
+    return Finding(rule="tensor_parallel", ok=False, need=n_heads, have=n_gpus, message=problem)
 
 
 def gpu_communication(c: Candidate) -> Finding:
     """What multi-GPU traffic costs: tensor parallel all-reduces twice per layer; GeForce cards have no P2P or
     NVLink, so it crosses host memory (hardware.md §0, §3.4 [S15][S16]); layer split adds capacity, not speed."""
     b, e = c.build, c.estimate
-    engine = e.execution.engine
+    engine, link = e.execution.engine, e.system.gpu_link.name
     if b.n_gpus == 1 and b.n_nodes == 1:
-        return Finding(rule="gpu_communication", ok=True, message="one GPU: no inter-GPU traffic")
+        return _one_gpu()
     if e.training is not None and e.execution.training is not None:
-        tr, link = e.training, e.system.gpu_link.name
-        share = tr.comm_s / tr.step_s if tr.step_s else 0.0
-        return Finding(
-            rule="gpu_communication",
-            ok=True,
-            have=link,
-            message=f"{e.execution.training.sharding} over {link}: collectives take {fmt_seconds(tr.comm_s)} per "
-            f"step ({share:.0%} of the step before overlap)",
-        )
+        return _training_traffic(e.execution.training.sharding, link, e.training.comm_s, e.training.step_s)
     if engine.split == "layer":
-        return Finding(
-            rule="gpu_communication",
-            ok=True,
-            message=f"{engine.name} splits layers: activations hop "
-            "GPU to GPU once per token; more GPUs add memory, not decode speed",
-        )
-    link = e.system.gpu_link.name
+        return _layer_traffic(engine.name)
     assert e.decode_step is not None and e.speed is not None
-    per_token = e.decode_step.comm_s
-    step = 1 / e.speed.decode_tokens_per_s if e.speed.decode_tokens_per_s else 0.0
+    nodes = (
+        f"; {b.n_nodes} nodes pipeline layers over {b.nic.name if b.nic else 'the network'}" if b.n_nodes > 1 else ""
+    )
+    return _tensor_traffic(link, e.decode_step.comm_s, e.speed.decode_tokens_per_s, nodes)
+
+
+@judged_once
+def _one_gpu() -> Finding:
+    return Finding(rule="gpu_communication", ok=True, message="one GPU: no inter-GPU traffic")
+
+
+@judged_once
+def _training_traffic(sharding: str, link: str, comm_s: float, step_s: float) -> Finding:
+    share = comm_s / step_s if step_s else 0.0
+    return Finding(
+        rule="gpu_communication",
+        ok=True,
+        have=link,
+        message=f"{sharding} over {link}: collectives take {fmt_seconds(comm_s)} per "
+        f"step ({share:.0%} of the step before overlap)",
+    )
+
+
+@judged_once
+def _layer_traffic(engine: str) -> Finding:
+    return Finding(
+        rule="gpu_communication",
+        ok=True,
+        message=f"{engine} splits layers: activations hop GPU to GPU once per token; more GPUs add memory, not decode "
+        "speed",
+    )
+
+
+@judged_once
+def _tensor_traffic(link: str, per_token: float, decode_tokens_per_s: float, nodes: str) -> Finding:
+    step = 1 / decode_tokens_per_s if decode_tokens_per_s else 0.0
     share = per_token / step if step else 0.0
     msg = f"tensor parallel over {link}: all-reduces cost {per_token * 1e3:.2f} ms per decode step ({share:.0%} of it)"
-    if b.n_nodes > 1:
-        msg += f"; {b.n_nodes} nodes pipeline layers over {b.nic.name if b.nic else 'the network'}"
-    return Finding(rule="gpu_communication", ok=True, need=None, have=link, message=msg)
+    return Finding(rule="gpu_communication", ok=True, need=None, have=link, message=msg + nodes)
 
 
 def network(c: Candidate) -> Finding:
     """Multi-node builds need a NIC per node and, beyond two nodes, a switch with a port per node."""
     b = c.build
-    if b.n_nodes == 1:
+    return _network(b.n_nodes, b.nic, b.switch)
+
+
+@judged_once
+def _network(n_nodes: int, nic: NetworkPart | None, switch: NetworkPart | None) -> Finding:
+    if n_nodes == 1:
         return Finding(rule="network", ok=True, message="single node: no cluster network")
-    ok = b.nic is not None and (b.n_nodes <= 2 or (b.switch is not None and b.switch.ports >= b.n_nodes))
-    nic = b.nic.name if b.nic else "no NIC"
-    sw = "back-to-back cable" if b.n_nodes <= 2 else (b.switch.name if b.switch else "no switch")
-    return Finding(rule="network", ok=ok, need=b.n_nodes, have=sw, message=f"{b.n_nodes} nodes: {nic} per node, {sw}")
+    ok = nic is not None and (n_nodes <= 2 or (switch is not None and switch.ports >= n_nodes))
+    name = nic.name if nic else "no NIC"
+    sw = "back-to-back cable" if n_nodes <= 2 else (switch.name if switch else "no switch")
+    return Finding(rule="network", ok=ok, need=n_nodes, have=sw, message=f"{n_nodes} nodes: {name} per node, {sw}")
 
 
 def target_speed(c: Candidate) -> Finding:
     """Total decode throughput over all users meets --target-tokens-per-s."""
-    have, target = c.estimate.throughput_tokens_per_s, c.constraints.target_tokens_per_s
-    verb = "trains" if c.estimate.training is not None else "decodes"
+    e = c.estimate
+    return _target_speed(e.throughput_tokens_per_s, c.constraints.target_tokens_per_s, e.training is not None)
+
+
+@judged_once
+def _target_speed(have: float, target: float | None, training: bool) -> Finding:
+    verb = "trains" if training else "decodes"
     if target is None:
         return Finding(rule="target_speed", ok=True, have=round(have, 1), message=f"{verb} {fmt_rate(have)} in total")
     return Finding(

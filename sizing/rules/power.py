@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from sizing.estimate.power import allowed_circuits, psu_headroom
+from sizing.estimate.power import active_psus, allowed_circuits, psu_headroom
 from sizing.specs import Candidate, Finding, Gpu, Psu
 from sizing.units import fmt_watts
+
+from .memo import judged_once
 
 BOARD_POWERED = 10**6  # "plugs" a server power board offers: it feeds every GPU
 
 
-def gpu_plugs_served(psu: Psu, gpu: Gpu, n_cpus: int) -> int:
-    """How many of these GPUs the PSU's outputs can feed: a 16-pin card takes a native 16-pin output or an adapter
-    from three (450 W) or four (600 W) 8-pin PCIe outputs; an 8-pin EPS card (RTX A6000, A40, A100 PCIe) takes a
-    spare EPS output or the two-PCIe-to-EPS adapter NVIDIA ships with it; PCIe 8-pin cards take their plug count
-    (PCIe CEM 5.0 / ATX 3.0 ratings: 16-pin 600 W, 8-pin 150 W)."""
+def gpu_plugs_served(psu: Psu, gpu: Gpu, n_cpus: int, n_psus: int = 1) -> int:
+    """How many of these GPUs `n_psus` such PSUs' outputs can feed: a 16-pin card takes a native 16-pin output or an
+    adapter from three (450 W) or four (600 W) 8-pin PCIe outputs; an 8-pin EPS card (RTX A6000, A40, A100 PCIe)
+    takes a spare EPS output or the two-PCIe-to-EPS adapter NVIDIA ships with it; PCIe 8-pin cards take their plug
+    count (PCIe CEM 5.0 / ATX 3.0 ratings: 16-pin 600 W, 8-pin 150 W). Several ATX PSUs in one machine (a
+    two-PSU workstation) are cabled apart: each card draws all its plugs from one unit, so each unit's count adds;
+    the CPUs' EPS plugs come from the unit that powers the board."""
     conn = gpu.power_connector or "board"
     if psu.form == "crps" or conn == "board":
         return BOARD_POWERED  # server chassis feed GPUs from their power board
     if conn in ("12vhpwr", "12v-2x6"):
-        return psu.n_12vhpwr + psu.n_pcie_8pin // (4 if gpu.tdp_w > 450 else 3)
+        return n_psus * (psu.n_12vhpwr + psu.n_pcie_8pin // (4 if gpu.tdp_w > 450 else 3))
     if "eps" in conn:
-        return max(0, psu.n_eps_8pin - n_cpus) + psu.n_pcie_8pin // 2
+        spare = psu.n_eps_8pin + psu.n_pcie_8pin // 2  # a unit that feeds no CPU
+        return max(0, psu.n_eps_8pin - n_cpus) + psu.n_pcie_8pin // 2 + (n_psus - 1) * spare
     plugs = 3 if conn.startswith("3x") else 2 if conn.startswith("2x") else 1
-    return psu.n_pcie_8pin // plugs
+    return n_psus * (psu.n_pcie_8pin // plugs)
 
 
 def psu_capacity(c: Candidate) -> Finding:
@@ -43,20 +48,27 @@ def psu_capacity(c: Candidate) -> Finding:
 
 
 def psu_connectors(c: Candidate) -> Finding:
-    """Each GPU gets its own power cables from the PSU (see gpu_plugs_served); server chassis power the GPUs from
-    their power board."""
+    """Each GPU gets its own power cables from a PSU (see gpu_plugs_served), counting every PSU that carries load
+    where the chassis takes several (a redundant unit's cables would break the redundancy); server chassis power
+    the GPUs from their power board."""
     b = c.build
-    have = gpu_plugs_served(b.psu, b.gpu, b.n_cpus)
+    return _psu_connectors(b.psu, active_psus(b.chassis, b.n_psus), b.gpu, b.n_gpus, b.n_cpus)
+
+
+@judged_once
+def _psu_connectors(psu: Psu, n_psus: int, gpu: Gpu, n_gpus: int, n_cpus: int) -> Finding:
+    have = gpu_plugs_served(psu, gpu, n_cpus, n_psus)
     if have >= BOARD_POWERED:
         return Finding(rule="psu_connectors", ok=True, message="GPUs are powered from the chassis power board")
+    units = f"{n_psus} x {psu.name} (each " if n_psus > 1 else f"{psu.name} ("
     return Finding(
         rule="psu_connectors",
-        ok=have >= b.n_gpus,
-        need=b.n_gpus,
+        ok=have >= n_gpus,
+        need=n_gpus,
         have=have,
-        message=f"{b.n_gpus} GPU(s) with {b.gpu.power_connector} plugs; {b.psu.name} "
-        f"({b.psu.n_12vhpwr} x 16-pin, {b.psu.n_pcie_8pin} x PCIe 8-pin, {b.psu.n_eps_8pin} x EPS) "
-        f"feeds {have}",
+        message=f"{n_gpus} GPU(s) with {gpu.power_connector} plugs; {units}"
+        f"{psu.n_12vhpwr} x 16-pin, {psu.n_pcie_8pin} x PCIe 8-pin, {psu.n_eps_8pin} x EPS) "
+        f"feed{'' if n_psus > 1 else 's'} {have}",
     )
 
 

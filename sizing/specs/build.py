@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from .base import Base, NonNegFloat, NonNegInt, Part, PosFloat, PosInt
@@ -57,8 +58,16 @@ class Build(Base):
         return self.n_dimms * self.dimm.capacity_bytes
 
     @property
+    def dimms_per_channel(self) -> int:
+        """DIMMs in each memory channel: more DIMMs than the CPUs have channels put two in a channel."""
+        return math.ceil(self.n_dimms / (self.cpu.memory_channels * self.n_cpus))
+
+    @property
     def memory_speed_mt_s(self) -> int:
-        return min(self.dimm.speed_mt_s, self.cpu.max_memory_mt_s)
+        """The DIMMs' speed within what the CPU runs at this population: cpus.csv `max_memory_mt_s` at 1 DIMM per
+        channel, `max_memory_mt_s_2dpc` at 2 where the row gives it (vendor figures, e.g. Xeon 6700P DDR5-6400 at
+        1DPC, 5200 at 2DPC; Cpu.memory_mt_s), else the 1DPC speed, an upper bound."""
+        return min(self.dimm.speed_mt_s, self.cpu.memory_mt_s(self.dimms_per_channel))
 
     @property
     def dimm_slots(self) -> int:
