@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import estimate as est
+from . import hybrid
 from . import recommend as rec
 from .catalog import Catalog, read_scenarios
 from .modelspec import resolve
@@ -106,7 +107,7 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
         optimizer_in_backward=trainer.optimizer_in_backward,
         activation_offload=trainer.activation_offload,
         sharding=sharding,
-        offload=req.offload or "none",
+        offload=hybrid.training_offload(req),
         lora_rank=req.lora_rank or trainer.lora_rank,
         lora_targets=req.lora_targets or trainer.lora_targets,
         grad_accum=req.grad_accum or 1,
@@ -148,7 +149,10 @@ def _token_counts(req: Request) -> tuple[int, int]:
 
 
 def run(catalog: Catalog, req: Request) -> Estimate:
-    """Resolve every name in `req` and estimate it on req.n_gpus of req.gpu (each card at its own PCIe lanes)."""
+    """Resolve every name in `req` and estimate it on req.n_gpus of req.gpu (each card at its own PCIe lanes); a
+    request that names the host (CPU, DIMMs, offload, --gpus 0) goes through sizing.hybrid."""
+    if hybrid.wanted(req):
+        return hybrid.run(catalog, req, resolve_execution)
     model, execution = resolve_execution(catalog, req)
     gpu = catalog.gpu(req.gpu)
     return est.estimate(
