@@ -538,7 +538,7 @@ def test_semicolon_file_refuses_an_ambiguous_dot(tmp_path: Path, capsys):
 
 
 SCENARIO_NUMBERS = {
-    "n_gpus": {"zero": ["0"], "over the limit": ["4097", "1,000,000"]},
+    "n_gpus": {"over the limit": ["4097", "1,000,000"]},  # 0 is a CPU-only row (tests/test_hybrid_cli.py)
     "batch": {"zero": ["0"], "over the limit": ["1000001"]},
     "prompt_tokens": {"over the limit": ["10000001"]},
     "new_tokens": {"over the limit": ["10,000,001"]},
