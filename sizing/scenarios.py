@@ -78,6 +78,8 @@ DEFAULT_TRAINER = {"pretrain": "megatron"}  # else the Hugging Face Trainer + PE
 def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[ModelSpec, Execution]:
     """A training task: the trainer (its defaults fill every choice the request leaves empty), the base format
     (qlora: NF4 unless another bitsandbytes format is named; full training: 16-bit weights), the sequence length."""
+    if req.n_gpus == 0:
+        raise SizingError(f"--gpus 0 runs inference on the CPU alone; {task} needs at least one GPU")
     model = resolve(req.model, catalog)
     trainer = catalog.trainer(req.trainer or DEFAULT_TRAINER.get(task, "transformers"))
     if task not in trainer.tasks:

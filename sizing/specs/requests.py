@@ -10,11 +10,12 @@ from .base import Base
 from .build import FormFactor, Objective
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
-from .host import HostOffload
 from .rl import Placement
-from .training import LoraTargets, Offload, Optimizer, Recompute, Sharding
+from .training import LoraTargets, Optimizer, Recompute, Sharding
 
 StudentTask = Literal["full-finetune", "lora", "qlora"]
+# --offload: training (optimizer, params: training.Offload) or inference (layers, experts, cpu: host.HostOffload)
+AnyOffload = Literal["none", "optimizer", "params", "layers", "experts", "cpu"]
 
 MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing mistakes
 MAX_BATCH = 1_000_000
@@ -41,7 +42,7 @@ class Request(Base):
     optimizer: Optimizer | None = None
     recompute: Recompute | None = None
     sharding: Sharding | None = None
-    offload: Offload | HostOffload | None = None  # training: optimizer/params; inference: layers, experts, cpu
+    offload: AnyOffload | None = None  # training: optimizer/params; inference: layers, experts, cpu
     lora_rank: int | None = Field(None, gt=0, le=65536)
     lora_targets: LoraTargets | None = None
     grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
