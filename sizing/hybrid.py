@@ -120,6 +120,8 @@ def resolve(catalog: Catalog, req: Request, resolve: Resolve) -> tuple[ModelSpec
     engine = catalog.engine(engine_id)
     mode = _offload(req, engine)
     n_gpus = max(req.n_gpus, 1)
+    if mode == "none":  # nothing in RAM: the request's own engine, or the precision's default as on GPUs alone
+        engine_id = req.engine or catalog.default_engine(catalog.precision(req.precision).family).id
     model, x = resolve(catalog, req.model_copy(update={"engine": engine_id, "n_gpus": n_gpus}))
     _check_mode(mode, engine, model, catalog)
     gpu = catalog.gpu(req.gpu)

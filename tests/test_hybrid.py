@@ -267,3 +267,12 @@ def test_gpu_only_requests_are_untouched(catalog):
     """Nothing host-related named: the GPU estimator, with no host view (GPU figures do not move)."""
     e = run(catalog, Request(model="llama-3-8b", gpu="rtx-4090"))
     assert e.host is None and e.system.host is None and e.execution.hybrid is None
+
+
+def test_nothing_offloaded_is_the_gpu_estimate(catalog):
+    """--cpu with --offload none: the GPU estimator and the request's default engine, plus a note."""
+    plain = run(catalog, Request(model="llama-3-8b", gpu="rtx-4090"))
+    named = run(catalog, Request(model="llama-3-8b", gpu="rtx-4090", cpu="epyc-9354", offload="none"))
+    assert named.execution.engine.id == plain.execution.engine.id == "vllm"
+    assert named.speed == plain.speed and named.host is None
+    assert "the CPU and DIMMs are unused" in named.notes[-1]
