@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import estimate as est
+from . import hybrid
 from . import recommend as rec
 from .catalog import Catalog, read_scenarios
 from .modelspec import resolve
@@ -77,6 +78,8 @@ DEFAULT_TRAINER = {"pretrain": "megatron"}  # else the Hugging Face Trainer + PE
 def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[ModelSpec, Execution]:
     """A training task: the trainer (its defaults fill every choice the request leaves empty), the base format
     (qlora: NF4 unless another bitsandbytes format is named; full training: 16-bit weights), the sequence length."""
+    if req.n_gpus == 0:
+        raise SizingError(f"--gpus 0 runs inference on the CPU alone; {task} needs at least one GPU")
     model = resolve(req.model, catalog)
     trainer = catalog.trainer(req.trainer or DEFAULT_TRAINER.get(task, "transformers"))
     if task not in trainer.tasks:
@@ -107,7 +110,7 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
         activation_offload=trainer.activation_offload,
         sharding=sharding,
         sharding_chosen=req.sharding is None,
-        offload=req.offload or "none",
+        offload=hybrid.training_offload(req),
         lora_rank=req.lora_rank or trainer.lora_rank,
         lora_targets=req.lora_targets or trainer.lora_targets,
         grad_accum=req.grad_accum or 1,
@@ -149,7 +152,10 @@ def _token_counts(req: Request) -> tuple[int, int]:
 
 
 def run(catalog: Catalog, req: Request) -> Estimate:
-    """Resolve every name in `req` and estimate it on req.n_gpus of req.gpu (each card at its own PCIe lanes)."""
+    """Resolve every name in `req` and estimate it on req.n_gpus of req.gpu (each card at its own PCIe lanes); a
+    request that names the host (CPU, DIMMs, offload, --gpus 0) goes through sizing.hybrid."""
+    if hybrid.wanted(req):
+        return hybrid.run(catalog, req, resolve_execution)
     model, execution = resolve_execution(catalog, req)
     gpu = catalog.gpu(req.gpu)
     return est.estimate(

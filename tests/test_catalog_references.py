@@ -176,6 +176,8 @@ def test_fit_like_names_the_engines_calibrate_copies(catalog):
         "exllamav2": "llama.cpp",
         "autoawq": "transformers",
         "lmdeploy": "vllm",
+        "ik_llama.cpp": "llama.cpp",  # its upstream's GPU kernels (CPU factors: data/cpu_efficiency.csv)
+        "ktransformers": "llama.cpp",  # GPU part guessed from llama.cpp's; no GPU-only rows of its own
     }
 
 

@@ -122,8 +122,8 @@ BAD_INPUT = [
     (["estimate", "--model", "llama-9b-nope"], "unknown model"),
     (["estimate", "--batch", "-1"], "--batch must be greater than 0"),
     (["estimate", "--batch=0"], "--batch must be greater than 0"),
-    (["estimate", "--gpus", "0"], "--gpus must be greater than 0"),
-    (["estimate", "--gpus=-1"], "--gpus must be greater than 0"),
+    (["estimate", "--gpus", "0"], "needs the host CPU: give --cpu"),  # --gpus 0 is a CPU-only run
+    (["estimate", "--gpus=-1"], "--gpus must be greater than or equal to 0"),
     (["estimate", "--new-tokens=-5"], "--new-tokens must be greater than or equal to 0"),
     (["estimate", "--batch", "99999999999999999999"], "--batch must be less than or equal to"),
     (["estimate", "--engine", ""], "--engine must not be empty"),

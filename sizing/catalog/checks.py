@@ -16,7 +16,8 @@ SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
 # circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
 DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
-MAY_BE_EMPTY = ("network.csv", "fx.csv")  # single-node builds need no network parts; USD needs no rate
+# single-node builds need no network parts; USD needs no rate; a folder without CPU factors runs GPUs only
+MAY_BE_EMPTY = ("network.csv", "fx.csv", "cpu_efficiency.csv")
 
 
 def _alias_map(file: str, table: list[Base]) -> dict[str, str]:
@@ -148,6 +149,14 @@ def _check_engines(tables: dict[str, list]) -> None:
                 "efficiency.csv; add one, or copy another engine's factors into one",
             )
     _check_engine_defaults(tables["engines.csv"], {p.family for p in tables["precisions.csv"]})
+    for i, cpu_eff in numbered(tables["cpu_efficiency.csv"]):
+        if cpu_eff.engine not in engines:
+            raise CatalogError("cpu_efficiency.csv", i, "engine", f"'{cpu_eff.engine}' is not in engines.csv")
+        source = cpu_eff.copied_from
+        if source is not None and (source not in engines or source == cpu_eff.engine):
+            raise CatalogError(
+                "cpu_efficiency.csv", i, "copied_from", f"'{cpu_eff.copied_from}' is not another engines id"
+            )
 
 
 def _check_platform(tables: dict[str, list]) -> None:

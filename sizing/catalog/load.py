@@ -11,7 +11,7 @@ from sizing.specs import (
 
 from .checks import _alias_map, check_model_params, check_references
 from .store import Catalog
-from .tables import TABLES, CatalogError, default_data_dir, numbered, read_table
+from .tables import OPTIONAL_FILES, TABLES, CatalogError, Table, default_data_dir, numbered, read_table
 
 
 @lru_cache(maxsize=8)
@@ -22,7 +22,8 @@ def _load(data_dir: str) -> Catalog:
         raise SizingError(f"data folder '{data_dir}' {what}; point --data at a copy of data/")
     tables: dict[str, list] = {}
     for file, spec in TABLES.items():
-        tables[file] = read_table(root / file, spec)
+        missing = file in OPTIONAL_FILES and not (root / file).exists()
+        tables[file] = Table() if missing else read_table(root / file, spec)
     models = {m.id: m for m in tables["models.csv"]}
     for i, model in numbered(tables["models.csv"]):
         problem = check_model_params(model)
@@ -58,6 +59,7 @@ def _load(data_dir: str) -> Catalog:
         fx=by_id("fx.csv"),
         circuits=by_id("circuits.csv"),
         trainers=by_id("trainers.csv"),
+        cpu_efficiencies=tuple(tables["cpu_efficiency.csv"]),
         aliases=aliases,
         data_dir=str(root),
     )

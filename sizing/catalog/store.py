@@ -10,6 +10,7 @@ from sizing.specs import (
     Chassis,
     Circuit,
     Cpu,
+    CpuEfficiency,
     Dimm,
     Drive,
     Efficiency,
@@ -40,6 +41,7 @@ class Catalog(Base):
     fx: dict[str, FxRate]
     circuits: dict[str, Circuit]
     trainers: dict[str, Trainer]
+    cpu_efficiencies: tuple[CpuEfficiency, ...] = ()  # data/cpu_efficiency.csv (optional file)
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 
@@ -125,3 +127,17 @@ class Catalog(Base):
             if key in by_key:
                 return by_key[key]
         raise SizingError(f"no efficiency factors for engine '{engine}' in efficiency.csv; add a row for it")
+
+    def cpu_efficiency(self, engine: str) -> CpuEfficiency:
+        """The engine's CPU-side factors (data/cpu_efficiency.csv)."""
+        for e in self.cpu_efficiencies:
+            if e.engine == engine:
+                return e
+        have = ", ".join(e.engine for e in self.cpu_efficiencies) or "none (the file is missing)"
+        raise SizingError(
+            f"no CPU efficiency factors for engine '{engine}' in cpu_efficiency.csv (engines with them: {have}); "
+            "add a row, or pick one of those with --engine"
+        )
+
+    def dimm(self, name: str) -> Dimm:
+        return self._lookup_plain("dimms", name, "memory (DIMM)")

@@ -20,6 +20,7 @@ from sizing.specs import (
     Circuit,
     Col,
     Cpu,
+    CpuEfficiency,
     Dimm,
     Drive,
     Efficiency,
@@ -56,7 +57,10 @@ TABLES: dict[str, type[Base]] = {
     "fx.csv": FxRate,
     "circuits.csv": Circuit,
     "trainers.csv": Trainer,
+    "cpu_efficiency.csv": CpuEfficiency,
 }
+# files a data folder may lack (a copy made before they existed): they load as empty tables
+OPTIONAL_FILES = ("cpu_efficiency.csv",)
 
 
 def default_data_dir() -> Path:
@@ -180,6 +184,8 @@ def _item(spec: type[T], values: dict[str, object]) -> T:
 def _key(item: BaseModel) -> tuple[str, str]:
     """(column, key) that must be unique in its file: the id, or efficiency.csv's engine and gpu_class."""
     item_id = getattr(item, "id", None)
+    if item_id is None and not hasattr(item, "gpu_class"):  # cpu_efficiency.csv: one row per engine
+        return "engine", f"engine '{getattr(item, 'engine', '')}'"
     if item_id is None:
         return "gpu_class", f"engine '{getattr(item, 'engine', '')}' and gpu_class '{getattr(item, 'gpu_class', '')}'"
     if not SLUG.fullmatch(item_id):

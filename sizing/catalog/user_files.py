@@ -39,6 +39,12 @@ SCENARIO_COLUMNS = (
     "grad_accum",
     "tokens",
     "epochs",
+    "cpu",
+    "n_sockets",
+    "memory",
+    "n_dimms",
+    "gpu_layers",
+    "threads",
 )
 SCENARIO_TEXT = (
     "model",
@@ -53,6 +59,8 @@ SCENARIO_TEXT = (
     "sharding",
     "offload",
     "lora_targets",
+    "cpu",
+    "memory",
 )
 SCENARIO_FRACTIONAL = ("tokens", "epochs")  # the only columns that need not be whole numbers
 _BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}

@@ -48,7 +48,14 @@ def output_failed(exc: OSError) -> None:
     fail(f"cannot write the output ({reason}); free space or write somewhere else")
 
 
-OPTION_NAMES = {"n_gpus": "--gpus", "gpus_allowed": "--gpu", "cpus_allowed": "--cpu", "users": "--users (--batch)"}
+OPTION_NAMES = {
+    "n_gpus": "--gpus",
+    "gpus_allowed": "--gpu",
+    "cpus_allowed": "--cpu",
+    "users": "--users (--batch)",
+    "n_sockets": "--sockets",
+    "n_dimms": "--dimms",
+}
 
 
 def _invalid(exc: ValidationError) -> str:

@@ -34,7 +34,11 @@ SeqLenOpt = typer.Option(None, "--seq-len", help="Training: tokens per sequence 
 OptimizerOpt = typer.Option(None, help="Training: adamw, adamw-8bit, paged-adamw, paged-adamw-8bit, sgd, adafactor.")
 RecomputeOpt = typer.Option(None, help="Training: activation recomputation none, selective or full.")
 ShardingOpt = typer.Option(None, help="Training: ddp, zero1, zero2, zero3 (FSDP), device-map or tensor.")
-OffloadOpt = typer.Option(None, help="Training: offload none, optimizer or params to host RAM.")
+OffloadOpt = typer.Option(
+    None,
+    help="Training: none, optimizer or params to host RAM. Inference: none, layers (llama.cpp -ngl), experts "
+    "(routed experts in RAM) or cpu (no GPU).",
+)
 LoraRankOpt = typer.Option(None, help="LoRA rank.")
 LoraTargetsOpt = typer.Option(None, help="LoRA targets: qv, qkv, attention, attention-mlp, all-linear.")
 GradAccumOpt = typer.Option(None, help="Training: micro-batches per optimizer step.")
@@ -59,6 +63,16 @@ PlacementOpt = typer.Option(None, help="RL: colocated (every role on the same GP
 RewardModelOpt = typer.Option(None, help="RL: a reward model (default: a rule, e.g. verifiable answers).")
 RolloutGpusOpt = typer.Option(None, help="RL, disaggregated: GPUs for the rollout engine (default: as many again).")
 LoraOpt = typer.Option(False, "--lora", help="RL: the policy trains LoRA adapters on a frozen base.")
+
+# the host as an inference device (`estimate`): CPU-only runs and CPU+GPU offload (README "CPUs and hybrid offload")
+CpuOpt = typer.Option(None, "--cpu", help="Host CPU id (data/cpus.csv) for CPU-only or offloaded inference.")
+SocketsOpt = typer.Option(None, "--sockets", help="Host CPU sockets (default 1).")
+MemoryOpt = typer.Option(None, "--memory", help="DIMM id (data/memory.csv, e.g. ddr5-4800-rdimm-64gb).")
+DimmsOpt = typer.Option(None, "--dimms", help="Populated DIMMs over all sockets (default: one per channel).")
+ThreadsOpt = typer.Option(None, "--threads", help="CPU threads the engine computes on (default: every core).")
+GpuLayersOpt = typer.Option(
+    None, "--gpu-layers", help="Layers on the GPUs with --offload layers (llama.cpp -ngl; default: all that fit)."
+)
 
 COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 

@@ -22,15 +22,19 @@ from sizing.specs import (
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
+    CpuOpt,
     DataOpt,
+    DimmsOpt,
     EngineOpt,
     EpochsOpt,
+    GpuLayersOpt,
     GradAccumOpt,
     GroupSizeOpt,
     KvOpt,
     LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
+    MemoryOpt,
     ModelOpt,
     ModeOpt,
     NewTokensOpt,
@@ -46,11 +50,13 @@ from .options import (
     SamplesOpt,
     SeqLenOpt,
     ShardingOpt,
+    SocketsOpt,
     StudentOpt,
     StudentTaskOpt,
     TaskOpt,
     TeacherOpt,
     TeacherPrecisionOpt,
+    ThreadsOpt,
     TokensOpt,
     TopKOpt,
     TrainerOpt,
@@ -67,7 +73,7 @@ def estimate(
     precision: str = PrecisionOpt,
     kv_precision: str | None = KvOpt,
     gpu: str = typer.Option("rtx-4090", help="GPU id or alias (`sizing gpus`)."),
-    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
+    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs (0: CPU only, with --cpu)."),
     batch: int = typer.Option(1, help="Concurrent sequences (training: the micro-batch per GPU)."),
     prompt_tokens: int | None = typer.Option(
         None, help=f"Prompt tokens per sequence (default {DEFAULT_PROMPT_TOKENS})."
@@ -98,6 +104,12 @@ def estimate(
     reward_model: str | None = RewardModelOpt,
     rollout_gpus: int | None = RolloutGpusOpt,
     lora: bool = LoraOpt,
+    cpu: str | None = CpuOpt,
+    sockets: int | None = SocketsOpt,
+    memory: str | None = MemoryOpt,
+    dimms: int | None = DimmsOpt,
+    gpu_layers: int | None = GpuLayersOpt,
+    threads: int | None = ThreadsOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -151,6 +163,12 @@ def estimate(
             reward_model=reward_model,
             rollout_gpus=rollout_gpus,
             lora=lora or None,
+            cpu=cpu,
+            n_sockets=sockets,
+            memory=memory,
+            n_dimms=dimms,
+            gpu_layers=gpu_layers,
+            threads=threads,
         ),
     )
     if req.task.strip().lower() in RL_ALGOS:

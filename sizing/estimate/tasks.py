@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sizing.specs import Efficiency, Estimate, Execution, ModelSpec, System
 
-from . import inference, training
+from . import hybrid, inference, training
 
 Estimator = Callable[[ModelSpec, Execution, System, Efficiency], Estimate]
 ESTIMATORS: dict[str, Estimator] = {
@@ -20,5 +20,8 @@ ESTIMATORS: dict[str, Estimator] = {
 
 
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
-    """Memory, time per component and speed of `execution` of `model` on `system`."""
+    """Memory, time per component and speed of `execution` of `model` on `system`. Inference that keeps weights in
+    host RAM (execution.hybrid: CPU only, layer or expert offload) goes to the hybrid estimator."""
+    if execution.hybrid is not None and execution.task == "inference":
+        return hybrid.estimate(model, execution, system, eff)
     return ESTIMATORS[execution.task](model, execution, system, eff)

@@ -8,6 +8,7 @@ from typing import Protocol
 from sizing.specs import CATALOG_GAP, Estimate, Option, Recommendation
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
+from .hybrid import host_assumptions_json, host_lines, host_memory_json
 from .training import estimate_memory_json, rounded, training_json, training_text
 
 
@@ -22,17 +23,24 @@ def estimate_text(e: Estimate) -> str:
     bits = x.precision.weight_bits or 16
     # routed experts in the checkpoint's own format, never wider than the run's (estimate/shapes.py expert_bits)
     experts = f", routed experts {min(e.model.expert_weight_bits, bits):g} bits" if e.model.expert_weight_bits else ""
+    cpu_only = e.host is not None and e.host.n_gpus == 0
+    device = "the CPU alone" if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
     lines = [
-        f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {e.system.n_gpus_total} x {e.system.gpu.name} "
-        f"with {x.engine.name}",
+        f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {device} with {x.engine.name}",
         f"  weights {x.precision.id} ({bits:g} bits/weight{experts}), KV cache {x.kv_precision.id}, "
         f"batch {x.batch}, prompt {x.prompt_tokens} + new {x.new_tokens} tokens",
-        "",
-        f"Memory per GPU: {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
-        f"  weights {fmt_bytes(b.weights_bytes)} | KV cache {fmt_bytes(b.kv_cache_bytes)} | "
-        f"activations {fmt_bytes(b.activations_bytes)} | runtime overhead {fmt_bytes(b.overhead_bytes)}",
-        f"  allocator peak (torch.cuda.max_memory_allocated) {fmt_bytes(m.allocated_per_gpu_bytes)}; "
-        f"KV cache {fmt_bytes(m.kv_bytes_per_token)}/token; {m.max_batch_at_context} sequences of this length fit",
+    ]
+    if not cpu_only:
+        lines += [
+            "",
+            f"Memory per GPU: {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
+            f"  weights {fmt_bytes(b.weights_bytes)} | KV cache {fmt_bytes(b.kv_cache_bytes)} | "
+            f"activations {fmt_bytes(b.activations_bytes)} | runtime overhead {fmt_bytes(b.overhead_bytes)}",
+            f"  allocator peak (torch.cuda.max_memory_allocated) {fmt_bytes(m.allocated_per_gpu_bytes)}; KV cache "
+            f"{fmt_bytes(m.kv_bytes_per_token)}/token; {m.max_batch_at_context} sequences of this length fit",
+        ]
+    lines += host_lines(e)
+    lines += [
         "",
         f"Speed: prefill {fmt_rate(s.prefill_tokens_per_s)}, decode {fmt_rate(s.decode_tokens_per_s)} per sequence "
         f"({fmt_rate(s.decode_tokens_per_s_total)} total, {s.decode_bound}-bound), "
@@ -68,7 +76,7 @@ def estimate_json(e: Estimate) -> dict:
     s, x = e.speed, e.execution
     out = {
         "fits": e.fits,
-        "memory": estimate_memory_json(e),
+        "memory": {**estimate_memory_json(e), **host_memory_json(e)},
         "speed": rounded(s.model_dump()) if s else {},
         "time": {
             "decode_step": rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
@@ -95,6 +103,7 @@ def estimate_json(e: Estimate) -> dict:
             "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows"}),
             "notes": list(e.notes),
             "launch_command": e.launch_command,
+            **host_assumptions_json(e),
         },
     }
     return out if e.training is None else {**out, **training_json(e)}

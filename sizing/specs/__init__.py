@@ -33,6 +33,7 @@ from .execution import (
     Task,
 )
 from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
+from .host import HOST_OFFLOADS, CpuEfficiency, Host, HostBound, HostEstimate, HostOffload, HybridSetup
 from .model import ModelSpec
 from .requests import RecommendRequest, Request
 from .results import (
@@ -82,6 +83,13 @@ __all__ = [
     "Col",
     "Constraints",
     "Cpu",
+    "CpuEfficiency",
+    "HOST_OFFLOADS",
+    "Host",
+    "HostBound",
+    "HostEstimate",
+    "HostOffload",
+    "HybridSetup",
     "Dimm",
     "Drive",
     "Efficiency",

@@ -36,6 +36,7 @@ Cooling = Literal["blower", "open-air", "passive", "sxm", "oam"]  # sxm/oam: coo
 NvLink = Literal["none", "bridge", "nvlink", "infinity-fabric", "roce"]
 PowerConnector = Literal["8-pin-pcie", "2x8-pin-pcie", "3x8-pin-pcie", "8-pin-eps", "12vhpwr", "12v-2x6", "board"]
 CpuVendor = Literal["intel", "amd"]
+CpuIsa = Literal["avx2", "avx512", "amx"]  # cpus.isa: the vector and matrix extensions engines use
 NetProtocol = Literal["ethernet", "infiniband", "both"]
 PriceKind = Literal["msrp", "list", "street", "used", "quote", "estimate"]
 PrecisionFamily = Literal["float", "gptq", "awq", "bnb", "gguf", "exl2", "mlc"]  # precisions.family; engines lists

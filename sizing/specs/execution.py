@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Base, NonNegInt, PosInt
+from .host import HybridSetup
 from .model import Engine, Precision
 from .training import Sharding, Training, TrainTask
 
@@ -62,6 +63,7 @@ class Execution(Base):
     prompt_tokens: NonNegInt = DEFAULT_PROMPT_TOKENS
     new_tokens: NonNegInt = DEFAULT_NEW_TOKENS
     training: Training | None = None
+    hybrid: HybridSetup | None = None  # inference with weights in host RAM (CPU only, layer or expert offload)
 
     def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
         """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""

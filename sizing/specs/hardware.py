@@ -13,6 +13,7 @@ from .base import (
     Col,
     ComputeDtype,
     Cooling,
+    CpuIsa,
     CpuVendor,
     GpuClass,
     GpuFormFactor,
@@ -134,6 +135,8 @@ class Cpu(Part):
         max_sockets=Col("max_sockets", "int"),
         ecc_rdimm=Col("ecc_rdimm", "bool"),
         max_memory_gb_per_socket=Col("max_memory_bytes_per_socket", "float", GIB, required=False),
+        isa=Col("isa", "list", required=False),
+        fp32_flops_per_cycle=Col("fp32_flops_per_cycle", "float", required=False),
     )
     vendor: CpuVendor
     family: str
@@ -153,6 +156,8 @@ class Cpu(Part):
     max_sockets: PosInt
     ecc_rdimm: bool
     max_memory_bytes_per_socket: PosFloat | None = None
+    isa: tuple[CpuIsa, ...] = ()  # vector and matrix extensions: avx2, avx512, amx (empty: not recorded)
+    fp32_flops_per_cycle: PosFloat | None = None  # per core at the widest vector width: FMA pipes x lanes x 2
 
     def memory_mt_s(self, dimms_per_channel: int) -> int:
         """The CPU's highest DIMM speed at this population: cpus.csv `max_memory_mt_s` at 1 DIMM per channel,

@@ -11,9 +11,11 @@ from .build import FormFactor, Objective
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
 from .rl import Placement
-from .training import LoraTargets, Offload, Optimizer, Recompute, Sharding
+from .training import LoraTargets, Optimizer, Recompute, Sharding
 
 StudentTask = Literal["full-finetune", "lora", "qlora"]
+# --offload: training (optimizer, params: training.Offload) or inference (layers, experts, cpu: host.HostOffload)
+AnyOffload = Literal["none", "optimizer", "params", "layers", "experts", "cpu"]
 
 MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing mistakes
 MAX_BATCH = 1_000_000
@@ -30,7 +32,7 @@ class Request(Base):
     precision: Name = "bf16"
     kv_precision: Name | None = None
     gpu: Name = "rtx-4090"
-    n_gpus: int = Field(1, gt=0, le=MAX_GPUS)
+    n_gpus: int = Field(1, ge=0, le=MAX_GPUS)  # 0: CPU only (inference)
     batch: int = Field(1, gt=0, le=MAX_BATCH)
     prompt_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
     new_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
@@ -40,7 +42,7 @@ class Request(Base):
     optimizer: Optimizer | None = None
     recompute: Recompute | None = None
     sharding: Sharding | None = None
-    offload: Offload | None = None
+    offload: AnyOffload | None = None  # training: optimizer/params; inference: layers, experts, cpu
     lora_rank: int | None = Field(None, gt=0, le=65536)
     lora_targets: LoraTargets | None = None
     grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
@@ -61,6 +63,13 @@ class Request(Base):
     reward_model: Name | None = None
     rollout_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
     lora: bool = False  # the policy trains LoRA adapters on a frozen base
+    # the host as a device (inference): CPU-only runs and CPU+GPU offload (sizing/hybrid.py)
+    cpu: Name | None = None
+    n_sockets: int | None = Field(None, gt=0, le=8)
+    memory: Name | None = None  # a memory.csv DIMM id
+    n_dimms: int | None = Field(None, gt=0, le=96)  # populated DIMMs over all sockets
+    gpu_layers: int | None = Field(None, ge=0, le=10_000)  # llama.cpp -ngl: layers on the GPUs
+    threads: int | None = Field(None, gt=0, le=4096)  # CPU threads the engine computes on (default: every core)
 
 
 class RecommendRequest(Request):

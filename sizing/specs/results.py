@@ -7,6 +7,7 @@ from typing import Literal
 from .base import Base, NonNegFloat, NonNegInt, PosFloat, PosInt
 from .build import Build, Constraints, PowerDraw, Requirements
 from .execution import Execution
+from .host import HostEstimate
 from .model import Efficiency, ModelSpec
 from .system import System
 from .training import TrainingEstimate
@@ -39,7 +40,7 @@ class MemoryEstimate(Base):
     )
     usable_per_gpu_bytes: NonNegFloat  # what the engine may use: its pre-allocated fraction, else 95% of the card
     allocated_per_gpu_bytes: NonNegFloat  # allocator peak, torch.cuda.max_memory_allocated
-    gpu_memory_bytes: PosFloat
+    gpu_memory_bytes: NonNegFloat  # 0: no GPU (a CPU-only run)
     fits: bool
     breakdown: MemoryBreakdown  # of the busiest GPU; sums to per_gpu_bytes
     kv_bytes_per_token: NonNegFloat  # whole model, all layers
@@ -80,6 +81,7 @@ class Estimate(Base):
     decode_step: StepTime | None = None  # inference: the mean decode step while the cache grows
     prefill: StepTime | None = None  # inference: the whole batch's prefill
     training: TrainingEstimate | None = None  # training tasks
+    host: HostEstimate | None = None  # inference with weights in host RAM: RAM, bandwidths, bounds, parts
     notes: tuple[str, ...] = ()
     launch_command: str | None = None  # the engine command that runs what this estimate assumed
 

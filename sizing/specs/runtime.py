@@ -81,6 +81,10 @@ class Engine(Base):
         "fragmentation": Col("fragmentation", "float"),
         "fit_like": Col("fit_like", required=False),
         "kv_precisions": Col("kv_precisions", "list", required=False),
+        "offload_modes": Col("offload_modes", "list", required=False),
+        "numa_replicate": Col("numa_replicate", "bool", required=False),
+        "cpu_amx": Col("cpu_amx", "bool", required=False),
+        "op_offload_tokens": Col("op_offload_tokens", "int", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -107,6 +111,11 @@ class Engine(Base):
     fragmentation: NonNegFloat
     fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
     kv_precisions: tuple[str, ...] = ()  # KV-cache formats it offers (precisions ids); empty: the float formats
+    # the host side (sizing/estimate/hybrid.py): where it can keep weights besides the GPU (layers, experts, cpu)
+    offload_modes: tuple[Literal["layers", "experts", "cpu"], ...] = ()
+    numa_replicate: bool = False  # copies the host weights to every NUMA node (each socket reads its own copy)
+    cpu_amx: bool = False  # has AMX tile kernels for 8- and 16-bit host weights
+    op_offload_tokens: PosInt | None = None  # from this batch on, host weights go to the GPU for the matmul
     source: str
     notes: str | None = None
 

@@ -8,6 +8,7 @@ from typing import Literal
 from .base import Base, PosFloat, PosInt
 from .build import Build
 from .hardware import Gpu, NetworkPart
+from .host import Host
 
 # PCIe payload bandwidth per direction of an x16 link (hardware.md §3.4: 3.0 ~15.75, 4.0 ~31.5, 5.0 ~63 GB/s).
 PCIE_X16_BYTES_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
@@ -70,6 +71,7 @@ class System(Base):
     gpu_link: Link
     node_link: Link
     gpu_power_limit_w: PosFloat | None = None
+    host: Host | None = None  # the CPU and DIMMs as a device, for runs that keep weights in RAM (estimate/hybrid.py)
 
     @property
     def n_gpus_total(self) -> int:
