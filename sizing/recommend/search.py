@@ -1,7 +1,8 @@
 """Enumerate legal (GPU, count, chassis) candidates and clusters, compose and estimate each, check every rule.
 
 For each shape the requirements are computed once; each chassis gets its own build, the estimate on that build's
-links and power cap (System.from_build), and every rule; `evaluate` returns an Option or a Rejection.
+links and power cap (System.from_build), and every rule; `evaluate` returns an Option or a Rejection. `passing`, the
+relaxations' search, finds the same Options but `screen`s each build by the rules that read no estimate first.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Shape:
 
     def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None):
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
-        self.composer = composer or Composer(problem)  # one per search: the picks that repeat across shapes
+        self.composer = composer or Composer(problem)  # one per search (and its relaxations): what repeats
         self.execution = on_gpus(problem.execution, n, n_nodes)
         self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
@@ -176,14 +177,6 @@ def no_chassis(problem: Problem, gpu: Gpu, n: int) -> Finding:
             else f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"
         ),
     )
-
-
-def evaluate_shape(
-    problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None
-) -> tuple[list[Outcome], bool]:
-    """Every chassis that can hold n x gpu (per node); True when GPU memory is not what stopped it (so a bigger
-    cluster would not help)."""
-    return judge_shape(Shape(problem, gpu, n, n_nodes, composer), evaluate)
 
 
 def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
