@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from sizing.specs import DEFAULT_NEW_TOKENS, SizingError
+from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -92,7 +92,79 @@ def parse_count(text: str | None, option: str) -> float | None:
     return value
 
 
-def training_fields(**options) -> dict:
-    """The training options the user gave (None: the trainer's default), tokens parsed."""
-    options["tokens"] = parse_count(options.get("tokens"), "--tokens")
-    return {k: v for k, v in options.items() if v is not None}
+# the training, distillation and RL options `estimate`, `recommend` and `report` share (command parameter names,
+# which are the Request's field names)
+TRAINING_PARAMS = (
+    "trainer",
+    "seq_len",
+    "optimizer",
+    "recompute",
+    "sharding",
+    "offload",
+    "lora_rank",
+    "lora_targets",
+    "grad_accum",
+    "tokens",
+    "epochs",
+    "teacher",
+    "teacher_precision",
+    "student_task",
+    "mode",
+    "kd_top_k",
+    "samples",
+    "response_tokens",
+    "group_size",
+    "prompts_per_step",
+    "placement",
+    "reward_model",
+    "rollout_gpus",
+    "lora",
+)
+
+
+def training_fields(params: dict) -> dict:
+    """The training, distillation and RL options among a command's parameters (`locals()`) that the user gave
+    (None or an unset flag: the default), tokens parsed."""
+    out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
+    if "tokens" in out:
+        out["tokens"] = parse_count(out["tokens"], "--tokens")
+    return out
+
+
+def split_ids(values: list[str] | None, option: str) -> tuple[str, ...]:
+    """Comma-separated ids from a repeatable option; an option given but empty is an error, not 'everything'."""
+    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+    if values is not None and values and not ids:
+        where = "data/cpus.csv" if option == "--cpu" else "`sizing gpus`"
+        raise SizingError(f"{option} is empty; give ids separated by commas (see {where}) or leave it out")
+    return ids
+
+
+def recommend_request(params: dict) -> RecommendRequest:
+    """The RecommendRequest of a command's parameters (`locals()` of `recommend` or `report`, which share them)."""
+    p = params
+    return RecommendRequest(
+        model=p.get("student") or p["model"],
+        task=p["task"],
+        engine=p["engine"],
+        precision=p["precision"],
+        kv_precision=p["kv_precision"],
+        **({"users": p["users"]} if p["users"] is not None else {}),
+        context=p["context"],
+        prompt_tokens=p["prompt_tokens"],
+        new_tokens=p["new_tokens"],
+        budget=p["budget"],
+        gpus_allowed=split_ids(p["gpu"], "--gpu"),
+        exclude=split_ids(p["exclude"], "--exclude"),
+        cpus_allowed=split_ids(p["cpu"], "--cpu"),
+        circuit=p["circuit"],
+        circuits=p["circuits"],
+        used=p["used"],
+        as_of=p["as_of"],
+        max_gpus=p["max_gpus"],
+        form_factor=p["form_factor"],
+        target_tokens_per_s=p["target_tokens_per_s"],
+        objective=p["objective"],
+        currency=p["currency"],
+        **training_fields(p),
+    )

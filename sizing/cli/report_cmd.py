@@ -11,7 +11,7 @@ import typer
 
 from sizing import catalog as cat
 from sizing import report, scenarios
-from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, RL_ALGOS, Recommendation, RecommendRequest, SizingError
+from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, RL_ALGOS, Recommendation, SizingError
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
@@ -32,7 +32,7 @@ from .options import (
     ShardingOpt,
     TokensOpt,
     TrainerOpt,
-    training_fields,
+    recommend_request,
 )
 
 LATER_TASKS = ("distill", *RL_ALGOS)  # their plans have reports of their own in a later slice of issue 12
@@ -47,14 +47,6 @@ def command_line() -> str | None:
 def _metadata(data: Path | None) -> dict:
     """The report's date (today), the command line and the catalog folder."""
     return {"date": dt.date.today().isoformat(), "command": command_line(), "data": str(data) if data else None}
-
-
-def _ids(values: list[str] | None, option: str) -> tuple[str, ...]:
-    """Comma-separated ids, as `sizing recommend` reads them: an option given but empty is an error."""
-    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
-    if values and not ids:
-        raise SizingError(f"{option} is empty; give ids separated by commas or leave it out")
-    return ids
 
 
 def refuse_later_tasks(task: str) -> None:
@@ -117,43 +109,7 @@ def report_command(
     refuse_later_tasks(task)
     fmt_key, lang_key = report.parse_format(fmt, out), report.parse_lang(lang)
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
-    req = RecommendRequest(
-        model=model,
-        task=task,
-        engine=engine,
-        precision=precision,
-        kv_precision=kv_precision,
-        **({"users": users} if users is not None else {}),
-        context=context,
-        prompt_tokens=prompt_tokens,
-        new_tokens=new_tokens,
-        budget=budget,
-        gpus_allowed=_ids(gpu, "--gpu"),
-        exclude=_ids(exclude, "--exclude"),
-        cpus_allowed=_ids(cpu, "--cpu"),
-        circuit=circuit,
-        circuits=circuits,
-        used=used,
-        as_of=as_of,
-        max_gpus=max_gpus,
-        form_factor=form_factor,
-        target_tokens_per_s=target_tokens_per_s,
-        objective=objective,
-        currency=currency,
-        **training_fields(
-            trainer=trainer,
-            seq_len=seq_len,
-            optimizer=optimizer,
-            recompute=recompute,
-            sharding=sharding,
-            offload=offload,
-            lora_rank=lora_rank,
-            lora_targets=lora_targets,
-            grad_accum=grad_accum,
-            tokens=tokens,
-            epochs=epochs,
-        ),
-    )
+    req = recommend_request(locals())
     result = scenarios.recommend(cat.load(data), req)
     if not result.options:
         fail(

@@ -15,9 +15,7 @@ from sizing.specs import (
     DEFAULT_PROMPT_TOKENS,
     DEFAULT_USERS,
     RL_ALGOS,
-    RecommendRequest,
     Request,
-    SizingError,
 )
 
 from .base import EXIT_NO_BUILD, app, fail
@@ -60,6 +58,7 @@ from .options import (
     TokensOpt,
     TopKOpt,
     TrainerOpt,
+    recommend_request,
     training_fields,
 )
 from .report_cmd import refuse_later_tasks, write_recommend_report
@@ -138,38 +137,13 @@ def estimate(
         batch=batch,
         prompt_tokens=prompt_tokens,
         new_tokens=new_tokens,
-        **training_fields(
-            trainer=trainer,
-            seq_len=seq_len,
-            optimizer=optimizer,
-            recompute=recompute,
-            sharding=sharding,
-            offload=offload,
-            lora_rank=lora_rank,
-            lora_targets=lora_targets,
-            grad_accum=grad_accum,
-            tokens=tokens,
-            epochs=epochs,
-            teacher=teacher,
-            teacher_precision=teacher_precision,
-            student_task=student_task,
-            mode=mode,
-            kd_top_k=kd_top_k,
-            samples=samples,
-            response_tokens=response_tokens,
-            group_size=group_size,
-            prompts_per_step=prompts_per_step,
-            placement=placement,
-            reward_model=reward_model,
-            rollout_gpus=rollout_gpus,
-            lora=lora or None,
-            cpu=cpu,
-            n_sockets=sockets,
-            memory=memory,
-            n_dimms=dimms,
-            gpu_layers=gpu_layers,
-            threads=threads,
-        ),
+        **training_fields(locals()),
+        cpu=cpu,
+        n_sockets=sockets,
+        memory=memory,
+        n_dimms=dimms,
+        gpu_layers=gpu_layers,
+        threads=threads,
     )
     if req.task.strip().lower() in RL_ALGOS:
         step = rl.estimate(catalog, req)
@@ -189,15 +163,6 @@ def estimate(
         return
     result = scenarios.run(catalog, req)
     typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
-
-
-def _split(values: list[str] | None, option: str) -> tuple[str, ...]:
-    """Comma-separated ids from a repeatable option; an option given but empty is an error, not 'everything'."""
-    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
-    if values is not None and values and not ids:
-        where = "data/cpus.csv" if option == "--cpu" else "`sizing gpus`"
-        raise SizingError(f"{option} is empty; give ids separated by commas (see {where}) or leave it out")
-    return ids
 
 
 @app.command()
@@ -273,56 +238,7 @@ def recommend(
     if report_file is not None:
         refuse_later_tasks(task)
         report.parse_format(None, report_file)
-    req = RecommendRequest(
-        model=student or model,
-        task=task,
-        engine=engine,
-        precision=precision,
-        kv_precision=kv_precision,
-        **({"users": users} if users is not None else {}),
-        context=context,
-        prompt_tokens=prompt_tokens,
-        new_tokens=new_tokens,
-        budget=budget,
-        gpus_allowed=_split(gpu, "--gpu"),
-        exclude=_split(exclude, "--exclude"),
-        cpus_allowed=_split(cpu, "--cpu"),
-        circuit=circuit,
-        circuits=circuits,
-        used=used,
-        as_of=as_of,
-        max_gpus=max_gpus,
-        form_factor=form_factor,
-        target_tokens_per_s=target_tokens_per_s,
-        objective=objective,
-        currency=currency,
-        **training_fields(
-            trainer=trainer,
-            seq_len=seq_len,
-            optimizer=optimizer,
-            recompute=recompute,
-            sharding=sharding,
-            offload=offload,
-            lora_rank=lora_rank,
-            lora_targets=lora_targets,
-            grad_accum=grad_accum,
-            tokens=tokens,
-            epochs=epochs,
-            teacher=teacher,
-            teacher_precision=teacher_precision,
-            student_task=student_task,
-            mode=mode,
-            kd_top_k=kd_top_k,
-            samples=samples,
-            response_tokens=response_tokens,
-            group_size=group_size,
-            prompts_per_step=prompts_per_step,
-            placement=placement,
-            reward_model=reward_model,
-            rollout_gpus=rollout_gpus,
-            lora=lora or None,
-        ),
-    )
+    req = recommend_request(locals())
     if req.task.strip().lower() in RL_ALGOS:
         found = rl.recommend(cat.load(data), req)
         typer.echo(
