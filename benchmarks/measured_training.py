@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import pandas as pd
 from measured import MEASURED
 
-from sizing import estimate as est
 from sizing import modelspec
 from sizing.catalog import Catalog
 from sizing.estimate import training
-from sizing.specs import Execution, ModelSpec, Parallelism, SizingError, System, Trainer, Training
+from sizing.specs import Execution, ModelSpec, SizingError, System, Trainer, Training
 from sizing.units import GIB
 
 TRAIN_METRICS = ("peak_memory", "train_tokens_per_s", "oom")
@@ -166,6 +165,3 @@ def predict_training(case: TrainCase) -> float:
             counter = m.allocated_per_gpu_bytes * (1 + case.execution.training.trainer.fragmentation)  # type: ignore[union-attr]
         return counter / GIB
     return training.speed(case.model, case.execution, case.system, mem).train_tokens_per_s
-
-
-__all__ = ["Parallelism", "est", "load_training_cases", "predict_training", "with_trainer"]

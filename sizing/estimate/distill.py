@@ -15,7 +15,6 @@ import math
 from sizing.specs import (
     DistillSetup,
     Efficiency,
-    Estimate,
     Execution,
     MemoryBreakdown,
     ModelSpec,
@@ -180,6 +179,3 @@ def online(
 
 def fits(phases: tuple[Phase, ...]) -> bool:
     return all(p.estimate.fits for p in phases)
-
-
-__all__ = ["Estimate", "label_bytes", "online", "student_training", "teacher_generation", "teacher_labels"]

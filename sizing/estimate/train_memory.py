@@ -14,9 +14,9 @@ from typing import NamedTuple
 from sizing.specs import Execution, MemoryBreakdown, MemoryEstimate, ModelSpec, System, Training
 
 from . import shapes
-from .engines import usable_bytes
+from .engines import ACT_BYTES, usable_bytes
 
-ACT = 2  # bf16 activations, bytes per element
+ACT = ACT_BYTES  # bf16 activations, bytes per element (the inference estimator's figure)
 FP32 = 4
 # The loss's bytes per logit are the trainer's (trainers.csv loss_bytes_per_logit): torchtune's 12 = the fp32 upcast
 # (4 B), log-softmax's fp32 output (4 B) and its fp32 gradient (4 B) at the start of the backward pass
