@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from sizing.specs import SizingError
+from sizing.specs.requests import invalid_message
 
 app = typer.Typer(
     add_completion=False,
@@ -48,31 +49,6 @@ def output_failed(exc: OSError) -> None:
     fail(f"cannot write the output ({reason}); free space or write somewhere else")
 
 
-OPTION_NAMES = {
-    "n_gpus": "--gpus",
-    "gpus_allowed": "--gpu",
-    "cpus_allowed": "--cpu",
-    "users": "--users (--batch)",
-    "n_sockets": "--sockets",
-    "n_dimms": "--dimms",
-}
-
-
-def _invalid(exc: ValidationError) -> str:
-    """A pydantic error on a request field as the option the user typed: '--batch must be greater than 0'."""
-    err = exc.errors()[0]
-    field = str(err["loc"][0]) if err["loc"] else "value"
-    option = OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
-    if err["type"] == "string_unicode":  # bytes the terminal could not decode
-        return f"{option} holds bytes that are not text in this terminal's encoding; retype it (UTF-8)"
-    message = (
-        err["msg"]
-        .replace("Input should be", "must be")
-        .replace("String should have at least 1 character", "must not be empty")
-    )
-    return f"{option} {message}, got {err.get('input')!r}"
-
-
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -80,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     except SizingError as exc:
         fail(str(exc))
     except ValidationError as exc:
-        fail(_invalid(exc))
+        fail(invalid_message(exc))
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except OSError as exc:  # the library turns every file it reads into a SizingError: this is our own output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
+from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -74,24 +74,6 @@ GpuLayersOpt = typer.Option(
     None, "--gpu-layers", help="Layers on the GPUs with --offload layers (llama.cpp -ngl; default: all that fit)."
 )
 
-COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-
-
-def parse_count(text: str | None, option: str) -> float | None:
-    """A token count as people write it: 200M, 1.5B, 2e9 or 200000000."""
-    if text is None:
-        return None
-    t = text.strip().lower().replace(",", "").replace("_", "")
-    scale = COUNT_SUFFIX.get(t[-1:], 1.0) if t else 1.0
-    try:
-        value = float(t[:-1] if scale != 1.0 else t) * scale
-    except ValueError:
-        raise SizingError(f"{option} '{text}' is not a count; write e.g. 200M, 1.5B or 200000000") from None
-    if not value > 0 or value == float("inf"):
-        raise SizingError(f"{option} must be a positive count, got '{text}'")
-    return value
-
-
 # the training, distillation and RL options `estimate`, `recommend` and `report` share (command parameter names,
 # which are the Request's field names)
 TRAINING_PARAMS = (
@@ -124,20 +106,8 @@ TRAINING_PARAMS = (
 
 def training_fields(params: dict) -> dict:
     """The training, distillation and RL options among a command's parameters (`locals()`) that the user gave
-    (None or an unset flag: the default), tokens parsed."""
-    out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
-    if "tokens" in out:
-        out["tokens"] = parse_count(out["tokens"], "--tokens")
-    return out
-
-
-def split_ids(values: list[str] | None, option: str) -> tuple[str, ...]:
-    """Comma-separated ids from a repeatable option; an option given but empty is an error, not 'everything'."""
-    ids = tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
-    if values is not None and values and not ids:
-        where = "data/cpus.csv" if option == "--cpu" else "`sizing gpus`"
-        raise SizingError(f"{option} is empty; give ids separated by commas (see {where}) or leave it out")
-    return ids
+    (None or an unset flag: the default); the Request parses token counts."""
+    return {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
 
 
 def recommend_request(params: dict) -> RecommendRequest:
@@ -154,9 +124,9 @@ def recommend_request(params: dict) -> RecommendRequest:
         prompt_tokens=p["prompt_tokens"],
         new_tokens=p["new_tokens"],
         budget=p["budget"],
-        gpus_allowed=split_ids(p["gpu"], "--gpu"),
-        exclude=split_ids(p["exclude"], "--exclude"),
-        cpus_allowed=split_ids(p["cpu"], "--cpu"),
+        gpus_allowed=p["gpu"] or (),  # comma-separated ids: RecommendRequest splits them
+        exclude=p["exclude"] or (),
+        cpus_allowed=p["cpu"] or (),
         circuit=p["circuit"],
         circuits=p["circuits"],
         used=p["used"],

@@ -1,7 +1,7 @@
 """Rendering: terminal tables (rich), Markdown/HTML (jinja2), spreadsheets (pandas); the JSON objects of `--json`.
 Heavy imports stay inside the functions that need them so `sizing estimate` starts fast."""
 
-from .catalog import gpus_table, model_json, models_table
+from .catalog import gpu_json, gpus_table, model_json, models_table
 from .core import (
     estimate_json,
     estimate_text,
@@ -17,6 +17,10 @@ from .procurement_build import build_report
 from .procurement_render import parse_format, parse_lang, render, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
 from .training import training_json, training_text
+from .web_page import answer as web_answer
+from .web_page import document as render_bytes
+from .web_page import error_block as web_error
+from .web_page import page as web_page
 
 __all__ = [
     "ProcurementReport",
@@ -33,6 +37,7 @@ __all__ = [
     "distill_text",
     "estimate_json",
     "estimate_text",
+    "gpu_json",
     "gpus_table",
     "largest_text",
     "model_json",
@@ -47,4 +52,8 @@ __all__ = [
     "scenario_line",
     "training_json",
     "training_text",
+    "render_bytes",
+    "web_answer",
+    "web_error",
+    "web_page",
 ]

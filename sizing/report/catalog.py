@@ -74,3 +74,22 @@ def gpus_table(gpus: list[Gpu]) -> str:
         ["id", "name", "memory", "bandwidth", "bf16 TFLOPS", "TDP", "cooling", "price", "unconfirmed"],
         rows,
     )
+
+
+def gpu_json(g: Gpu) -> dict:
+    """A catalog GPU for the web calculator's type-ahead: the figures the `sizing gpus` table shows."""
+    return {
+        "id": g.id,
+        "name": g.name,
+        "aliases": list(g.aliases),
+        "vendor": g.vendor,
+        "memory_bytes": round(g.memory_bytes),
+        "mem_bw_bytes_s": round(g.mem_bw_bytes_s),
+        "bf16_dense_tflops": round(g.bf16_flops / 1e12, 1),
+        "tdp_w": g.tdp_w,
+        "cooling": g.cooling,
+        "price_usd": g.price_usd,
+        "price_date": g.price_date,
+        "price_kind": g.price_kind,
+        "unconfirmed": list(g.unconfirmed),
+    }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 
-from .base import Base
+from .base import Base, SizingError
 from .build import FormFactor, Objective
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
@@ -21,6 +21,64 @@ MAX_TOKENS = 10_000_000  # past any model's context; larger numbers are typing m
 MAX_BATCH = 1_000_000
 MAX_GPUS = 4096
 Name = Annotated[str, Field(min_length=1)]
+
+COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+
+
+def parse_count(text: str | None, option: str) -> float | None:
+    """A token count as people write it: 200M, 1.5B, 2e9 or 200000000."""
+    if text is None:
+        return None
+    t = text.strip().lower().replace(",", "").replace("_", "")
+    scale = COUNT_SUFFIX.get(t[-1:], 1.0) if t else 1.0
+    try:
+        value = float(t[:-1] if scale != 1.0 else t) * scale
+    except ValueError:
+        raise SizingError(f"{option} '{text}' is not a count; write e.g. 200M, 1.5B or 200000000") from None
+    if not value > 0 or value == float("inf"):
+        raise SizingError(f"{option} must be a positive count, got '{text}'")
+    return value
+
+
+def split_ids(values: Any, option: str) -> tuple[str, ...]:
+    """Comma-separated ids (one string, or a list of them as a repeated option gives); given but empty is an
+    error, not 'everything'."""
+    items = [values] if isinstance(values, str) else list(values or [])
+    ids = tuple(v.strip() for item in items for v in str(item).split(",") if v.strip())
+    if items and not ids:
+        where = "data/cpus.csv" if option == "--cpu" else "`sizing gpus`"
+        raise SizingError(f"{option} is empty; give ids separated by commas (see {where}) or leave it out")
+    return ids
+
+
+# a request field as the option a user typed (the rest: `--` + the field with dashes)
+OPTION_NAMES = {
+    "n_gpus": "--gpus",
+    "gpus_allowed": "--gpu",
+    "cpus_allowed": "--cpu",
+    "users": "--users (--batch)",
+    "n_sockets": "--sockets",
+    "n_dimms": "--dimms",
+}
+
+
+def option_name(field: str) -> str:
+    return OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def invalid_message(exc: ValidationError) -> str:
+    """A pydantic error on a request field as the option the user typed: '--batch must be greater than 0'. The
+    command line and the web calculator say the same line."""
+    err = exc.errors()[0]
+    option = option_name(str(err["loc"][0])) if err["loc"] else "value"
+    if err["type"] == "string_unicode":  # bytes the terminal could not decode
+        return f"{option} holds bytes that are not text in this terminal's encoding; retype it (UTF-8)"
+    message = (
+        err["msg"]
+        .replace("Input should be", "must be")
+        .replace("String should have at least 1 character", "must not be empty")
+    )
+    return f"{option} {message}, got {err.get('input')!r}"
 
 
 class Request(Base):
@@ -71,6 +129,12 @@ class Request(Base):
     gpu_layers: int | None = Field(None, ge=0, le=10_000)  # llama.cpp -ngl: layers on the GPUs
     threads: int | None = Field(None, gt=0, le=4096)  # CPU threads the engine computes on (default: every core)
 
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        """`200M`, `1.5B` as well as numbers (a form or a JSON body sends what the command line would)."""
+        return parse_count(value, "--tokens") if isinstance(value, str) else value
+
 
 class RecommendRequest(Request):
     """`sizing recommend`: the workload (users = concurrent sequences, context = prompt + new tokens) and the
@@ -92,3 +156,9 @@ class RecommendRequest(Request):
     currency: str = "USD"
     used: bool = False  # allow used-market prices
     as_of: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None  # judge price ages on this day
+
+    @field_validator("gpus_allowed", "exclude", "cpus_allowed", mode="before")
+    @classmethod
+    def _ids(cls, value: Any, info: Any) -> Any:
+        """Comma-separated ids, as `--gpu rtx-4090,rtx-a6000` or a form field gives them."""
+        return split_ids(value, option_name(info.field_name)) if isinstance(value, (str, list, tuple)) else value
