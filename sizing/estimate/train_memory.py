@@ -134,6 +134,18 @@ def resumable_checkpoint_bytes(model: ModelSpec, execution: Execution) -> float:
     return weights + n_train * optimizer_bytes_per_param(t, t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
 
 
+# Trainers whose data-parallel ranks each save their own shard (FSDP SHARDED_STATE_DICT / torch.distributed.checkpoint,
+# DeepSpeed ZeRO's per-rank optimizer files, Megatron's distributed checkpoint): every node writes its share at once.
+# DDP and device-map save one full state dict from rank 0 (torch.save on the main process, HF Trainer save_model).
+SHARDED_SAVES = ("zero1", "zero2", "zero3", "tensor")
+
+
+def checkpoint_bytes_per_node(model: ModelSpec, execution: Execution, n_nodes: int) -> float:
+    """Bytes of one resumable save that the busiest node writes to its own drives."""
+    total = resumable_checkpoint_bytes(model, execution)
+    return total / n_nodes if training_of(execution).sharding in SHARDED_SAVES else total
+
+
 def largest_tensor_params(model: ModelSpec) -> float:
     return max(model.vocab_size * model.hidden_size, model.hidden_size * model.ffn_size)
 

@@ -7,6 +7,8 @@ the 4N). Achieved = dense peak x the trainer's `mfu` (data/trainers.csv, fitted 
 
 from __future__ import annotations
 
+import math
+
 from sizing.specs import (
     Efficiency,
     Estimate,
@@ -16,6 +18,7 @@ from sizing.specs import (
     TrainingEstimate,
 )
 from sizing.specs.system import PCIE_FALLBACK_BYTES_S, PCIE_X16_BYTES_S
+from sizing.specs.training import DEFAULT_CHECKPOINT_EVERY_S, CheckpointEstimate
 
 from . import shapes
 from .comm import allreduce_s
@@ -23,6 +26,7 @@ from .roofline import power_factor
 from .train_memory import (
     ACT,
     TrainMemory,
+    checkpoint_bytes_per_node,
     is_lora,
     memory,
     model_states,
@@ -39,6 +43,11 @@ from .train_memory import (
 # same Llama 3.2 3B full fine-tune on an A100 when compile was switched on: eager takes 1.27x the fused time. DERIVED
 # from that one pair; applied to every trainer that runs eager (fused_elementwise false).
 EAGER_SLOWDOWN = 8998 / 7075
+# Without a build (sizing estimate) checkpoints are taken to go to a PCIe 4.0 M.2 NVMe at the sequential write of
+# data/drives.csv m2-gen4-1tb-990pro (6,900 MB/s, a vendor figure marked unconfirmed there); a recommended build
+# writes to its own drives (System.checkpoint_write_bytes_s).
+UNBUILT_CHECKPOINT_DRIVE = "a PCIe 4.0 NVMe (no build: 6.9 GB/s sequential write, data/drives.csv 990 PRO)"
+UNBUILT_CHECKPOINT_WRITE_BYTES_S = 6900e6
 
 
 def passes(execution: Execution) -> tuple[float, float]:
@@ -110,6 +119,47 @@ def offload_s(model: ModelSpec, execution: Execution, system: System, mem: Train
     return traffic / bw
 
 
+def checkpoints(
+    model: ModelSpec, execution: Execution, system: System, step_s: float, train_s: float | None
+) -> CheckpointEstimate:
+    """The run's resumable saves (train_memory.resumable_checkpoint_bytes: trained weights, optimizer states and the
+    fp32 master copy, what torch.save / torch.distributed.checkpoint write of the state dicts), each node writing its
+    share to its drives at their sequential write bandwidth. A synchronous save stalls training for its whole write;
+    an asynchronous one (the trainer's `async_checkpoint`) only for the copy of each GPU's share to host RAM over its
+    PCIe link, plus any part of the write still running when the next save is due. Saves every
+    --checkpoint-every steps or seconds (default 1 h), the last at the end of the run: ceil(train_s / every)."""
+    t = training_of(execution)
+    per_node = checkpoint_bytes_per_node(model, execution, system.n_nodes)
+    bw = system.checkpoint_write_bytes_s or UNBUILT_CHECKPOINT_WRITE_BYTES_S
+    drive = system.checkpoint_drive or UNBUILT_CHECKPOINT_DRIVE
+    write = per_node / bw
+    if t.checkpoint_every_steps is not None:
+        every_s = t.checkpoint_every_steps * step_s
+    else:
+        every_s = t.checkpoint_every_s or DEFAULT_CHECKPOINT_EVERY_S
+    asynchronous = t.trainer.async_checkpoint
+    if asynchronous:
+        stall = per_node / system.n_gpus / host_link_bytes_s(system) + max(0.0, write - every_s)
+    else:
+        stall = write
+    n_saves = math.ceil(train_s / every_s - 1e-9) if train_s else 0
+    return CheckpointEstimate(
+        bytes=resumable_checkpoint_bytes(model, execution),
+        bytes_per_node=per_node,
+        drive=drive,
+        write_bytes_s=bw,
+        write_s=write,
+        every_s=every_s,
+        every_steps=every_s / step_s,
+        n_saves=n_saves,
+        asynchronous=asynchronous,
+        stall_s=stall,
+        added_s=n_saves * stall,
+        kept=t.keep_checkpoints,
+        storage_bytes=t.keep_checkpoints * per_node,
+    )
+
+
 def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> TrainingEstimate:
     """One optimizer step: compute = micro-batches x tokens x FLOPs / (peak x mfu [x qlora_eff]); the collectives
     overlap compute up to the trainer's `overlap` (FSDP/ZeRO prefetch), the rest adds; device-map runs one GPU at a
@@ -132,7 +182,9 @@ def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     rate = tokens_step / step
     n_train = trainable_params(model, execution)
     ckpt = n_train * (tr.adapter_bits / 8 if is_lora(execution) else ACT)
-    total = t.tokens * t.epochs / rate if t.tokens else None
+    train_s = t.tokens * t.epochs / rate if t.tokens else None
+    saves = checkpoints(model, execution, system, step, train_s)
+    total = train_s + saves.added_s if train_s is not None else None
     bound = "compute" if t_comp >= max(exposed, t_off) else ("offload" if t_off >= exposed else "communication")
     return TrainingEstimate(
         trainable_params=n_train,
@@ -148,6 +200,10 @@ def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
         checkpoint_bytes=ckpt,
         resumable_checkpoint_bytes=resumable_checkpoint_bytes(model, execution),
         total_s=total,
+        train_s=train_s,
+        checkpoint=saves,
+        deadline_s=t.deadline_s,
+        meets_deadline=total <= t.deadline_s if total is not None and t.deadline_s is not None else None,
         gpu_hours=total * system.n_gpus_total / 3600 if total is not None else None,
         bound=bound,
     )
