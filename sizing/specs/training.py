@@ -66,6 +66,7 @@ class Trainer(Base):
         "overlap": Col("overlap", "float"),
         "fragmentation": Col("fragmentation", "float"),
         "async_checkpoint": Col("async_checkpoint", "bool", required=False),
+        "expert_parallel": Col("expert_parallel", "bool", required=False),
         "n_rows": Col("n_rows", "int", required=False),
         "copied_from": Col("copied_from", required=False),
         "provenance": Col("provenance", "list", required=False),
@@ -103,6 +104,9 @@ class Trainer(Base):
     # saves a checkpoint in the background: the states are copied to host RAM and written while training goes on
     # (Megatron-Core --async-save with the torch_dist format; torch.distributed.checkpoint.async_save)
     async_checkpoint: bool = False
+    # shards an MoE model's experts over expert-parallel ranks, with all-to-all token dispatch (Megatron-Core
+    # --expert-model-parallel-size, DeepSpeed-MoE ep_size)
+    expert_parallel: bool = False
     n_rows: NonNegInt | None = None
     copied_from: str | None = None  # trainers id whose factors these are (no measurements of this trainer)
     provenance: tuple[tuple[TrainFactor, FactorStatus], ...] = ()
