@@ -55,6 +55,12 @@ CheckpointEveryOpt = typer.Option(
     "--checkpoint-every",
     help="Training: a resumable save every N steps (1000) or every duration (1h, 30m); default 1h.",
 )
+EpOpt = typer.Option(
+    None,
+    "--ep",
+    help="Training an MoE model: expert-parallel ways (default: the GPUs of a node where the trainer "
+    "supports it: megatron, deepspeed).",
+)
 KeepCheckpointsOpt = typer.Option(
     None, "--keep-checkpoints", help="Training: resumable saves kept on the data drive at once (default 2)."
 )
@@ -165,6 +171,7 @@ TRAINING_PARAMS = (
     "deadline",
     "checkpoint_every",
     "keep_checkpoints",
+    "ep",
 )
 
 

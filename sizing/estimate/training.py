@@ -27,6 +27,8 @@ from .train_memory import (
     ACT,
     TrainMemory,
     checkpoint_bytes_per_node,
+    expert_share,
+    expert_ways,
     is_lora,
     memory,
     model_states,
@@ -86,11 +88,19 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
     st = model_states(model, execution)
     link = system.gpu_link if system.n_nodes == 1 else system.node_link
     out = 0.0
+    ep = expert_ways(model, execution)
+    # with expert parallel, the routed experts' gradients (and FSDP's gathers of their weights) go over the dp / ep
+    # ranks that hold the same experts, each GPU's share 1 / ep of them (Megatron-Core expert-data-parallel group)
+    f = expert_share(model) if ep > 1 and not is_lora(execution) else 0.0
     if p.dp > 1:
         grads = trainable_params(model, execution) * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
-        out += allreduce_s(link, p.dp, grads / max(1, p.tp * p.pp))
+        out += allreduce_s(link, p.dp, (1 - f) * grads / max(1, p.tp * p.pp))
+        if f and p.dp // ep > 1:
+            out += allreduce_s(link, p.dp // ep, f * grads / ep / max(1, p.tp * p.pp))
         if t.sharding == "zero3":  # two all-gathers of the (sharded) weights per micro-batch: half a ring each
             out += t.grad_accum * 2 * allreduce_s(link, p.dp, st.weights / max(1, p.tp * p.pp)) / 2
+    if ep > 1:
+        out += t.grad_accum * expert_alltoall_s(model, execution, system, tokens_per_gpu / t.grad_accum, ep)
     if p.tp > 1:
         message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
         out += t.grad_accum * 4 * model.n_layers * allreduce_s(system.gpu_link, p.tp, message)
@@ -98,6 +108,21 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
         message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
         out += t.grad_accum * 2 * (p.pp - 1) * (system.gpu_link.latency_s + message / system.gpu_link.bytes_s)
     return out
+
+
+def expert_alltoall_s(model: ModelSpec, execution: Execution, system: System, tokens: float, ep: int) -> float:
+    """All-to-all token dispatch and combine of one micro-batch (GShard §2.2; DeepSpeed-MoE §5; Megatron-Core MoE
+    token dispatcher): each MoE layer sends every token's hidden state to its k routed experts and brings the k
+    outputs back, 2 x tokens x top_k x hidden x 2 bytes per layer forward, the same again backward (the gradients
+    of both), and once more forward under full recomputation; each GPU keeps 1 / ep of what it routes and sends
+    the rest over the node's links (over the network when ep spans nodes), one latency per exchange."""
+    t = training_of(execution)
+    k = model.n_active_experts or 0
+    per_layer = 2 * tokens * k * model.hidden_size * ACT
+    passes_ = 4 + (2 if t.recompute == "full" else 0)  # dispatch + combine, forward and backward (+ recompute)
+    link = system.gpu_link if ep <= system.n_gpus else system.node_link
+    one = per_layer / 2 * (ep - 1) / ep / link.bytes_s + link.latency_s
+    return model.n_moe_layers * passes_ * one
 
 
 def offload_s(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> float:
@@ -218,6 +243,13 @@ def notes(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     if p.tp * p.pp * p.dp != system.n_gpus_total:
         out.append(f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus_total} GPU(s)")
         legal = False
+    ep = expert_ways(model, execution)
+    if t.ep is not None and t.ep > ep:
+        out.append(f"--ep {t.ep} does not divide {p.dp} data-parallel GPU(s) and {model.n_experts} experts: ep {ep}")
+    if ep > 1:
+        out.append(
+            f"expert parallel over {ep} GPUs: each holds {(model.n_experts or 0) // ep} routed experts per layer"
+        )
     if mem.paged_out_bytes > 0:
         out.append(f"paged optimizer: {mem.paged_out_bytes / 2**30:,.1f} GiB of its states live in host RAM")
     if t.sharding == "device-map" and p.pp > 1:
@@ -251,6 +283,9 @@ def best_sharding(model: ModelSpec, execution: Execution, system: System) -> Exe
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
     """Memory and step time of a training run (`eff`, the inference factors, is not used: trainers carry their own)."""
     execution = best_sharding(model, execution, system)
+    ep = expert_ways(model, execution)
+    if ep != execution.parallelism.ep:  # the assumptions show the expert-parallel ways the estimate used
+        execution = execution.model_copy(update={"parallelism": execution.parallelism.model_copy(update={"ep": ep})})
     mem = memory(model, execution, system)
     said, legal = notes(model, execution, system, mem)
     train = speed(model, execution, system, mem)

@@ -52,6 +52,7 @@ class Request(Base):
     checkpoint_every_steps: int | None = Field(None, gt=0, le=10**9)  # a resumable save every N steps ...
     checkpoint_every_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # ... or every N seconds
     keep_checkpoints: int | None = Field(None, gt=0, le=10_000)  # resumable saves kept at once
+    ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways for MoE training
     # distillation (task distill): `model` is the student
     teacher: Name | None = None
     teacher_precision: Name | None = None

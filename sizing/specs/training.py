@@ -154,6 +154,7 @@ class Training(Base):
     checkpoint_every_steps: PosInt | None = None  # a resumable save every N optimizer steps ...
     checkpoint_every_s: PosFloat | None = None  # ... or every so many seconds (neither: DEFAULT_CHECKPOINT_EVERY_S)
     keep_checkpoints: PosInt = DEFAULT_KEEP_CHECKPOINTS  # resumable saves kept on the data drive at once
+    ep: PosInt | None = None  # --ep: expert-parallel ways (None: the trainer's choice, train_memory.expert_ways)
 
 
 class CheckpointEstimate(Base):
