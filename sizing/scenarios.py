@@ -98,6 +98,11 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
         raise SizingError(
             f"{trainer.name} does not shard by {sharding}; use --sharding {' or '.join(trainer.shardings)}"
         )
+    if req.ep is not None and req.ep > 1 and not (trainer.expert_parallel and model.is_moe):
+        raise SizingError(
+            f"--ep {req.ep} needs an MoE model and a trainer with expert parallelism (megatron, deepspeed); "
+            f"{model.name} with {trainer.name} has none: drop --ep or change --trainer/--model"
+        )
     training = Training(
         trainer=trainer,
         optimizer=req.optimizer or trainer.optimizer,
@@ -116,6 +121,11 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
         grad_accum=req.grad_accum or 1,
         tokens=req.tokens,
         epochs=req.epochs or 1.0,
+        deadline_s=req.deadline_s,
+        checkpoint_every_steps=req.checkpoint_every_steps,
+        checkpoint_every_s=req.checkpoint_every_s,
+        **({"keep_checkpoints": req.keep_checkpoints} if req.keep_checkpoints else {}),
+        ep=req.ep,
     )
     seq = req.seq_len or req.prompt_tokens or DEFAULT_TRAIN_SEQ_LEN
     execution = Execution(
@@ -255,10 +265,14 @@ TRAINING_FIELDS = (
 )
 
 
+CHECKPOINT_FIELDS = ("deadline_s", "checkpoint_every_steps", "checkpoint_every_s", "keep_checkpoints", "ep")
+
+
 def _training_problem(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
     """A training recommendation: --batch is the micro-batch per GPU (default 1), the sequence is --seq-len (or
     --context / --prompt-tokens), the training options pass through."""
     fields = {k: getattr(req, k) for k in ("model", "task", "precision", *TRAINING_FIELDS, "tokens", "epochs")}
+    fields.update({k: getattr(req, k) for k in CHECKPOINT_FIELDS})
     base = Request(
         **fields,
         batch=req.users if "users" in req.model_fields_set else DEFAULT_TRAIN_BATCH,

@@ -3,9 +3,11 @@ write them."""
 
 from __future__ import annotations
 
+import re
+
 import typer
 
-from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest
+from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -44,6 +46,24 @@ LoraTargetsOpt = typer.Option(None, help="LoRA targets: qv, qkv, attention, atte
 GradAccumOpt = typer.Option(None, help="Training: micro-batches per optimizer step.")
 TokensOpt = typer.Option(None, help="Training: dataset tokens per epoch, e.g. 200M or 1.5B.")
 EpochsOpt = typer.Option(None, help="Training: epochs over --tokens (default 1).")
+DeadlineOpt = typer.Option(
+    None,
+    help="Training: the run must end within this, e.g. 90m, 48h or 2d (needs --tokens; recommend drops slower builds).",
+)
+CheckpointEveryOpt = typer.Option(
+    None,
+    "--checkpoint-every",
+    help="Training: a resumable save every N steps (1000) or every duration (1h, 30m); default 1h.",
+)
+EpOpt = typer.Option(
+    None,
+    "--ep",
+    help="Training an MoE model: expert-parallel ways (default: the GPUs of a node where the trainer "
+    "supports it: megatron, deepspeed).",
+)
+KeepCheckpointsOpt = typer.Option(
+    None, "--keep-checkpoints", help="Training: resumable saves kept on the data drive at once (default 2)."
+)
 
 
 # distillation (--task distill; --model or --student is the student)
@@ -74,6 +94,37 @@ GpuLayersOpt = typer.Option(
     None, "--gpu-layers", help="Layers on the GPUs with --offload layers (llama.cpp -ngl; default: all that fit)."
 )
 
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)")
+
+
+def parse_duration(text: str, option: str) -> float:
+    """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w)."""
+    t = text.strip().lower().replace(" ", "")
+    parts = DURATION_PART.findall(t)
+    if not t or "".join(n + u for n, u in parts) != t:
+        raise SizingError(f"{option} '{text}' is not a duration; write e.g. 90m, 48h, 2d or 1h30m")
+    seconds = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
+    if not seconds > 0:
+        raise SizingError(f"{option} must be a positive duration, got '{text}'")
+    return seconds
+
+
+def parse_checkpoint_every(text: str) -> dict:
+    """--checkpoint-every: a whole number of optimizer steps (1000, 1000steps) or a duration (1h, 30m)."""
+    t = text.strip().lower().removesuffix("steps").removesuffix("step").strip()
+    if t.isdigit():
+        if int(t) < 1:
+            raise SizingError(f"--checkpoint-every must be at least 1 step, got '{text}'")
+        return {"checkpoint_every_steps": int(t)}
+    try:
+        return {"checkpoint_every_s": parse_duration(t, "--checkpoint-every")}
+    except SizingError:
+        raise SizingError(
+            f"--checkpoint-every '{text}' is neither a step count nor a duration; write e.g. 1000 (steps), 30m or 2h"
+        ) from None
+
+
 # the training, distillation and RL options `estimate`, `recommend` and `report` share (command parameter names,
 # which are the Request's field names)
 TRAINING_PARAMS = (
@@ -101,13 +152,24 @@ TRAINING_PARAMS = (
     "reward_model",
     "rollout_gpus",
     "lora",
+    "deadline",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "ep",
 )
 
 
 def training_fields(params: dict) -> dict:
     """The training, distillation and RL options among a command's parameters (`locals()`) that the user gave
     (None or an unset flag: the default); the Request parses token counts."""
-    return {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
+    out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
+    if "deadline" in out:
+        out["deadline_s"] = parse_duration(out.pop("deadline"), "--deadline")
+        if "tokens" not in out:
+            raise SizingError("--deadline needs --tokens (the dataset tokens per epoch) to time the run; add --tokens")
+    if "checkpoint_every" in out:
+        out.update(parse_checkpoint_every(out.pop("checkpoint_every")))
+    return out
 
 
 def recommend_request(params: dict) -> RecommendRequest:

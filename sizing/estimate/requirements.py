@@ -19,7 +19,6 @@ MODEL_VERSIONS = 4  # model versions and quantizations kept on the data drive
 CORES_PER_GPU = 4  # serving/data-loading threads per GPU, at least 8 cores in all: integrator rule of thumb (8 x RTX
 MIN_CORES = 8  # 4090 rental servers run on one 32-core EPYC, hardware.md §3.3 [S22]); UNCONFIRMED as a rule
 UPLINK_GPUS = 4  # a PCIe switch fans one x16 uplink out to about four x16 GPU slots (Supermicro [S63])
-KEPT_CHECKPOINTS = 3  # HF Trainer save_total_limit users set; torchtune keeps one per epoch (UNCONFIRMED as a rule)
 NVME_LANES = 4
 NIC_LANES = 16  # a NIC whose row gives no lane count
 
@@ -29,15 +28,16 @@ def requirements(model: ModelSpec, execution: Execution, system: System) -> Requ
     GPU memory (pinned staging buffers, page cache), plus 32 GiB for the OS (hardware.md §3.5 [S66][S67]; ratios
     UNCONFIRMED). The system NVMe holds the OS, CUDA and containers (256 GB) plus two copies of the weights (the
     hub cache and one converted or quantized copy); the data drives hold datasets and four model versions
-    (hardware.md §3.6), and for training three resumable checkpoints. Training adds the host RAM its offloaded or
-    paged state takes. Cores: 4 per GPU, 8 at least."""
+    (hardware.md §3.6), and for training the kept resumable checkpoints (--keep-checkpoints, default 2) that this
+    node writes. Training adds the host RAM its offloaded or paged state takes. Cores: 4 per GPU, 8 at least."""
     file_bytes = model_file_bytes(model, execution.precision)
     ram = max(LOAD_FACTOR * file_bytes / system.n_nodes, system.n_gpus * system.gpu.memory_bytes) + OS_RAM_BYTES
     checkpoints = 0.0
     if execution.training is not None:  # offloaded or paged state lives in host RAM; the run keeps resumable saves
         mem = train_memory.memory(model, execution, system)
         ram += mem.host_bytes * system.n_gpus
-        checkpoints = KEPT_CHECKPOINTS * train_memory.resumable_checkpoint_bytes(model, execution) / system.n_nodes
+        kept = execution.training.keep_checkpoints  # --keep-checkpoints (specs.training DEFAULT_KEEP_CHECKPOINTS)
+        checkpoints = kept * train_memory.checkpoint_bytes_per_node(model, execution, system.n_nodes)
     return Requirements(
         ram_bytes=ram,
         system_drive_bytes=OS_DISK_BYTES + 2 * file_bytes,

@@ -134,12 +134,48 @@ def resumable_checkpoint_bytes(model: ModelSpec, execution: Execution) -> float:
     return weights + n_train * optimizer_bytes_per_param(t, t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
 
 
+# Trainers whose data-parallel ranks each save their own shard (FSDP SHARDED_STATE_DICT / torch.distributed.checkpoint,
+# DeepSpeed ZeRO's per-rank optimizer files, Megatron's distributed checkpoint): every node writes its share at once.
+# DDP and device-map save one full state dict from rank 0 (torch.save on the main process, HF Trainer save_model).
+EP_NODE_GPUS = 8  # the largest node the recommender builds (search.GPU_COUNTS): EP by default stays in one node
+SHARDED_SAVES = ("zero1", "zero2", "zero3", "tensor")
+
+
+def checkpoint_bytes_per_node(model: ModelSpec, execution: Execution, n_nodes: int) -> float:
+    """Bytes of one resumable save that the busiest node writes to its own drives."""
+    total = resumable_checkpoint_bytes(model, execution)
+    return total / n_nodes if training_of(execution).sharding in SHARDED_SAVES else total
+
+
 def largest_tensor_params(model: ModelSpec) -> float:
     return max(model.vocab_size * model.hidden_size, model.hidden_size * model.ffn_size)
 
 
 def layer_params(model: ModelSpec) -> float:
     return model.linear_params / model.n_layers
+
+
+def expert_ways(model: ModelSpec, execution: Execution) -> int:
+    """Expert-parallel ranks (GShard, Lepikhin et al. 2020 §2; DeepSpeed-MoE; Megatron-Core MoE): each holds
+    n_experts / ep of every MoE layer's routed experts, inside the data-parallel group (ep divides dp; the
+    expert-data-parallel group of dp / ep replicas reduces each expert's gradients). --ep where given, else, where
+    the trainer supports it, up to the GPUs of one 8-GPU node (all-to-all stays on the node's links, Megatron-Core's
+    guidance to keep EP within NVLink domains);
+    always a divisor of the data-parallel ranks and of the routed experts."""
+    t, p = training_of(execution), execution.parallelism
+    if not model.is_moe or not model.n_experts:
+        return 1
+    if p.ep > 1:
+        return p.ep
+    want = t.ep if t.ep is not None else (EP_NODE_GPUS if t.trainer.expert_parallel else 1)
+    return math.gcd(want, p.dp, model.n_experts)
+
+
+def expert_share(model: ModelSpec) -> float:
+    """Share of the parameters in routed experts (n_moe_layers x n_experts x one expert's projections)."""
+    if not model.is_moe or not model.n_experts:
+        return 0.0
+    return min(1.0, model.n_moe_layers * model.n_experts * model.expert_params / model.n_params)
 
 
 class Split(NamedTuple):
@@ -168,6 +204,18 @@ def split(model: ModelSpec, execution: Execution) -> Split:
         w, g, o = w * layers, g * layers, o * layers
     if p.tp > 1:
         w, g, o, tokens = w / p.tp, g / p.tp, o / p.tp, 1 / p.tp
+    ep = expert_ways(model, execution)
+    if ep > 1:  # routed experts: a state ZeRO already shards over all dp ranks stays so; a replicated one splits by ep
+        f = expert_share(model)
+        lora = is_lora(execution)  # adapters train beside a frozen base: EP splits the base weights only
+
+        def by_ep(share: float, sharded: bool) -> float:
+            return share if sharded else share * ((1 - f) + f / ep)
+
+        w = by_ep(w, t.sharding == "zero3")
+        if not lora:
+            g = by_ep(g, t.sharding in ("zero2", "zero3"))
+            o = by_ep(o, t.sharding in ("zero1", "zero2", "zero3"))
     return Split(w, g, o, layers, tokens)
 
 

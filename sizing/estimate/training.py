@@ -7,6 +7,8 @@ the 4N). Achieved = dense peak x the trainer's `mfu` (data/trainers.csv, fitted 
 
 from __future__ import annotations
 
+import math
+
 from sizing.specs import (
     Efficiency,
     Estimate,
@@ -16,6 +18,7 @@ from sizing.specs import (
     TrainingEstimate,
 )
 from sizing.specs.system import PCIE_FALLBACK_BYTES_S, PCIE_X16_BYTES_S
+from sizing.specs.training import DEFAULT_CHECKPOINT_EVERY_S, CheckpointEstimate
 
 from . import shapes
 from .comm import allreduce_s
@@ -23,6 +26,9 @@ from .roofline import power_factor
 from .train_memory import (
     ACT,
     TrainMemory,
+    checkpoint_bytes_per_node,
+    expert_share,
+    expert_ways,
     is_lora,
     memory,
     model_states,
@@ -39,6 +45,11 @@ from .train_memory import (
 # same Llama 3.2 3B full fine-tune on an A100 when compile was switched on: eager takes 1.27x the fused time. DERIVED
 # from that one pair; applied to every trainer that runs eager (fused_elementwise false).
 EAGER_SLOWDOWN = 8998 / 7075
+# Without a build (sizing estimate) checkpoints are taken to go to a PCIe 4.0 M.2 NVMe at the sequential write of
+# data/drives.csv m2-gen4-1tb-990pro (6,900 MB/s, a vendor figure marked unconfirmed there); a recommended build
+# writes to its own drives (System.checkpoint_write_bytes_s).
+UNBUILT_CHECKPOINT_DRIVE = "a PCIe 4.0 NVMe (no build: 6.9 GB/s sequential write, data/drives.csv 990 PRO)"
+UNBUILT_CHECKPOINT_WRITE_BYTES_S = 6900e6
 
 
 def passes(execution: Execution) -> tuple[float, float]:
@@ -77,11 +88,19 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
     st = model_states(model, execution)
     link = system.gpu_link if system.n_nodes == 1 else system.node_link
     out = 0.0
+    ep = expert_ways(model, execution)
+    # with expert parallel, the routed experts' gradients (and FSDP's gathers of their weights) go over the dp / ep
+    # ranks that hold the same experts, each GPU's share 1 / ep of them (Megatron-Core expert-data-parallel group)
+    f = expert_share(model) if ep > 1 and not is_lora(execution) else 0.0
     if p.dp > 1:
         grads = trainable_params(model, execution) * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
-        out += allreduce_s(link, p.dp, grads / max(1, p.tp * p.pp))
+        out += allreduce_s(link, p.dp, (1 - f) * grads / max(1, p.tp * p.pp))
+        if f and p.dp // ep > 1:
+            out += allreduce_s(link, p.dp // ep, f * grads / ep / max(1, p.tp * p.pp))
         if t.sharding == "zero3":  # two all-gathers of the (sharded) weights per micro-batch: half a ring each
             out += t.grad_accum * 2 * allreduce_s(link, p.dp, st.weights / max(1, p.tp * p.pp)) / 2
+    if ep > 1:
+        out += t.grad_accum * expert_alltoall_s(model, execution, system, tokens_per_gpu / t.grad_accum, ep)
     if p.tp > 1:
         message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
         out += t.grad_accum * 4 * model.n_layers * allreduce_s(system.gpu_link, p.tp, message)
@@ -89,6 +108,21 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
         message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
         out += t.grad_accum * 2 * (p.pp - 1) * (system.gpu_link.latency_s + message / system.gpu_link.bytes_s)
     return out
+
+
+def expert_alltoall_s(model: ModelSpec, execution: Execution, system: System, tokens: float, ep: int) -> float:
+    """All-to-all token dispatch and combine of one micro-batch (GShard §2.2; DeepSpeed-MoE §5; Megatron-Core MoE
+    token dispatcher): each MoE layer sends every token's hidden state to its k routed experts and brings the k
+    outputs back, 2 x tokens x top_k x hidden x 2 bytes per layer forward, the same again backward (the gradients
+    of both), and once more forward under full recomputation; each GPU keeps 1 / ep of what it routes and sends
+    the rest over the node's links (over the network when ep spans nodes), one latency per exchange."""
+    t = training_of(execution)
+    k = model.n_active_experts or 0
+    per_layer = 2 * tokens * k * model.hidden_size * ACT
+    passes_ = 4 + (2 if t.recompute == "full" else 0)  # dispatch + combine, forward and backward (+ recompute)
+    link = system.gpu_link if ep <= system.n_gpus else system.node_link
+    one = per_layer / 2 * (ep - 1) / ep / link.bytes_s + link.latency_s
+    return model.n_moe_layers * passes_ * one
 
 
 def offload_s(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> float:
@@ -108,6 +142,47 @@ def offload_s(model: ModelSpec, execution: Execution, system: System, mem: Train
             2 * t.grad_accum * model.n_layers * ACT * model.hidden_size * execution.prompt_tokens * execution.batch
         )
     return traffic / bw
+
+
+def checkpoints(
+    model: ModelSpec, execution: Execution, system: System, step_s: float, train_s: float | None
+) -> CheckpointEstimate:
+    """The run's resumable saves (train_memory.resumable_checkpoint_bytes: trained weights, optimizer states and the
+    fp32 master copy, what torch.save / torch.distributed.checkpoint write of the state dicts), each node writing its
+    share to its drives at their sequential write bandwidth. A synchronous save stalls training for its whole write;
+    an asynchronous one (the trainer's `async_checkpoint`) only for the copy of each GPU's share to host RAM over its
+    PCIe link, plus any part of the write still running when the next save is due. Saves every
+    --checkpoint-every steps or seconds (default 1 h), the last at the end of the run: ceil(train_s / every)."""
+    t = training_of(execution)
+    per_node = checkpoint_bytes_per_node(model, execution, system.n_nodes)
+    bw = system.checkpoint_write_bytes_s or UNBUILT_CHECKPOINT_WRITE_BYTES_S
+    drive = system.checkpoint_drive or UNBUILT_CHECKPOINT_DRIVE
+    write = per_node / bw
+    if t.checkpoint_every_steps is not None:
+        every_s = t.checkpoint_every_steps * step_s
+    else:
+        every_s = t.checkpoint_every_s or DEFAULT_CHECKPOINT_EVERY_S
+    asynchronous = t.trainer.async_checkpoint
+    if asynchronous:
+        stall = per_node / system.n_gpus / host_link_bytes_s(system) + max(0.0, write - every_s)
+    else:
+        stall = write
+    n_saves = math.ceil(train_s / every_s - 1e-9) if train_s else 0
+    return CheckpointEstimate(
+        bytes=resumable_checkpoint_bytes(model, execution),
+        bytes_per_node=per_node,
+        drive=drive,
+        write_bytes_s=bw,
+        write_s=write,
+        every_s=every_s,
+        every_steps=every_s / step_s,
+        n_saves=n_saves,
+        asynchronous=asynchronous,
+        stall_s=stall,
+        added_s=n_saves * stall,
+        kept=t.keep_checkpoints,
+        storage_bytes=t.keep_checkpoints * per_node,
+    )
 
 
 def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> TrainingEstimate:
@@ -132,7 +207,9 @@ def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     rate = tokens_step / step
     n_train = trainable_params(model, execution)
     ckpt = n_train * (tr.adapter_bits / 8 if is_lora(execution) else ACT)
-    total = t.tokens * t.epochs / rate if t.tokens else None
+    train_s = t.tokens * t.epochs / rate if t.tokens else None
+    saves = checkpoints(model, execution, system, step, train_s)
+    total = train_s + saves.added_s if train_s is not None else None
     bound = "compute" if t_comp >= max(exposed, t_off) else ("offload" if t_off >= exposed else "communication")
     return TrainingEstimate(
         trainable_params=n_train,
@@ -148,6 +225,10 @@ def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
         checkpoint_bytes=ckpt,
         resumable_checkpoint_bytes=resumable_checkpoint_bytes(model, execution),
         total_s=total,
+        train_s=train_s,
+        checkpoint=saves,
+        deadline_s=t.deadline_s,
+        meets_deadline=total <= t.deadline_s if total is not None and t.deadline_s is not None else None,
         gpu_hours=total * system.n_gpus_total / 3600 if total is not None else None,
         bound=bound,
     )
@@ -162,6 +243,13 @@ def notes(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     if p.tp * p.pp * p.dp != system.n_gpus_total:
         out.append(f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus_total} GPU(s)")
         legal = False
+    ep = expert_ways(model, execution)
+    if t.ep is not None and t.ep > ep:
+        out.append(f"--ep {t.ep} does not divide {p.dp} data-parallel GPU(s) and {model.n_experts} experts: ep {ep}")
+    if ep > 1:
+        out.append(
+            f"expert parallel over {ep} GPUs: each holds {(model.n_experts or 0) // ep} routed experts per layer"
+        )
     if mem.paged_out_bytes > 0:
         out.append(f"paged optimizer: {mem.paged_out_bytes / 2**30:,.1f} GiB of its states live in host RAM")
     if t.sharding == "device-map" and p.pp > 1:
@@ -195,6 +283,9 @@ def best_sharding(model: ModelSpec, execution: Execution, system: System) -> Exe
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
     """Memory and step time of a training run (`eff`, the inference factors, is not used: trainers carry their own)."""
     execution = best_sharding(model, execution, system)
+    ep = expert_ways(model, execution)
+    if ep != execution.parallelism.ep:  # the assumptions show the expert-parallel ways the estimate used
+        execution = execution.model_copy(update={"parallelism": execution.parallelism.model_copy(update={"ep": ep})})
     mem = memory(model, execution, system)
     said, legal = notes(model, execution, system, mem)
     train = speed(model, execution, system, mem)

@@ -11,7 +11,7 @@ from sizing.units import fmt_money
 from .derive import Composer
 from .provider import Problem
 from .rank import best_per_shape
-from .search import passing
+from .search import NODE_COUNTS, Shape, candidates, judge_shape, passing, screen
 
 MAX_QUANT_TRIES = 3  # smaller weight formats tried, closest to the current bits first
 MAX_USERS_TRIED = 1024  # concurrent sequences a throughput target may ask for
@@ -125,6 +125,75 @@ def bigger_circuit(p: Problem, kept: Composer) -> str | None:
     return None
 
 
+DEADLINE_TOKEN_SHARES = (0.75, 0.5, 0.25)  # shares of the dataset tried for a deadline, largest first
+
+
+def with_training(p: Problem, **changes: object) -> Execution:
+    """The execution with its training set-up changed so."""
+    t = p.execution.training
+    assert t is not None
+    return p.execution.model_copy(update={"training": t.model_copy(update=changes)})
+
+
+def fewer_tokens(p: Problem, kept: Composer) -> str | None:
+    """A deadline is met by training on less data: the run's time is linear in tokens x epochs."""
+    t = p.execution.training
+    if t is None or t.tokens is None:
+        return None
+    for share in DEADLINE_TOKEN_SHARES:
+        tokens = t.tokens * share
+        best = best_with_execution(p, kept, with_training(p, tokens=tokens))
+        if best is not None:
+            return (
+                f"fewer tokens: --tokens {tokens:,.0f} ({share:.0%} of the data) meets the deadline on "
+                f"{best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.name} ({price_text(best)})"
+            )
+    return None
+
+
+def lora_instead(p: Problem, kept: Composer) -> str | None:
+    """A full fine-tune's deadline may be met by LoRA: no weight gradients (2N of the 6N FLOPs per token skipped)
+    and a few adapters' optimizer states to save."""
+    if p.execution.task != "full-finetune" or p.execution.training is None:
+        return None
+    if "lora" not in p.execution.training.trainer.tasks:
+        return None
+    best = best_with_execution(p, kept, p.execution.model_copy(update={"task": "lora"}))
+    if best is None:
+        return None
+    return (
+        f"--task lora instead of full-finetune meets the deadline on {best.build.n_gpus * best.build.n_nodes} x "
+        f"{best.build.gpu.name} ({price_text(best)})"
+    )
+
+
+def more_nodes(p: Problem, kept: Composer) -> str | None:
+    """A deadline no single server meets may be met by a cluster of 8-GPU servers (the search tries clusters only
+    where one server cannot hold the model): the cheapest one that passes every rule."""
+    c = p.constraints
+    if c.form_factor == "tower" or not c.multi_node or p.execution.training is None:
+        return None
+    found: list[Option] = []
+    for gpu in candidates(p):
+        for k in (k for k in NODE_COUNTS if 8 * k <= (c.max_gpus or 10**6)):
+            outcomes, _ = judge_shape(Shape(p, gpu, 8, k, kept), screen)
+            passed = [o for o in outcomes if isinstance(o, Option)]
+            if passed:
+                found += passed
+                break
+    best = best_per_shape(found, "cost")
+    if not best:
+        return None
+    b = best[0].build
+    return f"a cluster: {b.n_nodes} x {b.n_gpus} x {b.gpu.name} ({price_text(best[0])}) meets the deadline"
+
+
+def best_with_execution(p: Problem, kept: Composer, execution: Execution) -> Option | None:
+    """The best build by the objective when the execution changes so."""
+    best = best_per_shape(passing(p._replace(execution=execution), composer=kept), p.constraints.objective)
+    return best[0] if best else None
+
+
 Relaxation = Callable[[Problem, Composer], str | None]  # `kept`: the first search's picks, builds and estimates
 # In the order they are offered: the cheapest change to the request first.
 RELAXATIONS: dict[str, Relaxation] = {
@@ -135,6 +204,9 @@ RELAXATIONS: dict[str, Relaxation] = {
     "quantization": smaller_quantization,
     "gpus": wider_gpus,
     "circuit": bigger_circuit,
+    "fewer_tokens": fewer_tokens,
+    "lora": lora_instead,
+    "nodes": more_nodes,
 }
 # failed rule -> the relaxations that can make it pass
 RELAX_FOR: dict[str, tuple[str, ...]] = {
@@ -148,6 +220,7 @@ RELAX_FOR: dict[str, tuple[str, ...]] = {
     "wall_circuit": ("circuit", "gpus"),
     "psu_capacity": ("circuit", "gpus"),
     "psu_connectors": ("gpus",),
+    "deadline": ("gpus", "nodes", "lora", "fewer_tokens"),
 }
 
 

@@ -43,11 +43,33 @@ def training_text(e: Estimate) -> str:
     ]
     if tr.total_s is not None:
         lines.append(
-            f"  {fmt_count(t.tokens or 0)} tokens x {t.epochs:g} epoch(s): {fmt_seconds(tr.total_s)}, "
+            f"  {fmt_count(t.tokens or 0)} tokens x {t.epochs:g} epoch(s): {fmt_seconds(tr.total_s)} with checkpoint "
+            "saves, "
             f"{tr.gpu_hours:,.1f} GPU-hours"
         )
+    lines += checkpoint_lines(e)
     lines += [f"Note: {note}" for note in e.notes]
     return "\n".join(lines)
+
+
+def checkpoint_lines(e: Estimate) -> list[str]:
+    """The run's checkpoint saves and, with --deadline, whether the run meets it."""
+    tr = e.training
+    assert tr is not None
+    out: list[str] = []
+    ck = tr.checkpoint
+    if ck is not None:
+        how = "in the background" if ck.asynchronous else "synchronously"
+        out.append(
+            f"  saves every {fmt_seconds(ck.every_s)} ({ck.every_steps:,.0f} steps) to {ck.drive}: "
+            f"{fmt_decimal_bytes(ck.bytes_per_node)} per node in {fmt_seconds(ck.write_s)}, written {how}"
+            + (f"; {ck.n_saves} saves add {fmt_seconds(ck.added_s)}" if ck.n_saves else "")
+            + f"; {ck.kept} kept take {fmt_decimal_bytes(ck.storage_bytes)} per node"
+        )
+    if tr.deadline_s is not None and tr.total_s is not None:
+        verdict = "meets" if tr.meets_deadline else "MISSES"
+        out.append(f"  deadline {fmt_seconds(tr.deadline_s)}: the run takes {fmt_seconds(tr.total_s)} -> {verdict} it")
+    return out
 
 
 def estimate_memory_json(e: Estimate) -> dict:
@@ -63,6 +85,10 @@ def estimate_memory_json(e: Estimate) -> dict:
     }
 
 
+TIME_KEYS = {"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours", "train_s", "deadline_s"}
+TIME_KEYS |= {"meets_deadline"}
+
+
 def training_json(e: Estimate) -> dict:
     """What a training estimate adds and replaces: host RAM, trained tokens/s, the step and run time, the set-up."""
     tr, t = e.training, e.execution.training
@@ -75,11 +101,9 @@ def training_json(e: Estimate) -> dict:
             "model_flops_utilization": round(tr.model_flops_utilization, 4),
             "bound": tr.bound,
         },
-        "time": rounded(
-            tr.model_dump(include={"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours"}), 6
-        ),
+        "time": rounded(tr.model_dump(include=TIME_KEYS), 6),
         "training": {
-            **rounded(tr.model_dump(exclude={"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours"})),
+            **rounded(tr.model_dump(exclude=TIME_KEYS)),
             "trainer": t.trainer.id,
             "setup": t.model_dump(exclude={"trainer"}),
             "factors": t.trainer.model_dump(include={"mfu", "qlora_eff", "overlap", "fragmentation", "provenance"}),

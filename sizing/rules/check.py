@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sizing.specs import Candidate, Finding
 
 from .compute import engine_support, gpu_communication, gpu_memory, network, target_speed, tensor_parallel
+from .deadline import deadline
 from .platform import (
     budget,
     chassis_fit,
@@ -46,13 +47,14 @@ RULES: tuple[Rule, ...] = (
     gpu_communication,
     network,
     target_speed,
+    deadline,
     budget,
 )
 
 
 # The rules that judge the work on the build: they read the candidate's estimate (memory, the split, the links'
 # cost, the speed). Every other rule judges the build, its power, requirements, price and constraints alone.
-WORK_RULES: tuple[Rule, ...] = (gpu_memory, engine_support, tensor_parallel, gpu_communication, target_speed)
+WORK_RULES: tuple[Rule, ...] = (gpu_memory, engine_support, tensor_parallel, gpu_communication, target_speed, deadline)
 BUILD_RULES: tuple[Rule, ...] = tuple(rule for rule in RULES if rule not in WORK_RULES)
 
 

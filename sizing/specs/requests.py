@@ -106,6 +106,11 @@ class Request(Base):
     grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
     tokens: float | None = Field(None, gt=0, le=1e15, allow_inf_nan=False)  # dataset tokens per epoch
     epochs: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False)
+    deadline_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # training must end within this
+    checkpoint_every_steps: int | None = Field(None, gt=0, le=10**9)  # a resumable save every N steps ...
+    checkpoint_every_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # ... or every N seconds
+    keep_checkpoints: int | None = Field(None, gt=0, le=10_000)  # resumable saves kept at once
+    ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways for MoE training
     # distillation (task distill): `model` is the student
     teacher: Name | None = None
     teacher_precision: Name | None = None

@@ -64,6 +64,16 @@ def node_link(nic: NetworkPart | None) -> Link:
     )
 
 
+def checkpoint_target(b: Build) -> dict:
+    """Where a build keeps training checkpoints: its data drives (the requirements size them to hold the kept saves),
+    striped, so a save streams to every drive at once (RAID-0 / md stripe: n x one drive's sequential write, an
+    upper bound), else the system drive. Sequential write bandwidth from data/drives.csv."""
+    if b.data_drive is not None and b.n_data_drives > 0:
+        d, n = b.data_drive, b.n_data_drives
+        return {"checkpoint_drive": f"{n} x {d.name}", "checkpoint_write_bytes_s": n * d.write_bytes_s}
+    return {"checkpoint_drive": b.system_drive.name, "checkpoint_write_bytes_s": b.system_drive.write_bytes_s}
+
+
 class System(Base):
     gpu: Gpu
     n_gpus: PosInt = 1  # per node
@@ -72,6 +82,9 @@ class System(Base):
     node_link: Link
     gpu_power_limit_w: PosFloat | None = None
     host: Host | None = None  # the CPU and DIMMs as a device, for runs that keep weights in RAM (estimate/hybrid.py)
+    # where a training run's checkpoints are written (a build's data drives, else its system drive; None: no build)
+    checkpoint_drive: str | None = None
+    checkpoint_write_bytes_s: PosFloat | None = None
 
     @property
     def n_gpus_total(self) -> int:
@@ -93,4 +106,5 @@ class System(Base):
             gpu_link=gpu_link(b.gpu, b.n_gpus, lanes, b.cpu.pcie_gen),
             node_link=node_link(b.nic),
             gpu_power_limit_w=b.gpu_power_limit_w,
+            **checkpoint_target(b),
         )

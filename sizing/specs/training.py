@@ -28,6 +28,12 @@ Sharding = Literal["ddp", "zero1", "zero2", "zero3", "device-map", "tensor"]
 Offload = Literal["none", "optimizer", "params"]  # params implies the optimizer too (ZeRO-Offload / FSDP CPUOffload)
 LoraTargets = Literal["qv", "qkv", "attention", "attention-mlp", "all-linear"]
 TrainFactor = Literal["mfu", "qlora_eff", "overlap", "fragmentation"]
+# Checkpointing defaults: a resumable save every hour of training (a duration, not a step count, so the share of
+# time spent saving does not depend on how long a step takes; HF Trainer's own default is save_steps=500, torchtune
+# saves once per epoch) and two kept at once (the latest and the one before it, in case the latest save is torn:
+# HF Trainer save_total_limit=2 in its documented examples). A choice, not a measurement.
+DEFAULT_CHECKPOINT_EVERY_S = 3600.0
+DEFAULT_KEEP_CHECKPOINTS = 2
 
 
 class Trainer(Base):
@@ -59,6 +65,8 @@ class Trainer(Base):
         "qlora_eff": Col("qlora_eff", "float"),
         "overlap": Col("overlap", "float"),
         "fragmentation": Col("fragmentation", "float"),
+        "async_checkpoint": Col("async_checkpoint", "bool", required=False),
+        "expert_parallel": Col("expert_parallel", "bool", required=False),
         "n_rows": Col("n_rows", "int", required=False),
         "copied_from": Col("copied_from", required=False),
         "provenance": Col("provenance", "list", required=False),
@@ -93,6 +101,12 @@ class Trainer(Base):
     qlora_eff: Fraction  # speed of a quantized-base step relative to a bf16 one (dequantisation kernels)
     overlap: Fraction  # share of the communication hidden behind compute (FSDP/ZeRO prefetch)
     fragmentation: NonNegFloat  # reserved / allocated - 1 (the caching allocator's free blocks)
+    # saves a checkpoint in the background: the states are copied to host RAM and written while training goes on
+    # (Megatron-Core --async-save with the torch_dist format; torch.distributed.checkpoint.async_save)
+    async_checkpoint: bool = False
+    # shards an MoE model's experts over expert-parallel ranks, with all-to-all token dispatch (Megatron-Core
+    # --expert-model-parallel-size, DeepSpeed-MoE ep_size)
+    expert_parallel: bool = False
     n_rows: NonNegInt | None = None
     copied_from: str | None = None  # trainers id whose factors these are (no measurements of this trainer)
     provenance: tuple[tuple[TrainFactor, FactorStatus], ...] = ()
@@ -136,6 +150,29 @@ class Training(Base):
     dropout: bool = False  # pre-training recipes (GPT-3, Megatron) drop out; fine-tuning recipes mostly do not
     tokens: PosFloat | None = None  # dataset tokens per epoch
     epochs: PosFloat = 1.0
+    deadline_s: PosFloat | None = None  # the run (training and checkpoint saves) must end within this
+    checkpoint_every_steps: PosInt | None = None  # a resumable save every N optimizer steps ...
+    checkpoint_every_s: PosFloat | None = None  # ... or every so many seconds (neither: DEFAULT_CHECKPOINT_EVERY_S)
+    keep_checkpoints: PosInt = DEFAULT_KEEP_CHECKPOINTS  # resumable saves kept on the data drive at once
+    ep: PosInt | None = None  # --ep: expert-parallel ways (None: the trainer's choice, train_memory.expert_ways)
+
+
+class CheckpointEstimate(Base):
+    """The run's resumable saves: what one save holds, where it goes, how often, and what it adds to the run."""
+
+    bytes: NonNegFloat  # one resumable save, all nodes: trained weights + optimizer states (+ fp32 master copy)
+    bytes_per_node: NonNegFloat  # each node writes its own shards in parallel (sharded state dicts)
+    drive: str  # where the saves are written
+    write_bytes_s: PosFloat  # sequential write bandwidth of that drive (array) per node
+    write_s: NonNegFloat  # one save: bytes per node / write bandwidth
+    every_s: PosFloat  # time between saves
+    every_steps: PosFloat  # optimizer steps between saves
+    n_saves: NonNegInt  # over the run (the last one at its end); 0 without --tokens
+    asynchronous: bool  # the trainer writes in the background: only the copy to host RAM stalls training
+    stall_s: NonNegFloat  # training time lost per save
+    added_s: NonNegFloat  # n_saves x stall_s: what checkpointing adds to the run
+    kept: PosInt  # saves kept at once
+    storage_bytes: NonNegFloat  # kept x bytes per node: data-drive capacity per node the saves take
 
 
 class TrainingEstimate(Base):
@@ -153,6 +190,10 @@ class TrainingEstimate(Base):
     host_bytes: NonNegFloat  # host RAM per node the run pins or pages into: offloaded states, parameters, activations
     checkpoint_bytes: NonNegFloat  # the trained weights (adapters only for LoRA)
     resumable_checkpoint_bytes: NonNegFloat  # plus optimizer states and master weights
-    total_s: NonNegFloat | None = None  # tokens x epochs / speed, when tokens are given
+    total_s: NonNegFloat | None = None  # training (tokens x epochs / speed) plus checkpoint stalls, with tokens
+    train_s: NonNegFloat | None = None  # tokens x epochs / speed alone
+    checkpoint: CheckpointEstimate | None = None
+    deadline_s: PosFloat | None = None  # the run's deadline, when one was given
+    meets_deadline: bool | None = None  # total_s <= deadline_s (None: no deadline or no --tokens)
     gpu_hours: NonNegFloat | None = None
     bound: Literal["compute", "communication", "offload"]

@@ -1,0 +1,42 @@
+"""The training deadline: a run of --tokens x --epochs, with its checkpoint saves, ends within --deadline."""
+
+from __future__ import annotations
+
+from sizing.specs import Candidate, Finding
+from sizing.units import fmt_seconds
+
+from .memo import judged_once
+
+
+def deadline(c: Candidate) -> Finding:
+    """The run's wall-clock time on this build (sizing.estimate.training: tokens x epochs / trained tokens per
+    second, plus the stalls of its checkpoint saves on the build's drives) is at most --deadline. Without a deadline
+    (or for work that is not training) the rule passes; a deadline without --tokens cannot be met, since nothing
+    says how long the run is."""
+    tr, t = c.estimate.training, c.estimate.execution.training
+    if tr is None or t is None or t.deadline_s is None:
+        return _no_deadline()
+    added = tr.checkpoint.added_s if tr.checkpoint is not None else 0.0
+    return _deadline(tr.total_s, added, t.deadline_s)
+
+
+@judged_once
+def _no_deadline() -> Finding:
+    return Finding(rule="deadline", ok=True, message="no deadline")
+
+
+@judged_once
+def _deadline(total_s: float | None, checkpoint_s: float, deadline_s: float) -> Finding:
+    if total_s is None:
+        return Finding(
+            rule="deadline",
+            ok=False,
+            need=round(deadline_s, 1),
+            message=f"deadline {fmt_seconds(deadline_s)} but no --tokens: give the dataset size to time the run",
+        )
+    ok = total_s <= deadline_s
+    saves = f" (checkpoint saves {fmt_seconds(checkpoint_s)} of it)" if checkpoint_s > 0 else ""
+    msg = f"training takes {fmt_seconds(total_s)}{saves}, deadline {fmt_seconds(deadline_s)}"
+    if not ok:
+        msg += "; use more or faster GPUs, fewer tokens, or LoRA instead of a full fine-tune"
+    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg)
