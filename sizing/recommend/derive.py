@@ -23,9 +23,10 @@ from sizing.estimate.power import (
     psu_efficiency,
     psu_headroom,
 )
-from sizing.estimate.requirements import data_bays, gpu_lanes, io_lanes, system_drive_interface
+from sizing.estimate.requirements import NIC_LANES, data_bays, gpu_lanes, io_lanes, system_drive_interface
 from sizing.specs import (
     CATALOG_GAP,
+    Accessory,
     Build,
     Chassis,
     Cpu,
@@ -214,6 +215,65 @@ def pick_network(parts: PartsProvider, n_nodes: int) -> tuple[NetworkPart | None
     return nic, min(switches, key=lambda x: (_priced_first(x.price_usd), x.bytes_s)) if switches else None
 
 
+FRONTEND_MAX_GBIT_S = 25  # a front-end (site network) NIC is a 10/25 GbE port, not the 100-400 Gb/s fabric
+MIRRORED_BOOT = 2  # rack servers boot from a mirrored pair (RAID 1), so one failed drive does not stop the node
+
+
+def pick_frontend_nic(parts: PartsProvider) -> NetworkPart | None:
+    """A rack server's Ethernet NIC to the site network (data loading, SSH, serving traffic): the cheapest priced
+    10/25 GbE NIC in network.csv (fabric NICs are picked separately, per node count); None if the catalog has none."""
+    nics = [
+        x
+        for x in parts.network.values()
+        if x.kind == "nic" and x.protocol in ("ethernet", "both") and x.bytes_s * 8 <= FRONTEND_MAX_GBIT_S * 1e9
+    ]
+    return min(nics, key=lambda x: (_priced_first(x.price_usd), -x.bytes_s)) if nics else None
+
+
+def boot_drives(chassis: Chassis) -> int:
+    """System drives: a mirrored pair on rack servers where the board has two M.2 slots (or the chassis two U.2
+    bays for them), else one."""
+    if chassis.form_factor != "rack":
+        return 1
+    slots = chassis.m2_slots if chassis.m2_slots else chassis.drive_bays_2_5
+    return MIRRORED_BOOT if slots >= MIRRORED_BOOT else 1
+
+
+def pick_accessories(
+    accessories: Iterable[Accessory], chassis: Chassis, cpu: Cpu, n_cpus: int, gpu: Gpu, n_gpus: int
+) -> tuple[tuple[Accessory, int], ...]:
+    """The lines around the main parts, each the cheapest priced row that fits: a CPU cooler per CPU in towers and
+    workstations (rack barebones ship with their passive heatsinks), a motherboard where the chassis row names one
+    apart (its price covers the case only), rails for a rack chassis (its own kit, else a generic `rack` one), and
+    the NVLink bridges a pair of bridge-capable cards relies on (System.gpu_link joins exactly two with a bridge)."""
+    pool = list(accessories)
+
+    def cheapest(kind: str, keys: tuple[str, ...]) -> Accessory | None:
+        for key in keys:  # the most specific fit first
+            fits = [a for a in pool if a.kind == kind and key in a.fits]
+            if fits:
+                return min(fits, key=lambda a: _priced_first(a.price_usd))
+        return None
+
+    out: list[tuple[Accessory, int]] = []
+    if chassis.form_factor in ("tower", "workstation"):
+        cooler = cheapest("cpu_cooler", (cpu.socket,))
+        if cooler:
+            out.append((cooler, cooler.per * n_cpus))
+    board = cheapest("motherboard", (chassis.id,))
+    if board:
+        out.append((board, board.per))
+    if chassis.form_factor == "rack":
+        rails = cheapest("rails", (chassis.id, "rack"))
+        if rails:
+            out.append((rails, rails.per))
+    if gpu.nvlink == "bridge" and n_gpus == 2:
+        bridge = cheapest("nvlink_bridge", (gpu.id,))
+        if bridge:
+            out.append((bridge, bridge.per))
+    return tuple(out)
+
+
 class Composer:
     """`derive` for one problem: the same picks, each kept per its inputs for the problem's search (a search composes
     every shape in every chassis, and most picks repeat: the drives per chassis, the CPU per socket, lanes and
@@ -285,8 +345,10 @@ class Composer:
         )
         if system is None:
             return Finding(rule=CATALOG_GAP, ok=False, message="no NVMe drive in drives.csv for the system disk")
-        drives = ((system, 1),) + ((data,) if data else ())
-        io = io_lanes(drives, nic)
+        n_boot = boot_drives(chassis)
+        drives = ((system, n_boot),) + ((data,) if data else ())
+        frontend = self.once(("frontend",), lambda: pick_frontend_nic(parts)) if chassis.form_factor == "rack" else None
+        io = io_lanes(drives, nic) + ((frontend.pcie_lanes or NIC_LANES) if frontend else 0)
         full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
         lanes = (gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io)
         tried = [(k, self.cpu(chassis, k, lanes, need.cores)) for k in socket_counts(chassis, n)]
@@ -317,7 +379,7 @@ class Composer:
             )
         dimm, n_dimms = dimms
         node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
-        load = load_w(node + (((nic, 1),) if nic else ()))
+        load = load_w(node + (((nic, 1),) if nic else ()) + (((frontend, 1),) if frontend else ()))
         sets = self.once(
             ("psus", chassis.id, circuit.volts), lambda: psu_sets(parts.psus.values(), chassis, circuit.volts)
         )
@@ -343,12 +405,18 @@ class Composer:
             dimm=dimm,
             n_dimms=n_dimms,
             system_drive=system,
+            n_system_drives=n_boot,
             data_drive=data[0] if data else None,
             n_data_drives=data[1] if data else 0,
             psu=psu,
             n_psus=n_psus,
             nic=nic,
             switch=switch,
+            frontend_nic=frontend,
+            accessories=self.once(
+                ("accessories", chassis.id, cpu.id, n_cpus, gpu.id, n),
+                lambda: pick_accessories(parts.accessories.values(), chassis, cpu, n_cpus, gpu, n),
+            ),
             circuit=circuit,
             gpu_lanes_each=min(lanes_each, full),
             gpu_power_limit_w=limit,
