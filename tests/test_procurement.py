@@ -180,7 +180,8 @@ def test_risks_name_the_controlled_and_consumer_parts(priced):
     assert not is_controlled("rtx-4090-d") and not is_controlled("rtx-3090") and not is_controlled("l20")
     geforce = build_report(recommend(priced, CASES["7b"][0]), OPTIONS)
     keys = {k.key for k in geforce.risks}
-    assert {"geforce_licence", "consumer_warranty"} <= keys and "export_control" not in keys
+    assert {"geforce_licence", "consumer_warranty"} <= keys
+    assert ("export_control" in keys) == is_controlled(geforce.recommended.gpu_id)  # 7b's cheapest: a 4090 box
 
 
 def test_acceptance_test_names_the_bench_and_the_figures(reports):

@@ -17,7 +17,7 @@ PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from th
 # circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
 DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
 # single-node builds need no network parts; USD needs no rate; a folder without CPU factors runs GPUs only
-MAY_BE_EMPTY = ("network.csv", "fx.csv", "cpu_efficiency.csv")
+MAY_BE_EMPTY = ("network.csv", "fx.csv", "cpu_efficiency.csv", "accessories.csv")
 
 
 def _alias_map(file: str, table: list[Base]) -> dict[str, str]:
@@ -107,6 +107,7 @@ def check_references(tables: dict[str, list]) -> None:
     _check_platform(tables)
     _check_circuits(tables)
     _check_trainers(tables["trainers.csv"])
+    _check_accessories(tables)
 
 
 def _check_trainers(trainers: list) -> None:
@@ -180,6 +181,22 @@ def _check_platform(tables: dict[str, list]) -> None:
             )
         if box.psu_form not in psu_forms:
             raise CatalogError("chassis.csv", i, "psu_form", f"no PSU in psus.csv has form '{box.psu_form}'; add one")
+
+
+def _check_accessories(tables: dict[str, list]) -> None:
+    """An accessory fits what the catalog has: a cooler a CPU socket, rails and motherboards a chassis id (or
+    `rack`, any rack chassis), a bridge a GPU id."""
+    known = {
+        "cpu_cooler": ({c.socket for c in tables["cpus.csv"]}, "a cpus.csv socket"),
+        "rails": ({b.id for b in tables["chassis.csv"]} | {"rack"}, "a chassis.csv id or 'rack'"),
+        "motherboard": ({b.id for b in tables["chassis.csv"]}, "a chassis.csv id"),
+        "nvlink_bridge": ({g.id for g in tables["gpus.csv"]}, "a gpus.csv id"),
+    }
+    for i, a in numbered(tables["accessories.csv"]):
+        ids, what = known[a.kind]
+        bad = [f for f in a.fits if f not in ids]
+        if bad:
+            raise CatalogError("accessories.csv", i, "fits", f"'{bad[0]}' is not {what} (a {a.kind} fits those)")
 
 
 def _check_circuits(tables: dict[str, list]) -> None:

@@ -6,6 +6,7 @@ import difflib
 import re
 
 from sizing.specs import (
+    Accessory,
     Base,
     Chassis,
     Circuit,
@@ -42,6 +43,7 @@ class Catalog(Base):
     circuits: dict[str, Circuit]
     trainers: dict[str, Trainer]
     cpu_efficiencies: tuple[CpuEfficiency, ...] = ()  # data/cpu_efficiency.csv (optional file)
+    accessories: dict[str, Accessory] = {}  # data/accessories.csv (optional file): coolers, rails, NVLink bridges
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 

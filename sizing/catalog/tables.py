@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from sizing.specs import (
+    Accessory,
     Base,
     Chassis,
     Circuit,
@@ -58,9 +59,10 @@ TABLES: dict[str, type[Base]] = {
     "circuits.csv": Circuit,
     "trainers.csv": Trainer,
     "cpu_efficiency.csv": CpuEfficiency,
+    "accessories.csv": Accessory,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv",)
+OPTIONAL_FILES = ("cpu_efficiency.csv", "accessories.csv")
 
 
 def default_data_dir() -> Path:

@@ -73,5 +73,6 @@ def io_lanes(drives: tuple[tuple[Drive, int], ...], nic: NetworkPart | None) -> 
 
 def lanes_used(b: Build) -> int:
     """Every lane the build takes from its CPUs (hardware.md §3.4 [S62][S63])."""
-    drives = ((b.system_drive, 1),) + (((b.data_drive, b.n_data_drives),) if b.data_drive else ())
-    return gpu_lanes(b.gpu, b.n_gpus, b.chassis, b.gpu_lanes_each) + io_lanes(drives, b.nic)
+    drives = ((b.system_drive, b.n_system_drives),) + (((b.data_drive, b.n_data_drives),) if b.data_drive else ())
+    frontend = (b.frontend_nic.pcie_lanes or NIC_LANES) if b.frontend_nic else 0
+    return gpu_lanes(b.gpu, b.n_gpus, b.chassis, b.gpu_lanes_each) + io_lanes(drives, b.nic) + frontend

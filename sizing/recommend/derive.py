@@ -23,7 +23,7 @@ from sizing.estimate.power import (
     psu_efficiency,
     psu_headroom,
 )
-from sizing.estimate.requirements import data_bays, gpu_lanes, io_lanes, system_drive_interface
+from sizing.estimate.requirements import NIC_LANES, data_bays, gpu_lanes, io_lanes, system_drive_interface
 from sizing.specs import (
     CATALOG_GAP,
     Build,
@@ -45,6 +45,7 @@ from sizing.specs import (
 )
 from sizing.specs.system import DEFAULT_NODE_LINK_BYTES_S
 
+from .accessories import boot_drives, pick_accessories, pick_frontend_nic
 from .prices import Bill, bill_with, line_of
 from .provider import PartsProvider, Problem
 
@@ -285,8 +286,10 @@ class Composer:
         )
         if system is None:
             return Finding(rule=CATALOG_GAP, ok=False, message="no NVMe drive in drives.csv for the system disk")
-        drives = ((system, 1),) + ((data,) if data else ())
-        io = io_lanes(drives, nic)
+        n_boot = boot_drives(chassis)
+        drives = ((system, n_boot),) + ((data,) if data else ())
+        frontend = self.once(("frontend",), lambda: pick_frontend_nic(parts)) if chassis.form_factor == "rack" else None
+        io = io_lanes(drives, nic) + ((frontend.pcie_lanes or NIC_LANES) if frontend else 0)
         full = 16 if n == 1 else min(16, chassis.gpu_lanes_each)  # a lone card gets the whole x16 slot
         lanes = (gpu_lanes(gpu, n, chassis, full) + io, gpu_lanes(gpu, n, chassis, 8) + io)
         tried = [(k, self.cpu(chassis, k, lanes, need.cores)) for k in socket_counts(chassis, n)]
@@ -317,7 +320,7 @@ class Composer:
             )
         dimm, n_dimms = dimms
         node: tuple[tuple[Part, int], ...] = ((gpu, n), (chassis, 1), (cpu, n_cpus), (dimm, n_dimms), *drives)
-        load = load_w(node + (((nic, 1),) if nic else ()))
+        load = load_w(node + (((nic, 1),) if nic else ()) + (((frontend, 1),) if frontend else ()))
         sets = self.once(
             ("psus", chassis.id, circuit.volts), lambda: psu_sets(parts.psus.values(), chassis, circuit.volts)
         )
@@ -343,12 +346,18 @@ class Composer:
             dimm=dimm,
             n_dimms=n_dimms,
             system_drive=system,
+            n_system_drives=n_boot,
             data_drive=data[0] if data else None,
             n_data_drives=data[1] if data else 0,
             psu=psu,
             n_psus=n_psus,
             nic=nic,
             switch=switch,
+            frontend_nic=frontend,
+            accessories=self.once(
+                ("accessories", chassis.id, cpu.id, n_cpus, gpu.id, n),
+                lambda: pick_accessories(parts.accessories.values(), chassis, cpu, n_cpus, gpu, n),
+            ),
             circuit=circuit,
             gpu_lanes_each=min(lanes_each, full),
             gpu_power_limit_w=limit,

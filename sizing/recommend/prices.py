@@ -8,6 +8,12 @@ from collections.abc import Callable
 from sizing.specs import Build, Constraints, Line, Part
 
 STALE_MONTHS = 18  # a price older than this is stale (issue 7: prices moved within single quarters in 2025-26)
+# Ranking treats a stale price as this much dearer than it reads: a current price that costs less than that ranks
+# first. Dated moves the catalog records: a 64 GB DDR5 RDIMM went $255 -> $450 (+76%) from 2025-Q3 to 2025-Q4
+# (Counterpoint, /work/shared/reference/prices.csv), enterprise HDDs +35% and 30 TB SSDs +257% in nine months
+# (same file), 2 TB NVMe $100-130 -> $175-220 (+70%) from 2025-10 to 2026-02; 25% is below each of those moves, so
+# the penalty never reorders builds whose costs differ by more than a stale price could plausibly have drifted.
+STALE_MARGIN = 0.25
 PRICE_DATE = re.compile(r"(\d{4})(?:-(Q[1-4]|\d{2})(?:-\d{2})?)?")
 
 
@@ -68,3 +74,15 @@ def bill_of_materials(b: Build, c: Constraints) -> Bill:
     """Lines for the whole order (all nodes, and the cluster switch), the sum of the priced lines, and the ids of
     the parts without a price this request may use (then the build has no total)."""
     return bill_with(b, lambda kind, p, q: line_of(kind, p, q, c))
+
+
+def stale_usd(lines: tuple[Line, ...]) -> float:
+    """What the stale lines of a bill add up to (their prices are over 18 months old)."""
+    return sum(ln.line_total_usd or 0.0 for ln in lines if ln.stale)
+
+
+def ranking_cost_usd(subtotal: float, lines: tuple[Line, ...]) -> float:
+    """The cost a build ranks by: its priced total with each stale line counted STALE_MARGIN dearer, so a build
+    whose total rests on stale prices ranks after a fully current build of similar cost (within 25% of the stale
+    lines), and a much cheaper stale build still ranks first, its total marked stale."""
+    return subtotal + STALE_MARGIN * stale_usd(lines)

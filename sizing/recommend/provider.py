@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
 from sizing.specs import (
+    Accessory,
     Chassis,
     Circuit,
     Constraints,
@@ -38,6 +39,8 @@ class PartsProvider(Protocol):
     def psus(self) -> Mapping[str, Psu]: ...
     @property
     def network(self) -> Mapping[str, NetworkPart]: ...
+    @property
+    def accessories(self) -> Mapping[str, Accessory]: ...
     @property
     def circuits(self) -> Mapping[str, Circuit]: ...
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sizing.specs import Chassis, Objective, Option
 from sizing.units import fmt_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
+from .prices import STALE_MARGIN, ranking_cost_usd, stale_usd
+
 FORM_ORDER = {"tower": 0, "workstation": 1, "rack": 2}
 
 
@@ -13,11 +15,12 @@ def rank_key(o: Option, objective: Objective) -> tuple:
     whose GPU is priced and that have fewer unknowns first, then by the priced subtotal (a lower bound)."""
     unknown = (o.total_price_usd is None, o.build.gpu.price_usd is None, len(o.unpriced))  # False sorts first
     rate = max(o.estimate.throughput_tokens_per_s, 1e-9)
+    cost = ranking_cost_usd(o.subtotal_usd, o.lines)  # stale lines count STALE_MARGIN dearer (prices.py)
     if objective == "speed":
-        return (-rate, *unknown, o.subtotal_usd)
+        return (-rate, *unknown, cost)
     if objective == "cost-per-token":
-        return (*unknown, o.subtotal_usd / rate, -rate)
-    return (*unknown, o.subtotal_usd, -rate)
+        return (*unknown, cost / rate, -rate)
+    return (*unknown, cost, -rate)
 
 
 def size_class(c: Chassis) -> tuple[int, int]:
@@ -83,7 +86,10 @@ def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple
         )
     stale = [ln.id for ln in o.lines if ln.stale]
     if stale:
-        out.append(f"stale prices (over 18 months old): {', '.join(stale)}")
+        out.append(
+            f"stale prices (over 18 months old): {', '.join(stale)} ({fmt_money(stale_usd(o.lines))} of the total); "
+            f"ranked as if they cost {STALE_MARGIN:.0%} more"
+        )
     gpu_line = next(ln for ln in o.lines if ln.kind == "gpu")
     if gpu_line.unit_price_usd and gpu_line.price_kind in ("used", "quote"):
         out.append(

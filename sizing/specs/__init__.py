@@ -32,7 +32,7 @@ from .execution import (
     Parallelism,
     Task,
 )
-from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
+from .hardware import Accessory, Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
 from .host import HOST_OFFLOADS, CpuEfficiency, Host, HostBound, HostEstimate, HostOffload, HybridSetup
 from .model import ModelSpec
 from .requests import RecommendRequest, Request
@@ -67,6 +67,7 @@ from .training import (
 )
 
 __all__ = [
+    "Accessory",
     "CATALOG_GAP",
     "DEFAULT_CONTEXT_TOKENS",
     "DEFAULT_NEW_TOKENS",

@@ -6,7 +6,7 @@ import math
 from typing import Literal
 
 from .base import Base, NonNegFloat, NonNegInt, Part, PosFloat, PosInt
-from .hardware import Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Psu
+from .hardware import Accessory, Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Psu
 
 Objective = Literal["cost", "speed", "cost-per-token"]
 FormFactor = Literal["tower", "rack"]
@@ -43,12 +43,15 @@ class Build(Base):
     dimm: Dimm
     n_dimms: PosInt
     system_drive: Drive
+    n_system_drives: PosInt = 1  # 2 on rack servers: a mirrored boot pair
     data_drive: Drive | None = None
     n_data_drives: NonNegInt = 0
     psu: Psu
     n_psus: PosInt
     nic: NetworkPart | None = None
     switch: NetworkPart | None = None  # one for the whole cluster
+    frontend_nic: NetworkPart | None = None  # a rack server's Ethernet port to the site network (not the fabric)
+    accessories: tuple[tuple[Accessory, int], ...] = ()  # cooler, rails, NVLink bridges (data/accessories.csv)
     circuit: Circuit
     gpu_lanes_each: PosInt  # PCIe lanes each GPU's slot gets
     gpu_power_limit_w: PosFloat | None = None  # set when the circuit needs capped GPUs
@@ -85,13 +88,16 @@ class Build(Base):
             ("chassis", self.chassis, 1),
             ("cpu", self.cpu, self.n_cpus),
             ("memory", self.dimm, self.n_dimms),
-            ("system_drive", self.system_drive, 1),
+            ("system_drive", self.system_drive, self.n_system_drives),
         ]
         if self.data_drive:
             parts.append(("data_drive", self.data_drive, self.n_data_drives))
         parts.append(("psu", self.psu, self.n_psus))
         if self.nic:
             parts.append(("nic", self.nic, 1))
+        if self.frontend_nic:
+            parts.append(("frontend_nic", self.frontend_nic, 1))
+        parts.extend((a.kind, a, n) for a, n in self.accessories)
         return tuple(parts)
 
 

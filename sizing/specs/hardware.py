@@ -316,6 +316,26 @@ class NetworkPart(Part):
     power_w: PosFloat | None = None
 
 
+AccessoryKind = Literal["cpu_cooler", "rails", "nvlink_bridge", "motherboard"]
+
+
+class Accessory(Part):
+    """A bill-of-materials line around the main parts (data/accessories.csv): a CPU cooler for a tower or
+    workstation socket, a rail kit for a rack chassis, the NVLink bridges a pair of bridge-capable cards relies on, or
+    a motherboard for a platform row whose price covers the case only. `fits` names what it goes with: CPU sockets
+    (coolers), chassis ids or `rack` (rails, motherboards), GPU ids (bridges); `per` is the units per CPU, chassis or
+    GPU pair."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = price_columns(
+        kind=Col("kind"),
+        fits=Col("fits", "list"),
+        per=Col("per", "int", required=False),
+    )
+    kind: AccessoryKind
+    fits: tuple[str, ...]
+    per: PosInt = 1
+
+
 class FxRate(Base):
     COLUMNS: ClassVar[dict[str, Col]] = {
         "id": Col("id"),
