@@ -25,6 +25,7 @@ from sizing.specs import (
     Drive,
     Efficiency,
     Engine,
+    EngineSupport,
     FxRate,
     Gpu,
     ModelSpec,
@@ -58,9 +59,10 @@ TABLES: dict[str, type[Base]] = {
     "circuits.csv": Circuit,
     "trainers.csv": Trainer,
     "cpu_efficiency.csv": CpuEfficiency,
+    "engine_support.csv": EngineSupport,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv",)
+OPTIONAL_FILES = ("cpu_efficiency.csv", "engine_support.csv")
 
 
 def default_data_dir() -> Path:
@@ -184,6 +186,8 @@ def _item(spec: type[T], values: dict[str, object]) -> T:
 def _key(item: BaseModel) -> tuple[str, str]:
     """(column, key) that must be unique in its file: the id, or efficiency.csv's engine and gpu_class."""
     item_id = getattr(item, "id", None)
+    if item_id is None and hasattr(item, "gpu_vendor"):  # engine_support.csv: one row per engine and vendor
+        return "gpu_vendor", f"engine '{getattr(item, 'engine', '')}' and gpu_vendor '{getattr(item, 'gpu_vendor', '')}'"
     if item_id is None and not hasattr(item, "gpu_class"):  # cpu_efficiency.csv: one row per engine
         return "engine", f"engine '{getattr(item, 'engine', '')}'"
     if item_id is None:
