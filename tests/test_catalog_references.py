@@ -178,6 +178,9 @@ def test_fit_like_names_the_engines_calibrate_copies(catalog):
         "lmdeploy": "vllm",
         "ik_llama.cpp": "llama.cpp",  # its upstream's GPU kernels (CPU factors: data/cpu_efficiency.csv)
         "ktransformers": "llama.cpp",  # GPU part guessed from llama.cpp's; no GPU-only rows of its own
+        "vllm-ascend": "vllm",  # no Ascend rows in measured.csv: vLLM's scheduler, a guess for NPU kernels
+        "mindie": "vllm",
+        "lmdeploy-pytorch": "vllm",
     }
 
 

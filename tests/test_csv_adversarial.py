@@ -300,7 +300,11 @@ def _touch(path: Path) -> Path:
 def test_bad_catalog_file(catalog_copy: CatalogCopy, capsys, file: str):
     """Each whole-file problem in turn, in place of the file."""
 
-    key = {"efficiency.csv": "column 'gpu_class'", "cpu_efficiency.csv": "column 'engine'"}
+    key = {
+        "efficiency.csv": "column 'gpu_class'",
+        "cpu_efficiency.csv": "column 'engine'",
+        "engine_support.csv": "column 'gpu_vendor'",
+    }
 
     def run(case: str) -> None:
         make, message = BAD_FILES[case]

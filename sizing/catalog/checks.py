@@ -17,7 +17,7 @@ PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from th
 # circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
 DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
 # single-node builds need no network parts; USD needs no rate; a folder without CPU factors runs GPUs only
-MAY_BE_EMPTY = ("network.csv", "fx.csv", "cpu_efficiency.csv", "accessories.csv")
+MAY_BE_EMPTY = ("network.csv", "fx.csv", "cpu_efficiency.csv", "accessories.csv", "engine_support.csv")
 
 
 def _alias_map(file: str, table: list[Base]) -> dict[str, str]:
@@ -104,6 +104,7 @@ def check_references(tables: dict[str, list]) -> None:
             raise CatalogError(file, None, None, "has a header but no rows; it needs at least one row")
     _check_models(tables)
     _check_engines(tables)
+    _check_engine_support(tables)
     _check_platform(tables)
     _check_circuits(tables)
     _check_trainers(tables["trainers.csv"])
@@ -158,6 +159,35 @@ def _check_engines(tables: dict[str, list]) -> None:
             raise CatalogError(
                 "cpu_efficiency.csv", i, "copied_from", f"'{cpu_eff.copied_from}' is not another engines id"
             )
+
+
+def _check_engine_support(tables: dict[str, list]) -> None:
+    """engine_support.csv names a known engine; its precisions are precisions ids the engine loads (a family in its
+    weight_families); a row for a vendor the engine has no kernels for (or `*`) gives the reason and no precisions."""
+    engines = {e.id: e for e in tables["engines.csv"]}
+    precisions = {p.id: p for p in tables["precisions.csv"]}
+    for i, row in numbered(tables["engine_support.csv"]):
+        engine = engines.get(row.engine)
+        if engine is None:
+            raise CatalogError("engine_support.csv", i, "engine", f"'{row.engine}' is not in engines.csv")
+        runs = row.gpu_vendor in engine.gpu_vendors
+        if not runs and row.precisions:
+            raise CatalogError(
+                "engine_support.csv",
+                i,
+                "precisions",
+                f"{row.engine} has no kernels for '{row.gpu_vendor}' (engines.csv gpu_vendors); leave precisions empty",
+            )
+        for p in row.precisions:
+            if p not in precisions:
+                raise CatalogError("engine_support.csv", i, "precisions", f"'{p}' is not in precisions.csv")
+            if precisions[p].family not in engine.weight_families:
+                raise CatalogError(
+                    "engine_support.csv",
+                    i,
+                    "precisions",
+                    f"'{p}' is {precisions[p].family}, which {row.engine} does not load (engines.csv weight_families)",
+                )
 
 
 def _check_platform(tables: dict[str, list]) -> None:

@@ -32,7 +32,13 @@ def _load(data_dir: str) -> Catalog:
     check_references(tables)
     gpus = {g.id: g for g in tables["gpus.csv"]}
     precisions = {p.id: p for p in tables["precisions.csv"]}
-    engines = {e.id: e for e in tables["engines.csv"]}
+    support: dict[str, list] = {}
+    for row in tables["engine_support.csv"]:
+        support.setdefault(row.engine, []).append(row)
+    engines = {
+        e.id: e.model_copy(update={"vendor_support": tuple(support[e.id])}) if e.id in support else e
+        for e in tables["engines.csv"]
+    }
     aliases = {
         "models": _alias_map("models.csv", tables["models.csv"]),
         "gpus": _alias_map("gpus.csv", tables["gpus.csv"]),

@@ -26,6 +26,7 @@ from sizing.specs import (
     Drive,
     Efficiency,
     Engine,
+    EngineSupport,
     FxRate,
     Gpu,
     ModelSpec,
@@ -60,9 +61,10 @@ TABLES: dict[str, type[Base]] = {
     "trainers.csv": Trainer,
     "cpu_efficiency.csv": CpuEfficiency,
     "accessories.csv": Accessory,
+    "engine_support.csv": EngineSupport,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv", "accessories.csv")
+OPTIONAL_FILES = ("cpu_efficiency.csv", "accessories.csv", "engine_support.csv")
 
 
 def default_data_dir() -> Path:
@@ -186,6 +188,11 @@ def _item(spec: type[T], values: dict[str, object]) -> T:
 def _key(item: BaseModel) -> tuple[str, str]:
     """(column, key) that must be unique in its file: the id, or efficiency.csv's engine and gpu_class."""
     item_id = getattr(item, "id", None)
+    if item_id is None and hasattr(item, "gpu_vendor"):  # engine_support.csv: one row per engine and vendor
+        return (
+            "gpu_vendor",
+            f"engine '{getattr(item, 'engine', '')}' and gpu_vendor '{getattr(item, 'gpu_vendor', '')}'",
+        )
     if item_id is None and not hasattr(item, "gpu_class"):  # cpu_efficiency.csv: one row per engine
         return "engine", f"engine '{getattr(item, 'engine', '')}'"
     if item_id is None:

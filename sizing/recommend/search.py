@@ -212,7 +212,7 @@ def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -
     max_gpus = c.max_gpus or 10**6
     composer = composer_for(problem, composer)
     for gpu in candidates(problem):
-        support = rules.engine_runs_on(problem.execution.engine, gpu)
+        support = rules.engine_runs_on(problem.execution.engine, gpu, problem.execution.precision.id)
         if not support.ok:  # no build with this GPU can run the engine: one rejection says so
             yield Rejection(gpu=gpu.id, n_gpus=1, chassis="-", findings=(support,))
             continue

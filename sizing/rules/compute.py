@@ -37,21 +37,37 @@ def memory_finding(gpu: Gpu, n_gpus: int, m: MemoryEstimate) -> Finding:
 
 
 def engine_support(c: Candidate) -> Finding:
-    """The engine has kernels for this GPU's vendor (vLLM/TensorRT-LLM build on CUDA; Huawei Ascend needs the CANN
-    stack: MindIE or vllm-ascend, hardware.md §5; what to run instead is the GPU's stack_note in gpus.csv)."""
-    return engine_runs_on(c.estimate.execution.engine, c.build.gpu)
+    """The engine has kernels for this GPU's vendor (engines.csv gpu_vendors: vLLM/TensorRT-LLM build on CUDA; Huawei
+    Ascend needs the CANN stack: MindIE or vllm-ascend, hardware.md §5), and its kernels for that vendor take the
+    precision (data/engine_support.csv: llama.cpp's CANN backend runs F16, Q8_0 and Q4_0 only, its
+    docs/backend/CANN.md). A refusal quotes the engine's reason from engine_support.csv and, for another vendor,
+    what to run instead (the GPU's stack_note in gpus.csv)."""
+    execution = c.estimate.execution
+    return engine_runs_on(execution.engine, c.build.gpu, execution.precision.id)
 
 
 @judged_once
-def engine_runs_on(engine: Engine, gpu: Gpu) -> Finding:
-    ok = gpu.vendor in engine.gpu_vendors
-    msg = (
-        f"{engine.name} runs on {gpu.vendor} GPUs"
-        if ok
-        else f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only)"
-        + (f"; {gpu.stack_note}" if gpu.stack_note else "")
+def engine_runs_on(engine: Engine, gpu: Gpu, precision: str | None = None) -> Finding:
+    """The engine_support finding for `engine` on `gpu`, and for the precision (a precisions id) when one is given
+    (the search first asks without one: a GPU whose vendor the engine lacks is refused before any shape)."""
+    support = engine.support_on(gpu.vendor)
+    reason = f": {support.note}" if support is not None else ""
+    have = ";".join(engine.gpu_vendors)
+    if gpu.vendor not in engine.gpu_vendors:
+        msg = f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only){reason}" + (
+            f"; {gpu.stack_note}" if gpu.stack_note else ""
+        )
+        return Finding(rule="engine_support", ok=False, need=gpu.vendor, have=have, message=msg)
+    limits = support.precisions if support is not None else ()
+    if precision is not None and limits and precision not in limits:
+        msg = (
+            f"{engine.name} on {gpu.vendor} GPUs runs {', '.join(limits)} only, not {precision}{reason}; "
+            f"use --precision {limits[0]} or another engine"
+        )
+        return Finding(rule="engine_support", ok=False, need=precision, have=";".join(limits), message=msg)
+    return Finding(
+        rule="engine_support", ok=True, need=gpu.vendor, have=have, message=f"{engine.name} runs on {gpu.vendor} GPUs"
     )
-    return Finding(rule="engine_support", ok=ok, need=gpu.vendor, have=";".join(engine.gpu_vendors), message=msg)
 
 
 def tensor_parallel(c: Candidate) -> Finding:

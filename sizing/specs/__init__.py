@@ -51,7 +51,7 @@ from .results import (
     StepTime,
 )
 from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
-from .runtime import Efficiency, Engine, Precision
+from .runtime import Efficiency, Engine, EngineSupport, Precision
 from .system import Link, System
 from .training import (
     TRAIN_TASKS,
@@ -95,6 +95,7 @@ __all__ = [
     "Drive",
     "Efficiency",
     "Engine",
+    "EngineSupport",
     "Estimate",
     "Execution",
     "Finding",

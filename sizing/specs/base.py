@@ -22,20 +22,20 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 # outside its vocabulary, or in another case (`GeForce`, `NVLink`), fails at load with file, row and column.
 # gpus.vendor; engines.gpu_vendors. "intel-gaudi": Intel Gaudi accelerators, whose kernels come from the Intel
 # Gaudi software stack (SynapseAI), not from oneAPI/SYCL as Intel Arc's do: an engine that runs on Arc may not on Gaudi
-GpuVendor = Literal["nvidia", "amd", "huawei", "intel", "intel-gaudi", "apple"]
+GpuVendor = Literal["nvidia", "amd", "huawei", "intel", "intel-gaudi", "apple", "cambricon"]
 GpuClass = Literal["datacenter", "geforce", "workstation"]  # gpus.gpu_class; efficiency.gpu_class (or "*")
 GpuFormFactor = Literal[
     "pcie", "sxm", "oam", "module"
 ]  # oam: OCP Accelerator Module on a baseboard (AMD Instinct, Gaudi)
 SoftwareStack = Literal[
-    "cuda", "rocm", "cann", "oneapi", "synapseai", "metal"
+    "cuda", "rocm", "cann", "oneapi", "synapseai", "metal", "neuware"
 ]  # the vendor runtime a GPU's kernels build on
 Cooling = Literal["blower", "open-air", "passive", "sxm", "oam"]  # sxm/oam: cooled on the baseboard
 # the scale-up link: nvlink (NVLink/NVSwitch board), infinity-fabric (AMD Instinct xGMI mesh on an OAM baseboard),
 # roce (Gaudi's on-chip RoCE ports wired all-to-all on its baseboard); all three join every GPU of the board
 NvLink = Literal["none", "bridge", "nvlink", "infinity-fabric", "roce"]
 PowerConnector = Literal["8-pin-pcie", "2x8-pin-pcie", "3x8-pin-pcie", "8-pin-eps", "12vhpwr", "12v-2x6", "board"]
-CpuVendor = Literal["intel", "amd"]
+CpuVendor = Literal["intel", "amd", "huawei"]  # huawei: Kunpeng (Arm)
 CpuIsa = Literal["avx2", "avx512", "amx"]  # cpus.isa: the vector and matrix extensions engines use
 NetProtocol = Literal["ethernet", "infiniband", "both"]
 PriceKind = Literal["msrp", "list", "street", "used", "quote", "estimate"]

@@ -269,7 +269,7 @@ class Chassis(Part):
     rack_units: PosInt | None = None
     max_gpus: PosInt
     max_gpu_slot_width: PosFloat | None = None
-    gpu_form_factor: Literal["pcie", "sxm", "oam"]  # sxm: HGX baseboard; oam: OCP UBB (AMD Instinct, Gaudi)
+    gpu_form_factor: Literal["pcie", "sxm", "oam", "module"]  # sxm: HGX; oam: OCP UBB; module: Ascend board
     open_air_ok: bool
     max_gpu_length_mm: PosFloat | None = None
     psu_bays: PosInt

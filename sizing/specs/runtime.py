@@ -55,6 +55,26 @@ class Precision(Base):
         return self.family not in ("float",)
 
 
+class EngineSupport(Base):
+    """What one engine runs on one accelerator vendor (data/engine_support.csv): the precisions its kernels for that
+    vendor take, or, for a vendor it has no kernels for (`*` = every such vendor), why. `note` is the finding's
+    reason: the rule engine_support quotes it when it refuses a build."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "engine": Col("engine"),
+        "gpu_vendor": Col("gpu_vendor"),
+        "precisions": Col("precisions", "list", required=False),
+        "note": Col("note"),
+        "source": Col("source"),
+    }
+
+    engine: str
+    gpu_vendor: GpuVendor | Literal["*"]  # "*": every vendor not in the engine's gpu_vendors
+    precisions: tuple[str, ...] = ()  # precisions ids its kernels for this vendor take; empty: all it loads
+    note: str
+    source: str
+
+
 class Engine(Base):
     """A runtime profile: which formats it runs, how it splits a model, what memory it reserves."""
 
@@ -118,6 +138,16 @@ class Engine(Base):
     op_offload_tokens: PosInt | None = None  # from this batch on, host weights go to the GPU for the matmul
     source: str
     notes: str | None = None
+    # per-vendor limits and refusal reasons, attached by the catalog from data/engine_support.csv (not a column)
+    vendor_support: tuple[EngineSupport, ...] = ()
+
+    def support_on(self, vendor: str) -> EngineSupport | None:
+        """The engine_support.csv row for this vendor: its own row, else the `*` row when the engine has no
+        kernels for the vendor; None when the file says nothing."""
+        own = next((s for s in self.vendor_support if s.gpu_vendor == vendor), None)
+        if own is not None or vendor in self.gpu_vendors:
+            return own
+        return next((s for s in self.vendor_support if s.gpu_vendor == "*"), None)
 
 
 class Efficiency(Base):
