@@ -60,6 +60,7 @@ def _load(data_dir: str) -> Catalog:
         circuits=by_id("circuits.csv"),
         trainers=by_id("trainers.csv"),
         cpu_efficiencies=tuple(tables["cpu_efficiency.csv"]),
+        systems=by_id("systems.csv"),
         aliases=aliases,
         data_dir=str(root),
     )

@@ -11,6 +11,7 @@ from sizing.specs import (
     Circuit,
     Cpu,
     CpuEfficiency,
+    EdgeSystem,
     Dimm,
     Drive,
     Efficiency,
@@ -42,6 +43,7 @@ class Catalog(Base):
     circuits: dict[str, Circuit]
     trainers: dict[str, Trainer]
     cpu_efficiencies: tuple[CpuEfficiency, ...] = ()  # data/cpu_efficiency.csv (optional file)
+    systems: dict[str, EdgeSystem] = {}  # data/systems.csv: edge boxes sold whole (optional file)
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 

@@ -23,6 +23,7 @@ from sizing.specs import (
     CpuEfficiency,
     Dimm,
     Drive,
+    EdgeSystem,
     Efficiency,
     Engine,
     FxRate,
@@ -58,9 +59,10 @@ TABLES: dict[str, type[Base]] = {
     "circuits.csv": Circuit,
     "trainers.csv": Trainer,
     "cpu_efficiency.csv": CpuEfficiency,
+    "systems.csv": EdgeSystem,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv",)
+OPTIONAL_FILES = ("cpu_efficiency.csv", "systems.csv")
 
 
 def default_data_dir() -> Path:

@@ -74,6 +74,18 @@ GpuLayersOpt = typer.Option(
     None, "--gpu-layers", help="Layers on the GPUs with --offload layers (llama.cpp -ngl; default: all that fit)."
 )
 
+# the recommender's build classes (README "Build classes")
+BuildClassOpt = typer.Option(
+    None,
+    "--build-class",
+    help="Only this class: gpu (GPU servers), cpu (CPU-only servers), hybrid (1-2 GPUs + weights in RAM), edge "
+    "(Jetson, mini-PC, Ryzen AI Max, Mac Studio). Default: GPU builds (hybrid when none passes) and edge boxes; "
+    "CPU-only with --max-gpus 0.",
+)
+OfflineOpt = typer.Option(
+    False, "--offline", help="Air-gapped site: add a local model store and the engine's package mirror to the BOM."
+)
+
 COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
 
@@ -166,5 +178,7 @@ def recommend_request(params: dict) -> RecommendRequest:
         target_tokens_per_s=p["target_tokens_per_s"],
         objective=p["objective"],
         currency=p["currency"],
+        build_class=p.get("build_class"),
+        offline=p.get("offline", False),
         **training_fields(p),
     )
