@@ -505,9 +505,12 @@ def hybrid_reasons(o: Option) -> tuple[str, ...]:
 
 
 def second_gpu_note(options: list[Option]) -> str | None:
-    """What the second GPU buys over one of the same kind: decode and prefill speed, and its price."""
-    by = {(o.build.gpu.id, o.build.n_gpus): o for o in options}
-    for (gid, n), one in sorted(by.items()):
+    """What a second GPU buys over one of the same kind, for the best-ranked one-GPU build that has a two-GPU twin:
+    decode speed and the price difference (`options` in rank order)."""
+    by: dict[tuple[str, int], Option] = {}
+    for o in options:  # in rank order: the best of each shape
+        by.setdefault((o.build.gpu.id, o.build.n_gpus), o)
+    for (gid, n), one in by.items():
         two = by.get((gid, 2)) if n == 1 else None
         if two is None:
             continue

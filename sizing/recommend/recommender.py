@@ -27,12 +27,15 @@ def recommend(problem: Problem, request: dict | None = None, plan: cls.ClassPlan
     composer = Composer(problem)  # kept for the relaxations' searches
     gpu_search = want in (None, "gpu") and c.max_gpus != 0
     options, rejected = search(problem, composer) if gpu_search else ([], [])
-    best = ranked(options, c.objective)
     notes: list[str] = list(plan.notes) if plan else []
     found: list[ClassOption] = []
     if plan is not None:
-        best, more = _hybrid(problem, plan, best, want)
+        options, more = _hybrid(problem, plan, options, want)
         notes += more
+    best = [
+        o.model_copy(update={"reasons": (*o.reasons, *cls.hybrid_reasons(o))}) for o in ranked(options, c.objective)
+    ]
+    if plan is not None:
         found, more = _classes(problem, plan, want)
         notes += more
     offline: tuple[str, ...] = ()
@@ -55,21 +58,22 @@ def recommend(problem: Problem, request: dict | None = None, plan: cls.ClassPlan
 
 
 def _hybrid(
-    problem: Problem, plan: cls.ClassPlan, best: list[Option], want: str | None
+    problem: Problem, plan: cls.ClassPlan, options: list[Option], want: str | None
 ) -> tuple[list[Option], list[str]]:
-    """Hybrid builds where asked for (--build-class hybrid; llama.cpp unless the engine is named), or where no GPU
-    build passes, GPUs are allowed and the request's engine keeps weights in RAM."""
+    """The GPU options plus hybrid builds: only those with --build-class hybrid (llama.cpp unless the engine is
+    named); beside the GPU builds where GPUs are allowed, the request's engine keeps weights in RAM and the model
+    is MoE (routed experts in RAM: issue 14's one-GPU DeepSeek servers) or no GPU build passes."""
     c = problem.constraints
-    default = want is None and not best and c.max_gpus != 0 and bool(problem.execution.engine.offload_modes)
+    offloads = bool(problem.execution.engine.offload_modes)
+    default = want is None and c.max_gpus != 0 and offloads and (problem.model.is_moe or not options)
     if not (want == "hybrid" or default):
-        return best, []
+        return options, []
     if plan.hybrid_execution is None:
-        return best, [f"no hybrid build: {problem.execution.engine.name} keeps no weights in RAM (llama.cpp does)"]
+        return options, [f"no hybrid build: {problem.execution.engine.name} keeps no weights in RAM (llama.cpp does)"]
     hp = problem._replace(execution=plan.hybrid_execution)
-    found = ranked(cls.hybrid_options(hp, plan.parts), c.objective)
-    note = cls.second_gpu_note(found)
-    found = [o.model_copy(update={"reasons": (*o.reasons, *cls.hybrid_reasons(o))}) for o in found]
-    return found, [note] if note else []
+    found = cls.hybrid_options(hp, plan.parts)
+    note = cls.second_gpu_note(ranked(found, c.objective))
+    return ([] if want == "hybrid" else options) + found, [note] if note else []
 
 
 def _classes(problem: Problem, plan: cls.ClassPlan, want: str | None) -> tuple[list[ClassOption], list[str]]:

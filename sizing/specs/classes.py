@@ -9,7 +9,6 @@ from typing import ClassVar, Literal
 from sizing.units import GIB, TERA
 
 from .base import (
-    Base,
     Col,
     GpuVendor,
     NonNegFloat,
