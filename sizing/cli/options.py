@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
+from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -155,6 +155,8 @@ def split_ids(values: list[str] | None, option: str) -> tuple[str, ...]:
 def recommend_request(params: dict) -> RecommendRequest:
     """The RecommendRequest of a command's parameters (`locals()` of `recommend` or `report`, which share them)."""
     p = params
+    if p.get("build_class") not in (None, *BUILD_CLASSES):
+        raise SizingError(f"--build-class {p['build_class']} is not a build class; use {', '.join(BUILD_CLASSES)}")
     return RecommendRequest(
         model=p.get("student") or p["model"],
         task=p["task"],

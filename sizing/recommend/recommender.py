@@ -15,6 +15,9 @@ from .search import search
 # Edge boxes join the default output for models up to this size (a 1.5B-3B model is what embedded and mini-PC
 # deployments run; larger ones ask for them with --build-class edge): a product choice, not a measured threshold.
 EDGE_DEFAULT_PARAMS = 4e9
+# Hybrid builds join the GPU builds by default for MoE models this large (DeepSeek-V3/R1, Kimi K2: the models run on
+# one GPU and a big-RAM host, issue 14); smaller MoE models (Mixtral) fit GPUs and get them with --build-class hybrid.
+HYBRID_DEFAULT_PARAMS = 100e9
 
 
 def recommend(problem: Problem, request: dict | None = None, plan: cls.ClassPlan | None = None) -> Recommendation:
@@ -62,10 +65,12 @@ def _hybrid(
 ) -> tuple[list[Option], list[str]]:
     """The GPU options plus hybrid builds: only those with --build-class hybrid (llama.cpp unless the engine is
     named); beside the GPU builds where GPUs are allowed, the request's engine keeps weights in RAM and the model
-    is MoE (routed experts in RAM: issue 14's one-GPU DeepSeek servers) or no GPU build passes."""
+    is an MoE of 100B+ parameters (routed experts in RAM: issue 14's one-GPU DeepSeek servers) or no GPU build
+    passes."""
     c = problem.constraints
     offloads = bool(problem.execution.engine.offload_modes)
-    default = want is None and c.max_gpus != 0 and offloads and (problem.model.is_moe or not options)
+    big_moe = problem.model.is_moe and problem.model.n_params >= HYBRID_DEFAULT_PARAMS
+    default = want is None and c.max_gpus != 0 and offloads and (big_moe or not options)
     if not (want == "hybrid" or default):
         return options, []
     if plan.hybrid_execution is None:
