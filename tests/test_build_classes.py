@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_run import run_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -148,11 +149,11 @@ def test_hybrid_class_on_request(catalog):
 runner = CliRunner()
 
 
-def test_cli_max_gpus_zero_and_bad_class():
+def test_cli_max_gpus_zero_and_bad_class(capsys):
     ok = runner.invoke(app, ["recommend", "--model", "deepseek-r1-distill-qwen-7b", "--max-gpus", "0"])
     assert ok.exit_code == 0, ok.output
     assert "CPU-only and edge builds" in ok.output and "channels" in ok.output
     out = runner.invoke(app, ["recommend", "--model", "qwen2.5-1.5b", "--build-class", "edge", "--json"])
     assert out.exit_code == 0 and json.loads(out.output)["classes"]
-    bad = runner.invoke(app, ["recommend", "--model", "7b", "--build-class", "laptop"])
-    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    code, _, err = run_main(["recommend", "--model", "7b", "--build-class", "laptop"], capsys)
+    assert code == 2 and err.startswith("error: --build-class laptop") and "Traceback" not in err

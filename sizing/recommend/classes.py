@@ -202,17 +202,24 @@ def cpu_builds(problem: Problem, parts: ClassParts, x: Execution, eff: Efficienc
             channels = cpu.memory_channels * sockets
             if sockets > cpu.max_sockets or not CPU_CHANNELS[0] <= channels <= CPU_CHANNELS[1]:
                 continue
-            built = cpu_build(problem, parts, xc, eff, gpu, cpu, sockets)
+            built = cpu_build(problem, parts, CpuRun(xc, eff, gpu), cpu, sockets)
             if built is not None:
                 out.append(built)
     return out
 
 
-def cpu_build(
-    problem: Problem, parts: ClassParts, xc: Execution, eff: Efficiency, gpu: Gpu, cpu: Cpu, sockets: int
-) -> ClassOption | None:
+class CpuRun(NamedTuple):
+    """The CPU-only execution, the engine's factors and the GPU its System carries unread."""
+
+    execution: Execution
+    efficiency: Efficiency
+    gpu: Gpu
+
+
+def cpu_build(problem: Problem, parts: ClassParts, run: CpuRun, cpu: Cpu, sockets: int) -> ClassOption | None:
     """One CPU-only server: DIMMs in every channel of both sockets sized to the host side, drives, PSU, price."""
     model, c = problem.model, problem.constraints
+    xc, eff, gpu = run
     chassis = cpu_chassis(parts, cpu, sockets, c.form_factor)
     if chassis is None:
         return None

@@ -24,7 +24,8 @@ def _memory(o: ClassOption) -> str:
             f"{fmt_bytes(o.ram_bytes)}, {o.channels_populated}/{o.channels_total} ch, "
             f"{fmt_bytes(o.mem_bw_bytes_s)}/s per socket"
         )
-    return f"{fmt_bytes(o.ram_bytes)} {'unified' if o.form_factor != 'mini-pc' else 'VRAM'}, {fmt_bytes(o.mem_bw_bytes_s)}/s"
+    pool = "VRAM" if o.form_factor == "mini-pc" else "unified"
+    return f"{fmt_bytes(o.ram_bytes)} {pool}, {fmt_bytes(o.mem_bw_bytes_s)}/s"
 
 
 def _row(rank: int, o: ClassOption, r: Recommendation) -> list[str]:
