@@ -226,6 +226,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
         objective=req.objective,
         allow_used=req.used,
         as_of=req.as_of or date.today().isoformat(),  # the library entry reads the clock; the core never does
+        build_class=req.build_class,
+        offline=req.offline,
     )
 
 
@@ -284,7 +286,9 @@ def _training_problem(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
 
 def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
     """Resolve the request's names, then search builds (sizing.recommend), prices shown in req.currency."""
-    result = rec.recommend(problem_of(catalog, req), request=req.model_dump(exclude_none=True))
+    problem = problem_of(catalog, req)
+    plan = hybrid.class_plan(catalog, req, problem, resolve_execution) if problem.execution.training is None else None
+    result = rec.recommend(problem, request=req.model_dump(exclude_none=True), plan=plan)
     fx = catalog.usd_to(req.currency)
     if fx:
         result = result.model_copy(

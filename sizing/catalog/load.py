@@ -67,6 +67,7 @@ def _load(data_dir: str) -> Catalog:
         trainers=by_id("trainers.csv"),
         cpu_efficiencies=tuple(tables["cpu_efficiency.csv"]),
         accessories=by_id("accessories.csv"),
+        systems=by_id("systems.csv"),
         aliases=aliases,
         data_dir=str(root),
     )

@@ -14,6 +14,7 @@ from sizing.specs import (
     CpuEfficiency,
     Dimm,
     Drive,
+    EdgeSystem,
     Efficiency,
     Engine,
     FxRate,
@@ -44,6 +45,7 @@ class Catalog(Base):
     trainers: dict[str, Trainer]
     cpu_efficiencies: tuple[CpuEfficiency, ...] = ()  # data/cpu_efficiency.csv (optional file)
     accessories: dict[str, Accessory] = {}  # data/accessories.csv (optional file): coolers, rails, NVLink bridges
+    systems: dict[str, EdgeSystem] = {}  # data/systems.csv: edge boxes sold whole (optional file)
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 

@@ -24,6 +24,7 @@ from sizing.specs import (
     CpuEfficiency,
     Dimm,
     Drive,
+    EdgeSystem,
     Efficiency,
     Engine,
     EngineSupport,
@@ -62,9 +63,10 @@ TABLES: dict[str, type[Base]] = {
     "cpu_efficiency.csv": CpuEfficiency,
     "accessories.csv": Accessory,
     "engine_support.csv": EngineSupport,
+    "systems.csv": EdgeSystem,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv", "accessories.csv", "engine_support.csv")
+OPTIONAL_FILES = ("cpu_efficiency.csv", "accessories.csv", "engine_support.csv", "systems.csv")
 
 
 def default_data_dir() -> Path:

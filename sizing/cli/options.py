@@ -7,7 +7,7 @@ import re
 
 import typer
 
-from sizing.specs import DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
+from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -94,6 +94,18 @@ GpuLayersOpt = typer.Option(
     None, "--gpu-layers", help="Layers on the GPUs with --offload layers (llama.cpp -ngl; default: all that fit)."
 )
 
+# the recommender's build classes (README "Build classes")
+BuildClassOpt = typer.Option(
+    None,
+    "--build-class",
+    help="Only this class: gpu (GPU servers), cpu (CPU-only servers), hybrid (1-2 GPUs + weights in RAM), edge "
+    "(Jetson, mini-PC, Ryzen AI Max, Mac Studio). Default: GPU builds (hybrid when none passes) and edge boxes; "
+    "CPU-only with --max-gpus 0.",
+)
+OfflineOpt = typer.Option(
+    False, "--offline", help="Air-gapped site: add a local model store and the engine's package mirror to the BOM."
+)
+
 DURATION_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)")
 
@@ -175,6 +187,8 @@ def training_fields(params: dict) -> dict:
 def recommend_request(params: dict) -> RecommendRequest:
     """The RecommendRequest of a command's parameters (`locals()` of `recommend` or `report`, which share them)."""
     p = params
+    if p.get("build_class") not in (None, *BUILD_CLASSES):
+        raise SizingError(f"--build-class {p['build_class']} is not a build class; use {', '.join(BUILD_CLASSES)}")
     return RecommendRequest(
         model=p.get("student") or p["model"],
         task=p["task"],
@@ -198,5 +212,7 @@ def recommend_request(params: dict) -> RecommendRequest:
         target_tokens_per_s=p["target_tokens_per_s"],
         objective=p["objective"],
         currency=p["currency"],
+        build_class=p.get("build_class"),
+        offline=p.get("offline", False),
         **training_fields(p),
     )

@@ -20,6 +20,7 @@ from sizing.specs import (
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
+    BuildClassOpt,
     CheckpointEveryOpt,
     CpuOpt,
     DataOpt,
@@ -40,6 +41,7 @@ from .options import (
     ModelOpt,
     ModeOpt,
     NewTokensOpt,
+    OfflineOpt,
     OffloadOpt,
     OptimizerOpt,
     PlacementOpt,
@@ -229,7 +231,9 @@ def recommend(
     circuits: int | None = typer.Option(
         None, help="Circuits of that kind per machine (default: 1 for a named --circuit, else a rack's feeds)."
     ),
-    max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
+    max_gpus: int | None = typer.Option(None, help="Most GPUs in total (0: CPU-only builds)."),
+    build_class: str | None = BuildClassOpt,
+    offline: bool = OfflineOpt,
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
@@ -277,7 +281,7 @@ def recommend(
         if as_json
         else report.recommendation_text(result, top=top, bom=bom)
     )
-    if not result.options:
+    if not result.options and not result.classes:
         fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)
     if report_file is not None:
         write_recommend_report(result, report_file, data)

@@ -209,7 +209,7 @@ def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -
     """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one`; clusters of 2, 4 or 8
     eight-GPU servers where one server cannot hold the model. Lazy: a caller may stop at the first Option."""
     c = problem.constraints
-    max_gpus = c.max_gpus or 10**6
+    max_gpus = c.max_gpus if c.max_gpus is not None else 10**6
     composer = composer_for(problem, composer)
     for gpu in candidates(problem):
         support = rules.engine_runs_on(problem.execution.engine, gpu, problem.execution.precision.id)

@@ -8,6 +8,7 @@ from typing import Protocol
 from sizing.specs import CATALOG_GAP, Estimate, Option, Recommendation
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
+from .classes import classes_json, classes_text
 from .hybrid import host_assumptions_json, host_lines, host_memory_json
 from .training import estimate_memory_json, rounded, training_json, training_text
 
@@ -195,6 +196,7 @@ def recommendation_json(r: Recommendation) -> dict:
         "ways_out": list(r.ways_out),
         "currency": {"code": r.currency, "usd_rate": r.fx_rate, "date": r.fx_date, "source": r.fx_source},
         "request": r.request,
+        **classes_json(r),
     }
 
 
@@ -303,10 +305,10 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
     ]
     if r.model.assumed:
         lines.append(f"Assumed: {r.model.assumed}")
-    if not r.options:
+    if not r.options and not r.classes:
         lines += ["", "No build passes every rule."]
         lines += [f"  way out: {w}" for w in r.ways_out]
-    else:
+    elif r.options:
         objective = r.request.get("objective", "cost")
         rows = [_build_row(i + 1, o, r) for i, o in enumerate(r.options[:top])]
         title = f"Top {len(rows)} of {len(r.options)} builds, ranked by {objective} (#1 is recommended)"
@@ -340,6 +342,7 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
             lines.append(f"  - run it: {best.estimate.launch_command}")
         if bom:
             lines += [""] + _bom_lines(best, r)
+    lines += classes_text(r, top=top, bom=bom)
     if r.near_misses:
         lines += ["", "Near misses (fully priced builds that fail one rule):"]
         lines += [

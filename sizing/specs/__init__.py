@@ -20,6 +20,7 @@ from .base import (
     price_columns,
 )
 from .build import Build, Constraints, FormFactor, Objective, PowerDraw, Requirements
+from .classes import BUILD_CLASSES, BuildClass, EdgeKind, EdgeSystem
 from .distill import DistillMode, DistillPlan, DistillRecommendation, DistillSetup, Phase
 from .execution import (
     DEFAULT_CONTEXT_TOKENS,
@@ -39,6 +40,7 @@ from .requests import RecommendRequest, Request
 from .results import (
     CATALOG_GAP,
     Candidate,
+    ClassOption,
     Estimate,
     Finding,
     Line,
@@ -68,6 +70,11 @@ from .training import (
 
 __all__ = [
     "Accessory",
+    "BUILD_CLASSES",
+    "BuildClass",
+    "ClassOption",
+    "EdgeKind",
+    "EdgeSystem",
     "CATALOG_GAP",
     "DEFAULT_CONTEXT_TOKENS",
     "DEFAULT_NEW_TOKENS",

@@ -6,6 +6,7 @@ import math
 from typing import Literal
 
 from .base import Base, NonNegFloat, NonNegInt, Part, PosFloat, PosInt
+from .classes import BuildClass
 from .hardware import Accessory, Chassis, Circuit, Cpu, Dimm, Drive, Gpu, NetworkPart, Psu
 
 Objective = Literal["cost", "speed", "cost-per-token"]
@@ -20,7 +21,7 @@ class Constraints(Base):
     cpus: tuple[str, ...] = ()  # allow-list of CPU ids
     circuit: str | None = None  # None: 120 V/15 A for towers and workstations, rack 208 V/30 A for servers
     circuits: PosInt | None = None  # circuits of that kind per node (None: one named --circuit, or a rack's feeds)
-    max_gpus: PosInt | None = None  # in total, over all nodes
+    max_gpus: NonNegInt | None = None  # in total, over all nodes (0: no GPU builds, CPU-only and edge classes)
     form_factor: FormFactor | None = None  # tower includes workstations
     budget_usd: PosFloat | None = None
     target_tokens_per_s: PosFloat | None = None
@@ -28,6 +29,8 @@ class Constraints(Base):
     multi_node: bool = True
     allow_used: bool = False  # price parts at used-market prices where that is their only price
     as_of: str | None = None  # YYYY-MM-DD the prices are judged against (stale: more than 18 months before)
+    build_class: BuildClass | None = None  # only this class (None: GPU and hybrid builds; cpu with max_gpus 0)
+    offline: bool = False  # air-gapped site: local model store and package mirror in every bill
 
 
 class Build(Base):

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from .base import Base, SizingError
 from .build import FormFactor, Objective
+from .classes import BuildClass
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
 from .rl import Placement
@@ -154,7 +155,9 @@ class RecommendRequest(Request):
     cpus_allowed: tuple[str, ...] = ()
     circuit: Name | None = None
     circuits: int | None = Field(None, gt=0, le=64)
-    max_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
+    max_gpus: int | None = Field(None, ge=0, le=MAX_GPUS)  # 0: CPU-only and edge builds
+    build_class: BuildClass | None = None
+    offline: bool = False
     form_factor: FormFactor | None = None
     target_tokens_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
     objective: Objective = "cost"

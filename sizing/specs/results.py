@@ -6,6 +6,7 @@ from typing import Literal
 
 from .base import Base, NonNegFloat, NonNegInt, PosFloat, PosInt
 from .build import Build, Constraints, PowerDraw, Requirements
+from .classes import BuildClass
 from .execution import Execution
 from .host import HostEstimate
 from .model import Efficiency, ModelSpec
@@ -178,6 +179,37 @@ class Rejection(Base):
     total_price_usd: NonNegFloat | None = None  # the composed build's total (None: not composed, or a part unpriced)
 
 
+class ClassOption(Base):
+    """A CPU-only server or an edge box the recommender proposes: the estimate on it, its bill of materials, what
+    it draws, and its memory layout (CPU-only: sockets, channels populated of the channels there are)."""
+
+    build_class: BuildClass
+    name: str
+    form_factor: str  # rack, tower, embedded, mini-pc, unified
+    estimate: Estimate
+    lines: tuple[Line, ...]
+    subtotal_usd: NonNegFloat
+    unpriced: tuple[str, ...]
+    power_w: PosFloat  # sustained draw at full load
+    noise_dba: PosFloat | None = None
+    ram_bytes: NonNegFloat  # installed memory (edge: the pool)
+    mem_bw_bytes_s: PosFloat  # what decode reads weights at: populated channels x MT/s x 8 B per socket, or the bus
+    n_sockets: NonNegInt = 0
+    channels_populated: NonNegInt = 0
+    channels_total: NonNegInt = 0
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def total_price_usd(self) -> float | None:
+        return None if self.unpriced else self.subtotal_usd
+
+    @property
+    def throughput_tokens_per_s(self) -> float:
+        return self.estimate.throughput_tokens_per_s
+
+
 class Recommendation(Base):
     request: dict
     execution: Execution  # the base execution: one GPU; each option's estimate carries its own split
@@ -190,3 +222,6 @@ class Recommendation(Base):
     fx_rate: PosFloat = 1.0
     fx_date: str | None = None
     fx_source: str | None = None
+    classes: tuple[ClassOption, ...] = ()  # CPU-only and edge builds (recommend/classes.py), ranked best first
+    offline: tuple[str, ...] = ()  # --offline: what an air-gapped site adds, one line each
+    class_notes: tuple[str, ...] = ()  # why a build class has no builds, what a second GPU buys, refusals
