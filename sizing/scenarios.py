@@ -14,6 +14,7 @@ from . import hybrid
 from . import recommend as rec
 from .catalog import Catalog, read_scenarios
 from .modelspec import resolve
+from .recommend.targets import with_targets
 from .specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
@@ -158,9 +159,10 @@ def run(catalog: Catalog, req: Request) -> Estimate:
         return hybrid.run(catalog, req, resolve_execution)
     model, execution = resolve_execution(catalog, req)
     gpu = catalog.gpu(req.gpu)
-    return est.estimate(
+    found = est.estimate(
         model, execution, System.of(gpu, req.n_gpus), catalog.efficiency(execution.engine.id, gpu.gpu_class)
     )
+    return with_targets(found, req.max_ttft_s, req.min_user_tokens_per_s)
 
 
 MAX_WHAT = ("users", "context", "seq-len")
@@ -213,6 +215,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
         form_factor=req.form_factor,
         budget_usd=req.budget / fx.rate if fx and req.budget else req.budget,
         target_tokens_per_s=req.target_tokens_per_s,
+        max_ttft_s=req.max_ttft_s,
+        min_user_tokens_per_s=req.min_user_tokens_per_s,
         objective=req.objective,
         allow_used=req.used,
         as_of=req.as_of or date.today().isoformat(),  # the library entry reads the clock; the core never does

@@ -74,6 +74,17 @@ GpuLayersOpt = typer.Option(
     None, "--gpu-layers", help="Layers on the GPUs with --offload layers (llama.cpp -ngl; default: all that fit)."
 )
 
+# latency targets (`estimate` reports them met or not; `recommend` keeps the builds that meet them: rules/latency.py)
+MaxTtftOpt = typer.Option(
+    None,
+    "--max-ttft-s",
+    help="Most seconds to the first token for one request arriving while the other users decode "
+    "(continuous batching with chunked prefill).",
+)
+MinUserSpeedOpt = typer.Option(
+    None, "--min-user-tokens-per-s", help="Least decode tokens/s each user sees (1 / time per output token)."
+)
+
 COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
 
@@ -164,6 +175,8 @@ def recommend_request(params: dict) -> RecommendRequest:
         max_gpus=p["max_gpus"],
         form_factor=p["form_factor"],
         target_tokens_per_s=p["target_tokens_per_s"],
+        max_ttft_s=p.get("max_ttft_s"),
+        min_user_tokens_per_s=p.get("min_user_tokens_per_s"),
         objective=p["objective"],
         currency=p["currency"],
         **training_fields(p),

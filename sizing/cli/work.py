@@ -32,7 +32,9 @@ from .options import (
     LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
+    MaxTtftOpt,
     MemoryOpt,
+    MinUserSpeedOpt,
     ModelOpt,
     ModeOpt,
     NewTokensOpt,
@@ -109,6 +111,8 @@ def estimate(
     dimms: int | None = DimmsOpt,
     gpu_layers: int | None = GpuLayersOpt,
     threads: int | None = ThreadsOpt,
+    max_ttft_s: float | None = MaxTtftOpt,
+    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -144,6 +148,8 @@ def estimate(
         n_dimms=dimms,
         gpu_layers=gpu_layers,
         threads=threads,
+        max_ttft_s=max_ttft_s,
+        min_user_tokens_per_s=min_user_tokens_per_s,
     )
     if req.task.strip().lower() in RL_ALGOS:
         step = rl.estimate(catalog, req)
@@ -220,6 +226,8 @@ def recommend(
     max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
+    max_ttft_s: float | None = MaxTtftOpt,
+    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
     currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
     used: bool = typer.Option(False, "--used", help="Allow used-market prices (default: new parts, priced new)."),

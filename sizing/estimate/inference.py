@@ -7,6 +7,8 @@ rates (roofline). Every formula names its source.
 
 from __future__ import annotations
 
+import math
+
 from sizing.specs import (
     Efficiency,
     Estimate,
@@ -172,6 +174,35 @@ def mean_step(steps: list[StepTime]) -> StepTime:
     return StepTime(**means, bound="compute" if n_compute * 2 > n else "memory")
 
 
+def loaded_ttft_s(execution: Execution, alone: StepTime, step: StepTime) -> float:
+    """Time to first token of ONE request arriving at a server busy with the other batch-1 users, under continuous
+    batching with chunked prefill (vLLM V1 scheduler and SGLang: every step's token budget, max_num_batched_tokens /
+    chunked_prefill_size = engines.csv prefill_chunk_tokens, takes the running sequences' decode tokens first and
+    fills the rest with prefill chunks, first come first served; vLLM docs "Optimization and Tuning: chunked
+    prefill", SGLang server_args chunked_prefill_size). The queueing model:
+    - the arrival waits for the step in flight to end: half a decode step on average;
+    - it queues behind the other users' prefills: each of the b-1 others runs a cycle of one prefill (S, the prompt
+      alone) and new_tokens decode steps, so prefill work arrives with load rho = (b-1) S / (S + n t_step); the mean
+      wait of an M/D/1 queue (Pollaczek-Khinchine: rho S / (2 (1 - rho))), never more than all b-1 prefills ahead
+      of it (a closed system of b users holds at most b-1 requests in the queue);
+    - its own prefill S runs in chunks of the budget left after the b-1 decode tokens, and each chunk's step also
+      carries those decode tokens: their KV reads, FLOPs and host time add to the chunk (the weights are read once
+      for the mixed batch, so the decode step's weight time does not).
+    With one user it is the prompt alone."""
+    x = execution
+    own = alone.total_s
+    others = x.batch - 1
+    if others <= 0 or own <= 0:
+        return own
+    budget = max(1, x.engine.prefill_chunk_tokens - others)
+    n_chunks = math.ceil(x.prompt_tokens / budget)
+    riders = n_chunks * max(0.0, step.total_s - step.weights_s)
+    cycle = own + max(x.new_tokens, 1) * step.total_s
+    rho = others * own / cycle
+    queue = others * own if rho >= 1 else min(rho * own / (2 * (1 - rho)), others * own)
+    return step.total_s / 2 + queue + own + riders
+
+
 def speed(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency
 ) -> tuple[SpeedEstimate, StepTime, StepTime]:
@@ -196,6 +227,7 @@ def speed(
         e2e_tokens_per_s=x.new_tokens / (t_prefill + t_decode) if x.new_tokens else 0.0,
         time_to_first_token_s=t_prefill if x.prompt_tokens > 0 else t_decode / steps,
         time_to_first_token_one_user_s=alone.total_s if x.prompt_tokens > 0 else t_decode / steps,
+        time_to_first_token_loaded_s=loaded_ttft_s(x, alone, step) if x.prompt_tokens > 0 else t_decode / steps,
         decode_bound=step.bound,
     )
     return speeds, step, pre

@@ -125,6 +125,38 @@ def bigger_circuit(p: Problem, kept: Composer) -> str | None:
     return None
 
 
+def fp8_kv(p: Problem, kept: Composer) -> str | None:
+    """An fp8 KV cache halves the cache bytes a decode step reads and stores (vLLM/SGLang kv_cache_dtype fp8), which
+    shortens decode and the prefills the first token queues behind, and frees memory for users."""
+    x = p.execution
+    if "fp8" not in x.engine.kv_precisions or "fp8" not in p.parts.precisions or x.kv_precision.id == "fp8":
+        return None
+    fp8 = p.parts.precisions["fp8"]
+    if passes(p, kept, execution=x.model_copy(update={"kv_precision": fp8})):
+        return "an fp8 KV cache: --kv-precision fp8"
+    return None
+
+
+def looser_latency(p: Problem, kept: Composer) -> str | None:
+    """What the best build reaches when the latency targets are dropped: the targets a buyer could relax to."""
+    c = p.constraints
+    if c.max_ttft_s is None and c.min_user_tokens_per_s is None:
+        return None
+    best = best_with(p, kept, "speed", max_ttft_s=None, min_user_tokens_per_s=None)
+    if best is None or best.estimate.speed is None:
+        return None
+    s = best.estimate.speed
+    said = []
+    if c.max_ttft_s is not None:
+        said.append(f"--max-ttft-s {s.time_to_first_token_loaded_s:.3g}")
+    if c.min_user_tokens_per_s is not None:
+        said.append(f"--min-user-tokens-per-s {s.decode_tokens_per_s:.3g}")
+    return (
+        f"looser latency targets: {' '.join(said)} is what the fastest passing build "
+        f"({best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id}) reaches"
+    )
+
+
 Relaxation = Callable[[Problem, Composer], str | None]  # `kept`: the first search's picks, builds and estimates
 # In the order they are offered: the cheapest change to the request first.
 RELAXATIONS: dict[str, Relaxation] = {
@@ -135,6 +167,8 @@ RELAXATIONS: dict[str, Relaxation] = {
     "quantization": smaller_quantization,
     "gpus": wider_gpus,
     "circuit": bigger_circuit,
+    "kv_fp8": fp8_kv,
+    "latency": looser_latency,
 }
 # failed rule -> the relaxations that can make it pass
 RELAX_FOR: dict[str, tuple[str, ...]] = {
@@ -148,6 +182,8 @@ RELAX_FOR: dict[str, tuple[str, ...]] = {
     "wall_circuit": ("circuit", "gpus"),
     "psu_capacity": ("circuit", "gpus"),
     "psu_connectors": ("gpus",),
+    "first_token": ("users", "context", "kv_fp8", "gpus", "latency"),
+    "user_speed": ("users", "quantization", "kv_fp8", "gpus", "latency"),
 }
 
 

@@ -46,6 +46,12 @@ def estimate_text(e: Estimate) -> str:
         f"({fmt_rate(s.decode_tokens_per_s_total)} total, {s.decode_bound}-bound), "
         f"end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after {fmt_seconds(s.time_to_first_token_s)}",
     ]
+    if s.time_to_first_token_loaded_s and x.batch > 1:
+        lines.append(
+            f"  one request arriving beside the other {x.batch - 1} users: first token after "
+            f"{fmt_seconds(s.time_to_first_token_loaded_s)} (alone: {fmt_seconds(s.time_to_first_token_one_user_s)})"
+        )
+    lines += [f"Target {'met' if f.ok else 'MISSED'}: {f.message}" for f in e.targets]
     lines += [f"Note: {note}" for note in e.notes]
     if e.launch_command:
         lines += ["", f"Run it: {e.launch_command}"]
@@ -78,6 +84,8 @@ def estimate_json(e: Estimate) -> dict:
         "fits": e.fits,
         "memory": {**estimate_memory_json(e), **host_memory_json(e)},
         "speed": rounded(s.model_dump()) if s else {},
+        "targets": [f.model_dump() for f in e.targets],
+        "targets_met": all(f.ok for f in e.targets),
         "time": {
             "decode_step": rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
             "prefill": rounded(e.prefill.model_dump(), 9) if e.prefill else None,

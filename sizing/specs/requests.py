@@ -70,6 +70,9 @@ class Request(Base):
     n_dimms: int | None = Field(None, gt=0, le=96)  # populated DIMMs over all sockets
     gpu_layers: int | None = Field(None, ge=0, le=10_000)  # llama.cpp -ngl: layers on the GPUs
     threads: int | None = Field(None, gt=0, le=4096)  # CPU threads the engine computes on (default: every core)
+    # latency targets (rules/latency.py): estimate reports whether they are met, recommend keeps builds that meet them
+    max_ttft_s: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
+    min_user_tokens_per_s: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
 
 
 class RecommendRequest(Request):
