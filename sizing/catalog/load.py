@@ -60,6 +60,8 @@ def _load(data_dir: str) -> Catalog:
         circuits=by_id("circuits.csv"),
         trainers=by_id("trainers.csv"),
         cpu_efficiencies=tuple(tables["cpu_efficiency.csv"]),
+        mechanics=tuple(tables["engine_mechanics.csv"]),
+        bands=tuple(tables["bands.csv"]),
         aliases=aliases,
         data_dir=str(root),
     )

@@ -25,6 +25,8 @@ from sizing.specs import (
     Drive,
     Efficiency,
     Engine,
+    EngineMechanics,
+    ErrorBand,
     FxRate,
     Gpu,
     ModelSpec,
@@ -58,9 +60,11 @@ TABLES: dict[str, type[Base]] = {
     "circuits.csv": Circuit,
     "trainers.csv": Trainer,
     "cpu_efficiency.csv": CpuEfficiency,
+    "engine_mechanics.csv": EngineMechanics,
+    "bands.csv": ErrorBand,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv",)
+OPTIONAL_FILES = ("cpu_efficiency.csv", "engine_mechanics.csv", "bands.csv")
 
 
 def default_data_dir() -> Path:

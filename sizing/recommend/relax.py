@@ -125,15 +125,18 @@ def bigger_circuit(p: Problem, kept: Composer) -> str | None:
     return None
 
 
-def fp8_kv(p: Problem, kept: Composer) -> str | None:
-    """An fp8 KV cache halves the cache bytes a decode step reads and stores (vLLM/SGLang kv_cache_dtype fp8), which
-    shortens decode and the prefills the first token queues behind, and frees memory for users."""
+def eight_bit_kv(p: Problem, kept: Composer) -> str | None:
+    """An 8-bit KV cache (fp8 in vLLM/SGLang/TensorRT-LLM kv_cache_dtype, q8_0 in llama.cpp --cache-type-k/-v)
+    halves the cache bytes a decode step reads and stores: it shortens decode and the prefills a first token
+    queues behind, and frees memory for users and context."""
     x = p.execution
-    if "fp8" not in x.engine.kv_precisions or "fp8" not in p.parts.precisions or x.kv_precision.id == "fp8":
+    if (x.kv_precision.weight_bits or 16) <= 8.5:
         return None
-    fp8 = p.parts.precisions["fp8"]
-    if passes(p, kept, execution=x.model_copy(update={"kv_precision": fp8})):
-        return "an fp8 KV cache: --kv-precision fp8"
+    for kv in ("fp8", "q8_0"):
+        if kv in x.engine.kv_precisions and kv in p.parts.precisions:
+            if passes(p, kept, execution=x.model_copy(update={"kv_precision": p.parts.precisions[kv]})):
+                return f"an 8-bit KV cache: --kv-precision {kv}"
+            return None
     return None
 
 
@@ -167,13 +170,13 @@ RELAXATIONS: dict[str, Relaxation] = {
     "quantization": smaller_quantization,
     "gpus": wider_gpus,
     "circuit": bigger_circuit,
-    "kv_fp8": fp8_kv,
+    "kv_8bit": eight_bit_kv,
     "latency": looser_latency,
 }
 # failed rule -> the relaxations that can make it pass
 RELAX_FOR: dict[str, tuple[str, ...]] = {
     "budget": ("budget",),
-    "gpu_memory": ("users", "context", "quantization", "gpus"),
+    "gpu_memory": ("users", "context", "kv_8bit", "quantization", "gpus"),
     "tensor_parallel": ("gpus",),
     "engine_support": ("gpus",),
     "chassis_fit": ("gpus",),
@@ -182,8 +185,8 @@ RELAX_FOR: dict[str, tuple[str, ...]] = {
     "wall_circuit": ("circuit", "gpus"),
     "psu_capacity": ("circuit", "gpus"),
     "psu_connectors": ("gpus",),
-    "first_token": ("users", "context", "kv_fp8", "gpus", "latency"),
-    "user_speed": ("users", "quantization", "kv_fp8", "gpus", "latency"),
+    "first_token": ("users", "context", "kv_8bit", "gpus", "latency"),
+    "user_speed": ("users", "quantization", "kv_8bit", "gpus", "latency"),
 }
 
 

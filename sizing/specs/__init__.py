@@ -51,7 +51,7 @@ from .results import (
     StepTime,
 )
 from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
-from .runtime import Efficiency, Engine, Precision
+from .runtime import Efficiency, Engine, EngineMechanics, ErrorBand, Precision, Speculative, version_key
 from .system import Link, System
 from .training import (
     TRAIN_TASKS,
@@ -84,6 +84,10 @@ __all__ = [
     "Constraints",
     "Cpu",
     "CpuEfficiency",
+    "EngineMechanics",
+    "ErrorBand",
+    "Speculative",
+    "version_key",
     "HOST_OFFLOADS",
     "Host",
     "HostBound",
