@@ -78,7 +78,9 @@ class Catalog(Base):
         engine = self.engines[self._find("engines", base, "engine")]
         rows = sorted((m for m in self.mechanics if m.engine == engine.id), key=lambda m: m.version_key)
         if sep and not version.strip():
-            raise SizingError(f"'{name}' names no version after '@'; write e.g. {engine.id}@{rows[-1].version if rows else '1.0'}")
+            raise SizingError(
+                f"'{name}' names no version after '@'; write e.g. {engine.id}@{rows[-1].version if rows else '1.0'}"
+            )
         if not rows:
             if sep:
                 raise SizingError(f"engine_mechanics.csv has no releases of {engine.id}; drop '@{version}'")

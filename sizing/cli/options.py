@@ -85,6 +85,14 @@ MinUserSpeedOpt = typer.Option(
     None, "--min-user-tokens-per-s", help="Least decode tokens/s each user sees (1 / time per output token)."
 )
 
+# speculative decoding (`estimate`; sizing/estimate/inference.py speculative_token_s)
+SpeculativeOpt = typer.Option(
+    None, "--speculative", help="Speculative decoding: mtp (DeepSeek-V3 MTP), eagle, or draft-model (--draft-model)."
+)
+AcceptanceOpt = typer.Option(None, "--acceptance", help="Speculative: share of drafted tokens kept, e.g. 0.7.")
+DraftTokensOpt = typer.Option(None, "--draft-tokens", help="Speculative: tokens drafted per verify step (default 1).")
+DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-model: the drafter (catalog id or size).")
+
 COUNT_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
 

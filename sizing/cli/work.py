@@ -20,6 +20,9 @@ from sizing.specs import (
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
+    AcceptanceOpt,
+    DraftModelOpt,
+    DraftTokensOpt,
     CpuOpt,
     DataOpt,
     DimmsOpt,
@@ -51,6 +54,7 @@ from .options import (
     SeqLenOpt,
     ShardingOpt,
     SocketsOpt,
+    SpeculativeOpt,
     StudentOpt,
     StudentTaskOpt,
     TaskOpt,
@@ -113,6 +117,10 @@ def estimate(
     threads: int | None = ThreadsOpt,
     max_ttft_s: float | None = MaxTtftOpt,
     min_user_tokens_per_s: float | None = MinUserSpeedOpt,
+    speculative: str | None = SpeculativeOpt,
+    acceptance: float | None = AcceptanceOpt,
+    draft_tokens: int | None = DraftTokensOpt,
+    draft_model: str | None = DraftModelOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -150,6 +158,10 @@ def estimate(
         threads=threads,
         max_ttft_s=max_ttft_s,
         min_user_tokens_per_s=min_user_tokens_per_s,
+        speculative=speculative,
+        acceptance=acceptance,
+        draft_tokens=draft_tokens,
+        draft_model=draft_model,
     )
     if req.task.strip().lower() in RL_ALGOS:
         step = rl.estimate(catalog, req)

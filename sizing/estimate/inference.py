@@ -21,7 +21,7 @@ from sizing.specs import (
     System,
 )
 
-from . import shapes
+from . import bands, shapes
 from .comm import allreduce_s, hops_s
 from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
 from .launch import launch_command
@@ -174,6 +174,33 @@ def mean_step(steps: list[StepTime]) -> StepTime:
     return StepTime(**means, bound="compute" if n_compute * 2 > n else "memory")
 
 
+def tokens_per_verify_step(acceptance: float, n_draft: int) -> float:
+    """Expected tokens one verify step emits when each of n drafted tokens is kept with probability a (independent):
+    (1 - a^(n+1)) / (1 - a) (Leviathan, Kalman and Matias 2023, "Fast Inference from Transformers via Speculative
+    Decoding", eq. 1)."""
+    if acceptance >= 1:
+        return n_draft + 1.0
+    return (1 - acceptance ** (n_draft + 1)) / (1 - acceptance)
+
+
+def speculative_token_s(
+    model: ModelSpec, execution: Execution, system: System, eff: Efficiency, context_tokens: float, plain: StepTime
+) -> float:
+    """Seconds per emitted token per sequence with speculative decoding: n draft steps at c x a decode step
+    (Leviathan et al. 2023 §3.3, c = Speculative.draft_cost), then one verify step over n + 1 tokens per sequence
+    (the weights read once at that many tokens, MoE experts touched for all of them; FLOPs for all; the cache read
+    once per sequence, as flash-decoding kernels attend every query of a sequence in one pass), divided by the
+    expected tokens kept per step."""
+    spec = execution.speculative
+    assert spec is not None
+    n = spec.n_draft
+    wide = decode_step(
+        model, execution.model_copy(update={"batch": execution.batch * (n + 1)}), system, eff, context_tokens
+    )
+    verify = step_time(execution.engine, wide.weights_s + plain.kv_s, wide.compute_s, plain.host_s) + wide.comm_s
+    return (verify + n * spec.draft_cost * plain.total_s) / tokens_per_verify_step(spec.acceptance, n)
+
+
 def loaded_ttft_s(execution: Execution, alone: StepTime, step: StepTime) -> float:
     """Time to first token of ONE request arriving at a server busy with the other batch-1 users, under continuous
     batching with chunked prefill (vLLM V1 scheduler and SGLang: every step's token budget, max_num_batched_tokens /
@@ -217,7 +244,14 @@ def speed(
         for i in range(DECODE_SAMPLES)
     ]
     step = mean_step(samples)
-    t_decode = sum(s.total_s * steps / DECODE_SAMPLES for s in samples)
+    if x.speculative is None:
+        t_decode = sum(s.total_s * steps / DECODE_SAMPLES for s in samples)
+    else:
+        contexts = [x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES for i in range(DECODE_SAMPLES)]
+        t_decode = sum(
+            speculative_token_s(model, x, system, eff, c, s) * steps / DECODE_SAMPLES
+            for c, s in zip(contexts, samples, strict=True)
+        )
     decode_rate = steps / t_decode
     t_prefill = pre.total_s
     speeds = SpeedEstimate(
@@ -229,6 +263,9 @@ def speed(
         time_to_first_token_one_user_s=alone.total_s if x.prompt_tokens > 0 else t_decode / steps,
         time_to_first_token_loaded_s=loaded_ttft_s(x, alone, step) if x.prompt_tokens > 0 else t_decode / steps,
         decode_bound=step.bound,
+        tokens_per_step=(
+            tokens_per_verify_step(x.speculative.acceptance, x.speculative.n_draft) if x.speculative else 1.0
+        ),
     )
     return speeds, step, pre
 
@@ -252,7 +289,7 @@ def estimate(model: ModelSpec, execution: Execution, system: System, eff: Effici
     mem = memory(model, execution, system)
     said, legal = notes(model, execution, system)
     speeds, step, pre = speed(model, execution, system, eff)
-    return Estimate(
+    found = Estimate(
         fits=mem.fits and legal,
         model=model,
         execution=execution,
@@ -265,3 +302,4 @@ def estimate(model: ModelSpec, execution: Execution, system: System, eff: Effici
         notes=tuple(said),
         launch_command=launch_command(model, execution),
     )
+    return bands.apply(found)

@@ -11,6 +11,7 @@ from .build import FormFactor, Objective
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
 from .rl import Placement
+from .runtime import SpeculativeMethod
 from .training import LoraTargets, Optimizer, Recompute, Sharding
 
 StudentTask = Literal["full-finetune", "lora", "qlora"]
@@ -73,6 +74,11 @@ class Request(Base):
     # latency targets (rules/latency.py): estimate reports whether they are met, recommend keeps builds that meet them
     max_ttft_s: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
     min_user_tokens_per_s: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
+    # speculative decoding (estimate/inference.py speculative_token_s)
+    speculative: SpeculativeMethod | None = None
+    acceptance: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)  # share of draft tokens kept
+    draft_tokens: int | None = Field(None, gt=0, le=64)  # tokens drafted per verify step (default 1)
+    draft_model: Name | None = None  # --speculative draft-model: the drafter
 
 
 class RecommendRequest(Request):
