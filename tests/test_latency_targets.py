@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +14,6 @@ from sizing import scenarios
 from sizing.estimate.inference import loaded_ttft_s
 from sizing.rules.latency import targets, ttft_finding, user_speed_finding
 from sizing.specs import RecommendRequest, Request, StepTime
-
-from cli_run import run_main
 
 
 def step(total: float, weights: float) -> StepTime:

@@ -21,11 +21,11 @@ from sizing.specs import (
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
     AcceptanceOpt,
-    DraftModelOpt,
-    DraftTokensOpt,
     CpuOpt,
     DataOpt,
     DimmsOpt,
+    DraftModelOpt,
+    DraftTokensOpt,
     EngineOpt,
     EpochsOpt,
     GpuLayersOpt,

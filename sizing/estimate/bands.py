@@ -5,7 +5,7 @@ which is wider, for an engine whose factors are borrowed). The catalog attaches 
 
 from __future__ import annotations
 
-from sizing.specs import Efficiency, Estimate, ErrorBand
+from sizing.specs import Efficiency, ErrorBand, Estimate
 
 
 def _band(eff: Efficiency, metric: str) -> ErrorBand | None:
