@@ -2,6 +2,7 @@
 
     python benchmarks/calibrate.py            # prints the fit; --write replaces data/efficiency.csv
     python benchmarks/calibrate.py --annotate # refills version, copied_from, provenance without refitting
+    python benchmarks/calibrate.py --cross-validate [--write]  # leave one GPU / one engine out; --write: bands.csv
 
 The estimator's physics (bytes, FLOPs, bandwidth, peaks) is fixed; only seven factors per (engine, GPU class) are fitted
 by least squares on log(predicted / measured) over speed rows (trust=suspect rows excluded). Each engine gets an
@@ -19,6 +20,7 @@ import csv
 import math
 import re
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measured import MEASURED, Case, load_cases, predict  # noqa: E402
 
 from sizing import catalog as cat  # noqa: E402
-from sizing.specs import Efficiency, Engine  # noqa: E402
+from sizing.specs import Efficiency, Engine, ErrorBand  # noqa: E402
 
 PARAMS = ("bw_eff", "quant_bw_eff", "layer_overhead_s", "kv_traffic", "mm_eff", "quant_mm_eff", "attn_eff")
 PRIOR = np.array([0.8, 0.6, 100e-6, 1.0, 0.5, 0.8, 0.3])
@@ -161,27 +163,198 @@ def fit_rows(usable: list[Case]) -> dict[tuple[str, str], Efficiency]:
     return out
 
 
-def cross_validate() -> None:
-    """Leave-one-GPU-out: how well the fitted factors predict a GPU the fit never saw."""
-    import statistics
+# measured.csv metric -> the band it informs (data/bands.csv `metric`) and the sign of its log error on a rate
+GROUP = {
+    "decode_tokens_per_s": ("decode", 1),
+    "e2e_tokens_per_s": ("decode", 1),
+    "output_tokens_per_s": ("decode", 1),
+    "prefill_tokens_per_s": ("prefill", 1),
+    "time_to_first_token_s": ("prefill", -1),  # a time: its rate is the inverse
+}
+BAND_LO, BAND_HI = 0.10, 0.90  # the percentiles of measured / estimated a band spans
 
-    catalog = cat.load()
-    usable = usable_cases(catalog)
-    print(f"{'held-out GPU':18} {'metric':22} {'rows':>5} {'median APE %':>13}")
+
+@dataclass(frozen=True)
+class Held:
+    """One held-out row's prediction: which cross-validation, what was held out, and log(measured / estimated) of
+    the row's rate (a time is inverted)."""
+
+    basis: str
+    held: str
+    engine: str
+    gpu_class: str
+    group: str
+    log_ratio: float
+
+
+def held_ratio(case: Case, eff: Efficiency) -> float:
+    group, sign = GROUP[case.metric]
+    return sign * math.log(case.value / predict(case, eff))
+
+
+def fit_start(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weight: float, start: np.ndarray):
+    """fit() started at `start` (a nearby fit) rather than at the prior: the same optimum, reached in fewer steps."""
+    from scipy.optimize import least_squares
+
+    def fun(logx: np.ndarray) -> np.ndarray:
+        x = np.exp(logx)
+        return np.concatenate([residuals(cases, x, engine, gpu_class), weight * (logx - np.log(prior))])
+
+    x0 = np.clip(start, LOWER * 1.01, UPPER * 0.99)
+    result = least_squares(fun, np.log(x0), bounds=(np.log(LOWER), np.log(UPPER)), loss="soft_l1", f_scale=0.2)
+    return np.exp(result.x)
+
+
+def leave_one_gpu_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
+    """Each GPU's rows predicted by factors fitted without them: the engine's '*' row refitted without the GPU
+    (started at the full fit), and the GPU's class row refitted on the rest of its class with that as prior."""
+    out: list[Held] = []
+    full = {(e.engine, e.gpu_class): factors(e) for e in catalog.efficiencies if e.n_rows}
     for gpu in sorted({c.gpu.id for c in usable}):
         held = [c for c in usable if c.gpu.id == gpu]
-        effs = fit_rows([c for c in usable if c.gpu.id != gpu])
-        for metric in sorted({c.metric for c in held}):
-            errs = []
-            for case in (c for c in held if c.metric == metric):
-                eff = effs.get((case.execution.engine.id, case.gpu.gpu_class)) or effs.get(
-                    (case.execution.engine.id, "*")
+        for engine in sorted({c.execution.engine.id for c in held}):
+            rest = [c for c in usable if c.execution.engine.id == engine and c.gpu.id != gpu]
+            mine = [c for c in held if c.execution.engine.id == engine]
+            if not rest:
+                continue  # the engine's only GPU: nothing to fit on (leave-one-engine-out covers it)
+            x_all = fit_start(rest, engine, "*", PRIOR, 0.05, full.get((engine, "*"), PRIOR))
+            gpu_class = mine[0].gpu.gpu_class
+            eff = make_eff(engine, "*", x_all, len(rest), "")
+            sub = class_cases(rest).get(gpu_class)
+            if sub and (engine, gpu_class) in full:
+                x = fit_start(sub, engine, gpu_class, x_all, PRIOR_WEIGHT, full[(engine, gpu_class)])
+                eff = make_eff(engine, gpu_class, x, len(sub), "")
+            out += [
+                Held("leave-one-gpu-out", gpu, engine, gpu_class, GROUP[c.metric][0], held_ratio(c, eff)) for c in mine
+            ]
+            print(f"  held out {gpu:18} {engine:13} {len(mine):4} rows", file=sys.stderr, flush=True)
+    return out
+
+
+def leave_one_engine_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
+    """Each engine's rows predicted by one set of factors fitted on the other engines' rows pooled (their own
+    mechanics, engines.csv and engine_mechanics.csv, stay): how far an engine the fit never saw is from the rest."""
+    out: list[Held] = []
+    start = np.exp(np.mean([np.log(factors(e)) for e in catalog.efficiencies if e.n_rows and e.gpu_class == "*"], 0))
+    for engine in sorted({c.execution.engine.id for c in usable}):
+        rest = [c for c in usable if c.execution.engine.id != engine]
+        mine = [c for c in usable if c.execution.engine.id == engine]
+        x = fit_start(rest, engine, "*", PRIOR, 0.05, start)
+        eff = make_eff(engine, "*", x, len(rest), "")
+        out += [
+            Held("leave-one-engine-out", engine, engine, c.gpu.gpu_class, GROUP[c.metric][0], held_ratio(c, eff))
+            for c in mine
+        ]
+        print(f"  held out engine {engine:13} {len(mine):4} rows", file=sys.stderr, flush=True)
+    return out
+
+
+def memory_errors(catalog: cat.Catalog) -> list[Held]:
+    """Peak-memory rows: the memory model has no fitted factor, so its held-out error is its calibration error."""
+    cases, _ = load_cases(catalog)
+    out = []
+    for c in cases:
+        if c.metric == "peak_memory" and c.trust != "suspect":
+            ratio = math.log(c.value / predict(c, catalog.efficiency(c.execution.engine.id, c.gpu.gpu_class)))
+            out.append(Held("calibration", c.gpu.id, c.execution.engine.id, c.gpu.gpu_class, "memory", ratio))
+    return out
+
+
+def ape(log_ratio: float) -> float:
+    """|estimated - measured| / measured in % from log(measured / estimated)."""
+    return abs(math.exp(-log_ratio) - 1) * 100
+
+
+def table(rows: list[Held], key: str, title: str) -> list[str]:
+    """Median APE per `key` ('engine' or 'gpu_class') and band group, as text lines."""
+    import statistics
+
+    lines = [title, f"{key:14} {'metric':8} {'rows':>5} {'median APE %':>13} {'p10 ratio':>10} {'p90 ratio':>10}"]
+    for k in sorted({getattr(r, key) for r in rows}):
+        for group in ("decode", "prefill", "memory"):
+            vals = [r.log_ratio for r in rows if getattr(r, key) == k and r.group == group]
+            if vals:
+                lo, hi = np.quantile(vals, [BAND_LO, BAND_HI])
+                lines.append(
+                    f"{k:14} {group:8} {len(vals):5} {statistics.median(ape(v) for v in vals):13.1f} "
+                    f"{math.exp(lo):10.3f} {math.exp(hi):10.3f}"
                 )
-                if eff is None:
-                    continue
-                errs.append(abs(predict(case, eff) - case.value) / case.value * 100)
-            if errs:
-                print(f"{gpu:18} {metric:22} {len(errs):5} {statistics.median(errs):13.1f}")
+    return lines
+
+
+def band_rows(catalog: cat.Catalog, held: list[Held], today: str) -> list[ErrorBand]:
+    """data/bands.csv: for each measured engine a '*' row per metric and a row per GPU class with at least MIN_ROWS
+    held-out rows (leave-one-GPU-out; memory: calibration); for each engine whose factors are borrowed, the pooled
+    leave-one-engine-out rows of every engine (the error of predicting an engine no fit has seen)."""
+    import statistics
+
+    def band(engine: str, gpu_class: str, group: str, vals: list[float], basis: str, what: str) -> ErrorBand:
+        lo, hi = np.quantile(vals, [BAND_LO, BAND_HI])
+        return ErrorBand(
+            id=f"{engine}.{'any' if gpu_class == '*' else gpu_class}.{group}",
+            engine=engine,
+            gpu_class=gpu_class,
+            metric=group,
+            lo_ratio=round(min(1.0, math.exp(lo)), 4),
+            hi_ratio=round(max(1.0, math.exp(hi)), 4),
+            median_ape_pct=round(statistics.median(ape(v) for v in vals), 2),
+            n_rows=len(vals),
+            basis=basis,
+            source=f"benchmarks/calibrate.py --cross-validate --write on measured.csv, {what}, {today}",
+        )
+
+    out: list[ErrorBand] = []
+    logo = [r for r in held if r.basis in ("leave-one-gpu-out", "calibration")]
+    for engine in sorted({r.engine for r in logo}):
+        for group in ("decode", "prefill", "memory"):
+            mine = [r for r in logo if r.engine == engine and r.group == group]
+            if not mine:
+                continue
+            basis = mine[0].basis
+            out.append(band(engine, "*", group, [r.log_ratio for r in mine], basis, f"{engine}'s {basis} rows"))
+            for gpu_class in sorted({r.gpu_class for r in mine}):
+                sub = [r.log_ratio for r in mine if r.gpu_class == gpu_class]
+                if len(sub) >= MIN_ROWS and len({r.gpu_class for r in mine}) > 1:
+                    out.append(band(engine, gpu_class, group, sub, basis, f"{engine}'s {basis} rows on {gpu_class}"))
+    loeo = [r for r in held if r.basis == "leave-one-engine-out"]
+    measured = {r.engine for r in loeo}
+    for engine in sorted(e.id for e in catalog.engines.values() if e.id not in measured):
+        for group in ("decode", "prefill"):
+            vals = [r.log_ratio for r in loeo if r.group == group]
+            if vals:
+                what = f"every engine's leave-one-engine-out rows pooled ({engine} has borrowed factors)"
+                out.append(band(engine, "*", group, vals, "leave-one-engine-out", what))
+    return out
+
+
+def write_bands(path: Path, rows: list[ErrorBand]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(list(ErrorBand.COLUMNS))
+        for b in rows:
+            writer.writerow([getattr(b, ErrorBand.COLUMNS[c].field) for c in ErrorBand.COLUMNS])
+
+
+def cross_validate(write_file: bool) -> None:
+    """Leave one GPU out and leave one engine out: how well refitted factors predict rows the fit never saw.
+    Prints both tables (median APE and the 10th/90th percentile of measured / estimated, per engine and per GPU
+    class); with --write, data/bands.csv from them."""
+    catalog = cat.load()
+    usable = usable_cases(catalog)
+    logo = leave_one_gpu_out(catalog, usable)
+    loeo = leave_one_engine_out(catalog, usable)
+    memory = memory_errors(catalog)
+    for lines in (
+        table(logo + memory, "engine", "leave-one-GPU-out, per engine (memory: not fitted, calibration error)"),
+        table(logo + memory, "gpu_class", "leave-one-GPU-out, per GPU class"),
+        table(loeo, "engine", "leave-one-engine-out, per held-out engine (factors fitted on the other engines)"),
+        table(loeo, "gpu_class", "leave-one-engine-out, per GPU class"),
+    ):
+        print("\n".join(lines) + "\n")
+    if write_file:
+        path = Path(catalog.data_dir) / "bands.csv"
+        write_bands(path, band_rows(catalog, logo + loeo + memory, date.today().isoformat()))
+        print(f"wrote {path} (from {MEASURED})")
 
 
 def usable_cases(catalog: cat.Catalog) -> list[Case]:
@@ -300,11 +473,12 @@ def main() -> None:
     parser.add_argument(
         "--cross-validate",
         action="store_true",
-        help="leave one GPU out: fit without it, print the error on its rows (generalisation)",
+        help="leave one GPU out and one engine out: refit without them, print the error on their rows; with "
+        "--write, write data/bands.csv (the uncertainty bands) from it",
     )
     args = parser.parse_args()
     if args.cross_validate:
-        cross_validate()
+        cross_validate(args.write)
         return
     catalog = cat.load()
     usable = usable_cases(catalog)

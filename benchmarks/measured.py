@@ -31,6 +31,10 @@ METRICS = (
 )
 GPT_FAST_NEW_TOKENS = 200  # gpt-fast generate.py default max_new_tokens
 TRT_MAX_BATCH = 2048  # TensorRT-LLM default max_batch_size, for rows whose batch is "max load"
+# the engine release a source measured (data/engine_mechanics.csv picks its defaults): xiongjie-llama3-2024 ran a
+# llama-bench build of about May 2024 (its notes), after b2771 (2024-04-30) and before b3268 (2024-07-01): every
+# build in that range splits by layer with flash attention off
+ENGINE_RELEASE = {"xiongjie-llama3-2024": "b3000"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ def load_cases(catalog: Catalog, path: Path = MEASURED) -> tuple[list[Case], lis
             continue
         try:
             precision = catalog.precision(row.precision)
-            engine = catalog.engine(row.engine)
+            release = ENGINE_RELEASE.get(row.source_key)
+            engine = catalog.engine(f"{row.engine}@{release}" if release else row.engine)
             kv = catalog.precision(
                 row.kv_precision if isinstance(row.kv_precision, str) else engine.default_kv_precision
             )

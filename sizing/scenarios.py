@@ -14,6 +14,7 @@ from . import hybrid
 from . import recommend as rec
 from .catalog import Catalog, read_scenarios
 from .modelspec import resolve
+from .recommend.targets import with_targets
 from .specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_NEW_TOKENS,
@@ -30,6 +31,7 @@ from .specs import (
     RecommendRequest,
     Request,
     SizingError,
+    Speculative,
     System,
     Training,
 )
@@ -69,6 +71,34 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         batch=req.batch,
         prompt_tokens=prompt,
         new_tokens=new,
+        speculative=speculative_of(catalog, req, model),
+    )
+
+
+def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculative | None:
+    """--speculative mtp|eagle|draft-model --acceptance a [--draft-tokens n] [--draft-model M]: the drafter's cost
+    per draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE draft with
+    one extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing the
+    embedding and head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's decode
+    is bound by its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes)."""
+    if req.speculative is None:
+        if req.acceptance is not None or req.draft_model is not None or req.draft_tokens is not None:
+            raise SizingError("--acceptance, --draft-tokens and --draft-model need --speculative mtp|eagle|draft-model")
+        return None
+    if req.acceptance is None:
+        raise SizingError("--speculative needs --acceptance, the share of draft tokens kept (e.g. 0.7)")
+    if req.speculative == "draft-model":
+        if req.draft_model is None:
+            raise SizingError("--speculative draft-model needs --draft-model (a catalog id or size, e.g. llama-3.2-1b)")
+        draft = resolve(req.draft_model, catalog)
+        precision = catalog.precision(req.precision)
+        cost = est.shapes.decode_weight_bytes(draft, precision, 1) / est.shapes.decode_weight_bytes(model, precision, 1)
+    else:
+        if req.draft_model is not None:
+            raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
+        cost = 1 / model.n_layers
+    return Speculative(
+        method=req.speculative, acceptance=req.acceptance, n_draft=req.draft_tokens or 1, draft_cost=cost
     )
 
 
@@ -168,9 +198,10 @@ def run(catalog: Catalog, req: Request) -> Estimate:
         return hybrid.run(catalog, req, resolve_execution)
     model, execution = resolve_execution(catalog, req)
     gpu = catalog.gpu(req.gpu)
-    return est.estimate(
+    found = est.estimate(
         model, execution, System.of(gpu, req.n_gpus), catalog.efficiency(execution.engine.id, gpu.gpu_class)
     )
+    return with_targets(found, req.max_ttft_s, req.min_user_tokens_per_s)
 
 
 MAX_WHAT = ("users", "context", "seq-len")
@@ -223,6 +254,8 @@ def constraints_of(catalog: Catalog, req: RecommendRequest) -> Constraints:
         form_factor=req.form_factor,
         budget_usd=req.budget / fx.rate if fx and req.budget else req.budget,
         target_tokens_per_s=req.target_tokens_per_s,
+        max_ttft_s=req.max_ttft_s,
+        min_user_tokens_per_s=req.min_user_tokens_per_s,
         objective=req.objective,
         allow_used=req.used,
         as_of=req.as_of or date.today().isoformat(),  # the library entry reads the clock; the core never does

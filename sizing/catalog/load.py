@@ -68,6 +68,8 @@ def _load(data_dir: str) -> Catalog:
         cpu_efficiencies=tuple(tables["cpu_efficiency.csv"]),
         accessories=by_id("accessories.csv"),
         systems=by_id("systems.csv"),
+        mechanics=tuple(tables["engine_mechanics.csv"]),
+        bands=tuple(tables["bands.csv"]),
         aliases=aliases,
         data_dir=str(root),
     )

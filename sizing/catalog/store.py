@@ -17,6 +17,8 @@ from sizing.specs import (
     EdgeSystem,
     Efficiency,
     Engine,
+    EngineMechanics,
+    ErrorBand,
     FxRate,
     Gpu,
     ModelSpec,
@@ -25,6 +27,7 @@ from sizing.specs import (
     Psu,
     SizingError,
     Trainer,
+    version_key,
 )
 
 
@@ -46,6 +49,8 @@ class Catalog(Base):
     cpu_efficiencies: tuple[CpuEfficiency, ...] = ()  # data/cpu_efficiency.csv (optional file)
     accessories: dict[str, Accessory] = {}  # data/accessories.csv (optional file): coolers, rails, NVLink bridges
     systems: dict[str, EdgeSystem] = {}  # data/systems.csv: edge boxes sold whole (optional file)
+    mechanics: tuple[EngineMechanics, ...] = ()  # data/engine_mechanics.csv (optional file): defaults per release
+    bands: tuple[ErrorBand, ...] = ()  # data/bands.csv (optional file): cross-validated error per engine and class
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 
@@ -71,7 +76,29 @@ class Catalog(Base):
         return self.gpus[self._find("gpus", name, "GPU")]
 
     def engine(self, name: str) -> Engine:
-        return self.engines[self._find("engines", name, "engine")]
+        """An engine by id or alias; `llama.cpp@b3000` takes the defaults of that release (engine_mechanics.csv: the
+        newest row not after it), a bare name those of the newest release the file lists."""
+        base, sep, version = name.partition("@")
+        engine = self.engines[self._find("engines", base, "engine")]
+        rows = sorted((m for m in self.mechanics if m.engine == engine.id), key=lambda m: m.version_key)
+        if sep and not version.strip():
+            raise SizingError(
+                f"'{name}' names no version after '@'; write e.g. {engine.id}@{rows[-1].version if rows else '1.0'}"
+            )
+        if not rows:
+            if sep:
+                raise SizingError(f"engine_mechanics.csv has no releases of {engine.id}; drop '@{version}'")
+            return engine
+        chosen = rows[-1]
+        if sep:
+            older = [m for m in rows if m.version_key <= version_key(version)]
+            if not older:
+                raise SizingError(
+                    f"{engine.id}@{version} is older than any release in engine_mechanics.csv (first: "
+                    f"{rows[0].version}); pick {rows[0].version} or later"
+                )
+            chosen = older[-1]
+        return with_mechanics(engine, chosen, version.strip() if sep else chosen.version)
 
     def trainer(self, name: str) -> Trainer:
         return self.trainers[self._find("trainers", name, "trainer")]
@@ -97,7 +124,7 @@ class Catalog(Base):
         the load check guarantees exactly one per family in precisions.csv)."""
         for engine in self.engines.values():
             if family in engine.default_for_families:
-                return engine
+                return self.engine(engine.id)  # the current release's defaults (engine_mechanics.csv)
         raise SizingError(f"no engine in engines.csv is the default for '{family}' weights; name one with --engine")
 
     def cpu(self, name: str) -> Cpu:
@@ -129,8 +156,20 @@ class Catalog(Base):
         by_key = {(e.engine, e.gpu_class): e for e in self.efficiencies}
         for key in ((engine, gpu_class), (engine, "*")):
             if key in by_key:
-                return by_key[key]
+                return by_key[key].model_copy(update={"band": self.band(engine, gpu_class)})
         raise SizingError(f"no efficiency factors for engine '{engine}' in efficiency.csv; add a row for it")
+
+    def band(self, engine: str, gpu_class: str) -> tuple[ErrorBand, ...]:
+        """The cross-validated error bands for an engine on a GPU class: per metric, the class row, else the '*' row."""
+        out = []
+        for metric in ("decode", "prefill", "memory"):
+            rows: dict[str, ErrorBand] = {
+                b.gpu_class: b for b in self.bands if b.engine == engine and b.metric == metric
+            }
+            found = rows.get(gpu_class) or rows.get("*")
+            if found is not None:
+                out.append(found)
+        return tuple(out)
 
     def cpu_efficiency(self, engine: str) -> CpuEfficiency:
         """The engine's CPU-side factors (data/cpu_efficiency.csv)."""
@@ -145,3 +184,19 @@ class Catalog(Base):
 
     def dimm(self, name: str) -> Dimm:
         return self._lookup_plain("dimms", name, "memory (DIMM)")
+
+
+def with_mechanics(engine: Engine, m: EngineMechanics, version: str) -> Engine:
+    """The engine as release `version` runs it by default: flash attention on means the score matrix is never
+    materialised; `row` split (llama.cpp before 2024) shards matrices like tensor parallel."""
+    return engine.model_copy(
+        update={
+            "version": version,
+            "attn_scores_materialized": not m.flash_attn_default,
+            "split": "tensor" if m.split_default in ("tensor", "row") else "layer",
+            "cuda_graphs": m.cuda_graphs,
+            "kernels_per_layer": m.kernels_per_layer,
+            "dispatch_s_per_kernel": m.dispatch_s_per_kernel,
+            "mechanics_unconfirmed": m.unconfirmed,
+        }
+    )

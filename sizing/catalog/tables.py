@@ -27,7 +27,9 @@ from sizing.specs import (
     EdgeSystem,
     Efficiency,
     Engine,
+    EngineMechanics,
     EngineSupport,
+    ErrorBand,
     FxRate,
     Gpu,
     ModelSpec,
@@ -64,9 +66,18 @@ TABLES: dict[str, type[Base]] = {
     "accessories.csv": Accessory,
     "engine_support.csv": EngineSupport,
     "systems.csv": EdgeSystem,
+    "engine_mechanics.csv": EngineMechanics,
+    "bands.csv": ErrorBand,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
-OPTIONAL_FILES = ("cpu_efficiency.csv", "accessories.csv", "engine_support.csv", "systems.csv")
+OPTIONAL_FILES = (
+    "cpu_efficiency.csv",
+    "accessories.csv",
+    "engine_support.csv",
+    "systems.csv",
+    "engine_mechanics.csv",
+    "bands.csv",
+)
 
 
 def default_data_dir() -> Path:

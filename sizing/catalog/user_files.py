@@ -45,6 +45,8 @@ SCENARIO_COLUMNS = (
     "n_dimms",
     "gpu_layers",
     "threads",
+    "max_ttft_s",
+    "min_user_tokens_per_s",
 )
 SCENARIO_TEXT = (
     "model",
@@ -62,7 +64,12 @@ SCENARIO_TEXT = (
     "cpu",
     "memory",
 )
-SCENARIO_FRACTIONAL = ("tokens", "epochs")  # the only columns that need not be whole numbers
+SCENARIO_FRACTIONAL = (
+    "tokens",
+    "epochs",
+    "max_ttft_s",
+    "min_user_tokens_per_s",
+)  # the only columns that need not be whole numbers
 _BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}
 
 

@@ -109,6 +109,25 @@ OfflineOpt = typer.Option(
 DURATION_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)")
 
+# latency targets (`estimate` reports them met or not; `recommend` keeps the builds that meet them: rules/latency.py)
+MaxTtftOpt = typer.Option(
+    None,
+    "--max-ttft-s",
+    help="Most seconds to the first token for one request arriving while the other users decode "
+    "(continuous batching with chunked prefill).",
+)
+MinUserSpeedOpt = typer.Option(
+    None, "--min-user-tokens-per-s", help="Least decode tokens/s each user sees (1 / time per output token)."
+)
+
+# speculative decoding (`estimate`; sizing/estimate/inference.py speculative_token_s)
+SpeculativeOpt = typer.Option(
+    None, "--speculative", help="Speculative decoding: mtp (DeepSeek-V3 MTP), eagle, or draft-model (--draft-model)."
+)
+AcceptanceOpt = typer.Option(None, "--acceptance", help="Speculative: share of drafted tokens kept, e.g. 0.7.")
+DraftTokensOpt = typer.Option(None, "--draft-tokens", help="Speculative: tokens drafted per verify step (default 1).")
+DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-model: the drafter (catalog id or size).")
+
 
 def parse_duration(text: str, option: str) -> float:
     """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w)."""
@@ -210,6 +229,8 @@ def recommend_request(params: dict) -> RecommendRequest:
         max_gpus=p["max_gpus"],
         form_factor=p["form_factor"],
         target_tokens_per_s=p["target_tokens_per_s"],
+        max_ttft_s=p.get("max_ttft_s"),
+        min_user_tokens_per_s=p.get("min_user_tokens_per_s"),
         objective=p["objective"],
         currency=p["currency"],
         build_class=p.get("build_class"),

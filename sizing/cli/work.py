@@ -20,12 +20,15 @@ from sizing.specs import (
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
+    AcceptanceOpt,
     BuildClassOpt,
     CheckpointEveryOpt,
     CpuOpt,
     DataOpt,
     DeadlineOpt,
     DimmsOpt,
+    DraftModelOpt,
+    DraftTokensOpt,
     EngineOpt,
     EpochsOpt,
     EpOpt,
@@ -37,7 +40,9 @@ from .options import (
     LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
+    MaxTtftOpt,
     MemoryOpt,
+    MinUserSpeedOpt,
     ModelOpt,
     ModeOpt,
     NewTokensOpt,
@@ -55,6 +60,7 @@ from .options import (
     SeqLenOpt,
     ShardingOpt,
     SocketsOpt,
+    SpeculativeOpt,
     StudentOpt,
     StudentTaskOpt,
     TaskOpt,
@@ -119,6 +125,12 @@ def estimate(
     dimms: int | None = DimmsOpt,
     gpu_layers: int | None = GpuLayersOpt,
     threads: int | None = ThreadsOpt,
+    max_ttft_s: float | None = MaxTtftOpt,
+    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
+    speculative: str | None = SpeculativeOpt,
+    acceptance: float | None = AcceptanceOpt,
+    draft_tokens: int | None = DraftTokensOpt,
+    draft_model: str | None = DraftModelOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -154,6 +166,12 @@ def estimate(
         n_dimms=dimms,
         gpu_layers=gpu_layers,
         threads=threads,
+        max_ttft_s=max_ttft_s,
+        min_user_tokens_per_s=min_user_tokens_per_s,
+        speculative=speculative,
+        acceptance=acceptance,
+        draft_tokens=draft_tokens,
+        draft_model=draft_model,
     )
     if req.task.strip().lower() in RL_ALGOS:
         step = rl.estimate(catalog, req)
@@ -236,6 +254,8 @@ def recommend(
     offline: bool = OfflineOpt,
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
+    max_ttft_s: float | None = MaxTtftOpt,
+    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
     currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
     used: bool = typer.Option(False, "--used", help="Allow used-market prices (default: new parts, priced new)."),

@@ -7,6 +7,8 @@ rates (roofline). Every formula names its source.
 
 from __future__ import annotations
 
+import math
+
 from sizing.specs import (
     Efficiency,
     Estimate,
@@ -19,7 +21,7 @@ from sizing.specs import (
     System,
 )
 
-from . import shapes
+from . import bands, shapes
 from .comm import allreduce_s, hops_s
 from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
 from .launch import launch_command
@@ -33,7 +35,7 @@ from .parallel import (
     tp_problem,
     tp_state_share,
 )
-from .roofline import mm_eff, peak_flops, step_time, weight_eff
+from .roofline import layer_overhead_s, mm_eff, peak_flops, step_time, weight_eff
 
 DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise linear in c
 
@@ -113,7 +115,7 @@ def decode_step(
     if lw > 1:
         comm = hops_s(system.gpu_link, lw - 1, message)
     comm += hops_s(system.node_link, system.n_nodes - 1, message)
-    t_host = model.n_layers * eff.layer_overhead_s
+    t_host = model.n_layers * layer_overhead_s(x.engine, eff)
     total = step_time(x.engine, t_weights + t_kv, t_comp, t_host) + comm
     return StepTime(
         total_s=total,
@@ -143,7 +145,7 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
     w_bytes = shapes.decode_weight_bytes(model, x.precision, tokens) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
-    t_host = n_chunks * model.n_layers * eff.layer_overhead_s
+    t_host = n_chunks * model.n_layers * layer_overhead_s(x.engine, eff)
     if tp == 1 and lw > 1:  # pipelined stages overlap: every component shrinks by the same factor (step_time scales)
         factor = pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
         t_mem, t_comp, t_host = t_mem * factor, t_comp * factor, t_host * factor
@@ -172,6 +174,62 @@ def mean_step(steps: list[StepTime]) -> StepTime:
     return StepTime(**means, bound="compute" if n_compute * 2 > n else "memory")
 
 
+def tokens_per_verify_step(acceptance: float, n_draft: int) -> float:
+    """Expected tokens one verify step emits when each of n drafted tokens is kept with probability a (independent):
+    (1 - a^(n+1)) / (1 - a) (Leviathan, Kalman and Matias 2023, "Fast Inference from Transformers via Speculative
+    Decoding", eq. 1)."""
+    if acceptance >= 1:
+        return n_draft + 1.0
+    return (1 - acceptance ** (n_draft + 1)) / (1 - acceptance)
+
+
+def speculative_token_s(
+    model: ModelSpec, execution: Execution, system: System, eff: Efficiency, context_tokens: float, plain: StepTime
+) -> float:
+    """Seconds per emitted token per sequence with speculative decoding: n draft steps at c x a decode step
+    (Leviathan et al. 2023 §3.3, c = Speculative.draft_cost), then one verify step over n + 1 tokens per sequence
+    (the weights read once at that many tokens, MoE experts touched for all of them; FLOPs for all; the cache read
+    once per sequence, as flash-decoding kernels attend every query of a sequence in one pass), divided by the
+    expected tokens kept per step."""
+    spec = execution.speculative
+    assert spec is not None
+    n = spec.n_draft
+    wide = decode_step(
+        model, execution.model_copy(update={"batch": execution.batch * (n + 1)}), system, eff, context_tokens
+    )
+    verify = step_time(execution.engine, wide.weights_s + plain.kv_s, wide.compute_s, plain.host_s) + wide.comm_s
+    return (verify + n * spec.draft_cost * plain.total_s) / tokens_per_verify_step(spec.acceptance, n)
+
+
+def loaded_ttft_s(execution: Execution, alone: StepTime, step: StepTime) -> float:
+    """Time to first token of ONE request arriving at a server busy with the other batch-1 users, under continuous
+    batching with chunked prefill (vLLM V1 scheduler and SGLang: every step's token budget, max_num_batched_tokens /
+    chunked_prefill_size = engines.csv prefill_chunk_tokens, takes the running sequences' decode tokens first and
+    fills the rest with prefill chunks, first come first served; vLLM docs "Optimization and Tuning: chunked
+    prefill", SGLang server_args chunked_prefill_size). The queueing model:
+    - the arrival waits for the step in flight to end: half a decode step on average;
+    - it queues behind the other users' prefills: each of the b-1 others runs a cycle of one prefill (S, the prompt
+      alone) and new_tokens decode steps, so prefill work arrives with load rho = (b-1) S / (S + n t_step); the mean
+      wait of an M/D/1 queue (Pollaczek-Khinchine: rho S / (2 (1 - rho))), never more than all b-1 prefills ahead
+      of it (a closed system of b users holds at most b-1 requests in the queue);
+    - its own prefill S runs in chunks of the budget left after the b-1 decode tokens, and each chunk's step also
+      carries those decode tokens: their KV reads, FLOPs and host time add to the chunk (the weights are read once
+      for the mixed batch, so the decode step's weight time does not).
+    With one user it is the prompt alone."""
+    x = execution
+    own = alone.total_s
+    others = x.batch - 1
+    if others <= 0 or own <= 0:
+        return own
+    budget = max(1, x.engine.prefill_chunk_tokens - others)
+    n_chunks = math.ceil(x.prompt_tokens / budget)
+    riders = n_chunks * max(0.0, step.total_s - step.weights_s)
+    cycle = own + max(x.new_tokens, 1) * step.total_s
+    rho = others * own / cycle
+    queue = others * own if rho >= 1 else min(rho * own / (2 * (1 - rho)), others * own)
+    return step.total_s / 2 + queue + own + riders
+
+
 def speed(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency
 ) -> tuple[SpeedEstimate, StepTime, StepTime]:
@@ -186,7 +244,14 @@ def speed(
         for i in range(DECODE_SAMPLES)
     ]
     step = mean_step(samples)
-    t_decode = sum(s.total_s * steps / DECODE_SAMPLES for s in samples)
+    if x.speculative is None:
+        t_decode = sum(s.total_s * steps / DECODE_SAMPLES for s in samples)
+    else:
+        contexts = [x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES for i in range(DECODE_SAMPLES)]
+        t_decode = sum(
+            speculative_token_s(model, x, system, eff, c, s) * steps / DECODE_SAMPLES
+            for c, s in zip(contexts, samples, strict=True)
+        )
     decode_rate = steps / t_decode
     t_prefill = pre.total_s
     speeds = SpeedEstimate(
@@ -196,7 +261,11 @@ def speed(
         e2e_tokens_per_s=x.new_tokens / (t_prefill + t_decode) if x.new_tokens else 0.0,
         time_to_first_token_s=t_prefill if x.prompt_tokens > 0 else t_decode / steps,
         time_to_first_token_one_user_s=alone.total_s if x.prompt_tokens > 0 else t_decode / steps,
+        time_to_first_token_loaded_s=loaded_ttft_s(x, alone, step) if x.prompt_tokens > 0 else t_decode / steps,
         decode_bound=step.bound,
+        tokens_per_step=(
+            tokens_per_verify_step(x.speculative.acceptance, x.speculative.n_draft) if x.speculative else 1.0
+        ),
     )
     return speeds, step, pre
 
@@ -220,7 +289,7 @@ def estimate(model: ModelSpec, execution: Execution, system: System, eff: Effici
     mem = memory(model, execution, system)
     said, legal = notes(model, execution, system)
     speeds, step, pre = speed(model, execution, system, eff)
-    return Estimate(
+    found = Estimate(
         fits=mem.fits and legal,
         model=model,
         execution=execution,
@@ -233,3 +302,4 @@ def estimate(model: ModelSpec, execution: Execution, system: System, eff: Effici
         notes=tuple(said),
         launch_command=launch_command(model, execution),
     )
+    return bands.apply(found)

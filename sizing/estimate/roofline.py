@@ -34,6 +34,16 @@ def peak_flops(system: System, precision: Precision) -> float:
     return system.gpu.peak_flops(precision.compute_dtype) * power_factor(system)
 
 
+def layer_overhead_s(engine: Engine, eff: Efficiency) -> float:
+    """Host and launch cost per layer per forward step. A measured engine keeps its fitted constant; an engine
+    whose factors are borrowed (efficiency.csv copied_from) gets it from its own design instead of the other
+    engine's: the kernels its decode path launches per layer x the dispatch cost of one launch for its kind of
+    runtime (data/engine_mechanics.csv; eager Python, C++ runtime or CUDA graph replay)."""
+    if eff.copied_from and engine.kernels_per_layer and engine.dispatch_s_per_kernel is not None:
+        return engine.kernels_per_layer * engine.dispatch_s_per_kernel
+    return eff.layer_overhead_s
+
+
 def step_time(engine: Engine, t_mem: float, t_comp: float, t_fixed: float) -> float:
     """One forward step. The GPU's memory and compute times overlap (roofline: the larger wins). The fixed per-layer
     time is host-side in eager engines (Python and kernel launches run ahead of the GPU asynchronously, so it

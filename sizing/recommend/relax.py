@@ -194,6 +194,41 @@ def best_with_execution(p: Problem, kept: Composer, execution: Execution) -> Opt
     return best[0] if best else None
 
 
+def eight_bit_kv(p: Problem, kept: Composer) -> str | None:
+    """An 8-bit KV cache (fp8 in vLLM/SGLang/TensorRT-LLM kv_cache_dtype, q8_0 in llama.cpp --cache-type-k/-v)
+    halves the cache bytes a decode step reads and stores: it shortens decode and the prefills a first token
+    queues behind, and frees memory for users and context."""
+    x = p.execution
+    if (x.kv_precision.weight_bits or 16) <= 8.5:
+        return None
+    for kv in ("fp8", "q8_0"):
+        if kv in x.engine.kv_precisions and kv in p.parts.precisions:
+            if passes(p, kept, execution=x.model_copy(update={"kv_precision": p.parts.precisions[kv]})):
+                return f"an 8-bit KV cache: --kv-precision {kv}"
+            return None
+    return None
+
+
+def looser_latency(p: Problem, kept: Composer) -> str | None:
+    """What the best build reaches when the latency targets are dropped: the targets a buyer could relax to."""
+    c = p.constraints
+    if c.max_ttft_s is None and c.min_user_tokens_per_s is None:
+        return None
+    best = best_with(p, kept, "speed", max_ttft_s=None, min_user_tokens_per_s=None)
+    if best is None or best.estimate.speed is None:
+        return None
+    s = best.estimate.speed
+    said = []
+    if c.max_ttft_s is not None:
+        said.append(f"--max-ttft-s {s.time_to_first_token_loaded_s:.3g}")
+    if c.min_user_tokens_per_s is not None:
+        said.append(f"--min-user-tokens-per-s {s.decode_tokens_per_s:.3g}")
+    return (
+        f"looser latency targets: {' '.join(said)} is what the fastest passing build "
+        f"({best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.id}) reaches"
+    )
+
+
 Relaxation = Callable[[Problem, Composer], str | None]  # `kept`: the first search's picks, builds and estimates
 # In the order they are offered: the cheapest change to the request first.
 RELAXATIONS: dict[str, Relaxation] = {
@@ -207,11 +242,13 @@ RELAXATIONS: dict[str, Relaxation] = {
     "fewer_tokens": fewer_tokens,
     "lora": lora_instead,
     "nodes": more_nodes,
+    "kv_8bit": eight_bit_kv,
+    "latency": looser_latency,
 }
 # failed rule -> the relaxations that can make it pass
 RELAX_FOR: dict[str, tuple[str, ...]] = {
     "budget": ("budget",),
-    "gpu_memory": ("users", "context", "quantization", "gpus"),
+    "gpu_memory": ("users", "context", "kv_8bit", "quantization", "gpus"),
     "tensor_parallel": ("gpus",),
     "engine_support": ("gpus",),
     "chassis_fit": ("gpus",),
@@ -221,6 +258,8 @@ RELAX_FOR: dict[str, tuple[str, ...]] = {
     "psu_capacity": ("circuit", "gpus"),
     "psu_connectors": ("gpus",),
     "deadline": ("gpus", "nodes", "lora", "fewer_tokens"),
+    "first_token": ("users", "context", "kv_8bit", "gpus", "latency"),
+    "user_speed": ("users", "quantization", "kv_8bit", "gpus", "latency"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Protocol
 
 from sizing.specs import CATALOG_GAP, Estimate, Option, Recommendation
@@ -11,6 +12,29 @@ from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt
 from .classes import classes_json, classes_text
 from .hybrid import host_assumptions_json, host_lines, host_memory_json
 from .training import estimate_memory_json, rounded, training_json, training_text
+
+
+def approx(value: float, band: tuple[float, float] | None, fmt: Callable[[float], str]) -> str:
+    """A figure with its uncertainty band, "~118 tok/s (95-140)"; the figure alone where it has no band."""
+    text = fmt(value)
+    if band is None:
+        return text
+    lo, hi = fmt(band[0]), fmt(band[1])
+    unit = " " + text.rpartition(" ")[2] if " " in text else ""
+    if unit and lo.endswith(unit) and hi.endswith(unit):
+        lo, hi = lo[: -len(unit)], hi[: -len(unit)]
+    return f"~{text} ({lo}-{hi})"
+
+
+def ranges_json(values: dict) -> dict:
+    """Band pairs as [lo, hi] lists rounded like the figures (4 digits)."""
+    return {k: ([round(v[0], 4), round(v[1], 4)] if isinstance(v, tuple) else v) for k, v in values.items()}
+
+
+def memory_range_json(e: Estimate) -> dict:
+    """memory.per_gpu_bytes_range: the band of the device peak, [lo, hi] bytes (absent without a band)."""
+    r = e.memory.per_gpu_bytes_range
+    return {"per_gpu_bytes_range": [round(r[0]), round(r[1])]} if r else {}
 
 
 def estimate_text(e: Estimate) -> str:
@@ -34,7 +58,8 @@ def estimate_text(e: Estimate) -> str:
     if not cpu_only:
         lines += [
             "",
-            f"Memory per GPU: {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
+            f"Memory per GPU: {approx(m.per_gpu_bytes, m.per_gpu_bytes_range, fmt_bytes)} of "
+            f"{fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
             f"  weights {fmt_bytes(b.weights_bytes)} | KV cache {fmt_bytes(b.kv_cache_bytes)} | "
             f"activations {fmt_bytes(b.activations_bytes)} | runtime overhead {fmt_bytes(b.overhead_bytes)}",
             f"  allocator peak (torch.cuda.max_memory_allocated) {fmt_bytes(m.allocated_per_gpu_bytes)}; KV cache "
@@ -43,10 +68,19 @@ def estimate_text(e: Estimate) -> str:
     lines += host_lines(e)
     lines += [
         "",
-        f"Speed: prefill {fmt_rate(s.prefill_tokens_per_s)}, decode {fmt_rate(s.decode_tokens_per_s)} per sequence "
-        f"({fmt_rate(s.decode_tokens_per_s_total)} total, {s.decode_bound}-bound), "
-        f"end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after {fmt_seconds(s.time_to_first_token_s)}",
+        f"Speed: prefill {approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate)}, decode "
+        f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} per sequence "
+        f"({approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)} total, "
+        f"{s.decode_bound}-bound), end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after "
+        f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
     ]
+    if s.time_to_first_token_loaded_s and x.batch > 1:
+        lines.append(
+            f"  one request arriving beside the other {x.batch - 1} users: first token after "
+            f"{approx(s.time_to_first_token_loaded_s, s.time_to_first_token_loaded_s_range, fmt_seconds)} "
+            f"(alone: {fmt_seconds(s.time_to_first_token_one_user_s)})"
+        )
+    lines += [f"Target {'met' if f.ok else 'MISSED'}: {f.message}" for f in e.targets]
     lines += [f"Note: {note}" for note in e.notes]
     if e.launch_command:
         lines += ["", f"Run it: {e.launch_command}"]
@@ -77,8 +111,10 @@ def estimate_json(e: Estimate) -> dict:
     s, x = e.speed, e.execution
     out = {
         "fits": e.fits,
-        "memory": {**estimate_memory_json(e), **host_memory_json(e)},
-        "speed": rounded(s.model_dump()) if s else {},
+        "memory": {**estimate_memory_json(e), **host_memory_json(e), **memory_range_json(e)},
+        "speed": ranges_json(rounded(s.model_dump())) if s else {},
+        "targets": [f.model_dump() for f in e.targets],
+        "targets_met": all(f.ok for f in e.targets),
         "time": {
             "decode_step": rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
             "prefill": rounded(e.prefill.model_dump(), 9) if e.prefill else None,
@@ -91,6 +127,7 @@ def estimate_json(e: Estimate) -> dict:
             "gpu": e.system.gpu.id,
             "n_gpus": e.system.n_gpus,
             "engine": x.engine.id,
+            "engine_version": x.engine.version,
             "split": x.engine.split,
             "precision": x.precision.id,
             "weight_bits": x.precision.weight_bits,
@@ -101,7 +138,7 @@ def estimate_json(e: Estimate) -> dict:
             "parallelism": x.parallelism.model_dump(),
             "links": {"gpu": e.system.gpu_link.model_dump(), "node": e.system.node_link.model_dump()},
             "gpu_power_limit_w": e.system.gpu_power_limit_w,
-            "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows"}),
+            "efficiency": e.efficiency.model_dump(exclude={"source", "n_rows", "band"}),
             "notes": list(e.notes),
             "launch_command": e.launch_command,
             **host_assumptions_json(e),

@@ -9,6 +9,7 @@ from sizing.specs import Candidate, Finding
 
 from .compute import engine_support, gpu_communication, gpu_memory, network, target_speed, tensor_parallel
 from .deadline import deadline
+from .latency import first_token, user_speed
 from .platform import (
     budget,
     chassis_fit,
@@ -48,6 +49,8 @@ RULES: tuple[Rule, ...] = (
     network,
     target_speed,
     deadline,
+    first_token,
+    user_speed,
     budget,
 )
 
@@ -55,6 +58,7 @@ RULES: tuple[Rule, ...] = (
 # The rules that judge the work on the build: they read the candidate's estimate (memory, the split, the links'
 # cost, the speed). Every other rule judges the build, its power, requirements, price and constraints alone.
 WORK_RULES: tuple[Rule, ...] = (gpu_memory, engine_support, tensor_parallel, gpu_communication, target_speed, deadline)
+WORK_RULES += (first_token, user_speed)  # rules/latency.py
 BUILD_RULES: tuple[Rule, ...] = tuple(rule for rule in RULES if rule not in WORK_RULES)
 
 

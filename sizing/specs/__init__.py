@@ -53,7 +53,7 @@ from .results import (
     StepTime,
 )
 from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
-from .runtime import Efficiency, Engine, EngineSupport, Precision
+from .runtime import Efficiency, Engine, EngineMechanics, EngineSupport, ErrorBand, Precision, Speculative, version_key
 from .system import Link, System
 from .training import (
     TRAIN_TASKS,
@@ -92,6 +92,10 @@ __all__ = [
     "Constraints",
     "Cpu",
     "CpuEfficiency",
+    "EngineMechanics",
+    "ErrorBand",
+    "Speculative",
+    "version_key",
     "HOST_OFFLOADS",
     "Host",
     "HostBound",

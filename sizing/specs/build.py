@@ -25,6 +25,8 @@ class Constraints(Base):
     form_factor: FormFactor | None = None  # tower includes workstations
     budget_usd: PosFloat | None = None
     target_tokens_per_s: PosFloat | None = None
+    max_ttft_s: PosFloat | None = None  # first token of one request at the loaded server (rules/latency.py)
+    min_user_tokens_per_s: PosFloat | None = None  # decode tokens/s per user (1 / TPOT)
     objective: Objective = "cost"
     multi_node: bool = True
     allow_used: bool = False  # price parts at used-market prices where that is their only price

@@ -7,6 +7,7 @@ from typing import Literal
 from .base import Base, NonNegInt, PosInt
 from .host import HybridSetup
 from .model import Engine, Precision
+from .runtime import Speculative
 from .training import Sharding, Training, TrainTask
 
 Task = Literal["inference"] | TrainTask
@@ -64,6 +65,7 @@ class Execution(Base):
     new_tokens: NonNegInt = DEFAULT_NEW_TOKENS
     training: Training | None = None
     hybrid: HybridSetup | None = None  # inference with weights in host RAM (CPU only, layer or expert offload)
+    speculative: Speculative | None = None  # --speculative mtp|eagle|draft-model --acceptance a
 
     def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
         """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""

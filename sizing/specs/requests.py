@@ -12,6 +12,7 @@ from .classes import BuildClass
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
 from .rl import Placement
+from .runtime import SpeculativeMethod
 from .training import LoraTargets, Optimizer, Recompute, Sharding
 
 StudentTask = Literal["full-finetune", "lora", "qlora"]
@@ -134,6 +135,14 @@ class Request(Base):
     n_dimms: int | None = Field(None, gt=0, le=96)  # populated DIMMs over all sockets
     gpu_layers: int | None = Field(None, ge=0, le=10_000)  # llama.cpp -ngl: layers on the GPUs
     threads: int | None = Field(None, gt=0, le=4096)  # CPU threads the engine computes on (default: every core)
+    # latency targets (rules/latency.py): estimate reports whether they are met, recommend keeps builds that meet them
+    max_ttft_s: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
+    min_user_tokens_per_s: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
+    # speculative decoding (estimate/inference.py speculative_token_s)
+    speculative: SpeculativeMethod | None = None
+    acceptance: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)  # share of draft tokens kept
+    draft_tokens: int | None = Field(None, gt=0, le=64)  # tokens drafted per verify step (default 1)
+    draft_model: Name | None = None  # --speculative draft-model: the drafter
 
     @field_validator("tokens", mode="before")
     @classmethod

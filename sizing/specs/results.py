@@ -46,6 +46,7 @@ class MemoryEstimate(Base):
     breakdown: MemoryBreakdown  # of the busiest GPU; sums to per_gpu_bytes
     kv_bytes_per_token: NonNegFloat  # whole model, all layers
     max_batch_at_context: NonNegInt  # sequences of prompt+new tokens that fit beside the weights
+    per_gpu_bytes_range: tuple[float, float] | None = None  # band of per_gpu_bytes (sizing.estimate.bands)
 
 
 class StepTime(Base):
@@ -69,6 +70,29 @@ class SpeedEstimate(Base):
     time_to_first_token_s: NonNegFloat  # the whole batch's prefill: what the last of `batch` users waits
     time_to_first_token_one_user_s: NonNegFloat  # one prompt alone: what a user arriving at an idle server waits
     decode_bound: Literal["memory", "compute"]
+    # one request arriving at the server while the other batch-1 users decode and prefill (continuous batching with
+    # chunked prefill: its own chunks interleaved with their decode steps, queued behind their prefills);
+    # sizing.estimate.inference.loaded_ttft_s. 0 where not estimated (CPU/hybrid runs).
+    time_to_first_token_loaded_s: NonNegFloat = 0.0
+    tokens_per_step: PosFloat = 1.0  # expected tokens a decode step emits per sequence (>1 with --speculative)
+    # uncertainty bands [lo, hi] from the cross-validated error of the engine and GPU class (data/bands.csv;
+    # sizing.estimate.bands); None where the catalog has no band for the figure
+    decode_tokens_per_s_range: tuple[float, float] | None = None
+    decode_tokens_per_s_total_range: tuple[float, float] | None = None
+    prefill_tokens_per_s_range: tuple[float, float] | None = None
+    time_to_first_token_s_range: tuple[float, float] | None = None
+    time_to_first_token_loaded_s_range: tuple[float, float] | None = None
+
+
+CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a chassis needs: no rule was judged
+
+
+class Finding(Base):
+    rule: str
+    ok: bool
+    need: float | str | None = None
+    have: float | str | None = None
+    message: str
 
 
 class Estimate(Base):
@@ -85,6 +109,7 @@ class Estimate(Base):
     host: HostEstimate | None = None  # inference with weights in host RAM: RAM, bandwidths, bounds, parts
     notes: tuple[str, ...] = ()
     launch_command: str | None = None  # the engine command that runs what this estimate assumed
+    targets: tuple[Finding, ...] = ()  # `estimate --max-ttft-s / --min-user-tokens-per-s`: met or not (rules.latency)
 
     @property
     def throughput_tokens_per_s(self) -> float:
@@ -92,17 +117,6 @@ class Estimate(Base):
         if self.training is not None:
             return self.training.train_tokens_per_s
         return self.speed.decode_tokens_per_s_total if self.speed else 0.0
-
-
-CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a chassis needs: no rule was judged
-
-
-class Finding(Base):
-    rule: str
-    ok: bool
-    need: float | str | None = None
-    have: float | str | None = None
-    message: str
 
 
 class Candidate(Base):

@@ -149,6 +149,14 @@ class Engine(Base):
             return own
         return next((s for s in self.vendor_support if s.gpu_vendor == "*"), None)
 
+    # the release whose defaults apply (data/engine_mechanics.csv; catalog.engine("llama.cpp@b3000")); None: no
+    # mechanics rows for this engine. Not engines.csv columns: the catalog fills them from engine_mechanics.csv.
+    version: str | None = None
+    cuda_graphs: bool | None = None
+    kernels_per_layer: PosInt | None = None
+    dispatch_s_per_kernel: NonNegFloat | None = None
+    mechanics_unconfirmed: bool = False
+
 
 class Efficiency(Base):
     """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py.
@@ -189,6 +197,7 @@ class Efficiency(Base):
     copied_from: str | None = None  # engines id whose factors these are (no measurements of this engine)
     provenance: tuple[tuple[EffFactor, FactorStatus], ...] = ()  # (factor, status) for every factor; () = unknown
     source: str
+    band: tuple[ErrorBand, ...] = ()  # data/bands.csv rows for this engine and class (the catalog attaches them)
 
     @field_validator("provenance", mode="before")
     @classmethod
@@ -223,3 +232,100 @@ class Efficiency(Base):
     def status(self, factor: str) -> str | None:
         """The factor's provenance status, None when the row does not say."""
         return next((status for name, status in self.provenance if name == factor), None)
+
+
+BandMetric = Literal["decode", "prefill", "memory"]
+
+
+class ErrorBand(Base):
+    """How far the estimator's figure for one engine and GPU class has been from measurements it was not fitted on
+    (data/bands.csv, written by `benchmarks/calibrate.py --cross-validate --write`): measured / estimated at the
+    10th and 90th percentile of the held-out rows. `basis` says which cross-validation produced it: leave-one-gpu-out
+    for a measured engine, leave-one-engine-out for one whose factors are borrowed (fit_like), which is wider."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "engine": Col("engine"),
+        "gpu_class": Col("gpu_class"),
+        "metric": Col("metric"),
+        "lo_ratio": Col("lo_ratio", "float"),
+        "hi_ratio": Col("hi_ratio", "float"),
+        "median_ape_pct": Col("median_ape_pct", "float"),
+        "n_rows": Col("n_rows", "int"),
+        "basis": Col("basis"),
+        "source": Col("source"),
+    }
+
+    id: str  # engine.class.metric (class 'any' for '*')
+    engine: str
+    gpu_class: Literal[GpuClass, "*"]
+    metric: BandMetric
+    lo_ratio: PosFloat  # <= 1: measured / estimated at the 10th percentile
+    hi_ratio: PosFloat  # >= 1: at the 90th percentile
+    median_ape_pct: NonNegFloat  # median absolute percentage error of the held-out rows
+    n_rows: NonNegInt
+    basis: Literal["leave-one-gpu-out", "leave-one-engine-out", "calibration"]
+    source: str
+
+    def around(self, value: float) -> tuple[float, float]:
+        """[lo, hi] around an estimated figure; it always contains the figure."""
+        return value * min(self.lo_ratio, 1.0), value * max(self.hi_ratio, 1.0)
+
+
+class EngineMechanics(Base):
+    """What one release of an engine does by default, from its documented design (data/engine_mechanics.csv): the
+    first version with this behaviour, whether flash attention is on, the multi-GPU split it defaults to, whether
+    decode runs in CUDA graphs, and the kernels its decode path launches per layer and what each launch costs on
+    the host (eager Python dispatch, a C++ runtime, or a graph replay). `unconfirmed` marks figures read from the
+    design rather than measured."""
+
+    COLUMNS: ClassVar[dict[str, Col]] = {
+        "id": Col("id"),
+        "engine": Col("engine"),
+        "version": Col("version"),
+        "released": Col("released"),
+        "flash_attn_default": Col("flash_attn_default", "bool"),
+        "split_default": Col("split_default"),
+        "cuda_graphs": Col("cuda_graphs", "bool"),
+        "kernels_per_layer": Col("kernels_per_layer", "int"),
+        "dispatch_us_per_kernel": Col("dispatch_s_per_kernel", "float", 1e-6),
+        "source": Col("source"),
+        "unconfirmed": Col("unconfirmed", "bool"),
+    }
+
+    id: str
+    engine: str
+    version: str  # the first release with this behaviour: llama.cpp bNNNN tags, vLLM 0.x.y
+    released: str  # YYYY-MM(-DD)
+    flash_attn_default: bool
+    split_default: Literal["layer", "tensor", "row"]
+    cuda_graphs: bool
+    kernels_per_layer: PosInt
+    dispatch_s_per_kernel: NonNegFloat
+    source: str
+    unconfirmed: bool
+
+    @property
+    def version_key(self) -> tuple[int, ...]:
+        return version_key(self.version)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A version as comparable numbers: 'b6325' -> (6325,), '0.6.3' -> (0, 6, 3), 'v1.0' -> (1, 0)."""
+    import re
+
+    return tuple(int(n) for n in re.findall(r"\d+", version)) or (0,)
+
+
+SpeculativeMethod = Literal["mtp", "eagle", "draft-model"]
+
+
+class Speculative(Base):
+    """Speculative decoding: a cheap drafter proposes `n_draft` tokens, the model verifies them in one step and keeps
+    each with probability `acceptance` (Leviathan et al. 2023). `draft_cost` is one draft token's time over one
+    target decode step (c in the paper)."""
+
+    method: SpeculativeMethod
+    acceptance: Fraction
+    n_draft: PosInt = 1
+    draft_cost: NonNegFloat = 0.0
