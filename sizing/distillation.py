@@ -19,7 +19,6 @@ from .specs import (
     SizingError,
     System,
 )
-from .units import fmt_seconds
 
 TEACHER_BATCH = 8  # sequences the teacher pass keeps in flight (an offline vLLM job; prefill is compute-bound)
 GENERATION_BATCH = 64  # responses generated concurrently in sequence-level distillation (a batch job, not chat)
@@ -161,7 +160,7 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> DistillRecommendation:
         notes.append(
             "no build runs every phase: see each phase's best build"
             if deadline is None
-            else f"no build tried runs every phase within the {fmt_seconds(deadline)} deadline: use faster or more "
+            else f"no build tried runs every phase within the {deadline / 3600:,.1f} h deadline: use faster or more "
             "GPUs, fewer --tokens, a smaller --kd-top-k or --student-task lora"
         )
         return DistillRecommendation(plans=(), build=None, chosen=None, notes=tuple(notes))
