@@ -144,18 +144,28 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> DistillRecommendation:
     teacher_x = r.teacher_x if "sequence" not in r.modes() else r.gen_x
     teacher = rec.recommend(rec.Problem(parts=catalog, model=r.teacher, execution=teacher_x, constraints=constraints))
     runs_all: list[tuple[Option, tuple[DistillPlan, ...]]] = []
+    deadline = req.deadline_s  # --deadline: the whole plan (every phase, one after another) must end within it
+
+    def meets(p: DistillPlan) -> bool:
+        return p.fits and (deadline is None or p.total_time_s <= deadline)
+
     for option in student.options:
         plans = tuple(r.plan(mode, System.from_build(option.build)) for mode in r.modes())
-        if any(p.fits for p in plans):
+        if any(meets(p) for p in plans):
             runs_all.append((option, plans))
         if len(runs_all) >= 3:
             break
     notes: list[str] = []
     if not runs_all:
-        notes.append("no build runs every phase: see each phase's best build")
+        notes.append(
+            "no build runs every phase: see each phase's best build"
+            if deadline is None
+            else f"no build tried runs every phase within the {deadline / 3600:,.1f} h deadline: use faster or more "
+            "GPUs, fewer --tokens, a smaller --kd-top-k or --student-task lora"
+        )
         return DistillRecommendation(plans=(), build=None, chosen=None, notes=tuple(notes))
     build, plans = runs_all[0]
-    fitting = [p for p in plans if p.fits]
+    fitting = [p for p in plans if meets(p)]
     chosen = min(fitting, key=lambda p: p.total_time_s)
     best = {"student-training": student.options[0] if student.options else None}
     best["teacher"] = teacher.options[0] if teacher.options else None

@@ -130,3 +130,33 @@ def test_cli_estimate_reports_the_deadline_and_refuses_one_without_tokens(capsys
     assert code == 2 and "--deadline needs --tokens" in err and "Traceback" not in err + out
     code, _, err = run_main([*args, "--deadline", "tomorrow"], capsys)
     assert code == 2 and "not a duration" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_distillation_deadline_bounds_the_whole_plan(catalog):
+    """Every phase one after another must end within --deadline; the plan's build is the cheapest that manages."""
+    from sizing import distillation
+
+    base = dict(model="qwen2.5-1.5b", task="distill", teacher="qwen2.5-7b", tokens=5e7, form_factor="tower")
+    free = distillation.recommend(catalog, RecommendRequest(**base))
+    assert free.chosen is not None and free.build is not None
+    cut = free.chosen.total_time_s * 0.7
+    bound = distillation.recommend(catalog, RecommendRequest(**base, deadline_s=cut))
+    assert bound.chosen is not None and bound.build is not None  # a faster tower exists (a single RTX PRO 4500)
+    assert bound.chosen.total_time_s <= cut
+    assert (bound.build.total_price_usd or 0) >= (free.build.total_price_usd or 0)
+    none = distillation.recommend(catalog, RecommendRequest(**base, deadline_s=60.0))
+    assert none.build is None and any("deadline" in n for n in none.notes)
+
+
+def test_rl_refuses_a_deadline_it_cannot_time(capsys):
+    code, _, err = run_main(["recommend", "--task", "grpo", "--model", "qwen2.5-7b", "--deadline", "2d"], capsys)
+    assert code == 2 and "--deadline" in err and "RL" in err
+
+
+def test_lora_is_a_way_out_of_a_full_fine_tunes_deadline(catalog, free):
+    """LoRA skips the weight gradients (6N instead of 8N FLOPs per token with full recomputation): ~1.3x faster."""
+    _, options = free
+    fastest = min(o.estimate.training.total_s for o in options)
+    found = rec.recommend(problem_of(catalog, request(deadline_s=fastest * 0.85)))
+    assert not found.options
+    assert any(w.startswith("--task lora instead of full-finetune") for w in found.ways_out)

@@ -7,7 +7,7 @@ import re
 
 import typer
 
-from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RecommendRequest, SizingError
+from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RL_ALGOS, RecommendRequest, SizingError
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -196,6 +196,11 @@ def training_fields(params: dict) -> dict:
     out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
     if "deadline" in out:
         out["deadline_s"] = parse_duration(out.pop("deadline"), "--deadline")
+        if str(params.get("task", "")).strip().lower() in RL_ALGOS:
+            raise SizingError(
+                "--deadline times a run of --tokens; an RL plan sizes one step (time.step_s), not a run: "
+                "drop --deadline"
+            )
         if "tokens" not in out:
             raise SizingError("--deadline needs --tokens (the dataset tokens per epoch) to time the run; add --tokens")
     if "checkpoint_every" in out:

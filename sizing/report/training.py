@@ -8,7 +8,10 @@ from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_
 
 def rounded(values: dict, digits: int = 4) -> dict:
     """Floats rounded for output, everything else as it is."""
-    return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in values.items()}
+    return {
+        k: (round(v, digits) if isinstance(v, float) else rounded(v, digits) if isinstance(v, dict) else v)
+        for k, v in values.items()
+    }
 
 
 def training_text(e: Estimate) -> str:
@@ -86,7 +89,7 @@ def estimate_memory_json(e: Estimate) -> dict:
 
 
 TIME_KEYS = {"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours", "train_s", "deadline_s"}
-TIME_KEYS |= {"meets_deadline"}
+TIME_KEYS |= {"meets_deadline", "checkpoint"}
 
 
 def training_json(e: Estimate) -> dict:
