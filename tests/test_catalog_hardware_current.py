@@ -42,8 +42,8 @@ NEW_CHASSIS = (
 ).split()
 # GPUs no chassis.csv platform builds yet, and why (issue 8: add the chassis or say why)
 UNBUILDABLE = {
-    "mi355x": "the only cdna4 platform (AS-4126GS-NMR-LCC, 2+2 x 6.6 kW = 13.2 kW) is below 1.15 x the ~12 kW sustained "
-    "load of 8 x 1,400 W MI355X plus hosts (psu_capacity), and draws more than two 208 V / 30 A circuits",
+    "mi355x": "the only cdna4 platform (AS-4126GS-NMR-LCC, 2+2 x 6.6 kW = 13.2 kW) is below 1.15 x the ~12 kW "
+    "sustained load of 8 x 1,400 W MI355X plus hosts (psu_capacity), and draws more than two 208 V / 30 A circuits",
 }
 
 

@@ -79,7 +79,13 @@ def test_pcie_ascend_card_builds_in_a_rack_server(catalog):
 
 @pytest.mark.parametrize(
     ("engine", "precision"),
-    [("tensorrt-llm", "bf16"), ("exllamav2", "gptq-int4"), ("ktransformers", "bf16"), ("lmdeploy", "bf16"), ("vllm", "bf16")],
+    [
+        ("tensorrt-llm", "bf16"),
+        ("exllamav2", "gptq-int4"),
+        ("ktransformers", "bf16"),
+        ("lmdeploy", "bf16"),
+        ("vllm", "bf16"),
+    ],
 )
 def test_cuda_only_engine_refused_on_ascend_with_reason(catalog, engine, precision):
     req = RecommendRequest(model="qwen2.5-7b", gpus_allowed=("ascend-910b",), engine=engine, precision=precision)

@@ -187,7 +187,10 @@ def _key(item: BaseModel) -> tuple[str, str]:
     """(column, key) that must be unique in its file: the id, or efficiency.csv's engine and gpu_class."""
     item_id = getattr(item, "id", None)
     if item_id is None and hasattr(item, "gpu_vendor"):  # engine_support.csv: one row per engine and vendor
-        return "gpu_vendor", f"engine '{getattr(item, 'engine', '')}' and gpu_vendor '{getattr(item, 'gpu_vendor', '')}'"
+        return (
+            "gpu_vendor",
+            f"engine '{getattr(item, 'engine', '')}' and gpu_vendor '{getattr(item, 'gpu_vendor', '')}'",
+        )
     if item_id is None and not hasattr(item, "gpu_class"):  # cpu_efficiency.csv: one row per engine
         return "engine", f"engine '{getattr(item, 'engine', '')}'"
     if item_id is None:

@@ -54,9 +54,8 @@ def engine_runs_on(engine: Engine, gpu: Gpu, precision: str | None = None) -> Fi
     reason = f": {support.note}" if support is not None else ""
     have = ";".join(engine.gpu_vendors)
     if gpu.vendor not in engine.gpu_vendors:
-        msg = (
-            f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only){reason}"
-            + (f"; {gpu.stack_note}" if gpu.stack_note else "")
+        msg = f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only){reason}" + (
+            f"; {gpu.stack_note}" if gpu.stack_note else ""
         )
         return Finding(rule="engine_support", ok=False, need=gpu.vendor, have=have, message=msg)
     limits = support.precisions if support is not None else ()
@@ -66,7 +65,9 @@ def engine_runs_on(engine: Engine, gpu: Gpu, precision: str | None = None) -> Fi
             f"use --precision {limits[0]} or another engine"
         )
         return Finding(rule="engine_support", ok=False, need=precision, have=";".join(limits), message=msg)
-    return Finding(rule="engine_support", ok=True, need=gpu.vendor, have=have, message=f"{engine.name} runs on {gpu.vendor} GPUs")
+    return Finding(
+        rule="engine_support", ok=True, need=gpu.vendor, have=have, message=f"{engine.name} runs on {gpu.vendor} GPUs"
+    )
 
 
 def tensor_parallel(c: Candidate) -> Finding:
