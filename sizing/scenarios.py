@@ -13,7 +13,8 @@ from . import estimate as est
 from . import hybrid
 from . import recommend as rec
 from .catalog import Catalog, read_scenarios
-from .modelspec import resolve
+from .catalog import add_model as _append_model
+from .modelspec import from_hf_folder, resolve
 from .recommend.targets import with_targets
 from .specs import (
     DEFAULT_CONTEXT_TOKENS,
@@ -363,3 +364,19 @@ def scenario_failure(results: Sequence[Estimate | str]) -> str | None:
     if any(isinstance(r, Estimate) for r in results):
         return None
     return f"none of the {len(results)} scenario rows could be estimated; each row's error is on its JSON line"
+
+
+def add_model(folder: Path, data_dir: Path, model_id: str | None = None) -> ModelSpec:
+    """`sizing models add`: the model in a local Hugging Face folder (its config.json, read as `--model DIR` reads
+    it), appended to the models.csv of the user's catalog copy under `model_id` (default: the folder's name)."""
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise SizingError(f"'{folder}' {what}; give a local Hugging Face model folder (one with config.json)")
+    if not (folder / "config.json").is_file():
+        raise SizingError(f"'{folder}' has no config.json; give a Hugging Face model folder (download its config.json)")
+    spec = from_hf_folder(folder)
+    notes = "; ".join(n for n in (spec.assumed, spec.notes) if n) or None
+    source = f"config.json of the local folder {folder.resolve()} (added by sizing models add)"
+    return _append_model(
+        data_dir, spec.model_copy(update={"source": source, "notes": notes, "assumed": None}), model_id
+    )

@@ -8,8 +8,10 @@ from .load import load
 from .store import Catalog
 from .tables import TABLES, CatalogError, default_data_dir, read_table
 from .user_files import SCENARIO_COLUMNS, read_scenarios
+from .writer import add_model
 
 __all__ = [
+    "add_model",
     "DEFAULT_CIRCUITS",
     "MAY_BE_EMPTY",
     "SCENARIO_COLUMNS",

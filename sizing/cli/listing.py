@@ -9,8 +9,8 @@ import typer
 
 from sizing import bench as bench_mod
 from sizing import catalog as cat
-from sizing import report
-from sizing.specs import DEFAULT_PROMPT_TOKENS
+from sizing import report, scenarios
+from sizing.specs import DEFAULT_PROMPT_TOKENS, SizingError
 
 from .base import app, catalog_app
 from .options import DataOpt
@@ -18,11 +18,30 @@ from .options import DataOpt
 
 @app.command()
 def models(
-    search: str | None = typer.Argument(None, help="Text to filter ids, names and aliases by."),
+    search: str | None = typer.Argument(
+        None, help="Text to filter ids, names and aliases by; or `add` followed by a local model folder."
+    ),
+    folder: Path | None = typer.Argument(None, help="With `add`: a Hugging Face model folder (with config.json)."),
     data: Path | None = DataOpt,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (total/active parameters, context, format)."),
+    model_id: str | None = typer.Option(None, "--id", help="With `add`: the catalog id (default: the folder's name)."),
 ) -> None:
-    """List the model catalog: total and active parameters, context length and the format each checkpoint ships in."""
+    """List the model catalog: total and active parameters, context length and the format each checkpoint ships in.
+
+    `sizing models add PATH --data DIR` appends the model in a local Hugging Face folder to DIR/models.csv, your own
+    copy of data/ (copy it first: cp -r data DIR)."""
+    if search == "add":
+        if folder is None or data is None:
+            raise SizingError("models add needs a folder and your catalog copy: sizing models add PATH --data DIR")
+        spec = scenarios.add_model(folder, data, model_id)
+        typer.echo(
+            f"added {spec.id} ({spec.n_params / 1e9:.2f}B params) to {data / 'models.csv'}; use --model {spec.id}"
+        )
+        return
+    if folder is not None:
+        raise SizingError(
+            f"unexpected argument '{folder}'; give one filter text, or `sizing models add PATH --data DIR`"
+        )
     key = (search or "").lower()
     found = [m for m in cat.load(data).models.values() if key in " ".join((m.id, m.name, *m.aliases)).lower()]
     typer.echo(json.dumps([report.model_json(m) for m in found], indent=2) if as_json else report.models_table(found))
