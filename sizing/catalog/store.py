@@ -159,7 +159,9 @@ class Catalog(Base):
         """The cross-validated error bands for an engine on a GPU class: per metric, the class row, else the '*' row."""
         out = []
         for metric in ("decode", "prefill", "memory"):
-            rows = {b.gpu_class: b for b in self.bands if b.engine == engine and b.metric == metric}
+            rows: dict[str, ErrorBand] = {
+                b.gpu_class: b for b in self.bands if b.engine == engine and b.metric == metric
+            }
             found = rows.get(gpu_class) or rows.get("*")
             if found is not None:
                 out.append(found)
