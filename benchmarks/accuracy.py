@@ -1,6 +1,7 @@
 """Accuracy of the estimator against ../shared/reference/measured.csv.
 
     python benchmarks/accuracy.py [--worst N] [--check]
+    python benchmarks/accuracy.py --markdown [--write]   # the accuracy table; --write puts it in README.md
 
 Prints, per source family and metric, the number of rows and the median absolute percentage error (suspect rows
 excluded and counted apart), the oom rows predicted not to fit, and the targets from the estimator issue:
@@ -31,11 +32,89 @@ TARGETS = {
 }
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- accuracy table: benchmarks/accuracy.py --markdown --write -->", "<!-- end of accuracy table -->"
+GROUP = {  # measured.csv metric -> the band group (data/bands.csv metric)
+    "decode_tokens_per_s": "decode",
+    "e2e_tokens_per_s": "decode",
+    "output_tokens_per_s": "decode",
+    "prefill_tokens_per_s": "prefill",
+    "time_to_first_token_s": "prefill",
+    "peak_memory": "memory",
+}
+
+
+def markdown(catalog) -> str:
+    """Median APE per engine, GPU class and metric group: on the calibration rows (the fitted factors) and
+    cross-validated (data/bands.csv, from `benchmarks/calibrate.py --cross-validate --write`: leave-one-GPU-out;
+    memory has no fitted factor; engines with borrowed factors: leave-one-engine-out)."""
+    cases, _ = load_cases(catalog)
+    errors: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for case in cases:
+        if case.metric not in GROUP or case.trust == "suspect":
+            continue
+        pred = predict(case, catalog.efficiency(case.execution.engine.id, case.gpu.gpu_class))
+        errors[(case.execution.engine.id, case.gpu.gpu_class, GROUP[case.metric])].append(
+            abs(pred - case.value) / case.value * 100
+        )
+    bands = {(b.engine, b.gpu_class, b.metric): b for b in catalog.bands}
+    lines = [
+        "| engine | GPU class | metric | rows | calibration median error | cross-validated median error "
+        "| band (measured / estimated, p10-p90) |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for engine, gpu_class, group in sorted(errors):
+        vals = errors[(engine, gpu_class, group)]
+        band = bands.get((engine, gpu_class, group))
+        wide = "" if band else " (engine-wide)"
+        band = band or bands.get((engine, "*", group))
+        cv = f"{band.median_ape_pct:.1f}%{wide}" if band else "-"
+        span = f"{band.lo_ratio:.2f}-{band.hi_ratio:.2f} ({band.basis})" if band else "-"
+        lines.append(
+            f"| {engine} | {gpu_class} | {group} | {len(vals)} | {statistics.median(vals):.1f}% | {cv} | {span} |"
+        )
+    measured = {e for e, _, _ in errors}
+    for b in sorted(catalog.bands, key=lambda b: (b.engine, b.metric)):
+        if b.engine not in measured and b.gpu_class == "*":
+            lines.append(
+                f"| {b.engine} | any | {b.metric} | 0 | - | {b.median_ape_pct:.1f}% | "
+                f"{b.lo_ratio:.2f}-{b.hi_ratio:.2f} ({b.basis}) |"
+            )
+    return "\n".join(lines)
+
+
+def write_readme(table: str) -> None:
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the markers {START} ... {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    print(f"wrote the accuracy table into {README}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="estimator accuracy on measured.csv")
     parser.add_argument("--worst", type=int, default=0, help="also list the N worst rows")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the accuracy table (README.md carries it)")
+    parser.add_argument("--write", action="store_true", help="with --markdown: replace the table in README.md")
     args = parser.parse_args()
+    if args.markdown:
+        print_markdown(args.write)
+        return
+    report(args)
+
+
+def print_markdown(write: bool) -> None:
+    table = markdown(cat.load())
+    print(table)
+    if write:
+        write_readme(table)
+
+
+def report(args: argparse.Namespace) -> None:
+    """The accuracy report: per family and metric, all families against the targets, oom rows, the worst rows."""
     catalog = cat.load()
     cases, skipped = load_cases(catalog)
     errors: dict[tuple[str, str], list[float]] = defaultdict(list)

@@ -305,9 +305,13 @@ def band_rows(catalog: cat.Catalog, held: list[Held], today: str) -> list[ErrorB
 
     out: list[ErrorBand] = []
     logo = [r for r in held if r.basis in ("leave-one-gpu-out", "calibration")]
-    for engine in sorted({r.engine for r in logo}):
+    loeo = [r for r in held if r.basis == "leave-one-engine-out"]
+    for engine in sorted({r.engine for r in logo + loeo}):
         for group in ("decode", "prefill", "memory"):
             mine = [r for r in logo if r.engine == engine and r.group == group]
+            # an engine measured on one GPU only has no leave-one-GPU-out rows: its own rows predicted by the
+            # other engines' fit stand in (the wider leave-one-engine-out error)
+            mine = mine or [r for r in loeo if r.engine == engine and r.group == group]
             if not mine:
                 continue
             basis = mine[0].basis
@@ -316,7 +320,6 @@ def band_rows(catalog: cat.Catalog, held: list[Held], today: str) -> list[ErrorB
                 sub = [r.log_ratio for r in mine if r.gpu_class == gpu_class]
                 if len(sub) >= MIN_ROWS and len({r.gpu_class for r in mine}) > 1:
                     out.append(band(engine, gpu_class, group, sub, basis, f"{engine}'s {basis} rows on {gpu_class}"))
-    loeo = [r for r in held if r.basis == "leave-one-engine-out"]
     measured = {r.engine for r in loeo}
     for engine in sorted(e.id for e in catalog.engines.values() if e.id not in measured):
         for group in ("decode", "prefill"):
