@@ -15,8 +15,9 @@ from sizing.specs import SizingError
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 ENV = "SIZING_CHROMIUM"
 TIMEOUT_S = 120.0
-# Headless printing with nothing but the page: no sandbox (containers and root), no GPU, no network services,
-# a fresh profile per run, no header or footer (date, title, URL) on the printed pages.
+# Headless Chromium with nothing but the page: no sandbox (containers and root), no GPU, no network services, a
+# fresh profile per run. PRINT_FLAGS only when printing: no header or footer (date, title, URL) on the pages (that
+# flag crashes the renderer of a page kept open over the DevTools pipe, Chromium 156).
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -27,8 +28,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-extensions",
-    "--no-pdf-header-footer",
 )
+PRINT_FLAGS = ("--no-pdf-header-footer",)
 INSTALL = (
     "install it (Debian/Ubuntu: apt-get install chromium; Fedora: dnf install chromium; macOS: brew install --cask "
     f"chromium) or set {ENV} to its path, or write --format html and print that"
@@ -68,7 +69,7 @@ def html_to_pdf(html: str, timeout_s: float = TIMEOUT_S) -> bytes:
         folder = Path(tmp)
         page, pdf, profile = folder / "report.html", folder / "report.pdf", folder / "profile"
         page.write_text(html, encoding="utf-8")
-        cmd = chromium_command(browser, profile, f"--print-to-pdf={pdf}", page.as_uri())
+        cmd = chromium_command(browser, profile, *PRINT_FLAGS, f"--print-to-pdf={pdf}", page.as_uri())
         try:
             done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
