@@ -101,8 +101,6 @@ def _umask() -> int:
     ("args", "message"),
     [
         (["--out", "{dir}/r.md", "--format", "docx"], "unknown --format 'docx'"),
-        (["--out", "{dir}/r.xlsx"], "--format xlsx is not available yet"),
-        (["--out", "{dir}/r.md", "--format", "pdf"], "--format pdf is not available yet"),
         (["--out", "{dir}/r.txt"], "cannot tell the format"),
         (["--out", "{dir}/r.md", "--lang", "fr"], "unknown --lang 'fr'"),
         (["--out", "{dir}/r.md", "--vat", "1.5"], "--vat must be less than 1"),

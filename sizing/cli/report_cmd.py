@@ -1,4 +1,5 @@
-"""`sizing report`: the procurement document of a recommendation (Markdown, HTML or JSON, English or Chinese)."""
+"""`sizing report`: the procurement document of a recommendation (Markdown, HTML, XLSX, JSON or PDF, English or
+Chinese)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,10 @@ def refuse_later_tasks(task: str) -> None:
 
 @app.command("report")
 def report_command(
-    out: Path = typer.Option(..., "--out", "-o", help="The file to write (.md, .html or .json)."),
-    fmt: str | None = typer.Option(None, "--format", help="md, html or json (default: from --out's extension)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The file to write (.md, .html, .xlsx, .json or .pdf)."),
+    fmt: str | None = typer.Option(
+        None, "--format", help="md, html, xlsx, json or pdf (default: from --out's extension; pdf needs Chromium)."
+    ),
     lang: str = typer.Option("en", "--lang", help="Language of the document: en or zh (Simplified Chinese)."),
     vat: float | None = typer.Option(None, help="VAT rate added to the priced parts, e.g. 0.13 (default: none)."),
     tariff: float | None = typer.Option(
@@ -108,6 +111,7 @@ def report_command(
     """Write the procurement report of the recommended build: bill of materials, power, cost of ownership, risks."""
     refuse_later_tasks(task)
     fmt_key, lang_key = report.parse_format(fmt, out), report.parse_lang(lang)
+    report.check_format(fmt_key)
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())
     result = scenarios.recommend(cat.load(data), req)

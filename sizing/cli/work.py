@@ -266,14 +266,16 @@ def recommend(
     bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     report_file: Path | None = typer.Option(
-        None, "--report", help="Also write the procurement report to this .md, .html or .json file (sizing report)."
+        None,
+        "--report",
+        help="Also write the procurement report to this .md, .html, .xlsx, .json or .pdf file (sizing report).",
     ),
     data: Path | None = DataOpt,
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
     if report_file is not None:
         refuse_later_tasks(task)
-        report.parse_format(None, report_file)
+        report.check_format(report.parse_format(None, report_file))
     req = recommend_request(locals())
     if req.task.strip().lower() in RL_ALGOS:
         found = rl.recommend(cat.load(data), req)

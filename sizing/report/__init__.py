@@ -14,7 +14,7 @@ from .core import (
 from .distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
 from .procurement import ProcurementReport, ReportOptions
 from .procurement_build import build_report
-from .procurement_render import parse_format, parse_lang, render, save_report, write_report
+from .procurement_render import check_format, parse_format, parse_lang, render, render_file, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
 from .training import training_json, training_text
 from .web_page import answer as web_answer
@@ -29,6 +29,8 @@ __all__ = [
     "parse_format",
     "parse_lang",
     "render",
+    "render_file",
+    "check_format",
     "save_report",
     "write_report",
     "distill_json",

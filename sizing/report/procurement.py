@@ -12,8 +12,7 @@ from sizing.specs import Base, NonNegFloat, PosFloat, PosInt
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[str, ...] = ("en", "zh")
-FORMATS: tuple[str, ...] = ("md", "html", "json")
-LATER_FORMATS = {"xlsx": "openpyxl", "pdf": "headless Chromium"}  # issue 12, a later slice
+FORMATS: tuple[str, ...] = ("md", "html", "xlsx", "json", "pdf")
 
 # Defaults, each with its source. The tariff is a US figure: give your own --tariff for any other place.
 DEFAULT_TARIFF_USD_PER_KWH = 0.12  # EIA Electricity Monthly Update 2024: the median state's average retail

@@ -1,6 +1,7 @@
 """Rendering a ProcurementReport: Markdown and HTML from the jinja2 templates in templates/ (StrictUndefined; HTML
-autoescaped, Markdown escaped by `finalize`), JSON from the model; every string from the language's message
-catalog (templates/i18n/LANG.json); the file written through a temporary file in the same folder, then renamed."""
+autoescaped, Markdown escaped by `finalize`), JSON from the model, XLSX with openpyxl (procurement_xlsx), PDF as the
+HTML printed by headless Chromium (procurement_pdf); every string from the language's message catalog
+(templates/i18n/LANG.json); the file written through a temporary file in the same folder, then renamed."""
 
 from __future__ import annotations
 
@@ -8,18 +9,28 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sizing.specs import Recommendation, SizingError
 
-from .procurement import FORMATS, LANGS, LATER_FORMATS, ProcurementReport, ReportOptions
+from .procurement import FORMATS, LANGS, ProcurementReport, ReportOptions
 from .procurement_build import build_report
 from .procurement_format import templates_dir
 from .procurement_view import View
+from .procurement_xlsx import OptionRow, option_rows
 
-EXTENSIONS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
-EXTENSIONS_LATER = {".xlsx": "xlsx", ".pdf": "pdf"}
+EXTENSIONS = {
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".xlsx": "xlsx",
+    ".pdf": "pdf",
+}
+TEXT_FORMATS = ("md", "html", "json")
 LANG_ALIASES = {"en": "en", "en-us": "en", "en-gb": "en", "zh": "zh", "zh-cn": "zh", "zh-hans": "zh", "zh-sg": "zh"}
 
 
@@ -31,22 +42,18 @@ def parse_lang(text: str) -> str:
 
 
 def parse_format(fmt: str | None, out: Path | None) -> str:
-    """--format, else the output file's extension: md, html or json (xlsx and pdf come in a later slice)."""
+    """--format, else the output file's extension: md, html, xlsx, json or pdf."""
     if out is not None and out.is_dir():
         raise SizingError(f"--out '{out}' is a folder; name a file, e.g. {out / 'report.html'}")
     if fmt is None:
         suffix = out.suffix.lower() if out is not None else ""
-        if suffix in EXTENSIONS_LATER:
-            fmt = EXTENSIONS_LATER[suffix]
-        elif suffix not in EXTENSIONS:
+        if suffix not in EXTENSIONS:
             raise SizingError(
-                f"cannot tell the format from '{out}'; end the file in .md, .html or .json or give --format"
+                f"cannot tell the format from '{out}'; end the file in .md, .html, .xlsx, .json or .pdf "
+                "or give --format"
             )
-        else:
-            fmt = EXTENSIONS[suffix]
+        fmt = EXTENSIONS[suffix]
     key = fmt.strip().lower()
-    if key in LATER_FORMATS:
-        raise SizingError(f"--format {key} is not available yet (it needs {LATER_FORMATS[key]}); use md, html or json")
     if key not in FORMATS:
         raise SizingError(f"unknown --format '{fmt}'; use {', '.join(FORMATS)}")
     return key
@@ -85,6 +92,8 @@ def _environment(fmt: str) -> Any:
 
 def render(report: ProcurementReport, fmt: str, lang: str = "en") -> str:
     """The report as Markdown, HTML or JSON, its words in `lang`."""
+    if fmt not in TEXT_FORMATS:
+        raise SizingError(f"--format {fmt} is a binary file; use render_file")
     if fmt == "json":
         return json.dumps({"lang": lang, **report.model_dump(mode="json")}, indent=1, ensure_ascii=False) + "\n"
     f = View(lang, report.currency)
@@ -103,13 +112,35 @@ def render(report: ProcurementReport, fmt: str, lang: str = "en") -> str:
     return str(env.get_template(f"procurement.{fmt}").render(**context))
 
 
+def check_format(fmt: str) -> None:
+    """Fail now, before the search, when the format needs a program that is missing (PDF: Chromium)."""
+    if fmt == "pdf":
+        from .procurement_pdf import require_chromium
+
+        require_chromium()
+
+
+def render_file(report: ProcurementReport, fmt: str, lang: str, options: Sequence[OptionRow]) -> bytes:
+    """The report's file in any format: text formats as UTF-8, XLSX (`options`: the options sheet's rows,
+    procurement_xlsx.option_rows of the recommendation) and PDF (the HTML printed by Chromium)."""
+    if fmt == "xlsx":
+        from .procurement_xlsx import workbook_bytes
+
+        return workbook_bytes(report, lang, options)
+    if fmt == "pdf":
+        from .procurement_pdf import html_to_pdf
+
+        return html_to_pdf(render(report, "html", lang))
+    return render(report, fmt, lang).encode("utf-8")
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def write_report(text: str, out: Path) -> None:
+def write_report(text: str | bytes, out: Path) -> None:
     """Write through a temporary file in the same folder, then rename: a reader never sees half a report, and a
     failure leaves nothing behind. One-line SizingError when the folder cannot take it."""
     folder = out.parent if str(out.parent) else Path(".")
@@ -118,8 +149,8 @@ def write_report(text: str, out: Path) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would have made it (mkstemp makes 0600)
         os.replace(tmp, out)
         tmp = None
@@ -138,6 +169,7 @@ def save_report(
     """Build the recommendation's report, render it in `fmt` (default: from `out`'s extension) and `lang`, and
     write it to `out` whole or not at all."""
     fmt_key, lang_key = parse_format(fmt, out), parse_lang(lang)
+    check_format(fmt_key)
     built = build_report(r, options)
-    write_report(render(built, fmt_key, lang_key), out)
+    write_report(render_file(built, fmt_key, lang_key, option_rows(r, built.fx_rate)), out)
     return built
