@@ -27,7 +27,7 @@ from .probes import (
     measure_triad,
     numpy_matmul_flops,
 )
-from .results import BenchRequest
+from .results import BenchRequest, Comparison
 from .runner import run
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class Validation(Base):
     device: dict[str, Any]
     checks: tuple[Check, ...]
     notes: tuple[str, ...] = ()
+    runs: tuple[Comparison, ...] = ()  # the decoder runs behind the figures: what `sizing calibrate` fits
 
     @property
     def ok(self) -> bool:
@@ -165,7 +166,7 @@ def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
     return checks
 
 
-def decoder_checks(catalog: Catalog, model: str, quick: bool) -> tuple[list[Check], list[str]]:
+def decoder_checks(catalog: Catalog, model: str, quick: bool) -> tuple[list[Check], Comparison]:
     """The bench decoder of the model's shape: prefill, decode and peak memory against the estimate."""
     bench = run(
         catalog,
@@ -187,7 +188,7 @@ def decoder_checks(catalog: Catalog, model: str, quick: bool) -> tuple[list[Chec
                 basis=metric.basis,
             )
         )
-    return checks, list(bench.notes)
+    return checks, bench
 
 
 def validate(catalog: Catalog, req: ValidateRequest, progress=None) -> Validation:
@@ -216,14 +217,14 @@ def validate(catalog: Catalog, req: ValidateRequest, progress=None) -> Validatio
         notes.append(str(exc))
     say("decoder")
     model = req.model or (GPU_MODEL if kind == "cuda" else CPU_MODEL)
-    more, said = decoder_checks(catalog, model, req.quick)
+    more, bench_run = decoder_checks(catalog, model, req.quick)
     checks += more
-    notes += said
+    notes += bench_run.notes
     say("largest batch")
     checks.append(_largest_batch(catalog, model, kind, gpu, req.quick))
     if build is not None:
         checks += build_checks(build, device)
-    result = Validation(device=device, checks=tuple(checks), notes=tuple(notes))
+    result = Validation(device=device, checks=tuple(checks), notes=tuple(notes), runs=(bench_run,))
     if req.save:
         save_validation(result, Path(req.save))
     return result
@@ -322,6 +323,7 @@ def validation_json(v: Validation) -> dict[str, Any]:
         "measurements": [c.model_dump(exclude={"basis"}) | {"basis": c.basis} for c in v.checks],
         "ok": v.ok,
         "notes": list(v.notes),
+        "runs": [r.model_dump(mode="json") for r in v.runs],
     }
 
 
