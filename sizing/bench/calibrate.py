@@ -169,7 +169,11 @@ def fit(cases: Sequence[Case], start: Efficiency) -> Efficiency:
         before = best
         for n in names:
             lo, hi = (math.log(b) for b in BOUNDS[n])
-            trial = {**x, n: _golden(lambda v, n=n, base=x: objective({**base, n: v}), lo, hi)}
+
+            def along(v: float, n: str = n, base: dict[str, float] = x) -> float:
+                return objective({**base, n: v})
+
+            trial = {**x, n: _golden(along, lo, hi)}
             value = objective(trial)
             if value < best:  # keep a step only when it helps: the objective never rises
                 x, best = trial, value
@@ -244,8 +248,8 @@ def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> C
                 before=start,
                 after=after,
                 figures=figures,
-                copy_share=_median([_share(r, "bandwidth_bytes_s") for r in runs if _share(r, "bandwidth_bytes_s")]),
-                matmul_share=_median([_share(r, "matmul_flops") for r in runs if _share(r, "matmul_flops")]),
+                copy_share=_median(_shares(runs, "bandwidth_bytes_s")),
+                matmul_share=_median(_shares(runs, "matmul_flops")),
             )
         )
         if engine == "transformers":
@@ -254,6 +258,10 @@ def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> C
                 "factors describe that loop: HF transformers estimates from the calibrated folder inherit them"
             )
     return CalibrationResult(calibrations=tuple(out), notes=tuple(notes))
+
+
+def _shares(runs: Sequence[Comparison], metric: str) -> list[float]:
+    return [x for x in (_share(r, metric) for r in runs) if x is not None]
 
 
 def _share(run: Comparison, metric: str) -> float | None:

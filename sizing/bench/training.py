@@ -145,6 +145,7 @@ def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3) -> TrainSte
         _sync(torch, kind)
         times.append(time.perf_counter() - t0)
     seconds = sorted(times)[len(times) // 2]
+    peak: float | None
     if kind == "cuda":
         peak, basis = float(torch.cuda.max_memory_allocated()), "torch.cuda.max_memory_allocated"
     else:
@@ -219,7 +220,7 @@ def training_checks(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qu
     for mode in ("full", "lora"):
         try:
             work = BenchRun(model_spec=spec, device=kind, dtype=dtype, prompt_tokens=seq, batch=batch)
-            step = measure_train_step(work, mode, repeats=2 if quick else 3)
+            step = measure_train_step(work, mode, repeats=1 if quick else 3)
         except SizingError as exc:
             out.append(Check(name=f"train_{mode}_tokens_per_s", measured=f"not run ({exc})", basis="training step"))
             continue

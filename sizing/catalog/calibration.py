@@ -45,10 +45,10 @@ def _merged(text: str, rows: Sequence[Efficiency]) -> str:
     appended when the file has none; every other row is kept as it was."""
     reader = csv.DictReader(io.StringIO(text))
     header = list(reader.fieldnames or Efficiency.COLUMNS)
-    new = {(r.engine, r.gpu_class): efficiency_cells(r) for r in rows}
+    new: dict[tuple[str, str], dict[str, str]] = {(r.engine, r.gpu_class): efficiency_cells(r) for r in rows}
     out = []
     for row in reader:
-        out.append(new.pop((row.get("engine"), row.get("gpu_class")), row))
+        out.append(new.pop((row.get("engine") or "", row.get("gpu_class") or ""), row))
     out += new.values()
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
