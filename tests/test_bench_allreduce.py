@@ -39,3 +39,16 @@ def test_torchrun_command_and_bad_worlds():
         measure_allreduce_busbw(1)
     with pytest.raises(SizingError, match="visible GPUs"):
         measure_allreduce_busbw(2, backend="nccl")  # no GPU here
+
+
+@pytest.mark.gpu
+def test_nccl_busbw_over_every_gpu():
+    import torch
+
+    n = torch.cuda.device_count()
+    if n < 2:
+        pytest.skip("NCCL all-reduce needs two GPUs")
+    got = measure_allreduce_busbw(n, 64 * 2**20, backend="nccl")
+    assert math.isfinite(got) and got > 1e9  # PCIe 3.0 x16 alone moves ~12 GB/s
+    row = allreduce.measure_torchrun(n, 64 * 2**20, backend="nccl")
+    assert row["busbw_bytes_s"] > 1e9

@@ -66,3 +66,17 @@ def test_cpu_checks_report_measurements_only(catalog):
     names = {c.name for c in checks}
     assert {"train_full_tokens_per_s", "train_lora_tokens_per_s"} <= names
     assert all(c.ok is None for c in checks)  # nothing promised on a CPU
+
+
+@pytest.mark.gpu
+def test_gpu_training_steps_are_compared_with_the_training_estimate(catalog):
+    import torch
+
+    from sizing.bench.compare import match_gpu
+
+    gpu = match_gpu(catalog, torch.cuda.get_device_name())
+    checks = tr.training_checks(catalog, "llama-3-8b", "cuda", gpu, quick=True)
+    rates = [c for c in checks if c.name.endswith("tokens_per_s")]
+    assert len(rates) == 2 and all(isinstance(c.measured, float) and c.measured > 0 for c in rates)
+    if gpu is not None:  # a catalog GPU: every figure has an estimate and a verdict
+        assert all(c.estimated and c.ratio and c.ok is not None for c in checks)

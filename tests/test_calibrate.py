@@ -168,3 +168,16 @@ def test_calibrate_rejects_missing_and_foreign_files(tmp_path, capsys):
     assert code == 2 and "neither" in err
     code, out, _ = run_main(["calibrate", "--help"], capsys)
     assert code == 0 and "--out" in out
+
+
+@pytest.mark.parametrize("command", ["calibrate", "validate"])
+def test_the_harness_commands_document_every_option_and_argument(command):
+    import typer.main
+
+    from sizing.cli import app
+
+    cmd = typer.main.get_command(app).commands[command]
+    assert cmd.help and len(cmd.help.split()) >= 3
+    for param in cmd.params:
+        if param.name != "help":
+            assert getattr(param, "help", None), f"{command} {param.name} has no help"
