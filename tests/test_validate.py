@@ -11,14 +11,8 @@ pytest.importorskip("torch")
 
 from sizing import report  # noqa: E402
 from sizing.bench import probes  # noqa: E402
-from sizing.bench.validate import (  # noqa: E402
-    Check,
-    Validation,
-    _triad,
-    build_checks,
-    save_validation,
-    validation_json,
-)
+from sizing.bench.build_check import Promise, part_checks, triad_check  # noqa: E402
+from sizing.bench.validate import Check, Validation, save_validation, validation_json  # noqa: E402
 from sizing.scenarios import recommend  # noqa: E402
 from sizing.specs import RecommendRequest  # noqa: E402
 
@@ -66,18 +60,28 @@ def catalog_module():
     return cat.load()
 
 
-def test_a_machine_without_the_builds_gpus_fails_the_build_checks(saved_build):
+def test_a_machine_without_the_builds_gpus_fails_the_build_checks(saved_build, catalog_module):
+    promise = Promise(build=saved_build, kind="recommend")
     device = {"gpus": [], "gpu_id": None, "host_memory_bytes": 16 * 2**30}
-    checks = {c.name: c for c in build_checks(saved_build, device)}
+    checks = {c.name: c for c in part_checks(promise, device, catalog_module)}
     assert checks["gpu_model"].ok is False and checks["gpu_count"].ok is False
-    right = {"gpus": ["x"] * saved_build["n_gpus"], "gpu_id": saved_build["gpu"], "host_memory_bytes": 2e12}
-    assert all(c.ok for c in build_checks(saved_build, right))
+    gpu = catalog_module.gpus[saved_build["gpu"]]
+    cpu = catalog_module.cpus[next(p["id"] for p in saved_build["parts"] if p["kind"] == "cpu")]
+    right = {
+        "gpus": ["x"] * saved_build["n_gpus"],
+        "gpu_id": saved_build["gpu"],
+        "gpu_memory_bytes": gpu.memory_bytes,
+        "cpu": cpu.name,
+        "host_memory_bytes": 2e12,
+        "nvml": {"available": False, "reason": "NVML not available"},
+    }
+    assert all(c.ok is not False for c in part_checks(promise, right, catalog_module))
 
 
 def test_host_memory_bandwidth_is_judged_against_the_builds_populated_channels(saved_build, catalog_module):
-    check = _triad(10e9, saved_build, catalog_module)
+    check = triad_check(10e9, saved_build, catalog_module)
     assert check.estimated and check.ratio == pytest.approx(10e9 / check.estimated)
-    assert _triad(10e9, None, catalog_module).ok is None  # nothing promised without a build
+    assert triad_check(10e9, None, catalog_module).ok is None  # nothing promised without a build
 
 
 def test_a_validation_fails_when_any_figure_falls_short_and_saves_atomically(tmp_path):

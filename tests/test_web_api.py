@@ -177,6 +177,8 @@ def test_report_route_renders_through_the_report_module(client: TestClient) -> N
     data = client.get("/report.json", params={"model": "7b"}).json()
     assert data["recommended"]["bom"]["lines"]
     assert client.get("/report.doc", params={"model": "7b"}).status_code == 422
+    xlsx = client.get("/report.xlsx", params={"model": "7b"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: the workbook
 
 
 def test_openapi_lists_every_route(client: TestClient) -> None:

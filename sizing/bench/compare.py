@@ -45,6 +45,20 @@ def match_gpu(catalog: Catalog, device_name: str) -> Gpu | None:
     return None
 
 
+def execution_of(m: Measurement, catalog: Catalog, engine: str = ENGINE) -> Execution:
+    """The workload a measurement ran, as the estimator takes it: its dtype for weights and cache, its batch,
+    prompt and new tokens, on `engine` (the bench decoder counts as transformers: eager PyTorch, no paging)."""
+    precision = catalog.precision(m.dtype)
+    return Execution(
+        engine=catalog.engine(engine),
+        precision=precision,
+        kv_precision=precision,
+        batch=m.batch,
+        prompt_tokens=m.prompt_tokens,
+        new_tokens=m.new_tokens,
+    )
+
+
 def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) -> Comparison:
     """Per metric: the measured value, the estimate and measured / estimate. Bandwidth and matmul against the
     catalog GPU's peaks; prefill, decode and memory against estimate() with the transformers engine."""
@@ -55,16 +69,8 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
         if m.device == "cuda":
             notes.append(f"no catalog GPU for '{m.device_name}': measurements only; pass a --gpu to compare")
         return Comparison(measurement=m, metrics=rows, notes=tuple(notes))
-    precision = catalog.precision(m.dtype)
-    engine = catalog.engine(ENGINE)
-    work = Execution(
-        engine=engine,
-        precision=precision,
-        kv_precision=precision,
-        batch=m.batch,
-        prompt_tokens=m.prompt_tokens,
-        new_tokens=m.new_tokens,
-    )
+    work = execution_of(m, catalog)
+    engine, precision = work.engine, work.precision
     e = est.estimate(spec, work, System.of(gpu), catalog.efficiency(engine.id, gpu.gpu_class))
     assert e.speed is not None  # an inference estimate
     basis = f"estimate(engine={engine.id}, {gpu.id})"

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sizing.specs import SizingError
 
 from .compare import _slug
-from .results import BenchFile, Comparison
+from .results import BenchFile, Comparison, ValidateFile
 
 
 def result_path(out_dir: Path | str, comparison: Comparison) -> Path:
@@ -74,3 +74,39 @@ def save(comparison: Comparison, out_dir: Path | str) -> Path:
     gpu, model = path.stem.split("__", 1)
     _write_atomic(path, BenchFile(gpu=gpu, model=model, runs=tuple(runs)).model_dump_json(indent=2) + "\n")
     return path
+
+
+def _runs_of(path: Path) -> tuple[Comparison, ...]:
+    """The runs a results file holds: a bench file's, or the decoder runs a `sizing validate --save` file keeps."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SizingError(f"cannot read {path} ({exc.__class__.__name__}); check the path") from None
+    try:
+        return BenchFile.model_validate_json(text).runs
+    except ValidationError:
+        pass
+    try:
+        return ValidateFile.model_validate_json(text).runs
+    except ValidationError:
+        raise SizingError(
+            f"{path} is neither a `sizing bench --out` nor a `sizing validate --save` file; pass one of those"
+        ) from None
+
+
+def load_runs(paths: list[Path]) -> list[tuple[Path, Comparison]]:
+    """Every saved run in `paths` (result files, or folders searched for *.json below them), with its file."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*.json") if not f.name.startswith("."))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise SizingError(f"{p} does not exist; pass saved result files or folders of them")
+    out = [(f, run) for f in files for run in _runs_of(f)]
+    if not out:
+        raise SizingError(
+            f"no saved runs in {', '.join(map(str, paths))}; run `sizing bench --out` or `validate --save`"
+        )
+    return out

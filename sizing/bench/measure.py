@@ -33,6 +33,14 @@ def _torch() -> Any:
     return torch
 
 
+def _dist() -> Any:
+    """torch.distributed, imported here like torch itself."""
+    _torch()
+    import torch.distributed as dist
+
+    return dist
+
+
 def _device_kind(torch: Any, device: str) -> str:
     kind = device.split(":")[0]
     if kind not in ("cuda", "cpu"):
@@ -142,45 +150,79 @@ def measure_launch(device: str = "cuda", n: int = 1000) -> float:
 
 
 # ------------------------------------------------------------------------------------------- collectives
-def _allreduce_worker(rank: int, world: int, port: int, n: int, out: Any) -> None:
+ALLREDUCE_ITERS = 5  # timed all-reduces after one warm-up (nccl-tests' default is 20; these buffers are large)
+
+
+def busbw(size_bytes: float, seconds: float, world: int) -> float:
+    """nccl-tests' all-reduce bus bandwidth: algbw = size / time, busbw = algbw x 2(n-1)/n, the factor that makes
+    the figure comparable with the link's bandwidth whatever the rank count (nccl-tests doc/PERFORMANCE.md)."""
+    return size_bytes / seconds * 2 * (world - 1) / world
+
+
+def allreduce_seconds(dist: Any, torch: Any, n: int, device: str, iters: int = ALLREDUCE_ITERS) -> float:
+    """Median seconds of one all-reduce of n float32 values over the initialised process group: every rank times
+    the same barrier-separated calls, the slowest rank's time counts (MAX-reduced)."""
+    x = torch.ones(n, dtype=torch.float32, device=device)
+    dist.all_reduce(x)  # warm-up: the first call builds the communicator's rings
+    times = []
+    for _ in range(iters):
+        dist.barrier()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        dist.all_reduce(x)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    worst = torch.tensor([statistics.median(times)], dtype=torch.float64, device=device)
+    dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+    return float(worst.item())
+
+
+def _allreduce_worker(rank: int, world: int, port: int, n: int, backend: str, out: Any) -> None:
     import torch
     import torch.distributed as dist
 
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    x = torch.ones(n, dtype=torch.float32)
-    dist.all_reduce(x)  # warm-up
-    dist.barrier()
-    t0 = time.perf_counter()
-    for _ in range(3):
-        dist.all_reduce(x)
-    dist.barrier()
+    dist.init_process_group(backend, rank=rank, world_size=world)
+    device = "cpu"
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
+        device = f"cuda:{rank}"
+    seconds = allreduce_seconds(dist, torch, n, device)
     if rank == 0:
-        out.value = (time.perf_counter() - t0) / 3
+        out.value = seconds
     dist.destroy_process_group()
 
 
-def measure_allreduce_busbw(world: int = 2, size_bytes: int = 16 * MIB) -> float:
-    """All-reduce bus bandwidth in bytes/s as nccl-tests reports it: algbw = size / time, busbw = algbw x
-    2(n-1)/n (nccl-tests doc/PERFORMANCE.md), over `world` processes with torch.distributed (gloo on the CPU;
-    a GPU machine runs it with NCCL under torchrun)."""
+def measure_allreduce_busbw(world: int = 2, size_bytes: int = 16 * MIB, backend: str = "gloo") -> float:
+    """All-reduce bus bandwidth in bytes/s as nccl-tests reports it (busbw) over `world` processes started with
+    torch.multiprocessing: gloo on the CPU, NCCL with one GPU per process. `torchrun -m sizing.bench.allreduce`
+    measures the same under torchrun."""
     torch = _torch()
     import socket
 
     import torch.multiprocessing as mp
 
+    if world < 2:
+        raise SizingError(f"an all-reduce needs at least 2 processes, got {world}")
+    if backend == "nccl" and torch.cuda.device_count() < world:
+        raise SizingError(f"NCCL all-reduce over {world} GPUs needs {world} visible GPUs; use backend gloo")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ctx = mp.get_context("spawn")
     seconds = ctx.Value("d", 0.0)
     n = size_bytes // 4
-    procs = [ctx.Process(target=_allreduce_worker, args=(r, world, port, n, seconds)) for r in range(world)]
+    procs = [ctx.Process(target=_allreduce_worker, args=(r, world, port, n, backend, seconds)) for r in range(world)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=120)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
     if any(p.exitcode != 0 for p in procs) or seconds.value <= 0:
         raise SizingError("the all-reduce processes failed; check that localhost TCP ports are open")
     del torch
-    return size_bytes / seconds.value * 2 * (world - 1) / world
+    return busbw(n * 4, seconds.value, world)

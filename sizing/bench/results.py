@@ -3,6 +3,8 @@ request and result models)."""
 
 from __future__ import annotations
 
+from pydantic import ConfigDict
+
 from sizing.specs import Base, ModelSpec, NonNegFloat, PosFloat, PosInt
 
 ENGINE = "transformers"  # eager PyTorch with a per-sequence cache, no paging: what the bench decoder is
@@ -91,4 +93,13 @@ class BenchFile(Base):
 
     gpu: str
     model: str
+    runs: tuple[Comparison, ...]
+
+
+class ValidateFile(Base):
+    """What calibration reads back from a `sizing validate --save` file: the decoder runs it kept (the figures
+    beside them are for people)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     runs: tuple[Comparison, ...]

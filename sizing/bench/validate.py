@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from sizing.specs import Base, Gpu, SizingError
 
+from .build_check import Check, Promise, banded, load_promise, part_checks, serve_check, share, triad_check
 from .compare import match_gpu
+from .engines import engine_run
 from .files import _write_atomic
+from .host import power_under_load, read_host, read_nvml
 from .measure import MATMUL_N, MATMUL_N_QUICK, _torch, measure_allreduce_busbw, measure_bandwidth, measure_matmul
 from .probes import (
     TRIAD_BYTES_QUICK,
@@ -27,8 +30,9 @@ from .probes import (
     measure_triad,
     numpy_matmul_flops,
 )
-from .results import BenchRequest
+from .results import BenchRequest, Comparison
 from .runner import run
+from .training import training_checks
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
@@ -36,26 +40,16 @@ if TYPE_CHECKING:
 GPU_MATMUL_SHARE = 0.80  # of the dense datasheet peak (issue #13; cuBLAS sweeps on H100 reach ~75-85%)
 GPU_BANDWIDTH_SHARE = 0.85  # of the spec memory bandwidth (device copy)
 CPU_MATMUL_SHARE = 0.95  # of a tight numpy loop in the same run: the harness itself costs nothing
-TRIAD_SHARE = 0.60  # of channels x MT/s x 8 bytes: STREAM triad reaches ~60-80% of the theoretical peak on servers
 LINK_SHARE = 0.75  # pinned host-to-device copies reach ~75-90% of the PCIe payload rate
 DECODE_BAND = 0.25  # measured decode within 25% of the estimate: twice the estimator's cross-validated error (12%)
-RAM_SHARE = 0.95  # the OS reports a little less than the DIMMs installed
 GPU_MODEL, CPU_MODEL = "llama-3-8b", "qwen2.5-0.5b"  # the decoder's shape: a real 8B on a GPU, a small one on a CPU
-
-
-class Check(Base):
-    name: str
-    measured: float | str
-    estimated: float | str | None = None
-    unit: str = ""
-    ratio: float | None = None  # measured / estimated
-    ok: bool | None = None  # None: informational (nothing promised)
-    basis: str = ""
 
 
 class ValidateRequest(Base):
     model: str | None = None  # default: llama-3-8b on a GPU, CPU_MODEL without one
-    build: str | None = None  # a saved `sizing recommend --json` (its first option is the build)
+    build: str | None = None  # a saved `sizing recommend --json` or report JSON (build_check.load_promise)
+    engine: str | None = None  # vllm or llama.cpp: run the real engine too (engines.py), when it is installed
+    engine_model: str | None = None  # what the engine loads (default: the build's model by its HF repo; a .gguf file)
     quick: bool = False
     save: str | None = None  # folder: results go to <save>/<gpu-or-cpu>/validate-<date>.json
 
@@ -64,73 +58,34 @@ class Validation(Base):
     device: dict[str, Any]
     checks: tuple[Check, ...]
     notes: tuple[str, ...] = ()
+    runs: tuple[Comparison, ...] = ()  # the decoder runs behind the figures: what `sizing calibrate` fits
 
     @property
     def ok(self) -> bool:
         return all(c.ok is not False for c in self.checks)
 
 
-def _share(name: str, measured: float, promised: float, share: float, unit: str, basis: str) -> Check:
-    ratio = measured / promised if promised else None
-    ok = None if ratio is None else ratio >= share
-    return Check(name=name, measured=measured, estimated=promised, unit=unit, ratio=ratio, ok=ok, basis=basis)
-
-
 def _device(torch: Any, catalog: Catalog) -> tuple[dict[str, Any], Gpu | None]:
+    """The machine as torch, /proc, lscpu, dmidecode and NVML show it (each where present)."""
     info: dict[str, Any] = {
         "cpu": cpu_name(),
         "cpu_threads": os.cpu_count(),
         "host_memory_bytes": host_memory_bytes(),
         "torch": str(torch.__version__),
     }
+    info |= read_host()
     gpu = None
     if torch.cuda.is_available():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         gpu = match_gpu(catalog, names[0])
         info |= {"gpus": names, "gpu_id": gpu.id if gpu else None, "cuda": torch.version.cuda}
-    else:
-        info |= {"gpus": [], "gpu_id": None}
-    return info, gpu
-
-
-def _build(path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return data["options"][0] if "options" in data else data["build"]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SizingError(f"cannot read {path} ({exc.__class__.__name__}); check the path") from None
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise SizingError(f"{path} is not a saved `sizing recommend --json`; save one with --json > FILE") from None
-
-
-def build_checks(build: dict[str, Any], device: dict[str, Any]) -> list[Check]:
-    """The parts a saved build lists against what this machine shows: the GPU model and count, host RAM."""
-    want_gpu, want_n = build.get("gpu"), build.get("n_gpus_per_node", build.get("n_gpus"))
-    have = device.get("gpu_id")
-    out = [
-        Check(name="gpu_model", measured=str(have), estimated=str(want_gpu), ok=have == want_gpu, basis="saved build"),
-        Check(
-            name="gpu_count",
-            measured=float(len(device.get("gpus", []))),
-            unit="GPUs",
-            estimated=float(want_n or 0),
-            ok=len(device.get("gpus", [])) >= (want_n or 0),
-            basis="saved build",
-        ),
-    ]
-    ram = (build.get("totals") or {}).get("ram_bytes")
-    if ram and device.get("host_memory_bytes"):
-        out.append(
-            _share(
-                "host_memory",
-                device["host_memory_bytes"],
-                ram / build.get("n_nodes", 1),
-                RAM_SHARE,
-                "B",
-                "saved build RAM",
-            )
+        info["gpu_memory_bytes"] = float(
+            min(torch.cuda.get_device_properties(i).total_memory for i in range(len(names)))
         )
-    return out
+        info["nvml"] = read_nvml()
+    else:
+        info |= {"gpus": [], "gpu_id": None, "nvml": {"available": False, "reason": "no CUDA GPU"}}
+    return info, gpu
 
 
 def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
@@ -139,21 +94,21 @@ def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
         n = MATMUL_N_QUICK if quick else MATMUL_N["cpu"]
         flops = measure_matmul("cpu", "f32", n, repeats=3 if quick else 10)
         ref = numpy_matmul_flops(n, repeats=3 if quick else 10)
-        return [_share("matmul_f32", flops, ref, CPU_MATMUL_SHARE, "FLOP/s", "numpy matmul, same run")]
+        return [share("matmul_f32", flops, ref, CPU_MATMUL_SHARE, "FLOP/s", "numpy matmul, same run")]
     checks = []
     for dtype in ("bf16", "f16", "f32"):
         say(f"matmul {dtype}")
         flops = measure_matmul("cuda", dtype, MATMUL_N["cuda"] if not quick else 2048)
         checks.append(
-            _share(f"matmul_{dtype}", flops, gpu.peak_flops(dtype), GPU_MATMUL_SHARE, "FLOP/s", f"{gpu.id} dense peak")
+            share(f"matmul_{dtype}", flops, gpu.peak_flops(dtype), GPU_MATMUL_SHARE, "FLOP/s", f"{gpu.id} dense peak")
         )
     say("memory bandwidth")
     bw = measure_bandwidth("cuda", None if not quick else 256 * 2**20)
-    checks.append(_share("memory_bandwidth", bw, gpu.mem_bw_bytes_s, GPU_BANDWIDTH_SHARE, "B/s", f"{gpu.id} spec"))
+    checks.append(share("memory_bandwidth", bw, gpu.mem_bw_bytes_s, GPU_BANDWIDTH_SHARE, "B/s", f"{gpu.id} spec"))
     say("host to device")
     link = gpu.pcie_lanes / 16 * {3: 15.75e9, 4: 31.5e9, 5: 63e9}.get(gpu.pcie_gen, 31.5e9)
     checks.append(
-        _share(
+        share(
             "host_to_device",
             measure_host_to_device("cuda"),
             link,
@@ -165,7 +120,7 @@ def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
     return checks
 
 
-def decoder_checks(catalog: Catalog, model: str, quick: bool) -> tuple[list[Check], list[str]]:
+def decoder_checks(catalog: Catalog, model: str, quick: bool) -> tuple[list[Check], Comparison]:
     """The bench decoder of the model's shape: prefill, decode and peak memory against the estimate."""
     bench = run(
         catalog,
@@ -187,7 +142,7 @@ def decoder_checks(catalog: Catalog, model: str, quick: bool) -> tuple[list[Chec
                 basis=metric.basis,
             )
         )
-    return checks, list(bench.notes)
+    return checks, bench
 
 
 def validate(catalog: Catalog, req: ValidateRequest, progress=None) -> Validation:
@@ -195,38 +150,102 @@ def validate(catalog: Catalog, req: ValidateRequest, progress=None) -> Validatio
     estimate), in a minute on a 2-core CPU with --quick."""
     torch = _torch()
     say = progress or (lambda _m: None)
+    promise = load_promise(req.build) if req.build else None
     device, gpu = _device(torch, catalog)
-    build = _build(req.build) if req.build else None
     kind = "cuda" if torch.cuda.is_available() else "cpu"
     notes: list[str] = []
     if kind == "cpu":
         notes.append("no CUDA GPU: the CPU path only checks the harness; GPU figures need a GPU")
     elif gpu is None:
         notes.append(f"no catalog GPU for '{device['gpus'][0]}': GPU figures are measured, not judged")
+    if kind == "cuda" and not device["nvml"].get("available"):
+        notes.append(str(device["nvml"].get("reason")))
     say("matmul")
     checks = compute_checks(gpu if kind == "cuda" else None, req.quick, say)
     say("host RAM (triad)")
     triad = measure_triad(TRIAD_BYTES_QUICK if req.quick else None, repeats=3 if req.quick else 5)
-    checks.append(_triad(triad, build, catalog))
+    checks.append(triad_check(triad, promise.build if promise else None, catalog))
     say("all-reduce")
-    try:
-        busbw = measure_allreduce_busbw(2, 4 * 2**20 if req.quick else 64 * 2**20)
-        checks.append(Check(name="allreduce_busbw", measured=busbw, unit="B/s", basis="2 gloo processes on this host"))
-    except SizingError as exc:
-        notes.append(str(exc))
+    checks += _allreduce(torch, kind, req.quick, notes)
     say("decoder")
-    model = req.model or (GPU_MODEL if kind == "cuda" else CPU_MODEL)
-    more, said = decoder_checks(catalog, model, req.quick)
-    checks += more
-    notes += said
+    model = req.model or _decoder_model(kind, promise)
+    more, bench_run = decoder_checks(catalog, model, req.quick)
+    checks += banded(more, promise, DECODE_BAND)
+    notes += bench_run.notes
     say("largest batch")
     checks.append(_largest_batch(catalog, model, kind, gpu, req.quick))
-    if build is not None:
-        checks += build_checks(build, device)
-    result = Validation(device=device, checks=tuple(checks), notes=tuple(notes))
+    say("training step")
+    checks += training_checks(catalog, model, kind, gpu, req.quick)
+    served, said = None, ""
+    if req.engine:
+        say(f"engine {req.engine}")
+        served, said = engine_run(catalog, req.engine, req.engine_model, promise.workload if promise else {})
+        notes.append(said)
+        if served is not None and promise is None:
+            checks.append(Check(name="serve_decode", measured=served, unit="tok/s", basis=f"{req.engine} benchmark"))
+    if promise is not None:
+        checks += part_checks(promise, device, catalog)
+        why = f"--engine {req.engine} did not measure it, see the notes" if req.engine and served is None else ""
+        serve = serve_check(promise, served, req.engine, catalog, why)
+        checks += [serve] if serve else []
+        checks += _power(kind, promise, req.quick, notes)
+    result = Validation(device=device, checks=tuple(checks), notes=tuple(notes), runs=(bench_run,))
     if req.save:
         save_validation(result, Path(req.save))
     return result
+
+
+def _decoder_model(kind: str, promise: Promise | None) -> str:
+    """The model the decoder takes: a report's bench model on a GPU (the one that fits one card), else the default."""
+    if kind == "cuda" and promise is not None and promise.bench_model:
+        return promise.bench_model
+    return GPU_MODEL if kind == "cuda" else CPU_MODEL
+
+
+def _allreduce(torch: Any, kind: str, quick: bool, notes: list[str]) -> list[Check]:
+    """Bus bandwidth over every GPU with NCCL (two or more), else two gloo processes on the host."""
+    n_gpus = torch.cuda.device_count() if kind == "cuda" else 0
+    backend, world = ("nccl", n_gpus) if n_gpus >= 2 else ("gloo", 2)
+    try:
+        busbw = measure_allreduce_busbw(world, 4 * 2**20 if quick else 64 * 2**20, backend=backend)
+    except SizingError as exc:
+        notes.append(str(exc))
+        return []
+    where = f"{world} GPUs, NCCL" if backend == "nccl" else "2 gloo processes on this host"
+    return [Check(name="allreduce_busbw", measured=busbw, unit="B/s", basis=f"{where}, nccl-tests busbw")]
+
+
+def _power(kind: str, promise: Promise, quick: bool, notes: list[str]) -> list[Check]:
+    """Total GPU draw under a matmul load (NVML) against the sustained DC load the build's PSUs were sized for
+    (sizing/estimate/power.py): the GPUs alone must stay within it."""
+    sustained = (promise.build.get("power") or {}).get("sustained_w")
+    if kind != "cuda" or not sustained:
+        return []
+    torch = _torch()
+    mats = [torch.randn(4096, 4096, device=f"cuda:{i}", dtype=torch.bfloat16) for i in range(torch.cuda.device_count())]
+
+    def load() -> None:
+        for a in mats:
+            for _ in range(20):
+                torch.matmul(a, a)
+        torch.cuda.synchronize()
+
+    watts = power_under_load(load, 2.0 if quick else 10.0)
+    if watts is None:
+        notes.append("power under load not measured: NVML not available")
+        return []
+    budget = sustained / (promise.build.get("n_nodes", 1) or 1)
+    return [
+        Check(
+            name="power_under_load",
+            measured=watts,
+            estimated=budget,
+            unit="W",
+            ratio=watts / budget,
+            ok=watts <= budget,
+            basis="every GPU's draw under bf16 matmuls (NVML) within the build's sustained DC load per node",
+        )
+    ]
 
 
 def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, quick: bool) -> Check:
@@ -290,24 +309,6 @@ def _free(kind: str) -> None:
         _torch().cuda.empty_cache()
 
 
-def _triad(measured: float, build: dict[str, Any] | None, catalog: Catalog) -> Check:
-    """Host RAM bandwidth against the build's populated channels (sockets x min(DIMMs per socket, channels) x MT/s x
-    8 bytes) when a saved build names its CPU and DIMMs; informational otherwise."""
-    if build is None:
-        return Check(name="host_memory_bandwidth", measured=measured, unit="B/s", basis="STREAM triad (no build)")
-    parts = {p["kind"]: p for p in build.get("parts", [])}
-    cpu_part, dimm_part = parts.get("cpu"), parts.get("memory")
-    if not cpu_part or not dimm_part or cpu_part["id"] not in catalog.cpus:
-        return Check(name="host_memory_bandwidth", measured=measured, unit="B/s", basis="the build lists no CPU/RAM")
-    cpu = catalog.cpus[cpu_part["id"]]
-    sockets = cpu_part["quantity"] / build.get("n_nodes", 1)
-    per_socket = dimm_part["quantity"] / build.get("n_nodes", 1) / sockets
-    dimm = catalog.dimms.get(dimm_part["id"])
-    mts = min(cpu.max_memory_mt_s, dimm.speed_mt_s if dimm else cpu.max_memory_mt_s)
-    peak = sockets * min(per_socket, cpu.memory_channels) * mts * 1e6 * 8
-    return _share("host_memory_bandwidth", measured, peak, TRIAD_SHARE, "B/s", f"{cpu.id} populated channels")
-
-
 def save_validation(v: Validation, folder: Path) -> Path:
     """<folder>/<gpu-id or cpu>/validate-<UTC date-time>.json, written atomically."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -322,6 +323,7 @@ def validation_json(v: Validation) -> dict[str, Any]:
         "measurements": [c.model_dump(exclude={"basis"}) | {"basis": c.basis} for c in v.checks],
         "ok": v.ok,
         "notes": list(v.notes),
+        "runs": [r.model_dump(mode="json") for r in v.runs],
     }
 
 

@@ -107,7 +107,13 @@ def catalog_check(data: Path | None = DataOpt) -> None:
 @app.command()
 def validate(
     model: str | None = typer.Option(None, "--model", "-m", help="The decoder's shape (default: llama-3-8b on a GPU)."),
-    build: Path | None = typer.Option(None, help="A saved `sizing recommend --json`: check the machine against it."),
+    build: Path | None = typer.Option(
+        None, help="A saved `sizing recommend --json` or `sizing report` JSON: check the machine against it."
+    ),
+    engine: str | None = typer.Option(None, help="vllm or llama.cpp: run the real engine's benchmark when installed."),
+    engine_model: str | None = typer.Option(
+        None, help="What --engine loads (default: the build's model by its HF repo; llama.cpp: a .gguf file)."
+    ),
     quick: bool = typer.Option(False, help="A short version of every step (under a minute on a 2-core CPU)."),
     save: Path | None = typer.Option(None, help="Folder for the results (e.g. data/benchmarks)."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
@@ -119,7 +125,12 @@ def validate(
     from sizing.bench.validate import validate as run_validation
 
     request = ValidateRequest(
-        model=model, build=str(build) if build else None, quick=quick, save=str(save) if save else None
+        model=model,
+        build=str(build) if build else None,
+        quick=quick,
+        save=str(save) if save else None,
+        engine=engine,
+        engine_model=engine_model,
     )
     result = run_validation(cat.load(data), request, progress=lambda s: typer.echo(s, err=True))
     typer.echo(json.dumps(validation_json(result), indent=2) if as_json else validation_text(result))

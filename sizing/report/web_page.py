@@ -152,6 +152,9 @@ def document(found: AnyRecommendation, fmt: str, lang: str, options: ReportOptio
             "procurement reports cover inference and training requests; distillation and RL plans "
             "are in /api/recommend's JSON"
         )
-    from .procurement_render import render
+    from .procurement_render import check_format, render_file
+    from .procurement_xlsx import option_rows
 
-    return render(build_report(found, options), fmt, lang).encode("utf-8")
+    check_format(fmt)
+    built = build_report(found, options)
+    return render_file(built, fmt, lang, option_rows(found, built.fx_rate))
