@@ -159,6 +159,7 @@ def screen(shape: Shape, chassis: Chassis) -> Outcome | None:
 BASEBOARDS = {
     "sxm": "HGX baseboards take one generation, in counts of 4 or 8",
     "oam": "OAM baseboards take one generation in counts of 8",
+    "module": "Ascend NPU modules come on Atlas A2 boards of 8",  # chassis.csv rack-4u-atlas-800t-a2
 }
 
 
