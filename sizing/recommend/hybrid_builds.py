@@ -178,6 +178,7 @@ def second_gpu_note(options: list[Option]) -> str | None:
         return (
             f"a second {one.build.gpu.name} changes decode by {gain:+.0%} "
             f"({fmt_rate(s1.decode_tokens_per_s)} -> {fmt_rate(s2.decode_tokens_per_s)} per user) for "
-            f"{fmt_money(price)} more: the routed experts stay in RAM, and RAM bandwidth bounds decode"
+            f"{fmt_money(price)} more: what stays in RAM still bounds each token "
+            f"(decode bound: {one.estimate.host.decode_bound if one.estimate.host else 'gpu_memory'})"
         )
     return None
