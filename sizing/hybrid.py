@@ -12,8 +12,6 @@ from collections.abc import Callable
 from . import estimate as est
 from .catalog import Catalog
 from .estimate import hybrid as hybrid_estimate
-from .recommend.classes import ClassPlan
-from .recommend.provider import Problem
 from .specs import (
     HOST_OFFLOADS,
     CpuEfficiency,
@@ -26,7 +24,6 @@ from .specs import (
     ModelSpec,
     Offload,
     Parallelism,
-    RecommendRequest,
     Request,
     SizingError,
     System,
@@ -165,45 +162,3 @@ def _layers_that_fit(model: ModelSpec, x: Execution, system: System, cpu_eff: Cp
             break
         best = n
     return best
-
-
-def class_plan(catalog: Catalog, req: RecommendRequest, problem: Problem, resolve_fn: Resolve) -> ClassPlan:
-    """What the recommender's build classes need (recommend/classes.py): the request's execution with an engine that
-    runs on the CPU alone and one that keeps weights in RAM: the named engine where it does, else llama.cpp, which
-    runs every host mode (None, with the reason, where the named engine or the weights rule it out)."""
-    x = problem.execution
-    notes: list[str] = []
-
-    def with_engine(mode: str) -> Execution | None:
-        if req.engine:
-            engine = catalog.engine(req.engine)
-            if mode not in engine.offload_modes and not (mode == "hybrid" and engine.offload_modes):
-                return None
-            return x
-        try:
-            _, hx = resolve_fn(
-                catalog,
-                Request(
-                    model=req.model,
-                    engine=DEFAULT_HOST_ENGINE,
-                    precision=req.precision,
-                    kv_precision=req.kv_precision,
-                    batch=x.batch,
-                    prompt_tokens=x.prompt_tokens,
-                    new_tokens=x.new_tokens,
-                ),
-            )
-        except SizingError as exc:
-            notes.append(f"no {mode} build: {exc}")
-            return None
-        return hx
-
-    any_gpu = next(iter(sorted(catalog.gpus.values(), key=lambda g: g.id)))
-    return ClassPlan(
-        parts=catalog,
-        host_execution=with_engine("cpu"),
-        hybrid_execution=with_engine("hybrid"),
-        engine_named=req.engine is not None,
-        any_gpu=any_gpu,
-        notes=tuple(notes),
-    )

@@ -15,6 +15,7 @@ from . import recommend as rec
 from .catalog import Catalog, read_scenarios
 from .catalog import add_model as _append_model
 from .modelspec import from_hf_folder, resolve
+from .recommend.classes import ClassPlan
 from .recommend.targets import with_targets
 from .specs import (
     DEFAULT_CONTEXT_TOKENS,
@@ -321,7 +322,7 @@ def _training_problem(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
 def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
     """Resolve the request's names, then search builds (sizing.recommend), prices shown in req.currency."""
     problem = problem_of(catalog, req)
-    plan = hybrid.class_plan(catalog, req, problem, resolve_execution) if problem.execution.training is None else None
+    plan = class_plan(catalog, req, problem) if problem.execution.training is None else None
     result = rec.recommend(problem, request=req.model_dump(exclude_none=True), plan=plan)
     fx = catalog.usd_to(req.currency)
     if fx:
@@ -334,6 +335,48 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> Recommendation:
             }
         )
     return result
+
+
+def class_plan(catalog: Catalog, req: RecommendRequest, problem: rec.Problem) -> ClassPlan:
+    """What the recommender's build classes need (recommend/classes.py): the request's execution with an engine that
+    runs on the CPU alone and one that keeps weights in RAM: the named engine where it does, else llama.cpp, which
+    runs every host mode (None, with the reason, where the named engine or the weights rule it out)."""
+    x = problem.execution
+    notes: list[str] = []
+
+    def with_engine(mode: str) -> Execution | None:
+        if req.engine:
+            engine = catalog.engine(req.engine)
+            if mode not in engine.offload_modes and not (mode == "hybrid" and engine.offload_modes):
+                return None
+            return x
+        try:
+            _, hx = resolve_execution(
+                catalog,
+                Request(
+                    model=req.model,
+                    engine=hybrid.DEFAULT_HOST_ENGINE,
+                    precision=req.precision,
+                    kv_precision=req.kv_precision,
+                    batch=x.batch,
+                    prompt_tokens=x.prompt_tokens,
+                    new_tokens=x.new_tokens,
+                ),
+            )
+        except SizingError as exc:
+            notes.append(f"no {mode} build: {exc}")
+            return None
+        return hx
+
+    any_gpu = next(iter(sorted(catalog.gpus.values(), key=lambda g: g.id)))
+    return ClassPlan(
+        parts=catalog,
+        host_execution=with_engine("cpu"),
+        hybrid_execution=with_engine("hybrid"),
+        engine_named=req.engine is not None,
+        any_gpu=any_gpu,
+        notes=tuple(notes),
+    )
 
 
 def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:

@@ -142,7 +142,7 @@ BAD_INPUT = [
     (["recommend", "--budget", "-5"], "--budget must be greater than 0"),
     (["recommend", "--target-tokens-per-s", "-1"], "--target-tokens-per-s must be greater than 0"),
     (["recommend", "--gpu", ""], "--gpu is empty"),
-    (["recommend", "--max-gpus=0"], "--max-gpus must be greater than 0"),
+    (["recommend", "--max-gpus=-1"], "--max-gpus must be greater than or equal to 0"),
     (["recommend", "--circuit", "110v"], "unknown circuit"),
     (["recommend", "--objective", "fastest"], "--objective must be"),
     (["recommend", "--cpu", "xeon-silver-9999"], "unknown CPU"),

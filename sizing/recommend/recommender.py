@@ -6,6 +6,8 @@ from __future__ import annotations
 from sizing.specs import ClassOption, Option, Recommendation, Rejection
 
 from . import classes as cls
+from . import hybrid_builds as hyb
+from . import offline as off
 from .derive import Composer
 from .provider import Problem
 from .rank import ranked
@@ -36,16 +38,16 @@ def recommend(problem: Problem, request: dict | None = None, plan: cls.ClassPlan
         options, more = _hybrid(problem, plan, options, want)
         notes += more
     best = [
-        o.model_copy(update={"reasons": (*o.reasons, *cls.hybrid_reasons(o))}) for o in ranked(options, c.objective)
+        o.model_copy(update={"reasons": (*o.reasons, *hyb.hybrid_reasons(o))}) for o in ranked(options, c.objective)
     ]
     if plan is not None:
         found, more = _classes(problem, plan, want)
         notes += more
     offline: tuple[str, ...] = ()
     if c.offline:
-        lines, offline = cls.offline_lines(problem)
-        best = [cls.with_lines(o, lines) for o in best]
-        found = [cls.class_with_lines(o, lines) for o in found]
+        lines, offline = off.offline_lines(problem)
+        best = [off.with_lines(o, lines) for o in best]
+        found = [off.class_with_lines(o, lines) for o in found]
     return Recommendation(
         request=request or {},
         execution=problem.execution,
@@ -76,8 +78,8 @@ def _hybrid(
     if plan.hybrid_execution is None:
         return options, [f"no hybrid build: {problem.execution.engine.name} keeps no weights in RAM (llama.cpp does)"]
     hp = problem._replace(execution=plan.hybrid_execution)
-    found = cls.hybrid_options(hp, plan.parts)
-    note = cls.second_gpu_note(ranked(found, c.objective))
+    found = hyb.hybrid_options(hp, plan.parts)
+    note = hyb.second_gpu_note(ranked(found, c.objective))
     return ([] if want == "hybrid" else options) + found, [note] if note else []
 
 
