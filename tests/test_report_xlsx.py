@@ -388,3 +388,62 @@ def test_cli_writes_xlsx(priced_dir: Path, tmp_path: Path, capsys):
     rec = tmp_path / "build.xlsx"
     code, _, err = run_main(["recommend", "--data", str(priced_dir), "--as-of", DAY, "--report", str(rec)], capsys)
     assert code == 0 and err.startswith(f"wrote {rec} (xlsx, en)") and openpyxl.load_workbook(rec).sheetnames
+
+
+def test_training_options_sheet_shows_trained_tokens(cases):
+    r, report = cases["lora-cny-vat"]
+    ws = workbook(cases["lora-cny-vat"]).worksheets[1]
+    header = [c.value for c in ws[1]]
+    assert "Trained tokens/s" in header and "Decode per user (tok/s)" not in header
+    column = header.index("Trained tokens/s") + 1
+    assert ws.cell(row=2, column=column).value == pytest.approx(r.options[0].estimate.throughput_tokens_per_s, abs=0.05)
+    assert ws.cell(row=2, column=header.index("Price before VAT") + 1).value == pytest.approx(
+        report.chart[0].price, abs=CENT
+    )
+
+
+def test_libreoffice_computes_the_same_totals(tmp_path: Path, capsys):
+    """Where LibreOffice is installed (not required: the evaluator above is the CI check), a real spreadsheet opens
+    the workbook of a build with unpriced parts and VAT, computes every formula, and shows the JSON's figures."""
+    import csv
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice not installed")
+    args = [
+        "report",
+        "--data",
+        str(Path(__file__).parent / "catalog"),
+        "--model",
+        "7b",
+        "--as-of",
+        DAY,
+        "--vat",
+        "0.13",
+    ]
+    for ext in ("xlsx", "json"):
+        code, _, err = run_main([*args, "--out", str(tmp_path / f"r.{ext}")], capsys)
+        assert code == 0, err
+    profile = (tmp_path / "lo-profile").as_uri()
+    subprocess.run(
+        [soffice, "--headless", f"-env:UserInstallation={profile}", "--convert-to", "csv", "--outdir", str(tmp_path)]
+        + [str(tmp_path / "r.xlsx")],
+        capture_output=True,
+        timeout=180,
+        check=True,
+    )
+    rows = list(csv.reader((tmp_path / "r.csv").read_text(encoding="utf-8", errors="replace").splitlines()))
+    shown: dict[str, list[str]] = {}
+    for row in rows:
+        if row and row[0]:
+            shown.setdefault(row[0], []).append(row[4])
+    builds = [json.loads((tmp_path / "r.json").read_text())[k]["bom"] for k in ("recommended", "runner_up")]
+    assert builds[0]["unpriced"]  # the case has a part without a price
+    for i, bom in enumerate(builds):
+        assert float(shown["Priced subtotal (a lower bound)"][i]) == pytest.approx(bom["priced_subtotal"], abs=CENT)
+        assert float(shown["VAT"][i]) == pytest.approx(bom["vat"], abs=CENT)
+        for label, key in (("Grand total", "total"), ("Total with VAT", "total_with_vat")):
+            cell = shown[label][i]
+            assert (cell == "") if bom[key] is None else float(cell) == pytest.approx(bom[key], abs=CENT)
