@@ -218,6 +218,15 @@ class BomSheet:
         self.row += 1
 
 
+def _print_a4(ws: Worksheet) -> None:
+    """Printed on A4 landscape, every column on the page's width."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+
+
 def _money_format(currency: str) -> str:
     symbol = SYMBOLS.get(currency)
     return f'"{symbol}"#,##0.00' if symbol else f'#,##0.00 "{currency}"'
@@ -331,6 +340,8 @@ def workbook_bytes(report: ProcurementReport, lang: str, options: Sequence[Optio
     wa.column_dimensions["A"].width = 30
     wa.column_dimensions["B"].width = 100
 
+    for each in wb.worksheets:
+        _print_a4(each)
     wb.calculation.fullCalcOnLoad = True  # no cached values: the spreadsheet computes every formula on opening
     buffer = io.BytesIO()
     wb.save(buffer)
