@@ -3,18 +3,13 @@ the request types live in `specs.requests`, the scenario CSV is read by `catalog
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from datetime import date
-from pathlib import Path
-
-from pydantic import ValidationError
 
 from . import estimate as est
 from . import hybrid
 from . import recommend as rec
-from .catalog import Catalog, read_scenarios
-from .catalog import add_model as _append_model
-from .modelspec import from_hf_folder, resolve
+from .catalog import Catalog
+from .modelspec import resolve
 from .recommend.classes import ClassPlan
 from .recommend.targets import with_targets
 from .specs import (
@@ -376,50 +371,4 @@ def class_plan(catalog: Catalog, req: RecommendRequest, problem: rec.Problem) ->
         engine_named=req.engine is not None,
         any_gpu=any_gpu,
         notes=tuple(notes),
-    )
-
-
-def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:
-    """One estimate per scenario row, in order; a row that cannot be estimated yields 'line N: why' (N: the line
-    where the row starts in the file). The file is read and checked before the first row runs: a file that cannot
-    be read or has a bad header raises SizingError before anything is yielded."""
-    for line, request in read_scenarios(path):
-        try:
-            if isinstance(request, str):
-                raise SizingError(request)
-            yield run(catalog, request)
-        except SizingError as exc:
-            yield f"line {line}: {exc}"
-        except (OSError, RuntimeError) as exc:  # modelspec took the model cell for a folder path the system
-            # refuses: a name too long for a path (OSError), '~nosuchuser' (RuntimeError from expanduser)
-            model = request.model[:60] if isinstance(request, Request) else ""
-            yield f"line {line}: cannot use model '{model}' ({getattr(exc, 'strerror', None) or exc}); " + (
-                "give a catalog id, a size such as 7b, or an existing folder"
-            )
-        except ValidationError as exc:  # a limit deeper than the request's own fields
-            err = exc.errors()[0]
-            yield f"line {line}: {'.'.join(map(str, err['loc'])) or 'row'}: {err['msg']}"
-
-
-def scenario_failure(results: Sequence[Estimate | str]) -> str | None:
-    """None when at least one scenario row was estimated; else the one-line reason the file failed as a whole
-    (`sizing estimate --scenarios` exits 2 then, after printing every row's error line)."""
-    if any(isinstance(r, Estimate) for r in results):
-        return None
-    return f"none of the {len(results)} scenario rows could be estimated; each row's error is on its JSON line"
-
-
-def add_model(folder: Path, data_dir: Path, model_id: str | None = None) -> ModelSpec:
-    """`sizing models add`: the model in a local Hugging Face folder (its config.json, read as `--model DIR` reads
-    it), appended to the models.csv of the user's catalog copy under `model_id` (default: the folder's name)."""
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise SizingError(f"'{folder}' {what}; give a local Hugging Face model folder (one with config.json)")
-    if not (folder / "config.json").is_file():
-        raise SizingError(f"'{folder}' has no config.json; give a Hugging Face model folder (download its config.json)")
-    spec = from_hf_folder(folder)
-    notes = "; ".join(n for n in (spec.assumed, spec.notes) if n) or None
-    source = f"config.json of the local folder {folder.resolve()} (added by sizing models add)"
-    return _append_model(
-        data_dir, spec.model_copy(update={"source": source, "notes": notes, "assumed": None}), model_id
     )

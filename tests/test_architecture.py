@@ -22,8 +22,10 @@ ALLOWED = {
     "scenarios": {"catalog", "modelspec", "estimate", "recommend", "report", "specs", "hybrid"},
     "hybrid": {"catalog", "estimate", "specs"},
     "bench": {"catalog", "modelspec", "estimate", "specs", "units"},
-    "cli": {"catalog", "scenarios", "distillation", "rl", "report", "specs", "bench", "units", "cli"},
+    "cli": {"catalog", "scenarios", "distillation", "rl", "report", "specs", "bench", "units", "cli", "web", "answers"},
     "distillation": {"catalog", "estimate", "recommend", "scenarios", "specs"},
+    "answers": {"catalog", "distillation", "modelspec", "report", "rl", "scenarios", "specs"},  # an entry per request
+    "web": {"answers", "catalog", "modelspec", "report", "specs", "web"},  # HTTP over the library, no computing
 }
 # third-party or stdlib modules only one sizing module may import
 OWNERS = {
@@ -33,6 +35,8 @@ OWNERS = {
     "pandas": {"report"},
     "rich": {"report"},
     "csv": {"catalog"},
+    "fastapi": {"web"},
+    "starlette": {"web"},
 }
 CORE = {"estimate", "rules", "recommend"}
 

@@ -30,8 +30,8 @@ from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sizing import answers
 from sizing import catalog as cat
-from sizing import scenarios
 from sizing.catalog.cells import FREE_TEXT
 from sizing.catalog.csvfile import MAX_CELL_CHARS, MAX_FILE_BYTES
 from sizing.catalog.load import _load as load_cached
@@ -645,13 +645,13 @@ def test_scenario_lines_are_the_files_lines(tmp_path: Path, capsys):
 def test_scenario_failure_tells_the_cli_when_no_row_ran(tmp_path: Path, catalog):
     """The exit code rule: 0 when a row was estimated, 2 when none was (`scenario_failure` says which)."""
     bad = scenarios_file(tmp_path, "model,batch\nno-such-model,1\nllama-3-8b,0\n", "bad.csv")
-    results = list(scenarios.run_scenarios(catalog, bad))
+    results = list(answers.run_scenarios(catalog, bad))
     assert len(results) == 2 and all(isinstance(r, str) for r in results)
-    assert "none of the 2 scenario rows" in (scenarios.scenario_failure(results) or "")
+    assert "none of the 2 scenario rows" in (answers.scenario_failure(results) or "")
     mixed = scenarios_file(tmp_path, "model,batch\nno-such-model,1\nllama-3-8b,1\n", "mixed.csv")
-    assert scenarios.scenario_failure(list(scenarios.run_scenarios(catalog, mixed))) is None
+    assert answers.scenario_failure(list(answers.run_scenarios(catalog, mixed))) is None
     with pytest.raises(SizingError, match="has a header but no rows"):
-        list(scenarios.run_scenarios(catalog, scenarios_file(tmp_path, "model\n", "empty.csv")))
+        list(answers.run_scenarios(catalog, scenarios_file(tmp_path, "model\n", "empty.csv")))
 
 
 @settings(max_examples=ROW_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

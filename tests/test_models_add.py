@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from cli_run import run_main
 
+from sizing import answers
 from sizing import catalog as cat
-from sizing import scenarios
 from sizing.specs import SizingError
 
 CONFIGS = Path(__file__).resolve().parent / "fixtures" / "configs"
@@ -85,7 +85,7 @@ def test_needs_a_copy_not_the_bundled_data(folder, capsys):
     code, _, err = run_main(["models", "add", str(folder)], capsys)
     assert code == 2 and "--data DIR" in err
     with pytest.raises(SizingError, match="not the bundled data/"):
-        scenarios.add_model(folder, cat.default_data_dir())
+        answers.add_model(folder, cat.default_data_dir())
 
 
 def test_a_broken_copy_is_refused_before_writing(data_copy, folder):
@@ -93,7 +93,7 @@ def test_a_broken_copy_is_refused_before_writing(data_copy, folder):
     gpus.write_text(gpus.read_text().replace("rtx-4090,", "rtx 4090,", 1))
     text = (data_copy / "models.csv").read_text()
     with pytest.raises(SizingError, match="gpus.csv"):
-        scenarios.add_model(folder, data_copy)
+        answers.add_model(folder, data_copy)
     assert (data_copy / "models.csv").read_text() == text
 
 
@@ -107,7 +107,7 @@ def test_european_semicolon_copy_keeps_its_format(data_copy, folder):
     for line in table:
         writer.writerow([c.replace(".", ",") if c.replace(".", "", 1).isdigit() else c for c in line])
     path.write_bytes(out.getvalue().encode())
-    spec = scenarios.add_model(folder, data_copy)
+    spec = answers.add_model(folder, data_copy)
     raw = path.read_bytes()
     assert raw.endswith(b"\r\n") and b"\r\n" in raw.splitlines(keepends=True)[-1]
     assert b";1,10005;" in raw.splitlines()[-1]  # decimal comma in params_b

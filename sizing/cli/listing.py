@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
+from sizing import answers, report
 from sizing import bench as bench_mod
 from sizing import catalog as cat
-from sizing import report, scenarios
 from sizing.specs import DEFAULT_PROMPT_TOKENS, SizingError
 
 from .base import app, catalog_app
@@ -33,7 +33,7 @@ def models(
     if search == "add":
         if folder is None or data is None:
             raise SizingError("models add needs a folder and your catalog copy: sizing models add PATH --data DIR")
-        spec = scenarios.add_model(folder, data, model_id)
+        spec = answers.add_model(folder, data, model_id)
         typer.echo(
             f"added {spec.id} ({spec.n_params / 1e9:.2f}B params) to {data / 'models.csv'}; use --model {spec.id}"
         )

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from sizing import answers, distillation, report, rl, scenarios
 from sizing import catalog as cat
-from sizing import distillation, report, rl, scenarios
 from sizing.specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
@@ -143,9 +143,9 @@ def estimate(
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
     catalog = cat.load(data)
     if scenarios_file is not None:
-        results = list(scenarios.run_scenarios(catalog, scenarios_file))
+        results = list(answers.run_scenarios(catalog, scenarios_file))
         sys.stdout.write("".join(report.scenario_line(r) + "\n" for r in results))
-        if (problem := scenarios.scenario_failure(results)) is not None:
+        if (problem := answers.scenario_failure(results)) is not None:
             fail(problem)  # every row failed: the JSON lines are printed, one stderr line, exit 2
         return
     req = Request(
