@@ -206,6 +206,7 @@ def calibrated_row(cases: Sequence[Case], start: Efficiency, gpus: Sequence[str]
             "n_rows": len(cases) * len(FIGURES),
             "provenance": provenance,
             "versions": (),  # the runs name no engine version (the bench decoder is no release of one)
+            "copied_from": None,  # measured now, not borrowed from another engine
             "source": source,
         }
     )
