@@ -203,3 +203,20 @@ def test_a_bad_cell_in_a_measured_csv_names_its_row_and_column(tmp_path, capsys)
     (tmp_path / "m.csv").write_text(head + "\n" + ",".join(cells) + "\n")
     code, _, err = run_main(["calibrate", str(tmp_path / "m.csv")], capsys)
     assert code == 2 and "row 2" in err and "'value'" in err and "Traceback" not in err
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    bw=st.floats(0.2, 1.0),
+    overhead_us=st.floats(0.1, 3000.0),
+    mm=st.floats(0.05, 2.0),
+)
+def test_a_written_row_loads_back_as_the_same_factors(catalog, tmp_path_factory, bw, overhead_us, mm):
+    row = catalog.efficiency("vllm", "*").model_copy(
+        update={"gpu_class": "workstation", "bw_eff": bw, "layer_overhead_s": overhead_us * 1e-6, "mm_eff": mm}
+    )
+    folder = tmp_path_factory.mktemp("cal") / "mine"
+    write_calibration([row], DATA, folder)
+    back = cat.load(folder).efficiency("vllm", "workstation")
+    assert back.bw_eff == pytest.approx(bw, abs=5e-5) and back.mm_eff == pytest.approx(mm, abs=5e-5)
+    assert back.layer_overhead_s == pytest.approx(overhead_us * 1e-6, abs=5e-9)  # microseconds to 2 decimals
