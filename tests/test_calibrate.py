@@ -181,3 +181,42 @@ def test_the_harness_commands_document_every_option_and_argument(command):
     for param in cmd.params:
         if param.name != "help":
             assert getattr(param, "help", None), f"{command} {param.name} has no help"
+
+
+MEASURED = Path(__file__).resolve().parent / "fixtures" / "bench" / "measured_rtx-4090_llama.cpp.csv"
+
+
+def test_a_measured_csv_calibrates_its_engine_and_gpu_class(catalog):
+    result = cal.calibrate(catalog, [MEASURED])
+    (c,) = result.calibrations
+    assert (c.engine, c.gpu_class, c.gpus) == ("llama.cpp", "geforce", ("rtx-4090",))
+    assert len(c.figures) == 12 and "1 row(s) left out" in result.notes[0]  # the multi-GPU row
+    assert cal._rms([f.error_after for f in c.figures]) <= cal._rms([f.error_before for f in c.figures])
+    assert "quant_bw_eff" in cal.fitted_factors([cal.measured_cases(catalog, MEASURED)[0][0]])  # q4_k_m rows
+
+
+def test_a_bad_cell_in_a_measured_csv_names_its_row_and_column(tmp_path, capsys):
+    lines = MEASURED.read_text().splitlines()
+    head, first = lines[0], lines[1]
+    cells = first.split(",")
+    cells[head.split(",").index("value")] = "fast"
+    (tmp_path / "m.csv").write_text(head + "\n" + ",".join(cells) + "\n")
+    code, _, err = run_main(["calibrate", str(tmp_path / "m.csv")], capsys)
+    assert code == 2 and "row 2" in err and "'value'" in err and "Traceback" not in err
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    bw=st.floats(0.2, 1.0),
+    overhead_us=st.floats(0.1, 3000.0),
+    mm=st.floats(0.05, 2.0),
+)
+def test_a_written_row_loads_back_as_the_same_factors(catalog, tmp_path_factory, bw, overhead_us, mm):
+    row = catalog.efficiency("vllm", "*").model_copy(
+        update={"gpu_class": "workstation", "bw_eff": bw, "layer_overhead_s": overhead_us * 1e-6, "mm_eff": mm}
+    )
+    folder = tmp_path_factory.mktemp("cal") / "mine"
+    write_calibration([row], DATA, folder)
+    back = cat.load(folder).efficiency("vllm", "workstation")
+    assert back.bw_eff == pytest.approx(bw, abs=5e-5) and back.mm_eff == pytest.approx(mm, abs=5e-5)
+    assert back.layer_overhead_s == pytest.approx(overhead_us * 1e-6, abs=5e-9)  # microseconds to 2 decimals

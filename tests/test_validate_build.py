@@ -246,3 +246,5 @@ def test_cli_validate_against_a_saved_recommendation_exits_by_the_verdict(capsys
     assert any("vllm" in n for n in data["notes"])
     code, _, err = run_main(["validate", "--quick", "--build", str(FIX / "README.md")], capsys)
     assert code == 2 and "not a saved" in err and "Traceback" not in err
+    code, _, err = run_main(["validate", "--quick", "--engine", "tgi"], capsys)
+    assert code == 2 and "--engine vllm" in err and "Traceback" not in err

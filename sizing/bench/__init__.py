@@ -8,7 +8,9 @@ current estimator.
 
 The code lives in the named modules: measure (torch plumbing, micro benchmarks), decoder (the random-weight
 decoder, prefill and decode), runner (a whole run, run, recompare), compare (against the estimate, the table),
-files (results on disk), results (the result models).
+files (results on disk), results (the result models); the acceptance harness: probes (triad, host-to-device, numpy,
+OOM bisection), validate (`sizing validate`), build_check (`--build`), host (lscpu, dmidecode, NVML), training (one
+training step), allreduce (busbw under torchrun), engines (`--engine`), calibrate (`sizing calibrate`).
 """
 
 from .compare import compare, match_gpu, table

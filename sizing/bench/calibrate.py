@@ -4,11 +4,13 @@ by `sizing bench --out` and `sizing validate --save`, and show each figure's err
 Physics stays fixed (bytes, FLOPs, bandwidth and peaks from the catalog); only the factors the saved figures
 inform move: bw_eff (the fraction of the memory bandwidth decode reaches; quant_bw_eff for quantized weights),
 layer_overhead_s (the fixed per-layer host/launch time) and mm_eff (the fraction of the dense matmul peak prefill
-reaches). The fit is the one benchmarks/calibrate.py makes for data/efficiency.csv, on fewer rows: least squares on
-log(estimate / measured) plus PRIOR_WEIGHT x the log-distance of each factor from the catalog row it starts from,
-so a single run cannot throw a factor far; coordinate descent with a golden-section search in log space, each
-step kept only when it lowers the objective (the data's error after is never larger than before). Writing goes
-through sizing.catalog.calibration into the user's own data folder, never into the shipped one."""
+reaches). Besides saved runs it reads measured.csv-style files (.csv: single-GPU inference speed rows, one
+figure each; read by sizing.catalog.calibration). The fit is the one benchmarks/calibrate.py makes for
+data/efficiency.csv, on fewer rows: least squares on log(estimate / measured) plus PRIOR_WEIGHT x the log-distance
+of each factor from the catalog row it starts from, so a single run cannot throw a factor far; coordinate descent
+with a golden-section search in log space, each step kept only when it lowers the objective (the data's summed
+squared log error after is never larger than before). Writing goes through sizing.catalog.calibration into the
+user's own data folder, never into the shipped one."""
 
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ class Case(Base):
     execution: Execution
     system: System
     measured: dict[str, float]
+    copy_share: float | None = None  # a bench run's copy bandwidth / spec (None for a measured.csv row)
+    matmul_share: float | None = None  # its matmul / dense peak
 
 
 class FigureError(Base):
@@ -110,6 +114,8 @@ def case_of(catalog: Catalog, run: Comparison) -> Case | None:
         execution=execution_of(m, catalog, run.engine),
         system=System.of(catalog.gpus[run.gpu_id]),
         measured=measured,
+        copy_share=_share(run, "bandwidth_bytes_s"),
+        matmul_share=_share(run, "matmul_flops"),
     )
 
 
@@ -121,11 +127,11 @@ def predict(case: Case, eff: Efficiency) -> dict[str, float]:
 
 
 def data_error(cases: Sequence[Case], eff: Efficiency) -> float:
-    """Sum over cases and figures of log(estimate / measured)^2."""
+    """Sum over cases and their measured figures of log(estimate / measured)^2."""
     total = 0.0
     for case in cases:
         got = predict(case, eff)
-        total += sum(math.log(got[f] / case.measured[f]) ** 2 for f in FIGURES)
+        total += sum(math.log(got[f] / value) ** 2 for f, value in case.measured.items())
     return total
 
 
@@ -197,33 +203,88 @@ def calibrated_row(cases: Sequence[Case], start: Efficiency, gpus: Sequence[str]
     status = {COLUMN.get(n, n): _status(n, getattr(fitted, n), getattr(start, n)) for n in names}
     provenance = tuple((f, status.get(f, s)) for f, s in start.provenance)
     source = (
-        f"calibrated by `sizing calibrate` on {len(cases)} saved runs ({', '.join(sorted(set(gpus)))}), "
+        f"calibrated by `sizing calibrate` on {len(cases)} measured runs ({', '.join(sorted(set(gpus)))}), "
         f"prior = efficiency.csv row ({start.engine}, {start.gpu_class}), {date}; a local calibration"
     )
     return fitted.model_copy(
         update={
             "gpu_class": cases[0].system.gpu.gpu_class,
-            "n_rows": len(cases) * len(FIGURES),
+            "n_rows": sum(len(c.measured) for c in cases),
             "provenance": provenance,
             "versions": (),  # the runs name no engine version (the bench decoder is no release of one)
+            "copied_from": None,  # measured now, not borrowed from another engine
             "source": source,
         }
     )
 
 
-def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> CalibrationResult:
-    """Every saved run in `paths`, grouped by engine x GPU class, fitted into one calibrated row per group."""
-    notes: list[str] = []
-    groups: dict[tuple[str, str], list[tuple[Case, Comparison]]] = {}
+def measured_cases(catalog: Catalog, path: Path) -> tuple[list[Case], int]:
+    """A measured.csv-style file's single-GPU inference speeds as cases (one figure each), and how many of its rows
+    were left out (other tasks, several GPUs, suspect trust, a model or GPU the catalog does not know)."""
+    from sizing.catalog.calibration import read_measured
+
+    rows, skipped = read_measured(path)
+    cases = []
+    for r in rows:
+        try:
+            precision = catalog.precision(r.precision)
+            execution = Execution(
+                engine=catalog.engine(r.engine),
+                precision=precision,
+                kv_precision=catalog.precision(r.kv_precision) if r.kv_precision else precision,
+                batch=r.batch,
+                prompt_tokens=r.prompt_tokens,
+                new_tokens=r.new_tokens,
+            )
+            spec, gpu = resolve(r.model, catalog), catalog.gpu(r.gpu)
+        except SizingError:
+            skipped += 1
+            continue
+        cases.append(
+            Case(
+                label=f"{gpu.id} {spec.id} {r.engine} b{r.batch} {r.prompt_tokens}+{r.new_tokens} line {r.line}",
+                model_spec=spec,
+                execution=execution,
+                system=System.of(gpu),
+                measured={r.metric: r.value},
+            )
+        )
+    return cases, skipped
+
+
+def _gather(catalog: Catalog, paths: list[Path], notes: list[str]) -> dict[tuple[str, str], list[tuple[Case, str]]]:
+    """Cases by (engine, GPU class), each with its GPU: saved runs (JSON files and folders) and measured.csv-style
+    files (.csv)."""
+    groups: dict[tuple[str, str], list[tuple[Case, str]]] = {}
+    tables = [Path(p) for p in paths if str(p).lower().endswith(".csv")]
+    saved = [Path(p) for p in paths if not str(p).lower().endswith(".csv")]
     skipped = 0
-    for _path, run in load_runs(paths):
+    for _path, run in load_runs(saved) if saved else []:
         case = case_of(catalog, run)
         if case is None:
             skipped += 1
             continue
-        groups.setdefault((run.engine, case.system.gpu.gpu_class), []).append((case, run))
+        groups.setdefault((run.engine, case.system.gpu.gpu_class), []).append((case, run.gpu_id or ""))
     if skipped:
         notes.append(f"{skipped} run(s) on no catalog GPU (CPU smoke tests) calibrate nothing and were skipped")
+    for table in tables:
+        cases, left = measured_cases(catalog, table)
+        for case in cases:
+            groups.setdefault((case.execution.engine.id, case.system.gpu.gpu_class), []).append(
+                (case, case.system.gpu.id)
+            )
+        if left:
+            notes.append(
+                f"{table.name}: {left} row(s) left out (not one GPU's inference speed, suspect, or unknown names)"
+            )
+    return groups
+
+
+def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> CalibrationResult:
+    """Every saved run and measured row in `paths`, grouped by engine x GPU class, fitted into one calibrated row
+    per group."""
+    notes: list[str] = []
+    groups = _gather(catalog, paths, notes)
     if not groups:
         raise SizingError("none of the saved runs ran on a catalog GPU; calibrate needs results from a GPU machine")
     today = date or dt.date.today().isoformat()
@@ -231,15 +292,14 @@ def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> C
     for (engine, gpu_class), members in sorted(groups.items()):
         cases = [c for c, _ in members]
         start = catalog.efficiency(engine, gpu_class)
-        gpus = [r.gpu_id or "" for _, r in members]
+        gpus = [g for _, g in members]
         after = calibrated_row(cases, start, gpus, today)
         figures = tuple(
             FigureError(label=c.label, figure=f, measured=c.measured[f], before=b[f], after=a[f])
             for c in cases
             for b, a in [(predict(c, start), predict(c, after))]
-            for f in FIGURES
+            for f in c.measured
         )
-        runs = [r for _, r in members]
         out.append(
             Calibration(
                 engine=engine,
@@ -248,8 +308,8 @@ def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> C
                 before=start,
                 after=after,
                 figures=figures,
-                copy_share=_median(_shares(runs, "bandwidth_bytes_s")),
-                matmul_share=_median(_shares(runs, "matmul_flops")),
+                copy_share=_median([c.copy_share for c in cases if c.copy_share]),
+                matmul_share=_median([c.matmul_share for c in cases if c.matmul_share]),
             )
         )
         if engine == "transformers":
@@ -258,10 +318,6 @@ def calibrate(catalog: Catalog, paths: list[Path], date: str | None = None) -> C
                 "factors describe that loop: HF transformers estimates from the calibrated folder inherit them"
             )
     return CalibrationResult(calibrations=tuple(out), notes=tuple(notes))
-
-
-def _shares(runs: Sequence[Comparison], metric: str) -> list[float]:
-    return [x for x in (_share(r, metric) for r in runs) if x is not None]
 
 
 def _share(run: Comparison, metric: str) -> float | None:

@@ -13,8 +13,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from sizing.specs import Efficiency, SizingError
+from sizing.specs import Base, Efficiency, SizingError
 
+from .csvfile import CatalogError, RowProblem, header_names, read_csv, row_cells
 from .load import _load, load
 from .tables import TABLES, default_data_dir
 
@@ -98,3 +99,87 @@ def write_calibration(rows: Sequence[Efficiency], source_dir: Path | str, out_di
         shutil.rmtree(stage, ignore_errors=True)
         _load.cache_clear()  # the folder's catalog changed under its cached path
     return out / EFFICIENCY
+
+
+# ------------------------------------------------------------------------------- measured.csv-style user files
+MEASURED_COLUMNS = (
+    "row_id", "source_key", "model", "engine", "task", "precision", "kv_precision", "batch", "prompt_tokens",
+    "new_tokens", "seq_len", "gpu", "n_gpus", "metric", "value", "unit", "memory_basis", "trust", "notes", "source",
+)  # fmt: skip  # ../shared/reference/measured.csv's header
+MEASURED_REQUIRED = ("model", "engine", "gpu", "metric", "value")
+SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s")
+
+
+class MeasuredRow(Base):
+    """One single-GPU inference speed a user measured (a measured.csv row)."""
+
+    line: int
+    model: str
+    engine: str
+    precision: str
+    kv_precision: str | None = None
+    batch: int
+    prompt_tokens: int
+    new_tokens: int
+    gpu: str
+    metric: str
+    value: float
+
+
+def _int(cells: dict[str, str], column: str, default: int, least: int) -> int:
+    text = (cells.get(column) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < least:
+        raise RowProblem(column, f"must be a whole number of at least {least}, got {text!r}")
+    return int(text)
+
+
+def _measured_row(cells: dict[str, str], line: int) -> MeasuredRow | None:
+    """The row, or None when it is not a single-GPU inference speed of trust other than suspect."""
+    if (cells.get("task") or "inference").strip() != "inference" or cells.get("trust", "").strip() == "suspect":
+        return None
+    if cells["metric"].strip() not in SPEED_METRICS or _int(cells, "n_gpus", 1, 1) != 1:
+        return None
+    try:
+        value = float(cells["value"])
+    except ValueError:
+        raise RowProblem("value", f"must be a number, got {cells['value']!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise RowProblem("value", f"must be a positive number, got {cells['value']!r}")
+    return MeasuredRow(
+        line=line,
+        model=cells["model"].strip(),
+        engine=cells["engine"].strip(),
+        precision=(cells.get("precision") or "bf16").strip(),
+        kv_precision=(cells.get("kv_precision") or "").strip() or None,
+        batch=_int(cells, "batch", 1, 1),
+        prompt_tokens=_int(cells, "prompt_tokens", 0, 0),
+        new_tokens=_int(cells, "new_tokens", 0, 0),
+        gpu=cells["gpu"].strip(),
+        metric=cells["metric"].strip(),
+        value=value,
+    )
+
+
+def read_measured(path: Path | str) -> tuple[list[MeasuredRow], int]:
+    """A measured.csv-style file: its single-GPU inference speed rows, and how many other rows it skipped. Any bad
+    cell is a CatalogError naming the file, row and column."""
+    file = read_csv(Path(path), str(path), "measurements file", "check the path")
+    header = header_names(file, MEASURED_COLUMNS)
+    missing = [c for c in MEASURED_REQUIRED if c not in header]
+    if missing:
+        raise CatalogError(
+            file.label, file.head.row, None, f"has no {', '.join(missing)} column; add it", file.head.line
+        )
+    rows, skipped = [], 0
+    for record in file.rows:
+        try:
+            row = _measured_row(row_cells(file, record, header, pad=True), record.line)
+        except RowProblem as exc:
+            raise CatalogError(file.label, record.row, exc.column, exc.problem, record.line) from None
+        if row is None:
+            skipped += 1
+        else:
+            rows.append(row)
+    return rows, skipped
