@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -186,7 +187,10 @@ def test_recommend_default_one_glance(capsys):
     assert code == 0
     assert "Top 5 of" in out and "(#1 is recommended)" in out and "Recommended:" in out and "Rejected" in out
     table = out.split("Recommended:")[0]
-    first = next(line for line in table.splitlines() if line.startswith("│ 1 "))
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("│ 1 "))
+    row = [lines[start], *itertools.takewhile(lambda ln: ln.startswith("│   "), lines[start + 1 :])]  # wrapped
+    first = " ".join(ln.split("│")[2].strip() for ln in row if ln.count("│") > 2)  # its GPU cell, unwrapped
     _, js, _ = run_main(["recommend", "--model", "7b", "--json"], capsys)
     best = json.loads(js)["options"][0]
     assert f"{best['n_gpus']} x {best['gpu'][:10]}" in first  # the first row is the recommended build

@@ -9,6 +9,7 @@ from cli_run import run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sizing.recommend.envelope import ENVELOPE, PLATFORM_SIZE, ratios
 from sizing.recommend.prices import STALE_MARGIN, is_stale, price_month, ranking_cost_usd
 from sizing.scenarios import recommend
 from sizing.specs import Line, RecommendRequest
@@ -113,36 +114,51 @@ def test_accessory_lines_where_the_build_needs_them(swept):
                 assert "nvlink_bridge" in kinds, b.gpu.id
 
 
-ENVELOPE = {  # published builds (DGX, MLPerf systems, Lambda/Bizon/Puget workstations, tinybox): issue 7
-    "RAM/VRAM": (0.5, 5.3),
-    "CPU cores per GPU": (2, 16),
-    "installed PSU / sustained load": (1.0, 2.6),
-}
+def outside(swept, forms: tuple[str, ...], names: tuple[str, ...]) -> list[tuple]:
+    """(model, gpu, n, chassis, ratio, value) for every passing option in those chassis forms outside the envelope."""
+    return [
+        (req.model, o.build.gpu.id, o.build.n_gpus, o.build.chassis.id, name, round(v, 2))
+        for req, r in swept
+        for o in r.options
+        if o.build.chassis.form_factor in forms
+        for name, v in ratios(o.build, o.power.sustained_w).items()
+        if name in names and not ENVELOPE[name][0] <= v <= ENVELOPE[name][1]
+    ]
 
 
-def envelope(o) -> dict[str, float]:
-    b, p = o.build, o.power
-    return {
-        "RAM/VRAM": b.ram_bytes / (b.gpu.memory_bytes * b.n_gpus),
-        "CPU cores per GPU": b.cpu.cores * b.n_cpus / b.n_gpus,
-        "installed PSU / sustained load": b.psu.watts * b.n_psus / p.sustained_w,
-    }
+def test_rack_servers_keep_ram_and_cores_inside_the_published_envelope(swept):
+    """RAM/VRAM 0.5-5.3 and 2-16 cores per GPU on every passing rack option (a half-empty server whose smallest
+    parts break it is rejected as platform_size)."""
+    assert not outside(swept, ("rack",), ("ram_per_vram", "cores_per_gpu"))
+
+
+def test_towers_and_workstations_keep_their_psu_inside_the_published_envelope(swept):
+    assert not outside(swept, ("tower", "workstation"), ("psu_per_load",))
+
+
+def test_only_single_card_towers_and_workstations_leave_the_core_and_ram_envelope(swept):
+    """The exemption (recommend/envelope.py): one card on a desktop CPU (a 24-core i9-14900K) or in a 4-GPU
+    workstation sold with one card to grow into; with two or more cards they stay inside."""
+    for _model, _gpu, n, chassis, _name, _v in outside(
+        swept, ("tower", "workstation"), ("ram_per_vram", "cores_per_gpu")
+    ):
+        assert n == 1, (chassis, n)
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="derive.py does not yet keep every build inside the envelope: single cards in 4-GPU workstations get "
-    "32 cores and RAM/VRAM up to 6.4; a 2,000 W CRPS pair for one 72 W L4 is 7.2x (see the closing note)",
+    reason="power.redundancy infers N+N from an even PSU bay count, so 4-bay servers the vendor runs 3+1 "
+    "(AS-4125GS-TNRT, SYS-421GE-TNRT) install 4 x 5,250 W for ~5.6 kW: up to 3.7x (see the closing note)",
 )
-def test_every_passing_option_of_the_sweep_is_inside_the_published_envelope(swept):
-    outside = [
-        (req.model, o.build.gpu.id, o.build.n_gpus, o.build.chassis.id, name, round(v, 2))
-        for req, r in swept
-        for o in r.options
-        for name, v in envelope(o).items()
-        if not ENVELOPE[name][0] <= v <= ENVELOPE[name][1]
-    ]
-    assert not outside, outside
+def test_rack_psu_sets_stay_inside_the_published_envelope(swept):
+    assert not outside(swept, ("rack",), ("psu_per_load",))
+
+
+def test_a_half_empty_server_is_rejected_as_oversized(catalog):
+    """One 72 W L4 in an 8-GPU 4U server: two sockets' cores, every channel filled, 2 x 2,000 W CRPS."""
+    r = recommend(catalog, RecommendRequest(model="7b", gpus_allowed=("l4",), form_factor="rack"))
+    assert any(x.gpu == "l4" and x.n_gpus == 1 and any(f.rule == PLATFORM_SIZE for f in x.findings) for x in r.rejected)
+    assert all(o.build.n_gpus * 2 > o.build.chassis.max_gpus for o in r.options)
 
 
 def line(price: float, qty: int, stale: bool) -> Line:

@@ -46,6 +46,7 @@ from sizing.specs import (
 from sizing.specs.system import DEFAULT_NODE_LINK_BYTES_S
 
 from .accessories import boot_drives, pick_accessories, pick_frontend_nic
+from .envelope import oversized
 from .prices import Bill, bill_with, line_of
 from .provider import PartsProvider, Problem
 
@@ -336,7 +337,7 @@ class Composer:
         one_circuit = allowed_circuits(feeds(chassis, n_psus), c) == 1
         eff = psu_efficiency(psu.efficiency_tier, circuit.volts)
         limit = power_cap_w(load, gpu, n, circuit, eff) if one_circuit else None
-        return Build(
+        build = Build(
             gpu=gpu,
             n_gpus=n,
             n_nodes=n_nodes,
@@ -362,6 +363,7 @@ class Composer:
             gpu_lanes_each=min(lanes_each, full),
             gpu_power_limit_w=limit,
         )
+        return oversized(build, need, load) or build
 
 
 def derive(problem: Problem, need: Requirements, gpu: Gpu, n: int, n_nodes: int, chassis: Chassis) -> Build | Finding:

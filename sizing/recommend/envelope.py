@@ -1,0 +1,56 @@
+"""The published envelope of real builds, and the check that a platform is not far larger than the GPUs it holds.
+
+Published builds (DGX, MLPerf systems, Lambda/Bizon/Puget workstations, tinybox; issue 7) stay within RAM/VRAM
+0.5-5.3, CPU cores per GPU 2-16 and installed PSU / sustained load 1.0-2.6. A build outside it is a platform sized
+for more GPUs than it carries: one GPU in an 8-GPU server gets both sockets' cores, every memory channel filled and
+a redundant set of 2,000 W modules. Derivation already picks the smallest CPU, DIMM set and PSU set that pass; when
+even those break the envelope on a rack server at most half populated, the platform is the wrong size.
+"""
+
+from __future__ import annotations
+
+from sizing.specs import Build, Finding, Requirements
+from sizing.units import fmt_watts
+
+PLATFORM_SIZE = "platform_size"  # a Finding's rule: the platform's smallest parts are far larger than the work needs
+ENVELOPE = {"ram_per_vram": (0.5, 5.3), "cores_per_gpu": (2.0, 16.0), "psu_per_load": (1.0, 2.6)}
+
+
+def ratios(b: Build, sustained_w: float) -> dict[str, float]:
+    """The build's envelope ratios, per node."""
+    return {
+        "ram_per_vram": b.ram_bytes / (b.gpu.memory_bytes * b.n_gpus),
+        "cores_per_gpu": b.cpu.cores * b.n_cpus / b.n_gpus,
+        "psu_per_load": b.psu.watts * b.n_psus / sustained_w,
+    }
+
+
+def oversized(b: Build, need: Requirements, sustained_w: float) -> Finding | None:
+    """The Finding that a rack server at most half populated breaks the envelope with its smallest parts, where the
+    work itself needs less; else None. Towers and workstations are exempt: they are the smallest platforms there
+    are, and integrators sell 4-GPU workstations with one card to grow into (Lambda Vector, Puget). Work that needs
+    many cores or much RAM (CPU offload, training state) is never judged oversized for it."""
+    c = b.chassis
+    if c.form_factor != "rack" or 2 * b.n_gpus > c.max_gpus:
+        return None
+    r, vram = ratios(b, sustained_w), b.gpu.memory_bytes * b.n_gpus
+    too_big = []
+    if r["cores_per_gpu"] > ENVELOPE["cores_per_gpu"][1] and need.cores <= ENVELOPE["cores_per_gpu"][1] * b.n_gpus:
+        too_big.append(f"{b.cpu.cores * b.n_cpus} CPU cores ({r['cores_per_gpu']:.0f} per GPU, published builds <= 16)")
+    if r["ram_per_vram"] > ENVELOPE["ram_per_vram"][1] and need.ram_bytes <= ENVELOPE["ram_per_vram"][1] * vram:
+        too_big.append(f"RAM {r['ram_per_vram']:.1f}x the VRAM (published builds <= 5.3x)")
+    if r["psu_per_load"] > ENVELOPE["psu_per_load"][1]:
+        too_big.append(
+            f"{b.n_psus} x {fmt_watts(b.psu.watts)} of PSUs for {fmt_watts(sustained_w)} ({r['psu_per_load']:.1f}x, "
+            "published builds <= 2.6x)"
+        )
+    if not too_big:
+        return None
+    return Finding(
+        rule=PLATFORM_SIZE,
+        ok=False,
+        need=f"{b.n_gpus} GPUs",
+        have=f"{c.max_gpus}-GPU platform",
+        message=f"{c.name} is built for {c.max_gpus} GPUs: its smallest parts give {b.n_gpus} x {b.gpu.name} "
+        f"{'; '.join(too_big)}; a smaller platform (or more GPUs) fits the work",
+    )
