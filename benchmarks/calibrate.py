@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import re
 import sys
@@ -320,14 +321,23 @@ def band_rows(catalog: cat.Catalog, held: list[Held], today: str) -> list[ErrorB
                 sub = [r.log_ratio for r in mine if r.gpu_class == gpu_class]
                 if len(sub) >= MIN_ROWS and len({r.gpu_class for r in mine}) > 1:
                     out.append(band(engine, gpu_class, group, sub, basis, f"{engine}'s {basis} rows on {gpu_class}"))
-    measured = {r.engine for r in loeo}
-    for engine in sorted(e.id for e in catalog.engines.values() if e.id not in measured):
+    have = {(b.engine, b.metric) for b in out}
+    for engine in sorted(catalog.engines):
         for group in ("decode", "prefill"):
             vals = [r.log_ratio for r in loeo if r.group == group]
-            if vals:
-                what = f"every engine's leave-one-engine-out rows pooled ({engine} has borrowed factors)"
+            if vals and (engine, group) not in have:  # borrowed factors, or no measurement of this metric
+                why = "has borrowed factors" if (engine, "decode") not in have else f"has no {group} measurements"
+                what = f"every engine's leave-one-engine-out rows pooled ({engine} {why})"
                 out.append(band(engine, "*", group, vals, "leave-one-engine-out", what))
     return out
+
+
+def save_held(path: Path, held: list[Held]) -> None:
+    path.write_text(json.dumps([h.__dict__ for h in held]))
+
+
+def load_held(path: Path) -> list[Held]:
+    return [Held(**h) for h in json.loads(path.read_text())]
 
 
 def write_bands(path: Path, rows: list[ErrorBand]) -> None:
@@ -338,15 +348,23 @@ def write_bands(path: Path, rows: list[ErrorBand]) -> None:
             writer.writerow([getattr(b, ErrorBand.COLUMNS[c].field) for c in ErrorBand.COLUMNS])
 
 
-def cross_validate(write_file: bool) -> None:
+def cross_validate(write_file: bool, held_file: Path | None = None) -> None:
     """Leave one GPU out and leave one engine out: how well refitted factors predict rows the fit never saw.
     Prints both tables (median APE and the 10th/90th percentile of measured / estimated, per engine and per GPU
     class); with --write, data/bands.csv from them."""
     catalog = cat.load()
-    usable = usable_cases(catalog)
-    logo = leave_one_gpu_out(catalog, usable)
-    loeo = leave_one_engine_out(catalog, usable)
-    memory = memory_errors(catalog)
+    if held_file is not None and held_file.exists():  # the rows a previous run held out and predicted (--held)
+        held = load_held(held_file)
+        logo = [h for h in held if h.basis == "leave-one-gpu-out"]
+        loeo = [h for h in held if h.basis == "leave-one-engine-out"]
+        memory = [h for h in held if h.basis == "calibration"]
+    else:
+        usable = usable_cases(catalog)
+        logo = leave_one_gpu_out(catalog, usable)
+        loeo = leave_one_engine_out(catalog, usable)
+        memory = memory_errors(catalog)
+        if held_file is not None:
+            save_held(held_file, logo + loeo + memory)
     for lines in (
         table(logo + memory, "engine", "leave-one-GPU-out, per engine (memory: not fitted, calibration error)"),
         table(logo + memory, "gpu_class", "leave-one-GPU-out, per GPU class"),
@@ -479,9 +497,15 @@ def main() -> None:
         help="leave one GPU out and one engine out: refit without them, print the error on their rows; with "
         "--write, write data/bands.csv (the uncertainty bands) from it",
     )
+    parser.add_argument(
+        "--held",
+        type=Path,
+        help="with --cross-validate: keep the held-out predictions in this JSON file, or reuse it when it exists "
+        "(the tables and bands again without refitting)",
+    )
     args = parser.parse_args()
     if args.cross_validate:
-        cross_validate(args.write)
+        cross_validate(args.write, args.held)
         return
     catalog = cat.load()
     usable = usable_cases(catalog)

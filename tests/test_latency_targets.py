@@ -117,3 +117,12 @@ def test_cli_bad_target_is_one_line(capsys):
     code, out, err = run_main(["estimate", "--model", "llama-3-8b", "--max-ttft-s", "-1"], capsys)
     assert code == 2 and "Traceback" not in err and out == ""
     assert "max_ttft_s" in err or "max-ttft-s" in err
+
+
+def test_scenario_file_takes_latency_targets(catalog, tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "model,gpu,batch,prompt_tokens,max_ttft_s,min_user_tokens_per_s\nllama-3-8b,rtx-4090,4,1000,0.0001,1\n"
+    )
+    (result,) = list(scenarios.run_scenarios(catalog, path))
+    assert [f.ok for f in result.targets] == [False, True]

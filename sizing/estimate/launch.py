@@ -63,7 +63,8 @@ def llama_cpp(model: ModelSpec, x: Execution) -> str:
     if x.batch > 1:
         parts.append(f"-np {x.batch}")
     if n > 1:
-        parts += ["--split-mode layer", "-ts " + ",".join(["1"] * n)]
+        mode = "row" if x.parallelism.tp > 1 else "layer"  # row: a pre-2024 release's default (engine_mechanics.csv)
+        parts += [f"--split-mode {mode}", "-ts " + ",".join(["1"] * n)]
     kv = x.kv_precision.id
     if kv in LLAMA_CPP_KV and kv not in ("f16", "f32", "bf16"):
         parts += ["-fa on", f"-ctk {kv}", f"-ctv {kv}"]
