@@ -5,9 +5,9 @@ sustained load over every passing option, per form factor (rack / tower+workstat
 """
 
 from sizing import catalog as cat
+from sizing.recommend.envelope import ratios
 from sizing.scenarios import recommend
 from sizing.specs import RecommendRequest
-from sizing.recommend.envelope import ratios
 
 c = cat.load()
 SWEEP = [
