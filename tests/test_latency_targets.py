@@ -10,7 +10,7 @@ from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sizing import scenarios
+from sizing import answers, scenarios
 from sizing.estimate.inference import loaded_ttft_s
 from sizing.rules.latency import targets, ttft_finding, user_speed_finding
 from sizing.specs import RecommendRequest, Request, StepTime
@@ -124,5 +124,5 @@ def test_scenario_file_takes_latency_targets(catalog, tmp_path):
     path.write_text(
         "model,gpu,batch,prompt_tokens,max_ttft_s,min_user_tokens_per_s\nllama-3-8b,rtx-4090,4,1000,0.0001,1\n"
     )
-    (result,) = list(scenarios.run_scenarios(catalog, path))
+    (result,) = list(answers.run_scenarios(catalog, path))
     assert [f.ok for f in result.targets] == [False, True]

@@ -41,7 +41,7 @@ def hybrid_setup(model: ModelSpec, x: Execution, system: System, cpu_eff: CpuEff
     modes = x.engine.offload_modes
     if model.is_moe and "experts" in modes:
         return HybridSetup(offload="experts", gpu_layers=model.n_layers, cpu_eff=cpu_eff)
-    if "layers" not in modes:
+    if "layers" not in modes or system.host is None:  # the layer split is sized on a host (estimate/hybrid.memory)
         return None
     best = 0
     for n in range(model.n_layers + 1):
