@@ -27,18 +27,11 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 import uvicorn  # noqa: E402
 
+from sizing.report.procurement_pdf import FLAGS  # noqa: E402
 from sizing.web.app import create_app  # noqa: E402
 
-# the flags this machine's closed network needs (Chromium's background connections are refused)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# the report's Chromium flags (a closed network refuses Chromium's background connections); Playwright adds headless
+ARGS = [f for f in FLAGS if f != "--headless"]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "examples" / "web.png"
 
 

@@ -10,23 +10,14 @@ from sizing.specs import (
     ModelSpec,
 )
 
-from .tables import CatalogError, numbered
+from .tables import OPTIONAL_FILES, CatalogError, numbered
 
 SIZE_LIKE = re.compile(r"\d+(\.\d+)?[bm]")  # `7b`, `500m`: reserved for generic model sizes
 PARAM_TOLERANCE = 0.02  # DESIGN.md: a stated parameter count may differ from the shape's count by at most 2%
 # circuits.csv ids sizing/recommend uses when --circuit is not given (towers and workstations; rack servers)
 DEFAULT_CIRCUITS = {"120v-15a": "towers and workstations", "rack-208v-30a": "rack servers"}
 # single-node builds need no network parts; USD needs no rate; a folder without CPU factors runs GPUs only
-MAY_BE_EMPTY = (
-    "network.csv",
-    "fx.csv",
-    "cpu_efficiency.csv",
-    "accessories.csv",
-    "engine_support.csv",
-    "systems.csv",
-    "engine_mechanics.csv",
-    "bands.csv",
-)
+MAY_BE_EMPTY = ("network.csv", "fx.csv", *OPTIONAL_FILES)  # and every file a data folder may lack
 
 
 def _alias_map(file: str, table: list[Base]) -> dict[str, str]:
