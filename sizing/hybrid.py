@@ -14,7 +14,6 @@ from .catalog import Catalog
 from .estimate import hybrid as hybrid_estimate
 from .specs import (
     HOST_OFFLOADS,
-    CpuEfficiency,
     Efficiency,
     Engine,
     Estimate,
@@ -133,7 +132,9 @@ def resolve(catalog: Catalog, req: Request, resolve: Resolve) -> tuple[ModelSpec
     system = System.of(gpu, n_gpus).model_copy(update={"host": host_of(catalog, req)})
     cpu_eff = catalog.cpu_efficiency(x.engine.id)
     if mode == "layers":
-        layers = req.gpu_layers if req.gpu_layers is not None else _layers_that_fit(model, x, system, cpu_eff)
+        layers = (
+            req.gpu_layers if req.gpu_layers is not None else hybrid_estimate.layers_that_fit(model, x, system, cpu_eff)
+        )
     else:
         layers = 0 if mode == "cpu" else model.n_layers
     setup = HybridSetup(offload=mode, gpu_layers=layers, cpu_eff=cpu_eff)
@@ -149,16 +150,3 @@ def run(catalog: Catalog, req: Request, resolve_fn: Resolve) -> Estimate:
         unused = "nothing is offloaded: the CPU and DIMMs are unused"
         return result.model_copy(update={"notes": (*result.notes, unused)})
     return result
-
-
-def _layers_that_fit(model: ModelSpec, x: Execution, system: System, cpu_eff: CpuEfficiency) -> int:
-    """Layer offload without --gpu-layers: the most layers whose weights and cache fit on the GPUs (what llama.cpp's
-    automatic fitting aims at; older builds default to none), at least none."""
-    best = 0
-    for n in range(model.n_layers + 1):
-        setup = HybridSetup(offload="layers", gpu_layers=n, cpu_eff=cpu_eff)
-        mem, _, _ = hybrid_estimate.memory(model, x.model_copy(update={"hybrid": setup}), system)
-        if not mem.fits:
-            break
-        best = n
-    return best

@@ -18,6 +18,7 @@ from sizing.specs import (
     Execution,
     HostBound,
     HostEstimate,
+    HybridSetup,
     MemoryBreakdown,
     MemoryEstimate,
     ModelSpec,
@@ -336,3 +337,16 @@ def _notes(model: ModelSpec, x: Execution, system: System, host_bytes: float) ->
     if hy.offload == "layers" and hy.gpu_layers > model.n_layers:
         out.append(f"--gpu-layers {hy.gpu_layers} is past the model's {model.n_layers} layers: all are on the GPU")
     return out
+
+
+def layers_that_fit(model: ModelSpec, x: Execution, system: System, cpu_eff: CpuEfficiency) -> int:
+    """Layer offload without --gpu-layers: the most layers whose weights and cache fit on the GPUs (what llama.cpp's
+    automatic fitting aims at; older builds default to none), at least none."""
+    best = 0
+    for n in range(model.n_layers + 1):
+        setup = HybridSetup(offload="layers", gpu_layers=n, cpu_eff=cpu_eff)
+        mem, _, _ = memory(model, x.model_copy(update={"hybrid": setup}), system)
+        if not mem.fits:
+            break
+        best = n
+    return best

@@ -43,13 +43,7 @@ def hybrid_setup(model: ModelSpec, x: Execution, system: System, cpu_eff: CpuEff
         return HybridSetup(offload="experts", gpu_layers=model.n_layers, cpu_eff=cpu_eff)
     if "layers" not in modes or system.host is None:  # the layer split is sized on a host (estimate/hybrid.memory)
         return None
-    best = 0
-    for n in range(model.n_layers + 1):
-        setup = HybridSetup(offload="layers", gpu_layers=n, cpu_eff=cpu_eff)
-        mem, _, _ = hybrid_estimate.memory(model, x.model_copy(update={"hybrid": setup}), system)
-        if not mem.fits:
-            break
-        best = n
+    best = hybrid_estimate.layers_that_fit(model, x, system, cpu_eff)
     return HybridSetup(offload="layers", gpu_layers=best, cpu_eff=cpu_eff)
 
 
