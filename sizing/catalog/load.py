@@ -10,6 +10,7 @@ from sizing.specs import (
 )
 
 from .checks import _alias_map, check_model_params, check_references
+from .recipes import build_recipes
 from .store import Catalog
 from .tables import OPTIONAL_FILES, TABLES, CatalogError, Table, default_data_dir, numbered, read_table
 
@@ -70,6 +71,7 @@ def _load(data_dir: str) -> Catalog:
         systems=by_id("systems.csv"),
         mechanics=tuple(tables["engine_mechanics.csv"]),
         bands=tuple(tables["bands.csv"]),
+        recipes=build_recipes(tables["quant_recipes.csv"], precisions, aliases["precisions"]),
         aliases=aliases,
         data_dir=str(root),
     )

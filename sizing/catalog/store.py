@@ -51,6 +51,7 @@ class Catalog(Base):
     systems: dict[str, EdgeSystem] = {}  # data/systems.csv: edge boxes sold whole (optional file)
     mechanics: tuple[EngineMechanics, ...] = ()  # data/engine_mechanics.csv (optional file): defaults per release
     bands: tuple[ErrorBand, ...] = ()  # data/bands.csv (optional file): cross-validated error per engine and class
+    recipes: dict[str, Precision] = {}  # data/quant_recipes.csv (optional file): per-tensor mixes, by recipe id
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 
@@ -104,7 +105,8 @@ class Catalog(Base):
         return self.trainers[self._find("trainers", name, "trainer")]
 
     def precision(self, name: str) -> Precision:
-        """A weight or KV format. `exl2-4.65bpw` (any bpw) is built from the exl2 template row."""
+        """A weight or KV format. `exl2-4.65bpw` (any bpw) is built from the exl2 template row; a quant_recipes.csv id
+        is a per-tensor mix."""
         match = re.fullmatch(r"exl2[-_](\d+(?:\.\d+)?)(?:bpw)?", name.strip().lower())
         if match and "exl2" in self.precisions:
             bits = float(match.group(1))
@@ -114,7 +116,17 @@ class Catalog(Base):
             return template.model_copy(
                 update={"id": f"exl2-{bits:g}bpw", "name": f"EXL2 {bits:g} bpw", "weight_bits": bits}
             )
-        found = self.precisions[self._find("precisions", name, "precision")]
+        key = name.strip().lower()
+        if key in self.recipes:
+            return self.recipes[key]
+        try:
+            found = self.precisions[self._find("precisions", name, "precision")]
+        except SizingError:
+            names = [*self.precisions, *self.aliases["precisions"], *self.recipes]
+            close = difflib.get_close_matches(key, names, n=4, cutoff=0.5)
+            raise SizingError(
+                f"unknown precision '{name}'" + (f"; closest: {', '.join(close)}" if close else "")
+            ) from None
         if found.weight_bits is None:  # a template row: the bits come from the name
             raise SizingError(f"'{name}' needs its bits per weight in the name, e.g. {found.id}-4.0bpw")
         return found

@@ -36,6 +36,7 @@ from sizing.specs import (
     NetworkPart,
     Precision,
     Psu,
+    RecipeRow,
     Trainer,
 )
 
@@ -68,6 +69,7 @@ TABLES: dict[str, type[Base]] = {
     "systems.csv": EdgeSystem,
     "engine_mechanics.csv": EngineMechanics,
     "bands.csv": ErrorBand,
+    "quant_recipes.csv": RecipeRow,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
 OPTIONAL_FILES = (
@@ -77,6 +79,7 @@ OPTIONAL_FILES = (
     "systems.csv",
     "engine_mechanics.csv",
     "bands.csv",
+    "quant_recipes.csv",
 )
 
 
@@ -201,6 +204,11 @@ def _item(spec: type[T], values: dict[str, object]) -> T:
 def _key(item: BaseModel) -> tuple[str, str]:
     """(column, key) that must be unique in its file: the id, or efficiency.csv's engine and gpu_class."""
     item_id = getattr(item, "id", None)
+    if item_id is None and hasattr(item, "tensor_class"):  # quant_recipes.csv: one row per recipe, class and span
+        first = getattr(item, "first_n_layers", None)
+        span = f" first_n_layers {first}" if first else ""
+        cls = getattr(item, "tensor_class", "")
+        return "tensor_class", f"recipe '{getattr(item, 'recipe', '')}' and tensor_class '{cls}'{span}"
     if item_id is None and hasattr(item, "gpu_vendor"):  # engine_support.csv: one row per engine and vendor
         return (
             "gpu_vendor",

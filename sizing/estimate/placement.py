@@ -17,22 +17,32 @@ from typing import NamedTuple
 
 from sizing.specs import HybridSetup, ModelSpec, Precision
 
+from . import recipes
 from .shapes import bits_of, expert_bits, head_params, vision_bytes
 
 
 class Share(NamedTuple):
-    """One side's parameters: those at the run's bits (attention, norms, dense MLPs, shared experts, routers), the
-    routed experts (at the experts' bits) and the output head (at the embedding bits)."""
+    """One side's parameters: those at the run's bits (dense: attention, norms, dense MLPs, shared experts, routers),
+    the routed experts (at the experts' bits) and the output head (at the embedding bits). `mlp` and `fixed` say how
+    much of `dense` is dense-MLP and MoE-fixed (shared experts, router), for a per-tensor recipe's bits."""
 
     dense: float = 0.0
     routed: float = 0.0
     head: float = 0.0
+    mlp: float = 0.0
+    fixed: float = 0.0
 
     @property
     def params(self) -> float:
         return self.dense + self.routed + self.head
 
     def bytes(self, model: ModelSpec, precision: Precision) -> float:
+        if precision.recipe is not None:  # each component at the recipe's bits (estimate/recipes.py)
+            r = recipes.component_bits(model, precision.recipe)
+            mixer = self.dense - self.mlp - self.fixed
+            return (
+                mixer * r.mixer + self.mlp * r.mlp + self.fixed * r.fixed + self.routed * r.routed + self.head * r.head
+            ) / 8
         bits, embed_bits = bits_of(precision)
         return (self.dense * bits + self.routed * expert_bits(model, bits) + self.head * embed_bits) / 8
 
@@ -67,23 +77,28 @@ def shares(model: ModelSpec, hybrid: HybridSetup, experts_present: float) -> tup
     n_dense, n_moe = _mlp_layers(model)
     mixer, fixed = _mixer_params(model), (model.moe_layer_params(0) if model.is_moe else 0)
     routed = experts_present * model.expert_params
-    total = Share(
-        model.n_layers * mixer + n_dense * model.dense_mlp_params + n_moe * fixed, n_moe * routed, head_params(model)
-    )
+    mlp_all, fixed_all = n_dense * model.dense_mlp_params, n_moe * fixed
+    total = Share(model.n_layers * mixer + mlp_all + fixed_all, n_moe * routed, head_params(model), mlp_all, fixed_all)
     if hybrid.offload == "cpu":
         return Share(), total
     if hybrid.offload == "experts":
-        return Share(total.dense, 0.0, total.head), Share(0.0, total.routed, 0.0)
+        return Share(total.dense, 0.0, total.head, mlp_all, fixed_all), Share(0.0, total.routed, 0.0)
     if hybrid.offload == "none":
         return total, Share()
     g = min(hybrid.gpu_layers, model.n_layers)
     dense_g, moe_g = gpu_layers_moe(model, g)
+    mlp_g, fixed_g = dense_g * model.dense_mlp_params, moe_g * fixed
     gpu = Share(
-        g * mixer + dense_g * model.dense_mlp_params + moe_g * fixed,
+        g * mixer + mlp_g + fixed_g,
         moe_g * routed,
         total.head if g >= model.n_layers else 0.0,
+        mlp_g,
+        fixed_g,
     )
-    return gpu, Share(total.dense - gpu.dense, total.routed - gpu.routed, total.head - gpu.head)
+    host = Share(
+        total.dense - gpu.dense, total.routed - gpu.routed, total.head - gpu.head, mlp_all - mlp_g, fixed_all - fixed_g
+    )
+    return gpu, host
 
 
 def kv_gpu_share(model: ModelSpec, hybrid: HybridSetup) -> float:
@@ -102,6 +117,8 @@ def stored_bytes(model: ModelSpec, precision: Precision, hybrid: HybridSetup) ->
     its side even when tied."""
     gpu, host = shares(model, hybrid, model.n_experts or 0)
     _, embed_bits = bits_of(precision)
+    if precision.recipe is not None:
+        embed_bits = recipes.component_bits(model, precision.recipe).embed
     embed = model.embed_params * embed_bits / 8 + vision_bytes(model, precision)
     g, h = gpu.bytes(model, precision), host.bytes(model, precision)
     return (g + embed, h) if hybrid.offload == "none" else (g, h + embed)

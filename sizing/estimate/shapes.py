@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from sizing.specs import ModelSpec, Precision
 
+from . import recipes
+
 
 def bits_of(precision: Precision) -> tuple[float, float]:
     """(bits per block weight, bits per embedding/head weight). Quantizers convert the blocks; GPTQ/AWQ/bnb keep
@@ -50,6 +52,10 @@ def vision_bytes(model: ModelSpec, precision: Precision) -> float:
 def weight_bytes(model: ModelSpec, precision: Precision) -> tuple[float, float]:
     """(block weights, embedding + lm_head + vision tower) in bytes. The tower sits with the embedding: it runs
     before the first layer and is not split by layers."""
+    if precision.recipe is not None:  # per-tensor bits: token_embd and output at their own types
+        r = recipes.component_bits(model, precision.recipe)
+        other = (model.embed_params * r.embed + model.lm_head_params * r.head) / 8 + vision_bytes(model, precision)
+        return recipes.block_bytes(model, precision.recipe, model.n_experts or 0), other
     bits, embed_bits = bits_of(precision)
     other = (model.embed_params + model.lm_head_params) * embed_bits / 8 + vision_bytes(model, precision)
     return block_bytes(model, bits, model.n_experts or 0), other
@@ -153,7 +159,12 @@ def experts_touched(model: ModelSpec, batch: float) -> float:
 
 def decode_weight_bytes(model: ModelSpec, precision: Precision, batch: float) -> float:
     """Weights one decode step reads: every block weight (MoE: attention, dense layers, shared and touched
-    experts) plus the output head; the embedding lookup reads only a few rows."""
+    experts) plus the output head; the embedding lookup reads only a few rows. Under a recipe each component at its
+    own bits (estimate/recipes.py), the head at the output tensor's."""
+    if precision.recipe is not None:
+        head_bits = recipes.component_bits(model, precision.recipe).head
+        touched = recipes.block_bytes(model, precision.recipe, experts_touched(model, batch))
+        return touched + model.vocab_size * model.hidden_size * head_bits / 8
     bits, embed_bits = bits_of(precision)
     return (
         block_bytes(model, bits, experts_touched(model, batch)) + model.vocab_size * model.hidden_size * embed_bits / 8

@@ -36,6 +36,7 @@ from .execution import (
 from .hardware import Accessory, Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
 from .host import HOST_OFFLOADS, CpuEfficiency, Host, HostBound, HostEstimate, HostOffload, HybridSetup
 from .model import ModelSpec
+from .recipe import QuantRecipe, RecipeRow
 from .requests import RecommendRequest, Request
 from .results import (
     CATALOG_GAP,
@@ -165,4 +166,6 @@ __all__ = [
     "TrainingEstimate",
     "TrainTask",
     "price_columns",
+    "QuantRecipe",
+    "RecipeRow",
 ]

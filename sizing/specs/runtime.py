@@ -23,6 +23,7 @@ from .base import (
     PosInt,
     PrecisionFamily,
 )
+from .recipe import QuantRecipe
 
 
 class Precision(Base):
@@ -49,6 +50,7 @@ class Precision(Base):
     compute_dtype: ComputeDtype = "bf16"
     source: str = ""
     notes: str | None = None
+    recipe: QuantRecipe | None = None  # per-tensor bits (data/quant_recipes.csv); the catalog sets it, never a CSV cell
 
     @property
     def is_quantized(self) -> bool:
