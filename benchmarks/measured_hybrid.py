@@ -47,7 +47,8 @@ MEASURED_HYBRID = Path(
         "SIZING_MEASURED_HYBRID", Path(__file__).resolve().parents[2] / "shared/reference/measured_hybrid.csv"
     )
 )
-# precision as written -> (catalog row it stands on, file bytes or None for the catalog's own bits)
+# precision as written -> (catalog row it stands on, file bytes or None for the catalog's own bits); used only where
+# data/quant_recipes.csv has no per-tensor recipe of that id (a data folder from before the recipes)
 STAND_INS = {
     "ud-q2_k_xl": ("q2_k", 212 * GIB),
     "ud-iq1_s": ("q2_k", 131e9),
@@ -91,8 +92,9 @@ def _cell(row, name: str):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def _request(row) -> tuple[Request, str, bool]:
-    """The row as a request, what had to be read into it, and whether it may be fitted."""
+def _request(row, recipes: frozenset[str] = frozenset()) -> tuple[Request, str, bool]:
+    """The row as a request, what had to be read into it, and whether it may be fitted. A format with a per-tensor
+    recipe in the catalog (`recipes`) runs as that recipe, not as a stand-in."""
     notes, fit = [], row.trust != "low"
     offload = _cell(row, "offload")
     if offload is None and row.row_id in NO_OFFLOAD:
@@ -109,7 +111,9 @@ def _request(row) -> tuple[Request, str, bool]:
     else:
         prompt = prompt or 0
         new = new or NEW_TOKENS.get(row.source_key, DEFAULT_NEW)
-    precision = STAND_INS.get(row.precision, RUN_AS.get(row.precision, (row.precision, None)))[0]
+    precision = row.precision
+    if row.precision not in recipes:
+        precision = STAND_INS.get(row.precision, RUN_AS.get(row.precision, (row.precision, None)))[0]
     n_dimms = _cell(row, "n_dimms")
     if n_dimms is None and _cell(row, "cpu"):
         notes.append("DIMMs not stated: every channel filled at the CPU's top speed")
@@ -139,6 +143,8 @@ def _precision_bits(catalog: Catalog, row, model: ModelSpec, x: Execution) -> tu
         return x.model_copy(update={"precision": catalog.precision(RUN_AS[row.precision][1])}), (
             f"{row.precision} experts run as the catalog's {RUN_AS[row.precision][1]}"
         )
+    if row.precision in catalog.recipes:
+        return x, f"{row.precision} as its per-tensor recipe (data/quant_recipes.csv)"
     size = FILE_BYTES.get(row.source_key) or STAND_INS.get(row.precision, (None, None))[1]
     if size is None:
         return x, ""
@@ -152,7 +158,7 @@ def load_hybrid_cases(catalog: Catalog, path: Path = MEASURED_HYBRID) -> tuple[l
     cases, skipped = [], []
     for row in pd.read_csv(path).itertuples(index=False):
         try:
-            req, reading, fit = _request(row)
+            req, reading, fit = _request(row, frozenset(catalog.recipes))
             model, x, system, eff = hybrid.resolve(catalog, req, scenarios.resolve_execution)
             x, bits = _precision_bits(catalog, row, model, x)
         except SizingError as exc:

@@ -45,6 +45,29 @@ def test_ik_iq1_s_r4_v3_file_size_within_1_percent(catalog):
     assert got == pytest.approx(132_998_282_944, rel=0.01)
 
 
+# ggml-org/llama.cpp tools/quantize/README.md @311c2c9, Llama-3.1-8B bits/weight table (whole file over 8.03B params):
+# the mixes llama-quant.cpp builds, rebuilt tensor class by tensor class from the shape
+@pytest.mark.parametrize(("recipe", "bpw"), [("q4_k_m-mix", 4.8944), ("q2_k-mix", 3.1593)])
+def test_llama_cpp_mix_rebuilds_the_published_llama_3_1_8b_bpw(catalog, recipe, bpw):
+    model = catalog.model("llama-3.1-8b")
+    got = shapes.model_file_bytes(model, catalog.precision(recipe)) * 8 / model.n_params
+    assert got == pytest.approx(bpw, rel=0.005)
+
+
+def test_llama_cpp_q4_k_m_mix_of_deepseek_r1_is_404_gb(catalog):
+    # ollama's deepseek-r1:671b tag is the Q4_K_M GGUF, listed at 404 GB (ollama/ollama issue #8911, PR #8780 review)
+    got = shapes.model_file_bytes(catalog.model("deepseek-r1"), catalog.precision("q4_k_m-mix"))
+    assert got == pytest.approx(404e9, rel=0.01)
+
+
+def test_use_more_bits_picks_half_of_deepseeks_61_layers():
+    # llama-quant.cpp use_more_bits over 61 layers: 0-6, 53-60 and every third of 7-52 (9, 12, ..., 51)
+    from sizing.specs.recipe import use_more_bits
+
+    picked = [i for i in range(61) if use_more_bits(i, 61)]
+    assert picked == [*range(7), *range(9, 52, 3), *range(53, 61)]
+
+
 def test_classes_cover_every_block_parameter(catalog):
     # the attention classes add up to ModelSpec's per-layer count (MLA with and without q_lora_rank, GQA with bias)
     for model_id in ("deepseek-r1", "deepseek-v3.2", "llama-3.1-8b", "qwen2.5-7b"):
@@ -128,23 +151,47 @@ CLASSES = ["token_embd", "output", "attn", "attn_kv_b", "dense_down", "shexp", "
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    recipe=st.sampled_from(["ud-iq1_s", "ud-q2_k_xl", "ik-iq1_s_r4"]),
+    recipe=st.sampled_from(["ud-iq1_s", "ud-q2_k_xl", "ik-iq1_s_r4", "q4_k_m-mix"]),
     tensor_class=st.sampled_from(CLASSES),
     extra_bits=st.floats(0.1, 8.0),
     batch=st.integers(1, 64),
 )
-def test_more_bits_on_any_class_never_shrink_weights_nor_speed_decode(catalog, recipe, tensor_class, extra_bits, batch):
+def test_more_bits_on_any_class_never_shrink_the_weights_or_the_decode_reads(
+    catalog, recipe, tensor_class, extra_bits, batch
+):
     model = catalog.model("deepseek-r1")
     p = catalog.precision(recipe)
-    bits = p.recipe.bits(tensor_class, 58)
-    row = p.recipe.rows[0].model_copy(
-        update={"tensor_class": tensor_class, "bits_per_weight": bits + extra_bits, "first_n_layers": None}
-    )
-    kept = tuple(r for r in p.recipe.rows if r.tensor_class != tensor_class)
-    raised = p.model_copy(update={"recipe": p.recipe.model_copy(update={"rows": (*kept, row)})})
-    assert shapes.model_file_bytes(model, raised) >= shapes.model_file_bytes(model, p) * (1 - 1e-12)
-    assert shapes.decode_weight_bytes(model, raised, batch) >= shapes.decode_weight_bytes(model, p, batch) * (1 - 1e-12)
+    more = raised(p, tensor_class, extra_bits)
+    assert shapes.model_file_bytes(model, more) >= shapes.model_file_bytes(model, p) * (1 - 1e-12)
+    assert shapes.decode_weight_bytes(model, more, batch) >= shapes.decode_weight_bytes(model, p, batch) * (1 - 1e-12)
     for offload in ("experts", "cpu", "none"):
         g0, h0 = placement.shares(model, setup(catalog, offload), shapes.experts_touched(model, batch))
-        assert g0.bytes(model, raised) >= g0.bytes(model, p) * (1 - 1e-12)
-        assert h0.bytes(model, raised) >= h0.bytes(model, p) * (1 - 1e-12)
+        assert g0.bytes(model, more) >= g0.bytes(model, p) * (1 - 1e-12)
+        assert h0.bytes(model, more) >= h0.bytes(model, p) * (1 - 1e-12)
+
+
+def raised(p, tensor_class: str, extra_bits: float):
+    """The precision with every row of one class replaced by a plain row above the class's highest bits."""
+    own = [r.bits_per_weight for r in p.recipe.rows if r.tensor_class == tensor_class]
+    top = max([*own, p.recipe.plain(tensor_class).bits_per_weight])
+    row = p.recipe.rows[0].model_copy(
+        update={"tensor_class": tensor_class, "bits_per_weight": top + extra_bits, "first_n_layers": None}
+    )
+    kept = tuple(r for r in p.recipe.rows if r.tensor_class != tensor_class)
+    return p.model_copy(update={"recipe": p.recipe.model_copy(update={"rows": (*kept, row)})})
+
+
+@pytest.mark.parametrize("offload", ["experts", "cpu", "layers"])
+@pytest.mark.parametrize("tensor_class", CLASSES)
+def test_more_bits_on_any_class_never_speed_up_a_hybrid_run(catalog, offload, tensor_class):
+    from sizing.estimate import hybrid
+
+    base = dict(model="deepseek-r1", engine="llama.cpp", gpu="rtx-4090", cpu="epyc-9374f", n_dimms=4)
+    base |= dict(offload=offload, prompt_tokens=256, new_tokens=64, precision="ud-q2_k_xl")
+    if offload == "layers":
+        base |= dict(gpu_layers=5)
+    e = run(catalog, Request(**base))
+    x = e.execution.model_copy(update={"precision": raised(e.execution.precision, tensor_class, 2.0)})
+    slower, _, _ = hybrid.speed(e.model, x, e.system, e.efficiency)
+    assert slower.decode_tokens_per_s <= e.speed.decode_tokens_per_s * (1 + 1e-12)
+    assert slower.prefill_tokens_per_s <= e.speed.prefill_tokens_per_s * (1 + 1e-12)

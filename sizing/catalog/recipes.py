@@ -32,7 +32,7 @@ def build_recipes(
         grouped.setdefault(row.recipe, []).append(row)
     out: dict[str, Precision] = {}
     for rid, items in grouped.items():
-        if not any(r.tensor_class == "default" and r.first_n_layers is None for r in items):
+        if not any(r.tensor_class == "default" and r.is_plain for r in items):
             raise CatalogError(FILE, None, "tensor_class", f"recipe '{rid}' has no 'default' row; add one")
         name = next((r.name for r in items if r.name), None)
         if name is None:
@@ -42,15 +42,18 @@ def build_recipes(
             id=rid,
             name=name,
             family="gguf",
-            weight_bits=recipe.bits("exps_gate_up"),
+            weight_bits=recipe.bits("exps_gate_up"),  # the plain row: the bulk of an MoE file
             embed_bits=recipe.bits("token_embd"),
             compute_dtype="f16",
             source="; ".join(dict.fromkeys(r.source for r in items)),
             notes="per-tensor recipe (data/quant_recipes.csv): "
-            + ", ".join(
-                f"{r.tensor_class}{f' (first {r.first_n_layers})' if r.first_n_layers else ''}={r.quant_type}"
-                for r in items
-            ),
+            + ", ".join(f"{r.tensor_class}{_span(r)}={r.quant_type}" for r in items),
             recipe=recipe,
         )
     return out
+
+
+def _span(row: RecipeRow) -> str:
+    if row.first_n_layers:
+        return f" (first {row.first_n_layers} layers)"
+    return " (llama.cpp use_more_bits layers)" if row.more_bits_layers else ""

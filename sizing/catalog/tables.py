@@ -206,7 +206,9 @@ def _key(item: BaseModel) -> tuple[str, str]:
     item_id = getattr(item, "id", None)
     if item_id is None and hasattr(item, "tensor_class"):  # quant_recipes.csv: one row per recipe, class and span
         first = getattr(item, "first_n_layers", None)
-        span = f" first_n_layers {first}" if first else ""
+        span = (
+            f" first_n_layers {first}" if first else " more_bits_layers" if getattr(item, "more_bits_layers", 0) else ""
+        )
         cls = getattr(item, "tensor_class", "")
         return "tensor_class", f"recipe '{getattr(item, 'recipe', '')}' and tensor_class '{cls}'{span}"
     if item_id is None and hasattr(item, "gpu_vendor"):  # engine_support.csv: one row per engine and vendor

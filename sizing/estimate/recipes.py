@@ -11,6 +11,7 @@ under a layer split.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 from sizing.specs import ModelSpec, QuantRecipe
@@ -66,25 +67,39 @@ def n_dense_mlp_layers(model: ModelSpec) -> int:
     return max(0, with_mlp - model.n_moe_layers)
 
 
+def stacks(model: ModelSpec) -> tuple[range, range, range]:
+    """(attention layers, dense-MLP layers, MoE layers) as indices into the stack: the dense layers lead (DeepSeek's
+    first_k_dense_replace), the MoE layers follow (an interleaved stack is taken as its last n_moe layers)."""
+    n = model.n_layers
+    n_dense = n_dense_mlp_layers(model)
+    return range(n), range(min(n_dense, n)), range(n - model.n_moe_layers, n)
+
+
+@lru_cache(maxsize=256)  # pure in frozen inputs; the estimator asks once per share, step and sample
 def component_bits(model: ModelSpec, recipe: QuantRecipe) -> Bits:
     """Each component's bits: attention classes and norm vectors over the layers (linear-attention mixers at their
-    class); dense gate/up and down (a non-gated MLP has one up matrix) with their layer spans; shared expert gate/up
-    and down with the router (f32 in GGUF, llama-quant.cpp leaves ffn_gate_inp unquantized); routed gate/up (two of
-    an expert's three matrices) and down, each over the MoE stack (unsloth keeps the first MoE down_proj higher)."""
-    n_attn, n_lin, n_moe = model.n_attn_layers, model.n_linear_layers, model.n_moe_layers
-    b = recipe.bits
-    mixer = [(n_attn * p, b(c, n_attn)) for c, p in attention_classes(model).items()]
-    mixer += [(n_lin * model.linear_attn_params_per_layer, b("linear_attn", n_lin))]
-    mixer += [(model.n_layers * model.norm_params_per_layer, b("norms"))]
-    n_dense = n_dense_mlp_layers(model)
+    class); dense gate/up and down (a non-gated MLP has one up matrix) over the dense layers; shared expert gate/up
+    and down with the router (f32 in GGUF, llama-quant.cpp leaves ffn_gate_inp unquantized) and the routed gate/up
+    (two of an expert's three matrices) and down over the MoE layers, each layer at the row its layer rule picks
+    (unsloth's first MoE down_proj, llama.cpp's use_more_bits layers)."""
+    n = model.n_layers
+    attn_layers, dense_layers, moe_layers = stacks(model)
+    n_attn, n_lin = model.n_attn_layers, model.n_linear_layers
+
+    def b(cls: str, layers: range | None = None) -> float:
+        return recipe.bits(cls, layers, n)
+
+    mixer = [(n_attn * p, b(c, attn_layers)) for c, p in attention_classes(model).items()]
+    mixer += [(n_lin * model.linear_attn_params_per_layer, b("linear_attn", attn_layers))]
+    mixer += [(n * model.norm_params_per_layer, b("norms"))]
     n_up = 2 if model.gated_mlp else 1
     h, f = model.hidden_size, model.ffn_size
-    mlp = [(n_up * h * f, b("dense_gate_up", n_dense)), (h * f, b("dense_down", n_dense))]
+    mlp = [(n_up * h * f, b("dense_gate_up", dense_layers)), (h * f, b("dense_down", dense_layers))]
     third = model.expert_params / 3
     shared = (model.n_shared_experts or 0) * third
-    fixed = [(2 * shared, b("shexp_gate_up", n_moe)), (shared, b("shexp_down", n_moe))]
+    fixed = [(2 * shared, b("shexp_gate_up", moe_layers)), (shared, b("shexp_down", moe_layers))]
     fixed += [(h * (model.n_experts or 0), b("router"))]
-    routed = _mean([(2 * third, b("exps_gate_up", n_moe)), (third, b("exps_down", n_moe))])
+    routed = _mean([(2 * third, b("exps_gate_up", moe_layers)), (third, b("exps_down", moe_layers))])
     if model.expert_weight_bits:  # the checkpoint's own expert format is never widened (shapes.expert_bits)
         routed = min(routed, model.expert_weight_bits)
     head = b("token_embd") if model.tied_embeddings else b("output")  # a tied head multiplies the embedding

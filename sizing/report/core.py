@@ -27,9 +27,13 @@ def estimate_text(e: Estimate) -> str:
     experts = f", routed experts {min(e.model.expert_weight_bits, bits):g} bits" if e.model.expert_weight_bits else ""
     cpu_only = e.host is not None and e.host.n_gpus == 0
     device = "the CPU alone" if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
+    format_text = f"{bits:g} bits/weight{experts}"
+    if x.precision.recipe is not None:  # a per-tensor mix (data/quant_recipes.csv): its range, not one number
+        quantized = [r.bits_per_weight for r in x.precision.recipe.rows if r.bits_per_weight < 16]
+        format_text = f"per-tensor recipe, {min(quantized):g}-{max(quantized):g} bits/weight by tensor class"
     lines = [
         f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {device} with {x.engine.name}",
-        f"  weights {x.precision.id} ({bits:g} bits/weight{experts}), KV cache {x.kv_precision.id}, "
+        f"  weights {x.precision.id} ({format_text}), KV cache {x.kv_precision.id}, "
         f"batch {x.batch}, prompt {x.prompt_tokens} + new {x.new_tokens} tokens",
     ]
     if not cpu_only:

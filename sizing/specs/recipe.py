@@ -49,9 +49,16 @@ def group_of(tensor_class: str) -> str | None:
     return group if group and group != tensor_class else None
 
 
+def use_more_bits(i_layer: int, n_layer: int) -> bool:
+    """llama.cpp's layer rule for the tensors its _M mixes raise (src/llama-quant.cpp `use_more_bits`): the first and
+    last eighth of the stack and every third layer between them."""
+    return i_layer < n_layer // 8 or i_layer >= 7 * n_layer // 8 or (i_layer - n_layer // 8) % 3 == 2
+
+
 class RecipeRow(Base):
-    """One line of a recipe: a tensor class at a quant type, for every layer or for the first n layers of the class's
-    stack (unsloth's higher-bit first MoE down_proj)."""
+    """One line of a recipe: a tensor class at a quant type, for every layer, for the first n layers of the class's
+    stack (unsloth's higher-bit first MoE down_proj), or for the layers llama.cpp's use_more_bits picks (its Q4_K_M
+    attn_v and ffn_down at Q6_K)."""
 
     COLUMNS: ClassVar[dict[str, Col]] = {
         "recipe": Col("recipe"),
@@ -60,6 +67,7 @@ class RecipeRow(Base):
         "quant_type": Col("quant_type"),
         "bits_per_weight": Col("bits_per_weight", "float"),
         "first_n_layers": Col("first_n_layers", "int", required=False),
+        "more_bits_layers": Col("more_bits_layers", "bool", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -70,38 +78,54 @@ class RecipeRow(Base):
     quant_type: str
     bits_per_weight: PosFloat
     first_n_layers: PosInt | None = None
+    more_bits_layers: bool = False
     source: str
     notes: str | None = None
 
+    @property
+    def is_plain(self) -> bool:
+        """A row for every layer of its class (no layer rule)."""
+        return self.first_n_layers is None and not self.more_bits_layers
+
 
 class QuantRecipe(Base):
-    """A recipe's rows. `bits(tensor_class, n_layers)` is the class's bits averaged over its stack of n layers."""
+    """A recipe's rows. `bits(tensor_class, layers, n_layer)` is the class's bits averaged over its layers."""
 
     id: str
     name: str
     rows: tuple[RecipeRow, ...]
 
-    def _rows(self, tensor_class: str) -> tuple[RecipeRow | None, RecipeRow | None]:
-        """(the row for the first layers, the row for the rest) of one class, through the fallbacks."""
-        first = rest = None
-        for cls in (tensor_class, group_of(tensor_class), "default"):
-            for row in self.rows:
-                if row.tensor_class != cls:
-                    continue
-                if row.first_n_layers is None and rest is None:
-                    rest = row
-                elif row.first_n_layers is not None and first is None and cls == tensor_class:
-                    first = row
-            if rest is not None:
-                break
-        return first, rest
+    def _row(self, tensor_class: str, rule: str) -> RecipeRow | None:
+        return next((r for r in self.rows if r.tensor_class == tensor_class and _rule(r) == rule), None)
 
-    def bits(self, tensor_class: str, n_layers: float = 1.0) -> float:
-        """Bits per weight of a class over its n layers: the first_n_layers row on the first layers, the plain row on
-        the rest (a layer-count-weighted mean; every layer of a class has the same shape)."""
-        first, rest = self._rows(tensor_class)
-        assert rest is not None  # the catalog requires a default row
-        if first is None or n_layers <= 0:
-            return rest.bits_per_weight
-        n_first = min(float(first.first_n_layers or 0), n_layers)
-        return (n_first * first.bits_per_weight + (n_layers - n_first) * rest.bits_per_weight) / n_layers
+    def plain(self, tensor_class: str) -> RecipeRow:
+        """The row for a class's layers that no layer rule picks: its own, else its group's, else `default`."""
+        for cls in (tensor_class, group_of(tensor_class), "default"):
+            row = self._row(cls, "plain") if cls else None
+            if row is not None:
+                return row
+        raise ValueError(f"recipe '{self.id}' has no default row")  # the catalog refuses such a recipe at load
+
+    def bits(self, tensor_class: str, layers: range | None = None, n_layer: int = 1) -> float:
+        """Bits per weight of a class over its layers (indices into the model's stack of n_layer), the mean over the
+        layers (every layer of a class has the same shape): the first_n_layers row on the class's first layers, the
+        use_more_bits row on the layers llama.cpp picks, the plain row on the rest; one layer-free value without
+        `layers`."""
+        plain = self.plain(tensor_class).bits_per_weight
+        first, more = self._row(tensor_class, "first"), self._row(tensor_class, "more")
+        if not layers or (first is None and more is None):
+            return plain
+        n_first = first.first_n_layers or 0 if first is not None else 0
+        total = 0.0
+        for k, i in enumerate(layers):
+            if first is not None and k < n_first:
+                total += first.bits_per_weight
+            elif more is not None and use_more_bits(i, n_layer):
+                total += more.bits_per_weight
+            else:
+                total += plain
+        return total / len(layers)
+
+
+def _rule(row: RecipeRow) -> str:
+    return "first" if row.first_n_layers is not None else "more" if row.more_bits_layers else "plain"
