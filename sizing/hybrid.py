@@ -57,7 +57,10 @@ def _engine(catalog: Catalog, req: Request) -> str:
     """The named engine, else the precision's default engine if it can keep weights in RAM, else llama.cpp."""
     if req.engine:
         return req.engine
-    default = catalog.default_engine(catalog.precision(req.precision).family)
+    precision = catalog.precision(req.precision)
+    if precision.recipe is not None and precision.recipe.engines:  # types only some engines load
+        return precision.recipe.engines[0]
+    default = catalog.default_engine(precision.family)
     return default.id if default.offload_modes else DEFAULT_HOST_ENGINE
 
 

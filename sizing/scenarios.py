@@ -46,6 +46,15 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
     model = resolve(req.model, catalog)
     precision = catalog.precision(req.precision)
     engine = catalog.engine(req.engine) if req.engine else catalog.default_engine(precision.family)
+    loaders = precision.recipe.engines if precision.recipe is not None else ()
+    if loaders and engine.id not in loaders:  # a recipe with types only some engines have (ik_llama.cpp's _R4)
+        if req.engine:
+            types = ", ".join(precision.recipe.restricted_types) if precision.recipe else ""
+            raise SizingError(
+                f"{engine.name} cannot load {precision.id} ({types} are {', '.join(loaders)} types); "
+                f"use --engine {loaders[0]}"
+            )
+        engine = catalog.engine(loaders[0])
     if precision.family not in engine.weight_families:
         runs = [p.id for p in catalog.precisions.values() if p.family in engine.weight_families][:8]
         raise SizingError(

@@ -71,7 +71,7 @@ def _load(data_dir: str) -> Catalog:
         systems=by_id("systems.csv"),
         mechanics=tuple(tables["engine_mechanics.csv"]),
         bands=tuple(tables["bands.csv"]),
-        recipes=build_recipes(tables["quant_recipes.csv"], precisions, aliases["precisions"]),
+        recipes=build_recipes(tables["quant_recipes.csv"], precisions, aliases["precisions"], frozenset(engines)),
         aliases=aliases,
         data_dir=str(root),
     )

@@ -10,7 +10,7 @@ FILE = "quant_recipes.csv"
 
 
 def build_recipes(
-    rows: list[RecipeRow], precisions: dict[str, Precision], aliases: dict[str, str]
+    rows: list[RecipeRow], precisions: dict[str, Precision], aliases: dict[str, str], engines: frozenset[str]
 ) -> dict[str, Precision]:
     """One Precision per recipe id: family gguf, f16 compute (as precisions.csv's GGUF rows), weight_bits the routed
     experts' gate/up bits and embed_bits the token embedding's, for code that reads one number; the estimator reads
@@ -21,6 +21,9 @@ def build_recipes(
     for i, row in numbered(rows):
         if row.recipe in precisions or row.recipe in aliases:
             raise CatalogError(FILE, i, "recipe", f"'{row.recipe}' is already a precisions.csv id or alias; rename it")
+        unknown = [e for e in row.engines if e not in engines]
+        if unknown:
+            raise CatalogError(FILE, i, "engines", f"'{unknown[0]}' is not in engines.csv")
         seen = bits_of.setdefault(row.quant_type, (row.bits_per_weight, i))
         if abs(seen[0] - row.bits_per_weight) > 1e-9:
             raise CatalogError(
@@ -38,6 +41,8 @@ def build_recipes(
         if name is None:
             raise CatalogError(FILE, None, "name", f"recipe '{rid}' has no name on any row; name it on one row")
         recipe = QuantRecipe(id=rid, name=name, rows=tuple(items))
+        if any(r.engines for r in items) and not recipe.engines:
+            raise CatalogError(FILE, None, "engines", f"no engine loads every type of recipe '{rid}'; fix its engines")
         out[rid] = Precision(
             id=rid,
             name=name,

@@ -68,6 +68,7 @@ class RecipeRow(Base):
         "bits_per_weight": Col("bits_per_weight", "float"),
         "first_n_layers": Col("first_n_layers", "int", required=False),
         "more_bits_layers": Col("more_bits_layers", "bool", required=False),
+        "engines": Col("engines", "list", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -79,6 +80,7 @@ class RecipeRow(Base):
     bits_per_weight: PosFloat
     first_n_layers: PosInt | None = None
     more_bits_layers: bool = False
+    engines: tuple[str, ...] = ()  # engines that load the row's type, where not every GGUF engine does
     source: str
     notes: str | None = None
 
@@ -94,6 +96,19 @@ class QuantRecipe(Base):
     id: str
     name: str
     rows: tuple[RecipeRow, ...]
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines that load every type of the recipe: those all its restricted rows name; () = any GGUF engine."""
+        named = [r.engines for r in self.rows if r.engines]
+        if not named:
+            return ()
+        return tuple(e for e in named[0] if all(e in n for n in named))
+
+    @property
+    def restricted_types(self) -> tuple[str, ...]:
+        """The quant types only some engines load."""
+        return tuple(dict.fromkeys(r.quant_type for r in self.rows if r.engines))
 
     def _row(self, tensor_class: str, rule: str) -> RecipeRow | None:
         return next((r for r in self.rows if r.tensor_class == tensor_class and _rule(r) == rule), None)
