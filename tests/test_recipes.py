@@ -217,3 +217,13 @@ def test_cli_estimate_takes_a_recipe_and_refuses_an_unknown_one(capsys):
     code, _, err = run_main([*args, "ud-iq1"], capsys)
     assert code == 2
     assert err.strip() == "error: unknown precision 'ud-iq1'; closest: ud-iq1_s, ud-iq1_m, ud-iq2_xxs, ud-q2_k_xl"
+
+
+@pytest.mark.parametrize("gpu_layers", [0, 3, 30, 61])
+@pytest.mark.parametrize("recipe", ["ud-iq1_s", "q4_k_m-mix"])
+def test_a_layer_split_keeps_every_recipe_byte_on_one_side(catalog, recipe, gpu_layers):
+    model, p = catalog.model("deepseek-r1"), catalog.precision(recipe)
+    split = HybridSetup(offload="layers", gpu_layers=gpu_layers, cpu_eff=catalog.cpu_efficiency("llama.cpp"))
+    gpu, host = placement.stored_bytes(model, p, split)
+    assert gpu + host == pytest.approx(shapes.model_file_bytes(model, p), rel=1e-9)
+    assert (gpu == 0) == (gpu_layers == 0)
