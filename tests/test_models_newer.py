@@ -1,5 +1,5 @@
 """Families widely run by late 2026 that issue 8 asks to add when their config can be cited: OLMo 3 (interleaved
-sliding-window attention), Phi-4-mini, Kimi K2 Thinking (INT4 routed experts)."""
+sliding-window attention), Phi-4-mini, Kimi K2 Thinking (INT4 routed experts), GLM-4.7 (GLM-4.6's shape)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sizing.scenarios import run
 from sizing.specs import Request
 
 NEWER = {"olmo-3-7b": "olmo3-7b", "olmo-3-32b": "olmo-3.1-32b-instruct", "phi-4-mini": "phi4-mini",
-         "kimi-k2-thinking": "moonshotai/kimi-k2-thinking"}  # fmt: skip
+         "kimi-k2-thinking": "moonshotai/kimi-k2-thinking", "glm-4.7": "zai-org/glm-4.7"}  # fmt: skip
 
 
 @pytest.mark.parametrize(("model", "alias"), NEWER.items())
