@@ -33,7 +33,7 @@ from .specs import (
     Training,
 )
 
-TASKS = ("inference", *TRAIN_TASKS)
+TASKS = ("inference", *TRAIN_TASKS, "embed")
 
 
 def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execution]:
@@ -44,6 +44,8 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
     if task in TRAIN_TASKS:
         return training_execution(catalog, req, task)
     model = resolve(req.model, catalog)
+    if task == "embed":
+        embedding_model(catalog, model)
     precision = catalog.precision(req.precision)
     engine = catalog.engine(req.engine) if req.engine else catalog.default_engine(precision.family)
     loaders = precision.recipe.engines if precision.recipe is not None else ()
@@ -67,9 +69,10 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         raise SizingError(
             f"{engine.name} cannot keep its KV cache in {kv.id}; pick --kv-precision from {', '.join(kv_formats)}"
         )
-    new, prompt = _token_counts(req)
+    # --task embed generates nothing: the whole sequence (--seq-len / --context) is the one forward's input
+    new, prompt = _token_counts(req.model_copy(update={"new_tokens": 0}) if task == "embed" else req)
     return model, Execution(
-        task="inference",
+        task="embed" if task == "embed" else "inference",
         engine=engine,
         precision=precision,
         kv_precision=kv,
@@ -79,6 +82,13 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         new_tokens=new,
         speculative=speculative_of(catalog, req, model),
     )
+
+
+def embedding_model(catalog: Catalog, model: ModelSpec) -> None:
+    """--task embed sizes an embedding or reranker server; a generative model is refused, naming the ones it takes."""
+    if not model.is_embedding:
+        names = ", ".join(m.id for m in catalog.models.values() if m.is_embedding)
+        raise SizingError(f"--task embed needs an embedding or reranker model, not {model.id}; use one of: {names}")
 
 
 def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculative | None:
@@ -278,6 +288,8 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
         raise SizingError("--context and --prompt-tokens both set the prompt length; give one of them")
     context = req.context or (None if req.prompt_tokens is not None else DEFAULT_CONTEXT_TOKENS)
     new = req.new_tokens if req.new_tokens is not None else DEFAULT_NEW_TOKENS
+    if req.task.strip().lower() == "embed":  # one forward per sequence: --context is the sequence length
+        new = 0
     if context is not None and context <= new:
         raise SizingError(f"--context {context} must exceed --new-tokens {new}; raise --context or lower --new-tokens")
     base = Request(

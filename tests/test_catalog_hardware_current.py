@@ -41,10 +41,11 @@ NEW_CHASSIS = (
     "rack-10u-sys-a21ge-nbrt rack-9u-asus-xa-nb3i-e12 rack-8u-as-8125gs-tnmr2 ws-cube-w790-4gpu tower-define7xl-z890"
 ).split()
 # GPUs no chassis.csv platform builds yet, and why (issue 8: add the chassis or say why)
-UNBUILDABLE = {
-    "mi355x": "the only cdna4 platform (AS-4126GS-NMR-LCC, 2+2 x 6.6 kW = 13.2 kW) is below 1.15 x the ~12 kW "
-    "sustained load of 8 x 1,400 W MI355X plus hosts (psu_capacity), and draws more than two 208 V / 30 A circuits",
-}
+UNBUILDABLE: dict[str, str] = {}
+# The rack power a request states for a GPU whose node draws more than the default feeds carry: 8 x 1,400 W MI355X
+# plus hosts draw ~12.5 kW at the wall, more than the two 208 V / 30 A feeds of its active PSU half (4,992 W each),
+# so the request gives each of the 2+2 PSU cords of the AS-4126GS-NMR-LCC its own circuit
+RACK_POWER = {"mi355x": {"circuits": 4}}
 
 
 @pytest.mark.parametrize(("gpu", "alias"), NEW_GPUS.items())
@@ -153,7 +154,7 @@ def test_oam_platform_takes_only_its_generation(catalog):
 def test_every_new_gpu_appears_in_a_passing_build(catalog, gpu):
     """A 7B model on this GPU alone (at most one 8-GPU node, so the search stays small): some build passes every
     rule, or the GPU is listed in UNBUILDABLE with the reason no chassis takes it."""
-    req = RecommendRequest(model="7b", gpus_allowed=(gpu,), max_gpus=8)
+    req = RecommendRequest(model="7b", gpus_allowed=(gpu,), max_gpus=8, **RACK_POWER.get(gpu, {}))
     options, rejected = search(problem_of(catalog, req))
     if gpu in UNBUILDABLE:
         assert not options, f"{gpu} now builds: drop it from UNBUILDABLE"

@@ -340,7 +340,7 @@ def test_a_power_cap_slows_compute_not_bandwidth(catalog):
 
 
 def test_estimators_dispatch_on_the_task(catalog):
-    assert set(ESTIMATORS) == {"inference", "lora", "qlora", "full-finetune", "pretrain"}
+    assert set(ESTIMATORS) == {"inference", "lora", "qlora", "full-finetune", "pretrain", "embed"}
     model, x = resolve_execution(catalog, Request(model="llama-3-8b"))
     gpu = catalog.gpu("rtx-4090")
     e = estimate(model, x, System.of(gpu), catalog.efficiency("vllm", gpu.gpu_class))

@@ -14,7 +14,9 @@ DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the ca
 ModelOpt = typer.Option(
     "7b", "--model", "-m", help="Catalog id/alias (`sizing models`), a size like 7b, or a local HF folder."
 )
-TaskOpt = typer.Option("inference", help="What to size: inference, lora, qlora, full-finetune, pretrain, distill.")
+TaskOpt = typer.Option(
+    "inference", help="What to size: inference, lora, qlora, full-finetune, pretrain, distill, embed (RAG embedder)."
+)
 EngineOpt = typer.Option(
     None,
     help="Runtime: vllm, llama.cpp, sglang, transformers, tensorrt-llm, exllamav2, mlc-llm, autoawq, gpt-fast "

@@ -86,6 +86,17 @@ def psu_capacity_w(psu: Psu, chassis: Chassis, volts: float, n_psus: int) -> flo
     return min(active_psus(chassis, n_psus) * psu.watts_at(volts), chassis.max_psu_w)
 
 
+def fault_tolerant(chassis: Chassis, psu: Psu, volts: float, n_psus: int, sustained_w: float) -> bool:
+    """Whether an N+N set short of the headroom rule on its active half still passes as fault-tolerant redundancy:
+    that half carries the sustained load itself (then the whole set, twice it, has far more than the CRPS
+    headroom). Vendors ship 8-GPU systems so: Dell's XE9680 runs eight GPUs on six 3.2 kW PSUs in "3+3
+    fault-tolerant redundancy" (19.2 kW in all) and on a failed feed brakes the GPUs instead of shutting down
+    (StorageReview, cited in chassis.csv); Supermicro's AS-4126GS-NMR-LCC carries eight 1,400 W MI355X on
+    2+2 x 6.6 kW (chassis.csv), about 1.1 x their sustained load per half. N+1 sets have no second feed to fall
+    back on, so they keep the plain rule."""
+    return redundancy(chassis) == "N+N" and psu_capacity_w(psu, chassis, volts, n_psus) >= sustained_w
+
+
 def feeds(chassis: Chassis, n_psus: int) -> int:
     """Separate wall feeds a server can spread its active PSUs over (one for ATX machines)."""
     return active_psus(chassis, n_psus) if chassis.psu_form == "crps" else 1

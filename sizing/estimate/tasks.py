@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 from sizing.specs import Efficiency, Estimate, Execution, ModelSpec, System
 
-from . import hybrid, inference, training
+from . import embed, hybrid, inference, training
 
 Estimator = Callable[[ModelSpec, Execution, System, Efficiency], Estimate]
 ESTIMATORS: dict[str, Estimator] = {
     "inference": inference.estimate,
+    "embed": embed.estimate,
     "full-finetune": training.estimate,
     "pretrain": training.estimate,
     "lora": training.estimate,

@@ -61,6 +61,14 @@ def work_reasons(o: Option) -> list[str]:
             f"({tr.bound}-bound){run}; host RAM for offloaded state {fmt_bytes(tr.host_bytes)} per node",
         ]
     assert s is not None
+    if x.task == "embed":
+        return [
+            f"{b.n_gpus * b.n_nodes} x {b.gpu.name}: needs {fmt_bytes(m.need_per_gpu_bytes)} of "
+            f"{fmt_bytes(m.gpu_memory_bytes)} per GPU ({x.engine.name}, {x.precision.id} weights, batch {x.batch} x "
+            f"{x.prompt_tokens} tokens, one forward each)",
+            f"embeds {fmt_rate(s.prefill_tokens_per_s)}, {s.sequences_per_s:,.1f} sequences/s; one batch takes "
+            f"{fmt_seconds(s.time_to_first_token_s)}",
+        ]
     return [
         f"{b.n_gpus * b.n_nodes} x {b.gpu.name}: needs {fmt_bytes(m.need_per_gpu_bytes)} of "
         f"{fmt_bytes(m.gpu_memory_bytes)} per GPU ({x.engine.name}, {x.precision.id} weights, {x.batch} users x "

@@ -10,6 +10,7 @@ from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt
 
 from .bands import approx, memory_range_json, ranges_json
 from .classes import classes_json, classes_text
+from .embed import EMBED_COLUMNS, embed_cells, embed_lines
 from .hybrid import host_assumptions_json, host_lines, host_memory_json
 from .training import estimate_memory_json, rounded, training_json, training_text
 
@@ -47,15 +48,18 @@ def estimate_text(e: Estimate) -> str:
             f"{fmt_bytes(m.kv_bytes_per_token)}/token; {m.max_batch_at_context} sequences of this length fit",
         ]
     lines += host_lines(e)
-    lines += [
-        "",
-        f"Speed: prefill {approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate)}, decode "
-        f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} per sequence "
-        f"({approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)} total, "
-        f"{s.decode_bound}-bound), end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after "
-        f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
-    ]
-    if s.time_to_first_token_loaded_s and x.batch > 1:
+    if x.task == "embed":
+        lines += ["", *embed_lines(e)]
+    else:
+        lines += [
+            "",
+            f"Speed: prefill {approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate)}, decode "
+            f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} per sequence "
+            f"({approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)} total, "
+            f"{s.decode_bound}-bound), end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after "
+            f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
+        ]
+    if s.time_to_first_token_loaded_s and x.batch > 1 and x.task != "embed":
         lines.append(
             f"  one request arriving beside the other {x.batch - 1} users: first token after "
             f"{approx(s.time_to_first_token_loaded_s, s.time_to_first_token_loaded_s_range, fmt_seconds)} "
@@ -93,7 +97,9 @@ def estimate_json(e: Estimate) -> dict:
     out = {
         "fits": e.fits,
         "memory": {**estimate_memory_json(e), **host_memory_json(e), **memory_range_json(e)},
-        "speed": ranges_json(rounded(s.model_dump())) if s else {},
+        "speed": ranges_json(rounded(s.model_dump(exclude=None if x.task == "embed" else {"sequences_per_s"})))
+        if s
+        else {},
         "targets": [f.model_dump() for f in e.targets],
         "targets_met": all(f.ok for f in e.targets),
         "time": {
@@ -241,12 +247,17 @@ def _price(o: Option, r: Priced) -> str:
     return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced){stale}"
 
 
+SERVE_COLUMNS = ("tok/s user/total", "first token 1 user / all")
+
+
 def _speed_cells(o: Option) -> list[str]:
     """Inference: decode per user / total and first-token times; training: trained tokens/s and the step time."""
     s, tr = o.estimate.speed, o.estimate.training
     if tr is not None:
         return [fmt_rate(tr.train_tokens_per_s), fmt_seconds(tr.step_s)]
     assert s is not None
+    if o.estimate.execution.task == "embed":
+        return embed_cells(s)
     return [
         f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
         f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
@@ -339,7 +350,7 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
             "PSU",
             "chassis",
             "price",
-            *(("trained tok/s", "step") if x.training else ("tok/s user/total", "first token 1 user / all")),
+            *(("trained tok/s", "step") if x.training else EMBED_COLUMNS if x.task == "embed" else SERVE_COLUMNS),
             "wall",
         ]
         lines.append(_table(title, columns, rows).rstrip())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sizing.estimate.power import active_psus, allowed_circuits, psu_headroom
+from sizing.estimate.power import active_psus, allowed_circuits, fault_tolerant, psu_headroom
 from sizing.specs import Candidate, Finding, Gpu, Psu
 from sizing.units import fmt_watts
 
@@ -32,16 +32,25 @@ def gpu_plugs_served(psu: Psu, gpu: Gpu, n_cpus: int, n_psus: int = 1) -> int:
 
 def psu_capacity(c: Candidate) -> Finding:
     """PSU continuous rating at the input voltage >= 1.25 x sustained DC load (ATX); 1.15 for redundant CRPS sets,
-    counting only the PSUs that carry the load (N+N or N+1). Sources: hardware.md §3.2 [S48][S49][S52]."""
+    counting only the PSUs that carry the load (N+N or N+1). Sources: hardware.md §3.2 [S48][S49][S52]. An N+N set
+    whose active half carries the sustained load but not the 1.15 passes as fault-tolerant redundancy (the whole set
+    gives twice it; estimate.power.fault_tolerant: how Dell and Supermicro ship 8-GPU systems)."""
     b, p = c.build, c.power
     headroom = psu_headroom(b.psu.form)
     need = p.sustained_w * headroom
-    ok = p.psu_capacity_w >= need and p.sustained_w <= b.chassis.max_psu_w
+    tolerant = p.psu_capacity_w < need and fault_tolerant(b.chassis, b.psu, b.circuit.volts, b.n_psus, p.sustained_w)
+    ok = (p.psu_capacity_w >= need or tolerant) and p.sustained_w <= b.chassis.max_psu_w
     psu = f"{b.n_psus} x {b.psu.name}" if b.n_psus > 1 else b.psu.name
     msg = (
         f"needs {fmt_watts(need)} ({fmt_watts(p.sustained_w)} sustained x {headroom}), {psu} gives "
         f"{fmt_watts(p.psu_capacity_w)} at {b.circuit.volts:.0f} V"
     )
+    if tolerant:
+        msg += (
+            f"; passes as fault-tolerant redundancy: that half carries the sustained load and all {b.n_psus} give "
+            f"{fmt_watts(b.n_psus * b.psu.watts_at(b.circuit.volts))}, so on a lost feed the GPUs are braked "
+            "(power-capped) instead of the system shutting down, as vendors ship 8-GPU systems"
+        )
     if p.sustained_w > b.chassis.max_psu_w:
         msg += f"; the chassis supplies at most {fmt_watts(b.chassis.max_psu_w)}"
     return Finding(rule="psu_capacity", ok=ok, need=round(need), have=round(p.psu_capacity_w), message=msg)

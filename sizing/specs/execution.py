@@ -10,7 +10,7 @@ from .model import Engine, Precision
 from .runtime import Speculative
 from .training import Sharding, Training, TrainTask
 
-Task = Literal["inference"] | TrainTask
+Task = Literal["inference", "embed"] | TrainTask  # embed: an embedding / reranker server, prefill only
 
 # Defaults, defined once (the CLI, the scenario files and the library requests all read these).
 DEFAULT_PROMPT_TOKENS = 512  # llama-bench's pp512 and most serving benchmarks' prompt length

@@ -11,6 +11,19 @@ from .runtime import Efficiency, Engine, Precision
 __all__ = ["Efficiency", "Engine", "ModelSpec", "Precision"]
 
 
+# Embedding and reranker models (RAG servers), by the `architecture` their catalog row names: how the server turns
+# one forward pass into its answer, and whether attention is bidirectional (an encoder: every token sees every
+# other, so no causal half is skipped). Pooling per model card / sentence-transformers config: bge-m3 takes the
+# [CLS] vector, Qwen3-Embedding the last token's hidden state, bge-reranker-v2-m3 a classifier on [CLS] and
+# Qwen3-Reranker the "yes" logit of the last token through its LM head.
+EMBEDDING_ARCHITECTURES: dict[str, tuple[str, bool]] = {  # architecture -> (pooling, bidirectional)
+    "xlm-roberta": ("cls", True),
+    "xlm-roberta-reranker": ("classifier", True),
+    "qwen3-embedding": ("last-token", False),
+    "qwen3-reranker": ("yes-logit", False),
+}
+
+
 class ModelSpec(Base):
     """A transformer's shape, as its config.json states it. Parameter arithmetic lives here so the catalog can
     check a stated count against the shape (Kaplan et al. 2020 §2.1 per-layer counts, extended to GQA, gated MLPs,
@@ -118,6 +131,22 @@ class ModelSpec(Base):
 
     # -- shape arithmetic ------------------------------------------------------------------------------------
     @property
+    def pooling(self) -> str | None:
+        """How an embedding / reranker model reads its answer off the forward pass; None for a generative model."""
+        found = EMBEDDING_ARCHITECTURES.get(self.architecture)
+        return found[0] if found else None
+
+    @property
+    def is_embedding(self) -> bool:
+        return self.pooling is not None
+
+    @property
+    def bidirectional(self) -> bool:
+        """An encoder (XLM-RoBERTa): full attention over the sequence, no causal mask."""
+        found = EMBEDDING_ARCHITECTURES.get(self.architecture)
+        return bool(found and found[1])
+
+    @property
     def is_moe(self) -> bool:
         return bool(self.n_experts)
 
@@ -144,8 +173,11 @@ class ModelSpec(Base):
 
     @property
     def lm_head_params(self) -> int:
-        """Output projection; 0 when tied (it reuses the embedding matrix)."""
-        return 0 if self.tied_embeddings else self.vocab_size * self.hidden_size
+        """Output projection; 0 when tied (it reuses the embedding matrix) and in an embedding model that pools a
+        hidden state instead of scoring the vocabulary (Qwen3-Embedding ships Qwen3Model, no lm_head)."""
+        if self.tied_embeddings or self.pooling in ("cls", "last-token", "classifier"):
+            return 0
+        return self.vocab_size * self.hidden_size
 
     @property
     def attn_params_per_layer(self) -> int:

@@ -75,6 +75,7 @@ class SpeedEstimate(Base):
     # sizing.estimate.inference.loaded_ttft_s. 0 where not estimated (CPU/hybrid runs).
     time_to_first_token_loaded_s: NonNegFloat = 0.0
     tokens_per_step: PosFloat = 1.0  # expected tokens a decode step emits per sequence (>1 with --speculative)
+    sequences_per_s: NonNegFloat = 0.0  # --task embed: sequences embedded (or query-document pairs scored) per s
     # uncertainty bands [lo, hi] from the cross-validated error of the engine and GPU class (data/bands.csv;
     # sizing.estimate.bands); None where the catalog has no band for the figure
     decode_tokens_per_s_range: tuple[float, float] | None = None
@@ -113,9 +114,12 @@ class Estimate(Base):
 
     @property
     def throughput_tokens_per_s(self) -> float:
-        """What the build delivers: decoded tokens/s over all users, or trained tokens/s over all GPUs."""
+        """What the build delivers: decoded tokens/s over all users, trained tokens/s over all GPUs, or for
+        --task embed the prompt tokens embedded per second."""
         if self.training is not None:
             return self.training.train_tokens_per_s
+        if self.execution.task == "embed" and self.speed:
+            return self.speed.prefill_tokens_per_s
         return self.speed.decode_tokens_per_s_total if self.speed else 0.0
 
 
