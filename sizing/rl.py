@@ -196,8 +196,7 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
             deadline_missed=True,
             notes=(
                 f"none of the {len(found.fitting)} builds tried that hold every role ends the run within the "
-                "deadline"
-                + (f" ({missed.message.split(';')[0]} on the fastest)" if missed is not None else ""),
+                "deadline" + (f" ({missed.message.split(';')[0]} on the fastest)" if missed is not None else ""),
                 *(f"way out: {w}" for w in ways),
             ),
         )

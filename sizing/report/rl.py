@@ -41,14 +41,11 @@ def rl_lines(p: RLPlan) -> list[str]:
         f"update {fmt_seconds(st.update_s)}, weight sync {fmt_seconds(st.sync_s)}"
     )
     if p.total_s is not None:
-        lines.append(
-            f"  run: {p.setup.n_steps:,} steps = {fmt_seconds(p.total_s)}, {p.gpu_hours:,.1f} GPU-hours"
-            + (
-                f"; deadline {fmt_seconds(p.setup.deadline_s)} -> {'meets' if p.deadline and p.deadline.ok else 'MISSES'} it"
-                if p.setup.deadline_s is not None
-                else ""
-            )
-        )
+        run = f"  run: {p.setup.n_steps:,} steps = {fmt_seconds(p.total_s)}, {p.gpu_hours or 0.0:,.1f} GPU-hours"
+        if p.setup.deadline_s is not None:
+            verdict = "meets" if p.deadline is not None and p.deadline.ok else "MISSES"
+            run += f"; deadline {fmt_seconds(p.setup.deadline_s)} -> {verdict} it"
+        lines.append(run)
     lines += [f"  note: {n}" for n in p.notes]
     return lines
 
