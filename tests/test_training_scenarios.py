@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,37 @@ def test_a_file_of_students_needs_no_model_column(tmp_path, catalog):
     empty = write(tmp_path, "task,teacher,student\ndistill,qwen2.5-7b,\n")
     (problem,) = list(answers.run_scenarios(catalog, empty))
     assert isinstance(problem, str) and "column 'model' is empty" in problem
+
+
+def key_names(obj: object, skip: frozenset[str] = frozenset({"assumptions", "build", "request"})) -> set[str]:
+    """Every key of a JSON object, at every depth (a list's dicts included), except under `skip` (documented with
+    the inference estimate and `options[]`)."""
+    out: set[str] = set()
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.add(k)
+            if k not in skip:
+                out |= key_names(v, skip)
+    elif isinstance(obj, list):
+        for v in obj:
+            out |= key_names(v, skip)
+    return out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "estimate --task lora --model qwen2.5-1.5b --tokens 100M --deadline 2d",
+        "estimate --task distill --teacher qwen2.5-7b --student qwen2.5-1.5b --tokens 50M --gpu h100-sxm",
+        "estimate --task grpo --model qwen2.5-7b --gpu h100-sxm --gpus 8 --steps 10 --deadline 1d",
+        "estimate --task ppo --model qwen2.5-1.5b --gpu h100-sxm --gpus 2 --reward-model qwen2.5-0.5b",
+        "recommend --task grpo --model qwen2.5-1.5b --form-factor tower",
+    ],
+)
+def test_every_json_key_of_training_distill_and_rl_is_in_the_readme(args, capsys):
+    code, out, err = run_main([*args.split(), "--json"], capsys)
+    assert code == 0, err
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", readme))
+    missing = sorted(k for k in key_names(json.loads(out)) if k not in words and k.removesuffix("_range") not in words)
+    assert not missing, f"README.md does not name these --json keys: {missing}"
