@@ -170,9 +170,11 @@ def deadline_ways_out(
         found = _search(catalog, work, options if flag != "--lora" else _training_options(catalog, variant, work))
         if found.plan is not None and found.option is not None:
             b = found.option.build
+            n_builds = 2 if work.setup.placement == "disaggregated" and work.setup.algo != "dpo" else 1
             price = "unpriced" if found.option.total_price_usd is None else f"${found.option.total_price_usd:,.0f}"
+            where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} ({price})"
             out.append(
-                f"{flag} meets the deadline on {b.n_gpus * b.n_nodes} x {b.gpu.name} ({price}): "
+                f"{flag} meets the deadline on {'two builds of ' if n_builds == 2 else ''}{where}: "
                 f"{fmt_seconds(found.plan.total_s or 0.0)}"
             )
     return out
@@ -186,7 +188,8 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
     options = _training_options(catalog, req, work)
     found = _search(catalog, work, options)
     if found.plan is not None:
-        return RLRecommendation(plan=found.plan, build=found.option)
+        apart = work.setup.placement == "disaggregated" and work.setup.algo != "dpo"
+        return RLRecommendation(plan=found.plan, build=found.option, n_builds=2 if apart else 1)
     if work.setup.deadline_s is not None and found.fitting:
         missed = min(found.fitting, key=lambda p: p.total_s or 0.0).deadline
         ways = deadline_ways_out(catalog, req, options, found.fitting)

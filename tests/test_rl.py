@@ -189,3 +189,15 @@ def test_cli_rl_deadline_in_json_and_text(capsys):
     assert data["findings"][0]["rule"] == "deadline"
     code, out, _ = run_main([*args, "--deadline", "30d"], capsys)
     assert code == 0 and "meets it" in out
+
+
+def test_a_disaggregated_plan_costs_both_of_its_builds(catalog):
+    """The rollout engine's GPUs are a second such build (sizing.rl.recommend): the price counts both."""
+    found = rl.recommend(catalog, RecommendRequest(model="qwen2.5-7b", task="grpo", placement="disaggregated"))
+    assert found.build is not None and found.plan is not None and found.n_builds == 2
+    b = found.build.build
+    assert found.plan.n_gpus == 2 * b.n_gpus * b.n_nodes
+    assert found.build.total_price_usd is not None  # a priced workstation
+    assert found.total_price_usd == pytest.approx(2 * found.build.total_price_usd)
+    colocated = rl.recommend(catalog, RecommendRequest(model="qwen2.5-7b", task="grpo"))
+    assert colocated.n_builds == 1

@@ -97,21 +97,27 @@ def rl_recommendation_json(r: RLRecommendation) -> dict:
     return {
         **(rl_json(r.plan) if r.plan else {"fits": False}),
         "build": option_json(r.build) if r.build else None,
-        "total_price_usd": r.build.total_price_usd if r.build else None,
+        "total_price_usd": None if r.total_price_usd is None else round(r.total_price_usd, 2),
+        "n_builds": r.n_builds,
         "deadline_missed": r.deadline_missed,
         "notes": list(r.notes) + (list(r.plan.notes) if r.plan else []),
     }
 
 
 def rl_recommendation_text(r: RLRecommendation, bom: bool = False) -> str:
-    from .core import _bom_lines, _price
+    from .core import _bom_lines, _money, _price
 
     if r.plan is None or r.build is None:
         head = "No build holds every role of the step" + (" and ends the run in time" if r.deadline_missed else "")
         return head + ".\n" + "\n".join(f"  - {n}" for n in r.notes)
     b = r.build.build
+    each = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}"
+    head = f"Recommended: {each}"
+    if r.n_builds > 1:
+        total = "" if r.total_price_usd is None else f", {_money(r.total_price_usd, r)} in all"
+        head = f"Recommended: {r.n_builds} builds (one trains, one generates), each {each}{total}"
     lines = [
-        f"Recommended: {b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}",
+        head,
         *rl_lines(r.plan),
     ]
     if bom:

@@ -98,5 +98,14 @@ class RLRecommendation(Base):
     build: Option | None
     notes: tuple[str, ...] = ()
     deadline_missed: bool = False  # builds held every role, but none ended the run within --deadline
+    n_builds: PosInt = 1  # disaggregated: the build twice, one for training and one for the rollout engine
+
+    @property
+    def total_price_usd(self) -> float | None:
+        """What the plan costs: the build's price times the builds it takes (None without a build or a price)."""
+        if self.build is None or self.build.total_price_usd is None:
+            return None
+        return self.build.total_price_usd * self.n_builds
+
     currency: str = "USD"
     fx_rate: PosFloat = 1.0
