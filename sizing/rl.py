@@ -191,7 +191,6 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
         apart = work.setup.placement == "disaggregated" and work.setup.algo != "dpo"
         return RLRecommendation(plan=found.plan, build=found.option, n_builds=2 if apart else 1)
     if work.setup.deadline_s is not None and found.fitting:
-        missed = min(found.fitting, key=lambda p: p.total_s or 0.0).deadline
         ways = deadline_ways_out(catalog, req, options, found.fitting)
         return RLRecommendation(
             plan=None,
@@ -199,7 +198,7 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
             deadline_missed=True,
             notes=(
                 f"none of the {len(found.fitting)} builds tried that hold every role ends the run within the "
-                "deadline" + (f" ({missed.message.split(';')[0]} on the fastest)" if missed is not None else ""),
+                f"{fmt_seconds(work.setup.deadline_s)} deadline",
                 *(f"way out: {w}" for w in ways),
             ),
         )

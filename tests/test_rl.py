@@ -162,7 +162,7 @@ def test_recommend_with_an_rl_deadline_picks_a_build_that_meets_it(catalog):
 def test_an_impossible_rl_deadline_is_a_value_with_ways_out(catalog):
     found = rl.recommend(catalog, RecommendRequest(**RL_BASE, deadline_s=60.0))
     assert found.plan is None and found.build is None and found.deadline_missed
-    assert any("ends the run within the deadline" in n for n in found.notes)
+    assert any("ends the run within the 60.0 s deadline" in n for n in found.notes)
     assert any(n.startswith("way out: more or faster GPUs") for n in found.notes)
 
 
