@@ -48,7 +48,8 @@ TokensOpt = typer.Option(None, help="Training: dataset tokens per epoch, e.g. 20
 EpochsOpt = typer.Option(None, help="Training: epochs over --tokens (default 1).")
 DeadlineOpt = typer.Option(
     None,
-    help="Training: the run must end within this, e.g. 90m, 48h or 2d (needs --tokens; recommend drops slower builds).",
+    help="Training: the run must end within this, e.g. 90m, 48h or 2d (needs --tokens, RL --steps or --tokens; "
+    "recommend drops slower builds).",
 )
 CheckpointEveryOpt = typer.Option(
     None,
