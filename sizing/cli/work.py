@@ -288,7 +288,8 @@ def recommend(
             else report.rl_recommendation_text(found, bom=bom)
         )
         if found.build is None:
-            fail("no build holds every role of the step; " + "; ".join(found.notes), EXIT_NO_BUILD)
+            in_time = " and ends the run in time" if found.deadline_missed else ""
+            fail(f"no build holds every role of the step{in_time}; " + "; ".join(found.notes), EXIT_NO_BUILD)
         return
     if req.task.strip().lower() == "distill":
         plan = distillation.recommend(cat.load(data), req)
