@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from measured import MEASURED
@@ -19,7 +20,14 @@ from sizing.specs import Execution, ModelSpec, SizingError, System, Trainer, Tra
 from sizing.units import GIB
 
 TRAIN_METRICS = ("peak_memory", "train_tokens_per_s", "oom")
-TRAINER_OF = {"torchtune": "torchtune", "fsdp": "fsdp", "ms-swift": "ms-swift"}  # measured.csv engine -> trainer
+TRAINER_OF = {  # measured.csv engine -> trainer
+    "torchtune": "torchtune",
+    "fsdp": "fsdp",
+    "ms-swift": "ms-swift",
+    "torchtitan": "torchtitan",
+}
+# training rows kept in this repository beside the shared file: torchtitan's docs/performance.md (each row cites it)
+LOCAL_MEASURED = Path(__file__).resolve().parent / "measured_torchtitan.csv"
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,12 @@ def recipe(row, n_gpus: int) -> dict:
         r["flash_attention"] = "use_flash_attn false" not in notes
         r["lora_targets"] = "qkv"
         r["grad_accum"] = 16
+    elif row.source_key == "torchtitan":
+        # docs/performance.md Table 1: FSDP2 full shard, selective (op) activation checkpointing; the compiled row
+        # adds torch.compile (fused elementwise kernels); the loss on the full logits (no chunked CE)
+        r["sharding"] = "zero3"
+        r["recompute"] = "selective"
+        r["fused_elementwise"] = "torch.compile" in notes
     return r
 
 
@@ -119,8 +133,9 @@ def build_case(catalog: Catalog, row, trainer: Trainer | None = None) -> TrainCa
         training=t,
     ).on_gpus(n_gpus)
     system = System.of(gpu, n_gpus)
-    if "power-limited to 280 w" in str(row.notes).lower():
-        system = system.model_copy(update={"gpu_power_limit_w": 280.0})
+    limit = re.search(r"power-limited to (\d+) w", str(row.notes).lower())
+    if limit:  # the 280 W RTX 3090s of fsdp_qlora, torchtitan's 500 W H100s
+        system = system.model_copy(update={"gpu_power_limit_w": float(limit.group(1))})
     basis = row.memory_basis if isinstance(row.memory_basis, str) else ""
     return TrainCase(
         row.row_id, row.source_key, row.metric, float(row.value), row.trust, model, execution, system, basis
@@ -130,7 +145,7 @@ def build_case(catalog: Catalog, row, trainer: Trainer | None = None) -> TrainCa
 def load_training_cases(catalog: Catalog) -> tuple[list[TrainCase], list[str]]:
     """Every training row the estimator answers; rows it cannot size say why (e.g. an unpacked dataset whose sample
     lengths the source does not give)."""
-    frame = pd.read_csv(MEASURED)
+    frame = pd.concat([pd.read_csv(MEASURED), pd.read_csv(LOCAL_MEASURED)], ignore_index=True)
     cases, skipped = [], []
     for row in frame.itertuples(index=False):
         if row.task == "inference" or row.metric not in TRAIN_METRICS:

@@ -17,12 +17,14 @@ from sizing.catalog import add_model as _append_model
 from sizing.modelspec import from_hf_folder
 from sizing.specs import (
     RL_ALGOS,
+    DistillPlan,
     DistillRecommendation,
     Estimate,
     ModelSpec,
     Recommendation,
     RecommendRequest,
     Request,
+    RLPlan,
     RLRecommendation,
     SizingError,
 )
@@ -74,15 +76,29 @@ def estimate_json(catalog: Catalog, req: Request) -> dict[str, Any]:
     return report.estimate_json(result)
 
 
-def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:
-    """One estimate per scenario row, in order; a row that cannot be estimated yields 'line N: why' (N: the line
+ScenarioResult = Estimate | RLPlan | tuple[DistillPlan, ...]
+
+
+def scenario_estimate(catalog: Catalog, req: Request) -> ScenarioResult:
+    """One scenario row's answer, as `sizing estimate` gives it for the row's task: an estimate (inference and
+    training), the distillation plans of each mode, or the RL step (and run)."""
+    kind = kind_of(req)
+    if kind == "rl":
+        return rl.estimate(catalog, req)
+    if kind == "distill":
+        return distillation.estimate(catalog, req)
+    return run(catalog, req)
+
+
+def run_scenarios(catalog: Catalog, path: Path) -> Iterator[ScenarioResult | str]:
+    """One answer per scenario row, in order; a row that cannot be estimated yields 'line N: why' (N: the line
     where the row starts in the file). The file is read and checked before the first row runs: a file that cannot
     be read or has a bad header raises SizingError before anything is yielded."""
     for line, request in read_scenarios(path):
         try:
             if isinstance(request, str):
                 raise SizingError(request)
-            yield run(catalog, request)
+            yield scenario_estimate(catalog, request)
         except SizingError as exc:
             yield f"line {line}: {exc}"
         except (OSError, RuntimeError) as exc:  # modelspec took the model cell for a folder path the system
@@ -96,10 +112,10 @@ def run_scenarios(catalog: Catalog, path: Path) -> Iterator[Estimate | str]:
             yield f"line {line}: {'.'.join(map(str, err['loc'])) or 'row'}: {err['msg']}"
 
 
-def scenario_failure(results: Sequence[Estimate | str]) -> str | None:
+def scenario_failure(results: Sequence[ScenarioResult | str]) -> str | None:
     """None when at least one scenario row was estimated; else the one-line reason the file failed as a whole
     (`sizing estimate --scenarios` exits 2 then, after printing every row's error line)."""
-    if any(isinstance(r, Estimate) for r in results):
+    if any(not isinstance(r, str) for r in results):
         return None
     return f"none of the {len(results)} scenario rows could be estimated; each row's error is on its JSON line"
 

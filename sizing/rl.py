@@ -3,11 +3,17 @@ cheapest build on which every role fits (sizing.specs.rl for the roles, sizing.e
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
 from . import recommend as rec
 from .catalog import Catalog
 from .estimate import rl as rl_est
+from .rules.deadline import rl_deadline
 from .scenarios import constraints_of, resolve_execution
 from .specs import (
+    Option,
     RecommendRequest,
     Request,
     RLPlan,
@@ -16,15 +22,27 @@ from .specs import (
     SizingError,
     System,
 )
+from .units import fmt_seconds
 
 DEFAULT_RL_TRAINER = "verl"  # the RL trainer most R1-zero reproductions run (TinyZero, DAPO, SimpleRL are on verl)
 MAX_BUILDS_TRIED = 40  # passing training builds, cheapest first, judged for the whole step
+MAX_BUILDS_TRIED_DEADLINE = 200  # with --deadline: the builds that end in time are the larger, later ones
 
 
 def _micro_batch(req: Request) -> int:
     if isinstance(req, RecommendRequest):
         return req.users if "users" in req.model_fields_set else 1
     return req.batch
+
+
+def n_steps(req: Request, setup: RLSetup) -> int | None:
+    """The run's optimizer steps: --steps, else --tokens x --epochs over the tokens one step trains (every sequence,
+    prompt + response), rounded up; None when neither is given."""
+    if req.steps is not None:
+        return req.steps
+    if req.tokens is None:
+        return None
+    return max(1, math.ceil(req.tokens * (req.epochs or 1.0) / (setup.sequences * setup.sequence_tokens)))
 
 
 def work_of(catalog: Catalog, req: Request) -> rl_est.RLWork:
@@ -40,7 +58,9 @@ def work_of(catalog: Catalog, req: Request) -> rl_est.RLWork:
         response_tokens=req.response_tokens or 1024,
         reward_model=req.reward_model,
         rollout_gpus=req.rollout_gpus,
+        deadline_s=req.deadline_s,
     )
+    setup = setup.model_copy(update={"n_steps": n_steps(req, setup)})
     fields = {
         k: getattr(req, k) for k in ("optimizer", "recompute", "sharding", "offload", "lora_rank") if getattr(req, k)
     }
@@ -66,42 +86,128 @@ def _with_class(catalog: Catalog, work: rl_est.RLWork, system: System) -> rl_est
     return work.model_copy(update={"rollout_eff": catalog.efficiency(work.rollout.engine.id, system.gpu.gpu_class)})
 
 
+def judged(plan: RLPlan) -> RLPlan:
+    """The plan with its deadline finding (rules.deadline.rl_deadline) when --deadline was given."""
+    return plan if plan.setup.deadline_s is None else plan.model_copy(update={"deadline": rl_deadline(plan)})
+
+
+def _passes(plan: RLPlan) -> bool:
+    return plan.fits and (plan.deadline is None or plan.deadline.ok)
+
+
 def estimate(catalog: Catalog, req: Request) -> RLPlan:
     """`sizing estimate --task grpo`: one step on req.n_gpus of req.gpu (disaggregated: the rollout engine on
-    --rollout-gpus more of them)."""
+    --rollout-gpus more of them), and with --steps or --tokens the run, judged against --deadline."""
     work = work_of(catalog, req)
     gpu = catalog.gpu(req.gpu)
     system = System.of(gpu, req.n_gpus)
     rollout = System.of(gpu, req.rollout_gpus or req.n_gpus) if work.setup.placement == "disaggregated" else None
-    return rl_est.plan(_with_class(catalog, work, system), system, rollout)
+    return judged(rl_est.plan(_with_class(catalog, work, system), system, rollout))
 
 
-def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
-    """The policy's training builds, cheapest first, each judged for the whole step on its own links: the first on
-    which every role fits. Disaggregated plans put the rollout engine on as many GPUs again (a second such build)."""
-    work = work_of(catalog, req)
-    constraints = constraints_of(catalog, req)
+class _Search(NamedTuple):
+    plan: RLPlan | None  # the first plan that fits (and meets the deadline)
+    option: Option | None  # its build
+    tried: int
+    fitting: list[RLPlan]  # plans that fit but miss the deadline
+
+
+def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option]) -> _Search:
+    """The training builds in order, each judged for the whole step on its own links: the first that fits (and, with
+    a deadline, ends in time). A deadline searches further: the cheap builds are the slow ones."""
+    limit = MAX_BUILDS_TRIED if work.setup.deadline_s is None else MAX_BUILDS_TRIED_DEADLINE
+    fitting: list[RLPlan] = []
+    tried = 0
+    for option in options[:limit]:
+        tried += 1
+        system = System.from_build(option.build)
+        rollout = system if work.setup.placement == "disaggregated" else None
+        plan = judged(rl_est.plan(_with_class(catalog, work, system), system, rollout))
+        if _passes(plan):
+            return _Search(plan, option, tried, fitting)
+        if plan.fits:
+            fitting.append(plan)
+    return _Search(None, None, tried, fitting)
+
+
+def _training_options(catalog: Catalog, req: RecommendRequest, work: rl_est.RLWork) -> tuple[Option, ...]:
     training = rec.recommend(
-        rec.Problem(parts=catalog, model=work.policy, execution=work.train, constraints=constraints)
+        rec.Problem(parts=catalog, model=work.policy, execution=work.train, constraints=constraints_of(catalog, req))
     )
     if not training.options:
         raise SizingError(
             f"no build trains the policy {work.policy.id} at all; ways out: " + "; ".join(training.ways_out)
         )
-    tried = 0
-    for option in training.options[:MAX_BUILDS_TRIED]:
-        tried += 1
-        system = System.from_build(option.build)
-        rollout = system if work.setup.placement == "disaggregated" else None
-        plan = rl_est.plan(_with_class(catalog, work, system), system, rollout)
-        if plan.fits:
-            return RLRecommendation(plan=plan, build=option)
+    return training.options
+
+
+def deadline_ways_out(
+    catalog: Catalog, req: RecommendRequest, options: Sequence[Option], fitting: Sequence[RLPlan]
+) -> list[str]:
+    """What meets a missed deadline: the fastest build tried and how much faster one must be (more or faster GPUs),
+    and each of --placement disaggregated (rollout on GPUs of its own, overlapping nothing but sharing no memory), a
+    halved --group-size (fewer sequences per step; with --tokens the run has more steps) and --lora (no weight
+    gradients), each searched over the same builds and named with the build that meets it."""
+    s = work_of(catalog, req).setup
+    assert s.deadline_s is not None
+    out: list[str] = []
+    if fitting:
+        fastest = min(fitting, key=lambda p: p.total_s or 0.0)
+        total = fastest.total_s or 0.0
+        out.append(
+            f"more or faster GPUs: the fastest build tried ({fastest.n_gpus} x {fastest.gpu}) takes "
+            f"{fmt_seconds(total)}, {total / s.deadline_s:.2f}x the deadline"
+        )
+    variants: list[tuple[str, RecommendRequest]] = []
+    if s.algo != "dpo" and s.placement == "colocated":
+        variants.append(("--placement disaggregated", req.model_copy(update={"placement": "disaggregated"})))
+    if s.algo != "dpo" and s.group_size > 1:
+        variants.append((f"--group-size {s.group_size // 2}", req.model_copy(update={"group_size": s.group_size // 2})))
+    if not req.lora:
+        variants.append(("--lora", req.model_copy(update={"lora": True})))
+    for flag, variant in variants:
+        work = work_of(catalog, variant)
+        found = _search(catalog, work, options if flag != "--lora" else _training_options(catalog, variant, work))
+        if found.plan is not None and found.option is not None:
+            b = found.option.build
+            n_builds = 2 if work.setup.placement == "disaggregated" and work.setup.algo != "dpo" else 1
+            price = "unpriced" if found.option.total_price_usd is None else f"${found.option.total_price_usd:,.0f}"
+            where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} ({price})"
+            out.append(
+                f"{flag} meets the deadline on {'two builds of ' if n_builds == 2 else ''}{where}: "
+                f"{fmt_seconds(found.plan.total_s or 0.0)}"
+            )
+    return out
+
+
+def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
+    """The policy's training builds, cheapest first, each judged for the whole step on its own links: the first on
+    which every role fits and, with --deadline, whose run ends in time. Disaggregated plans put the rollout engine on
+    as many GPUs again (a second such build). A deadline no build meets is a value: the notes say what would."""
+    work = work_of(catalog, req)
+    options = _training_options(catalog, req, work)
+    found = _search(catalog, work, options)
+    if found.plan is not None:
+        apart = work.setup.placement == "disaggregated" and work.setup.algo != "dpo"
+        return RLRecommendation(plan=found.plan, build=found.option, n_builds=2 if apart else 1)
+    if work.setup.deadline_s is not None and found.fitting:
+        ways = deadline_ways_out(catalog, req, options, found.fitting)
+        return RLRecommendation(
+            plan=None,
+            build=None,
+            deadline_missed=True,
+            notes=(
+                f"none of the {len(found.fitting)} builds tried that hold every role ends the run within the "
+                f"{fmt_seconds(work.setup.deadline_s)} deadline",
+                *(f"way out: {w}" for w in ways),
+            ),
+        )
     return RLRecommendation(
         plan=None,
         build=None,
         notes=(
-            f"none of the {tried} cheapest builds that train {work.policy.id} also hold the rollout engine and the "
-            "frozen models; try --lora, --placement disaggregated, fewer --prompts-per-step or shorter "
+            f"none of the {found.tried} cheapest builds that train {work.policy.id} also hold the rollout engine and "
+            "the frozen models; try --lora, --placement disaggregated, fewer --prompts-per-step or shorter "
             "--response-tokens",
         ),
     )

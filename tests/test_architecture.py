@@ -18,7 +18,7 @@ ALLOWED = {
     "rules": {"estimate", "specs", "units"},
     "recommend": {"rules", "estimate", "specs", "units", "recommend"},
     "report": {"specs", "units", "report"},
-    "rl": {"catalog", "estimate", "recommend", "scenarios", "specs"},
+    "rl": {"catalog", "estimate", "recommend", "rules", "scenarios", "specs", "units"},  # rules: the RL run's deadline
     "scenarios": {"catalog", "modelspec", "estimate", "recommend", "report", "specs", "hybrid"},
     "hybrid": {"catalog", "estimate", "specs"},
     "bench": {"catalog", "modelspec", "estimate", "specs", "units"},

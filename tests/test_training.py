@@ -199,3 +199,16 @@ def test_unnamed_sharding_takes_plain_data_parallel_where_a_replica_fits_and_is_
     assert auto.training.train_tokens_per_s >= fsdp.training.train_tokens_per_s
     big = run(catalog, Request(model="llama-2-70b", task="lora", n_gpus=8, gpu="a100-80gb-sxm"))
     assert big.execution.training.sharding == "zero3"  # a 140 GB base does not fit one card
+
+
+def test_torchtitan_is_a_trainer_with_its_presets_defaults(catalog):
+    """torchtitan's Llama 3 8B preset (llama3_8b.toml): FSDP2, selective (op) activation checkpointing, AdamW over
+    fp32 sharded parameters, eager; async checkpointing and expert parallel are options it has. Its factors are the
+    pooled prior: its two published 8-GPU rows validate, they are not fitted."""
+    t = catalog.trainer("titan")
+    assert t.id == "torchtitan" and t.default_sharding == "zero3" and t.recompute == "selective"
+    assert t.master_weights and not t.fused_elementwise and t.async_checkpoint and t.expert_parallel
+    assert set(t.tasks) == {"pretrain", "full-finetune"}
+    assert dict(t.provenance)["mfu"] == "prior" and "UNCONFIRMED" in (t.notes or "")
+    e = run(catalog, Request(model="llama-3.1-8b", task="pretrain", trainer="torchtitan", gpu="h100-sxm", n_gpus=8))
+    assert e.training is not None and e.training.train_tokens_per_s > 0

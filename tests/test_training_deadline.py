@@ -150,7 +150,10 @@ def test_a_distillation_deadline_bounds_the_whole_plan(catalog):
 
 def test_rl_refuses_a_deadline_it_cannot_time(capsys):
     code, _, err = run_main(["recommend", "--task", "grpo", "--model", "qwen2.5-7b", "--deadline", "2d"], capsys)
-    assert code == 2 and "--deadline" in err and "RL" in err
+    assert code == 2 and "--deadline needs --steps or --tokens" in err and "RL" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    code, _, err = run_main(["estimate", "--task", "lora", "--model", "qwen2.5-1.5b", "--steps", "100"], capsys)
+    assert code == 2 and "--steps counts the steps of an RL run" in err
 
 
 def test_lora_is_a_way_out_of_a_full_fine_tunes_deadline(catalog, free):

@@ -47,6 +47,23 @@ SCENARIO_COLUMNS = (
     "threads",
     "max_ttft_s",
     "min_user_tokens_per_s",
+    # distillation rows (task distill; `student` is the model, as --student is)
+    "teacher",
+    "student",
+    "teacher_precision",
+    "student_task",
+    "mode",
+    "kd_top_k",
+    "samples",
+    "response_tokens",
+    # RL rows (task grpo, ppo, dpo)
+    "group_size",
+    "prompts_per_step",
+    "placement",
+    "reward_model",
+    "rollout_gpus",
+    "lora",
+    "steps",
 )
 SCENARIO_TEXT = (
     "model",
@@ -63,7 +80,15 @@ SCENARIO_TEXT = (
     "lora_targets",
     "cpu",
     "memory",
+    "teacher",
+    "student",
+    "teacher_precision",
+    "student_task",
+    "mode",
+    "placement",
+    "reward_model",
 )
+SCENARIO_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}  # the lora column
 SCENARIO_FRACTIONAL = (
     "tokens",
     "epochs",
@@ -90,11 +115,11 @@ def _field_problem(err: ErrorDetails) -> str:
 
 def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
     """A row's non-empty cells as request fields, numbers parsed; a bad cell is a RowProblem."""
-    if not cells.get("model", "").strip():
+    if not cells.get("model", "").strip() and not cells.get("student", "").strip():
         raise RowProblem(
             None,
             "column 'model' is empty; every row must name its model (a catalog id such as llama-3-8b, or a size such "
-            "as 7b)",
+            "as 7b; a distillation row may name its student instead)",
         )
     fields: dict[str, object] = {}
     for column, raw in cells.items():
@@ -104,12 +129,22 @@ def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
         problem = text_problem(text, column)
         if problem:
             raise RowProblem(None, f"column '{column}' {problem}")
+        if column == "lora":
+            if text.lower() not in SCENARIO_BOOL:
+                raise RowProblem(None, f"column 'lora' must be true or false, got {show(text)}")
+            fields[column] = SCENARIO_BOOL[text.lower()]
+            continue
+        if column == "tokens" and text[-1:].upper() in "KMBT" and text[:-1].strip():  # 200M, 1.5B as on the CLI
+            fields[column] = text
+            continue
         try:
             fields[column] = (
                 text if column in SCENARIO_TEXT else parse_number(text, column not in SCENARIO_FRACTIONAL, delimiter)
             )
         except ValueError as exc:
             raise RowProblem(None, f"column '{column}': {exc}") from None
+    if "student" in fields:  # the student is the model that trains (sizing estimate --student)
+        fields["model"] = fields.pop("student")
     return fields
 
 
@@ -127,7 +162,7 @@ def read_scenarios(path: Path) -> list[tuple[int, Request | str]]:
     be read, a bad header or a file without rows is a CatalogError for the whole file."""
     file = read_csv(path, str(path), "scenarios file", "check the path")
     header = header_names(file, SCENARIO_COLUMNS)
-    if "model" not in header:
+    if "model" not in header and "student" not in header:
         raise CatalogError(
             file.label,
             file.head.row,

@@ -50,7 +50,8 @@ TokensOpt = typer.Option(None, help="Training: dataset tokens per epoch, e.g. 20
 EpochsOpt = typer.Option(None, help="Training: epochs over --tokens (default 1).")
 DeadlineOpt = typer.Option(
     None,
-    help="Training: the run must end within this, e.g. 90m, 48h or 2d (needs --tokens; recommend drops slower builds).",
+    help="Training: the run must end within this, e.g. 90m, 48h or 2d (needs --tokens, RL --steps or --tokens; "
+    "recommend drops slower builds).",
 )
 CheckpointEveryOpt = typer.Option(
     None,
@@ -85,6 +86,9 @@ PlacementOpt = typer.Option(None, help="RL: colocated (every role on the same GP
 RewardModelOpt = typer.Option(None, help="RL: a reward model (default: a rule, e.g. verifiable answers).")
 RolloutGpusOpt = typer.Option(None, help="RL, disaggregated: GPUs for the rollout engine (default: as many again).")
 LoraOpt = typer.Option(False, "--lora", help="RL: the policy trains LoRA adapters on a frozen base.")
+StepsOpt = typer.Option(
+    None, "--steps", help="RL: optimizer steps of the run (default: --tokens x --epochs / tokens per step)."
+)
 
 # the host as an inference device (`estimate`): CPU-only runs and CPU+GPU offload (README "CPUs and hybrid offload")
 CpuOpt = typer.Option(None, "--cpu", help="Host CPU id (data/cpus.csv) for CPU-only or offloaded inference.")
@@ -189,6 +193,7 @@ TRAINING_PARAMS = (
     "checkpoint_every",
     "keep_checkpoints",
     "ep",
+    "steps",
 )
 
 
@@ -196,14 +201,14 @@ def training_fields(params: dict) -> dict:
     """The training, distillation and RL options among a command's parameters (`locals()`) that the user gave
     (None or an unset flag: the default); the Request parses token counts."""
     out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
+    rl_task = str(params.get("task", "")).strip().lower() in RL_ALGOS
+    if "steps" in out and not rl_task:
+        raise SizingError("--steps counts the steps of an RL run (--task grpo, ppo, dpo); time training with --tokens")
     if "deadline" in out:
         out["deadline_s"] = parse_duration(out.pop("deadline"), "--deadline")
-        if str(params.get("task", "")).strip().lower() in RL_ALGOS:
-            raise SizingError(
-                "--deadline times a run of --tokens; an RL plan sizes one step (time.step_s), not a run: "
-                "drop --deadline"
-            )
-        if "tokens" not in out:
+        if rl_task and "tokens" not in out and "steps" not in out:
+            raise SizingError("--deadline needs --steps or --tokens (the RL run's length) to time the run; add one")
+        if not rl_task and "tokens" not in out:
             raise SizingError("--deadline needs --tokens (the dataset tokens per epoch) to time the run; add --tokens")
     if "checkpoint_every" in out:
         out.update(parse_checkpoint_every(out.pop("checkpoint_every")))

@@ -61,6 +61,7 @@ from .options import (
     ShardingOpt,
     SocketsOpt,
     SpeculativeOpt,
+    StepsOpt,
     StudentOpt,
     StudentTaskOpt,
     TaskOpt,
@@ -119,6 +120,7 @@ def estimate(
     reward_model: str | None = RewardModelOpt,
     rollout_gpus: int | None = RolloutGpusOpt,
     lora: bool = LoraOpt,
+    steps: int | None = StepsOpt,
     cpu: str | None = CpuOpt,
     sockets: int | None = SocketsOpt,
     memory: str | None = MemoryOpt,
@@ -235,6 +237,7 @@ def recommend(
     reward_model: str | None = RewardModelOpt,
     rollout_gpus: int | None = RolloutGpusOpt,
     lora: bool = LoraOpt,
+    steps: int | None = StepsOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
     gpu: list[str] | None = typer.Option(
         None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
@@ -285,7 +288,8 @@ def recommend(
             else report.rl_recommendation_text(found, bom=bom)
         )
         if found.build is None:
-            fail("no build holds every role of the step; " + "; ".join(found.notes), EXIT_NO_BUILD)
+            in_time = " and ends the run in time" if found.deadline_missed else ""
+            fail(f"no build holds every role of the step{in_time}; " + "; ".join(found.notes), EXIT_NO_BUILD)
         return
     if req.task.strip().lower() == "distill":
         plan = distillation.recommend(cat.load(data), req)

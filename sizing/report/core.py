@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from sizing.specs import CATALOG_GAP, Estimate, Option, Recommendation
+from sizing.specs import CATALOG_GAP, DistillPlan, Estimate, Option, Recommendation, RLPlan
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 from .bands import approx, memory_range_json, ranges_json
 from .classes import classes_json, classes_text
+from .distill import distill_json
 from .embed import EMBED_COLUMNS, embed_cells, embed_lines
 from .hybrid import host_assumptions_json, host_lines, host_memory_json
+from .rl import rl_json
 from .training import estimate_memory_json, rounded, training_json, training_text
 
 
@@ -134,9 +136,16 @@ def estimate_json(e: Estimate) -> dict:
     return out if e.training is None else {**out, **training_json(e)}
 
 
-def scenario_line(result: Estimate | str) -> str:
-    """One JSON line of `sizing estimate --scenarios`: the estimate, or {"error": "line N: ..."}."""
-    return json.dumps(estimate_json(result) if isinstance(result, Estimate) else {"error": result})
+def scenario_line(result: Estimate | RLPlan | tuple[DistillPlan, ...] | str) -> str:
+    """One JSON line of `sizing estimate --scenarios`: the row's `sizing estimate --json` object (an estimate, the
+    distillation plans, the RL step), or {"error": "line N: ..."}."""
+    if isinstance(result, str):
+        return json.dumps({"error": result})
+    if isinstance(result, RLPlan):
+        return json.dumps(rl_json(result))
+    if isinstance(result, tuple):
+        return json.dumps(distill_json(result))
+    return json.dumps(estimate_json(result))
 
 
 def option_json(o: Option) -> dict:

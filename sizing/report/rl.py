@@ -40,6 +40,12 @@ def rl_lines(p: RLPlan) -> list[str]:
         f"once on {p.rollout.system.n_gpus}-GPU engine replicas), scoring {fmt_seconds(st.scoring_s)}, "
         f"update {fmt_seconds(st.update_s)}, weight sync {fmt_seconds(st.sync_s)}"
     )
+    if p.total_s is not None:
+        run = f"  run: {p.setup.n_steps:,} steps = {fmt_seconds(p.total_s)}, {p.gpu_hours or 0.0:,.1f} GPU-hours"
+        if p.setup.deadline_s is not None:
+            verdict = "meets" if p.deadline is not None and p.deadline.ok else "MISSES"
+            run += f"; deadline {fmt_seconds(p.setup.deadline_s)} -> {verdict} it"
+        lines.append(run)
     lines += [f"  note: {n}" for n in p.notes]
     return lines
 
@@ -71,7 +77,13 @@ def rl_json(p: RLPlan) -> dict:
         "time": {
             "step_s": round(st.step_s, 3),
             **rounded(st.model_dump(include={"rollout_s", "scoring_s", "update_s", "sync_s"}), 3),
+            "n_steps": p.setup.n_steps,
+            "total_s": None if p.total_s is None else round(p.total_s, 1),
+            "gpu_hours": None if p.gpu_hours is None else round(p.gpu_hours, 2),
+            "deadline_s": p.setup.deadline_s,
+            "meets_deadline": None if p.deadline is None or p.total_s is None else p.deadline.ok,
         },
+        "findings": [p.deadline.model_dump()] if p.deadline is not None else [],
         "step": {"sequences": st.sequences, "tokens": round(st.tokens), "rollout_batch": st.rollout_batch},
         "update": {"memory": estimate_memory_json(p.update)},
         "rollout": {"memory": estimate_memory_json(p.rollout)},
@@ -85,19 +97,27 @@ def rl_recommendation_json(r: RLRecommendation) -> dict:
     return {
         **(rl_json(r.plan) if r.plan else {"fits": False}),
         "build": option_json(r.build) if r.build else None,
-        "total_price_usd": r.build.total_price_usd if r.build else None,
+        "total_price_usd": None if r.total_price_usd is None else round(r.total_price_usd, 2),
+        "n_builds": r.n_builds,
+        "deadline_missed": r.deadline_missed,
         "notes": list(r.notes) + (list(r.plan.notes) if r.plan else []),
     }
 
 
 def rl_recommendation_text(r: RLRecommendation, bom: bool = False) -> str:
-    from .core import _bom_lines, _price
+    from .core import _bom_lines, _money, _price
 
     if r.plan is None or r.build is None:
-        return "No build holds every role of the step.\n" + "\n".join(f"  - {n}" for n in r.notes)
+        head = "No build holds every role of the step" + (" and ends the run in time" if r.deadline_missed else "")
+        return head + ".\n" + "\n".join(f"  - {n}" for n in r.notes)
     b = r.build.build
+    each = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}"
+    head = f"Recommended: {each}"
+    if r.n_builds > 1:
+        total = "" if r.total_price_usd is None else f", {_money(r.total_price_usd, r)} in all"
+        head = f"Recommended: {r.n_builds} builds (one trains, one generates), each {each}{total}"
     lines = [
-        f"Recommended: {b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}",
+        head,
         *rl_lines(r.plan),
     ]
     if bom:

@@ -1,8 +1,9 @@
-"""The training deadline: a run of --tokens x --epochs, with its checkpoint saves, ends within --deadline."""
+"""The training deadline: a run of --tokens x --epochs, with its checkpoint saves, ends within --deadline; an RL
+run (its steps one after another) too."""
 
 from __future__ import annotations
 
-from sizing.specs import Candidate, Finding
+from sizing.specs import Candidate, Finding, RLPlan
 from sizing.units import fmt_seconds
 
 from .memo import judged_once
@@ -39,4 +40,33 @@ def _deadline(total_s: float | None, checkpoint_s: float, deadline_s: float) -> 
     msg = f"training takes {fmt_seconds(total_s)}{saves}, deadline {fmt_seconds(deadline_s)}"
     if not ok:
         msg += "; use more or faster GPUs, fewer tokens, or LoRA instead of a full fine-tune"
+    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg)
+
+
+RL_WAYS_OUT = "more or faster GPUs, --placement disaggregated, a smaller --group-size or --lora"
+
+
+def rl_deadline(plan: RLPlan) -> Finding:
+    """An RL run's wall-clock time, its steps one after another (sizing.specs.rl: n_steps x (rollout + scoring +
+    update + weight sync), as verl and OpenRLHF run them: each step waits for its rollout), is at most --deadline.
+    Without a deadline the rule passes; a deadline without --steps or --tokens cannot be met: nothing says how many
+    steps the run has."""
+    deadline_s = plan.setup.deadline_s
+    if deadline_s is None:
+        return _no_deadline()
+    total_s = plan.total_s
+    if total_s is None:
+        return Finding(
+            rule="deadline",
+            ok=False,
+            need=round(deadline_s, 1),
+            message=f"deadline {fmt_seconds(deadline_s)} but no --steps or --tokens: give the run's length to time it",
+        )
+    ok = total_s <= deadline_s
+    msg = (
+        f"{plan.setup.n_steps:,} steps of {fmt_seconds(plan.step.step_s)} take {fmt_seconds(total_s)}, "
+        f"deadline {fmt_seconds(deadline_s)}"
+    )
+    if not ok:
+        msg += f"; use {RL_WAYS_OUT}"
     return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg)

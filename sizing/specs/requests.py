@@ -128,6 +128,7 @@ class Request(Base):
     reward_model: Name | None = None
     rollout_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
     lora: bool = False  # the policy trains LoRA adapters on a frozen base
+    steps: int | None = Field(None, gt=0, le=10**9)  # optimizer steps of the RL run (its --deadline)
     # the host as a device (inference): CPU-only runs and CPU+GPU offload (sizing/hybrid.py)
     cpu: Name | None = None
     n_sockets: int | None = Field(None, gt=0, le=8)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Base, NonNegFloat, PosFloat, PosInt
-from .results import Estimate, Option
+from .results import Estimate, Finding, Option
 
 RLAlgo = Literal["grpo", "ppo", "dpo"]
 RL_ALGOS: tuple[str, ...] = ("grpo", "ppo", "dpo")
@@ -32,6 +32,8 @@ class RLSetup(Base):
     reward_model: str | None = None  # a model id; None: a rule (verifiable answers, R1-zero style) on the CPU
     kl: bool = True  # a frozen reference for the KL penalty (GRPO beta > 0, PPO, DPO)
     rollout_gpus: PosInt | None = None  # disaggregated: GPUs for the rollout engine (default: as many as training)
+    n_steps: PosInt | None = None  # optimizer steps of the run (--steps, or --tokens x --epochs / tokens per step)
+    deadline_s: PosFloat | None = None  # --deadline: the run (n_steps x the step) must end within this
 
     @property
     def sequences(self) -> int:
@@ -79,11 +81,31 @@ class RLPlan(Base):
     update: Estimate  # the policy's training estimate (memory breakdown, trainer, factors)
     rollout: Estimate  # the rollout engine's inference estimate
     notes: tuple[str, ...] = ()
+    deadline: Finding | None = None  # rules.deadline.rl_deadline on this plan, when --deadline was given
+
+    @property
+    def total_s(self) -> float | None:
+        """The run's wall-clock time: its steps one after another (None: neither --steps nor --tokens)."""
+        return None if self.setup.n_steps is None else self.setup.n_steps * self.step.step_s
+
+    @property
+    def gpu_hours(self) -> float | None:
+        return None if self.total_s is None else self.total_s * self.n_gpus / 3600
 
 
 class RLRecommendation(Base):
     plan: RLPlan | None
     build: Option | None
     notes: tuple[str, ...] = ()
+    deadline_missed: bool = False  # builds held every role, but none ended the run within --deadline
+    n_builds: PosInt = 1  # disaggregated: the build twice, one for training and one for the rollout engine
+
+    @property
+    def total_price_usd(self) -> float | None:
+        """What the plan costs: the build's price times the builds it takes (None without a build or a price)."""
+        if self.build is None or self.build.total_price_usd is None:
+            return None
+        return self.build.total_price_usd * self.n_builds
+
     currency: str = "USD"
     fx_rate: PosFloat = 1.0

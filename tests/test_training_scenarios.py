@@ -1,0 +1,126 @@
+"""Scenario files with training, distillation and RL rows (`sizing estimate --scenarios`): each row answers as
+`sizing estimate --json` does for its task; the distillation and RL columns parse and fail one row at a time."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cli_run import run_main
+
+from sizing import answers, report
+
+HEADER = "model,task,gpu,n_gpus,batch,seq_len,tokens,epochs,lora_rank,teacher,student,mode,group_size,lora,steps\n"
+ROWS = (
+    "qwen2.5-1.5b,lora,rtx-4090,1,1,2048,100M,2,16,,,,,,\n"
+    ",distill,h100-sxm,1,,,200M,,,qwen2.5-7b,qwen2.5-1.5b,offline,,,\n"
+    "qwen2.5-7b,grpo,h100-sxm,8,,,,,,,,,4,true,100\n"
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rows.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory, catalog) -> list[dict]:
+    """The JSON lines `sizing estimate --scenarios` prints for the three rows (report.scenario_line of each)."""
+    path = write(tmp_path_factory.mktemp("scenarios"), HEADER + ROWS)
+    results = list(answers.run_scenarios(catalog, path))
+    return [json.loads(report.scenario_line(r)) for r in results]
+
+
+def test_the_cli_prints_one_line_per_row(tmp_path, capsys, lines):
+    code, out, err = run_main(["estimate", "--scenarios", str(write(tmp_path, HEADER + ROWS))], capsys)
+    assert code == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == lines
+
+
+def test_a_training_row_has_its_speed_and_run_time(lines):
+    row = lines[0]
+    assert row["speed"]["train_tokens_per_s"] > 0
+    assert row["time"]["total_s"] == pytest.approx(row["time"]["train_s"] + row["time"]["checkpoint"]["added_s"], 1e-3)
+    # 100M tokens x 2 epochs at the row's speed (the run time is tokens x epochs / speed, plus checkpoint stalls)
+    assert row["time"]["train_s"] == pytest.approx(2e8 / row["speed"]["train_tokens_per_s"], rel=0.01)
+    assert row["training"]["setup"]["lora_rank"] == 16
+
+
+def test_a_distill_row_names_its_student_and_gets_the_phases(lines):
+    row = lines[1]
+    (plan,) = row["plans"]  # mode offline: that mode alone
+    assert plan["mode"] == "offline" and plan["student"] == "qwen2.5-1.5b" and plan["teacher"] == "qwen2.5-7b"
+    assert [(p["name"], p["task"]) for p in plan["phases"]] == [
+        ("teacher-labels", "inference"),
+        ("student-training", "full-finetune"),
+    ]
+    # top-k storage = tokens x k x 6 bytes (a 2-byte log-prob and a 4-byte id: Qwen's vocabulary is over 65,536)
+    assert plan["storage_bytes"] == 200_000_000 * 20 * 6
+
+
+def test_an_rl_row_gets_its_roles_and_its_run(lines):
+    row = lines[2]
+    assert row["algo"] == "grpo" and row["setup"]["group_size"] == 4
+    assert {r["name"] for r in row["roles"]} == {"policy", "reference", "rollout"}
+    assert row["update"]["memory"]["breakdown"]["optimizer_bytes"] < row["memory"]["per_gpu_bytes"]
+    assert row["time"]["n_steps"] == 100
+    assert row["time"]["total_s"] == pytest.approx(100 * row["time"]["step_s"], rel=1e-3)
+
+
+def test_the_rl_row_is_what_estimate_json_prints_for_it(lines, capsys):
+    args = ["estimate", "--task", "grpo", "--model", "qwen2.5-7b", "--gpu", "h100-sxm", "--gpus", "8"]
+    code, out, _ = run_main([*args, "--group-size", "4", "--lora", "--steps", "100", "--json"], capsys)
+    assert code == 0 and json.loads(out) == lines[2]
+
+
+def test_a_bad_lora_cell_fails_its_row_only(tmp_path, catalog):
+    path = write(tmp_path, HEADER + ROWS + "qwen2.5-7b,grpo,h100-sxm,8,,,,,,,,,4,maybe,100\n")
+    results = list(answers.run_scenarios(catalog, path))
+    assert results[-1] == "line 5: column 'lora' must be true or false, got 'maybe'"
+    assert answers.scenario_failure(results) is None  # the other rows ran
+
+
+def test_a_file_of_students_needs_no_model_column(tmp_path, catalog):
+    path = write(tmp_path, "task,teacher,student,tokens,gpu,mode\ndistill,qwen2.5-7b,qwen2.5-1.5b,50M,l40s,online\n")
+    (result,) = list(answers.run_scenarios(catalog, path))
+    assert isinstance(result, tuple) and result[0].setup.mode == "online"
+    empty = write(tmp_path, "task,teacher,student\ndistill,qwen2.5-7b,\n")
+    (problem,) = list(answers.run_scenarios(catalog, empty))
+    assert isinstance(problem, str) and "column 'model' is empty" in problem
+
+
+def key_names(obj: object, skip: frozenset[str] = frozenset({"assumptions", "build", "request"})) -> set[str]:
+    """Every key of a JSON object, at every depth (a list's dicts included), except under `skip` (documented with
+    the inference estimate and `options[]`)."""
+    out: set[str] = set()
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.add(k)
+            if k not in skip:
+                out |= key_names(v, skip)
+    elif isinstance(obj, list):
+        for v in obj:
+            out |= key_names(v, skip)
+    return out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "estimate --task lora --model qwen2.5-1.5b --tokens 100M --deadline 2d",
+        "estimate --task distill --teacher qwen2.5-7b --student qwen2.5-1.5b --tokens 50M --gpu h100-sxm",
+        "estimate --task grpo --model qwen2.5-7b --gpu h100-sxm --gpus 8 --steps 10 --deadline 1d",
+        "estimate --task ppo --model qwen2.5-1.5b --gpu h100-sxm --gpus 2 --reward-model qwen2.5-0.5b",
+        "recommend --task grpo --model qwen2.5-1.5b --form-factor tower",
+    ],
+)
+def test_every_json_key_of_training_distill_and_rl_is_in_the_readme(args, capsys):
+    code, out, err = run_main([*args.split(), "--json"], capsys)
+    assert code == 0, err
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", readme))
+    missing = sorted(k for k in key_names(json.loads(out)) if k not in words and k.removesuffix("_range") not in words)
+    assert not missing, f"README.md does not name these --json keys: {missing}"
