@@ -6,6 +6,7 @@ import re
 
 from sizing.specs import (
     Base,
+    Chassis,
     Engine,
     ModelSpec,
 )
@@ -211,6 +212,26 @@ def _check_platform(tables: dict[str, list]) -> None:
             )
         if box.psu_form not in psu_forms:
             raise CatalogError("chassis.csv", i, "psu_form", f"no PSU in psus.csv has form '{box.psu_form}'; add one")
+        _check_psu_set(box, i)
+
+
+def _check_psu_set(box: Chassis, i: int) -> None:
+    """A chassis' psu_redundancy fills its bays (active + spare = psu_bays), is N+N (a+a) or N+1 (a+1), and agrees
+    with redundant_psu."""
+    scheme = box.psu_set
+    if box.psu_redundancy is None or (scheme is None and not box.redundant_psu):
+        return
+    if scheme is None:
+        problem = "is 'none' but redundant_psu is true; write the vendor's set (e.g. 2+2) or set redundant_psu false"
+    elif not box.redundant_psu:
+        problem = f"is {box.psu_redundancy} but redundant_psu is false; write 'none' or set redundant_psu true"
+    elif sum(scheme) != box.psu_bays:
+        problem = f"{box.psu_redundancy} does not fill the {box.psu_bays} psu_bays; write the full set (active+spare)"
+    elif scheme[1] not in (1, scheme[0]):
+        problem = f"{box.psu_redundancy} is neither N+N (a+a) nor N+1 (a+1); sizing models only those two"
+    else:
+        return
+    raise CatalogError("chassis.csv", i, "psu_redundancy", problem)
 
 
 def _check_accessories(tables: dict[str, list]) -> None:

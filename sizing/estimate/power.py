@@ -60,8 +60,15 @@ def load_w(parts: tuple[tuple[Part, int], ...]) -> float:
 
 
 def redundancy(chassis: Chassis) -> str:
-    """The chassis' PSU redundancy: N+N for an even redundant set of bays (A/B feeds), N+1 for an odd one, none
-    otherwise (hardware.md §3.2: DGX A100 3+3, MiTAC G4520G6 3+1 [S56][S59])."""
+    """The chassis' PSU redundancy as its vendor states it (chassis.csv psu_redundancy): a set of a+a is N+N (A/B
+    feeds, e.g. 3+3 on HGX H100), a+1 is N+1 (e.g. 3+1 on a 4-bay PCIe GPU server: hardware.md §3.2, MiTAC G4520G6
+    3+1 [S59]), "none" none. A data folder without the column: N+N for an even redundant set of bays, N+1 for an odd
+    one, none otherwise (hardware.md §3.2: DGX A100 3+3 [S56])."""
+    if chassis.psu_redundancy is not None:
+        scheme = chassis.psu_set
+        if scheme is None:
+            return "none"
+        return "N+N" if scheme[1] == scheme[0] else "N+1"
     if not chassis.redundant_psu or chassis.psu_bays == 1:
         return "none"
     return "N+1" if chassis.psu_bays % 2 else "N+N"
@@ -79,6 +86,15 @@ def installed_psus(chassis: Chassis, n_active: int) -> int:
     """PSUs to install so that `n_active` carry the load with the chassis' redundancy."""
     scheme = redundancy(chassis)
     return 2 * n_active if scheme == "N+N" else n_active + 1 if scheme == "N+1" else n_active
+
+
+def module_w(chassis: Chassis) -> float | None:
+    """The largest PSU module a redundant server chassis takes: its usable watts over the active units of the
+    vendor's full set (max_psu_w / a of psu_redundancy a+b: 8,100 W in 3+1 -> 2,700 W modules); a 5,250 W HGX module
+    does not fit a 2,200 W bay. None where any module fits (ATX cases, non-redundant or unstated sets)."""
+    if chassis.psu_form != "crps" or chassis.psu_set is None:
+        return None
+    return chassis.max_psu_w / chassis.psu_set[0]
 
 
 def psu_capacity_w(psu: Psu, chassis: Chassis, volts: float, n_psus: int) -> float:

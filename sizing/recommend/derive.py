@@ -17,6 +17,7 @@ from sizing.estimate.power import (
     feeds,
     installed_psus,
     load_w,
+    module_w,
     power,
     power_cap_w,
     psu_capacity_w,
@@ -146,7 +147,8 @@ class PsuSets(NamedTuple):
 
 def psu_sets(psus: Iterable[Psu], chassis: Chassis, volts: float) -> PsuSets:
     """The PSU sets `pick_psu` chooses from, ranked once per chassis and voltage (the load only filters them)."""
-    kind = tuple(p for p in psus if p.form == chassis.psu_form)
+    largest = module_w(chassis)
+    kind = tuple(p for p in psus if p.form == chassis.psu_form and (largest is None or p.watts <= largest))
     units = [installed_psus(chassis, a) for a in range(1, active_psus(chassis, chassis.psu_bays) + 1)]
     sets = [(p, n, psu_capacity_w(p, chassis, volts, n)) for p in kind for n in units]
     sets.sort(key=lambda s: (s[0].price_usd is None, s[2], s[1], s[0].atx3 is False, _priced_first(s[0].price_usd)))

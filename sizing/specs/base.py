@@ -42,6 +42,8 @@ PriceKind = Literal["msrp", "list", "street", "used", "quote", "estimate"]
 PrecisionFamily = Literal["float", "gptq", "awq", "bnb", "gguf", "exl2", "mlc"]  # precisions.family; engines lists
 ComputeDtype = Literal["f32", "bf16", "f16", "fp8", "int8"]  # the dtype matmuls run in; selects a gpus.csv peak
 EffFactor = Literal["bw_eff", "quant_bw_eff", "layer_overhead_us", "kv_traffic", "mm_eff", "quant_mm_eff", "attn_eff"]
+# chassis.psu_redundancy: the vendor's PSU set at full bays, active+spare ("3+1", "2+2", "5+5"), or "none"
+PsuSet = Annotated[str, Field(pattern=r"^(none|[1-9][0-9]?\+[1-9][0-9]?)$")]
 # efficiency.csv provenance: fitted by the data, stuck at a LOWER/UPPER bound of the fit, or left at its prior
 FactorStatus = Literal["fitted", "at-bound", "prior"]
 

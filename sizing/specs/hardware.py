@@ -26,6 +26,7 @@ from .base import (
     PosFloat,
     PosInt,
     PowerConnector,
+    PsuSet,
     SoftwareStack,
     price_columns,
 )
@@ -264,6 +265,7 @@ class Chassis(Part):
         gpu_archs=Col("gpu_archs", "list", required=False),
         gpu_counts=Col("gpu_counts", "list", required=False),
         passive_ok=Col("passive_ok", "bool", required=False),
+        psu_redundancy=Col("psu_redundancy", required=False),
     )
     form_factor: Literal["tower", "workstation", "rack"]
     rack_units: PosInt | None = None
@@ -287,6 +289,7 @@ class Chassis(Part):
     gpu_archs: tuple[str, ...] = ()  # GPU architectures its baseboard takes (HGX: one generation); empty: any
     gpu_counts: tuple[PosInt, ...] = ()  # GPU counts it is sold with (an HGX baseboard: 4 or 8); empty: 1..max_gpus
     passive_ok: bool | None = None  # ducted airflow for passively cooled cards; None: rack servers yes, others no
+    psu_redundancy: PsuSet | None = None  # the vendor's set at full bays ("3+1", "2+2") or "none"; None: from psu_bays
 
     @property
     def cools_passive_cards(self) -> bool:
@@ -295,6 +298,14 @@ class Chassis(Part):
     def takes(self, arch: str, n_gpus: int) -> bool:
         """Whether the platform is sold with n_gpus GPUs of this architecture."""
         return (not self.gpu_archs or arch in self.gpu_archs) and (not self.gpu_counts or n_gpus in self.gpu_counts)
+
+    @property
+    def psu_set(self) -> tuple[int, int] | None:
+        """(active, spare) PSUs of the vendor's full set ("3+1" -> (3, 1)); None for "none" or an empty cell."""
+        if self.psu_redundancy is None or self.psu_redundancy == "none":
+            return None
+        active, spare = self.psu_redundancy.split("+")
+        return int(active), int(spare)
 
 
 class NetworkPart(Part):
