@@ -109,20 +109,21 @@ def test_passive_card_in_a_tower_fails(catalog):
 
 
 def test_half_filled_channels_fail(catalog):
-    c = compose(catalog, "rtx-4090-blower", 4, "rack-4u-as-4125gs-tnrt")
+    c = compose(catalog, "rtx-4090-blower", 8, "rack-4u-sys-421ge-tnrt")
     assert finding(rules.memory_channels, c).ok
     assert not finding(rules.memory_channels, swap(c, catalog, n_dimms=c.build.n_dimms // 2 + 1)).ok
 
 
 def test_silver_4314_runs_ddr4_at_2666(catalog):
-    c = compose(catalog, "rtx-4090-blower", 4, "rack-4u-sys-420gp-tnr", limits=Constraints(cpus=("xeon-silver-4314",)))
+    # eight cards: with four, the 2+2 x 2,000 W set this server ships with is 3.3x their load (platform_size)
+    c = compose(catalog, "rtx-a6000", 8, "rack-4u-sys-420gp-tnr", limits=Constraints(cpus=("xeon-silver-4314",)))
     assert c.build.cpu.id == "xeon-silver-4314" and c.build.dimm.speed_mt_s == 3200
     f = finding(rules.memory_speed, c)
     assert f.have == 2666 and "2666 MT/s" in f.message and "not 3200" in f.message
 
 
 def test_udimm_on_a_server_cpu_fails(catalog):
-    c = compose(catalog, "rtx-4090-blower", 4, "rack-4u-as-4125gs-tnrt")
+    c = compose(catalog, "rtx-4090-blower", 8, "rack-4u-sys-421ge-tnrt")
     assert not finding(rules.memory_type, swap(c, catalog, dimm=catalog.dimms["ddr5-5600-udimm-48gb"])).ok
 
 
@@ -183,7 +184,7 @@ def test_tensor_parallel_needs_heads_divisible(catalog):
     assert not f.ok and "28 attention heads" in f.message
     assert finding(
         rules.tensor_parallel,
-        compose(catalog, "rtx-4090-blower", 4, "rack-4u-as-4125gs-tnrt", model="qwen2.5-7b"),
+        compose(catalog, "rtx-4090-blower", 4, "ws-wrx90-4gpu", model="qwen2.5-7b"),
     ).ok
 
 
@@ -222,10 +223,12 @@ def test_without_a_2dpc_figure_the_1dpc_speed_stands_unconfirmed(catalog):
 
 def test_dimms_at_full_2dpc_speed_are_preferred(catalog):
     """Needing 32 DIMMs on two Xeon 6737P (2 per channel, 5200 MT/s), DDR5-5600 runs at the CPU's full rate and
-    DDR5-4800 does not: the same-priced 5600 set is picked (against the 1DPC 6400, neither would be)."""
+    DDR5-4800 does not: the same-priced 5600 set is picked (against the 1DPC 6400, neither would be). Modules up to
+    96 GB: 16 x 128 GB at one per channel is as dear as 32 x 64 GB at the estimated $/GB, and faster."""
     cpu = catalog.cpus["xeon-6737p"]
     need = 1600 * 2**30  # more than 16 x 96 GB, within 32 x 64 GB
-    dimm, n = pick_dimms(catalog.dimms.values(), cpu, 2, 32, need)
+    dimms = [d for d in catalog.dimms.values() if d.capacity_bytes <= 96 * 2**30]
+    dimm, n = pick_dimms(dimms, cpu, 2, 32, need)
     assert (dimm.id, n) == ("ddr5-5600-rdimm-64gb", 32)
 
 
