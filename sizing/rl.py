@@ -8,6 +8,7 @@ from .catalog import Catalog
 from .estimate import rl as rl_est
 from .scenarios import constraints_of, resolve_execution
 from .specs import (
+    Option,
     RecommendRequest,
     Request,
     RLPlan,
@@ -89,16 +90,30 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
             f"no build trains the policy {work.policy.id} at all; ways out: " + "; ".join(training.ways_out)
         )
     tried = 0
+    found: list[tuple[Option, RLPlan]] = []  # the first two builds that hold every role: the build and its runner-up
     for option in training.options[:MAX_BUILDS_TRIED]:
         tried += 1
         system = System.from_build(option.build)
         rollout = system if work.setup.placement == "disaggregated" else None
         plan = rl_est.plan(_with_class(catalog, work, system), system, rollout)
         if plan.fits:
-            return RLRecommendation(plan=plan, build=option)
+            found.append((option, plan))
+        if len(found) == 2:
+            break
+    if found:
+        (option, plan), *second = found
+        runner_up, runner_up_plan = second[0] if second else (None, None)
+        return RLRecommendation(
+            plan=plan,
+            build=option,
+            runner_up=runner_up,
+            runner_up_plan=runner_up_plan,
+            training=training,
+        )
     return RLRecommendation(
         plan=None,
         build=None,
+        training=training,
         notes=(
             f"none of the {tried} cheapest builds that train {work.policy.id} also hold the rollout engine and the "
             "frozen models; try --lora, --placement disaggregated, fewer --prompts-per-step or shorter "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Base, NonNegFloat, PosFloat, PosInt
-from .results import Estimate, Option
+from .results import Estimate, Option, Recommendation
 
 RLAlgo = Literal["grpo", "ppo", "dpo"]
 RL_ALGOS: tuple[str, ...] = ("grpo", "ppo", "dpo")
@@ -87,3 +87,6 @@ class RLRecommendation(Base):
     notes: tuple[str, ...] = ()
     currency: str = "USD"
     fx_rate: PosFloat = 1.0
+    runner_up: Option | None = None  # the next build, cheapest first, on which every role fits too
+    runner_up_plan: RLPlan | None = None
+    training: Recommendation | None = None  # the policy's training builds: the request, rejections, near misses
