@@ -10,24 +10,24 @@ from pathlib import Path
 
 import typer
 
-from sizing import catalog as cat
 from sizing import answers, report
+from sizing import catalog as cat
 from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
     DataOpt,
+    DeadlineOpt,
     EngineOpt,
     EpochsOpt,
-    DeadlineOpt,
     GradAccumOpt,
     GroupSizeOpt,
     KvOpt,
     LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
-    ModeOpt,
     ModelOpt,
+    ModeOpt,
     NewTokensOpt,
     OffloadOpt,
     OptimizerOpt,

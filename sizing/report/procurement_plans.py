@@ -135,7 +135,11 @@ def rl_memory(plan: RLPlan) -> MemoryFacts:
     if plan.per_gpu_bytes <= update_peak * (1 + 1e-9):
         shares = [(k.removesuffix("_bytes"), v * copies) for k, v in parts.items()] + frozen
     else:
-        resident = [(k.removesuffix("_bytes"), v * copies) for k, v in parts.items() if k.removesuffix("_bytes") in RESIDENT_PARTS]
+        resident = [
+            (k.removesuffix("_bytes"), v * copies)
+            for k, v in parts.items()
+            if k.removesuffix("_bytes") in RESIDENT_PARTS
+        ]
         shares = resident + frozen + [("rollout", roles.get("rollout", 0.0))]
     usable = plan.update.memory.usable_per_gpu_bytes
     return MemoryFacts(

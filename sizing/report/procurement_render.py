@@ -16,8 +16,8 @@ from typing import Any
 from sizing.specs import SizingError
 
 from .procurement import FORMATS, LANGS, ProcurementReport, ReportOptions
-from .procurement_plans import AnyRecommendation, recommendation_of, report_of
 from .procurement_format import templates_dir
+from .procurement_plans import AnyRecommendation, recommendation_of, report_of
 from .procurement_view import View
 from .procurement_xlsx import OptionRow, option_rows
 
@@ -110,7 +110,18 @@ def render(report: ProcurementReport, fmt: str, lang: str = "en") -> str:
             "memory": [Markup(memory_chart(b, f)) for b in builds],
             "options": Markup(options_chart(report, f)),
             "phases": [
-                Markup(memory_bar(p.memory, f.t("chart.phase_memory", phase=f.phase(p.name), used=f.gib(p.memory.per_gpu_bytes), capacity=f.gib(p.memory.capacity_bytes)), f))
+                Markup(
+                    memory_bar(
+                        p.memory,
+                        f.t(
+                            "chart.phase_memory",
+                            phase=f.phase(p.name),
+                            used=f.gib(p.memory.per_gpu_bytes),
+                            capacity=f.gib(p.memory.capacity_bytes),
+                        ),
+                        f,
+                    )
+                )
                 for p in phases
             ],
         }

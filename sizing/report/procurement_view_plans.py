@@ -4,12 +4,13 @@ message catalog."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .procurement import BuildFacts, DistillFacts, ProcurementReport, RLFacts
 from .procurement_format import Fmt
 
-Table = tuple[tuple[str, ...], list[tuple[str, ...]]]  # a header and its rows
+Table = tuple[tuple[str, ...], Sequence[tuple[str, ...]]]  # a header and its rows
 
 
 class PlanView(Fmt):
@@ -79,9 +80,7 @@ class PlanView(Fmt):
                 sequences=self.num(q.sequences),
                 tokens=self.count(q.tokens_per_step),
             ),
-            self.t(
-                "perf.rl_run", steps=self.num(q.n_steps), time=self.seconds(q.step_s * q.n_steps), gpu_hours=hours
-            ),
+            self.t("perf.rl_run", steps=self.num(q.n_steps), time=self.seconds(q.step_s * q.n_steps), gpu_hours=hours),
         ]
 
     def phase_table(self, d: DistillFacts) -> Table:
