@@ -268,3 +268,29 @@ def test_distill_html_draws_each_phase_memory(reports):
     html = render(reports["distill"], "html", "zh")
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 2 + 1 + 2  # builds, options, phases
     assert "教师模型前向" in html and "哪种方式更便宜" in html
+
+
+def test_disaggregated_rl_report_says_the_build_is_ordered_twice(priced):
+    req = RecommendRequest(model="qwen2.5-0.5b", task="grpo", placement="disaggregated", as_of=DAY)
+    r = report_of(answers.recommend(priced, req), OPTIONS)
+    assert r.rl is not None and r.rl.placement == "disaggregated"
+    assert r.rl.n_gpus == 2 * r.recommended.n_gpus
+    assert r.risks[0].key == "rl_second_build" and r.risks[0].params["n"] == r.rl.n_gpus
+    assert {x.gpus for x in r.rl.roles} == {"training", "rollout"}
+    assert "两套" in render(r, "md", "zh")
+
+
+def test_large_counts_never_print_an_exponent():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from sizing.report.procurement_format import Fmt
+
+    zh, en = Fmt("zh", "USD"), Fmt("en", "USD")
+    assert (zh.count(5e7), zh.count(6.94e9), en.count(2e8), en.count(6.94e9)) == ("5,000万", "69.4亿", "200M", "6.94B")
+
+    @given(st.floats(min_value=0, max_value=1e18))
+    def no_exponent(n):
+        assert "e" not in zh.count(n) and "e+" not in en.count(n)
+
+    no_exponent()

@@ -24,6 +24,7 @@ from .procurement import (
     PhaseFacts,
     ProcurementReport,
     ReportOptions,
+    Risk,
     RLFacts,
     RoleFacts,
 )
@@ -43,7 +44,7 @@ def recommendation_of(found: AnyRecommendation) -> Recommendation:
         what = "runs every phase of the plan" if isinstance(found, DistillRecommendation) else "holds every role"
         raise SizingError(f"no build {what}, so there is no build to report; " + "; ".join(found.notes))
     if isinstance(found, DistillRecommendation):
-        others: tuple[Option, ...] = found.other_builds[:1]
+        others: tuple[Option, ...] = found.other_builds
     else:
         others = (found.runner_up,) if found.runner_up is not None else ()
     return found.training.model_copy(update={"options": (found.build, *others)})
@@ -168,10 +169,7 @@ def rl_facts(found: RLRecommendation) -> RLFacts:
         tokens_per_step=st.tokens,
         rollout_batch=st.rollout_batch,
         rollout_engine=p.rollout.execution.engine.name,
-        roles=tuple(
-            RoleFacts(name=r.name, model=r.model, trains=r.trains, gpus=r.gpus, per_gpu_bytes=r.per_gpu_bytes)
-            for r in p.roles
-        ),
+        roles=tuple(RoleFacts(**r.model_dump(exclude={"note"})) for r in p.roles),
         rollout_s=st.rollout_s,
         scoring_s=st.scoring_s,
         update_s=st.update_s,
@@ -215,10 +213,15 @@ def report_of(found: AnyRecommendation, options: ReportOptions | None = None) ->
     if u is not None and found.runner_up_plan is not None:
         up = found.runner_up_plan
         u = _run(u, RL_STEPS * up.step.step_s, t, rl_memory(up), up.step.step_s)
+    risks = base.risks
+    if plan.setup.placement == "disaggregated" and plan.setup.algo != "dpo":
+        # the rollout engine runs on a second build like this one (sizing.rl.recommend); this BOM is one of them
+        risks = (Risk(key="rl_second_build", params={"n": plan.n_gpus}), *risks)
     return base.model_copy(
         update={
             "recommended": best,
             "runner_up": u,
+            "risks": risks,
             "rl": rl_facts(found),
             "workload": base.workload.model_copy(update={"task": plan.setup.algo}),
         }

@@ -102,28 +102,13 @@ def render(report: ProcurementReport, fmt: str, lang: str = "en") -> str:
     if fmt == "html":
         from markupsafe import Markup
 
-        from .procurement_svg import memory_bar, memory_chart, options_chart
+        from .procurement_svg import memory_chart, options_chart, phase_charts
 
         builds = [b for b in (report.recommended, report.runner_up) if b is not None]
-        phases = report.distill.phases if report.distill else ()
         context["svg"] = {
             "memory": [Markup(memory_chart(b, f)) for b in builds],
             "options": Markup(options_chart(report, f)),
-            "phases": [
-                Markup(
-                    memory_bar(
-                        p.memory,
-                        f.t(
-                            "chart.phase_memory",
-                            phase=f.phase(p.name),
-                            used=f.gib(p.memory.per_gpu_bytes),
-                            capacity=f.gib(p.memory.capacity_bytes),
-                        ),
-                        f,
-                    )
-                )
-                for p in phases
-            ],
+            "phases": [Markup(chart) for chart in phase_charts(report, f)],
         }
     return str(env.get_template(f"procurement.{fmt}").render(**context))
 

@@ -38,6 +38,23 @@ def memory_chart(b: BuildFacts, f: Fmt) -> str:
     return memory_bar(m, title, f)
 
 
+def phase_charts(r: ProcurementReport, f: Fmt) -> list[str]:
+    """A distillation's phases, each one's busiest GPU against the card (none for other reports)."""
+    return [
+        memory_bar(
+            p.memory,
+            f.t(
+                "chart.phase_memory",
+                phase=f.t(f"phase.{p.name}"),
+                used=f.gib(p.memory.per_gpu_bytes),
+                capacity=f.gib(p.memory.capacity_bytes),
+            ),
+            f,
+        )
+        for p in (r.distill.phases if r.distill else ())
+    ]
+
+
 def memory_bar(m: MemoryFacts, title: str, f: Fmt) -> str:
     """One bar, the card's memory wide: each part of the busiest GPU's need, the engine's usable share dashed."""
     scale = max(m.capacity_bytes, m.per_gpu_bytes)
