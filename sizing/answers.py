@@ -65,6 +65,17 @@ def recommendation_text(found: AnyRecommendation, top: int = 5, bom: bool = Fals
     return report.recommendation_text(found, top=top, bom=bom)
 
 
+def has_build(found: AnyRecommendation) -> bool:
+    """Whether a report has a build to describe: a passing build, one that runs every phase or holds every role."""
+    return bool(found.options) if isinstance(found, Recommendation) else found.build is not None
+
+
+def ways_out(found: AnyRecommendation) -> str:
+    """What to change when there is no build: the recommender's ways out, or the plan's notes."""
+    lines = found.ways_out if isinstance(found, Recommendation) else found.notes
+    return "ways out: " + ("; ".join(lines) or "relax the constraints")
+
+
 def estimate_json(catalog: Catalog, req: Request) -> dict[str, Any]:
     """`sizing estimate --json` of one request, whatever its task."""
     kind = kind_of(req)

@@ -191,5 +191,7 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> DistillRecommendation:
         build=build,
         chosen=chosen,
         other_builds=tuple(o for o, _ in runs_all[1:]),
+        other_plans=tuple(min(filter(meets, ps), key=lambda p: p.total_time_s) for _, ps in runs_all[1:]),
         notes=tuple(notes),
+        training=student,
     )

@@ -14,6 +14,7 @@ from .rules.deadline import rl_deadline
 from .scenarios import constraints_of, resolve_execution
 from .specs import (
     Option,
+    Recommendation,
     RecommendRequest,
     Request,
     RLPlan,
@@ -110,13 +111,17 @@ class _Search(NamedTuple):
     option: Option | None  # its build
     tried: int
     fitting: list[RLPlan]  # plans that fit but miss the deadline
+    runner_up: Option | None = None  # the next build that passes too (asked for by recommend)
+    runner_up_plan: RLPlan | None = None
 
 
-def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option]) -> _Search:
+def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option], runner_up: bool = False) -> _Search:
     """The training builds in order, each judged for the whole step on its own links: the first that fits (and, with
-    a deadline, ends in time). A deadline searches further: the cheap builds are the slow ones."""
+    a deadline, ends in time), and with `runner_up` the next one that does too. A deadline searches further: the
+    cheap builds are the slow ones."""
     limit = MAX_BUILDS_TRIED if work.setup.deadline_s is None else MAX_BUILDS_TRIED_DEADLINE
     fitting: list[RLPlan] = []
+    passed: list[tuple[Option, RLPlan]] = []
     tried = 0
     for option in options[:limit]:
         tried += 1
@@ -124,13 +129,19 @@ def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option]) ->
         rollout = system if work.setup.placement == "disaggregated" else None
         plan = judged(rl_est.plan(_with_class(catalog, work, system), system, rollout))
         if _passes(plan):
-            return _Search(plan, option, tried, fitting)
-        if plan.fits:
+            passed.append((option, plan))
+            if not runner_up or len(passed) == 2:
+                break
+        elif plan.fits:
             fitting.append(plan)
-    return _Search(None, None, tried, fitting)
+    if not passed:
+        return _Search(None, None, tried, fitting)
+    (option, plan), *second = passed
+    return _Search(plan, option, tried, fitting, *(second[0] if second else (None, None)))
 
 
-def _training_options(catalog: Catalog, req: RecommendRequest, work: rl_est.RLWork) -> tuple[Option, ...]:
+def _training(catalog: Catalog, req: RecommendRequest, work: rl_est.RLWork) -> Recommendation:
+    """The policy's training builds (the request, rejections and near misses travel into the report)."""
     training = rec.recommend(
         rec.Problem(parts=catalog, model=work.policy, execution=work.train, constraints=constraints_of(catalog, req))
     )
@@ -138,7 +149,7 @@ def _training_options(catalog: Catalog, req: RecommendRequest, work: rl_est.RLWo
         raise SizingError(
             f"no build trains the policy {work.policy.id} at all; ways out: " + "; ".join(training.ways_out)
         )
-    return training.options
+    return training
 
 
 def deadline_ways_out(
@@ -167,7 +178,7 @@ def deadline_ways_out(
         variants.append(("--lora", req.model_copy(update={"lora": True})))
     for flag, variant in variants:
         work = work_of(catalog, variant)
-        found = _search(catalog, work, options if flag != "--lora" else _training_options(catalog, variant, work))
+        found = _search(catalog, work, options if flag != "--lora" else _training(catalog, variant, work).options)
         if found.plan is not None and found.option is not None:
             b = found.option.build
             n_builds = 2 if work.setup.placement == "disaggregated" and work.setup.algo != "dpo" else 1
@@ -185,17 +196,26 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
     which every role fits and, with --deadline, whose run ends in time. Disaggregated plans put the rollout engine on
     as many GPUs again (a second such build). A deadline no build meets is a value: the notes say what would."""
     work = work_of(catalog, req)
-    options = _training_options(catalog, req, work)
-    found = _search(catalog, work, options)
+    training = _training(catalog, req, work)
+    options = training.options
+    found = _search(catalog, work, options, runner_up=True)
     if found.plan is not None:
         apart = work.setup.placement == "disaggregated" and work.setup.algo != "dpo"
-        return RLRecommendation(plan=found.plan, build=found.option, n_builds=2 if apart else 1)
+        return RLRecommendation(
+            plan=found.plan,
+            build=found.option,
+            n_builds=2 if apart else 1,
+            runner_up=found.runner_up,
+            runner_up_plan=found.runner_up_plan,
+            training=training,
+        )
     if work.setup.deadline_s is not None and found.fitting:
         ways = deadline_ways_out(catalog, req, options, found.fitting)
         return RLRecommendation(
             plan=None,
             build=None,
             deadline_missed=True,
+            training=training,
             notes=(
                 f"none of the {len(found.fitting)} builds tried that hold every role ends the run within the "
                 f"{fmt_seconds(work.setup.deadline_s)} deadline",
@@ -205,6 +225,7 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
     return RLRecommendation(
         plan=None,
         build=None,
+        training=training,
         notes=(
             f"none of the {found.tried} cheapest builds that train {work.policy.id} also hold the rollout engine and "
             "the frozen models; try --lora, --placement disaggregated, fewer --prompts-per-step or shorter "

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from sizing import answers
 from sizing import catalog as cat
-from sizing.report import ReportOptions, build_report, render
+from sizing.report import ReportOptions, build_report, render, report_of
 from sizing.report.procurement_checks import is_controlled
 from sizing.report.procurement_format import messages
 from sizing.scenarios import recommend
@@ -29,15 +30,25 @@ CASES = {
         RecommendRequest(model="qwen2.5-7b", task="lora", tokens=2e8, currency="CNY", as_of=DAY),
         ReportOptions(date=DAY, vat=0.13, tariff=0.8, utilisation=0.5, years=4),
     ),
+    "distill": (
+        RecommendRequest(model="qwen2.5-0.5b", task="distill", teacher="qwen2.5-7b", tokens=5e7, as_of=DAY),
+        OPTIONS,
+    ),
+    "grpo": (RecommendRequest(model="qwen2.5-0.5b", task="grpo", as_of=DAY), OPTIONS),
 }
-GOLDENS = [("7b", "md"), ("7b", "html"), ("lora-cny", "md")]
+GOLDENS = [
+    ("7b", "md"),
+    ("7b", "html"),
+    ("lora-cny", "md"),
+    *((c, x) for c in ("distill", "grpo") for x in ("md", "html")),
+]
 SAME_IN_BOTH = {"price.total", "accept.pass.power_limit", "accept.pass.pcie_width"}  # a value alone: "{amount}"
 LATIN = re.compile(r"[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
 def reports(priced):
-    return {name: build_report(recommend(priced, req), opts) for name, (req, opts) in CASES.items()}
+    return {name: report_of(answers.recommend(priced, req), opts) for name, (req, opts) in CASES.items()}
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -212,3 +223,74 @@ def test_readme_documents_every_json_key():
     assert not missing, f"README's sizing report section does not document {missing}"
     for link in re.findall(r"\]\((docs/examples/[^)]+)\)", section):
         assert (Path(__file__).parent.parent / link).exists(), link
+
+
+def test_distill_report_costs_the_whole_plan(reports):
+    """The run is every phase one after another; each mode on the build is costed like the run; the cheaper mode is
+    the chosen one; the soft labels' size and write rate are the teacher phase's."""
+    r = reports["distill"]
+    d, b = r.distill, r.recommended
+    assert d is not None and r.rl is None and r.workload.task == "distill"
+    assert [p.name for p in d.phases] == ["teacher-labels", "student-training"]
+    assert d.total_time_s == pytest.approx(sum(p.time_s for p in d.phases))
+    assert b.ownership.run_s == pytest.approx(d.total_time_s)
+    hours = d.total_time_s / 3600
+    share = b.ownership.hardware * hours / (3 * 8760 * 0.6)
+    assert b.ownership.cost_per_run == pytest.approx(share + b.facilities.wall_w / 1000 * hours * 0.12)
+    teacher = d.phases[0]
+    assert teacher.storage_bytes == d.storage_bytes > 0
+    assert teacher.write_bytes_s == pytest.approx(teacher.storage_bytes / teacher.time_s)
+    chosen = next(m for m in d.modes if m.mode == d.mode)
+    assert chosen.cost_per_run == pytest.approx(b.ownership.cost_per_run)
+    assert all(m.cost_per_run is None or m.cost_per_run >= chosen.cost_per_run for m in d.modes)
+    busiest = max(p.memory.per_gpu_bytes for p in d.phases)
+    assert b.memory.per_gpu_bytes == busiest <= b.memory.capacity_bytes
+
+
+def test_rl_report_splits_the_step_and_costs_1000_steps(reports):
+    r = reports["grpo"]
+    q, b = r.rl, r.recommended
+    assert q is not None and r.distill is None and r.workload.task == "grpo"
+    assert {x.name for x in q.roles} >= {"policy", "reference", "rollout"}
+    assert q.step_s == pytest.approx(q.rollout_s + q.scoring_s + q.update_s + q.sync_s)
+    assert b.ownership.run_s == pytest.approx(1000 * q.step_s)
+    assert b.performance.step_s == pytest.approx(q.step_s)
+    # the busiest GPU's parts add up to its peak, which fits the card
+    assert sum(s.bytes for s in b.memory.shares) == pytest.approx(b.memory.per_gpu_bytes)
+    assert b.memory.per_gpu_bytes <= b.memory.capacity_bytes
+    md = render(r, "md", "en")
+    for needle in ("Rollout engine (generates)", "Time per step", "Cost per 1,000 steps", "Host RAM"):
+        assert needle in md or needle.lower() in md.lower(), needle
+    assert re.findall(r"^## (\d)\. ", md, re.M) == list("12345678")
+
+
+def test_distill_html_draws_each_phase_memory(reports):
+    html = render(reports["distill"], "html", "zh")
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 2 + 1 + 2  # builds, options, phases
+    assert "教师模型前向" in html and "哪种方式更便宜" in html
+
+
+def test_disaggregated_rl_report_says_the_build_is_ordered_twice(priced):
+    req = RecommendRequest(model="qwen2.5-0.5b", task="grpo", placement="disaggregated", as_of=DAY)
+    r = report_of(answers.recommend(priced, req), OPTIONS)
+    assert r.rl is not None and r.rl.placement == "disaggregated"
+    assert r.rl.n_gpus == 2 * r.recommended.n_gpus
+    assert r.risks[0].key == "rl_second_build" and r.risks[0].params["n"] == r.rl.n_gpus
+    assert {x.gpus for x in r.rl.roles} == {"training", "rollout"}
+    assert "两套" in render(r, "md", "zh")
+
+
+def test_large_counts_never_print_an_exponent():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from sizing.report.procurement_format import Fmt
+
+    zh, en = Fmt("zh", "USD"), Fmt("en", "USD")
+    assert (zh.count(5e7), zh.count(6.94e9), en.count(2e8), en.count(6.94e9)) == ("5,000万", "69.4亿", "200M", "6.94B")
+
+    @given(st.floats(min_value=0, max_value=1e18))
+    def no_exponent(n):
+        assert "e" not in zh.count(n) and "e+" not in en.count(n)
+
+    no_exponent()

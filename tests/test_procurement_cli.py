@@ -105,8 +105,7 @@ def _umask() -> int:
         (["--out", "{dir}/r.md", "--lang", "fr"], "unknown --lang 'fr'"),
         (["--out", "{dir}/r.md", "--vat", "1.5"], "--vat must be less than 1"),
         (["--out", "{dir}/r.md", "--utilisation", "0"], "--utilisation must be greater than 0"),
-        (["--out", "{dir}/r.md", "--task", "distill"], "reports for --task distill come in a later slice"),
-        (["--out", "{dir}/r.md", "--task", "grpo"], "reports for --task grpo come in a later slice"),
+        (["--out", "{dir}/r.md", "--task", "distill"], "--task distill needs --teacher"),
         (["--out", "{dir}"], "is a folder"),
         (["--lang", "zh"], "--out"),
     ],
@@ -118,9 +117,42 @@ def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path: Path, capsys, args, 
     assert not list(tmp_path.iterdir())
 
 
-def test_recommend_report_refuses_later_tasks_before_searching(tmp_path: Path, capsys):
-    code, out, err = run_main(["recommend", "--task", "grpo", "--report", str(tmp_path / "r.md")], capsys)
-    assert code == 2 and not out and "later slice" in err and not list(tmp_path.iterdir())
+def test_recommend_report_checks_the_format_before_searching(tmp_path: Path, capsys):
+    code, out, err = run_main(["recommend", "--task", "grpo", "--report", str(tmp_path / "r.txt")], capsys)
+    assert code == 2 and not out and "cannot tell the format" in err and not list(tmp_path.iterdir())
+
+
+DISTILL = ["--task", "distill", "--teacher", "qwen2.5-7b", "--model", "qwen2.5-0.5b", "--tokens", "50M"]
+
+
+def test_distill_report(priced_dir: Path, tmp_path: Path, capsys):
+    out = tmp_path / "distill.json"
+    code, stdout, err = run_main(["report", *DISTILL, "--data", str(priced_dir), *DAY, "--out", str(out)], capsys)
+    assert code == 0 and not err and stdout.startswith(f"wrote {out}"), err
+    data = json.loads(out.read_text(encoding="utf-8"))
+    d = data["distill"]
+    assert data["workload"]["task"] == "distill" and data["rl"] is None
+    assert [p["name"] for p in d["phases"]] == ["teacher-labels", "student-training"]
+    assert data["recommended"]["ownership"]["run_s"] == pytest.approx(d["total_time_s"])
+
+
+def test_recommend_grpo_report(priced_dir: Path, tmp_path: Path, capsys):
+    out = tmp_path / "grpo.md"
+    args = ["recommend", "--task", "grpo", "--model", "qwen2.5-0.5b", "--data", str(priced_dir), *DAY]
+    code, stdout, err = run_main([*args, "--report", str(out)], capsys)
+    assert code == 0 and "GRPO" in stdout and f"wrote {out}" in err, err
+    text = out.read_text(encoding="utf-8")
+    assert "Roles and where they sit" in text and "Cost per 1,000 steps" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["grpo.md"]
+
+
+def test_recommend_distill_report_in_chinese_html(priced_dir: Path, tmp_path: Path, capsys):
+    out = tmp_path / "d.html"
+    args = ["report", *DISTILL, "--lang", "zh", "--data", str(priced_dir), *DAY, "--out", str(out)]
+    code, _, err = run_main(args, capsys)
+    assert code == 0, err
+    text = out.read_text(encoding="utf-8")
+    assert "各阶段在此配置上的表现" in text and text.count("<svg") == 5
 
 
 def test_no_build_is_exit_3_and_no_file(priced_dir: Path, tmp_path: Path, capsys):

@@ -15,8 +15,10 @@ from cli_run import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sizing.report import ReportOptions, build_report, render, render_file
+from sizing import answers
+from sizing.report import ReportOptions, build_report, render, render_file, report_of
 from sizing.report.procurement_format import messages
+from sizing.report.procurement_plans import recommendation_of
 from sizing.report.procurement_xlsx import option_rows
 from sizing.scenarios import recommend
 from sizing.specs import RecommendRequest
@@ -31,6 +33,10 @@ CASES = {
         RecommendRequest(model="qwen2.5-7b", task="lora", tokens=2e8, currency="CNY", as_of=DAY),
         ReportOptions(date=DAY, vat=0.13, tariff=0.8),
     ),
+}
+PLANS = {  # distillation and RL: the builds of the plan, costed per run
+    "distill": RecommendRequest(model="qwen2.5-0.5b", task="distill", teacher="qwen2.5-7b", tokens=5e7, as_of=DAY),
+    "grpo": RecommendRequest(model="qwen2.5-0.5b", task="grpo", as_of=DAY),
 }
 CENT = 0.005  # both sides round to cents: they agree to within half a cent
 
@@ -212,6 +218,9 @@ def cases(priced, snapshot):
         out[name] = (r, build_report(r, opts))
     r = recommend(snapshot, RecommendRequest(model="7b", as_of=DAY))  # the frozen catalog leaves parts unpriced
     out["unpriced"] = (r, build_report(r, ReportOptions(date=DAY)))
+    for name, req in PLANS.items():
+        found = answers.recommend(priced, req)
+        out[name] = (recommendation_of(found), report_of(found, ReportOptions(date=DAY)))
     return out
 
 
@@ -254,7 +263,9 @@ def read_block(ws, header: int, bom: dict, lang: str = "en") -> dict:
     return out
 
 
-@pytest.mark.parametrize(("name", "lang"), [("7b", "en"), ("lora-cny-vat", "zh"), ("unpriced", "en")])
+@pytest.mark.parametrize(
+    ("name", "lang"), [("7b", "en"), ("lora-cny-vat", "zh"), ("unpriced", "en"), ("distill", "zh"), ("grpo", "en")]
+)
 def test_formulas_give_the_json_totals(cases, name, lang):
     wb = workbook(cases[name], lang)
     ws = wb.worksheets[0]
@@ -447,3 +458,25 @@ def test_libreoffice_computes_the_same_totals(tmp_path: Path, capsys):
         for label, key in (("Grand total", "total"), ("Total with VAT", "total_with_vat")):
             cell = shown[label][i]
             assert (cell == "") if bom[key] is None else float(cell) == pytest.approx(bom[key], abs=CENT)
+
+
+@pytest.mark.parametrize(("name", "lang"), [("distill", "en"), ("grpo", "zh")])
+def test_plan_sheet_cost_per_run_formula_gives_the_json(cases, name, lang):
+    """The plan sheet's cost per run (a distillation's every phase, or 1,000 RL steps) evaluated from its inputs
+    equals the JSON's; the sheet carries the plan's tables."""
+    wb = workbook(cases[name], lang)
+    m = messages(lang)
+    ws = wb[m["xlsx.sheet.plan"]]
+    out = json.loads(render(cases[name][1], "json", lang))
+    own = out["recommended"]["ownership"]
+    label = m["tco.steps_per_run" if name == "grpo" else "tco.per_run"]
+    rows = {ws[f"A{r}"].value: r for r in range(1, ws.max_row + 1)}
+    s = Sheet(ws)
+    assert s.value(f"B{rows[label]}") == pytest.approx(own["cost_per_run"], abs=1e-4)
+    assert s.value(f"B{rows[m['tco.energy_per_run']]}") == pytest.approx(own["energy_per_run"], abs=1e-4)
+    headings = [m["h.phases"], m["h.modes"]] if name == "distill" else [m["h.roles"], m["h.step"]]
+    assert all(h in rows for h in headings)
+
+
+def test_inference_workbook_has_no_plan_sheet(cases):
+    assert messages("en")["xlsx.sheet.plan"] not in workbook(cases["7b"]).sheetnames

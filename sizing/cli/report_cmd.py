@@ -10,33 +10,46 @@ from pathlib import Path
 
 import typer
 
+from sizing import answers, report
 from sizing import catalog as cat
-from sizing import report, scenarios
-from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, RL_ALGOS, Recommendation, SizingError
+from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
     DataOpt,
+    DeadlineOpt,
     EngineOpt,
     EpochsOpt,
     GradAccumOpt,
+    GroupSizeOpt,
     KvOpt,
+    LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
     ModelOpt,
+    ModeOpt,
     NewTokensOpt,
     OffloadOpt,
     OptimizerOpt,
+    PlacementOpt,
     PrecisionOpt,
+    PromptsPerStepOpt,
     RecomputeOpt,
+    ResponseTokensOpt,
+    RewardModelOpt,
+    RolloutGpusOpt,
+    SamplesOpt,
     SeqLenOpt,
     ShardingOpt,
+    StudentOpt,
+    StudentTaskOpt,
+    TeacherOpt,
+    TeacherPrecisionOpt,
     TokensOpt,
+    TopKOpt,
     TrainerOpt,
     recommend_request,
 )
-
-LATER_TASKS = ("distill", *RL_ALGOS)  # their plans have reports of their own in a later slice of issue 12
 
 
 def command_line() -> str | None:
@@ -48,14 +61,6 @@ def command_line() -> str | None:
 def _metadata(data: Path | None) -> dict:
     """The report's date (today), the command line and the catalog folder."""
     return {"date": dt.date.today().isoformat(), "command": command_line(), "data": str(data) if data else None}
-
-
-def refuse_later_tasks(task: str) -> None:
-    if task.strip().lower() in LATER_TASKS:
-        raise SizingError(
-            f"reports for --task {task.strip().lower()} come in a later slice; "
-            "use sizing recommend --task ... (--json) for that plan, or report an inference or training task"
-        )
 
 
 @app.command("report")
@@ -72,7 +77,9 @@ def report_command(
     utilisation: float = typer.Option(0.6, help="Share of the year the machine works at full load (0-1]."),
     years: float = typer.Option(3.0, help="Years of ownership for the cost of ownership."),
     model: str = ModelOpt,
-    task: str = typer.Option("inference", help="inference, lora, qlora, full-finetune or pretrain."),
+    task: str = typer.Option(
+        "inference", help="inference, lora, qlora, full-finetune, pretrain, distill, grpo, ppo or dpo."
+    ),
     engine: str | None = EngineOpt,
     precision: str = PrecisionOpt,
     kv_precision: str | None = KvOpt,
@@ -93,6 +100,21 @@ def report_command(
     grad_accum: int | None = GradAccumOpt,
     tokens: str | None = TokensOpt,
     epochs: float | None = EpochsOpt,
+    deadline: str | None = DeadlineOpt,
+    teacher: str | None = TeacherOpt,
+    student: str | None = StudentOpt,
+    teacher_precision: str | None = TeacherPrecisionOpt,
+    student_task: str | None = StudentTaskOpt,
+    mode: str | None = ModeOpt,
+    kd_top_k: int | None = TopKOpt,
+    samples: int | None = SamplesOpt,
+    response_tokens: int | None = ResponseTokensOpt,
+    group_size: int | None = GroupSizeOpt,
+    prompts_per_step: int | None = PromptsPerStepOpt,
+    placement: str | None = PlacementOpt,
+    reward_model: str | None = RewardModelOpt,
+    rollout_gpus: int | None = RolloutGpusOpt,
+    lora: bool = LoraOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
     gpu: list[str] | None = typer.Option(None, "--gpu", help="Allowed GPUs, comma-separated."),
     exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
@@ -108,23 +130,20 @@ def report_command(
     as_of: str | None = typer.Option(None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD."),
     data: Path | None = DataOpt,
 ) -> None:
-    """Write the procurement report of the recommended build: bill of materials, power, cost of ownership, risks."""
-    refuse_later_tasks(task)
+    """Write the procurement report of the recommended build: bill of materials, power, cost of ownership, risks
+    (inference, training, distillation and RL requests alike)."""
     fmt_key, lang_key = report.parse_format(fmt, out), report.parse_lang(lang)
     report.check_format(fmt_key)
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())
-    result = scenarios.recommend(cat.load(data), req)
-    if not result.options:
-        fail(
-            "no build passes every rule, so no report was written; ways out: " + "; ".join(result.ways_out),
-            EXIT_NO_BUILD,
-        )
+    result = answers.recommend(cat.load(data), req)
+    if not answers.has_build(result):
+        fail("no build passes every rule, so no report was written; " + answers.ways_out(result), EXIT_NO_BUILD)
     report.save_report(result, out, fmt_key, lang_key, options)
     typer.echo(f"wrote {out} ({fmt_key}, {lang_key})")
 
 
-def write_recommend_report(result: Recommendation, out: Path, data: Path | None) -> None:
+def write_recommend_report(result: answers.AnyRecommendation, out: Path, data: Path | None) -> None:
     """`sizing recommend ... --report FILE`: the report in the format of FILE's extension, English, the defaults."""
     options = report.ReportOptions(**_metadata(data))
     fmt = report.parse_format(None, out)

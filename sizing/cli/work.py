@@ -74,7 +74,7 @@ from .options import (
     recommend_request,
     training_fields,
 )
-from .report_cmd import refuse_later_tasks, write_recommend_report
+from .report_cmd import write_recommend_report
 
 
 @app.command()
@@ -277,7 +277,6 @@ def recommend(
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
     if report_file is not None:
-        refuse_later_tasks(task)
         report.check_format(report.parse_format(None, report_file))
     req = recommend_request(locals())
     if req.task.strip().lower() in RL_ALGOS:
@@ -290,6 +289,8 @@ def recommend(
         if found.build is None:
             in_time = " and ends the run in time" if found.deadline_missed else ""
             fail(f"no build holds every role of the step{in_time}; " + "; ".join(found.notes), EXIT_NO_BUILD)
+        if report_file is not None:
+            write_recommend_report(found, report_file, data)
         return
     if req.task.strip().lower() == "distill":
         plan = distillation.recommend(cat.load(data), req)
@@ -300,6 +301,8 @@ def recommend(
         )
         if plan.build is None:
             fail("no build runs every phase of the plan; " + "; ".join(plan.notes), EXIT_NO_BUILD)
+        if report_file is not None:
+            write_recommend_report(plan, report_file, data)
         return
     result = scenarios.recommend(cat.load(data), req)
     typer.echo(

@@ -255,6 +255,76 @@ class Workload(Base):
     epochs: float | None = None
 
 
+class PhaseFacts(Base):
+    """One phase of a distillation plan on the recommended build: what runs, how fast, how long, what it writes."""
+
+    name: str  # teacher-labels, teacher-generation, student-training, online
+    model: str
+    tokens: PosFloat
+    tokens_per_s: NonNegFloat  # the teacher's prefill or generation rate, or the student's training rate
+    time_s: PosFloat
+    storage_bytes: NonNegFloat = 0.0  # the top-k soft labels or generated text it writes
+    write_bytes_s: NonNegFloat = 0.0
+    memory: MemoryFacts
+    best: str | None = None  # the cheapest build for this phase alone ("1 × GPU"), None where none passes
+    best_price: NonNegFloat | None = None  # its total (the priced subtotal while a part is unpriced)
+
+
+class ModeFacts(Base):
+    """One distillation mode on the recommended build, costed like a run (Ownership.cost_per_run)."""
+
+    mode: str  # offline, online, sequence
+    fits: bool
+    time_s: NonNegFloat
+    storage_bytes: NonNegFloat
+    cost_per_run: NonNegFloat | None = None  # None: the mode does not fit this build
+
+
+class DistillFacts(Base):
+    mode: str  # the chosen (cheapest) mode
+    teacher: str
+    student: str
+    top_k: PosInt
+    epochs: PosFloat
+    samples: PosInt | None = None  # sequence-level
+    total_time_s: PosFloat
+    storage_bytes: NonNegFloat
+    drive_bytes: NonNegFloat  # what the build's data drives hold
+    phases: tuple[PhaseFacts, ...]
+    modes: tuple[ModeFacts, ...]  # every mode judged on the build, the chosen one included
+
+
+class RoleFacts(Base):
+    name: str  # policy, reference, reward, critic, rollout
+    model: str
+    trains: bool
+    gpus: str  # shared, training, rollout
+    per_gpu_bytes: NonNegFloat
+
+
+class RLFacts(Base):
+    algo: str
+    placement: str  # colocated, disaggregated
+    n_gpus: PosInt  # training + rollout GPUs
+    group_size: PosInt
+    prompts_per_step: PosInt
+    prompt_tokens: PosInt
+    response_tokens: PosInt
+    sequences: PosInt
+    tokens_per_step: PosFloat
+    rollout_batch: PosInt
+    rollout_engine: str
+    roles: tuple[RoleFacts, ...]
+    rollout_s: NonNegFloat
+    scoring_s: NonNegFloat
+    update_s: NonNegFloat
+    sync_s: NonNegFloat
+    step_s: PosFloat
+    n_steps: PosInt  # the steps a "run" is costed for (Ownership.cost_per_run)
+    host_bytes: NonNegFloat  # the offloaded training states the host RAM holds, per node
+    ram_bytes: PosFloat  # the build's RAM per node
+
+
 class ProcurementReport(Base):
     tool: str = "sizing"
     version: str
@@ -288,3 +358,5 @@ class ProcurementReport(Base):
     n_rejected: int
     acceptance: Acceptance
     source: dict  # the recommendation's JSON for the two builds shown (sizing recommend --json keys)
+    distill: DistillFacts | None = None  # --task distill: the plan on the recommended build
+    rl: RLFacts | None = None  # --task grpo | ppo | dpo: the step on the recommended build

@@ -5,7 +5,7 @@ total is the exact sum of the lines a buyer reads."""
 from __future__ import annotations
 
 import sizing  # the package's __version__ only
-from sizing.specs import Base, Option, Part, Recommendation, SizingError
+from sizing.specs import Base, Estimate, Option, Part, Recommendation, SizingError
 
 from .core import recommendation_json
 from .procurement import (
@@ -109,7 +109,12 @@ def bom(o: Option, t: Terms) -> Bom:
 
 
 def memory(o: Option) -> MemoryFacts:
-    m = o.estimate.memory
+    return memory_facts(o.estimate)
+
+
+def memory_facts(e: Estimate) -> MemoryFacts:
+    """An estimate's busiest GPU: each part of its memory against the card."""
+    m = e.memory
     return MemoryFacts(
         shares=tuple(
             MemoryShare(part=k.removesuffix("_bytes"), bytes=v) for k, v in m.breakdown.model_dump().items() if v > 0
@@ -305,6 +310,12 @@ def _source(r: Recommendation) -> dict:
     return {k: v for k, v in shown.items() if k != "rejected"}
 
 
+def terms(r: Recommendation, opts: ReportOptions) -> Terms:
+    """The options' VAT, utilisation and years, and the tariff (the default converted) in the report's currency."""
+    tariff = opts.tariff if opts.tariff is not None else DEFAULT_TARIFF_USD_PER_KWH * r.fx_rate
+    return Terms(fx_rate=r.fx_rate, vat=opts.vat, tariff=tariff, utilisation=opts.utilisation, years=opts.years)
+
+
 def build_report(r: Recommendation, options: ReportOptions | None = None) -> ProcurementReport:
     """The procurement report of a recommendation: the recommended build and the runner-up, costed with the
     options' VAT, tariff, utilisation and years; refuses a recommendation that no build passes."""
@@ -312,8 +323,8 @@ def build_report(r: Recommendation, options: ReportOptions | None = None) -> Pro
     if not r.options:
         ways = "; ".join(r.ways_out) or "relax the constraints"
         raise SizingError(f"no build passes every rule, so there is no build to report; ways out: {ways}")
-    tariff = opts.tariff if opts.tariff is not None else DEFAULT_TARIFF_USD_PER_KWH * r.fx_rate
-    t = Terms(fx_rate=r.fx_rate, vat=opts.vat, tariff=tariff, utilisation=opts.utilisation, years=opts.years)
+    t = terms(r, opts)
+    tariff = t.tariff
     best = build_facts(1, r, r.options[0], t)
     runner_up = build_facts(2, r, r.options[1], t) if len(r.options) > 1 else None
     return ProcurementReport(

@@ -11,6 +11,7 @@ from typing import Any
 from sizing.units import GIB, fmt_decimal_bytes
 
 SYMBOLS = {"USD": "$", "CNY": "¥", "EUR": "€"}
+TEN_POWERS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3))
 
 
 def templates_dir() -> Path:
@@ -89,14 +90,11 @@ class Fmt:
 
     def count(self, n: float) -> str:
         """Large counts: 6.94B / 200M in English, 69.4 亿 / 2 亿 in Chinese (10^8 and 10^4 units)."""
-        if self.lang == "zh":
-            for unit, size in (("万亿", 1e12), ("亿", 1e8), ("万", 1e4)):
-                if abs(n) >= size:
-                    return f"{n / size:,.3g}{unit}"
-            return f"{n:,.0f}"
-        for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        units = (("万亿", 1e12), ("亿", 1e8), ("万", 1e4)) if self.lang == "zh" else TEN_POWERS
+        for unit, size in units:
             if abs(n) >= size:
-                return f"{n / size:,.3g}{unit}"
+                v = n / size  # 3 significant digits, never an exponent (5,000万, not 5e+03万)
+                return f"{v:,.0f}{unit}" if abs(v) >= 100 else f"{v:,.3g}{unit}"
         return f"{n:,.0f}"
 
     def value(self, unit: str | None, v: float | str | None) -> str:

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sizing.specs import Recommendation, SizingError
+from sizing.specs import SizingError
 
 from .procurement import FORMATS, LANGS, ProcurementReport, ReportOptions
-from .procurement_build import build_report
 from .procurement_format import templates_dir
+from .procurement_plans import AnyRecommendation, recommendation_of, report_of
 from .procurement_view import View
 from .procurement_xlsx import OptionRow, option_rows
 
@@ -102,12 +102,13 @@ def render(report: ProcurementReport, fmt: str, lang: str = "en") -> str:
     if fmt == "html":
         from markupsafe import Markup
 
-        from .procurement_svg import memory_chart, options_chart
+        from .procurement_svg import memory_chart, options_chart, phase_charts
 
         builds = [b for b in (report.recommended, report.runner_up) if b is not None]
         context["svg"] = {
             "memory": [Markup(memory_chart(b, f)) for b in builds],
             "options": Markup(options_chart(report, f)),
+            "phases": [Markup(chart) for chart in phase_charts(report, f)],
         }
     return str(env.get_template(f"procurement.{fmt}").render(**context))
 
@@ -164,12 +165,16 @@ def write_report(text: str | bytes, out: Path) -> None:
 
 
 def save_report(
-    r: Recommendation, out: Path, fmt: str | None = None, lang: str = "en", options: ReportOptions | None = None
+    r: AnyRecommendation,
+    out: Path,
+    fmt: str | None = None,
+    lang: str = "en",
+    options: ReportOptions | None = None,
 ) -> ProcurementReport:
-    """Build the recommendation's report, render it in `fmt` (default: from `out`'s extension) and `lang`, and
-    write it to `out` whole or not at all."""
+    """Build the report of any recommendation (builds, a distillation or an RL loop), render it in `fmt` (default:
+    from `out`'s extension) and `lang`, and write it to `out` whole or not at all."""
     fmt_key, lang_key = parse_format(fmt, out), parse_lang(lang)
     check_format(fmt_key)
-    built = build_report(r, options)
-    write_report(render_file(built, fmt_key, lang_key, option_rows(r, built.fx_rate)), out)
+    built = report_of(r, options)
+    write_report(render_file(built, fmt_key, lang_key, option_rows(recommendation_of(r), built.fx_rate)), out)
     return built

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
-from .procurement import BuildFacts, ProcurementReport
+from .procurement import BuildFacts, MemoryFacts, ProcurementReport
 
 if TYPE_CHECKING:
     from .procurement_format import Fmt
@@ -20,6 +20,9 @@ COLOURS = {
     "gradients": "#a64d79",
     "optimizer": "#8e7cc3",
     "overhead": "#999999",
+    "reference": "#45818e",
+    "reward": "#bf9000",
+    "rollout": "#cc4125",
 }
 WIDTH = 640
 
@@ -29,8 +32,31 @@ def _text(x: float, y: float, text: str, extra: str = "") -> str:
 
 
 def memory_chart(b: BuildFacts, f: Fmt) -> str:
-    """One bar, the card's memory wide: each part of the busiest GPU's need, the engine's usable share dashed."""
+    """The build's busiest GPU against its card."""
     m = b.memory
+    title = f.t("chart.memory", gpu=b.gpu_name, used=f.gib(m.per_gpu_bytes), capacity=f.gib(m.capacity_bytes))
+    return memory_bar(m, title, f)
+
+
+def phase_charts(r: ProcurementReport, f: Fmt) -> list[str]:
+    """A distillation's phases, each one's busiest GPU against the card (none for other reports)."""
+    return [
+        memory_bar(
+            p.memory,
+            f.t(
+                "chart.phase_memory",
+                phase=f.t(f"phase.{p.name}"),
+                used=f.gib(p.memory.per_gpu_bytes),
+                capacity=f.gib(p.memory.capacity_bytes),
+            ),
+            f,
+        )
+        for p in (r.distill.phases if r.distill else ())
+    ]
+
+
+def memory_bar(m: MemoryFacts, title: str, f: Fmt) -> str:
+    """One bar, the card's memory wide: each part of the busiest GPU's need, the engine's usable share dashed."""
     scale = max(m.capacity_bytes, m.per_gpu_bytes)
     bar_w, top, height = WIDTH - 20, 30, 28
     parts, x = [], 10.0
@@ -51,7 +77,6 @@ def memory_chart(b: BuildFacts, f: Fmt) -> str:
         legend.append(_text(lx + 14, ly, f"{f.t('mem.' + share.part)} {f.gib(share.bytes)}"))
     rows = math.ceil(len(m.shares) / 3)
     total_h = top + height + 22 + rows * 18
-    title = f.t("chart.memory", gpu=b.gpu_name, used=f.gib(m.per_gpu_bytes), capacity=f.gib(m.capacity_bytes))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {total_h}" '
         f'width="{WIDTH}" height="{total_h}">'

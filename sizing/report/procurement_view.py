@@ -15,14 +15,14 @@ from .procurement import (
     ProcurementReport,
     Risk,
 )
-from .procurement_format import Fmt
+from .procurement_view_plans import PlanView
 
 Row = tuple[str, str]
 Row3 = tuple[str, str, str]
 
 
-class View(Fmt):
-    """Fmt plus the report's sentences and table rows."""
+class View(PlanView):
+    """Fmt plus the report's sentences and table rows (PlanView: a distillation's or RL loop's)."""
 
     def label(self, b: BuildFacts) -> str:
         key = "build.label_nodes" if b.n_nodes > 1 else "build.label"
@@ -67,6 +67,8 @@ class View(Fmt):
             "band": self.pct(p.band),
             "n_options": r.n_options,
         }
+        if r.distill is not None or r.rl is not None:
+            return self.plan_summary(r, common)
         if p.train_tokens_per_s is not None:
             run = self.t("summary.run", time=self.seconds(p.run_s), tokens=self.count(w.tokens or 0)) if p.run_s else ""
             return self.t(
@@ -120,6 +122,8 @@ class View(Fmt):
     def performance_lines(self, b: BuildFacts, r: ProcurementReport) -> list[str]:
         p = b.performance
         band = self.pct(p.band)
+        if r.distill is not None or r.rl is not None:
+            return self.plan_performance_lines(b, r)
         if p.train_tokens_per_s is not None:
             lines = [
                 self.t("perf.train", rate=self.rate(p.train_tokens_per_s), band=band, bound=self.t(f"bound.{p.bound}")),
@@ -161,6 +165,7 @@ class View(Fmt):
         ]
         if r.assumed:
             rows.append((self.t("as.shape"), r.assumed if self.lang == "en" else self.t("as.shape_generic")))
+        rows += self.plan_assumption_rows(r)
         if w.trainer:
             rows += [
                 (self.t("as.trainer"), w.trainer),
@@ -263,11 +268,12 @@ class View(Fmt):
                 row("tco.energy_per_mtok", lambda x: self.small_money(x.ownership.energy_per_mtok)),
             ]
         elif b.ownership.run_s:
+            run = "tco.steps_" if r.rl is not None else "tco."  # RL: a run is RL_STEPS steps
             rows += [
-                row("tco.run_time", lambda x: self.seconds(x.ownership.run_s or 0)),
-                row("tco.per_run", lambda x: self.small_money(x.ownership.cost_per_run) + plus(x)),
+                row(run + "run_time", lambda x: self.seconds(x.ownership.run_s or 0)),
+                row(run + "per_run", lambda x: self.small_money(x.ownership.cost_per_run) + plus(x)),
                 row("tco.energy_per_run", lambda x: self.small_money(x.ownership.energy_per_run)),
-                row("tco.runs", lambda x: self.num(x.ownership.runs_in_period or 0, 1)),
+                row(run + "runs", lambda x: self.num(x.ownership.runs_in_period or 0, 1)),
             ]
         return rows
 

@@ -303,7 +303,8 @@ def assumption_rows(r: ProcurementReport, f: View) -> list[tuple[str, str]]:
 
 
 def workbook_bytes(report: ProcurementReport, lang: str, options: Sequence[OptionRow]) -> bytes:
-    """The report as an .xlsx file: BOM (recommended and runner-up), options and assumptions sheets."""
+    """The report as an .xlsx file: BOM (recommended and runner-up), options, plan (distillation and RL: the
+    phases or roles, and the cost per run as formulas) and assumptions sheets."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -329,6 +330,10 @@ def workbook_bytes(report: ProcurementReport, lang: str, options: Sequence[Optio
     ws["A1"].font = Font(bold=True, size=14)
 
     _options_sheet(wb.create_sheet(f.t("xlsx.sheet.options")), report, f, options, money)
+    if report.distill is not None or report.rl is not None:
+        from .procurement_xlsx_plan import plan_sheet
+
+        plan_sheet(wb.create_sheet(f.t("xlsx.sheet.plan")), report, f, money)
 
     wa = wb.create_sheet(f.t("xlsx.sheet.assumptions"))
     wa["A1"], wa["B1"] = f.t("col.figure"), f.t("col.value")

@@ -144,17 +144,12 @@ def error_block(message: str, lang: str) -> str:
 
 
 def document(found: AnyRecommendation, fmt: str, lang: str, options: ReportOptions) -> bytes:
-    """The procurement report of a recommendation in `fmt`, as the bytes `sizing report` would write."""
-    if not isinstance(found, Recommendation):
-        from sizing.specs import SizingError
-
-        raise SizingError(
-            "procurement reports cover inference and training requests; distillation and RL plans "
-            "are in /api/recommend's JSON"
-        )
+    """The procurement report of any recommendation (builds, a distillation or an RL loop) in `fmt`, as the bytes
+    `sizing report` would write."""
+    from .procurement_plans import recommendation_of, report_of
     from .procurement_render import check_format, render_file
     from .procurement_xlsx import option_rows
 
     check_format(fmt)
-    built = build_report(found, options)
-    return render_file(built, fmt, lang, option_rows(found, built.fx_rate))
+    built = report_of(found, options)
+    return render_file(built, fmt, lang, option_rows(recommendation_of(found), built.fx_rate))

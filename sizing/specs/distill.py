@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Base, NonNegFloat, PosFloat, PosInt
-from .results import Estimate, Option
+from .results import Estimate, Option, Recommendation
 
 DistillMode = Literal["offline", "online", "sequence"]
 
@@ -68,3 +68,5 @@ class DistillRecommendation(Base):
     notes: tuple[str, ...] = ()
     currency: str = "USD"  # prices are shown in USD
     fx_rate: PosFloat = 1.0
+    other_plans: tuple[DistillPlan, ...] = ()  # the fastest fitting plan on each of other_builds
+    training: Recommendation | None = None  # the student's training builds: the request, rejections, near misses

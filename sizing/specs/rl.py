@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Base, NonNegFloat, PosFloat, PosInt
-from .results import Estimate, Finding, Option
+from .results import Estimate, Finding, Option, Recommendation
 
 RLAlgo = Literal["grpo", "ppo", "dpo"]
 RL_ALGOS: tuple[str, ...] = ("grpo", "ppo", "dpo")
@@ -109,3 +109,6 @@ class RLRecommendation(Base):
 
     currency: str = "USD"
     fx_rate: PosFloat = 1.0
+    runner_up: Option | None = None  # the next build, cheapest first, on which every role fits too
+    runner_up_plan: RLPlan | None = None
+    training: Recommendation | None = None  # the policy's training builds: the request, rejections, near misses
