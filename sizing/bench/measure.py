@@ -124,13 +124,19 @@ def measure_matmul(device: str = "cuda", dtype: str = "bf16", n: int | None = No
     def matmul_seconds() -> float:  # operands freed on return, before empty_cache
         a = torch.randn(size, size, dtype=td, device=device)
         b = torch.randn(size, size, dtype=td, device=device)
-        out = torch.empty(size, size, dtype=td, device=device)
-        return _timed(torch, kind, lambda: torch.matmul(a, b, out=out), repeats=repeats, warmup=2)
+        return matmul_seconds_of(torch, kind, a, b, repeats)
 
     seconds = matmul_seconds()
     if kind == "cuda":
         torch.cuda.empty_cache()
     return 2 * size**3 / seconds
+
+
+def matmul_seconds_of(torch: Any, kind: str, a: Any, b: Any, repeats: int) -> float:
+    """Median seconds of a @ b into a preallocated output (no allocation inside the timed call), after two warm-up
+    calls: the one timed loop behind measure_matmul and the CPU comparison with numpy (probes.cpu_matmul_pair)."""
+    out = torch.empty(a.shape[0], b.shape[1], dtype=a.dtype, device=a.device)
+    return _timed(torch, kind, lambda: torch.mm(a, b, out=out), repeats=repeats, warmup=2)
 
 
 def measure_launch(device: str = "cuda", n: int = 1000) -> float:

@@ -21,20 +21,20 @@ from .compare import match_gpu
 from .engines import ENGINES, engine_run
 from .files import _write_atomic
 from .host import power_under_load, read_host, read_nvml
-from .measure import MATMUL_N, MATMUL_N_QUICK, _torch, measure_allreduce_busbw, measure_bandwidth, measure_matmul
+from .measure import MATMUL_N, _torch, measure_allreduce_busbw, measure_bandwidth, measure_matmul
 from .probes import (
     TRIAD_BYTES_QUICK,
+    cpu_matmul_pair,
     cpu_name,
     host_memory_bytes,
     is_out_of_memory,
     largest_fitting,
     measure_host_to_device,
     measure_triad,
-    numpy_matmul_flops,
 )
 from .results import BenchRequest, Comparison
 from .runner import run
-from .training import training_checks
+from .training import CPU_VOCAB, training_checks
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
@@ -75,6 +75,7 @@ def _device(torch: Any, catalog: Catalog) -> tuple[dict[str, Any], Gpu | None]:
         "cpu_threads": os.cpu_count(),
         "host_memory_bytes": host_memory_bytes(),
         "torch": str(torch.__version__),
+        "measured_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     info |= read_host()
     gpu = None
@@ -94,13 +95,13 @@ def _device(torch: Any, catalog: Catalog) -> tuple[dict[str, Any], Gpu | None]:
 def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
     """Matmul (each dtype), device bandwidth and host-to-device on a catalog GPU; a CPU matmul against numpy."""
     if gpu is None:
-        n = MATMUL_N_QUICK if quick else MATMUL_N["cpu"]
-        # torch and numpy interleaved, the best round of each: on a shared CPU both thread pools stall when other
-        # processes hold the cores, and the best round is what the hardware does (STREAM reports its best rate too)
-        flops, ref = 0.0, 0.0
-        for _ in range(CPU_ROUNDS):
-            flops = max(flops, measure_matmul("cpu", "f32", n, repeats=3 if quick else 10))
-            ref = max(ref, numpy_matmul_flops(n, repeats=3 if quick else 10))
+        # 512 with --quick too: a few hundred ms, and at 128 a 2-thread OpenBLAS call spends its time waking its
+        # workers (0.1-0.3 GFLOP/s against 13 single-threaded on the 2-core CI box), no reference for anything
+        flops, ref = cpu_matmul_pair(MATMUL_N["cpu"], CPU_ROUNDS, repeats=5 if quick else 10)
+        threads = _torch().get_num_threads()
+        return [
+            share("matmul_f32", flops, ref, CPU_MATMUL_SHARE, "FLOP/s", f"numpy matmul, same run, {threads} threads")
+        ]
         return [share("matmul_f32", flops, ref, CPU_MATMUL_SHARE, "FLOP/s", "numpy matmul, same run")]
     checks = []
     for dtype in ("bf16", "f16", "f32"):
@@ -269,8 +270,10 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
     from .runner import CPU_LAYERS
 
     spec = resolve(model, catalog)
-    if kind != "cuda":
-        spec = spec.model_copy(update={"n_layers": min(CPU_LAYERS, spec.n_layers)})
+    if kind != "cuda":  # the CPU figure is measured only: the training step's small shape (CPU_VOCAB caps the
+        # embedding, which would otherwise be most of each trial's allocation and of --quick's minute)
+        small = {"n_layers": min(CPU_LAYERS, spec.n_layers), "vocab_size": min(CPU_VOCAB, spec.vocab_size)}
+        spec = spec.model_copy(update=small)
     tokens = 256 if quick else 2048
     dtype = "bf16" if kind == "cuda" else "f32"
 
@@ -288,7 +291,7 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
         return True
 
     found = largest_fitting(fits, 1, 16 if quick else 4096)
-    basis = f"{spec.id}, {tokens} tokens per sequence"
+    basis = f"{spec.id}, {spec.n_layers} layers, vocab {spec.vocab_size}, {tokens} tokens per sequence"
     if gpu is None or kind != "cuda":
         return Check(name="largest_batch", measured=float(found), unit="sequences", basis=basis)
     work = Execution(
@@ -358,4 +361,6 @@ def _show(value: float | str, unit: str) -> str:
     if isinstance(value, str):
         return value
     scale = {"FLOP/s": (1e12, "TFLOP/s"), "B/s": (1e9, "GB/s"), "B": (2**30, "GiB")}.get(unit)
+    if unit == "FLOP/s" and value < 1e12:  # a CPU's matmul
+        scale = (1e9, "GFLOP/s")
     return f"{value / scale[0]:,.2f} {scale[1]}" if scale else f"{value:,.1f} {unit}"
