@@ -18,8 +18,10 @@ from sizing.bench.build_check import BANDS, Check, Promise, banded, share  # noq
 from sizing.bench.files import load_runs  # noqa: E402
 from sizing.modelspec import generic_model  # noqa: E402
 
-# The same figure twice on this shared 2-core box (eight helpers and CI jobs at once) lands within a factor of 4:
-# wide because other processes take the cores mid-run, narrow enough to catch a unit or timing slip (x1000).
+# The same figure twice on this shared 2-core box (eight helpers and CI jobs at once), each the best of three calls
+# interleaved with the other's (STREAM's best-rate convention), on one torch thread (a 2-thread call stalls whenever
+# either core is taken): within a factor of 4. Wide because other processes take the cores mid-run, narrow enough
+# to catch a unit or timing slip.
 SPREAD = 4.0
 TINY = generic_model(1.5e8).model_copy(update={"n_layers": 2, "vocab_size": 2048})
 
@@ -31,7 +33,6 @@ def _tiny_run(**kw) -> bench.BenchRun:
 MEASUREMENTS = {
     "copy_bandwidth": lambda: bench.measure_bandwidth("cpu", size_bytes=8 * 2**20, repeats=3),
     "matmul_f32": lambda: bench.measure_matmul("cpu", "f32", n=256, repeats=3),
-    "matmul_vs_numpy": lambda: probes.cpu_matmul_pair(256, rounds=1, repeats=3)[0],
     "numpy_matmul": lambda: probes.numpy_matmul_flops(256, repeats=3),
     "triad": lambda: probes.measure_triad(probes.TRIAD_BYTES_QUICK, repeats=3),
     "prefill": lambda: bench.measure_prefill(_tiny_run(batch=2), repeats=1),
@@ -39,9 +40,20 @@ MEASUREMENTS = {
 }
 
 
+@pytest.fixture
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("name", sorted(MEASUREMENTS))
-def test_each_cpu_measurement_is_positive_finite_and_repeatable(name):
-    first, second = MEASUREMENTS[name](), MEASUREMENTS[name]()
+def test_each_cpu_measurement_is_positive_finite_and_repeatable(name, one_thread):
+    samples = [MEASUREMENTS[name]() for _ in range(6)]
+    first, second = max(samples[0::2]), max(samples[1::2])  # interleaved: both halves see the same load
     for value in (first, second):
         assert math.isfinite(value) and value > 0, (name, value)
     assert max(first, second) / min(first, second) < SPREAD, (name, first, second)
