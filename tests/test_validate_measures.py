@@ -17,6 +17,7 @@ from sizing.bench import validate as v  # noqa: E402
 from sizing.bench.build_check import BANDS, Check, Promise, banded, share  # noqa: E402
 from sizing.bench.files import load_runs  # noqa: E402
 from sizing.modelspec import generic_model  # noqa: E402
+from sizing.specs import SizingError  # noqa: E402
 
 # The same figure twice on this shared 2-core box (eight helpers and CI jobs at once), each the best of three calls
 # interleaved with the other's (STREAM's best-rate convention), on one torch thread (a 2-thread call stalls whenever
@@ -63,7 +64,7 @@ def test_the_matmul_comparison_times_both_libraries_on_the_same_problem(monkeypa
     monkeypatch.setattr(probes, "SETTLE_S", 0.0)
     ours, ref = probes.cpu_matmul_pair(128, rounds=2, repeats=2)
     assert ours > 0 and ref > 0 and math.isfinite(ours / ref)
-    with pytest.raises(Exception, match="n >= 16"):
+    with pytest.raises(SizingError, match="n >= 16"):
         probes.cpu_matmul_pair(8)
 
 
@@ -141,3 +142,45 @@ def test_a_saved_validation_reads_back_as_its_runs(catalog, tmp_path):
     assert path.parent.name == "cpu" and path.name.startswith("validate-")
     ((where, back),) = load_runs([tmp_path])
     assert where == path and back == run
+
+
+# ---- the GPU matmul sweep -----------------------------------------------------------------------------------
+def test_the_gpu_sweep_judges_the_best_size_and_says_why_a_dtype_did_not_run(catalog, monkeypatch):
+    def fake(dtype, n, device="cuda"):
+        if dtype == "fp8":
+            raise SizingError("this GPU has no fp8 tensor cores (compute capability below 8.9)")
+        return {"bf16": 0.9, "f16": 0.7, "f32": 0.5, "tf32": 0.6}[dtype] * 1e12 * n / 2048
+
+    monkeypatch.setattr(v, "measure_matmul_as", fake)
+    h100 = catalog.gpus["h100-sxm"]
+    checks = {c.name: c for c in v.gpu_matmul_checks(h100, quick=True, say=lambda _m: None)}
+    assert list(checks) == ["matmul_bf16", "matmul_f16", "matmul_f32", "matmul_tf32", "matmul_fp8"]
+    assert checks["matmul_bf16"].measured == pytest.approx(0.9e12)  # n=2048 beats n=1024
+    assert checks["matmul_bf16"].estimated == h100.peak_flops("bf16") and "1024: " in checks["matmul_bf16"].basis
+    assert checks["matmul_tf32"].ok is None and checks["matmul_tf32"].estimated is None
+    assert checks["matmul_fp8"].ok is None and "compute capability" in str(checks["matmul_fp8"].measured)
+    a100 = catalog.gpus["a100-80gb-sxm"]  # no fp8 peak in the catalog: no fp8 row
+    assert "matmul_fp8" not in {c.name for c in v.gpu_matmul_checks(a100, quick=True, say=lambda _m: None)}
+
+
+def test_fp8_and_tf32_matmuls_need_a_gpu():
+    from sizing.bench.measure import measure_matmul_fp8, measure_matmul_tf32
+
+    with pytest.raises(SizingError, match="CUDA"):
+        measure_matmul_fp8("cpu", 64)
+    assert measure_matmul_tf32("cpu", 64, repeats=2) > 0  # the flag is CUDA's; CPU runs plain f32
+
+
+@pytest.mark.gpu
+def test_gpu_matmuls_reach_a_share_of_the_datasheet_and_never_pass_it(catalog):
+    import torch
+
+    gpu = bench.match_gpu(catalog, torch.cuda.get_device_name())
+    if gpu is None:
+        pytest.skip("this GPU is not in the catalog")
+    checks = {c.name: c for c in v.gpu_matmul_checks(gpu, quick=True, say=lambda _m: None)}
+    for name in ("matmul_bf16", "matmul_f16", "matmul_f32"):
+        c = checks[name]
+        assert isinstance(c.measured, float) and math.isfinite(c.measured) and c.measured > 0
+        assert c.ratio is not None and 0 < c.ratio < 1.1, (name, c.ratio)  # the datasheet is a ceiling
+    assert torch.backends.cuda.matmul.allow_tf32 is False  # the TF32 run restored PyTorch's default

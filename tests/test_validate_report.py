@@ -131,3 +131,12 @@ def test_cli_writes_the_report_and_exits_by_the_verdict(tmp_path, capsys, monkey
     assert not list(tmp_path.glob("*.tmp"))
     code, _, err = run_main(["validate", "--quick", "--report", str(tmp_path / "missing" / "a.md")], capsys)
     assert code == 2 and "cannot write" in err and not (tmp_path / "missing").exists()
+
+
+def test_progress_keeps_each_finished_step_with_its_time(capsys):
+    with report.validate_progress("sizing validate") as say:
+        say("matmul")
+        say("decoder")
+    err = capsys.readouterr().err
+    lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+    assert [ln.split(":")[0] for ln in lines] == ["matmul", "decoder"] and all(ln.endswith(" s") for ln in lines)

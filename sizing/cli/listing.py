@@ -139,7 +139,8 @@ def validate(
         engine=engine,
         engine_model=engine_model,
     )
-    result = run_validation(cat.load(data), request, progress=lambda s: typer.echo(s, err=True))
+    with report.validate_progress("sizing validate") as say:
+        result = run_validation(cat.load(data), request, progress=say)
     typer.echo(json.dumps(validation_json(result), indent=2) if as_json else validation_text(result))
     if report_file is not None:
         fmt = report.save_acceptance(validation_json(result), report_file, lang_key)

@@ -2,6 +2,7 @@
 Heavy imports stay inside the functions that need them so `sizing estimate` starts fast."""
 
 from .acceptance import acceptance_format, render_acceptance, save_acceptance
+from .acceptance import progress as validate_progress
 from .catalog import gpu_json, gpus_table, model_json, models_table
 from .core import (
     estimate_json,
@@ -62,4 +63,5 @@ __all__ = [
     "acceptance_format",
     "render_acceptance",
     "save_acceptance",
+    "validate_progress",
 ]

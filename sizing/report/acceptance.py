@@ -5,6 +5,9 @@ saved result renders the same report later; the templates and the atomic write a
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +116,27 @@ def save_acceptance(result: dict[str, Any], out: Path, lang: str = "en") -> str:
     fmt = acceptance_format(out)
     write_report(render_acceptance(result, fmt, lang), out)
     return fmt
+
+
+@contextlib.contextmanager
+def progress(title: str) -> Iterator[Callable[[str], None]]:
+    """`rich` progress on stderr while validate measures: a live status line naming the current step (a spinner on a
+    terminal), and each finished step kept as one line with its wall time, so a slow step shows which it was."""
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    current: list[Any] = [None, time.perf_counter()]
+
+    def finish() -> None:
+        if current[0] is not None:
+            console.print(f"  {current[0]}: {time.perf_counter() - current[1]:.1f} s")
+
+    with console.status(title) as status:
+
+        def say(step: str) -> None:
+            finish()
+            current[:] = [step, time.perf_counter()]
+            status.update(f"{title}: {step}")
+
+        yield say
+        finish()
