@@ -130,7 +130,16 @@ def test_cli_writes_the_report_and_exits_by_the_verdict(tmp_path, capsys, monkey
     assert text.startswith("<!DOCTYPE html>") and ("不通过" if lang == "zh" else "FAIL") in text
     assert not list(tmp_path.glob("*.tmp"))
     code, _, err = run_main(["validate", "--quick", "--report", str(tmp_path / "missing" / "a.md")], capsys)
-    assert code == 2 and "cannot write" in err and not (tmp_path / "missing").exists()
+    assert code == 2 and "does not exist" in err and not (tmp_path / "missing").exists()
+    from sizing.report import procurement_render
+
+    def full_disk(*_a):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(procurement_render.os, "replace", full_disk)
+    code, _, err = run_main(["validate", "--quick", "--report", str(tmp_path / "b.md")], capsys)
+    assert code == 2 and "cannot write" in err and "No space" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acceptance.html"]  # no half-written file, no temp file
 
 
 def test_progress_keeps_each_finished_step_with_its_time(capsys):

@@ -42,6 +42,8 @@ def acceptance_format(out: Path) -> str:
     fmt = EXTENSIONS.get(out.suffix.lower())
     if fmt not in ACCEPTANCE_FORMATS:
         raise SizingError(f"--report '{out}': the acceptance report is Markdown or HTML; end the file in .md or .html")
+    if not out.parent.is_dir():
+        raise SizingError(f"--report '{out}': the folder {out.parent} does not exist; make it or name another file")
     return fmt
 
 
