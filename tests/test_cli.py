@@ -15,7 +15,17 @@ from typer.testing import CliRunner
 from sizing.cli import app
 
 runner = CliRunner()
-COMMANDS = [["estimate"], ["recommend"], ["bench"], ["models"], ["gpus"], ["catalog"], ["catalog", "check"]]
+COMMANDS = [
+    ["estimate"],
+    ["recommend"],
+    ["bench"],
+    ["models"],
+    ["gpus"],
+    ["catalog"],
+    ["catalog", "check"],
+    ["validate"],
+    ["calibrate"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

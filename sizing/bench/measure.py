@@ -124,13 +124,70 @@ def measure_matmul(device: str = "cuda", dtype: str = "bf16", n: int | None = No
     def matmul_seconds() -> float:  # operands freed on return, before empty_cache
         a = torch.randn(size, size, dtype=td, device=device)
         b = torch.randn(size, size, dtype=td, device=device)
-        out = torch.empty(size, size, dtype=td, device=device)
-        return _timed(torch, kind, lambda: torch.matmul(a, b, out=out), repeats=repeats, warmup=2)
+        return matmul_seconds_of(torch, kind, a, b, repeats)
 
     seconds = matmul_seconds()
     if kind == "cuda":
         torch.cuda.empty_cache()
     return 2 * size**3 / seconds
+
+
+def matmul_seconds_of(torch: Any, kind: str, a: Any, b: Any, repeats: int) -> float:
+    """Median seconds of a @ b into a preallocated output (no allocation inside the timed call), after two warm-up
+    calls: the one timed loop behind measure_matmul and the CPU comparison with numpy (probes.cpu_matmul_pair)."""
+    out = torch.empty(a.shape[0], b.shape[1], dtype=a.dtype, device=a.device)
+    return _timed(torch, kind, lambda: torch.mm(a, b, out=out), repeats=repeats, warmup=2)
+
+
+def measure_matmul_tf32(device: str = "cuda", n: int | None = None, repeats: int = 10) -> float:
+    """measure_matmul in float32 with TF32 tensor cores allowed (PyTorch leaves them off for matmuls by default,
+    torch.backends.cuda.matmul.allow_tf32; plain f32 is what measure_matmul times); the flag is restored after."""
+    torch = _torch()
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        return measure_matmul(device, "f32", n, repeats)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def measure_matmul_fp8(device: str = "cuda", n: int | None = None, repeats: int = 10) -> float:
+    """Dense FLOP/s of an n x n fp8 (e4m3) matmul through torch._scaled_mm (cuBLASLt's FP8 GEMM; compute capability
+    8.9+: Ada and Hopper), unit per-tensor scales, bf16 out. _scaled_mm takes its second operand column-major: the
+    transpose of a row-major tensor is that, without a copy. 2 n^3 FLOPs, as for measure_matmul."""
+    torch = _torch()
+    if _device_kind(torch, device) != "cuda":
+        raise SizingError("an fp8 matmul needs a CUDA GPU")
+    if not (hasattr(torch, "float8_e4m3fn") and hasattr(torch, "_scaled_mm")):
+        raise SizingError(f"PyTorch {torch.__version__} has no fp8 matmul; upgrade torch (2.1 or later)")
+    if torch.cuda.get_device_capability(device) < (8, 9):
+        raise SizingError("this GPU has no fp8 tensor cores (compute capability below 8.9)")
+    size = n or MATMUL_N["cuda"]
+
+    def fp8_seconds() -> float:  # operands freed on return, before empty_cache
+        a = torch.randn(size, size, device=device).to(torch.float8_e4m3fn)
+        b = torch.randn(size, size, device=device).to(torch.float8_e4m3fn).t()
+        one = torch.ones((), dtype=torch.float32, device=device)
+        return _timed(
+            torch,
+            "cuda",
+            lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16),
+            repeats=repeats,
+            warmup=2,
+        )
+
+    seconds = fp8_seconds()
+    torch.cuda.empty_cache()
+    return 2 * size**3 / seconds
+
+
+def measure_matmul_as(dtype: str, n: int, device: str = "cuda") -> float:
+    """Dense matmul FLOP/s in any dtype validate sweeps: bf16, f16, f32 (measure_matmul), tf32 and fp8."""
+    if dtype == "fp8":
+        return measure_matmul_fp8(device, n)
+    if dtype == "tf32":
+        return measure_matmul_tf32(device, n)
+    return measure_matmul(device, dtype, n)
 
 
 def measure_launch(device: str = "cuda", n: int = 1000) -> float:

@@ -8,14 +8,19 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sizing.specs import SizingError
 from sizing.units import MIB
 
-from .measure import _device_kind, _timed, _torch
+from .measure import _device_kind, _timed, _torch, matmul_seconds_of
 
 TRIAD_BYTES = 256 * MIB  # three arrays well past any CPU's last-level cache (EPYC 9654: 384 MB L3 over 12 CCDs)
 TRIAD_BYTES_QUICK = 24 * MIB
+# Idle time before each library's block of the CPU matmul comparison: a BLAS thread pool keeps spinning on its cores
+# for a while after a call before it sleeps (OpenBLAS README: OPENBLAS_THREAD_TIMEOUT; libgomp: GOMP_SPINCOUNT), and
+# a pool still spinning takes cores from the other library's call.
+SETTLE_S = 0.2
 
 
 def _proc(path: str) -> list[str]:
@@ -79,16 +84,43 @@ def numpy_matmul_flops(n: int = 512, repeats: int = 5) -> float:
     """A tight numpy (BLAS) float32 matmul loop: the reference the torch CPU figure must reach (harness quality)."""
     import numpy as np
 
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    a, b = _operands(n)
     out = np.empty((n, n), dtype=np.float32)
-    np.matmul(a, b, out=out)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=out)
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / max(sorted(times)[len(times) // 2], 1e-9)
+    return 2 * n**3 / _timed(None, "cpu", lambda: np.matmul(a, b, out=out), repeats=repeats, warmup=2)
+
+
+def _operands(n: int) -> tuple[Any, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+
+
+def cpu_matmul_pair(n: int = 512, rounds: int = 3, repeats: int = 10) -> tuple[float, float]:
+    """(torch, numpy) float32 FLOP/s of the same n x n matmul on the same operands (torch.from_numpy shares numpy's
+    memory), each timed by the same loop (two warm-up calls, then the median of `repeats`): torch through the
+    bench's own matmul_seconds_of, numpy as a tight np.matmul(out=) loop. The rounds alternate which library goes
+    first, each block after SETTLE_S idle; the best round of each counts, as STREAM reports its best rate, because on
+    a shared CPU a round can lose its cores to other processes. Threads are each library's own (the same when
+    OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS agree, as benchmarks/harness_quality.py sets them)."""
+    import numpy as np
+
+    torch = _torch()
+    if n < 16 or rounds < 1 or repeats < 1:
+        raise SizingError(f"matmul comparison needs n >= 16 and at least one round and repeat, got n={n}")
+    a, b = _operands(n)
+    out = np.empty((n, n), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    timers = {
+        "torch": lambda: matmul_seconds_of(torch, "cpu", ta, tb, repeats),
+        "numpy": lambda: _timed(None, "cpu", lambda: np.matmul(a, b, out=out), repeats=repeats, warmup=2),
+    }
+    best = dict.fromkeys(timers, 0.0)
+    for i in range(rounds):
+        for name in ("torch", "numpy") if i % 2 == 0 else ("numpy", "torch"):
+            time.sleep(SETTLE_S)
+            best[name] = max(best[name], 2 * n**3 / timers[name]())
+    return best["torch"], best["numpy"]
 
 
 def largest_fitting(fits: Callable[[int], bool], low: int = 1, high: int = 1 << 16) -> int:

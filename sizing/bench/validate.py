@@ -21,20 +21,26 @@ from .compare import match_gpu
 from .engines import ENGINES, engine_run
 from .files import _write_atomic
 from .host import power_under_load, read_host, read_nvml
-from .measure import MATMUL_N, MATMUL_N_QUICK, _torch, measure_allreduce_busbw, measure_bandwidth, measure_matmul
+from .measure import (
+    MATMUL_N,
+    _torch,
+    measure_allreduce_busbw,
+    measure_bandwidth,
+    measure_matmul_as,
+)
 from .probes import (
     TRIAD_BYTES_QUICK,
+    cpu_matmul_pair,
     cpu_name,
     host_memory_bytes,
     is_out_of_memory,
     largest_fitting,
     measure_host_to_device,
     measure_triad,
-    numpy_matmul_flops,
 )
 from .results import BenchRequest, Comparison
 from .runner import run
-from .training import training_checks
+from .training import CPU_VOCAB, training_checks
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
@@ -42,7 +48,9 @@ if TYPE_CHECKING:
 GPU_MATMUL_SHARE = 0.80  # of the dense datasheet peak (issue #13; cuBLAS sweeps on H100 reach ~75-85%)
 GPU_BANDWIDTH_SHARE = 0.85  # of the spec memory bandwidth (device copy)
 CPU_MATMUL_SHARE = 0.95  # of a tight numpy loop in the same run: the harness itself costs nothing
-CPU_ROUNDS = 3  # interleaved torch / numpy rounds of the CPU matmul comparison
+# cuBLAS sweeps on Hopper plateau by n=4096; the best of the sizes is the figure judged
+GPU_MATMUL_SIZES, GPU_MATMUL_SIZES_QUICK = (2048, 4096, 8192), (1024, 2048)
+CPU_ROUNDS = 5  # alternating torch / numpy rounds of the CPU matmul comparison (the best of each counts)
 LINK_SHARE = 0.75  # pinned host-to-device copies reach ~75-90% of the PCIe payload rate
 DECODE_BAND = 0.25  # measured decode within 25% of the estimate: twice the estimator's cross-validated error (12%)
 GPU_MODEL, CPU_MODEL = "llama-3-8b", "qwen2.5-0.5b"  # the decoder's shape: a real 8B on a GPU, a small one on a CPU
@@ -75,6 +83,7 @@ def _device(torch: Any, catalog: Catalog) -> tuple[dict[str, Any], Gpu | None]:
         "cpu_threads": os.cpu_count(),
         "host_memory_bytes": host_memory_bytes(),
         "torch": str(torch.__version__),
+        "measured_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     info |= read_host()
     gpu = None
@@ -94,21 +103,14 @@ def _device(torch: Any, catalog: Catalog) -> tuple[dict[str, Any], Gpu | None]:
 def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
     """Matmul (each dtype), device bandwidth and host-to-device on a catalog GPU; a CPU matmul against numpy."""
     if gpu is None:
-        n = MATMUL_N_QUICK if quick else MATMUL_N["cpu"]
-        # torch and numpy interleaved, the best round of each: on a shared CPU both thread pools stall when other
-        # processes hold the cores, and the best round is what the hardware does (STREAM reports its best rate too)
-        flops, ref = 0.0, 0.0
-        for _ in range(CPU_ROUNDS):
-            flops = max(flops, measure_matmul("cpu", "f32", n, repeats=3 if quick else 10))
-            ref = max(ref, numpy_matmul_flops(n, repeats=3 if quick else 10))
-        return [share("matmul_f32", flops, ref, CPU_MATMUL_SHARE, "FLOP/s", "numpy matmul, same run")]
-    checks = []
-    for dtype in ("bf16", "f16", "f32"):
-        say(f"matmul {dtype}")
-        flops = measure_matmul("cuda", dtype, MATMUL_N["cuda"] if not quick else 2048)
-        checks.append(
-            share(f"matmul_{dtype}", flops, gpu.peak_flops(dtype), GPU_MATMUL_SHARE, "FLOP/s", f"{gpu.id} dense peak")
-        )
+        # 512 with --quick too: a few hundred ms, and at 128 a 2-thread OpenBLAS call spends its time waking its
+        # workers (0.1-0.3 GFLOP/s against 13 single-threaded on the 2-core CI box), no reference for anything
+        flops, ref = cpu_matmul_pair(MATMUL_N["cpu"], CPU_ROUNDS, repeats=5 if quick else 10)
+        threads = _torch().get_num_threads()
+        return [
+            share("matmul_f32", flops, ref, CPU_MATMUL_SHARE, "FLOP/s", f"numpy matmul, same run, {threads} threads")
+        ]
+    checks = gpu_matmul_checks(gpu, quick, say)
     say("memory bandwidth")
     bw = measure_bandwidth("cuda", None if not quick else 256 * 2**20)
     checks.append(share("memory_bandwidth", bw, gpu.mem_bw_bytes_s, GPU_BANDWIDTH_SHARE, "B/s", f"{gpu.id} spec"))
@@ -124,6 +126,31 @@ def compute_checks(gpu: Gpu | None, quick: bool, say) -> list[Check]:
             f"PCIe {gpu.pcie_gen}.0 x{gpu.pcie_lanes}",
         )
     )
+    return checks
+
+
+def gpu_matmul_checks(gpu: Gpu, quick: bool, say) -> list[Check]:
+    """Dense matmul per dtype at several sizes, the best size judged against the dense datasheet peak: bf16, f16,
+    f32 (plain FP32) and fp8 where the catalog GPU has an fp8 peak; TF32 measured only (the catalog has no TF32
+    column). A dtype this GPU or PyTorch cannot run is a row saying why, not a failure."""
+    sizes = GPU_MATMUL_SIZES_QUICK if quick else GPU_MATMUL_SIZES
+    checks = []
+    for dtype in ("bf16", "f16", "f32", "tf32", "fp8"):
+        if dtype == "fp8" and gpu.fp8_flops is None:
+            continue
+        say(f"matmul {dtype}")
+        try:
+            by_size = {n: measure_matmul_as(dtype, n) for n in sizes}
+        except SizingError as exc:
+            checks.append(Check(name=f"matmul_{dtype}", measured=f"not measured ({exc})", unit="FLOP/s"))
+            continue
+        best = max(by_size.values())
+        swept = "TFLOP/s by size " + ", ".join(f"{n}: {flops / 1e12:,.0f}" for n, flops in by_size.items())
+        if dtype == "tf32":
+            checks.append(Check(name="matmul_tf32", measured=best, unit="FLOP/s", basis=f"measured only; {swept}"))
+            continue
+        peak = gpu.peak_flops(dtype)  # type: ignore[arg-type]
+        checks.append(share(f"matmul_{dtype}", best, peak, GPU_MATMUL_SHARE, "FLOP/s", f"{gpu.id} dense peak; {swept}"))
     return checks
 
 
@@ -269,8 +296,10 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
     from .runner import CPU_LAYERS
 
     spec = resolve(model, catalog)
-    if kind != "cuda":
-        spec = spec.model_copy(update={"n_layers": min(CPU_LAYERS, spec.n_layers)})
+    if kind != "cuda":  # the CPU figure is measured only: the training step's small shape (CPU_VOCAB caps the
+        # embedding, which would otherwise be most of each trial's allocation and of --quick's minute)
+        small = {"n_layers": min(CPU_LAYERS, spec.n_layers), "vocab_size": min(CPU_VOCAB, spec.vocab_size)}
+        spec = spec.model_copy(update=small)
     tokens = 256 if quick else 2048
     dtype = "bf16" if kind == "cuda" else "f32"
 
@@ -288,7 +317,7 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
         return True
 
     found = largest_fitting(fits, 1, 16 if quick else 4096)
-    basis = f"{spec.id}, {tokens} tokens per sequence"
+    basis = f"{spec.id}, {spec.n_layers} layers, vocab {spec.vocab_size}, {tokens} tokens per sequence"
     if gpu is None or kind != "cuda":
         return Check(name="largest_batch", measured=float(found), unit="sequences", basis=basis)
     work = Execution(
@@ -358,4 +387,6 @@ def _show(value: float | str, unit: str) -> str:
     if isinstance(value, str):
         return value
     scale = {"FLOP/s": (1e12, "TFLOP/s"), "B/s": (1e9, "GB/s"), "B": (2**30, "GiB")}.get(unit)
+    if unit == "FLOP/s" and value < 1e12:  # a CPU's matmul
+        scale = (1e9, "GFLOP/s")
     return f"{value / scale[0]:,.2f} {scale[1]}" if scale else f"{value:,.1f} {unit}"

@@ -117,6 +117,10 @@ def validate(
     quick: bool = typer.Option(False, help="A short version of every step (under a minute on a 2-core CPU)."),
     save: Path | None = typer.Option(None, help="Folder for the results (e.g. data/benchmarks)."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
+    report_file: Path | None = typer.Option(
+        None, "--report", help="Also write the acceptance report: FILE.md (Markdown) or FILE.html."
+    ),
+    lang: str = typer.Option("en", "--lang", help="Language of the --report document: en or zh (Simplified Chinese)."),
     data: Path | None = DataOpt,
 ) -> None:
     """Acceptance test of the machine that arrived: measure it, compare with the datasheet, the estimate and the
@@ -124,6 +128,9 @@ def validate(
     from sizing.bench.validate import ValidateRequest, validation_json, validation_text
     from sizing.bench.validate import validate as run_validation
 
+    lang_key = report.parse_lang(lang)
+    if report_file is not None:
+        report.acceptance_format(report_file)  # a wrong extension fails now, not after minutes of measuring
     request = ValidateRequest(
         model=model,
         build=str(build) if build else None,
@@ -132,7 +139,11 @@ def validate(
         engine=engine,
         engine_model=engine_model,
     )
-    result = run_validation(cat.load(data), request, progress=lambda s: typer.echo(s, err=True))
+    with report.validate_progress("sizing validate") as say:
+        result = run_validation(cat.load(data), request, progress=say)
     typer.echo(json.dumps(validation_json(result), indent=2) if as_json else validation_text(result))
+    if report_file is not None:
+        fmt = report.save_acceptance(validation_json(result), report_file, lang_key)
+        typer.echo(f"wrote {report_file} ({fmt}, {lang_key})", err=True)
     if not result.ok:
         raise SystemExit(1)

@@ -1,6 +1,8 @@
 """Rendering: terminal tables (rich), Markdown/HTML (jinja2), spreadsheets (pandas); the JSON objects of `--json`.
 Heavy imports stay inside the functions that need them so `sizing estimate` starts fast."""
 
+from .acceptance import acceptance_format, render_acceptance, save_acceptance
+from .acceptance import progress as validate_progress
 from .catalog import gpu_json, gpus_table, model_json, models_table
 from .core import (
     estimate_json,
@@ -60,4 +62,8 @@ __all__ = [
     "web_answer",
     "web_error",
     "web_page",
+    "acceptance_format",
+    "render_acceptance",
+    "save_acceptance",
+    "validate_progress",
 ]
