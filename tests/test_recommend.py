@@ -323,3 +323,18 @@ def test_sxm_gpus_come_on_their_own_baseboard_in_the_counts_it_is_sold(catalog):
     )
     assert not any(o.build.gpu.id == "a100-80gb-sxm" for o in r.options)
     assert not any(o.build.chassis.id == "rack-riser-8gpu-consumer" for o in r.options if o.build.gpu.id == "h100-nvl")
+
+
+@pytest.mark.parametrize(("model", "gpu"), [("3b", "l40s"), ("7b", "h100-nvl")])
+def test_passive_pcie_cards_get_a_small_rack_server(catalog, model, gpu):
+    """Issue 8: passively cooled PCIe cards (refused by every tower) get a passing rack build in a 2U server with at
+    most 4 GPU slots, so a small model on them is not left without a GPU build; every rule of it passes, platform_size
+    and the envelope included."""
+    r = recommend(catalog, RecommendRequest(model=model, gpus_allowed=(gpu,), users=1, form_factor="rack"))
+    small = [o for o in r.options if o.build.chassis.max_gpus <= 4]
+    assert small, [x.findings[0].message for x in r.rejected][:5]
+    best = min(small, key=lambda o: o.build.n_gpus)
+    assert best.build.chassis.form_factor == "rack" and best.build.chassis.rack_units == 2
+    assert best.build.n_gpus <= best.build.chassis.max_gpus
+    assert all(f.ok for f in best.findings)
+    assert best.build.psu.form == best.build.chassis.psu_form
