@@ -20,6 +20,8 @@ ATX_HEADROOM = 1.25  # PSU continuous >= 1.25 x sustained DC load (integrator pr
 CRPS_HEADROOM = (
     1.15  # redundant server supplies: +10-20% over the summed load (STH power formula, hardware.md §3.2 [S48])
 )
+SERVER_PSU_FORMS = frozenset({"crps", "dell"})  # hot-plug redundant modules on a server power board: CRPS, and Dell
+# PowerEdge's own 86 mm modules (their own form, so a Dell module is never picked for another vendor's chassis)
 MIN_POWER_FRACTION = 0.7  # caps below 70% of TDP cost real speed (Puget: 280 W of 350 W kept >95% [S53])
 # 80 PLUS efficiency at 50% load (hardware.md §3.2 [S55]): 115 V internal, 230 V internal redundant
 EFFICIENCY = {
@@ -36,7 +38,7 @@ def psu_efficiency(tier: str, volts: float) -> float:
 
 
 def psu_headroom(psu_form: str) -> float:
-    return CRPS_HEADROOM if psu_form == "crps" else ATX_HEADROOM
+    return CRPS_HEADROOM if psu_form in SERVER_PSU_FORMS else ATX_HEADROOM
 
 
 def part_w(part: Part) -> float:
@@ -92,7 +94,7 @@ def module_w(chassis: Chassis) -> float | None:
     """The largest PSU module a redundant server chassis takes: its usable watts over the active units of the
     vendor's full set (max_psu_w / a of psu_redundancy a+b: 8,100 W in 3+1 -> 2,700 W modules); a 5,250 W HGX module
     does not fit a 2,200 W bay. None where any module fits (ATX cases, non-redundant or unstated sets)."""
-    if chassis.psu_form != "crps" or chassis.psu_set is None:
+    if chassis.psu_form not in SERVER_PSU_FORMS or chassis.psu_set is None:
         return None
     return chassis.max_psu_w / chassis.psu_set[0]
 
@@ -115,7 +117,7 @@ def fault_tolerant(chassis: Chassis, psu: Psu, volts: float, n_psus: int, sustai
 
 def feeds(chassis: Chassis, n_psus: int) -> int:
     """Separate wall feeds a server can spread its active PSUs over (one for ATX machines)."""
-    return active_psus(chassis, n_psus) if chassis.psu_form == "crps" else 1
+    return active_psus(chassis, n_psus) if chassis.psu_form in SERVER_PSU_FORMS else 1
 
 
 def allowed_circuits(n_feeds: int, c: Constraints) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sizing.estimate.power import active_psus, allowed_circuits, fault_tolerant, psu_headroom
+from sizing.estimate.power import SERVER_PSU_FORMS, active_psus, allowed_circuits, fault_tolerant, psu_headroom
 from sizing.specs import Candidate, Finding, Gpu, Psu
 from sizing.units import fmt_watts
 
@@ -19,7 +19,7 @@ def gpu_plugs_served(psu: Psu, gpu: Gpu, n_cpus: int, n_psus: int = 1) -> int:
     two-PSU workstation) are cabled apart: each card draws all its plugs from one unit, so each unit's count adds;
     the CPUs' EPS plugs come from the unit that powers the board."""
     conn = gpu.power_connector or "board"
-    if psu.form == "crps" or conn == "board":
+    if psu.form in SERVER_PSU_FORMS or conn == "board":
         return BOARD_POWERED  # server chassis feed GPUs from their power board
     if conn in ("12vhpwr", "12v-2x6"):
         return n_psus * (psu.n_12vhpwr + psu.n_pcie_8pin // (4 if gpu.tdp_w > 450 else 3))

@@ -226,7 +226,7 @@ class Psu(Part):
         n_eps_8pin=Col("n_eps_8pin", "int"),
         redundant=Col("redundant", "bool"),
     )
-    form: Literal["atx", "crps"]
+    form: Literal["atx", "crps", "dell"]
     atx3: bool
     watts: PosFloat
     watts_at_115v: NonNegFloat
@@ -275,7 +275,7 @@ class Chassis(Part):
     open_air_ok: bool
     max_gpu_length_mm: PosFloat | None = None
     psu_bays: PosInt
-    psu_form: Literal["atx", "crps"]
+    psu_form: Literal["atx", "crps", "dell"]
     max_psu_w: PosFloat
     redundant_psu: bool
     cpu_sockets: PosInt
