@@ -51,6 +51,7 @@ from .results import (
     Rejection,
     SpeedEstimate,
     StepTime,
+    said,
 )
 from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
 from .runtime import Efficiency, Engine, EngineMechanics, EngineSupport, ErrorBand, Precision, Speculative, version_key
@@ -165,4 +166,5 @@ __all__ = [
     "TrainingEstimate",
     "TrainTask",
     "price_columns",
+    "said",
 ]

@@ -1,0 +1,50 @@
+"""The terminal's words in the reader's language: `say(lang, key, **params)` looks the key up in the same message
+catalog as the reports (templates/i18n/LANG.json, through procurement_format.messages) and fills its named fields
+with str.format. The caller formats numbers (sizing.units helpers) before passing them, so a template only places
+them. `term_lang` picks the language: an explicit --lang, else SIZING_LANG, else a zh locale in LC_ALL /
+LC_MESSAGES / LANG (POSIX locale precedence, LC_ALL first)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sizing.specs import Finding, SizingError
+
+from .procurement import LANGS
+from .procurement_format import messages
+
+LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX: the first one set and non-empty decides
+
+
+def say(lang: str, key: str, **params: Any) -> str:
+    """The message `key` in `lang` with its {fields} filled from params."""
+    return messages(lang)[key].format(**params)
+
+
+def finding_text(lang: str, f: Finding) -> str:
+    """A rule's finding as the reader reads it: its English message, or in another language the template of its key
+    (a finding without a key keeps its English message)."""
+    if lang == "en" or f.key is None:
+        return f.message
+    # a value "@word.x" is itself a message (a word such as "no switch"), said in the same language
+    params = {k: say(lang, v[1:]) if v.startswith("@") else v for k, v in f.params}
+    return "".join(say(lang, key, **params) for key in f.key.split("|"))
+
+
+def term_lang(text: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """`en` or `zh`: --lang when given (an unknown value is a SizingError naming the choices), else SIZING_LANG,
+    else zh when the locale (LC_ALL, LC_MESSAGES, LANG: the first that is set) starts with `zh`, else en."""
+    env = os.environ if environ is None else environ
+    if text is None:
+        text = env.get("SIZING_LANG") or None
+    if text is not None:
+        from .procurement_render import LANG_ALIASES  # the report's own spellings (zh-CN, zh_Hans, en-GB, ...)
+
+        lang = LANG_ALIASES.get(text.strip().split(".")[0].lower().replace("_", "-"))
+        if lang is None:
+            raise SizingError(f"unknown --lang '{text}'; use {' or '.join(LANGS)} (or set SIZING_LANG)")
+        return lang
+    locale = next((env[v] for v in LOCALE_VARS if env.get(v)), "")
+    return "zh" if locale.lower().startswith("zh") else "en"
