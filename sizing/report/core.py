@@ -11,56 +11,102 @@ from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt
 from .bands import approx, memory_range_json, ranges_json
 from .classes import classes_json, classes_text
 from .hybrid import host_assumptions_json, host_lines, host_memory_json
+from .say import finding_text, has, say
 from .training import estimate_memory_json, rounded, training_json, training_text
 
 
-def estimate_text(e: Estimate) -> str:
-    """A person-readable summary of one estimate (plain text, as rich renders it without colour)."""
+def estimate_text(e: Estimate, lang: str = "en") -> str:
+    """A person-readable summary of one estimate (plain text, as rich renders it without colour), in `lang`."""
     if e.training is not None:
-        return training_text(e)
+        return training_text(e, lang)
     m, s, x = e.memory, e.speed, e.execution
     assert s is not None
     b = m.breakdown
-    verdict = "fits" if e.fits else "DOES NOT FIT"
+    verdict = say(lang, "term.fits" if e.fits else "term.does_not_fit")
     bits = x.precision.weight_bits or 16
     # routed experts in the checkpoint's own format, never wider than the run's (estimate/shapes.py expert_bits)
-    experts = f", routed experts {min(e.model.expert_weight_bits, bits):g} bits" if e.model.expert_weight_bits else ""
+    experts = (
+        say(lang, "term.estimate.experts", bits=f"{min(e.model.expert_weight_bits, bits):g}")
+        if e.model.expert_weight_bits
+        else ""
+    )
     cpu_only = e.host is not None and e.host.n_gpus == 0
-    device = "the CPU alone" if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
+    device = say(lang, "term.cpu_alone") if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
+    params = fmt_count(e.model.n_params)
     lines = [
-        f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {device} with {x.engine.name}",
-        f"  weights {x.precision.id} ({bits:g} bits/weight{experts}), KV cache {x.kv_precision.id}, "
-        f"batch {x.batch}, prompt {x.prompt_tokens} + new {x.new_tokens} tokens",
+        say(lang, "term.estimate.head", model=e.model.name, params=params, device=device, engine=x.engine.name),
+        "  "
+        + say(
+            lang,
+            "term.estimate.setup",
+            precision=x.precision.id,
+            bits=f"{bits:g}",
+            experts=experts,
+            kv=x.kv_precision.id,
+            batch=x.batch,
+            prompt=x.prompt_tokens,
+            new=x.new_tokens,
+        ),
     ]
     if not cpu_only:
         lines += [
             "",
-            f"Memory per GPU: {approx(m.per_gpu_bytes, m.per_gpu_bytes_range, fmt_bytes)} of "
-            f"{fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
-            f"  weights {fmt_bytes(b.weights_bytes)} | KV cache {fmt_bytes(b.kv_cache_bytes)} | "
-            f"activations {fmt_bytes(b.activations_bytes)} | runtime overhead {fmt_bytes(b.overhead_bytes)}",
-            f"  allocator peak (torch.cuda.max_memory_allocated) {fmt_bytes(m.allocated_per_gpu_bytes)}; KV cache "
-            f"{fmt_bytes(m.kv_bytes_per_token)}/token; {m.max_batch_at_context} sequences of this length fit",
+            say(
+                lang,
+                "term.estimate.memory",
+                used=approx(m.per_gpu_bytes, m.per_gpu_bytes_range, fmt_bytes),
+                capacity=fmt_bytes(m.gpu_memory_bytes),
+                verdict=verdict,
+            ),
+            "  "
+            + say(
+                lang,
+                "term.estimate.breakdown",
+                weights=fmt_bytes(b.weights_bytes),
+                kv=fmt_bytes(b.kv_cache_bytes),
+                activations=fmt_bytes(b.activations_bytes),
+                overhead=fmt_bytes(b.overhead_bytes),
+            ),
+            "  "
+            + say(
+                lang,
+                "term.estimate.allocator",
+                peak=fmt_bytes(m.allocated_per_gpu_bytes),
+                kv_token=fmt_bytes(m.kv_bytes_per_token),
+                n=m.max_batch_at_context,
+            ),
         ]
-    lines += host_lines(e)
+    lines += host_lines(e, lang)
     lines += [
         "",
-        f"Speed: prefill {approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate)}, decode "
-        f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} per sequence "
-        f"({approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)} total, "
-        f"{s.decode_bound}-bound), end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after "
-        f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
+        say(
+            lang,
+            "term.estimate.speed",
+            prefill=approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate),
+            decode=approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate),
+            total=approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate),
+            bound=say(lang, f"term.bound.{s.decode_bound}"),
+            e2e=fmt_rate(s.e2e_tokens_per_s),
+            ttft=approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds),
+        ),
     ]
     if s.time_to_first_token_loaded_s and x.batch > 1:
         lines.append(
-            f"  one request arriving beside the other {x.batch - 1} users: first token after "
-            f"{approx(s.time_to_first_token_loaded_s, s.time_to_first_token_loaded_s_range, fmt_seconds)} "
-            f"(alone: {fmt_seconds(s.time_to_first_token_one_user_s)})"
+            "  "
+            + say(
+                lang,
+                "term.estimate.loaded",
+                others=x.batch - 1,
+                loaded=approx(s.time_to_first_token_loaded_s, s.time_to_first_token_loaded_s_range, fmt_seconds),
+                alone=fmt_seconds(s.time_to_first_token_one_user_s),
+            )
         )
-    lines += [f"Target {'met' if f.ok else 'MISSED'}: {f.message}" for f in e.targets]
-    lines += [f"Note: {note}" for note in e.notes]
+    lines += [
+        say(lang, "term.target.met" if f.ok else "term.target.missed", message=finding_text(lang, f)) for f in e.targets
+    ]
+    lines += [say(lang, "term.note", note=note) for note in e.notes]
     if e.launch_command:
-        lines += ["", f"Run it: {e.launch_command}"]
+        lines += ["", say(lang, "term.run", command=e.launch_command)]
     return "\n".join(lines)
 
 
@@ -71,16 +117,18 @@ SHAPE_KEYS = set(
 )
 
 
-def largest_text(what: str, value: int, e: Estimate) -> str:
+def largest_text(what: str, value: int, e: Estimate, lang: str = "en") -> str:
     """`estimate --max`: the answer in one line, then the estimate at it (or why nothing fits)."""
     where = f"{e.system.n_gpus_total} x {e.system.gpu.name}"
     if value < 1:
         return (
-            f"Nothing fits on {where}, not even {what} 1: {estimate_text(e)}\n"
-            "Try more GPUs (--gpus), a smaller --precision, --kv-precision fp8, or a shorter context."
+            say(lang, "term.largest.none", where=where, what=what, estimate=estimate_text(e, lang))
+            + "\n"
+            + say(lang, "term.largest.try")
         )
-    limit = " (the model's own context limit)" if what != "users" and value == e.model.max_context_tokens else ""
-    return f"Largest {what} that fits on {where}: {value:,}{limit}\n\n{estimate_text(e)}"
+    limit = say(lang, "term.largest.model_limit") if what != "users" and value == e.model.max_context_tokens else ""
+    head = say(lang, "term.largest", what=what, where=where, value=f"{value:,}", limit=limit)
+    return f"{head}\n\n{estimate_text(e, lang)}"
 
 
 def estimate_json(e: Estimate) -> dict:
@@ -228,13 +276,13 @@ def _money(usd: float, r: Priced) -> str:
     return fmt_money(usd * r.fx_rate, r.currency)
 
 
-def _price(o: Option, r: Priced) -> str:
+def _price(o: Option, r: Priced, lang: str = "en") -> str:
     """The total, or the priced subtotal with '+' and the count of parts that have no usable price; ' stale' when a
     line's price is over 18 months old."""
-    stale = " stale" if any(ln.stale for ln in o.lines) else ""
+    stale = say(lang, "term.price.stale") if any(ln.stale for ln in o.lines) else ""
     if o.total_price_usd is not None:
         return _money(o.total_price_usd, r) + stale
-    return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced){stale}"
+    return say(lang, "term.price.unpriced", subtotal=_money(o.subtotal_usd, r), n=len(o.unpriced)) + stale
 
 
 def _speed_cells(o: Option) -> list[str]:
@@ -249,7 +297,7 @@ def _speed_cells(o: Option) -> list[str]:
     ]
 
 
-def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
+def _build_row(rank: int, o: Option, r: Recommendation, lang: str = "en") -> list[str]:
     b = o.build
     nodes = b.n_nodes
     drives = fmt_decimal_bytes(b.system_drive.capacity_bytes) + " NVMe"
@@ -257,121 +305,165 @@ def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
         drives += f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}"
     return [
         str(rank),
-        f"{b.n_gpus * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
+        f"{b.n_gpus * nodes} x {b.gpu.id}" + (say(lang, "term.row.nodes", n=nodes) if nodes > 1 else ""),
         f"{b.n_cpus} x {b.cpu.id}",
         f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
         drives,
         f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
         b.chassis.id,
-        _price(o, r),
+        _price(o, r, lang),
         *_speed_cells(o),
         fmt_watts(o.power.wall_w * nodes),
     ]
 
 
-def _rejected_lines(r: Recommendation, n_rejected: int) -> list[str]:
+def _rejected_lines(r: Recommendation, n_rejected: int, lang: str = "en") -> list[str]:
     """Shapes with no passing chassis, one line each: the first rule its first judged chassis failed (a catalog
     gap, a chassis whose parts the catalog lacks, says nothing about the shape)."""
     passed = {(o.build.gpu.id, o.build.n_gpus * o.build.n_nodes) for o in r.options}
     seen: set[tuple[str, int]] = set()
-    out = [f"Rejected ({len(r.rejected)} candidate builds; --json lists every one with every failed rule):"]
+    out = [say(lang, "term.rejected", n=len(r.rejected))]
     for rj in r.rejected:
         key = (rj.gpu, rj.n_gpus * rj.n_nodes)
         judged = [f for f in rj.findings if f.rule != CATALOG_GAP]
         if not judged or key in passed or key in seen or len(seen) >= n_rejected:
             continue
         seen.add(key)
-        out.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {judged[0].message}")
+        out.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {finding_text(lang, judged[0])}")
     return out
 
 
-def _bom_lines(o: Option, r: Priced) -> list[str]:
+def _bom_lines(o: Option, r: Priced, lang: str = "en") -> list[str]:
     rows = [
         [
-            ln.kind,
+            kind_word(lang, ln.kind),
             ln.name,
             str(ln.quantity),
-            _money(ln.unit_price_usd, r) if ln.unit_price_usd else "unpriced",
+            _money(ln.unit_price_usd, r) if ln.unit_price_usd else say(lang, "term.bom.unpriced"),
             _money(ln.line_total_usd, r) if ln.line_total_usd else "-",
-            f"{ln.price_kind or '-'} {ln.price_date or ''}".strip()
-            + (" STALE" if ln.stale else "")
+            f"{price_kind_word(lang, ln.price_kind) or '-'} {ln.price_date or ''}".strip()
+            + (say(lang, "term.bom.stale") if ln.stale else "")
             + (f" ({ln.note})" if ln.note else ""),
         ]
         for ln in o.lines
     ]
-    return [
-        _table(
-            "Bill of materials (recommended build)", ["part", "model", "qty", "unit", "line", "price"], rows
-        ).rstrip()
-    ]
+    return [_table(say(lang, "term.bom.title"), bom_columns(lang), rows).rstrip()]
 
 
-def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8) -> str:
+def bom_columns(lang: str) -> list[str]:
+    """The bill of materials' column heads."""
+    return [say(lang, f"term.bom.col.{c}") for c in ("part", "model", "qty", "unit", "line", "price")]
+
+
+def kind_word(lang: str, kind: str) -> str:
+    """A part kind (gpu, cpu, memory, ...) as the reports name it in `lang` (kind.* of the message catalog)."""
+    return kind if lang == "en" else say(lang, f"kind.{kind}") if has(lang, f"kind.{kind}") else kind
+
+
+def price_kind_word(lang: str, kind: str | None) -> str | None:
+    """A price kind (street, list, msrp, used, estimate) in `lang` (price_kind.* of the message catalog)."""
+    key = f"price_kind.{kind}"
+    return kind if lang == "en" or kind is None or not has(lang, key) else say(lang, key)
+
+
+def recommendation_text(
+    r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8, lang: str = "en"
+) -> str:
     """One glance: the top builds in rank order (the recommended one first), why the top one, the near misses,
-    the short rejected list and, with `bom`, the recommended build's priced bill of materials."""
+    the short rejected list and, with `bom`, the recommended build's priced bill of materials; in `lang`."""
     x = r.execution
+    params = fmt_count(r.model.n_params)
     lines = [
-        f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.task} with {x.training.trainer.name}, "
-        f"{x.precision.id}, micro-batch {x.batch} x {x.prompt_tokens} tokens per GPU"
+        say(
+            lang,
+            "term.recommend.head_training",
+            model=r.model.name,
+            params=params,
+            task=x.task,
+            trainer=x.training.trainer.name,
+            precision=x.precision.id,
+            batch=x.batch,
+            tokens=x.prompt_tokens,
+        )
         if x.training
-        else f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
-        f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
+        else say(
+            lang,
+            "term.recommend.head",
+            model=r.model.name,
+            params=params,
+            engine=x.engine.id,
+            precision=x.precision.id,
+            users=x.batch,
+            context=x.context_tokens,
+            prompt=x.prompt_tokens,
+            new=x.new_tokens,
+        )
     ]
     if r.model.assumed:
-        lines.append(f"Assumed: {r.model.assumed}")
+        lines.append(say(lang, "term.assumed", assumed=r.model.assumed))
     if not r.options and not r.classes:
-        lines += ["", "No build passes every rule."]
-        lines += [f"  way out: {w}" for w in r.ways_out]
+        lines += ["", say(lang, "term.recommend.none")]
+        lines += ["  " + say(lang, "term.way_out", way=w) for w in r.ways_out]
     elif r.options:
         objective = r.request.get("objective", "cost")
-        rows = [_build_row(i + 1, o, r) for i, o in enumerate(r.options[:top])]
-        title = f"Top {len(rows)} of {len(r.options)} builds, ranked by {objective} (#1 is recommended)"
-        columns = [
-            "#",
-            "GPUs",
-            "CPU",
-            "RAM",
-            "drives",
-            "PSU",
-            "chassis",
-            "price",
-            *(("trained tok/s", "step") if x.training else ("tok/s user/total", "first token 1 user / all")),
-            "wall",
-        ]
+        rows = [_build_row(i + 1, o, r, lang) for i, o in enumerate(r.options[:top])]
+        title = say(
+            lang, "term.recommend.title", n=len(rows), total=len(r.options), objective=objective_word(lang, objective)
+        )
+        speed = ("trained", "step") if x.training else ("tok_user_total", "first_token")
+        names = ("gpus", "cpu", "ram", "drives", "psu", "chassis", "price", *speed, "wall")
+        columns = ["#", *(say(lang, f"term.col.{c}") for c in names)]
         lines.append(_table(title, columns, rows).rstrip())
         best = r.options[0]
         lines.append(
-            f"Recommended: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.name} in "
-            f"{best.build.chassis.name}, {_price(best, r)}"
+            say(
+                lang,
+                "term.recommended",
+                n=best.build.n_gpus * best.build.n_nodes,
+                gpu=best.build.gpu.name,
+                chassis=best.build.chassis.name,
+                price=_price(best, r, lang),
+            )
         )
         lines += [f"  - {w}" for w in best.reasons]
         notes = [
-            f.message
+            finding_text(lang, f)
             for f in best.findings
             if f.rule in ("memory_speed", "wall_circuit", "gpu_communication", "pcie_lanes", "psu_capacity")
         ]
         lines += [f"  - {w}" for w in notes]
         lines += [f"  - {w}" for w in best.estimate.notes if w != r.model.assumed]
         if best.estimate.launch_command:
-            lines.append(f"  - run it: {best.estimate.launch_command}")
+            lines.append("  - " + say(lang, "term.run_it", command=best.estimate.launch_command))
         if bom:
-            lines += [""] + _bom_lines(best, r)
-    lines += classes_text(r, top=top, bom=bom)
+            lines += [""] + _bom_lines(best, r, lang)
+    lines += classes_text(r, top=top, bom=bom, lang=lang)
     if r.near_misses:
-        lines += ["", "Near misses (fully priced builds that fail one rule):"]
+        lines += ["", say(lang, "term.near_misses")]
         lines += [
-            f"  {m.n_gpus * m.n_nodes} x {m.gpu} in {m.chassis} ({_money(m.total_price_usd or 0.0, r)}): "
-            f"{m.findings[0].rule}: {m.findings[0].message}"
+            f"  {m.n_gpus * m.n_nodes} x {m.gpu} "
+            + say(lang, "term.near_miss", chassis=m.chassis, price=_money(m.total_price_usd or 0.0, r))
+            + f": {m.findings[0].rule}: {finding_text(lang, m.findings[0])}"
             for m in r.near_misses
         ]
     if r.rejected:
-        lines += [""] + _rejected_lines(r, n_rejected)
+        lines += [""] + _rejected_lines(r, n_rejected, lang)
     lines.append("")
     lines.append(
-        "Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"
-        + (f"; converted at {r.fx_rate} {r.currency}/USD ({r.fx_date})" if r.currency != "USD" else "")
+        say(lang, "term.prices")
+        + (
+            say(lang, "term.prices.fx", rate=r.fx_rate, currency=r.currency, date=r.fx_date)
+            if r.currency != "USD"
+            else ""
+        )
     )
     return "\n".join(lines)
+
+
+def objective_word(lang: str, objective: str) -> str:
+    """cost, speed or cost-per-token as `lang` says it (the value itself where the catalog has no word)."""
+    key = f"term.objective.{objective}"
+    return say(lang, key) if has(lang, key) else objective
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> str:

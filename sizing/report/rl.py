@@ -5,47 +5,81 @@ from __future__ import annotations
 from sizing.specs import RLPlan, RLRecommendation
 from sizing.units import fmt_bytes, fmt_seconds
 
+from .say import say
 from .training import estimate_memory_json, rounded
 
-ROLE_WORDS = {
-    "policy": "policy (trains)",
-    "reference": "reference (frozen, KL)",
-    "reward": "reward model (frozen)",
-    "critic": "critic / value model (trains)",
-    "rollout": "rollout engine (generates)",
-}
 
-
-def rl_lines(p: RLPlan) -> list[str]:
+def rl_lines(p: RLPlan, lang: str = "en") -> list[str]:
     s, st = p.setup, p.step
     t = p.update.execution.training
     trainer = t.trainer.name if t else "?"
-    fit = "fits" if p.fits else "DOES NOT FIT"
+    fit = say(lang, "term.fits" if p.fits else "term.does_not_fit")
     lines = [
-        f"{s.algo.upper()} on {p.policy}, {s.placement}: {p.n_gpus} x {p.gpu}, {p.update.execution.task} with "
-        f"{trainer}, rollout with {p.rollout.execution.engine.name}",
-        f"  {s.prompts_per_step} prompts x {s.group_size if s.algo != 'dpo' else 2} responses of "
-        f"{s.response_tokens} tokens (prompt {s.prompt_tokens}) = {st.sequences} sequences per step",
-        f"  busiest GPU at the busiest phase: {fmt_bytes(p.per_gpu_bytes)} of {fmt_bytes(p.gpu_memory_bytes)} -> {fit}",
-        "  roles:",
+        say(
+            lang,
+            "term.rl.head",
+            algo=s.algo.upper(),
+            policy=p.policy,
+            placement=s.placement,
+            n=p.n_gpus,
+            gpu=p.gpu,
+            task=p.update.execution.task,
+            trainer=trainer,
+            engine=p.rollout.execution.engine.name,
+        ),
+        "  "
+        + say(
+            lang,
+            "term.rl.batch",
+            prompts=s.prompts_per_step,
+            group=s.group_size if s.algo != "dpo" else 2,
+            response=s.response_tokens,
+            prompt=s.prompt_tokens,
+            sequences=st.sequences,
+        ),
+        "  "
+        + say(
+            lang,
+            "term.rl.busiest",
+            used=fmt_bytes(p.per_gpu_bytes),
+            capacity=fmt_bytes(p.gpu_memory_bytes),
+            fit=fit,
+        ),
+        "  " + say(lang, "term.rl.roles"),
     ]
     for r in p.roles:
-        where = {"shared": "on every GPU", "training": "on the training GPUs", "rollout": "on the rollout GPUs"}[r.gpus]
         lines.append(
-            f"    {ROLE_WORDS[r.name]}: {r.model}, {fmt_bytes(r.per_gpu_bytes)} per GPU {where}"
+            "    "
+            + say(
+                lang,
+                "term.rl.role",
+                role=say(lang, f"term.role.{r.name}"),
+                model=r.model,
+                size=fmt_bytes(r.per_gpu_bytes),
+                where=say(lang, f"term.rl.where.{r.gpus}"),
+            )
             + (f" ({r.note})" if r.note else "")
         )
     lines.append(
-        f"  step {fmt_seconds(st.step_s)}: rollout {fmt_seconds(st.rollout_s)} ({st.rollout_batch} sequences at "
-        f"once on {p.rollout.system.n_gpus}-GPU engine replicas), scoring {fmt_seconds(st.scoring_s)}, "
-        f"update {fmt_seconds(st.update_s)}, weight sync {fmt_seconds(st.sync_s)}"
+        "  "
+        + say(
+            lang,
+            "term.rl.step",
+            step=fmt_seconds(st.step_s),
+            rollout=fmt_seconds(st.rollout_s),
+            batch=st.rollout_batch,
+            replica=p.rollout.system.n_gpus,
+            scoring=fmt_seconds(st.scoring_s),
+            update=fmt_seconds(st.update_s),
+            sync=fmt_seconds(st.sync_s),
+        )
     )
-    lines += [f"  note: {n}" for n in p.notes]
+    lines += ["  " + say(lang, "term.rl.note", note=n) for n in p.notes]
     return lines
 
 
-def rl_text(p: RLPlan) -> str:
-    return "\n".join(rl_lines(p))
+def rl_text(p: RLPlan, lang: str = "en") -> str:
+    return "\n".join(rl_lines(p, lang))
 
 
 def rl_json(p: RLPlan) -> dict:
@@ -90,16 +124,23 @@ def rl_recommendation_json(r: RLRecommendation) -> dict:
     }
 
 
-def rl_recommendation_text(r: RLRecommendation, bom: bool = False) -> str:
+def rl_recommendation_text(r: RLRecommendation, bom: bool = False, lang: str = "en") -> str:
     from .core import _bom_lines, _price
 
     if r.plan is None or r.build is None:
-        return "No build holds every role of the step.\n" + "\n".join(f"  - {n}" for n in r.notes)
+        return say(lang, "term.rl.no_build") + "\n" + "\n".join(f"  - {n}" for n in r.notes)
     b = r.build.build
     lines = [
-        f"Recommended: {b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}",
-        *rl_lines(r.plan),
+        say(
+            lang,
+            "term.recommended",
+            n=b.n_gpus * b.n_nodes,
+            gpu=b.gpu.name,
+            chassis=b.chassis.name,
+            price=_price(r.build, r, lang),
+        ),
+        *rl_lines(r.plan, lang),
     ]
     if bom:
-        lines += [""] + _bom_lines(r.build, r)
+        lines += [""] + _bom_lines(r.build, r, lang)
     return "\n".join(lines)

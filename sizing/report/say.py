@@ -23,6 +23,11 @@ def say(lang: str, key: str, **params: Any) -> str:
     return messages(lang)[key].format(**params)
 
 
+def has(lang: str, key: str) -> bool:
+    """Whether the message catalog of `lang` holds `key`."""
+    return key in messages(lang)
+
+
 def finding_text(lang: str, f: Finding) -> str:
     """A rule's finding as the reader reads it: its English message, or in another language the template of its key
     (a finding without a key keeps its English message)."""
