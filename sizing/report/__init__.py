@@ -16,7 +16,7 @@ from .procurement import ProcurementReport, ReportOptions
 from .procurement_build import build_report
 from .procurement_render import check_format, parse_format, parse_lang, render, render_file, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
-from .say import say, term_lang
+from .say import resay, say, term_lang
 from .training import training_json, training_text
 from .web_page import answer as web_answer
 from .web_page import document as render_bytes
@@ -59,6 +59,7 @@ __all__ = [
     "web_answer",
     "web_error",
     "web_page",
+    "resay",
     "say",
     "term_lang",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sizing.specs import ClassOption, Recommendation
 from sizing.units import fmt_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
-from .say import say
+from .say import resay, say
 
 
 def _money(usd: float, r: Recommendation) -> str:
@@ -69,8 +69,8 @@ def classes_text(r: Recommendation, top: int = 5, bom: bool = False, lang: str =
         lines.append(
             say(lang, "term.class.best", cls=best.build_class, name=best.name, price=class_price(best, r, lang))
         )
-        lines += [f"  - {w}" for w in best.reasons]
-        lines += [f"  - {w}" for w in best.estimate.notes if w != r.model.assumed]
+        lines += [f"  - {resay(lang, w)}" for w in best.reasons]
+        lines += [f"  - {resay(lang, w)}" for w in best.estimate.notes if w != r.model.assumed]
         if best.estimate.launch_command:
             lines.append("  - " + say(lang, "term.run_it", command=best.estimate.launch_command))
         if bom:
@@ -90,7 +90,7 @@ def classes_text(r: Recommendation, top: int = 5, bom: bool = False, lang: str =
             lines += ["", _table(title, bom_columns(lang), rows).rstrip()]
     extra = [*r.offline, *r.class_notes]
     if extra:
-        lines += [""] + [say(lang, "term.note", note=w) for w in extra]
+        lines += [""] + [say(lang, "term.note", note=resay(lang, w)) for w in extra]
     return lines
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from sizing.specs import CATALOG_GAP, Estimate, Option, Recommendation
+from sizing.specs import CATALOG_GAP, Estimate, Finding, Option, Recommendation
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
 from .bands import approx, memory_range_json, ranges_json
 from .classes import classes_json, classes_text
 from .hybrid import host_assumptions_json, host_lines, host_memory_json
-from .say import finding_text, has, say
+from .say import finding_text, has, resay, say
 from .training import estimate_memory_json, rounded, training_json, training_text
 
 
@@ -104,7 +104,7 @@ def estimate_text(e: Estimate, lang: str = "en") -> str:
     lines += [
         say(lang, "term.target.met" if f.ok else "term.target.missed", message=finding_text(lang, f)) for f in e.targets
     ]
-    lines += [say(lang, "term.note", note=note) for note in e.notes]
+    lines += [say(lang, "term.note", note=resay(lang, note)) for note in e.notes]
     if e.launch_command:
         lines += ["", say(lang, "term.run", command=e.launch_command)]
     return "\n".join(lines)
@@ -131,6 +131,12 @@ def largest_text(what: str, value: int, e: Estimate, lang: str = "en") -> str:
     return f"{head}\n\n{estimate_text(e, lang)}"
 
 
+def finding_json(f: Finding) -> dict:
+    """A finding in --json: rule, ok, need, have and the English message as before, plus `message_key` and its
+    `params` (the message catalog's key and fields, None and {} where the finding has none)."""
+    return {**f.model_dump(exclude={"key", "params"}), "message_key": f.key, "params": dict(f.params)}
+
+
 def estimate_json(e: Estimate) -> dict:
     """The stable output object (README.md, 'Machine-readable output')."""
     s, x = e.speed, e.execution
@@ -138,7 +144,7 @@ def estimate_json(e: Estimate) -> dict:
         "fits": e.fits,
         "memory": {**estimate_memory_json(e), **host_memory_json(e), **memory_range_json(e)},
         "speed": ranges_json(rounded(s.model_dump())) if s else {},
-        "targets": [f.model_dump() for f in e.targets],
+        "targets": [finding_json(f) for f in e.targets],
         "targets_met": all(f.ok for f in e.targets),
         "time": {
             "decode_step": rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
@@ -212,7 +218,7 @@ def option_json(o: Option) -> dict:
         "memory": full["memory"],
         "speed": full["speed"],
         "time": full["time"],
-        "findings": [f.model_dump() for f in o.findings],
+        "findings": [finding_json(f) for f in o.findings],
         "reasons": list(o.reasons),
     }
 
@@ -228,7 +234,7 @@ def recommendation_json(r: Recommendation) -> dict:
                 "n_gpus": x.n_gpus * x.n_nodes,
                 "n_nodes": x.n_nodes,
                 "chassis": x.chassis,
-                "findings": [f.model_dump() for f in x.findings],
+                "findings": [finding_json(f) for f in x.findings],
             }
             for x in r.rejected
         ],
@@ -400,10 +406,10 @@ def recommendation_text(
         )
     ]
     if r.model.assumed:
-        lines.append(say(lang, "term.assumed", assumed=r.model.assumed))
+        lines.append(say(lang, "term.assumed", assumed=resay(lang, r.model.assumed)))
     if not r.options and not r.classes:
         lines += ["", say(lang, "term.recommend.none")]
-        lines += ["  " + say(lang, "term.way_out", way=w) for w in r.ways_out]
+        lines += ["  " + say(lang, "term.way_out", way=resay(lang, w)) for w in r.ways_out]
     elif r.options:
         objective = r.request.get("objective", "cost")
         rows = [_build_row(i + 1, o, r, lang) for i, o in enumerate(r.options[:top])]
@@ -425,14 +431,14 @@ def recommendation_text(
                 price=_price(best, r, lang),
             )
         )
-        lines += [f"  - {w}" for w in best.reasons]
+        lines += [f"  - {resay(lang, w)}" for w in best.reasons]
         notes = [
             finding_text(lang, f)
             for f in best.findings
             if f.rule in ("memory_speed", "wall_circuit", "gpu_communication", "pcie_lanes", "psu_capacity")
         ]
         lines += [f"  - {w}" for w in notes]
-        lines += [f"  - {w}" for w in best.estimate.notes if w != r.model.assumed]
+        lines += [f"  - {resay(lang, w)}" for w in best.estimate.notes if w != r.model.assumed]
         if best.estimate.launch_command:
             lines.append("  - " + say(lang, "term.run_it", command=best.estimate.launch_command))
         if bom:

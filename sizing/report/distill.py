@@ -5,7 +5,7 @@ from __future__ import annotations
 from sizing.specs import DistillPlan, DistillRecommendation, Phase
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
 
-from .say import say
+from .say import resay, say
 from .training import estimate_memory_json, rounded
 
 
@@ -160,7 +160,7 @@ def distill_recommendation_text(r: DistillRecommendation, bom: bool = False, lan
     from .core import _bom_lines, _price  # the build's lines as `recommend` prints them
 
     if r.build is None or r.chosen is None:
-        return say(lang, "term.distill.no_build") + "\n" + "\n".join(f"  - {n}" for n in r.notes)
+        return say(lang, "term.distill.no_build") + "\n" + "\n".join(f"  - {resay(lang, n)}" for n in r.notes)
     b, plan = r.build.build, r.chosen
     lines = [
         say(
@@ -195,7 +195,7 @@ def distill_recommendation_text(r: DistillRecommendation, bom: bool = False, lan
                     price=_price(p.best, r, lang),
                 )
             )
-    lines += [f"  - {n}" for n in r.notes]
+    lines += [f"  - {resay(lang, n)}" for n in r.notes]
     if bom:
         lines += [""] + _bom_lines(r.build, r, lang)
     return "\n".join(lines)

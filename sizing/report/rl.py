@@ -5,7 +5,7 @@ from __future__ import annotations
 from sizing.specs import RLPlan, RLRecommendation
 from sizing.units import fmt_bytes, fmt_seconds
 
-from .say import say
+from .say import resay, say
 from .training import estimate_memory_json, rounded
 
 
@@ -58,7 +58,7 @@ def rl_lines(p: RLPlan, lang: str = "en") -> list[str]:
                 size=fmt_bytes(r.per_gpu_bytes),
                 where=say(lang, f"term.rl.where.{r.gpus}"),
             )
-            + (f" ({r.note})" if r.note else "")
+            + (f" ({resay(lang, r.note)})" if r.note else "")
         )
     lines.append(
         "  "
@@ -74,7 +74,7 @@ def rl_lines(p: RLPlan, lang: str = "en") -> list[str]:
             sync=fmt_seconds(st.sync_s),
         )
     )
-    lines += ["  " + say(lang, "term.rl.note", note=n) for n in p.notes]
+    lines += ["  " + say(lang, "term.rl.note", note=resay(lang, n)) for n in p.notes]
     return lines
 
 
@@ -128,7 +128,7 @@ def rl_recommendation_text(r: RLRecommendation, bom: bool = False, lang: str = "
     from .core import _bom_lines, _price
 
     if r.plan is None or r.build is None:
-        return say(lang, "term.rl.no_build") + "\n" + "\n".join(f"  - {n}" for n in r.notes)
+        return say(lang, "term.rl.no_build") + "\n" + "\n".join(f"  - {resay(lang, n)}" for n in r.notes)
     b = r.build.build
     lines = [
         say(

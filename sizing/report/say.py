@@ -6,7 +6,10 @@ LC_MESSAGES / LANG (POSIX locale precedence, LC_ALL first)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +26,44 @@ def say(lang: str, key: str, **params: Any) -> str:
     return messages(lang)[key].format(**params)
 
 
+@functools.lru_cache(maxsize=1)
+def _english_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The en.json `text.*` templates as patterns, the longest literal text first (the most specific wins): the
+    sentences the library hands over as English strings (reasons, ways out, notes, assumptions)."""
+    out = []
+    for key, template in messages("en").items():
+        if not key.startswith("text."):
+            continue
+        pattern, literal, seen = "", 0, set()
+        for text, field, _, _ in string.Formatter().parse(template):
+            pattern += re.escape(text)
+            literal += len(text)
+            if field:
+                pattern += f"(?P={field})" if field in seen else f"(?P<{field}>.+?)"
+                seen.add(field)
+        out.append((literal, re.compile(pattern, re.S), key))
+    out.sort(key=lambda item: -item[0])
+    return tuple((p, k) for _, p, k in out)
+
+
+def resay(lang: str, text: str) -> str:
+    """A sentence the library wrote in English (an option's reasons, a way out, an estimate's note) in `lang`: the
+    `text.*` template of en.json it matches, its fields taken from it and (where a field is itself such a sentence)
+    said again, filled into the same key's template in `lang`. A sentence no template matches stays as it is."""
+    if lang == "en":
+        return text
+    for pattern, key in _english_patterns():
+        m = pattern.fullmatch(text)
+        if m:
+            return say(lang, key, **{k: resay(lang, v) for k, v in m.groupdict().items()})
+    if "; " in text:  # a list of such sentences
+        parts = text.split("; ")
+        said = [resay(lang, part) for part in parts]
+        if said != parts:
+            return say(lang, "finding.sep").join(said)
+    return text
+
+
 def has(lang: str, key: str) -> bool:
     """Whether the message catalog of `lang` holds `key`."""
     return key in messages(lang)
@@ -31,10 +72,20 @@ def has(lang: str, key: str) -> bool:
 def finding_text(lang: str, f: Finding) -> str:
     """A rule's finding as the reader reads it: its English message, or in another language the template of its key
     (a finding without a key keeps its English message)."""
-    if lang == "en" or f.key is None:
+    if lang == "en":
         return f.message
-    # a value "@word.x" is itself a message (a word such as "no switch"), said in the same language
-    params = {k: say(lang, v[1:]) if v.startswith("@") else v for k, v in f.params}
+    if f.key is None:
+        return resay(lang, f.message)
+    return finding_said(lang, f)
+
+
+def finding_said(lang: str, f: Finding) -> str:
+    """A keyed finding rendered from the message catalog: its keys' templates in order, filled from its params (a
+    value "@word.x" is itself a message, a word such as "no switch", said in the same language; a value the library
+    wrote in English, a link's name, is said again through `resay`). In English this
+    equals the finding's message (tests/test_say.py holds every rule to it)."""
+    assert f.key is not None
+    params = {k: say(lang, v[1:]) if v.startswith("@") else resay(lang, v) for k, v in f.params}
     return "".join(say(lang, key, **params) for key in f.key.split("|"))
 
 

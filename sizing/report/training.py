@@ -5,7 +5,7 @@ from __future__ import annotations
 from sizing.specs import Estimate
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
 
-from .say import has, say
+from .say import has, resay, say
 
 
 def rounded(values: dict, digits: int = 4) -> dict:
@@ -106,7 +106,7 @@ def training_text(e: Estimate, lang: str = "en") -> str:
             )
         )
     lines += checkpoint_lines(e, lang)
-    lines += [say(lang, "term.note", note=note) for note in e.notes]
+    lines += [say(lang, "term.note", note=resay(lang, note)) for note in e.notes]
     return "\n".join(lines)
 
 
@@ -125,7 +125,7 @@ def checkpoint_lines(e: Estimate, lang: str = "en") -> list[str]:
                 "term.ckpt",
                 every=fmt_seconds(ck.every_s),
                 steps=f"{ck.every_steps:,.0f}",
-                drive=ck.drive,
+                drive=resay(lang, ck.drive),
                 size=fmt_decimal_bytes(ck.bytes_per_node),
                 write=fmt_seconds(ck.write_s),
                 how=how,
