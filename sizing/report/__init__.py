@@ -4,14 +4,13 @@ Heavy imports stay inside the functions that need them so `sizing estimate` star
 from .catalog import gpu_json, gpus_table, model_json, models_table
 from .core import (
     estimate_json,
-    estimate_text,
-    largest_text,
     option_json,
     recommendation_json,
     recommendation_text,
     scenario_line,
 )
 from .distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
+from .inference_text import estimate_text, largest_text
 from .procurement import ProcurementReport, ReportOptions
 from .procurement_build import build_report
 from .procurement_render import check_format, parse_format, parse_lang, render, render_file, save_report, write_report

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sizing.specs import ClassOption, Recommendation
 from sizing.units import fmt_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
-from .say import resay, say
+from .say import bom_columns, kind_word, objective_word, price_kind_word, resay, say
 
 
 def _money(usd: float, r: Recommendation) -> str:
@@ -53,7 +53,7 @@ def _row(rank: int, o: ClassOption, r: Recommendation, lang: str = "en") -> list
 def classes_text(r: Recommendation, top: int = 5, bom: bool = False, lang: str = "en") -> list[str]:
     """Lines for the terminal: the class builds' table, the best one's reasons (and bill with `bom`), the
     air-gapped additions and the notes."""
-    from .core import _table, bom_columns, kind_word, objective_word, price_kind_word
+    from .core import _table
 
     lines: list[str] = []
     if r.classes:

@@ -1,4 +1,5 @@
-"""Inference estimates and recommendations: the text summaries, the tables and the JSON objects."""
+"""Recommendations for a person (the ranked table, the reasons, the near misses and rejections, the bill of
+materials) and the JSON objects of estimates and recommendations; an estimate's text is inference_text.py's."""
 
 from __future__ import annotations
 
@@ -6,129 +7,19 @@ import json
 from typing import Protocol
 
 from sizing.specs import CATALOG_GAP, Estimate, Finding, Option, Recommendation
-from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
+from sizing.units import fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
-from .bands import approx, memory_range_json, ranges_json
+from .bands import memory_range_json, ranges_json
 from .classes import classes_json, classes_text
-from .hybrid import host_assumptions_json, host_lines, host_memory_json
-from .say import finding_text, has, resay, say
-from .training import estimate_memory_json, rounded, training_json, training_text
-
-
-def estimate_text(e: Estimate, lang: str = "en") -> str:
-    """A person-readable summary of one estimate (plain text, as rich renders it without colour), in `lang`."""
-    if e.training is not None:
-        return training_text(e, lang)
-    m, s, x = e.memory, e.speed, e.execution
-    assert s is not None
-    b = m.breakdown
-    verdict = say(lang, "term.fits" if e.fits else "term.does_not_fit")
-    bits = x.precision.weight_bits or 16
-    # routed experts in the checkpoint's own format, never wider than the run's (estimate/shapes.py expert_bits)
-    experts = (
-        say(lang, "term.estimate.experts", bits=f"{min(e.model.expert_weight_bits, bits):g}")
-        if e.model.expert_weight_bits
-        else ""
-    )
-    cpu_only = e.host is not None and e.host.n_gpus == 0
-    device = say(lang, "term.cpu_alone") if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
-    params = fmt_count(e.model.n_params)
-    lines = [
-        say(lang, "term.estimate.head", model=e.model.name, params=params, device=device, engine=x.engine.name),
-        "  "
-        + say(
-            lang,
-            "term.estimate.setup",
-            precision=x.precision.id,
-            bits=f"{bits:g}",
-            experts=experts,
-            kv=x.kv_precision.id,
-            batch=x.batch,
-            prompt=x.prompt_tokens,
-            new=x.new_tokens,
-        ),
-    ]
-    if not cpu_only:
-        lines += [
-            "",
-            say(
-                lang,
-                "term.estimate.memory",
-                used=approx(m.per_gpu_bytes, m.per_gpu_bytes_range, fmt_bytes),
-                capacity=fmt_bytes(m.gpu_memory_bytes),
-                verdict=verdict,
-            ),
-            "  "
-            + say(
-                lang,
-                "term.estimate.breakdown",
-                weights=fmt_bytes(b.weights_bytes),
-                kv=fmt_bytes(b.kv_cache_bytes),
-                activations=fmt_bytes(b.activations_bytes),
-                overhead=fmt_bytes(b.overhead_bytes),
-            ),
-            "  "
-            + say(
-                lang,
-                "term.estimate.allocator",
-                peak=fmt_bytes(m.allocated_per_gpu_bytes),
-                kv_token=fmt_bytes(m.kv_bytes_per_token),
-                n=m.max_batch_at_context,
-            ),
-        ]
-    lines += host_lines(e, lang)
-    lines += [
-        "",
-        say(
-            lang,
-            "term.estimate.speed",
-            prefill=approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate),
-            decode=approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate),
-            total=approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate),
-            bound=say(lang, f"term.bound.{s.decode_bound}"),
-            e2e=fmt_rate(s.e2e_tokens_per_s),
-            ttft=approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds),
-        ),
-    ]
-    if s.time_to_first_token_loaded_s and x.batch > 1:
-        lines.append(
-            "  "
-            + say(
-                lang,
-                "term.estimate.loaded",
-                others=x.batch - 1,
-                loaded=approx(s.time_to_first_token_loaded_s, s.time_to_first_token_loaded_s_range, fmt_seconds),
-                alone=fmt_seconds(s.time_to_first_token_one_user_s),
-            )
-        )
-    lines += [
-        say(lang, "term.target.met" if f.ok else "term.target.missed", message=finding_text(lang, f)) for f in e.targets
-    ]
-    lines += [say(lang, "term.note", note=resay(lang, note)) for note in e.notes]
-    if e.launch_command:
-        lines += ["", say(lang, "term.run", command=e.launch_command)]
-    return "\n".join(lines)
-
+from .hybrid import host_assumptions_json, host_memory_json
+from .say import bom_columns, finding_text, kind_word, objective_word, price_kind_word, resay, say
+from .training import estimate_memory_json, rounded, training_json
 
 # the shape fields estimate --json repeats under assumptions (those a row leaves empty are left out)
 SHAPE_KEYS = set(
     "n_layers hidden_size n_heads n_kv_heads head_dim ffn_size vocab_size n_experts n_active_experts kv_lora_rank "
     "sliding_window_tokens moe_layer_step expert_weight_bits n_vision_params n_linear_attn_layers index_topk".split()
 )
-
-
-def largest_text(what: str, value: int, e: Estimate, lang: str = "en") -> str:
-    """`estimate --max`: the answer in one line, then the estimate at it (or why nothing fits)."""
-    where = f"{e.system.n_gpus_total} x {e.system.gpu.name}"
-    if value < 1:
-        return (
-            say(lang, "term.largest.none", where=where, what=what, estimate=estimate_text(e, lang))
-            + "\n"
-            + say(lang, "term.largest.try")
-        )
-    limit = say(lang, "term.largest.model_limit") if what != "users" and value == e.model.max_context_tokens else ""
-    head = say(lang, "term.largest", what=what, where=where, value=f"{value:,}", limit=limit)
-    return f"{head}\n\n{estimate_text(e, lang)}"
 
 
 def finding_json(f: Finding) -> dict:
@@ -356,22 +247,6 @@ def _bom_lines(o: Option, r: Priced, lang: str = "en") -> list[str]:
     return [_table(say(lang, "term.bom.title"), bom_columns(lang), rows).rstrip()]
 
 
-def bom_columns(lang: str) -> list[str]:
-    """The bill of materials' column heads."""
-    return [say(lang, f"term.bom.col.{c}") for c in ("part", "model", "qty", "unit", "line", "price")]
-
-
-def kind_word(lang: str, kind: str) -> str:
-    """A part kind (gpu, cpu, memory, ...) as the reports name it in `lang` (kind.* of the message catalog)."""
-    return kind if lang == "en" else say(lang, f"kind.{kind}") if has(lang, f"kind.{kind}") else kind
-
-
-def price_kind_word(lang: str, kind: str | None) -> str | None:
-    """A price kind (street, list, msrp, used, estimate) in `lang` (price_kind.* of the message catalog)."""
-    key = f"price_kind.{kind}"
-    return kind if lang == "en" or kind is None or not has(lang, key) else say(lang, key)
-
-
 def recommendation_text(
     r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8, lang: str = "en"
 ) -> str:
@@ -464,12 +339,6 @@ def recommendation_text(
         )
     )
     return "\n".join(lines)
-
-
-def objective_word(lang: str, objective: str) -> str:
-    """cost, speed or cost-per-token as `lang` says it (the value itself where the catalog has no word)."""
-    key = f"term.objective.{objective}"
-    return say(lang, key) if has(lang, key) else objective
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> str:

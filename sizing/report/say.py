@@ -104,3 +104,25 @@ def term_lang(text: str | None = None, environ: Mapping[str, str] | None = None)
         return lang
     locale = next((env[v] for v in LOCALE_VARS if env.get(v)), "")
     return "zh" if locale.lower().startswith("zh") else "en"
+
+
+def bom_columns(lang: str) -> list[str]:
+    """The bill of materials' column heads."""
+    return [say(lang, f"term.bom.col.{c}") for c in ("part", "model", "qty", "unit", "line", "price")]
+
+
+def kind_word(lang: str, kind: str) -> str:
+    """A part kind (gpu, cpu, memory, ...) as the reports name it in `lang` (kind.* of the message catalog)."""
+    return kind if lang == "en" else say(lang, f"kind.{kind}") if has(lang, f"kind.{kind}") else kind
+
+
+def price_kind_word(lang: str, kind: str | None) -> str | None:
+    """A price kind (street, list, msrp, used, estimate) in `lang` (price_kind.* of the message catalog)."""
+    key = f"price_kind.{kind}"
+    return kind if lang == "en" or kind is None or not has(lang, key) else say(lang, key)
+
+
+def objective_word(lang: str, objective: str) -> str:
+    """cost, speed or cost-per-token as `lang` says it (the value itself where the catalog has no word)."""
+    key = f"term.objective.{objective}"
+    return say(lang, key) if has(lang, key) else objective
