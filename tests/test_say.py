@@ -129,7 +129,7 @@ def test_chinese_estimate_of_7b_on_a_4090(catalog):
     e = answers.run(catalog, Request(model="7b", gpu="rtx-4090"))
     text = estimate_text(e, "zh")
     assert "每卡显存：" in text and "-> 放得下" in text
-    assert "首字延迟 (TTFT)" in text and "受显存带宽限制" in text and "运行命令：vllm serve" in text
+    assert "首字延迟 (TTFT)" in text and "受访存带宽限制" in text and "运行命令：vllm serve" in text
     assert estimate_text(e) == estimate_text(e, "en") and "Memory per GPU:" in estimate_text(e)
     assert english_runs(text, kept_names(catalog)) == []
 

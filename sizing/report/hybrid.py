@@ -64,12 +64,16 @@ def host_lines(e: Estimate, lang: str = "en") -> list[str]:
         else say(lang, "term.host.no_size")
     )
     verdict = "" if h.ram_bytes is None else " -> " + say(lang, "term.fits" if h.fits_host else "term.does_not_fit")
-    dimm = host.dimm.name if host.dimm else f"DIMMs at DDR{host.cpu.ddr_gen}-{host.cpu.max_memory_mt_s}"
+    dimm = (
+        host.dimm.name
+        if host.dimm
+        else say(lang, "term.host.dimms_at", ddr=host.cpu.ddr_gen, mt=host.cpu.max_memory_mt_s)
+    )
     where = say(lang, f"term.offload.{h.offload}") + (
         say(lang, "term.host.gpu_layers", n=h.gpu_layers) if h.offload == "layers" else ""
     )
     gpus = "" if h.n_gpus == 0 else say(lang, "term.host.gpus_hold", size=fmt_bytes(h.gpu_bytes))
-    pcie = "" if h.n_gpus == 0 else f"; PCIe {fmt_decimal_bytes(h.pcie_bytes_s)}/s"
+    pcie = "" if h.n_gpus == 0 else say(lang, "term.host.pcie", bw=fmt_decimal_bytes(h.pcie_bytes_s))
     return [
         "",
         say(lang, "term.host", n=host.n_sockets, cpu=host.cpu.name, n_dimms=host.n_dimms, dimm=dimm, where=where),
