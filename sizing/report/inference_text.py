@@ -8,7 +8,7 @@ from sizing.units import fmt_bytes, fmt_count, fmt_rate, fmt_seconds
 
 from .bands import approx
 from .hybrid import host_lines
-from .say import finding_text, resay, say
+from .say import finding_text, has, resay, say
 from .training import training_text
 
 
@@ -110,12 +110,13 @@ def estimate_text(e: Estimate, lang: str = "en") -> str:
 def largest_text(what: str, value: int, e: Estimate, lang: str = "en") -> str:
     """`estimate --max`: the answer in one line, then the estimate at it (or why nothing fits)."""
     where = f"{e.system.n_gpus_total} x {e.system.gpu.name}"
+    shown = what if lang == "en" or not has(lang, f"term.what.{what}") else say(lang, f"term.what.{what}")
     if value < 1:
         return (
-            say(lang, "term.largest.none", where=where, what=what, estimate=estimate_text(e, lang))
+            say(lang, "term.largest.none", where=where, what=shown, estimate=estimate_text(e, lang))
             + "\n"
             + say(lang, "term.largest.try")
         )
     limit = say(lang, "term.largest.model_limit") if what != "users" and value == e.model.max_context_tokens else ""
-    head = say(lang, "term.largest", what=what, where=where, value=f"{value:,}", limit=limit)
+    head = say(lang, "term.largest", what=shown, where=where, value=f"{value:,}", limit=limit)
     return f"{head}\n\n{estimate_text(e, lang)}"
