@@ -40,7 +40,7 @@ def test_chinese_templates_are_written_in_chinese():
     Chinese writes as English (GPU)."""
     zh = messages("zh")
     plain = {"finding.sep", "finding.engine_support.note", "finding.engine_support.stack", "finding.chassis_fit"}
-    plain |= {"term.col.gpus"}
+    plain |= {"term.col.gpus", "term.host.pcie"}
     assert [k for k in zh if k.startswith(TERMINAL) and not CJK.search(zh[k])] == sorted(plain, key=list(zh).index)
 
 
