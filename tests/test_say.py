@@ -227,3 +227,11 @@ def test_cli_recommend_in_chinese_with_no_build(capsys):
 def test_say_fills_named_fields():
     assert say("en", "term.run", command="vllm serve x") == "Run it: vllm serve x"
     assert say("zh", "term.run", command="vllm serve x") == "运行命令：vllm serve x"
+
+
+def test_cli_recommend_report_follows_the_language(priced_dir, tmp_path, capsys):
+    out = tmp_path / "build.md"
+    args = ["recommend", "--data", str(priced_dir), "--model", "7b", "--as-of", "2026-06-01", "--report", str(out)]
+    code, stdout, err = run_main([*args, "--lang", "zh"], capsys)
+    assert code == 0 and "推荐：" in stdout and err == f"wrote {out} (md, zh)\n"
+    assert "物料清单" in out.read_text(encoding="utf-8")

@@ -314,4 +314,4 @@ def recommend(
         ways = "; ".join(report.resay(lang, w) for w in result.ways_out)
         fail(report.say(lang, "term.fail.no_build", ways=ways), EXIT_NO_BUILD)
     if report_file is not None:
-        write_recommend_report(result, report_file, data)
+        write_recommend_report(result, report_file, data, lang)
