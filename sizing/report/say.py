@@ -1,8 +1,10 @@
 """The terminal's words in the reader's language: `say(lang, key, **params)` looks the key up in the same message
 catalog as the reports (templates/i18n/LANG.json, through procurement_format.messages) and fills its named fields
 with str.format. The caller formats numbers (sizing.units helpers) before passing them, so a template only places
-them. `term_lang` picks the language: an explicit --lang, else SIZING_LANG, else a zh locale in LC_ALL /
-LC_MESSAGES / LANG (POSIX locale precedence, LC_ALL first)."""
+them. A rule's Finding carries its key and params (`finding_text`); the sentences the library hands over as English
+strings (reasons, ways out, notes) are matched against en.json's `text.*` templates and said again (`resay`).
+`term_lang` picks the language: an explicit --lang, else SIZING_LANG, else a zh locale in LC_ALL / LC_MESSAGES /
+LANG (POSIX locale precedence, LC_ALL first)."""
 
 from __future__ import annotations
 
