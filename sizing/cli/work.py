@@ -290,7 +290,7 @@ def recommend(
             else report.rl_recommendation_text(found, bom=bom, lang=lang)
         )
         if found.build is None:
-            notes = "; ".join(report.resay(lang, n) for n in found.notes)
+            notes = report.say(lang, "finding.sep").join(report.resay(lang, n) for n in found.notes)
             fail(report.say(lang, "term.fail.rl", notes=notes), EXIT_NO_BUILD)
         return
     if req.task.strip().lower() == "distill":
@@ -301,7 +301,7 @@ def recommend(
             else report.distill_recommendation_text(plan, bom=bom, lang=lang)
         )
         if plan.build is None:
-            notes = "; ".join(report.resay(lang, n) for n in plan.notes)
+            notes = report.say(lang, "finding.sep").join(report.resay(lang, n) for n in plan.notes)
             fail(report.say(lang, "term.fail.distill", notes=notes), EXIT_NO_BUILD)
         return
     result = scenarios.recommend(cat.load(data), req)
@@ -311,7 +311,7 @@ def recommend(
         else report.recommendation_text(result, top=top, bom=bom, lang=lang)
     )
     if not result.options and not result.classes:
-        ways = "; ".join(report.resay(lang, w) for w in result.ways_out)
+        ways = report.say(lang, "finding.sep").join(report.resay(lang, w) for w in result.ways_out)
         fail(report.say(lang, "term.fail.no_build", ways=ways), EXIT_NO_BUILD)
     if report_file is not None:
         write_recommend_report(result, report_file, data, lang)
