@@ -57,12 +57,12 @@ def recommendation_json(found: AnyRecommendation) -> dict[str, Any]:
     return report.recommendation_json(found)
 
 
-def recommendation_text(found: AnyRecommendation, top: int = 5, bom: bool = False) -> str:
+def recommendation_text(found: AnyRecommendation, top: int = 5, bom: bool = False, lang: str = "en") -> str:
     if isinstance(found, RLRecommendation):
-        return report.rl_recommendation_text(found, bom=bom)
+        return report.rl_recommendation_text(found, bom=bom, lang=lang)
     if isinstance(found, DistillRecommendation):
-        return report.distill_recommendation_text(found, bom=bom)
-    return report.recommendation_text(found, top=top, bom=bom)
+        return report.distill_recommendation_text(found, bom=bom, lang=lang)
+    return report.recommendation_text(found, top=top, bom=bom, lang=lang)
 
 
 def has_build(found: AnyRecommendation) -> bool:

@@ -246,7 +246,7 @@ def test_recommend_json_interface(capsys):
     assert {"kind", "id", "name", "quantity", "unit_price_usd"} <= set(opt["parts"][0])
     assert set(opt["totals"]) >= {"vram_bytes", "ram_bytes", "cpu_cores", "storage_bytes"}
     assert set(opt["power"]) >= {"sustained_w", "psu_w", "wall_w"}
-    assert {"rule", "ok", "need", "have", "message"} == set(opt["findings"][0])
+    assert {"rule", "ok", "need", "have", "message", "message_key", "params"} == set(opt["findings"][0])
     assert all(f["ok"] for f in opt["findings"])
     assert all(not f["ok"] for r in obj["rejected"] for f in r["findings"])
     assert obj["workload"]["model"] == "llama-3-8b"

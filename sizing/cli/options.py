@@ -249,3 +249,11 @@ def recommend_request(params: dict) -> RecommendRequest:
         offline=p.get("offline", False),
         **training_fields(p),
     )
+
+
+LangOpt = typer.Option(
+    None,
+    "--lang",
+    help="Language of the terminal output: en or zh (Simplified Chinese); default from SIZING_LANG, else a zh "
+    "locale (LC_ALL, LC_MESSAGES, LANG) gives zh. --json stays in English.",
+)

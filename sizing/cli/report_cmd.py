@@ -143,9 +143,10 @@ def report_command(
     typer.echo(f"wrote {out} ({fmt_key}, {lang_key})")
 
 
-def write_recommend_report(result: answers.AnyRecommendation, out: Path, data: Path | None) -> None:
-    """`sizing recommend ... --report FILE`: the report in the format of FILE's extension, English, the defaults."""
+def write_recommend_report(result: answers.AnyRecommendation, out: Path, data: Path | None, lang: str = "en") -> None:
+    """`sizing recommend ... --report FILE`: the report in the format of FILE's extension, in the terminal's
+    language (--lang), the defaults."""
     options = report.ReportOptions(**_metadata(data))
     fmt = report.parse_format(None, out)
-    report.save_report(result, out, fmt, "en", options)
-    typer.echo(f"wrote {out} ({fmt}, en)", err=True)
+    report.save_report(result, out, fmt, lang, options)
+    typer.echo(f"wrote {out} ({fmt}, {lang})", err=True)

@@ -37,6 +37,7 @@ from .options import (
     GroupSizeOpt,
     KeepCheckpointsOpt,
     KvOpt,
+    LangOpt,
     LoraOpt,
     LoraRankOpt,
     LoraTargetsOpt,
@@ -141,8 +142,10 @@ def estimate(
         None, "--max", help="Answer the largest value that fits: users (training: micro-batch), context or seq-len."
     ),
     data: Path | None = DataOpt,
+    lang: str | None = LangOpt,
 ) -> None:
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
+    lang = report.term_lang(lang)
     catalog = cat.load(data)
     if scenarios_file is not None:
         results = list(answers.run_scenarios(catalog, scenarios_file))
@@ -177,22 +180,22 @@ def estimate(
     )
     if req.task.strip().lower() in RL_ALGOS:
         step = rl.estimate(catalog, req)
-        typer.echo(json.dumps(report.rl_json(step), indent=2) if as_json else report.rl_text(step))
+        typer.echo(json.dumps(report.rl_json(step), indent=2) if as_json else report.rl_text(step, lang))
         return
     if req.task.strip().lower() == "distill":
         plans = distillation.estimate(catalog, req)
-        typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans))
+        typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans, lang))
         return
     if largest is not None:
         value, at = scenarios.largest(catalog, req, largest.strip().lower())
         typer.echo(
             json.dumps({"max": {largest: value}, **report.estimate_json(at)}, indent=2)
             if as_json
-            else report.largest_text(largest, value, at)
+            else report.largest_text(largest, value, at, lang)
         )
         return
     result = scenarios.run(catalog, req)
-    typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result))
+    typer.echo(json.dumps(report.estimate_json(result), indent=2) if as_json else report.estimate_text(result, lang))
 
 
 @app.command()
@@ -274,8 +277,10 @@ def recommend(
         help="Also write the procurement report to this .md, .html, .xlsx, .json or .pdf file (sizing report).",
     ),
     data: Path | None = DataOpt,
+    lang: str | None = LangOpt,
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
+    lang = report.term_lang(lang)
     if report_file is not None:
         report.check_format(report.parse_format(None, report_file))
     req = recommend_request(locals())
@@ -284,33 +289,36 @@ def recommend(
         typer.echo(
             json.dumps(report.rl_recommendation_json(found), indent=2)
             if as_json
-            else report.rl_recommendation_text(found, bom=bom)
+            else report.rl_recommendation_text(found, bom=bom, lang=lang)
         )
         if found.build is None:
-            in_time = " and ends the run in time" if found.deadline_missed else ""
-            fail(f"no build holds every role of the step{in_time}; " + "; ".join(found.notes), EXIT_NO_BUILD)
+            notes = report.say(lang, "finding.sep").join(report.resay(lang, n) for n in found.notes)
+            failed = "term.fail.rl_in_time" if found.deadline_missed else "term.fail.rl"
+            fail(report.say(lang, failed, notes=notes), EXIT_NO_BUILD)
         if report_file is not None:
-            write_recommend_report(found, report_file, data)
+            write_recommend_report(found, report_file, data, lang)
         return
     if req.task.strip().lower() == "distill":
         plan = distillation.recommend(cat.load(data), req)
         typer.echo(
             json.dumps(report.distill_recommendation_json(plan), indent=2)
             if as_json
-            else report.distill_recommendation_text(plan, bom=bom)
+            else report.distill_recommendation_text(plan, bom=bom, lang=lang)
         )
         if plan.build is None:
-            fail("no build runs every phase of the plan; " + "; ".join(plan.notes), EXIT_NO_BUILD)
+            notes = report.say(lang, "finding.sep").join(report.resay(lang, n) for n in plan.notes)
+            fail(report.say(lang, "term.fail.distill", notes=notes), EXIT_NO_BUILD)
         if report_file is not None:
-            write_recommend_report(plan, report_file, data)
+            write_recommend_report(plan, report_file, data, lang)
         return
     result = scenarios.recommend(cat.load(data), req)
     typer.echo(
         json.dumps(report.recommendation_json(result), indent=2)
         if as_json
-        else report.recommendation_text(result, top=top, bom=bom)
+        else report.recommendation_text(result, top=top, bom=bom, lang=lang)
     )
     if not result.options and not result.classes:
-        fail("no build passes every rule; ways out: " + "; ".join(result.ways_out), EXIT_NO_BUILD)
+        ways = report.say(lang, "finding.sep").join(report.resay(lang, w) for w in result.ways_out)
+        fail(report.say(lang, "term.fail.no_build", ways=ways), EXIT_NO_BUILD)
     if report_file is not None:
-        write_recommend_report(result, report_file, data)
+        write_recommend_report(result, report_file, data, lang)

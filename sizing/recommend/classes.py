@@ -46,6 +46,7 @@ from sizing.specs import (
     Part,
     Requirements,
     System,
+    said,
 )
 from sizing.units import fmt_bytes, fmt_money, fmt_rate, fmt_watts
 
@@ -119,7 +120,8 @@ def _limits(o: ClassOption, problem: Problem) -> tuple[Finding, ...]:
         total = o.total_price_usd
         ok = total is not None and total <= c.budget_usd
         have = fmt_money(total) if total is not None else "no total (a part is unpriced)"
-        out.append(Finding(rule="budget", ok=ok, need=c.budget_usd, have=total, message=f"costs {have}"))
+        words = said("finding.class_budget" if total is not None else "finding.class_budget.unpriced", total=have)
+        out.append(Finding(rule="budget", ok=ok, need=c.budget_usd, have=total, message=f"costs {have}", **words))
     if c.target_tokens_per_s is not None:
         rate = o.throughput_tokens_per_s
         out.append(
@@ -129,6 +131,12 @@ def _limits(o: ClassOption, problem: Problem) -> tuple[Finding, ...]:
                 need=c.target_tokens_per_s,
                 have=rate,
                 message=f"decodes {fmt_rate(rate)} in total, target {fmt_rate(c.target_tokens_per_s)}",
+                **said(
+                    "finding.target_speed.decodes",
+                    "finding.target",
+                    have=fmt_rate(rate),
+                    target=fmt_rate(c.target_tokens_per_s),
+                ),
             )
         )
     return tuple(out)
@@ -311,6 +319,7 @@ def edge_engine(system: EdgeSystem, x: Execution, parts: ClassParts, named: bool
         need=x.precision.id,
         have=";".join(system.engines),
         message=f"no engine documented on {system.name} ({', '.join(system.engines)}) runs {x.precision.id} weights",
+        **said("finding.edge_engine", system=system.name, engines=", ".join(system.engines), precision=x.precision.id),
     )
 
 
@@ -340,6 +349,13 @@ def edge_builds(
                         have=s.usable_bytes,
                         message=f"needs {fmt_bytes(e.memory.need_per_gpu_bytes)}; {s.name} leaves "
                         f"{fmt_bytes(s.usable_bytes)} of its {fmt_bytes(s.memory_bytes)} after the OS",
+                        **said(
+                            "finding.edge_memory",
+                            need=fmt_bytes(e.memory.need_per_gpu_bytes),
+                            system=s.name,
+                            usable=fmt_bytes(s.usable_bytes),
+                            memory=fmt_bytes(s.memory_bytes),
+                        ),
                     ),
                 )
             )

@@ -9,7 +9,7 @@ even those break the envelope on a rack server at most half populated, the platf
 
 from __future__ import annotations
 
-from sizing.specs import Build, Finding, Requirements
+from sizing.specs import Build, Finding, Requirements, said
 from sizing.units import fmt_watts
 
 PLATFORM_SIZE = "platform_size"  # a Finding's rule: the platform's smallest parts are far larger than the work needs
@@ -34,12 +34,15 @@ def oversized(b: Build, need: Requirements, sustained_w: float) -> Finding | Non
     if c.form_factor != "rack" or 2 * b.n_gpus > c.max_gpus:
         return None
     r, vram = ratios(b, sustained_w), b.gpu.memory_bytes * b.n_gpus
-    too_big = []
+    too_big, keys = [], []
     if r["cores_per_gpu"] > ENVELOPE["cores_per_gpu"][1] and need.cores <= ENVELOPE["cores_per_gpu"][1] * b.n_gpus:
         too_big.append(f"{b.cpu.cores * b.n_cpus} CPU cores ({r['cores_per_gpu']:.0f} per GPU, published builds <= 16)")
+        keys.append("finding.platform_size.cores")
     if r["ram_per_vram"] > ENVELOPE["ram_per_vram"][1] and need.ram_bytes <= ENVELOPE["ram_per_vram"][1] * vram:
         too_big.append(f"RAM {r['ram_per_vram']:.1f}x the VRAM (published builds <= 5.3x)")
+        keys.append("finding.platform_size.ram")
     if r["psu_per_load"] > ENVELOPE["psu_per_load"][1]:
+        keys.append("finding.platform_size.psu")
         too_big.append(
             f"{b.n_psus} x {fmt_watts(b.psu.watts)} of PSUs for {fmt_watts(sustained_w)} ({r['psu_per_load']:.1f}x, "
             "published builds <= 2.6x)"
@@ -53,4 +56,20 @@ def oversized(b: Build, need: Requirements, sustained_w: float) -> Finding | Non
         have=f"{c.max_gpus}-GPU platform",
         message=f"{c.name} is built for {c.max_gpus} GPUs: its smallest parts give {b.n_gpus} x {b.gpu.name} "
         f"{'; '.join(too_big)}; a smaller platform (or more GPUs) fits the work",
+        **said(
+            "finding.platform_size",
+            *[k for i, key in enumerate(keys) for k in (("finding.sep",) if i else ()) + (key,)],
+            "finding.platform_size.fix",
+            chassis=c.name,
+            max_gpus=c.max_gpus,
+            n_gpus=b.n_gpus,
+            gpu=b.gpu.name,
+            cores=b.cpu.cores * b.n_cpus,
+            cores_per_gpu=f"{r['cores_per_gpu']:.0f}",
+            ram_ratio=f"{r['ram_per_vram']:.1f}",
+            n_psus=b.n_psus,
+            psu_w=fmt_watts(b.psu.watts),
+            sustained=fmt_watts(sustained_w),
+            psu_ratio=f"{r['psu_per_load']:.1f}",
+        ),
     )

@@ -25,6 +25,7 @@ from sizing.specs import (
     Parallelism,
     Requirements,
     System,
+    said,
 )
 from sizing.units import fmt_bytes, fmt_money, fmt_rate
 
@@ -117,6 +118,14 @@ def _hybrid_option(
         have=round(build.ram_bytes),
         message=f"keeps {fmt_bytes(e.host.host_bytes)} in RAM; {build.n_dimms} x {build.dimm.name} = "
         f"{fmt_bytes(build.ram_bytes)} ({host_cpu.HOST_RAM_USABLE:.0%} usable)",
+        **said(
+            "finding.host_ram",
+            need=fmt_bytes(e.host.host_bytes),
+            n_dimms=build.n_dimms,
+            dimm=build.dimm.name,
+            ram=fmt_bytes(build.ram_bytes),
+            usable=f"{host_cpu.HOST_RAM_USABLE:.0%}",
+        ),
     )
     findings = (*findings, host_fit)
     if any(not f.ok for f in findings):

@@ -25,6 +25,7 @@ from sizing.specs import (
     Rejection,
     Requirements,
     System,
+    said,
 )
 
 from .derive import Composer
@@ -176,6 +177,14 @@ def no_chassis(problem: Problem, gpu: Gpu, n: int) -> Finding:
             f"no {form}chassis in chassis.csv is sold with {n} {gpu.form_factor.upper()} {gpu.arch} GPUs ({board})"
             if board
             else f"no {form}chassis in chassis.csv holds {n} {gpu.form_factor.upper()} GPUs"
+        ),
+        **said(
+            "finding.no_chassis.board" if board else "finding.no_chassis",
+            form=f"@word.form.{problem.constraints.form_factor}" if problem.constraints.form_factor else "",
+            n=n,
+            gpu_form=gpu.form_factor.upper(),
+            arch=gpu.arch,
+            board=f"@word.board.{gpu.form_factor}" if board else "",
         ),
     )
 

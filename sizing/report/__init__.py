@@ -6,19 +6,19 @@ from .acceptance import progress as validate_progress
 from .catalog import gpu_json, gpus_table, model_json, models_table
 from .core import (
     estimate_json,
-    estimate_text,
-    largest_text,
     option_json,
     recommendation_json,
     recommendation_text,
     scenario_line,
 )
 from .distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
+from .inference_text import estimate_text, largest_text
 from .procurement import ProcurementReport, ReportOptions
 from .procurement_build import build_report
 from .procurement_plans import report_of
 from .procurement_render import check_format, parse_format, parse_lang, render, render_file, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
+from .say import resay, say, term_lang
 from .training import training_json, training_text
 from .web_page import answer as web_answer
 from .web_page import document as render_bytes
@@ -66,4 +66,7 @@ __all__ = [
     "render_acceptance",
     "save_acceptance",
     "validate_progress",
+    "resay",
+    "say",
+    "term_lang",
 ]

@@ -1,78 +1,22 @@
-"""Inference estimates and recommendations: the text summaries, the tables and the JSON objects."""
+"""Recommendations for a person (the ranked table, the reasons, the near misses and rejections, the bill of
+materials) and the JSON objects of estimates and recommendations; an estimate's text is inference_text.py's."""
 
 from __future__ import annotations
 
 import json
 from typing import Protocol
 
-from sizing.specs import CATALOG_GAP, DistillPlan, Estimate, Option, Recommendation, RLPlan
-from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
+from sizing.specs import CATALOG_GAP, DistillPlan, Estimate, Finding, Option, Recommendation, RLPlan
+from sizing.units import fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
-from .bands import approx, memory_range_json, ranges_json
+from .bands import memory_range_json, ranges_json
 from .classes import classes_json, classes_text
 from .distill import distill_json
-from .embed import EMBED_COLUMNS, embed_cells, embed_lines
-from .hybrid import host_assumptions_json, host_lines, host_memory_json
+from .embed import embed_cells
+from .hybrid import host_assumptions_json, host_memory_json
 from .rl import rl_json
-from .training import estimate_memory_json, rounded, training_json, training_text
-
-
-def estimate_text(e: Estimate) -> str:
-    """A person-readable summary of one estimate (plain text, as rich renders it without colour)."""
-    if e.training is not None:
-        return training_text(e)
-    m, s, x = e.memory, e.speed, e.execution
-    assert s is not None
-    b = m.breakdown
-    verdict = "fits" if e.fits else "DOES NOT FIT"
-    bits = x.precision.weight_bits or 16
-    # routed experts in the checkpoint's own format, never wider than the run's (estimate/shapes.py expert_bits)
-    experts = f", routed experts {min(e.model.expert_weight_bits, bits):g} bits" if e.model.expert_weight_bits else ""
-    cpu_only = e.host is not None and e.host.n_gpus == 0
-    device = "the CPU alone" if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
-    format_text = f"{bits:g} bits/weight{experts}"
-    if x.precision.recipe is not None:  # a per-tensor mix (data/quant_recipes.csv): its range, not one number
-        quantized = [r.bits_per_weight for r in x.precision.recipe.rows if r.bits_per_weight < 16]
-        format_text = f"per-tensor recipe, {min(quantized):g}-{max(quantized):g} bits/weight by tensor class"
-    lines = [
-        f"{e.model.name} ({fmt_count(e.model.n_params)} params) on {device} with {x.engine.name}",
-        f"  weights {x.precision.id} ({format_text}), KV cache {x.kv_precision.id}, "
-        f"batch {x.batch}, prompt {x.prompt_tokens} + new {x.new_tokens} tokens",
-    ]
-    if not cpu_only:
-        lines += [
-            "",
-            f"Memory per GPU: {approx(m.per_gpu_bytes, m.per_gpu_bytes_range, fmt_bytes)} of "
-            f"{fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
-            f"  weights {fmt_bytes(b.weights_bytes)} | KV cache {fmt_bytes(b.kv_cache_bytes)} | "
-            f"activations {fmt_bytes(b.activations_bytes)} | runtime overhead {fmt_bytes(b.overhead_bytes)}",
-            f"  allocator peak (torch.cuda.max_memory_allocated) {fmt_bytes(m.allocated_per_gpu_bytes)}; KV cache "
-            f"{fmt_bytes(m.kv_bytes_per_token)}/token; {m.max_batch_at_context} sequences of this length fit",
-        ]
-    lines += host_lines(e)
-    if x.task == "embed":
-        lines += ["", *embed_lines(e)]
-    else:
-        lines += [
-            "",
-            f"Speed: prefill {approx(s.prefill_tokens_per_s, s.prefill_tokens_per_s_range, fmt_rate)}, decode "
-            f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} per sequence "
-            f"({approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)} total, "
-            f"{s.decode_bound}-bound), end-to-end {fmt_rate(s.e2e_tokens_per_s)}, first token after "
-            f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
-        ]
-    if s.time_to_first_token_loaded_s and x.batch > 1 and x.task != "embed":
-        lines.append(
-            f"  one request arriving beside the other {x.batch - 1} users: first token after "
-            f"{approx(s.time_to_first_token_loaded_s, s.time_to_first_token_loaded_s_range, fmt_seconds)} "
-            f"(alone: {fmt_seconds(s.time_to_first_token_one_user_s)})"
-        )
-    lines += [f"Target {'met' if f.ok else 'MISSED'}: {f.message}" for f in e.targets]
-    lines += [f"Note: {note}" for note in e.notes]
-    if e.launch_command:
-        lines += ["", f"Run it: {e.launch_command}"]
-    return "\n".join(lines)
-
+from .say import bom_columns, finding_text, kind_word, objective_word, price_kind_word, resay, say
+from .training import estimate_memory_json, rounded, training_json
 
 # the shape fields estimate --json repeats under assumptions (those a row leaves empty are left out)
 SHAPE_KEYS = set(
@@ -81,16 +25,10 @@ SHAPE_KEYS = set(
 )
 
 
-def largest_text(what: str, value: int, e: Estimate) -> str:
-    """`estimate --max`: the answer in one line, then the estimate at it (or why nothing fits)."""
-    where = f"{e.system.n_gpus_total} x {e.system.gpu.name}"
-    if value < 1:
-        return (
-            f"Nothing fits on {where}, not even {what} 1: {estimate_text(e)}\n"
-            "Try more GPUs (--gpus), a smaller --precision, --kv-precision fp8, or a shorter context."
-        )
-    limit = " (the model's own context limit)" if what != "users" and value == e.model.max_context_tokens else ""
-    return f"Largest {what} that fits on {where}: {value:,}{limit}\n\n{estimate_text(e)}"
+def finding_json(f: Finding) -> dict:
+    """A finding in --json: rule, ok, need, have and the English message as before, plus `message_key` and its
+    `params` (the message catalog's key and fields, None and {} where the finding has none)."""
+    return {**f.model_dump(exclude={"key", "params"}), "message_key": f.key, "params": dict(f.params)}
 
 
 def estimate_json(e: Estimate) -> dict:
@@ -102,7 +40,7 @@ def estimate_json(e: Estimate) -> dict:
         "speed": ranges_json(rounded(s.model_dump(exclude=None if x.task == "embed" else {"sequences_per_s"})))
         if s
         else {},
-        "targets": [f.model_dump() for f in e.targets],
+        "targets": [finding_json(f) for f in e.targets],
         "targets_met": all(f.ok for f in e.targets),
         "time": {
             "decode_step": rounded(e.decode_step.model_dump(), 9) if e.decode_step else None,
@@ -183,7 +121,7 @@ def option_json(o: Option) -> dict:
         "memory": full["memory"],
         "speed": full["speed"],
         "time": full["time"],
-        "findings": [f.model_dump() for f in o.findings],
+        "findings": [finding_json(f) for f in o.findings],
         "reasons": list(o.reasons),
     }
 
@@ -199,7 +137,7 @@ def recommendation_json(r: Recommendation) -> dict:
                 "n_gpus": x.n_gpus * x.n_nodes,
                 "n_nodes": x.n_nodes,
                 "chassis": x.chassis,
-                "findings": [f.model_dump() for f in x.findings],
+                "findings": [finding_json(f) for f in x.findings],
             }
             for x in r.rejected
         ],
@@ -247,33 +185,30 @@ def _money(usd: float, r: Priced) -> str:
     return fmt_money(usd * r.fx_rate, r.currency)
 
 
-def _price(o: Option, r: Priced) -> str:
+def _price(o: Option, r: Priced, lang: str = "en") -> str:
     """The total, or the priced subtotal with '+' and the count of parts that have no usable price; ' stale' when a
     line's price is over 18 months old."""
-    stale = " stale" if any(ln.stale for ln in o.lines) else ""
+    stale = say(lang, "term.price.stale") if any(ln.stale for ln in o.lines) else ""
     if o.total_price_usd is not None:
         return _money(o.total_price_usd, r) + stale
-    return f"{_money(o.subtotal_usd, r)}+ ({len(o.unpriced)} unpriced){stale}"
+    return say(lang, "term.price.unpriced", subtotal=_money(o.subtotal_usd, r), n=len(o.unpriced)) + stale
 
 
-SERVE_COLUMNS = ("tok/s user/total", "first token 1 user / all")
-
-
-def _speed_cells(o: Option) -> list[str]:
+def _speed_cells(o: Option, lang: str = "en") -> list[str]:
     """Inference: decode per user / total and first-token times; training: trained tokens/s and the step time."""
     s, tr = o.estimate.speed, o.estimate.training
     if tr is not None:
         return [fmt_rate(tr.train_tokens_per_s), fmt_seconds(tr.step_s)]
     assert s is not None
     if o.estimate.execution.task == "embed":
-        return embed_cells(s)
+        return embed_cells(s, lang)
     return [
         f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
         f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
     ]
 
 
-def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
+def _build_row(rank: int, o: Option, r: Recommendation, lang: str = "en") -> list[str]:
     b = o.build
     nodes = b.n_nodes
     drives = fmt_decimal_bytes(b.system_drive.capacity_bytes) + " NVMe"
@@ -281,119 +216,147 @@ def _build_row(rank: int, o: Option, r: Recommendation) -> list[str]:
         drives += f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}"
     return [
         str(rank),
-        f"{b.n_gpus * nodes} x {b.gpu.id}" + (f" ({nodes} nodes)" if nodes > 1 else ""),
+        f"{b.n_gpus * nodes} x {b.gpu.id}" + (say(lang, "term.row.nodes", n=nodes) if nodes > 1 else ""),
         f"{b.n_cpus} x {b.cpu.id}",
         f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
         drives,
         f"{b.n_psus} x {fmt_watts(b.psu.watts)}",
         b.chassis.id,
-        _price(o, r),
+        _price(o, r, lang),
         *_speed_cells(o),
         fmt_watts(o.power.wall_w * nodes),
     ]
 
 
-def _rejected_lines(r: Recommendation, n_rejected: int) -> list[str]:
+def _rejected_lines(r: Recommendation, n_rejected: int, lang: str = "en") -> list[str]:
     """Shapes with no passing chassis, one line each: the first rule its first judged chassis failed (a catalog
     gap, a chassis whose parts the catalog lacks, says nothing about the shape)."""
     passed = {(o.build.gpu.id, o.build.n_gpus * o.build.n_nodes) for o in r.options}
     seen: set[tuple[str, int]] = set()
-    out = [f"Rejected ({len(r.rejected)} candidate builds; --json lists every one with every failed rule):"]
+    out = [say(lang, "term.rejected", n=len(r.rejected))]
     for rj in r.rejected:
         key = (rj.gpu, rj.n_gpus * rj.n_nodes)
         judged = [f for f in rj.findings if f.rule != CATALOG_GAP]
         if not judged or key in passed or key in seen or len(seen) >= n_rejected:
             continue
         seen.add(key)
-        out.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {judged[0].message}")
+        out.append(f"  {rj.n_gpus * rj.n_nodes} x {rj.gpu}: {finding_text(lang, judged[0])}")
     return out
 
 
-def _bom_lines(o: Option, r: Priced) -> list[str]:
+def _bom_lines(o: Option, r: Priced, lang: str = "en") -> list[str]:
     rows = [
         [
-            ln.kind,
+            kind_word(lang, ln.kind),
             ln.name,
             str(ln.quantity),
-            _money(ln.unit_price_usd, r) if ln.unit_price_usd else "unpriced",
+            _money(ln.unit_price_usd, r) if ln.unit_price_usd else say(lang, "term.bom.unpriced"),
             _money(ln.line_total_usd, r) if ln.line_total_usd else "-",
-            f"{ln.price_kind or '-'} {ln.price_date or ''}".strip()
-            + (" STALE" if ln.stale else "")
+            f"{price_kind_word(lang, ln.price_kind) or '-'} {ln.price_date or ''}".strip()
+            + (say(lang, "term.bom.stale") if ln.stale else "")
             + (f" ({ln.note})" if ln.note else ""),
         ]
         for ln in o.lines
     ]
-    return [
-        _table(
-            "Bill of materials (recommended build)", ["part", "model", "qty", "unit", "line", "price"], rows
-        ).rstrip()
-    ]
+    return [_table(say(lang, "term.bom.title"), bom_columns(lang), rows).rstrip()]
 
 
-def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8) -> str:
+def recommendation_text(
+    r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8, lang: str = "en"
+) -> str:
     """One glance: the top builds in rank order (the recommended one first), why the top one, the near misses,
-    the short rejected list and, with `bom`, the recommended build's priced bill of materials."""
+    the short rejected list and, with `bom`, the recommended build's priced bill of materials; in `lang`."""
     x = r.execution
+    params = fmt_count(r.model.n_params)
     lines = [
-        f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.task} with {x.training.trainer.name}, "
-        f"{x.precision.id}, micro-batch {x.batch} x {x.prompt_tokens} tokens per GPU"
+        say(
+            lang,
+            "term.recommend.head_training",
+            model=r.model.name,
+            params=params,
+            task=x.task,
+            trainer=x.training.trainer.name,
+            precision=x.precision.id,
+            batch=x.batch,
+            tokens=x.prompt_tokens,
+        )
         if x.training
-        else f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
-        f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
+        else say(
+            lang,
+            "term.recommend.head",
+            model=r.model.name,
+            params=params,
+            engine=x.engine.id,
+            precision=x.precision.id,
+            users=x.batch,
+            context=x.context_tokens,
+            prompt=x.prompt_tokens,
+            new=x.new_tokens,
+        )
     ]
     if r.model.assumed:
-        lines.append(f"Assumed: {r.model.assumed}")
+        lines.append(say(lang, "term.assumed", assumed=resay(lang, r.model.assumed)))
     if not r.options and not r.classes:
-        lines += ["", "No build passes every rule."]
-        lines += [f"  way out: {w}" for w in r.ways_out]
+        lines += ["", say(lang, "term.recommend.none")]
+        lines += ["  " + say(lang, "term.way_out", way=resay(lang, w)) for w in r.ways_out]
     elif r.options:
         objective = r.request.get("objective", "cost")
-        rows = [_build_row(i + 1, o, r) for i, o in enumerate(r.options[:top])]
-        title = f"Top {len(rows)} of {len(r.options)} builds, ranked by {objective} (#1 is recommended)"
-        columns = [
-            "#",
-            "GPUs",
-            "CPU",
-            "RAM",
-            "drives",
-            "PSU",
-            "chassis",
-            "price",
-            *(("trained tok/s", "step") if x.training else EMBED_COLUMNS if x.task == "embed" else SERVE_COLUMNS),
-            "wall",
-        ]
+        rows = [_build_row(i + 1, o, r, lang) for i, o in enumerate(r.options[:top])]
+        title = say(
+            lang, "term.recommend.title", n=len(rows), total=len(r.options), objective=objective_word(lang, objective)
+        )
+        speed = (
+            ("trained", "step")
+            if x.training
+            else ("embedded", "embed_time")
+            if x.task == "embed"
+            else ("tok_user_total", "first_token")
+        )
+        names = ("gpus", "cpu", "ram", "drives", "psu", "chassis", "price", *speed, "wall")
+        columns = ["#", *(say(lang, f"term.col.{c}") for c in names)]
         lines.append(_table(title, columns, rows).rstrip())
         best = r.options[0]
         lines.append(
-            f"Recommended: {best.build.n_gpus * best.build.n_nodes} x {best.build.gpu.name} in "
-            f"{best.build.chassis.name}, {_price(best, r)}"
+            say(
+                lang,
+                "term.recommended",
+                n=best.build.n_gpus * best.build.n_nodes,
+                gpu=best.build.gpu.name,
+                chassis=best.build.chassis.name,
+                price=_price(best, r, lang),
+            )
         )
-        lines += [f"  - {w}" for w in best.reasons]
+        lines += [f"  - {resay(lang, w)}" for w in best.reasons]
         notes = [
-            f.message
+            finding_text(lang, f)
             for f in best.findings
             if f.rule in ("memory_speed", "wall_circuit", "gpu_communication", "pcie_lanes", "psu_capacity")
         ]
         lines += [f"  - {w}" for w in notes]
-        lines += [f"  - {w}" for w in best.estimate.notes if w != r.model.assumed]
+        lines += [f"  - {resay(lang, w)}" for w in best.estimate.notes if w != r.model.assumed]
         if best.estimate.launch_command:
-            lines.append(f"  - run it: {best.estimate.launch_command}")
+            lines.append("  - " + say(lang, "term.run_it", command=best.estimate.launch_command))
         if bom:
-            lines += [""] + _bom_lines(best, r)
-    lines += classes_text(r, top=top, bom=bom)
+            lines += [""] + _bom_lines(best, r, lang)
+    lines += classes_text(r, top=top, bom=bom, lang=lang)
     if r.near_misses:
-        lines += ["", "Near misses (fully priced builds that fail one rule):"]
+        lines += ["", say(lang, "term.near_misses")]
         lines += [
-            f"  {m.n_gpus * m.n_nodes} x {m.gpu} in {m.chassis} ({_money(m.total_price_usd or 0.0, r)}): "
-            f"{m.findings[0].rule}: {m.findings[0].message}"
+            f"  {m.n_gpus * m.n_nodes} x {m.gpu} "
+            + say(lang, "term.near_miss", chassis=m.chassis, price=_money(m.total_price_usd or 0.0, r))
+            + f": {m.findings[0].rule}: {finding_text(lang, m.findings[0])}"
             for m in r.near_misses
         ]
     if r.rejected:
-        lines += [""] + _rejected_lines(r, n_rejected)
+        lines += [""] + _rejected_lines(r, n_rejected, lang)
     lines.append("")
     lines.append(
-        "Prices: dated public prices in data/ ('+' = some parts have no confirmed price)"
-        + (f"; converted at {r.fx_rate} {r.currency}/USD ({r.fx_date})" if r.currency != "USD" else "")
+        say(lang, "term.prices")
+        + (
+            say(lang, "term.prices.fx", rate=r.fx_rate, currency=r.currency, date=r.fx_date)
+            if r.currency != "USD"
+            else ""
+        )
     )
     return "\n".join(lines)
 

@@ -5,49 +5,73 @@ from __future__ import annotations
 from sizing.specs import DistillPlan, DistillRecommendation, Phase
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
 
+from .say import resay, say
 from .training import estimate_memory_json, rounded
 
-PHASE_WORDS = {
-    "teacher-labels": "teacher pass (top-k soft labels)",
-    "teacher-generation": "teacher generation (responses)",
-    "student-training": "student training",
-    "online": "online distillation (teacher and student in every step)",
-}
+
+def phase_word(lang: str, name: str) -> str:
+    """A phase of the plan (teacher-labels, teacher-generation, student-training, online) in `lang`."""
+    return say(lang, f"term.phase.{name}")
 
 
-def _rate(p: Phase) -> str:
+def _rate(p: Phase, lang: str = "en") -> str:
     e = p.estimate
     if e.training is not None:
-        return f"{fmt_rate(e.training.train_tokens_per_s)} trained"
+        return say(lang, "term.distill.trained", rate=fmt_rate(e.training.train_tokens_per_s))
     assert e.speed is not None
     if p.name == "teacher-generation":
-        return f"{fmt_rate(e.speed.decode_tokens_per_s_total)} generated"
-    return f"{fmt_rate(e.speed.prefill_tokens_per_s)} through the teacher"
+        return say(lang, "term.distill.generated", rate=fmt_rate(e.speed.decode_tokens_per_s_total))
+    return say(lang, "term.distill.through", rate=fmt_rate(e.speed.prefill_tokens_per_s))
 
 
-def phase_lines(p: Phase) -> list[str]:
+def phase_lines(p: Phase, lang: str = "en") -> list[str]:
     m = p.estimate.memory
-    fit = "fits" if p.estimate.fits else "DOES NOT FIT"
+    fit = say(lang, "term.fits" if p.estimate.fits else "term.does_not_fit")
     out = [
-        f"  {PHASE_WORDS[p.name]}: {p.model}, {fmt_count(p.tokens)} tokens at {_rate(p)} -> {fmt_seconds(p.time_s)}",
-        f"    memory per GPU {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} ({fit})",
+        "  "
+        + say(
+            lang,
+            "term.distill.phase",
+            phase=phase_word(lang, p.name),
+            model=p.model,
+            tokens=fmt_count(p.tokens),
+            rate=_rate(p, lang),
+            time=fmt_seconds(p.time_s),
+        ),
+        "    "
+        + say(
+            lang,
+            "term.distill.memory",
+            used=fmt_bytes(m.per_gpu_bytes),
+            capacity=fmt_bytes(m.gpu_memory_bytes),
+            fit=fit,
+        ),
     ]
     if p.storage_bytes:
         out.append(
-            f"    writes {fmt_decimal_bytes(p.storage_bytes)} at {fmt_decimal_bytes(p.write_bytes_s)}/s "
-            "to the data drives"
+            "    "
+            + say(
+                lang,
+                "term.distill.writes",
+                size=fmt_decimal_bytes(p.storage_bytes),
+                rate=fmt_decimal_bytes(p.write_bytes_s),
+            )
         )
     return out
 
 
-def plan_lines(plan: DistillPlan) -> list[str]:
+def plan_lines(plan: DistillPlan, lang: str = "en") -> list[str]:
     s = plan.setup
-    head = f"{s.mode} distillation of {plan.teacher} into {plan.student}"
+    head = say(lang, "term.distill.head", mode=s.mode, teacher=plan.teacher, student=plan.student)
     if s.mode == "offline":
-        head += f" (top-{s.top_k} soft labels per position)"
-    lines = [head + f": {fmt_seconds(plan.total_time_s)} in all" + ("" if plan.fits else " - DOES NOT FIT")]
+        head += say(lang, "term.distill.top_k", k=s.top_k)
+    lines = [
+        head
+        + say(lang, "term.distill.total", total=fmt_seconds(plan.total_time_s))
+        + ("" if plan.fits else say(lang, "term.distill.no_fit"))
+    ]
     for p in plan.phases:
-        lines += phase_lines(p)
+        lines += phase_lines(p, lang)
     return lines
 
 
@@ -56,15 +80,15 @@ def cheaper(plans: tuple[DistillPlan, ...]) -> DistillPlan | None:
     return min(fitting, key=lambda p: p.total_time_s) if fitting else None
 
 
-def distill_text(plans: tuple[DistillPlan, ...]) -> str:
+def distill_text(plans: tuple[DistillPlan, ...], lang: str = "en") -> str:
     lines: list[str] = []
     for plan in plans:
-        lines += [*plan_lines(plan), ""]
+        lines += [*plan_lines(plan, lang), ""]
     best = cheaper(plans)
     if best is not None and len(plans) > 1:
-        lines.append(f"Cheaper on these GPUs: {best.setup.mode} ({fmt_seconds(best.total_time_s)})")
+        lines.append(say(lang, "term.distill.cheaper", mode=best.setup.mode, total=fmt_seconds(best.total_time_s)))
     elif best is None:
-        lines.append("No mode fits these GPUs: use more or larger GPUs, a smaller micro-batch or shorter sequences")
+        lines.append(say(lang, "term.distill.no_mode"))
     return "\n".join(lines).rstrip()
 
 
@@ -132,29 +156,46 @@ def distill_recommendation_json(r: DistillRecommendation) -> dict:
     return out
 
 
-def distill_recommendation_text(r: DistillRecommendation, bom: bool = False) -> str:
+def distill_recommendation_text(r: DistillRecommendation, bom: bool = False, lang: str = "en") -> str:
     from .core import _bom_lines, _price  # the build's lines as `recommend` prints them
 
     if r.build is None or r.chosen is None:
-        return "No build runs every phase of the plan.\n" + "\n".join(f"  - {n}" for n in r.notes)
+        return say(lang, "term.distill.no_build") + "\n" + "\n".join(f"  - {resay(lang, n)}" for n in r.notes)
     b, plan = r.build.build, r.chosen
     lines = [
-        f"One build for every phase: {b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}",
-        f"Plan: {plan.setup.mode} ({fmt_seconds(plan.total_time_s)} in all on this build)",
-        *plan_lines(plan)[1:],
+        say(
+            lang,
+            "term.distill.one_build",
+            n=b.n_gpus * b.n_nodes,
+            gpu=b.gpu.name,
+            chassis=b.chassis.name,
+            price=_price(r.build, r, lang),
+        ),
+        say(lang, "term.distill.plan", mode=plan.setup.mode, total=fmt_seconds(plan.total_time_s)),
+        *plan_lines(plan, lang)[1:],
     ]
     others = [p for p in r.plans if p.setup.mode != plan.setup.mode]
     for other in others:
-        verdict = f"would take {fmt_seconds(other.total_time_s)}" if other.fits else "does not fit this build"
-        lines.append(f"Instead: {other.setup.mode} distillation {verdict}")
+        verdict = (
+            say(lang, "term.distill.would_take", total=fmt_seconds(other.total_time_s))
+            if other.fits
+            else say(lang, "term.distill.not_this_build")
+        )
+        lines.append(say(lang, "term.distill.instead", mode=other.setup.mode, verdict=verdict))
     for p in plan.phases:
         if p.best is not None:
             bb = p.best.build
             lines.append(
-                f"Best build for the {PHASE_WORDS[p.name]} alone: {bb.n_gpus * bb.n_nodes} x {bb.gpu.name}, "
-                f"{_price(p.best, r)}"
+                say(
+                    lang,
+                    "term.distill.best_phase",
+                    phase=phase_word(lang, p.name),
+                    n=bb.n_gpus * bb.n_nodes,
+                    gpu=bb.gpu.name,
+                    price=_price(p.best, r, lang),
+                )
             )
-    lines += [f"  - {n}" for n in r.notes]
+    lines += [f"  - {resay(lang, n)}" for n in r.notes]
     if bom:
-        lines += [""] + _bom_lines(r.build, r)
+        lines += [""] + _bom_lines(r.build, r, lang)
     return "\n".join(lines)

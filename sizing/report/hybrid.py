@@ -5,12 +5,7 @@ from __future__ import annotations
 from sizing.specs import Estimate
 from sizing.units import fmt_bytes, fmt_decimal_bytes
 
-OFFLOAD_WORDS = {
-    "cpu": "CPU only",
-    "layers": "layer offload",
-    "experts": "routed experts in RAM",
-    "none": "all on the GPUs",
-}
+from .say import has, say
 
 
 def host_memory_json(e: Estimate) -> dict:
@@ -58,22 +53,52 @@ def host_assumptions_json(e: Estimate) -> dict:
     }
 
 
-def host_lines(e: Estimate) -> list[str]:
+def host_lines(e: Estimate, lang: str = "en") -> list[str]:
     """The host paragraph of `sizing estimate`'s text."""
     h, host = e.host, e.system.host
     if h is None or host is None:
         return []
-    ram = f"{fmt_bytes(h.ram_bytes)} installed" if h.ram_bytes is not None else "RAM size not given"
-    verdict = "" if h.ram_bytes is None else (" -> fits" if h.fits_host else " -> DOES NOT FIT")
-    dimm = host.dimm.name if host.dimm else f"DIMMs at DDR{host.cpu.ddr_gen}-{host.cpu.max_memory_mt_s}"
-    where = OFFLOAD_WORDS[h.offload] + (f", {h.gpu_layers} layers on the GPUs" if h.offload == "layers" else "")
-    gpus = "" if h.n_gpus == 0 else f"; the GPUs hold {fmt_bytes(h.gpu_bytes)} in all"
-    pcie = "" if h.n_gpus == 0 else f"; PCIe {fmt_decimal_bytes(h.pcie_bytes_s)}/s"
+    ram = (
+        say(lang, "term.host.installed", ram=fmt_bytes(h.ram_bytes))
+        if h.ram_bytes is not None
+        else say(lang, "term.host.no_size")
+    )
+    verdict = "" if h.ram_bytes is None else " -> " + say(lang, "term.fits" if h.fits_host else "term.does_not_fit")
+    dimm = (
+        host.dimm.name
+        if host.dimm
+        else say(lang, "term.host.dimms_at", ddr=host.cpu.ddr_gen, mt=host.cpu.max_memory_mt_s)
+    )
+    where = say(lang, f"term.offload.{h.offload}") + (
+        say(lang, "term.host.gpu_layers", n=h.gpu_layers) if h.offload == "layers" else ""
+    )
+    gpus = "" if h.n_gpus == 0 else say(lang, "term.host.gpus_hold", size=fmt_bytes(h.gpu_bytes))
+    pcie = "" if h.n_gpus == 0 else say(lang, "term.host.pcie", bw=fmt_decimal_bytes(h.pcie_bytes_s))
     return [
         "",
-        f"Host: {host.n_sockets} x {host.cpu.name}, {host.n_dimms} x {dimm}; {where}",
-        f"  RAM needed {fmt_bytes(h.host_bytes)} ({ram}){verdict}{gpus}",
-        f"  DRAM {fmt_decimal_bytes(h.socket_bw_bytes_s)}/s per socket, the run reads at "
-        f"{fmt_decimal_bytes(h.host_bw_bytes_s)}/s; CPU {h.cpu_flops / 1e12:.1f} TFLOPS ({h.cpu_kernel}){pcie}",
-        f"  decode bound: {h.decode_bound}; prefill bound: {h.prefill_bound}",
+        say(lang, "term.host", n=host.n_sockets, cpu=host.cpu.name, n_dimms=host.n_dimms, dimm=dimm, where=where),
+        "  " + say(lang, "term.host.ram", need=fmt_bytes(h.host_bytes), ram=ram, verdict=verdict, gpus=gpus),
+        "  "
+        + say(
+            lang,
+            "term.host.bw",
+            socket=fmt_decimal_bytes(h.socket_bw_bytes_s),
+            run=fmt_decimal_bytes(h.host_bw_bytes_s),
+            tflops=f"{h.cpu_flops / 1e12:.1f}",
+            kernel=h.cpu_kernel,
+            pcie=pcie,
+        ),
+        "  "
+        + say(
+            lang,
+            "term.host.bounds",
+            decode=bound_word(lang, h.decode_bound),
+            prefill=bound_word(lang, h.prefill_bound),
+        ),
     ]
+
+
+def bound_word(lang: str, bound: str) -> str:
+    """What bounds a run (memory, compute, host-ram, pcie, ...) in `lang`; the id itself where none is written."""
+    key = f"term.bound.{bound}"
+    return say(lang, key) if lang != "en" and has(lang, key) else bound

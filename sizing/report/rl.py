@@ -5,53 +5,97 @@ from __future__ import annotations
 from sizing.specs import RLPlan, RLRecommendation
 from sizing.units import fmt_bytes, fmt_seconds
 
+from .say import resay, say
 from .training import estimate_memory_json, rounded
 
-ROLE_WORDS = {
-    "policy": "policy (trains)",
-    "reference": "reference (frozen, KL)",
-    "reward": "reward model (frozen)",
-    "critic": "critic / value model (trains)",
-    "rollout": "rollout engine (generates)",
-}
 
-
-def rl_lines(p: RLPlan) -> list[str]:
+def rl_lines(p: RLPlan, lang: str = "en") -> list[str]:
     s, st = p.setup, p.step
     t = p.update.execution.training
     trainer = t.trainer.name if t else "?"
-    fit = "fits" if p.fits else "DOES NOT FIT"
+    fit = say(lang, "term.fits" if p.fits else "term.does_not_fit")
     lines = [
-        f"{s.algo.upper()} on {p.policy}, {s.placement}: {p.n_gpus} x {p.gpu}, {p.update.execution.task} with "
-        f"{trainer}, rollout with {p.rollout.execution.engine.name}",
-        f"  {s.prompts_per_step} prompts x {s.group_size if s.algo != 'dpo' else 2} responses of "
-        f"{s.response_tokens} tokens (prompt {s.prompt_tokens}) = {st.sequences} sequences per step",
-        f"  busiest GPU at the busiest phase: {fmt_bytes(p.per_gpu_bytes)} of {fmt_bytes(p.gpu_memory_bytes)} -> {fit}",
-        "  roles:",
+        say(
+            lang,
+            "term.rl.head",
+            algo=s.algo.upper(),
+            policy=p.policy,
+            placement=s.placement,
+            n=p.n_gpus,
+            gpu=p.gpu,
+            task=p.update.execution.task,
+            trainer=trainer,
+            engine=p.rollout.execution.engine.name,
+        ),
+        "  "
+        + say(
+            lang,
+            "term.rl.batch",
+            prompts=s.prompts_per_step,
+            group=s.group_size if s.algo != "dpo" else 2,
+            response=s.response_tokens,
+            prompt=s.prompt_tokens,
+            sequences=st.sequences,
+        ),
+        "  "
+        + say(
+            lang,
+            "term.rl.busiest",
+            used=fmt_bytes(p.per_gpu_bytes),
+            capacity=fmt_bytes(p.gpu_memory_bytes),
+            fit=fit,
+        ),
+        "  " + say(lang, "term.rl.roles"),
     ]
     for r in p.roles:
-        where = {"shared": "on every GPU", "training": "on the training GPUs", "rollout": "on the rollout GPUs"}[r.gpus]
         lines.append(
-            f"    {ROLE_WORDS[r.name]}: {r.model}, {fmt_bytes(r.per_gpu_bytes)} per GPU {where}"
-            + (f" ({r.note})" if r.note else "")
+            "    "
+            + say(
+                lang,
+                "term.rl.role",
+                role=say(lang, f"term.role.{r.name}"),
+                model=r.model,
+                size=fmt_bytes(r.per_gpu_bytes),
+                where=say(lang, f"term.rl.where.{r.gpus}"),
+            )
+            + (f" ({resay(lang, r.note)})" if r.note else "")
         )
     lines.append(
-        f"  step {fmt_seconds(st.step_s)}: rollout {fmt_seconds(st.rollout_s)} ({st.rollout_batch} sequences at "
-        f"once on {p.rollout.system.n_gpus}-GPU engine replicas), scoring {fmt_seconds(st.scoring_s)}, "
-        f"update {fmt_seconds(st.update_s)}, weight sync {fmt_seconds(st.sync_s)}"
+        "  "
+        + say(
+            lang,
+            "term.rl.step",
+            step=fmt_seconds(st.step_s),
+            rollout=fmt_seconds(st.rollout_s),
+            batch=st.rollout_batch,
+            replica=p.rollout.system.n_gpus,
+            scoring=fmt_seconds(st.scoring_s),
+            update=fmt_seconds(st.update_s),
+            sync=fmt_seconds(st.sync_s),
+        )
     )
     if p.total_s is not None:
-        run = f"  run: {p.setup.n_steps:,} steps = {fmt_seconds(p.total_s)}, {p.gpu_hours or 0.0:,.1f} GPU-hours"
+        run = say(
+            lang,
+            "term.rl.run",
+            steps=f"{p.setup.n_steps:,}",
+            total=fmt_seconds(p.total_s),
+            hours=f"{p.gpu_hours or 0.0:,.1f}",
+        )
         if p.setup.deadline_s is not None:
-            verdict = "meets" if p.deadline is not None and p.deadline.ok else "MISSES"
-            run += f"; deadline {fmt_seconds(p.setup.deadline_s)} -> {verdict} it"
-        lines.append(run)
-    lines += [f"  note: {n}" for n in p.notes]
+            met = p.deadline is not None and p.deadline.ok
+            run += say(
+                lang,
+                "term.rl.deadline.meets" if met else "term.rl.deadline.misses",
+                deadline=fmt_seconds(p.setup.deadline_s),
+            )
+        lines.append("  " + run)
+    lines += ["  " + say(lang, "term.rl.note", note=resay(lang, n)) for n in p.notes]
     return lines
 
 
-def rl_text(p: RLPlan) -> str:
-    return "\n".join(rl_lines(p))
+def rl_text(p: RLPlan, lang: str = "en") -> str:
+    return "\n".join(rl_lines(p, lang))
 
 
 def rl_json(p: RLPlan) -> dict:
@@ -104,22 +148,22 @@ def rl_recommendation_json(r: RLRecommendation) -> dict:
     }
 
 
-def rl_recommendation_text(r: RLRecommendation, bom: bool = False) -> str:
+def rl_recommendation_text(r: RLRecommendation, bom: bool = False, lang: str = "en") -> str:
     from .core import _bom_lines, _money, _price
 
     if r.plan is None or r.build is None:
-        head = "No build holds every role of the step" + (" and ends the run in time" if r.deadline_missed else "")
-        return head + ".\n" + "\n".join(f"  - {n}" for n in r.notes)
+        head = say(lang, "term.rl.no_build_in_time" if r.deadline_missed else "term.rl.no_build")
+        return head + "\n" + "\n".join(f"  - {resay(lang, n)}" for n in r.notes)
     b = r.build.build
-    each = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} in {b.chassis.name}, {_price(r.build, r)}"
-    head = f"Recommended: {each}"
+    where = {"n": b.n_gpus * b.n_nodes, "gpu": b.gpu.name, "chassis": b.chassis.name, "price": _price(r.build, r, lang)}
+    head = say(lang, "term.recommended", **where)
     if r.n_builds > 1:
-        total = "" if r.total_price_usd is None else f", {_money(r.total_price_usd, r)} in all"
-        head = f"Recommended: {r.n_builds} builds (one trains, one generates), each {each}{total}"
+        total = "" if r.total_price_usd is None else say(lang, "term.rl.in_all", total=_money(r.total_price_usd, r))
+        head = say(lang, "term.rl.recommended_twice", builds=r.n_builds, total=total, **where)
     lines = [
         head,
-        *rl_lines(r.plan),
+        *rl_lines(r.plan, lang),
     ]
     if bom:
-        lines += [""] + _bom_lines(r.build, r)
+        lines += [""] + _bom_lines(r.build, r, lang)
     return "\n".join(lines)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sizing.specs import Estimate
 from sizing.units import fmt_bytes, fmt_count, fmt_decimal_bytes, fmt_rate, fmt_seconds
 
+from .say import has, resay, say
+
 
 def rounded(values: dict, digits: int = 4) -> dict:
     """Floats rounded for output, everything else as it is."""
@@ -14,64 +16,135 @@ def rounded(values: dict, digits: int = 4) -> dict:
     }
 
 
-def training_text(e: Estimate) -> str:
+def training_text(e: Estimate, lang: str = "en") -> str:
     """A training estimate for a person: the set-up, memory per GPU by part, host RAM, step time and run time."""
     m, x, tr = e.memory, e.execution, e.training
     t = x.training
     assert tr is not None and t is not None
     b = m.breakdown
-    verdict = "fits" if e.fits else "DOES NOT FIT"
-    base = f"{x.precision.id} base" if x.task in ("lora", "qlora") else f"{x.precision.id} weights"
+    verdict = say(lang, "term.fits" if e.fits else "term.does_not_fit")
+    lora = x.task in ("lora", "qlora")
+    base = say(lang, "term.train.base" if lora else "term.train.weights", precision=x.precision.id)
+    setup = [
+        base,
+        say(lang, "term.train.trainable", n=fmt_count(tr.trainable_params)),
+        say(lang, "term.train.lora", rank=t.lora_rank, targets=t.lora_targets) if lora else "",
+        say(lang, "term.train.optimizer", optimizer=t.optimizer),
+        say(lang, "term.train.master") if t.master_weights else "",
+        say(lang, "term.train.recompute", recompute=t.recompute, sharding=t.sharding),
+        say(lang, "term.train.offload", offload=t.offload) if t.offload != "none" else "",
+    ]
     lines = [
-        f"{e.model.name} ({fmt_count(e.model.n_params)} params) {x.task} on {e.system.n_gpus_total} x "
-        f"{e.system.gpu.name} with {t.trainer.name}",
-        f"  {base}, {fmt_count(tr.trainable_params)} trainable"
-        + (f" (LoRA rank {t.lora_rank} on {t.lora_targets})" if x.task in ("lora", "qlora") else "")
-        + f", {t.optimizer}{' + fp32 master weights' if t.master_weights else ''}, recompute {t.recompute}, "
-        f"sharding {t.sharding}{f', offload {t.offload}' if t.offload != 'none' else ''}",
-        f"  micro-batch {x.batch} x {x.prompt_tokens} tokens per GPU, {t.grad_accum} micro-batch(es) per step",
+        say(
+            lang,
+            "term.train.head",
+            model=e.model.name,
+            params=fmt_count(e.model.n_params),
+            task=x.task,
+            n=e.system.n_gpus_total,
+            gpu=e.system.gpu.name,
+            trainer=t.trainer.name,
+        ),
+        "  " + "".join(setup),
+        "  " + say(lang, "term.train.micro", batch=x.batch, tokens=x.prompt_tokens, accum=t.grad_accum),
         "",
-        f"Memory per GPU: {fmt_bytes(m.per_gpu_bytes)} of {fmt_bytes(m.gpu_memory_bytes)} -> {verdict}",
-        f"  weights {fmt_bytes(b.weights_bytes)} | gradients {fmt_bytes(b.gradients_bytes)} | optimizer "
-        f"{fmt_bytes(b.optimizer_bytes)} | activations + loss {fmt_bytes(b.activations_bytes)} | overhead "
-        f"{fmt_bytes(b.overhead_bytes)}",
-        f"  allocator peak {fmt_bytes(m.allocated_per_gpu_bytes)}; micro-batches of this length that fit: "
-        f"{m.max_batch_at_context}; host RAM for offloaded state {fmt_bytes(tr.host_bytes)}",
+        say(
+            lang,
+            "term.estimate.memory",
+            used=fmt_bytes(m.per_gpu_bytes),
+            capacity=fmt_bytes(m.gpu_memory_bytes),
+            verdict=verdict,
+        ),
+        "  "
+        + say(
+            lang,
+            "term.train.breakdown",
+            weights=fmt_bytes(b.weights_bytes),
+            gradients=fmt_bytes(b.gradients_bytes),
+            optimizer=fmt_bytes(b.optimizer_bytes),
+            activations=fmt_bytes(b.activations_bytes),
+            overhead=fmt_bytes(b.overhead_bytes),
+        ),
+        "  "
+        + say(
+            lang,
+            "term.train.allocator",
+            peak=fmt_bytes(m.allocated_per_gpu_bytes),
+            n=m.max_batch_at_context,
+            host=fmt_bytes(tr.host_bytes),
+        ),
         "",
-        f"Speed: {fmt_rate(tr.train_tokens_per_s)} trained over all GPUs ({tr.bound}-bound), step "
-        f"{fmt_seconds(tr.step_s)} (compute {fmt_seconds(tr.compute_s)}, collectives {fmt_seconds(tr.comm_s)}, "
-        f"offload {fmt_seconds(tr.offload_s)}), {tr.model_flops_utilization:.0%} of dense peak",
-        f"  checkpoint {fmt_decimal_bytes(tr.checkpoint_bytes)} (weights), "
-        f"{fmt_decimal_bytes(tr.resumable_checkpoint_bytes)} with optimizer state",
+        say(
+            lang,
+            "term.train.speed",
+            rate=fmt_rate(tr.train_tokens_per_s),
+            bound=say(lang, f"term.bound.{tr.bound}") if has(lang, f"term.bound.{tr.bound}") else tr.bound,
+            step=fmt_seconds(tr.step_s),
+            compute=fmt_seconds(tr.compute_s),
+            comm=fmt_seconds(tr.comm_s),
+            offload=fmt_seconds(tr.offload_s),
+            mfu=f"{tr.model_flops_utilization:.0%}",
+        ),
+        "  "
+        + say(
+            lang,
+            "term.train.checkpoint",
+            weights=fmt_decimal_bytes(tr.checkpoint_bytes),
+            full=fmt_decimal_bytes(tr.resumable_checkpoint_bytes),
+        ),
     ]
     if tr.total_s is not None:
         lines.append(
-            f"  {fmt_count(t.tokens or 0)} tokens x {t.epochs:g} epoch(s): {fmt_seconds(tr.total_s)} with checkpoint "
-            "saves, "
-            f"{tr.gpu_hours:,.1f} GPU-hours"
+            "  "
+            + say(
+                lang,
+                "term.train.run",
+                tokens=fmt_count(t.tokens or 0),
+                epochs=f"{t.epochs:g}",
+                total=fmt_seconds(tr.total_s),
+                gpu_hours=f"{tr.gpu_hours:,.1f}",
+            )
         )
-    lines += checkpoint_lines(e)
-    lines += [f"Note: {note}" for note in e.notes]
+    lines += checkpoint_lines(e, lang)
+    lines += [say(lang, "term.note", note=resay(lang, note)) for note in e.notes]
     return "\n".join(lines)
 
 
-def checkpoint_lines(e: Estimate) -> list[str]:
+def checkpoint_lines(e: Estimate, lang: str = "en") -> list[str]:
     """The run's checkpoint saves and, with --deadline, whether the run meets it."""
     tr = e.training
     assert tr is not None
     out: list[str] = []
     ck = tr.checkpoint
     if ck is not None:
-        how = "in the background" if ck.asynchronous else "synchronously"
+        how = say(lang, "term.ckpt.async" if ck.asynchronous else "term.ckpt.sync")
         out.append(
-            f"  saves every {fmt_seconds(ck.every_s)} ({ck.every_steps:,.0f} steps) to {ck.drive}: "
-            f"{fmt_decimal_bytes(ck.bytes_per_node)} per node in {fmt_seconds(ck.write_s)}, written {how}"
-            + (f"; {ck.n_saves} saves add {fmt_seconds(ck.added_s)}" if ck.n_saves else "")
-            + f"; {ck.kept} kept take {fmt_decimal_bytes(ck.storage_bytes)} per node"
+            "  "
+            + say(
+                lang,
+                "term.ckpt",
+                every=fmt_seconds(ck.every_s),
+                steps=f"{ck.every_steps:,.0f}",
+                drive=resay(lang, ck.drive),
+                size=fmt_decimal_bytes(ck.bytes_per_node),
+                write=fmt_seconds(ck.write_s),
+                how=how,
+            )
+            + (say(lang, "term.ckpt.saves", n=ck.n_saves, added=fmt_seconds(ck.added_s)) if ck.n_saves else "")
+            + say(lang, "term.ckpt.kept", kept=ck.kept, storage=fmt_decimal_bytes(ck.storage_bytes))
         )
     if tr.deadline_s is not None and tr.total_s is not None:
-        verdict = "meets" if tr.meets_deadline else "MISSES"
-        out.append(f"  deadline {fmt_seconds(tr.deadline_s)}: the run takes {fmt_seconds(tr.total_s)} -> {verdict} it")
+        verdict = say(lang, "term.deadline.meets" if tr.meets_deadline else "term.deadline.misses")
+        out.append(
+            "  "
+            + say(
+                lang,
+                "term.deadline",
+                deadline=fmt_seconds(tr.deadline_s),
+                total=fmt_seconds(tr.total_s),
+                verdict=verdict,
+            )
+        )
     return out
 
 

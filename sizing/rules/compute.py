@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sizing.estimate.parallel import tensor_ways, tp_problem
-from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate, NetworkPart
+from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate, NetworkPart, said
 from sizing.units import fmt_bytes, fmt_rate, fmt_seconds
 
 from .memo import judged_once
@@ -33,6 +33,14 @@ def memory_finding(gpu: Gpu, n_gpus: int, m: MemoryEstimate) -> Finding:
         need=round(m.need_per_gpu_bytes),
         have=round(m.usable_per_gpu_bytes),
         message=msg,
+        **said(
+            "finding.gpu_memory",
+            *(() if m.fits else ("finding.gpu_memory.fix",)),
+            need=fmt_bytes(m.need_per_gpu_bytes),
+            where=where,
+            usable=fmt_bytes(m.usable_per_gpu_bytes),
+            capacity=fmt_bytes(m.gpu_memory_bytes),
+        ),
     )
 
 
@@ -53,20 +61,43 @@ def engine_runs_on(engine: Engine, gpu: Gpu, precision: str | None = None) -> Fi
     support = engine.support_on(gpu.vendor)
     reason = f": {support.note}" if support is not None else ""
     have = ";".join(engine.gpu_vendors)
+    note_keys = ("finding.engine_support.note",) if support is not None else ()
+    notes = {"note": support.note if support is not None else "", "stack_note": gpu.stack_note or ""}
     if gpu.vendor not in engine.gpu_vendors:
         msg = f"{engine.name} has no kernels for {gpu.vendor} GPUs ({', '.join(engine.gpu_vendors)} only){reason}" + (
             f"; {gpu.stack_note}" if gpu.stack_note else ""
         )
-        return Finding(rule="engine_support", ok=False, need=gpu.vendor, have=have, message=msg)
+        keys = (
+            "finding.engine_support.vendor",
+            *note_keys,
+            *(("finding.engine_support.stack",) if gpu.stack_note else ()),
+        )
+        words = said(*keys, engine=engine.name, vendor=gpu.vendor, vendors=", ".join(engine.gpu_vendors), **notes)
+        return Finding(rule="engine_support", ok=False, need=gpu.vendor, have=have, message=msg, **words)
     limits = support.precisions if support is not None else ()
     if precision is not None and limits and precision not in limits:
         msg = (
             f"{engine.name} on {gpu.vendor} GPUs runs {', '.join(limits)} only, not {precision}{reason}; "
             f"use --precision {limits[0]} or another engine"
         )
-        return Finding(rule="engine_support", ok=False, need=precision, have=";".join(limits), message=msg)
+        keys = ("finding.engine_support.precision", *note_keys, "finding.engine_support.precision_fix")
+        words = said(
+            *keys,
+            engine=engine.name,
+            vendor=gpu.vendor,
+            limits=", ".join(limits),
+            precision=precision,
+            first=limits[0],
+            **notes,
+        )
+        return Finding(rule="engine_support", ok=False, need=precision, have=";".join(limits), message=msg, **words)
     return Finding(
-        rule="engine_support", ok=True, need=gpu.vendor, have=have, message=f"{engine.name} runs on {gpu.vendor} GPUs"
+        rule="engine_support",
+        ok=True,
+        need=gpu.vendor,
+        have=have,
+        message=f"{engine.name} runs on {gpu.vendor} GPUs",
+        **said("finding.engine_support.ok", engine=engine.name, vendor=gpu.vendor),
     )
 
 
@@ -74,14 +105,23 @@ def tensor_parallel(c: Candidate) -> Finding:
     """Tensor parallel splits attention heads evenly: the GPU count per node must divide the query heads, and the KV
     heads must divide among the GPUs or be replicated to them (vLLM/Megatron-LM check both at start-up)."""
     b, e = c.build, c.estimate
-    return _tensor_parallel(tp_problem(e.model, tensor_ways(e.execution)), e.model.n_heads, b.n_gpus)
+    tp = tensor_ways(e.execution)
+    return _tensor_parallel(tp_problem(e.model, tp), e.model.n_heads, b.n_gpus, tp, e.model.n_kv_heads)
 
 
 @judged_once
-def _tensor_parallel(problem: str | None, n_heads: int, n_gpus: int) -> Finding:
+def _tensor_parallel(problem: str | None, n_heads: int, n_gpus: int, tp: int = 1, n_kv_heads: int = 0) -> Finding:
     if problem is None:
-        return Finding(rule="tensor_parallel", ok=True, message=f"{n_gpus} GPU(s) per node split the model evenly")
-    return Finding(rule="tensor_parallel", ok=False, need=n_heads, have=n_gpus, message=problem)
+        return Finding(
+            rule="tensor_parallel",
+            ok=True,
+            message=f"{n_gpus} GPU(s) per node split the model evenly",
+            **said("finding.tensor_parallel.ok", n_gpus=n_gpus),
+        )
+    # the two problems of estimate/parallel.tp_problem: query heads, else KV heads
+    key = "finding.tensor_parallel.heads" if n_heads % tp else "finding.tensor_parallel.kv_heads"
+    words = said(key, tp=tp, n_heads=n_heads, n_kv_heads=n_kv_heads)
+    return Finding(rule="tensor_parallel", ok=False, need=n_heads, have=n_gpus, message=problem, **words)
 
 
 def gpu_communication(c: Candidate) -> Finding:
@@ -99,12 +139,18 @@ def gpu_communication(c: Candidate) -> Finding:
     nodes = (
         f"; {b.n_nodes} nodes pipeline layers over {b.nic.name if b.nic else 'the network'}" if b.n_nodes > 1 else ""
     )
-    return _tensor_traffic(link, e.decode_step.comm_s, e.speed.decode_tokens_per_s, nodes)
+    nic = (b.nic.name if b.nic else "") if b.n_nodes > 1 else None
+    return _tensor_traffic(link, e.decode_step.comm_s, e.speed.decode_tokens_per_s, nodes, b.n_nodes, nic)
 
 
 @judged_once
 def _one_gpu() -> Finding:
-    return Finding(rule="gpu_communication", ok=True, message="one GPU: no inter-GPU traffic")
+    return Finding(
+        rule="gpu_communication",
+        ok=True,
+        message="one GPU: no inter-GPU traffic",
+        **said("finding.gpu_communication.one"),
+    )
 
 
 @judged_once
@@ -116,6 +162,13 @@ def _training_traffic(sharding: str, link: str, comm_s: float, step_s: float) ->
         have=link,
         message=f"{sharding} over {link}: collectives take {fmt_seconds(comm_s)} per "
         f"step ({share:.0%} of the step before overlap)",
+        **said(
+            "finding.gpu_communication.training",
+            sharding=sharding,
+            link=link,
+            comm=fmt_seconds(comm_s),
+            share=f"{share:.0%}",
+        ),
     )
 
 
@@ -126,15 +179,28 @@ def _layer_traffic(engine: str) -> Finding:
         ok=True,
         message=f"{engine} splits layers: activations hop GPU to GPU once per token; more GPUs add memory, not decode "
         "speed",
+        **said("finding.gpu_communication.layer", engine=engine),
     )
 
 
 @judged_once
-def _tensor_traffic(link: str, per_token: float, decode_tokens_per_s: float, nodes: str) -> Finding:
+def _tensor_traffic(
+    link: str, per_token: float, decode_tokens_per_s: float, nodes: str, n_nodes: int = 1, nic: str | None = None
+) -> Finding:
     step = 1 / decode_tokens_per_s if decode_tokens_per_s else 0.0
     share = per_token / step if step else 0.0
     msg = f"tensor parallel over {link}: all-reduces cost {per_token * 1e3:.2f} ms per decode step ({share:.0%} of it)"
-    return Finding(rule="gpu_communication", ok=True, need=None, have=link, message=msg + nodes)
+    more = () if nic is None else ("finding.gpu_communication.nodes" if nic else "finding.gpu_communication.nodes_net",)
+    words = said(
+        "finding.gpu_communication.tensor",
+        *more,
+        link=link,
+        ms=f"{per_token * 1e3:.2f}",
+        share=f"{share:.0%}",
+        n_nodes=n_nodes,
+        nic=nic or "",
+    )
+    return Finding(rule="gpu_communication", ok=True, need=None, have=link, message=msg + nodes, **words)
 
 
 def network(c: Candidate) -> Finding:
@@ -146,11 +212,21 @@ def network(c: Candidate) -> Finding:
 @judged_once
 def _network(n_nodes: int, nic: NetworkPart | None, switch: NetworkPart | None) -> Finding:
     if n_nodes == 1:
-        return Finding(rule="network", ok=True, message="single node: no cluster network")
+        return Finding(
+            rule="network", ok=True, message="single node: no cluster network", **said("finding.network.single")
+        )
     ok = nic is not None and (n_nodes <= 2 or (switch is not None and switch.ports >= n_nodes))
     name = nic.name if nic else "no NIC"
     sw = "back-to-back cable" if n_nodes <= 2 else (switch.name if switch else "no switch")
-    return Finding(rule="network", ok=ok, need=n_nodes, have=sw, message=f"{n_nodes} nodes: {name} per node, {sw}")
+    words = said(
+        "finding.network",
+        n_nodes=n_nodes,
+        nic=nic.name if nic else "@word.no_nic",
+        switch="@word.cable" if n_nodes <= 2 else (switch.name if switch else "@word.no_switch"),
+    )
+    return Finding(
+        rule="network", ok=ok, need=n_nodes, have=sw, message=f"{n_nodes} nodes: {name} per node, {sw}", **words
+    )
 
 
 def target_speed(c: Candidate) -> Finding:
@@ -162,12 +238,20 @@ def target_speed(c: Candidate) -> Finding:
 @judged_once
 def _target_speed(have: float, target: float | None, training: bool) -> Finding:
     verb = "trains" if training else "decodes"
+    key = f"finding.target_speed.{verb}"
     if target is None:
-        return Finding(rule="target_speed", ok=True, have=round(have, 1), message=f"{verb} {fmt_rate(have)} in total")
+        return Finding(
+            rule="target_speed",
+            ok=True,
+            have=round(have, 1),
+            message=f"{verb} {fmt_rate(have)} in total",
+            **said(key, have=fmt_rate(have)),
+        )
     return Finding(
         rule="target_speed",
         ok=have >= target,
         need=target,
         have=round(have, 1),
         message=f"{verb} {fmt_rate(have)} in total, target {fmt_rate(target)}",
+        **said(key, "finding.target", have=fmt_rate(have), target=fmt_rate(target)),
     )

@@ -3,7 +3,7 @@ run (its steps one after another) too."""
 
 from __future__ import annotations
 
-from sizing.specs import Candidate, Finding, RLPlan
+from sizing.specs import Candidate, Finding, RLPlan, said
 from sizing.units import fmt_seconds
 
 from .memo import judged_once
@@ -23,7 +23,7 @@ def deadline(c: Candidate) -> Finding:
 
 @judged_once
 def _no_deadline() -> Finding:
-    return Finding(rule="deadline", ok=True, message="no deadline")
+    return Finding(rule="deadline", ok=True, message="no deadline", **said("finding.deadline.none"))
 
 
 @judged_once
@@ -34,13 +34,21 @@ def _deadline(total_s: float | None, checkpoint_s: float, deadline_s: float) -> 
             ok=False,
             need=round(deadline_s, 1),
             message=f"deadline {fmt_seconds(deadline_s)} but no --tokens: give the dataset size to time the run",
+            **said("finding.deadline.no_tokens", deadline=fmt_seconds(deadline_s)),
         )
     ok = total_s <= deadline_s
     saves = f" (checkpoint saves {fmt_seconds(checkpoint_s)} of it)" if checkpoint_s > 0 else ""
     msg = f"training takes {fmt_seconds(total_s)}{saves}, deadline {fmt_seconds(deadline_s)}"
     if not ok:
         msg += "; use more or faster GPUs, fewer tokens, or LoRA instead of a full fine-tune"
-    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg)
+    keys = (
+        "finding.deadline",
+        *(("finding.deadline.saves",) if checkpoint_s > 0 else ()),
+        "finding.deadline.limit",
+        *(() if ok else ("finding.deadline.fix",)),
+    )
+    words = said(*keys, total=fmt_seconds(total_s), saves=fmt_seconds(checkpoint_s), deadline=fmt_seconds(deadline_s))
+    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg, **words)
 
 
 RL_WAYS_OUT = "more or faster GPUs, --placement disaggregated, a smaller --group-size or --lora"
@@ -61,6 +69,7 @@ def rl_deadline(plan: RLPlan) -> Finding:
             ok=False,
             need=round(deadline_s, 1),
             message=f"deadline {fmt_seconds(deadline_s)} but no --steps or --tokens: give the run's length to time it",
+            **said("finding.rl_deadline.no_steps", deadline=fmt_seconds(deadline_s)),
         )
     ok = total_s <= deadline_s
     msg = (
@@ -69,4 +78,12 @@ def rl_deadline(plan: RLPlan) -> Finding:
     )
     if not ok:
         msg += f"; use {RL_WAYS_OUT}"
-    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg)
+    words = said(
+        "finding.rl_deadline",
+        *(() if ok else ("finding.rl_deadline.fix",)),
+        steps=f"{plan.setup.n_steps:,}",
+        step=fmt_seconds(plan.step.step_s),
+        total=fmt_seconds(total_s),
+        deadline=fmt_seconds(deadline_s),
+    )
+    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg, **words)

@@ -5,6 +5,7 @@ ever remove builds."""
 from __future__ import annotations
 
 from sizing.specs import Candidate, Estimate, Finding
+from sizing.specs import said as keyed
 from sizing.units import fmt_rate, fmt_seconds
 
 from .memo import judged_once
@@ -37,12 +38,20 @@ def user_speed_finding(e: Estimate, target: float | None) -> Finding:
 @judged_once
 def _ttft(have: float | None, target_s: float | None, users: int) -> Finding:
     if have is None:
-        return Finding(rule="first_token", ok=True, message="no first-token time for this task")
+        return Finding(
+            rule="first_token",
+            ok=True,
+            message="no first-token time for this task",
+            **keyed("finding.first_token.none"),
+        )
     who = "one user" if users == 1 else f"one user arriving beside {users - 1} others"
     said = f"first token after {fmt_seconds(have)} for {who}"
+    head = "finding.first_token.one" if users == 1 else "finding.first_token.many"
     if target_s is None:
-        return Finding(rule="first_token", ok=True, have=round(have, 4), message=said)
+        words = keyed(head, have=fmt_seconds(have), others=users - 1)
+        return Finding(rule="first_token", ok=True, have=round(have, 4), message=said, **words)
     ok = have <= target_s
+    fix = () if ok else ("finding.first_token.fix",)
     return Finding(
         rule="first_token",
         ok=ok,
@@ -50,17 +59,25 @@ def _ttft(have: float | None, target_s: float | None, users: int) -> Finding:
         have=round(have, 4),
         message=f"{said}, target {fmt_seconds(target_s)}"
         + ("" if ok else "; serve fewer users, a shorter prompt, or faster or more GPUs"),
+        **keyed(head, "finding.target", *fix, have=fmt_seconds(have), others=users - 1, target=fmt_seconds(target_s)),
     )
 
 
 @judged_once
 def _user_speed(have: float | None, target: float | None) -> Finding:
     if have is None:
-        return Finding(rule="user_speed", ok=True, message="no per-user decode speed for this task")
+        return Finding(
+            rule="user_speed",
+            ok=True,
+            message="no per-user decode speed for this task",
+            **keyed("finding.user_speed.none"),
+        )
     said = f"each user decodes {fmt_rate(have)}"
     if target is None:
-        return Finding(rule="user_speed", ok=True, have=round(have, 2), message=said)
+        words = keyed("finding.user_speed", have=fmt_rate(have))
+        return Finding(rule="user_speed", ok=True, have=round(have, 2), message=said, **words)
     ok = have >= target
+    fix = () if ok else ("finding.user_speed.fix",)
     return Finding(
         rule="user_speed",
         ok=ok,
@@ -68,6 +85,7 @@ def _user_speed(have: float | None, target: float | None) -> Finding:
         have=round(have, 2),
         message=f"{said}, target {fmt_rate(target)}"
         + ("" if ok else "; serve fewer users, a smaller quantization, fp8 KV cache, or faster GPUs"),
+        **keyed("finding.user_speed", "finding.target", *fix, have=fmt_rate(have), target=fmt_rate(target)),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sizing.estimate.requirements import CORES_PER_GPU, MIN_CORES, data_bays, lanes_used
-from sizing.specs import Candidate, Chassis, Cpu, Dimm, Drive, Finding, Gpu
+from sizing.specs import Candidate, Chassis, Cpu, Dimm, Drive, Finding, Gpu, said
 from sizing.units import fmt_bytes, fmt_decimal_bytes, fmt_money
 
 from .memo import judged_once
@@ -18,22 +18,45 @@ def chassis_fit(c: Candidate) -> Finding:
 
 @judged_once
 def _chassis_fit(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
-    problems = []
+    problems, keys = [], []
     if n_gpus > box.max_gpus:
         problems.append(f"holds {box.max_gpus} GPUs, not {n_gpus}")
+        keys.append("finding.chassis_fit.count")
     if g.form_factor != box.gpu_form_factor:
         problems.append(f"takes {box.gpu_form_factor.upper()} GPUs, the {g.name} is {g.form_factor.upper()}")
+        keys.append("finding.chassis_fit.form")
     if g.slot_width and box.max_gpu_slot_width and g.slot_width > box.max_gpu_slot_width:
         problems.append(f"fits {box.max_gpu_slot_width:g}-slot cards, the {g.name} is {g.slot_width:g} slots wide")
+        keys.append("finding.chassis_fit.width")
     if g.length_mm and box.max_gpu_length_mm and g.length_mm > box.max_gpu_length_mm:
         problems.append(f"fits cards up to {box.max_gpu_length_mm:.0f} mm, the {g.name} is {g.length_mm:.0f} mm")
+        keys.append("finding.chassis_fit.length")
     if not box.takes(g.arch, n_gpus):
         problems.append(
             f"its baseboard is sold with {'/'.join(map(str, box.gpu_counts)) or 'any count of'} "
             f"{'/'.join(box.gpu_archs) or 'any'} GPUs, not {n_gpus} {g.arch}"
         )
+        keys.append("finding.chassis_fit.baseboard")
     msg = f"{box.name}: " + ("; ".join(problems) if problems else f"{n_gpus} x {g.name} fit")
-    return Finding(rule="chassis_fit", ok=not problems, need=n_gpus, have=box.max_gpus, message=msg)
+    parts = [k for i, key in enumerate(keys) for k in (("finding.sep",) if i else ()) + (key,)]
+    words = said(
+        "finding.chassis_fit",
+        *(parts or ["finding.chassis_fit.ok"]),
+        chassis=box.name,
+        gpu=g.name,
+        n_gpus=n_gpus,
+        max_gpus=box.max_gpus,
+        box_form=box.gpu_form_factor.upper(),
+        gpu_form=g.form_factor.upper(),
+        max_width=f"{box.max_gpu_slot_width or 0:g}",
+        width=f"{g.slot_width or 0:g}",
+        max_length=f"{box.max_gpu_length_mm or 0:.0f}",
+        length=f"{g.length_mm or 0:.0f}",
+        counts="/".join(map(str, box.gpu_counts)) or "@word.any_count",
+        archs="/".join(box.gpu_archs) or "@word.any",
+        arch=g.arch,
+    )
+    return Finding(rule="chassis_fit", ok=not problems, need=n_gpus, have=box.max_gpus, message=msg, **words)
 
 
 def cooling(c: Candidate) -> Finding:
@@ -55,6 +78,7 @@ def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
             have=box.form_factor,
             message=f"{g.name} is an open-air card: {n_gpus} of them in {box.name} recirculate heat; use "
             "blower cards (e.g. rtx-4090-blower) or a riser chassis",
+            **said("finding.cooling.open_air", gpu=g.name, n_gpus=n_gpus, chassis=box.name),
         )
     if g.cooling == "passive" and not box.cools_passive_cards:
         return Finding(
@@ -63,8 +87,10 @@ def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
             need="server airflow",
             have=box.form_factor,
             message=f"{g.name} is passively cooled and needs a ducted rack server's airflow, not {box.name}",
+            **said("finding.cooling.passive", gpu=g.name, chassis=box.name),
         )
-    return Finding(rule="cooling", ok=True, message=f"{g.cooling} cards suit {box.name}")
+    words = said("finding.cooling.ok", cooling=g.cooling, chassis=box.name)
+    return Finding(rule="cooling", ok=True, message=f"{g.cooling} cards suit {box.name}", **words)
 
 
 def pcie_lanes(c: Candidate) -> Finding:
@@ -87,7 +113,13 @@ def _pcie_lanes(need: int, have: int, cpus: str, narrow_lanes: int, switch: bool
         )
     if switch:
         msg += "; GPUs hang off PCIe switches"
-    return Finding(rule="pcie_lanes", ok=need <= have, need=need, have=have, message=msg)
+    keys = (
+        "finding.pcie_lanes",
+        *(("finding.pcie_lanes.narrow",) if narrow_lanes else ()),
+        *(("finding.pcie_lanes.switch",) if switch else ()),
+    )
+    words = said(*keys, need=need, cpus=cpus, have=have, lanes=narrow_lanes)
+    return Finding(rule="pcie_lanes", ok=need <= have, need=need, have=have, message=msg, **words)
 
 
 def cpu_cores(c: Candidate) -> Finding:
@@ -105,6 +137,7 @@ def _cpu_cores(need: int, have: int) -> Finding:
         need=need,
         have=have,
         message=f"needs {need} cores ({CORES_PER_GPU} per GPU, {MIN_CORES} at least), has {have}",
+        **said("finding.cpu_cores", need=need, per_gpu=CORES_PER_GPU, least=MIN_CORES, have=have),
     )
 
 
@@ -125,7 +158,18 @@ def _system_ram(need: float, ram: float, cpu: Cpu, n_cpus: int, dimm: Dimm, n_di
     )
     if ram > ceiling:
         msg += f"; {n_cpus} x {cpu.name} address at most {fmt_bytes(ceiling)}"
-    return Finding(rule="system_ram", ok=ok, need=round(need), have=round(ram), message=msg)
+    words = said(
+        "finding.system_ram",
+        *(("finding.system_ram.ceiling",) if ram > ceiling else ()),
+        need=fmt_bytes(need),
+        n_dimms=n_dimms,
+        dimm=fmt_bytes(dimm.capacity_bytes),
+        ram=fmt_bytes(ram),
+        n_cpus=n_cpus,
+        cpu=cpu.name,
+        ceiling=fmt_bytes(ceiling) if ram > ceiling else "",
+    )
+    return Finding(rule="system_ram", ok=ok, need=round(need), have=round(ram), message=msg, **words)
 
 
 def memory_channels(c: Candidate) -> Finding:
@@ -145,6 +189,14 @@ def _memory_channels(channels: int, dimm: str, n_dimms: int, slots: int) -> Find
         have=n_dimms,
         message=f"{n_dimms} identical {dimm} in {channels} channels "
         f"({n_dimms // channels if ok else '?'} per channel, {slots} slots)",
+        **said(
+            "finding.memory_channels",
+            n_dimms=n_dimms,
+            dimm=dimm,
+            channels=channels,
+            per_channel=n_dimms // channels if ok else "?",
+            slots=slots,
+        ),
     )
 
 
@@ -163,6 +215,13 @@ def _memory_type(cpu: Cpu, dimm: Dimm) -> Finding:
         have=dimm.name,
         message=f"{cpu.name} takes DDR{cpu.ddr_gen} "
         f"{'ECC RDIMMs' if cpu.ecc_rdimm else 'UDIMMs'}; {dimm.name} {'matches' if ok else 'does not'}",
+        **said(
+            "finding.memory_type.ok" if ok else "finding.memory_type",
+            cpu=cpu.name,
+            ddr=cpu.ddr_gen,
+            modules="ECC RDIMMs" if cpu.ecc_rdimm else "UDIMMs",
+            dimm=dimm.name,
+        ),
     )
 
 
@@ -182,8 +241,19 @@ def _ecc_memory(ecc_gpu: bool, rack: bool, dimm: Dimm) -> Finding:
     msg = (f"{dimm.name} is ECC memory" if dimm.ecc else f"{dimm.name} is not ECC memory") + (
         "" if ok else f"; {why} wants ECC RDIMMs: a workstation platform (Threadripper PRO, Xeon W) or a server"
     )
+    words = said(
+        "finding.ecc_memory.ecc" if dimm.ecc else "finding.ecc_memory.non_ecc",
+        *(() if ok else ("finding.ecc_memory.fix",)),
+        dimm=dimm.name,
+        why="@word.ecc_gpu" if ecc_gpu else "@word.rack_server",
+    )
     return Finding(
-        rule="ecc_memory", ok=ok, need="ECC" if wanted else None, have="ECC" if dimm.ecc else "non-ECC", message=msg
+        rule="ecc_memory",
+        ok=ok,
+        need="ECC" if wanted else None,
+        have="ECC" if dimm.ecc else "non-ECC",
+        message=msg,
+        **words,
     )
 
 
@@ -213,7 +283,23 @@ def _memory_speed(cpu: Cpu, n_cpus: int, dimm: Dimm, run: int, per_channel: int)
             f"; 2 DIMMs per channel: the CPU's 2DPC speed is unconfirmed (cpus.csv gives none), so its 1DPC "
             f"{cpu.max_memory_mt_s} MT/s is assumed and may be too high"
         )
-    return Finding(rule="memory_speed", ok=True, need=dimm.speed_mt_s, have=run, message=msg)
+    keys = ["finding.memory_speed"]
+    if run < dimm.speed_mt_s:
+        keys.append(
+            "finding.memory_speed.2dpc" if two and cpu.max_memory_mt_s_2dpc is not None else "finding.memory_speed.cap"
+        )
+    if two and cpu.max_memory_mt_s_2dpc is None:
+        keys.append("finding.memory_speed.2dpc_unconfirmed")
+    words = said(
+        *keys,
+        dimm=dimm.name,
+        run=run,
+        cpu=cpu.name,
+        bw=f"{bw:,.0f}",
+        one_dpc=cpu.max_memory_mt_s,
+        speed=dimm.speed_mt_s,
+    )
+    return Finding(rule="memory_speed", ok=True, need=dimm.speed_mt_s, have=run, message=msg, **words)
 
 
 def system_drive(c: Candidate) -> Finding:
@@ -231,6 +317,7 @@ def _system_drive(need: float, drive: Drive) -> Finding:
         need=round(need),
         have=round(have),
         message=f"needs {fmt_decimal_bytes(need)} for OS and model cache, {drive.name} holds {fmt_decimal_bytes(have)}",
+        **said("finding.system_drive", need=fmt_decimal_bytes(need), drive=drive.name, have=fmt_decimal_bytes(have)),
     )
 
 
@@ -245,13 +332,21 @@ def data_drive(c: Candidate) -> Finding:
 def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> Finding:
     if drive is None:
         if not bays:
-            return Finding(rule="data_drive", ok=True, need=0, have=0, message="no free bay: data stays on the NVMe")
+            return Finding(
+                rule="data_drive",
+                ok=True,
+                need=0,
+                have=0,
+                message="no free bay: data stays on the NVMe",
+                **said("finding.data_drive.no_bay"),
+            )
         return Finding(
             rule="data_drive",
             ok=False,
             need=round(need),
             have=0,
             message=f"no drive in drives.csv fits the free bays for {fmt_decimal_bytes(need)} of data",
+            **said("finding.data_drive.none", need=fmt_decimal_bytes(need)),
         )
     have = drive.capacity_bytes * n_drives
     return Finding(
@@ -261,6 +356,13 @@ def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> F
         have=round(have),
         message=f"needs {fmt_decimal_bytes(need)} for datasets and "
         f"model versions, {n_drives} x {drive.name} hold {fmt_decimal_bytes(have)}",
+        **said(
+            "finding.data_drive",
+            need=fmt_decimal_bytes(need),
+            n_drives=n_drives,
+            drive=drive.name,
+            have=fmt_decimal_bytes(have),
+        ),
     )
 
 
@@ -273,7 +375,7 @@ def budget(c: Candidate) -> Finding:
 @judged_once
 def _budget(limit: float | None, total: float | None, subtotal: float) -> Finding:
     if limit is None:
-        return Finding(rule="budget", ok=True, message="no budget given")
+        return Finding(rule="budget", ok=True, message="no budget given", **said("finding.budget.none"))
     if total is None:
         return Finding(
             rule="budget",
@@ -282,6 +384,7 @@ def _budget(limit: float | None, total: float | None, subtotal: float) -> Findin
             have=limit,
             message=f"has parts without a usable price (the priced ones cost {fmt_money(subtotal)}), so its "
             f"total cannot be held to a budget of {fmt_money(limit)}; price them in a --data copy",
+            **said("finding.budget.unpriced", subtotal=fmt_money(subtotal), limit=fmt_money(limit)),
         )
     return Finding(
         rule="budget",
@@ -289,4 +392,5 @@ def _budget(limit: float | None, total: float | None, subtotal: float) -> Findin
         need=round(total),
         have=limit,
         message=f"costs {fmt_money(total)}, budget {fmt_money(limit)}",
+        **said("finding.budget", total=fmt_money(total), limit=fmt_money(limit)),
     )

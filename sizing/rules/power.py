@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sizing.estimate.power import SERVER_PSU_FORMS, active_psus, allowed_circuits, fault_tolerant, psu_headroom
-from sizing.specs import Candidate, Finding, Gpu, Psu
+from sizing.specs import Candidate, Finding, Gpu, Psu, said
 from sizing.units import fmt_watts
 
 from .memo import judged_once
@@ -53,7 +53,21 @@ def psu_capacity(c: Candidate) -> Finding:
         )
     if p.sustained_w > b.chassis.max_psu_w:
         msg += f"; the chassis supplies at most {fmt_watts(b.chassis.max_psu_w)}"
-    return Finding(rule="psu_capacity", ok=ok, need=round(need), have=round(p.psu_capacity_w), message=msg)
+    words = said(
+        "finding.psu_capacity",
+        *(("finding.psu_capacity.tolerant",) if tolerant else ()),
+        *(("finding.psu_capacity.chassis",) if p.sustained_w > b.chassis.max_psu_w else ()),
+        n_psus=b.n_psus,
+        all_w=fmt_watts(b.n_psus * b.psu.watts_at(b.circuit.volts)),
+        need=fmt_watts(need),
+        sustained=fmt_watts(p.sustained_w),
+        headroom=headroom,
+        psu=psu,
+        have=fmt_watts(p.psu_capacity_w),
+        volts=f"{b.circuit.volts:.0f}",
+        chassis_w=fmt_watts(b.chassis.max_psu_w),
+    )
+    return Finding(rule="psu_capacity", ok=ok, need=round(need), have=round(p.psu_capacity_w), message=msg, **words)
 
 
 def psu_connectors(c: Candidate) -> Finding:
@@ -68,7 +82,12 @@ def psu_connectors(c: Candidate) -> Finding:
 def _psu_connectors(psu: Psu, n_psus: int, gpu: Gpu, n_gpus: int, n_cpus: int) -> Finding:
     have = gpu_plugs_served(psu, gpu, n_cpus, n_psus)
     if have >= BOARD_POWERED:
-        return Finding(rule="psu_connectors", ok=True, message="GPUs are powered from the chassis power board")
+        return Finding(
+            rule="psu_connectors",
+            ok=True,
+            message="GPUs are powered from the chassis power board",
+            **said("finding.psu_connectors.board"),
+        )
     units = f"{n_psus} x {psu.name} (each " if n_psus > 1 else f"{psu.name} ("
     return Finding(
         rule="psu_connectors",
@@ -78,6 +97,17 @@ def _psu_connectors(psu: Psu, n_psus: int, gpu: Gpu, n_gpus: int, n_cpus: int) -
         message=f"{n_gpus} GPU(s) with {gpu.power_connector} plugs; {units}"
         f"{psu.n_12vhpwr} x 16-pin, {psu.n_pcie_8pin} x PCIe 8-pin, {psu.n_eps_8pin} x EPS) "
         f"feed{'' if n_psus > 1 else 's'} {have}",
+        **said(
+            "finding.psu_connectors.many" if n_psus > 1 else "finding.psu_connectors",
+            n_gpus=n_gpus,
+            plug=gpu.power_connector,
+            n_psus=n_psus,
+            psu=psu.name,
+            n_16pin=psu.n_12vhpwr,
+            n_pcie=psu.n_pcie_8pin,
+            n_eps=psu.n_eps_8pin,
+            have=have,
+        ),
     )
 
 
@@ -106,4 +136,22 @@ def wall_circuit(c: Candidate) -> Finding:
         )
     elif not ok:
         msg += f"; use a second circuit (--circuits {allowed + 1}), a 230 V or 208 V circuit, or fewer GPUs"
-    return Finding(rule="wall_circuit", ok=ok, need=round(p.wall_w), have=round(capacity), message=msg)
+    keys = ["finding.wall_circuit"]
+    if p.n_circuits > 1:
+        keys.append("finding.wall_circuit.feeds")
+    if b.gpu_power_limit_w and ok:
+        keys.append("finding.wall_circuit.capped")
+    elif not ok:
+        keys.append("finding.wall_circuit.fix")
+    words = said(
+        *keys,
+        full=fmt_watts(p.full_wall_w),
+        circuit=b.circuit.label,
+        continuous=fmt_watts(b.circuit.continuous_w),
+        n_circuits=p.n_circuits,
+        allowed=allowed,
+        limit=f"{b.gpu_power_limit_w or 0:.0f}",
+        wall=fmt_watts(p.wall_w),
+        more=allowed + 1,
+    )
+    return Finding(rule="wall_circuit", ok=ok, need=round(p.wall_w), have=round(capacity), message=msg, **words)

@@ -52,6 +52,7 @@ from .results import (
     Rejection,
     SpeedEstimate,
     StepTime,
+    said,
 )
 from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
 from .runtime import Efficiency, Engine, EngineMechanics, EngineSupport, ErrorBand, Precision, Speculative, version_key
@@ -168,4 +169,5 @@ __all__ = [
     "price_columns",
     "QuantRecipe",
     "RecipeRow",
+    "said",
 ]

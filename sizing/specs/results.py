@@ -88,12 +88,22 @@ class SpeedEstimate(Base):
 CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a chassis needs: no rule was judged
 
 
+def said(*keys: str, **params: object) -> dict[str, object]:
+    """A Finding's `key` and `params` (Finding(..., **said("finding.x", need="4"))): several keys are fragments
+    joined in order ("finding.a|finding.b"), all filled from the same params, each value as str."""
+    return {"key": "|".join(keys), "params": tuple((k, str(v)) for k, v in params.items())}
+
+
 class Finding(Base):
     rule: str
     ok: bool
     need: float | str | None = None
     have: float | str | None = None
-    message: str
+    message: str  # English, as --json and the English terminal print it
+    # the same sentence as a message-catalog key (templates/i18n/LANG.json `finding.*`) and its named fields,
+    # numbers already formatted: what the terminal renders in another language (sizing.report.say.finding_text)
+    key: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
 
 
 class Estimate(Base):

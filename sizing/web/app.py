@@ -218,7 +218,7 @@ class Calculator:
         req, on = build_request(values, self.catalog, RecommendRequest, config)
         found = answers.recommend(on, req)
         options = report.ReportOptions(date=dt.date.today().isoformat(), command=None, data=None)
-        text = answers.recommendation_text(found)
+        text = answers.recommendation_text(found, lang=lang)
         return report.web_answer(found, text, lang, _query(values) if config is None else "", options)
 
     def page(self, values: Mapping[str, str], lang: str, status: int = 200, **kw: Any) -> HTMLResponse:
