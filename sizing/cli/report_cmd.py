@@ -16,6 +16,7 @@ from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, RL_ALGOS, Recomm
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
+    BuildClassOpt,
     DataOpt,
     EngineOpt,
     EpochsOpt,
@@ -100,6 +101,7 @@ def report_command(
     circuit: str | None = typer.Option(None, help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, ..."),
     circuits: int | None = typer.Option(None, help="Circuits of that kind per machine."),
     max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
+    build_class: str | None = BuildClassOpt,
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
@@ -115,6 +117,13 @@ def report_command(
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())
     result = scenarios.recommend(cat.load(data), req)
+    if not result.options and result.classes:  # CPU-only and edge builds have no GPU server's sections yet
+        best = result.classes[0]
+        fail(
+            f"the procurement report covers GPU and hybrid builds; the best {best.build_class} build is {best.name}: "
+            "see it with `sizing recommend` and the same flags (--json for every figure)",
+            EXIT_NO_BUILD,
+        )
     if not result.options:
         fail(
             "no build passes every rule, so no report was written; ways out: " + "; ".join(result.ways_out),

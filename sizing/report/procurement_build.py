@@ -119,6 +119,8 @@ def memory(o: Option) -> MemoryFacts:
         usable_bytes=m.usable_per_gpu_bytes,
         capacity_bytes=m.gpu_memory_bytes,
         fits=m.fits,
+        host_bytes=o.estimate.host.host_bytes if o.estimate.host else None,
+        ram_bytes=o.build.ram_bytes if o.estimate.host else None,
     )
 
 
