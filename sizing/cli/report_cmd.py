@@ -117,13 +117,10 @@ def report_command(
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())
     result = scenarios.recommend(cat.load(data), req)
-    if not result.options and result.classes:  # CPU-only and edge builds have no GPU server's sections yet
-        best = result.classes[0]
-        fail(
-            f"the procurement report covers GPU and hybrid builds; the best {best.build_class} build is {best.name}: "
-            "see it with `sizing recommend` and the same flags (--json for every figure)",
-            EXIT_NO_BUILD,
-        )
+    if not result.options and result.classes:  # a CPU-only server or an edge box: its own report
+        report.save_class_report(result, out, fmt_key, lang_key, options)
+        typer.echo(f"wrote {out} ({fmt_key}, {lang_key}, {result.classes[0].build_class} build)")
+        return
     if not result.options:
         fail(
             "no build passes every rule, so no report was written; ways out: " + "; ".join(result.ways_out),

@@ -14,6 +14,7 @@ from .core import (
 from .distill import distill_json, distill_recommendation_json, distill_recommendation_text, distill_text
 from .procurement import ProcurementReport, ReportOptions
 from .procurement_build import build_report
+from .procurement_class import build_class_report, render_class, save_class_report
 from .procurement_render import check_format, parse_format, parse_lang, render, render_file, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
 from .training import training_json, training_text
@@ -26,6 +27,9 @@ __all__ = [
     "ProcurementReport",
     "ReportOptions",
     "build_report",
+    "build_class_report",
+    "render_class",
+    "save_class_report",
     "parse_format",
     "parse_lang",
     "render",
