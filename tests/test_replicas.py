@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sizing.estimate import estimate, inference, replicas
 from sizing.estimate.launch import launch_command
 from sizing.recommend import search
-from sizing.recommend.search import replica_counts
+from sizing.recommend.search import Shape, replica_counts, split_order
 from sizing.scenarios import Request, problem_of, resolve_execution
 from sizing.specs import Parallelism, RecommendRequest, System
 
@@ -123,3 +123,18 @@ def test_layer_split_engines_and_clusters_keep_one_group(catalog):
     vllm = problem_of(catalog, RecommendRequest(model="qwen2.5-7b", gpus_allowed=(GPU,), engine="vllm"))
     assert replica_counts(vllm, 8, 2) == [1]
     assert replica_counts(vllm, 4, 1) == [1, 2, 4]  # 28 heads split 1, 2 and 4 ways
+
+
+def test_split_order_puts_a_better_split_first_and_keeps_the_group_as_fallback(catalog):
+    """qwen2.5-7b on 8 x H100: TP 8 is illegal (28 heads), so the best legal split goes first and the single group
+    last (its rejection explains a shape where no split passes); llama-3-8b at 4 users: TP 8 beats every split, so
+    it is judged alone."""
+    qwen = problem_of(catalog, RecommendRequest(model="qwen2.5-7b", gpus_allowed=(GPU,), engine="vllm"))
+    gpu = catalog.gpu(GPU)
+    shapes = [Shape(qwen, gpu, 8, 1, None, r) for r in replica_counts(qwen, 8, 1)]
+    order = split_order(shapes)
+    assert len(order) == 2 and order[-1] is shapes[0] and order[0].execution.parallelism.dp > 1
+    assert order[0].bare.throughput_tokens_per_s == max(s.bare.throughput_tokens_per_s for s in shapes[1:])
+    llama = problem_of(catalog, RecommendRequest(model="llama-3-8b", gpus_allowed=(GPU,), engine="vllm"))
+    shapes = [Shape(llama, gpu, 8, 1, None, r) for r in replica_counts(llama, 8, 1)]
+    assert split_order(shapes) == [shapes[0]]

@@ -22,7 +22,6 @@ from sizing.specs import (
     Finding,
     Gpu,
     Line,
-    Objective,
     Option,
     Parallelism,
     Rejection,
@@ -32,7 +31,6 @@ from sizing.specs import (
 
 from .derive import Composer
 from .provider import Problem
-from .rank import rank_key
 
 GPU_COUNTS = (1, 2, 4, 8)
 NODE_COUNTS = (2, 4, 8)  # clusters of 8-GPU servers, only where one server cannot hold the work
@@ -220,23 +218,32 @@ def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
     return out, True
 
 
-def best_split(results: list[tuple[list[Outcome], bool]], objective: Objective) -> tuple[list[Outcome], bool]:
-    """One node's GPU count judged under each replica split (the first: one group over all GPUs): per chassis the
-    split that ranks best by the objective, the single group unless another is strictly better; where no split
-    passes in a chassis, the single group's rejection. True when GPU memory did not stop every split."""
-    base, fits = results[0]
-    if len(results) == 1:
-        return base, fits
-    best: dict[str, Option] = {}
-    for found, _ in results:
-        for o in found:
-            if not isinstance(o, Option):
-                continue
-            key = o.build.chassis.id
-            if key not in best or rank_key(o, objective) < rank_key(best[key], objective):
-                best[key] = o
-    rejected = [o for o in base if isinstance(o, Rejection) and o.chassis not in best]
-    return [*best.values(), *rejected], any(f for _, f in results)
+def split_order(shapes: list[Shape]) -> list[Shape]:
+    """One node's GPU count under its replica splits (replica_counts; the first: one group over all GPUs), in the
+    order to judge them. Every split composes the same parts at the same price, so each objective ranks them by
+    throughput: the legal split that fits and delivers strictly more than the single group on the bare system
+    (System.of) goes first, the single group after it as the fallback (a split can fail a rule the group passes,
+    e.g. a per-user speed target); the single group alone when none beats it."""
+    base = shapes[0]
+    floor = base.bare.throughput_tokens_per_s if base.bare.fits else 0.0
+    better = [s for s in shapes[1:] if s.bare.fits and s.bare.throughput_tokens_per_s > floor]
+    if not better:
+        return [base]
+    return [max(better, key=lambda s: s.bare.throughput_tokens_per_s), base]
+
+
+def judge_splits(shapes: list[Shape], judge_one: Judge) -> tuple[list[Outcome], bool]:
+    """judge_shape on the splits in split_order: the first that yields an Option, else the single group's outcomes
+    (its rejections say why); True when GPU memory did not stop every split judged."""
+    order = split_order(shapes)
+    fits_any = False
+    for shape in order[:-1]:
+        found, fits = judge_shape(shape, judge_one)
+        fits_any |= fits
+        if any(isinstance(o, Option) for o in found):
+            return found, fits_any
+    found, fits = judge_shape(order[-1], judge_one)
+    return found, fits_any or fits
 
 
 def composer_for(problem: Problem, composer: Composer | None) -> Composer:
@@ -245,9 +252,9 @@ def composer_for(problem: Problem, composer: Composer | None) -> Composer:
 
 
 def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -> Iterator[Outcome]:
-    """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one` under each replica split
-    (best_split keeps the best); clusters of 2, 4 or 8 eight-GPU servers where one server cannot hold the model.
-    Lazy: a caller may stop at the first Option."""
+    """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one` under its best replica
+    split (judge_splits); clusters of 2, 4 or 8 eight-GPU servers where one server cannot hold the model. Lazy: a
+    caller may stop at the first Option."""
     c = problem.constraints
     max_gpus = c.max_gpus if c.max_gpus is not None else 10**6
     composer = composer_for(problem, composer)
@@ -258,10 +265,8 @@ def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -
             continue
         fits_somewhere = False
         for n in (n for n in GPU_COUNTS if n <= max_gpus):
-            splits = [
-                judge_shape(Shape(problem, gpu, n, 1, composer, r), judge_one) for r in replica_counts(problem, n, 1)
-            ]
-            found, fits = best_split(splits, c.objective)
+            splits = [Shape(problem, gpu, n, 1, composer, r) for r in replica_counts(problem, n, 1)]
+            found, fits = judge_splits(splits, judge_one)
             yield from found
             fits_somewhere |= fits
         if fits_somewhere or not c.multi_node or c.form_factor == "tower":
