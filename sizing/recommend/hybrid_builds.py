@@ -56,6 +56,7 @@ def hybrid_options(problem: Problem, parts: ClassParts, composer: Composer | Non
     composer = composer or Composer(problem)
     cpu_eff = parts.cpu_efficiency(x.engine.id)
     out: list[Option] = []
+    setups: dict[tuple, HybridSetup | None] = {}
     for gpu in sorted(parts.gpus.values(), key=lambda g: g.id):
         if (c.gpus and gpu.id not in c.gpus) or gpu.id in c.exclude or gpu.form_factor != "pcie":
             continue
@@ -68,7 +69,10 @@ def hybrid_options(problem: Problem, parts: ClassParts, composer: Composer | Non
                 probe = System.of(gpu, n).model_copy(update={"host": _probe_host(problem, chassis)})
                 if probe.host is None:
                     continue
-                setup = hybrid_setup(model, xn, probe, cpu_eff)
+                key = (gpu.id, n, probe.host)  # chassis of one socket share a probe host: size the split once
+                if key not in setups:
+                    setups[key] = hybrid_setup(model, xn, probe, cpu_eff)
+                setup = setups[key]
                 if setup is None:
                     return []
                 if not _splits(model, setup):
