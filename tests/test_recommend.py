@@ -171,7 +171,7 @@ def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names
     limits = constraints_of(catalog, req)
     for o in r.options:
         b = o.build
-        x = on_gpus(r.execution, b.n_gpus, b.n_nodes)
+        x = on_gpus(r.execution, b.n_gpus, b.n_nodes, o.estimate.execution.parallelism.dp)  # its replica split
         system = System.from_build(b)
         e = est.estimate(r.model, x, system, catalog.efficiency(x.engine.id, b.gpu.gpu_class))
         assert o.estimate == e

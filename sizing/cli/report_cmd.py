@@ -12,10 +12,11 @@ import typer
 
 from sizing import answers, report
 from sizing import catalog as cat
-from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS
+from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, Recommendation
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
+    BuildClassOpt,
     DataOpt,
     DeadlineOpt,
     EngineOpt,
@@ -122,6 +123,7 @@ def report_command(
     circuit: str | None = typer.Option(None, help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, ..."),
     circuits: int | None = typer.Option(None, help="Circuits of that kind per machine."),
     max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
+    build_class: str | None = BuildClassOpt,
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
@@ -137,6 +139,11 @@ def report_command(
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())
     result = answers.recommend(cat.load(data), req)
+    if isinstance(result, Recommendation) and not result.options and result.classes:
+        # a CPU-only server or an edge box: its own report
+        report.save_class_report(result, out, fmt_key, lang_key, options)
+        typer.echo(f"wrote {out} ({fmt_key}, {lang_key}, {result.classes[0].build_class} build)")
+        return
     if not answers.has_build(result):
         fail("no build passes every rule, so no report was written; " + answers.ways_out(result), EXIT_NO_BUILD)
     report.save_report(result, out, fmt_key, lang_key, options)

@@ -148,7 +148,14 @@ BUILDERS: dict[str, Callable[[ModelSpec, Execution], str]] = {
     "mlc-llm": mlc_llm,
     "lmdeploy": lmdeploy,
     "gpt-fast": gpt_fast,
+    "vllm-ascend": vllm,  # vllm-ascend is a vLLM platform plugin: the same `vllm serve` (vllm-ascend docs, quick start)
 }
+
+# Data-parallel replicas in one server, by engine: vLLM --data-parallel-size (docs: serving/data_parallel_deployment),
+# SGLang --dp-size (docs: advanced_features/server_arguments). For an MoE model vLLM's data-parallel ranks share the
+# expert layers (expert layers form a DP x TP group, same page), which is not R independent replicas, so an MoE model
+# and the other engines get R separate servers behind a load balancer.
+DP_FLAGS = {"vllm": "--data-parallel-size", "vllm-ascend": "--data-parallel-size", "sglang": "--dp-size"}
 
 
 def launch_command(model: ModelSpec, execution: Execution) -> str | None:
@@ -157,5 +164,14 @@ def launch_command(model: ModelSpec, execution: Execution) -> str | None:
     builder = BUILDERS.get(execution.engine.id)
     if builder is None:
         return None
-    command = builder(model, execution)
+    p = execution.parallelism
+    one = execution.model_copy(  # one replica's command: dp 1, its share of the users (max-num-seqs is per rank)
+        update={"parallelism": p.model_copy(update={"dp": 1}), "batch": -(-execution.batch // p.dp)}
+    )
+    command = builder(model, one)
+    flag = DP_FLAGS.get(execution.engine.id)
+    if p.dp > 1 and flag and not model.is_moe:
+        command += f" {flag} {p.dp}"
+    elif p.dp > 1:
+        command += f"  # x {p.dp}: one server per {p.tp}-GPU group (CUDA_VISIBLE_DEVICES), behind a load balancer"
     return command + ("  # MODEL: your checkpoint (repo id, folder or file)" if "MODEL" in command else "")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sizing.specs import Efficiency, Estimate, Execution, ModelSpec, System
 
-from . import embed, hybrid, inference, training
+from . import embed, hybrid, inference, replicas, training
 
 Estimator = Callable[[ModelSpec, Execution, System, Efficiency], Estimate]
 ESTIMATORS: dict[str, Estimator] = {
@@ -22,7 +22,10 @@ ESTIMATORS: dict[str, Estimator] = {
 
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
     """Memory, time per component and speed of `execution` of `model` on `system`. Inference that keeps weights in
-    host RAM (execution.hybrid: CPU only, layer or expert offload) goes to the hybrid estimator."""
+    host RAM (execution.hybrid: CPU only, layer or expert offload) goes to the hybrid estimator, inference on
+    data-parallel replicas to the replicas estimator."""
     if execution.hybrid is not None and execution.task == "inference":
         return hybrid.estimate(model, execution, system, eff)
+    if execution.task == "inference" and execution.parallelism.dp > 1:  # serving replicas (estimate/replicas.py)
+        return replicas.estimate(model, execution, system, eff)
     return ESTIMATORS[execution.task](model, execution, system, eff)

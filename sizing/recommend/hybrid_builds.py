@@ -17,7 +17,6 @@ from sizing.specs import (
     CpuEfficiency,
     Execution,
     Finding,
-    Gpu,
     Host,
     HybridSetup,
     ModelSpec,
@@ -42,8 +41,10 @@ def hybrid_setup(model: ModelSpec, x: Execution, system: System, cpu_eff: CpuEff
     modes = x.engine.offload_modes
     if model.is_moe and "experts" in modes:
         return HybridSetup(offload="experts", gpu_layers=model.n_layers, cpu_eff=cpu_eff)
-    if "layers" not in modes or system.host is None:  # the layer split is sized on a host (estimate/hybrid.memory)
+    if "layers" not in modes:
         return None
+    if system.host is None:  # the layer split is sized on a host (estimate/hybrid.memory): the recommender's probe
+        raise ValueError("hybrid_setup sizes a layer split on a System with a host (hybrid_builds._probe_host)")
     best = hybrid_estimate.layers_that_fit(model, x, system, cpu_eff)
     return HybridSetup(offload="layers", gpu_layers=best, cpu_eff=cpu_eff)
 
@@ -56,6 +57,7 @@ def hybrid_options(problem: Problem, parts: ClassParts, composer: Composer | Non
     composer = composer or Composer(problem)
     cpu_eff = parts.cpu_efficiency(x.engine.id)
     out: list[Option] = []
+    setups: dict[tuple, HybridSetup | None] = {}
     for gpu in sorted(parts.gpus.values(), key=lambda g: g.id):
         if (c.gpus and gpu.id not in c.gpus) or gpu.id in c.exclude or gpu.form_factor != "pcie":
             continue
@@ -63,25 +65,38 @@ def hybrid_options(problem: Problem, parts: ClassParts, composer: Composer | Non
             continue
         for n in (k for k in HYBRID_GPUS if c.max_gpus is None or k <= c.max_gpus):
             xn = x.model_copy(update={"parallelism": Parallelism(pp=n)})
-            base = System.of(gpu, n)
-            setup = hybrid_setup(model, xn, base, cpu_eff)
-            if setup is None:
-                return []
-            xh = xn.model_copy(update={"hybrid": setup})
             for chassis in chassis_for(problem, gpu, n):
-                option = _hybrid_option(problem, composer, xh, gpu, n, chassis)
+                # the layer split is sized on a host: the probe host derive starts from in this chassis
+                probe = System.of(gpu, n).model_copy(update={"host": _probe_host(problem, chassis)})
+                if probe.host is None:
+                    continue
+                key = (gpu.id, n, probe.host)  # chassis of one socket share a probe host: size the split once
+                if key not in setups:
+                    setups[key] = hybrid_setup(model, xn, probe, cpu_eff)
+                setup = setups[key]
+                if setup is None:
+                    return []
+                if not _splits(model, setup):
+                    continue
+                xh = xn.model_copy(update={"hybrid": setup})
+                option = _hybrid_option(problem, composer, xh, chassis, probe)
                 if option is not None:
                     out.append(option)
     return out
 
 
+def _splits(model: ModelSpec, setup: HybridSetup) -> bool:
+    """A layer split that leaves both sides work: none on the GPUs is a CPU-only run (the CPU class), all of them a
+    GPU build (the GPU search)."""
+    return setup.offload != "layers" or 0 < setup.gpu_layers < model.n_layers
+
+
 def _hybrid_option(
-    problem: Problem, composer: Composer, xh: Execution, gpu: Gpu, n: int, chassis: Chassis
+    problem: Problem, composer: Composer, xh: Execution, chassis: Chassis, probe: System
 ) -> Option | None:
-    model = problem.model
-    probe = System.of(gpu, n).model_copy(update={"host": _probe_host(problem, chassis)})
-    if probe.host is None:
-        return None
+    """The build `derive` composes in `chassis` for the hybrid run xh (sized on `probe`, the chassis' probe host),
+    estimated on the build's own host and judged by every rule plus the host-RAM fit; None when it fails any."""
+    model, gpu, n = problem.model, probe.gpu, probe.n_gpus
     mem, host_bytes, _ = hybrid_estimate.memory(model, xh, probe)
     if not mem.fits:
         return None

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from sizing import estimate as est
 from sizing import rules
+from sizing.estimate.parallel import tp_problem
 from sizing.rules.compute import memory_finding
 from sizing.specs import (
     Candidate,
@@ -22,6 +23,7 @@ from sizing.specs import (
     Gpu,
     Line,
     Option,
+    Parallelism,
     Rejection,
     Requirements,
     System,
@@ -55,19 +57,34 @@ def chassis_for(problem: Problem, gpu: Gpu, n: int) -> list[Chassis]:
     ]
 
 
-def on_gpus(execution: Execution, n: int, n_nodes: int) -> Execution:
-    """The execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
+def on_gpus(execution: Execution, n: int, n_nodes: int, replicas: int = 1) -> Execution:
+    """The execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits; with `replicas`,
+    that many data-parallel copies of n / replicas-way tensor parallel (estimate/replicas.py)."""
+    if replicas > 1:
+        return execution.model_copy(update={"parallelism": Parallelism(tp=n // replicas, dp=replicas)})
     return execution.on_gpus(n, n_nodes)
+
+
+def replica_counts(problem: Problem, n: int, n_nodes: int) -> list[int]:
+    """The ways one node's n GPUs may serve: 1 (one tensor-parallel group over all of them) and every R that divides
+    n into groups the model splits over (tp_problem), for a tensor-splitting engine (a replica beyond the users
+    idles: the estimate counts only the busy ones). Clusters keep one group (tp per node, pipelined across nodes)."""
+    x = problem.execution
+    if x.task != "inference" or x.hybrid is not None or x.engine.split != "tensor" or n_nodes > 1:
+        return [1]
+    return [1] + [r for r in GPU_COUNTS[1:] if n % r == 0 and tp_problem(problem.model, n // r) is None]
 
 
 class Shape:
     """One (GPU, count per node, nodes): its execution and requirements, and the estimate per distinct system (a
     chassis that gives the same lanes and NIC gets the same estimate)."""
 
-    def __init__(self, problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None):
+    def __init__(
+        self, problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None, replicas: int = 1
+    ):
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
         self.composer = composer or Composer(problem)  # one per search (and its relaxations): what repeats
-        self.execution = on_gpus(problem.execution, n, n_nodes)
+        self.execution = on_gpus(problem.execution, n, n_nodes, replicas)
         self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
         self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
@@ -210,14 +227,43 @@ def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
     return out, True
 
 
+def split_order(shapes: list[Shape]) -> list[Shape]:
+    """One node's GPU count under its replica splits (replica_counts; the first: one group over all GPUs), in the
+    order to judge them. Every split composes the same parts at the same price, so each objective ranks them by
+    throughput: the legal split that fits and delivers strictly more than the single group on the bare system
+    (System.of) goes first, the single group after it as the fallback (a split can fail a rule the group passes,
+    e.g. a per-user speed target); the single group alone when none beats it."""
+    base = shapes[0]
+    floor = base.bare.throughput_tokens_per_s if base.bare.fits else 0.0
+    better = [s for s in shapes[1:] if s.bare.fits and s.bare.throughput_tokens_per_s > floor]
+    if not better:
+        return [base]
+    return [max(better, key=lambda s: s.bare.throughput_tokens_per_s), base]
+
+
+def judge_splits(shapes: list[Shape], judge_one: Judge) -> tuple[list[Outcome], bool]:
+    """judge_shape on the splits in split_order: the first that yields an Option, else the single group's outcomes
+    (its rejections say why); True when GPU memory did not stop every split judged."""
+    order = split_order(shapes)
+    fits_any = False
+    for shape in order[:-1]:
+        found, fits = judge_shape(shape, judge_one)
+        fits_any |= fits
+        if any(isinstance(o, Option) for o in found):
+            return found, fits_any
+    found, fits = judge_shape(order[-1], judge_one)
+    return found, fits_any or fits
+
+
 def composer_for(problem: Problem, composer: Composer | None) -> Composer:
     """`composer` where it serves the problem (a relaxation of the problem it was made for), else a new one."""
     return composer if composer is not None and composer.serves(problem) else Composer(problem)
 
 
 def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -> Iterator[Outcome]:
-    """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one`; clusters of 2, 4 or 8
-    eight-GPU servers where one server cannot hold the model. Lazy: a caller may stop at the first Option."""
+    """Every GPU x {1, 2, 4, 8} in every chassis that holds them, each judged by `judge_one` under its best replica
+    split (judge_splits); clusters of 2, 4 or 8 eight-GPU servers where one server cannot hold the model. Lazy: a
+    caller may stop at the first Option."""
     c = problem.constraints
     max_gpus = c.max_gpus if c.max_gpus is not None else 10**6
     composer = composer_for(problem, composer)
@@ -228,7 +274,8 @@ def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -
             continue
         fits_somewhere = False
         for n in (n for n in GPU_COUNTS if n <= max_gpus):
-            found, fits = judge_shape(Shape(problem, gpu, n, 1, composer), judge_one)
+            splits = [Shape(problem, gpu, n, 1, composer, r) for r in replica_counts(problem, n, 1)]
+            found, fits = judge_splits(splits, judge_one)
             yield from found
             fits_somewhere |= fits
         if fits_somewhere or not c.multi_node or c.form_factor == "tower":

@@ -96,6 +96,8 @@ def option_json(o: Option) -> dict:
         "n_gpus": b.n_gpus * k,
         "n_gpus_per_node": b.n_gpus,
         "n_nodes": k,
+        # tensor-parallel ways, pipeline stages, data-parallel replicas (estimate/replicas.py; training: dp ranks)
+        "split": {"tp": (sp := e.execution.parallelism).tp, "pp": sp.pp, "replicas": sp.dp},
         "chassis": b.chassis.id,
         "parts": [{**ln.model_dump(), "line_total_usd": ln.line_total_usd} for ln in o.lines],
         "total_price_usd": None if o.total_price_usd is None else round(o.total_price_usd, 2),
@@ -208,6 +210,12 @@ def _speed_cells(o: Option, lang: str = "en") -> list[str]:
     ]
 
 
+def _split_cell(e: Estimate, lang: str = "en") -> str:
+    """' as R x TP t' for an inference build serving as data-parallel replicas (estimate/replicas.py)."""
+    p = e.execution.parallelism
+    return say(lang, "term.row.split", dp=p.dp, tp=p.tp) if p.dp > 1 and e.training is None else ""
+
+
 def _build_row(rank: int, o: Option, r: Recommendation, lang: str = "en") -> list[str]:
     b = o.build
     nodes = b.n_nodes
@@ -216,7 +224,9 @@ def _build_row(rank: int, o: Option, r: Recommendation, lang: str = "en") -> lis
         drives += f" + {b.n_data_drives} x {fmt_decimal_bytes(b.data_drive.capacity_bytes)}"
     return [
         str(rank),
-        f"{b.n_gpus * nodes} x {b.gpu.id}" + (say(lang, "term.row.nodes", n=nodes) if nodes > 1 else ""),
+        f"{b.n_gpus * nodes} x {b.gpu.id}"
+        + (say(lang, "term.row.nodes", n=nodes) if nodes > 1 else "")
+        + _split_cell(o.estimate, lang),
         f"{b.n_cpus} x {b.cpu.id}",
         f"{b.n_dimms} x {b.dimm.capacity_bytes / 2**30:.0f} GB DDR{b.dimm.ddr_gen}-{b.memory_speed_mt_s}",
         drives,

@@ -93,6 +93,8 @@ class MemoryFacts(Base):
     usable_bytes: NonNegFloat
     capacity_bytes: PosFloat
     fits: bool
+    host_bytes: NonNegFloat | None = None  # hybrid offload: the weights and cache kept in host RAM
+    ram_bytes: NonNegFloat | None = None  # hybrid offload: the RAM installed
 
 
 class Performance(Base):

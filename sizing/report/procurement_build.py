@@ -109,11 +109,12 @@ def bom(o: Option, t: Terms) -> Bom:
 
 
 def memory(o: Option) -> MemoryFacts:
-    return memory_facts(o.estimate)
+    return memory_facts(o.estimate, o.build.ram_bytes)
 
 
-def memory_facts(e: Estimate) -> MemoryFacts:
-    """An estimate's busiest GPU: each part of its memory against the card."""
+def memory_facts(e: Estimate, ram_bytes: float | None = None) -> MemoryFacts:
+    """An estimate's busiest GPU: each part of its memory against the card; with a host share (hybrid offload)
+    what the host keeps of the build's RAM."""
     m = e.memory
     return MemoryFacts(
         shares=tuple(
@@ -124,6 +125,8 @@ def memory_facts(e: Estimate) -> MemoryFacts:
         usable_bytes=m.usable_per_gpu_bytes,
         capacity_bytes=m.gpu_memory_bytes,
         fits=m.fits,
+        host_bytes=e.host.host_bytes if e.host else None,
+        ram_bytes=ram_bytes if e.host else None,
     )
 
 

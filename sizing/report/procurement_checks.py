@@ -153,6 +153,8 @@ def launch_command(r: Recommendation, o: Option) -> str | None:
         return None
     repo = r.model.hf_repo or "<model folder or Hugging Face repo>"
     split, ctx, users = x.parallelism, x.context_tokens, x.batch
+    if split.dp > 1 or x.engine.id == "vllm-ascend":  # replicas (estimate/replicas.py) and vLLM's Ascend plugin
+        return o.estimate.launch_command
     if x.engine.id == "vllm":
         pp = f" --pipeline-parallel-size {split.pp}" if split.pp > 1 else ""
         return f"vllm serve {repo} --tensor-parallel-size {split.tp}{pp} --max-model-len {ctx} --max-num-seqs {users}"
