@@ -304,6 +304,7 @@ def test_bad_catalog_file(catalog_copy: CatalogCopy, capsys, file: str):
         "efficiency.csv": "column 'gpu_class'",
         "cpu_efficiency.csv": "column 'engine'",
         "engine_support.csv": "column 'gpu_vendor'",
+        "quant_recipes.csv": "column 'tensor_class'",  # a recipe's rows are keyed by (recipe, tensor_class)
     }
 
     def run(case: str) -> None:
