@@ -3,13 +3,15 @@ and the priced part."""
 
 from __future__ import annotations
 
+import operator
 from functools import cached_property
-from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 DERIVED = "_derived_"  # the instance-dict prefix of `derived` values: a leading "_" keeps them out of dict(model)
+HASH_KEY = DERIVED + "hash"
 
 
 class derived(cached_property[T]):  # noqa: N801  (a decorator, named like `property`)
@@ -35,6 +37,22 @@ class Base(BaseModel):
     # defer_build: a model's validator is built when it is first used, not at import, so a command pays only for the
     # models it touches (pydantic "defer_build"; the schema and the answers are the same)
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, ignored_types=(derived,))
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Each model's hash, pydantic's (the hash of its field values), computed once per instance and kept like a
+        `derived` value: the search keys its memos by frozen parts, requirements and executions."""
+        super().__pydantic_init_subclass__(**kwargs)
+        names = tuple(cls.__pydantic_fields__)
+        values = operator.itemgetter(*names) if names else (lambda _: 0)
+
+        def __hash__(self: Base) -> int:  # noqa: N807
+            cache = self.__dict__
+            if HASH_KEY not in cache:
+                cache[HASH_KEY] = hash(values(cache))
+            return cast(int, cache[HASH_KEY])
+
+        cls.__hash__ = __hash__  # type: ignore[method-assign]
 
     def model_copy(self, *, update: Any = None, deep: bool = False) -> Self:
         """pydantic's copy, less the `derived` values where `update` changes a field they may be computed from."""
