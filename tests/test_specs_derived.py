@@ -70,6 +70,7 @@ def test_decode_work_kept_equals_computed(catalog, model_id):
     model, x = resolve_execution(catalog, Request(model=model_id, batch=8, prompt_tokens=2048))
     for context in (2048.5, 2100.0, 4096.0):
         assert inference.decode_work(model, x, context) == inference.decode_work.__wrapped__(model, x, context)
+    assert inference.prefill_work(model, x) == inference.prefill_work.__wrapped__(model, x)
 
 
 def test_decode_step_on_two_systems_reads_each_systems_bandwidth(catalog):

@@ -144,6 +144,18 @@ def decode_step(
     )
 
 
+@lru_cache(maxsize=DECODE_WORK_KEPT)
+def prefill_work(model: ModelSpec, execution: Execution) -> tuple[float, float, float]:
+    """What prefilling the batch's prompts computes and reads, whatever the machine (see prefill): the matmul and
+    the attention FLOPs and the weight bytes one GPU reads per chunk; kept per (model, execution) as decode_work."""
+    x = execution
+    tokens = x.batch * x.prompt_tokens
+    head = shapes.head_params(model)
+    mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
+    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
+    return mm, attn, shapes.decode_weight_bytes(model, x.precision, tokens) / tensor_ways(x)
+
+
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:
     """Time to process the batch's prompts: dense matmul FLOPs (2 per weight per token) and causal attention FLOPs
     over peak x efficiency, never faster than reading the weights once per chunk; tensor parallel divides the work
@@ -155,11 +167,8 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     tokens = x.batch * x.prompt_tokens
     tp, lw = tensor_ways(x), layer_ways(x, system)
     n_chunks, chunk = prefill_chunks(x.engine, tokens)
-    head = shapes.head_params(model)
-    mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
-    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
+    mm, attn, w_bytes = prefill_work(model, x)
     t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
-    w_bytes = shapes.decode_weight_bytes(model, x.precision, tokens) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
     t_host = n_chunks * model.n_layers * layer_overhead_s(x.engine, eff)
     if tp == 1 and lw > 1:  # pipelined stages overlap: every component shrinks by the same factor (step_time scales)
