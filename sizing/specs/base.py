@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import operator
 from functools import cached_property
-from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; the package supports 3.10
+    from typing_extensions import Self
 
 T = TypeVar("T")
 DERIVED = "_derived_"  # the instance-dict prefix of `derived` values: a leading "_" keeps them out of dict(model)
@@ -52,7 +55,7 @@ class Base(BaseModel):
                 cache[HASH_KEY] = hash(values(cache))
             return cast(int, cache[HASH_KEY])
 
-        cls.__hash__ = __hash__  # type: ignore[method-assign]
+        cls.__hash__ = __hash__  # type: ignore[method-assign,assignment]
 
     def model_copy(self, *, update: Any = None, deep: bool = False) -> Self:
         """pydantic's copy, less the `derived` values where `update` changes a field they may be computed from."""
