@@ -46,6 +46,8 @@ class Base(BaseModel):
         """Each model's hash, pydantic's (the hash of its field values), computed once per instance and kept like a
         `derived` value: the search keys its memos by frozen parts, requirements and executions."""
         super().__pydantic_init_subclass__(**kwargs)
+        if not cls.model_config.get("frozen") or "__hash__" in cls.__dict__ and cls.__dict__["__hash__"] is None:
+            return  # a model that may change, or one that is unhashable, keeps pydantic's behaviour
         names = tuple(cls.__pydantic_fields__)
         values = operator.itemgetter(*names) if names else (lambda _: 0)
 
