@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from sizing import answers, report
-from sizing import bench as bench_mod
 from sizing import catalog as cat
+from sizing import report
 from sizing.specs import DEFAULT_PROMPT_TOKENS, SizingError
 
 from .base import app, catalog_app
@@ -33,6 +32,8 @@ def models(
     if search == "add":
         if folder is None or data is None:
             raise SizingError("models add needs a folder and your catalog copy: sizing models add PATH --data DIR")
+        from sizing import answers  # imported by the command that uses it: `sizing recommend` starts faster
+
         spec = answers.add_model(folder, data, model_id)
         typer.echo(
             f"added {spec.id} ({spec.n_params / 1e9:.2f}B params) to {data / 'models.csv'}; use --model {spec.id}"
@@ -76,6 +77,8 @@ def bench(
     data: Path | None = DataOpt,
 ) -> None:
     """Measure this machine (needs torch; a GPU for real numbers) and compare it with the estimate."""
+    from sizing import bench as bench_mod  # imported by the command that uses it
+
     catalog = cat.load(data)
     if compare:
         for result in bench_mod.recompare(catalog, list(compare)):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from sizing import web
 from sizing.specs import SizingError
 
 from .base import app
@@ -31,6 +30,8 @@ def serve(
     data: Path | None = DataOpt,
 ) -> None:
     """The web calculator: the form, the ranked builds, the reports and a JSON API (docs at /docs)."""
+    from sizing import web  # imported by the command that uses it
+
     web.require()
     import uvicorn
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from sizing import answers, distillation, report, rl, scenarios
 from sizing import catalog as cat
+from sizing import report, scenarios
 from sizing.specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
@@ -148,6 +148,8 @@ def estimate(
     lang = report.term_lang(lang)
     catalog = cat.load(data)
     if scenarios_file is not None:
+        from sizing import answers  # each task's library is imported where it is used: a fast start
+
         results = list(answers.run_scenarios(catalog, scenarios_file))
         sys.stdout.write("".join(report.scenario_line(r) + "\n" for r in results))
         if (problem := answers.scenario_failure(results)) is not None:
@@ -179,10 +181,14 @@ def estimate(
         draft_model=draft_model,
     )
     if req.task.strip().lower() in RL_ALGOS:
+        from sizing import rl
+
         step = rl.estimate(catalog, req)
         typer.echo(json.dumps(report.rl_json(step), indent=2) if as_json else report.rl_text(step, lang))
         return
     if req.task.strip().lower() == "distill":
+        from sizing import distillation
+
         plans = distillation.estimate(catalog, req)
         typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans, lang))
         return
@@ -285,6 +291,8 @@ def recommend(
         report.check_format(report.parse_format(None, report_file))
     req = recommend_request(locals())
     if req.task.strip().lower() in RL_ALGOS:
+        from sizing import rl
+
         found = rl.recommend(cat.load(data), req)
         typer.echo(
             json.dumps(report.rl_recommendation_json(found), indent=2)
@@ -299,6 +307,8 @@ def recommend(
             write_recommend_report(found, report_file, data, lang)
         return
     if req.task.strip().lower() == "distill":
+        from sizing import distillation
+
         plan = distillation.recommend(cat.load(data), req)
         typer.echo(
             json.dumps(report.distill_recommendation_json(plan), indent=2)

@@ -8,6 +8,7 @@ rates (roofline). Every formula names its source.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from sizing.specs import (
     Efficiency,
@@ -38,6 +39,7 @@ from .parallel import (
 from .roofline import layer_overhead_s, mm_eff, peak_flops, step_time, weight_eff
 
 DECODE_SAMPLES = 8  # midpoint rule over the growing cache; t(c) is piecewise linear in c
+DECODE_WORK_KEPT = 8192  # decode_work results remembered: above one search's executions x depths, bounded across many
 
 
 def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEstimate:
@@ -80,6 +82,31 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     )
 
 
+@lru_cache(maxsize=DECODE_WORK_KEPT)
+def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -> tuple[float, float, float, float]:
+    """What one decode step moves and computes on one GPU, whatever the machine: the weight bytes it reads, the
+    cache and the fixed-state bytes the batch reads (before the engine's traffic factor) and its FLOPs (see
+    decode_step). Pure in its frozen arguments, so kept per distinct (model, execution, depth): a search estimates
+    one execution on many systems (each chassis its own lanes and power cap) at the same cache depths."""
+    x = execution
+    tp = tensor_ways(x)
+    w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
+    read = shapes.decode_token_read_bytes(
+        model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
+    )
+    kv_cache = x.batch * read * tp_kv_share(model, x)
+    kv_state = x.batch * shapes.linear_state_bytes(model) * tp_state_share(x)
+    flops = (
+        x.batch
+        * (
+            2 * shapes.active_matmul_params(model)
+            + shapes.attention_flops_per_token(model, context_tokens, keeps_latent(model, x))
+        )
+        / tp
+    )
+    return w_bytes, kv_cache, kv_state, flops
+
+
 def decode_step(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency, context_tokens: float
 ) -> StepTime:
@@ -92,23 +119,12 @@ def decode_step(
     x, gpu = execution, system.gpu
     tp, lw = tensor_ways(x), layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
-    w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
-    read = shapes.decode_token_read_bytes(
-        model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
-    )
+    w_bytes, kv_cache, kv_state, flops = decode_work(model, x, context_tokens)
     expand = model.n_kv_groups if x.engine.kv_gqa_expand else 1  # repeat_kv copies K/V per query group, not the state
-    kv_read = x.batch * read * tp_kv_share(model, x) * (eff.kv_traffic * expand)
-    kv_read += x.batch * shapes.linear_state_bytes(model) * tp_state_share(x) * eff.kv_traffic
+    kv_read = kv_cache * (eff.kv_traffic * expand)
+    kv_read += kv_state * eff.kv_traffic
     t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
     t_kv = kv_read / (bw * eff.bw_eff)
-    flops = (
-        x.batch
-        * (
-            2 * shapes.active_matmul_params(model)
-            + shapes.attention_flops_per_token(model, context_tokens, keeps_latent(model, x))
-        )
-        / tp
-    )
     t_comp = flops / (peak_flops(system, x.precision) * eff.mm_eff)
     message = x.batch * model.hidden_size * ACT_BYTES
     comm = 2 * model.n_layers * allreduce_s(system.gpu_link, tp, message) if tp > 1 else 0.0
@@ -128,6 +144,18 @@ def decode_step(
     )
 
 
+@lru_cache(maxsize=DECODE_WORK_KEPT)
+def prefill_work(model: ModelSpec, execution: Execution) -> tuple[float, float, float]:
+    """What prefilling the batch's prompts computes and reads, whatever the machine (see prefill): the matmul and
+    the attention FLOPs and the weight bytes one GPU reads per chunk; kept per (model, execution) as decode_work."""
+    x = execution
+    tokens = x.batch * x.prompt_tokens
+    head = shapes.head_params(model)
+    mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
+    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
+    return mm, attn, shapes.decode_weight_bytes(model, x.precision, tokens) / tensor_ways(x)
+
+
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:
     """Time to process the batch's prompts: dense matmul FLOPs (2 per weight per token) and causal attention FLOPs
     over peak x efficiency, never faster than reading the weights once per chunk; tensor parallel divides the work
@@ -139,11 +167,8 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     tokens = x.batch * x.prompt_tokens
     tp, lw = tensor_ways(x), layer_ways(x, system)
     n_chunks, chunk = prefill_chunks(x.engine, tokens)
-    head = shapes.head_params(model)
-    mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
-    attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
+    mm, attn, w_bytes = prefill_work(model, x)
     t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
-    w_bytes = shapes.decode_weight_bytes(model, x.precision, tokens) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
     t_host = n_chunks * model.n_layers * layer_overhead_s(x.engine, eff)
     if tp == 1 and lw > 1:  # pipelined stages overlap: every component shrinks by the same factor (step_time scales)

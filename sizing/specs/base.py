@@ -3,13 +3,69 @@ and the priced part."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NamedTuple
+import operator
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+if TYPE_CHECKING:  # typing.Self is 3.11+; the package supports 3.10
+    from typing_extensions import Self
+
+T = TypeVar("T")
+DERIVED = "_derived_"  # the instance-dict prefix of `derived` values: a leading "_" keeps them out of dict(model)
+HASH_KEY = DERIVED + "hash"
+
+
+class derived(cached_property[T]):  # noqa: N801  (a decorator, named like `property`)
+    """A property of a frozen model computed once per instance: its fields never change, so neither does the value.
+    Kept in the instance dict under DERIVED + name, which dict(model), model_dump, == and hash ignore (they read the
+    fields), and which Base.model_copy drops when an update changes the fields."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        super().__set_name__(owner, name)
+        self.attrname = DERIVED + name
+
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Any:
+        if instance is None:
+            return self
+        cache = instance.__dict__
+        key = self.attrname
+        if key not in cache:
+            cache[key] = self.func(instance)
+        return cache[key]
+
 
 class Base(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a model's validator is built when it is first used, not at import, so a command pays only for the
+    # models it touches (pydantic "defer_build"; the schema and the answers are the same)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, ignored_types=(derived,))
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Each model's hash, pydantic's (the hash of its field values), computed once per instance and kept like a
+        `derived` value: the search keys its memos by frozen parts, requirements and executions."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if not cls.model_config.get("frozen") or "__hash__" in cls.__dict__ and cls.__dict__["__hash__"] is None:
+            return  # a model that may change, or one that is unhashable, keeps pydantic's behaviour
+        names = tuple(cls.__pydantic_fields__)
+        values = operator.itemgetter(*names) if names else (lambda _: 0)
+
+        def __hash__(self: Base) -> int:  # noqa: N807
+            cache = self.__dict__
+            if HASH_KEY not in cache:
+                cache[HASH_KEY] = hash(values(cache))
+            return cast(int, cache[HASH_KEY])
+
+        cls.__hash__ = __hash__  # type: ignore[method-assign,assignment]
+
+    def model_copy(self, *, update: Any = None, deep: bool = False) -> Self:
+        """pydantic's copy, less the `derived` values where `update` changes a field they may be computed from."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            for key in [k for k in copied.__dict__ if k.startswith(DERIVED)]:
+                del copied.__dict__[key]
+        return copied
 
 
 PosInt = Annotated[int, Field(gt=0)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Base, Col, NonNegFloat, NonNegInt, PosFloat, PosInt
+from .base import Base, Col, NonNegFloat, NonNegInt, PosFloat, PosInt, derived
 from .runtime import Efficiency, Engine, Precision
 
 __all__ = ["Efficiency", "Engine", "ModelSpec", "Precision"]
@@ -154,24 +154,24 @@ class ModelSpec(Base):
     def is_mla(self) -> bool:
         return bool(self.kv_lora_rank)
 
-    @property
+    @derived
     def n_moe_layers(self) -> int:
         """After the dense ones, every moe_layer_step-th layer (HF Llama 4: step-1, 2*step-1, ...)."""
         return (self.n_layers - (self.n_dense_layers or 0)) // (self.moe_layer_step or 1) if self.is_moe else 0
 
-    @property
+    @derived
     def n_linear_layers(self) -> int:  # linear attention / SSM mixers (Qwen3-Next Gated DeltaNet, Mamba)
         return min(self.n_linear_attn_layers or 0, self.n_layers)
 
-    @property
+    @derived
     def n_attn_layers(self) -> int:  # softmax attention, with a KV cache
         return self.n_layers - self.n_linear_layers
 
-    @property
+    @derived
     def embed_params(self) -> int:
         return self.vocab_size * self.hidden_size + (self.n_learned_positions or 0) * self.hidden_size
 
-    @property
+    @derived
     def lm_head_params(self) -> int:
         """Output projection; 0 when tied (it reuses the embedding matrix) and in an embedding model that pools a
         hidden state instead of scoring the vocabulary (Qwen3-Embedding ships Qwen3Model, no lm_head)."""
@@ -179,7 +179,7 @@ class ModelSpec(Base):
             return 0
         return self.vocab_size * self.hidden_size
 
-    @property
+    @derived
     def attn_params_per_layer(self) -> int:
         h, nh, nkv, hd = self.hidden_size, self.n_heads, self.n_kv_heads, self.head_dim
         if self.is_mla:  # DeepSeek-V2 paper §2.1.2, eq. 9-14: low-rank q and joint kv compression
@@ -191,25 +191,25 @@ class ModelSpec(Base):
         bias = (nh + 2 * nkv) * hd if self.attn_bias else 0
         return h * nh * hd + 2 * h * nkv * hd + nh * hd * h + bias
 
-    @property
+    @derived
     def indexer_params_per_layer(self) -> int:
         """DeepSeek-V3.2-Exp inference/model.py Indexer: q latent -> heads x dim, hidden -> one key and head weights."""
         ih, idim = self.index_n_heads or 0, self.index_head_dim or 0
         return (self.q_lora_rank or self.hidden_size) * ih * idim + self.hidden_size * (idim + ih)
 
-    @property
+    @derived
     def linear_attn_params_per_layer(self) -> int:
         """A linear-attention / SSM mixer: hidden -> proj_size in, value_size -> hidden out (Gated DeltaNet, Mamba2
         in/out projections); the short convolution, decay and norm vectors (< 0.2% of the layer) are left out."""
         return self.hidden_size * ((self.linear_attn_proj_size or 0) + (self.linear_attn_value_size or 0))
 
-    @property
+    @derived
     def dense_mlp_params(self) -> int:
         n_mats = 3 if self.gated_mlp else 2
         bias = (self.ffn_size + self.hidden_size) if self.mlp_bias else 0
         return n_mats * self.hidden_size * self.ffn_size + bias
 
-    @property
+    @derived
     def expert_params(self) -> int:
         """One routed expert: a gated MLP of expert_ffn_size (Mixtral, DeepSeekMoE, Qwen3-MoE)."""
         return 3 * self.hidden_size * (self.expert_ffn_size or 0)
@@ -222,7 +222,7 @@ class ModelSpec(Base):
         """An MoE layer's MLP with `n_routed` routed experts present, plus shared experts and the router."""
         return (n_routed + (self.n_shared_experts or 0)) * self.expert_params + self.hidden_size * (self.n_experts or 0)
 
-    @property
+    @derived
     def linear_params(self) -> int:
         """Everything a quantizer converts: all blocks, without embeddings, lm_head and the vision tower."""
         with_mlp = self.n_layers if self.n_mlp_layers is None else min(self.n_mlp_layers, self.n_layers)
@@ -232,17 +232,17 @@ class ModelSpec(Base):
         mlp = n_dense * self.dense_mlp_params + self.n_moe_layers * self.moe_layer_params(self.n_experts or 0)
         return mixers + self.n_layers * self.norm_params_per_layer + mlp
 
-    @property
+    @derived
     def text_params(self) -> int:
         """The language model alone: embeddings, blocks, head and the final norm."""
         return self.embed_params + self.lm_head_params + self.linear_params + self.hidden_size
 
-    @property
+    @derived
     def derived_params(self) -> int:
         """All weights, the vision tower included (published totals of vision-language models count it)."""
         return self.text_params + round(self.n_vision_params or 0)
 
-    @property
+    @derived
     def derived_active_params(self) -> int:
         """Parameters touched per text token: MoE layers count only the active routed experts; no vision tower."""
         if not self.is_moe:
@@ -250,6 +250,6 @@ class ModelSpec(Base):
         unused = self.n_moe_layers * ((self.n_experts or 0) - (self.n_active_experts or 0)) * self.expert_params
         return self.text_params - unused
 
-    @property
+    @derived
     def n_kv_groups(self) -> int:
         return max(1, self.n_heads // self.n_kv_heads)
