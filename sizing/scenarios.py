@@ -301,6 +301,10 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
         batch=req.users,
         new_tokens=new,
         prompt_tokens=req.prompt_tokens if context is None else context - new,
+        speculative=req.speculative,
+        acceptance=req.acceptance,
+        draft_tokens=req.draft_tokens,
+        draft_model=req.draft_model,
     )
     model, execution = resolve_execution(catalog, base)
     return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))

@@ -267,9 +267,11 @@ def _speed_cells(o: Option) -> list[str]:
     assert s is not None
     if o.estimate.execution.task == "embed":
         return embed_cells(s)
-    return [
-        f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
-        f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
+    return [  # with their bands, "~118 tok/s (95-140)", as estimate shows them (bands.approx)
+        f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} / "
+        f"{approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)}",
+        f"{approx(s.time_to_first_token_one_user_s, s.time_to_first_token_one_user_s_range, fmt_seconds)} / "
+        f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
     ]
 
 
@@ -340,6 +342,12 @@ def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_re
         if x.training
         else f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
         f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
+        + (
+            f", speculative {x.speculative.method} ({x.speculative.n_draft} draft tokens, acceptance "
+            f"{x.speculative.acceptance:g})"
+            if x.speculative
+            else ""
+        )
     ]
     if r.model.assumed:
         lines.append(f"Assumed: {r.model.assumed}")
