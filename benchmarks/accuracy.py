@@ -117,8 +117,32 @@ def main() -> None:
     report(args)
 
 
+def extra_markdown(catalog) -> str:
+    """The never-fitted rows of measured_extra.csv as a table: per engine, GPU class and metric group, the rows,
+    the median error, the median measured / estimated and how many rows fall inside the band the estimate shows."""
+    rows, _ = extra_errors(catalog)
+    groups: dict[tuple[str, str, str], list[ExtraRow]] = defaultdict(list)
+    for row in rows:
+        groups[(row[1], row[2], row[3])].append(row)
+    lines = [
+        "Validation on public measurements the fit never saw (`benchmarks/measured_extra.csv`, "
+        "`python benchmarks/accuracy.py --extra`):",
+        "",
+        "| engine | GPU class | metric | rows | median error | median measured / estimated | inside the band |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for (engine, gpu_class, group), vals in sorted(groups.items()):
+        ape = statistics.median(abs(v[5] - v[4]) / v[4] * 100 for v in vals)
+        ratio = statistics.median(v[4] / v[5] for v in vals)
+        banded = [v[6] for v in vals if v[6] is not None]
+        cover = f"{sum(banded)}/{len(banded)}" if banded else "-"
+        lines.append(f"| {engine} | {gpu_class} | {group} | {len(vals)} | {ape:.1f}% | {ratio:.2f} | {cover} |")
+    return "\n".join(lines)
+
+
 def print_markdown(write: bool) -> None:
-    table = markdown(cat.load())
+    catalog = cat.load()
+    table = markdown(catalog) + "\n\n" + extra_markdown(catalog)
     print(table)
     if write:
         write_readme(table)
