@@ -109,12 +109,17 @@ def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculat
         draft = resolve(req.draft_model, catalog)
         precision = catalog.precision(req.precision)
         cost = est.shapes.decode_weight_bytes(draft, precision, 1) / est.shapes.decode_weight_bytes(model, precision, 1)
+        drafter: str | None = draft.hf_repo or draft.id
     else:
         if req.draft_model is not None:
             raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
-        cost = 1 / model.n_layers
+        cost, drafter = 1 / model.n_layers, None
     return Speculative(
-        method=req.speculative, acceptance=req.acceptance, n_draft=req.draft_tokens or 1, draft_cost=cost
+        method=req.speculative,
+        acceptance=req.acceptance,
+        n_draft=req.draft_tokens or 1,
+        draft_cost=cost,
+        draft_model=drafter,
     )
 
 

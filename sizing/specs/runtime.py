@@ -331,3 +331,4 @@ class Speculative(Base):
     acceptance: Fraction
     n_draft: PosInt = 1
     draft_cost: NonNegFloat = 0.0
+    draft_model: str | None = None  # draft-model: the drafter's Hugging Face repo (its catalog id where it has none)
