@@ -110,16 +110,21 @@ def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculat
         precision = catalog.precision(req.precision)
         cost = est.shapes.decode_weight_bytes(draft, precision, 1) / est.shapes.decode_weight_bytes(model, precision, 1)
         drafter: str | None = draft.hf_repo or draft.id
+        kv_bits = est.shapes.kv_bits_of(catalog.precision(req.kv_precision or "bf16"))
+        draft_bytes = sum(est.shapes.weight_bytes(draft, precision))
+        draft_kv = est.shapes.kv_bytes_per_token(draft, False, kv_bits)
     else:
         if req.draft_model is not None:
             raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
-        cost, drafter = 1 / model.n_layers, None
+        cost, drafter, draft_bytes, draft_kv = 1 / model.n_layers, None, 0.0, 0.0
     return Speculative(
         method=req.speculative,
         acceptance=req.acceptance,
         n_draft=req.draft_tokens or 1,
         draft_cost=cost,
         draft_model=drafter,
+        draft_weight_bytes=draft_bytes,
+        draft_kv_bytes_per_token=draft_kv,
     )
 
 

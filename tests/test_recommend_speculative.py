@@ -76,3 +76,25 @@ def test_cli_acceptance_without_a_method_is_one_line(capsys):
     code, out, err = run_main(["recommend", "--model", "llama-3-8b", "--acceptance", "0.7"], capsys)
     assert code == 2 and not out
     assert "--speculative" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_drafter_takes_memory_beside_the_model(catalog):
+    """A draft model's weights sit on the GPUs split like the model's: Llama-3.2-1B in bf16 (1.24B params, 2.47 GB)
+    adds a quarter of itself per GPU at tp 4; MTP adds one decoder block, the block weights / 80 layers for
+    Llama-3.1-70B; both add their own KV cache, so memory only grows."""
+    from sizing.estimate import shapes
+
+    base = {"model": "llama-3.1-70b", "gpu": "h100-sxm", "n_gpus": 4, "batch": 8, "prompt_tokens": 2048}
+    plain = scenarios.run(catalog, Request(**base)).memory
+    draft = scenarios.run(
+        catalog, Request(**base, speculative="draft-model", acceptance=0.6, draft_model="llama-3.2-1b")
+    ).memory
+    mtp = scenarios.run(catalog, Request(**base, speculative="mtp", acceptance=0.6)).memory
+    one_b = sum(shapes.weight_bytes(catalog.models["llama-3.2-1b"], catalog.precision("bf16")))
+    assert one_b == pytest.approx(2.47e9, rel=0.02)
+    added = draft.breakdown.weights_bytes - plain.breakdown.weights_bytes
+    assert added == pytest.approx(one_b / 4, rel=1e-6)
+    blocks, _ = shapes.weight_bytes(catalog.models["llama-3.1-70b"], catalog.precision("bf16"))
+    added = mtp.breakdown.weights_bytes - plain.breakdown.weights_bytes
+    assert added == pytest.approx(blocks / 80 / 4, rel=1e-6)
+    assert plain.need_per_gpu_bytes < mtp.need_per_gpu_bytes < draft.need_per_gpu_bytes

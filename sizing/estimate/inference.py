@@ -56,6 +56,10 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     state_seq = shapes.linear_state_bytes(model)
     kv = x.batch * tokens_seq * share.kv + x.batch * state_seq * share.state
     kv_seq = tokens_seq * share.kv + state_seq * share.state  # one sequence on the busiest GPU, its state included
+    draft_w, draft_kv = drafter_bytes(model, x, lin, tokens_seq)
+    weights += draft_w * share.blocks
+    kv += x.batch * draft_kv * share.kv
+    kv_seq += draft_kv * share.kv
     act = activation_bytes(model, x)
     allocated = weights + kv + act
     overhead = engine.context_bytes + engine.fragmentation * allocated
@@ -78,6 +82,20 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
         kv_bytes_per_token=shapes.kv_bytes_per_token(model, latent, kv_bits),
         max_batch_at_context=max(0, max_batch),
     )
+
+
+def drafter_bytes(model: ModelSpec, x: Execution, block_bytes: float, tokens_seq: float) -> tuple[float, float]:
+    """(weights, one sequence's cache) the speculative drafter adds on the GPUs: the engine loads it beside the
+    model and gives it its own KV cache, split like the model's (vLLM docs, speculative decoding: the draft runs
+    at the target's tensor-parallel size). MTP and EAGLE draft with one decoder block (DeepSeek-V3 report §2.2: an
+    MTP module is one Transformer block sharing the embedding and head; EAGLE, Li et al. 2024: a one-layer head),
+    so a block's weights and one layer's cache: block bytes / layers, cache / layers; a draft model: its own."""
+    spec = x.speculative
+    if spec is None:
+        return 0.0, 0.0
+    if spec.method == "draft-model":
+        return spec.draft_weight_bytes, spec.draft_kv_bytes_per_token * x.context_tokens
+    return block_bytes / model.n_layers, tokens_seq / model.n_layers
 
 
 def decode_step(
