@@ -78,6 +78,8 @@ def test_speculative_decoding_is_in_the_command(catalog):
     draft = {"speculative": "draft-model", "acceptance": 0.6, "draft_tokens": 4, "draft_model": "llama-3.2-1b"}
     c = command(catalog, model="llama-3.1-70b", gpu="h100-sxm", n_gpus=4, **draft)
     assert '"method": "draft_model"' in c and '"model": "meta-llama/' in c
-    c = command(catalog, model="llama-3.1-70b", precision="q4_k_m", gpu="rtx-4090", n_gpus=2, engine="llama.cpp", **draft)
+    c = command(
+        catalog, model="llama-3.1-70b", precision="q4_k_m", gpu="rtx-4090", n_gpus=2, engine="llama.cpp", **draft
+    )
     assert "-md DRAFT.gguf" in c and "--draft-max 4" in c
     assert "speculative" not in command(catalog, model="llama-3-8b")

@@ -30,7 +30,7 @@ def _vllm_speculative(x: Execution) -> list[str]:
         return []
     method = {"mtp": "mtp", "eagle": "eagle", "draft-model": "draft_model"}[spec.method]
     drafter = f'"model": "{spec.draft_model or "DRAFT"}", ' if spec.method != "mtp" else ""
-    return [f"--speculative-config '{{{drafter}\"num_speculative_tokens\": {spec.n_draft}, \"method\": \"{method}\"}}'"]
+    return [f'--speculative-config \'{{{drafter}"num_speculative_tokens": {spec.n_draft}, "method": "{method}"}}\'']
 
 
 def _sglang_speculative(x: Execution) -> list[str]:
@@ -46,7 +46,11 @@ def _sglang_speculative(x: Execution) -> list[str]:
     if spec.method != "mtp":
         parts.append(f"--speculative-draft-model-path {spec.draft_model or 'DRAFT'}")
     n = spec.n_draft
-    return parts + [f"--speculative-num-steps {n}", "--speculative-eagle-topk 1", f"--speculative-num-draft-tokens {n + 1}"]
+    return parts + [
+        f"--speculative-num-steps {n}",
+        "--speculative-eagle-topk 1",
+        f"--speculative-num-draft-tokens {n + 1}",
+    ]
 
 
 def vllm(model: ModelSpec, x: Execution) -> str:
