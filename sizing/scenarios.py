@@ -92,40 +92,22 @@ def embedding_model(catalog: Catalog, model: ModelSpec) -> None:
 
 
 def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculative | None:
-    """--speculative mtp|eagle|draft-model --acceptance a [--draft-tokens n] [--draft-model M]: the drafter's cost
-    per draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE draft with
-    one extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing the
-    embedding and head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's decode
-    is bound by its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes)."""
+    """--speculative mtp|eagle|draft-model --acceptance a [--draft-tokens n] [--draft-model M]: the names resolved,
+    the drafter's costs from est.inference.drafter."""
     if req.speculative is None:
         if req.acceptance is not None or req.draft_model is not None or req.draft_tokens is not None:
             raise SizingError("--acceptance, --draft-tokens and --draft-model need --speculative mtp|eagle|draft-model")
         return None
     if req.acceptance is None:
         raise SizingError("--speculative needs --acceptance, the share of draft tokens kept (e.g. 0.7)")
-    if req.speculative == "draft-model":
-        if req.draft_model is None:
-            raise SizingError("--speculative draft-model needs --draft-model (a catalog id or size, e.g. llama-3.2-1b)")
-        draft = resolve(req.draft_model, catalog)
-        precision = catalog.precision(req.precision)
-        cost = est.shapes.decode_weight_bytes(draft, precision, 1) / est.shapes.decode_weight_bytes(model, precision, 1)
-        drafter: str | None = draft.hf_repo or draft.id
-        kv_bits = est.shapes.kv_bits_of(catalog.precision(req.kv_precision or "bf16"))
-        draft_bytes = sum(est.shapes.weight_bytes(draft, precision))
-        draft_kv = est.shapes.kv_bytes_per_token(draft, False, kv_bits)
-    else:
-        if req.draft_model is not None:
-            raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
-        cost, drafter, draft_bytes, draft_kv = 1 / model.n_layers, None, 0.0, 0.0
-    return Speculative(
-        method=req.speculative,
-        acceptance=req.acceptance,
-        n_draft=req.draft_tokens or 1,
-        draft_cost=cost,
-        draft_model=drafter,
-        draft_weight_bytes=draft_bytes,
-        draft_kv_bytes_per_token=draft_kv,
-    )
+    if req.speculative == "draft-model" and req.draft_model is None:
+        raise SizingError("--speculative draft-model needs --draft-model (a catalog id or size, e.g. llama-3.2-1b)")
+    if req.speculative != "draft-model" and req.draft_model is not None:
+        raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
+    draft = resolve(req.draft_model, catalog) if req.draft_model else None
+    kv = catalog.precision(req.kv_precision or "bf16")
+    spec = est.inference.drafter(model, draft, catalog.precision(req.precision), kv, req.speculative)
+    return spec.model_copy(update={"acceptance": req.acceptance, "n_draft": req.draft_tokens or 1})
 
 
 DEFAULT_TRAINER = {"pretrain": "megatron"}  # else the Hugging Face Trainer + PEFT, what most fine-tunes run

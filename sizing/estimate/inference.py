@@ -16,10 +16,13 @@ from sizing.specs import (
     MemoryBreakdown,
     MemoryEstimate,
     ModelSpec,
+    Precision,
+    Speculative,
     SpeedEstimate,
     StepTime,
     System,
 )
+from sizing.specs.runtime import SpeculativeMethod
 
 from . import bands, shapes
 from .comm import allreduce_s, hops_s
@@ -81,6 +84,28 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
         ),
         kv_bytes_per_token=shapes.kv_bytes_per_token(model, latent, kv_bits),
         max_batch_at_context=max(0, max_batch),
+    )
+
+
+def drafter(
+    model: ModelSpec, draft: ModelSpec | None, precision: Precision, kv_precision: Precision, method: SpeculativeMethod
+) -> Speculative:
+    """The drafter of --speculative (acceptance and tokens per step left for the request to set): its cost per
+    draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE draft with one
+    extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing the embedding and
+    head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's decode is bound by
+    its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes), and it brings its own
+    weights and K/V cache (at the target's weight format and KV precision)."""
+    if draft is None:
+        return Speculative(method=method, acceptance=0.0, draft_cost=1 / model.n_layers)
+    w = shapes.decode_weight_bytes
+    return Speculative(
+        method=method,
+        acceptance=0.0,
+        draft_cost=w(draft, precision, 1) / w(model, precision, 1),
+        draft_model=draft.hf_repo or draft.id,
+        draft_weight_bytes=sum(shapes.weight_bytes(draft, precision)),
+        draft_kv_bytes_per_token=shapes.kv_bytes_per_token(draft, False, shapes.kv_bits_of(kv_precision)),
     )
 
 

@@ -335,19 +335,14 @@ def _bom_lines(o: Option, r: Priced) -> list[str]:
 def recommendation_text(r: Recommendation, top: int = 5, bom: bool = False, n_rejected: int = 8) -> str:
     """One glance: the top builds in rank order (the recommended one first), why the top one, the near misses,
     the short rejected list and, with `bom`, the recommended build's priced bill of materials."""
-    x = r.execution
+    x, sp = r.execution, r.execution.speculative
     lines = [
         f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.task} with {x.training.trainer.name}, "
         f"{x.precision.id}, micro-batch {x.batch} x {x.prompt_tokens} tokens per GPU"
         if x.training
         else f"{r.model.name} ({fmt_count(r.model.n_params)} params), {x.engine.id} {x.precision.id} weights, "
         f"{x.batch} users x {x.context_tokens} tokens (prompt {x.prompt_tokens} + new {x.new_tokens})"
-        + (
-            f", speculative {x.speculative.method} ({x.speculative.n_draft} draft tokens, acceptance "
-            f"{x.speculative.acceptance:g})"
-            if x.speculative
-            else ""
-        )
+        + (f", speculative {sp.method} ({sp.n_draft} draft tokens, acceptance {sp.acceptance:g})" if sp else "")
     ]
     if r.model.assumed:
         lines.append(f"Assumed: {r.model.assumed}")
