@@ -106,8 +106,12 @@ def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculat
         raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
     draft = resolve(req.draft_model, catalog) if req.draft_model else None
     kv = catalog.precision(req.kv_precision or "bf16")
-    spec = est.inference.drafter(model, draft, catalog.precision(req.precision), kv, req.speculative)
-    return spec.model_copy(update={"acceptance": req.acceptance, "n_draft": req.draft_tokens or 1})
+    return Speculative(
+        method=req.speculative,
+        acceptance=req.acceptance,
+        n_draft=req.draft_tokens or 1,
+        **est.inference.drafter(model, draft, catalog.precision(req.precision), kv),
+    )
 
 
 DEFAULT_TRAINER = {"pretrain": "megatron"}  # else the Hugging Face Trainer + PEFT, what most fine-tunes run

@@ -17,12 +17,10 @@ from sizing.specs import (
     MemoryEstimate,
     ModelSpec,
     Precision,
-    Speculative,
     SpeedEstimate,
     StepTime,
     System,
 )
-from sizing.specs.runtime import SpeculativeMethod
 
 from . import bands, shapes
 from .comm import allreduce_s, hops_s
@@ -87,26 +85,22 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     )
 
 
-def drafter(
-    model: ModelSpec, draft: ModelSpec | None, precision: Precision, kv_precision: Precision, method: SpeculativeMethod
-) -> Speculative:
-    """The drafter of --speculative (acceptance and tokens per step left for the request to set): its cost per
-    draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE draft with one
-    extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing the embedding and
-    head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's decode is bound by
-    its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes), and it brings its own
-    weights and K/V cache (at the target's weight format and KV precision)."""
+def drafter(model: ModelSpec, draft: ModelSpec | None, precision: Precision, kv_precision: Precision) -> dict:
+    """The drafter fields of a Speculative (draft_cost, draft_model, draft_weight_bytes, draft_kv_bytes_per_token):
+    its cost per draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE
+    draft with one extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing
+    the embedding and head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's
+    decode is bound by its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes), and it
+    brings its own weights and K/V cache (at the target's weight format and KV precision)."""
     if draft is None:
-        return Speculative(method=method, acceptance=0.0, draft_cost=1 / model.n_layers)
+        return {"draft_cost": 1 / model.n_layers}
     w = shapes.decode_weight_bytes
-    return Speculative(
-        method=method,
-        acceptance=0.0,
-        draft_cost=w(draft, precision, 1) / w(model, precision, 1),
-        draft_model=draft.hf_repo or draft.id,
-        draft_weight_bytes=sum(shapes.weight_bytes(draft, precision)),
-        draft_kv_bytes_per_token=shapes.kv_bytes_per_token(draft, False, shapes.kv_bits_of(kv_precision)),
-    )
+    return {
+        "draft_cost": w(draft, precision, 1) / w(model, precision, 1),
+        "draft_model": draft.hf_repo or draft.id,
+        "draft_weight_bytes": sum(shapes.weight_bytes(draft, precision)),
+        "draft_kv_bytes_per_token": shapes.kv_bytes_per_token(draft, False, shapes.kv_bits_of(kv_precision)),
+    }
 
 
 def drafter_bytes(model: ModelSpec, x: Execution, block_bytes: float, tokens_seq: float) -> tuple[float, float]:
