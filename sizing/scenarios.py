@@ -92,29 +92,25 @@ def embedding_model(catalog: Catalog, model: ModelSpec) -> None:
 
 
 def speculative_of(catalog: Catalog, req: Request, model: ModelSpec) -> Speculative | None:
-    """--speculative mtp|eagle|draft-model --acceptance a [--draft-tokens n] [--draft-model M]: the drafter's cost
-    per draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE draft with
-    one extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing the
-    embedding and head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's decode
-    is bound by its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes)."""
+    """--speculative mtp|eagle|draft-model --acceptance a [--draft-tokens n] [--draft-model M]: the names resolved,
+    the drafter's costs from est.inference.drafter."""
     if req.speculative is None:
         if req.acceptance is not None or req.draft_model is not None or req.draft_tokens is not None:
             raise SizingError("--acceptance, --draft-tokens and --draft-model need --speculative mtp|eagle|draft-model")
         return None
     if req.acceptance is None:
         raise SizingError("--speculative needs --acceptance, the share of draft tokens kept (e.g. 0.7)")
-    if req.speculative == "draft-model":
-        if req.draft_model is None:
-            raise SizingError("--speculative draft-model needs --draft-model (a catalog id or size, e.g. llama-3.2-1b)")
-        draft = resolve(req.draft_model, catalog)
-        precision = catalog.precision(req.precision)
-        cost = est.shapes.decode_weight_bytes(draft, precision, 1) / est.shapes.decode_weight_bytes(model, precision, 1)
-    else:
-        if req.draft_model is not None:
-            raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
-        cost = 1 / model.n_layers
+    if req.speculative == "draft-model" and req.draft_model is None:
+        raise SizingError("--speculative draft-model needs --draft-model (a catalog id or size, e.g. llama-3.2-1b)")
+    if req.speculative != "draft-model" and req.draft_model is not None:
+        raise SizingError(f"--draft-model is for --speculative draft-model, not {req.speculative}")
+    draft = resolve(req.draft_model, catalog) if req.draft_model else None
+    kv = catalog.precision(req.kv_precision or "bf16")
     return Speculative(
-        method=req.speculative, acceptance=req.acceptance, n_draft=req.draft_tokens or 1, draft_cost=cost
+        method=req.speculative,
+        acceptance=req.acceptance,
+        n_draft=req.draft_tokens or 1,
+        **est.inference.drafter(model, draft, catalog.precision(req.precision), kv),
     )
 
 
@@ -301,6 +297,10 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
         batch=req.users,
         new_tokens=new,
         prompt_tokens=req.prompt_tokens if context is None else context - new,
+        speculative=req.speculative,
+        acceptance=req.acceptance,
+        draft_tokens=req.draft_tokens,
+        draft_model=req.draft_model,
     )
     model, execution = resolve_execution(catalog, base)
     return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))

@@ -84,6 +84,7 @@ def test_bands_contain_the_point_estimate(catalog, case):
         "prefill_tokens_per_s",
         "time_to_first_token_s",
         "time_to_first_token_loaded_s",
+        "time_to_first_token_one_user_s",
     ):
         band = getattr(s, f"{name}_range")
         assert band is not None, name
@@ -111,3 +112,17 @@ def test_time_band_is_the_rate_band_inverted(catalog, engine):
     lo_t, hi_t = s.time_to_first_token_s_range
     assert lo_t / s.time_to_first_token_s == pytest.approx(s.prefill_tokens_per_s / hi_rate)
     assert hi_t / s.time_to_first_token_s == pytest.approx(s.prefill_tokens_per_s / lo_rate)
+
+
+def test_recommend_table_shows_bands(capsys):
+    """recommend's speed cells carry the bands as estimate prints them: "~45.6 tok/s (45.6-129)" (bands.approx),
+    and its JSON the [lo, hi] of every speed figure, the one-user first token included."""
+    args = ["recommend", "--model", "llama-3-8b", "--gpu", "rtx-4090", "--users", "2", "--top", "1"]
+    code, out, _ = run_main(args, capsys)
+    table = out.split("Recommended:")[0]
+    assert code == 0 and "~" in table and "tok/s" in table and "-" in table.split("~", 1)[1]
+    code, out, _ = run_main([*args, "--json"], capsys)
+    speed = json.loads(out)["options"][0]["speed"]
+    for name in ("decode_tokens_per_s", "decode_tokens_per_s_total", "time_to_first_token_one_user_s"):
+        lo, hi = speed[f"{name}_range"]
+        assert lo <= speed[name] <= hi, name

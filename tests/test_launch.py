@@ -64,3 +64,22 @@ def test_largest_training_sequence(catalog):
 
     value, at = largest(catalog, Request(model="llama-2-7b", task="qlora", gpu="rtx-4090"), "seq-len")
     assert value > 2048 and at.memory.fits and at.execution.prompt_tokens == value
+
+
+def test_speculative_decoding_is_in_the_command(catalog):
+    """--speculative reaches the engine's flags: vLLM --speculative-config with the method and the tokens drafted
+    per step (and the drafter's repo for a draft model); SGLang's EAGLE path for MTP (num-draft-tokens = n + 1);
+    llama-server -md with --draft-max."""
+    spec = {"speculative": "mtp", "acceptance": 0.8, "draft_tokens": 2}
+    c = command(catalog, model="deepseek-v3", gpu="h200", n_gpus=8, precision="fp8", **spec)
+    assert '"num_speculative_tokens": 2' in c and '"method": "mtp"' in c
+    c = command(catalog, model="deepseek-v3", gpu="h200", n_gpus=8, precision="fp8", engine="sglang", **spec)
+    assert "--speculative-algorithm EAGLE" in c and "--speculative-num-draft-tokens 3" in c
+    draft = {"speculative": "draft-model", "acceptance": 0.6, "draft_tokens": 4, "draft_model": "llama-3.2-1b"}
+    c = command(catalog, model="llama-3.1-70b", gpu="h100-sxm", n_gpus=4, **draft)
+    assert '"method": "draft_model"' in c and '"model": "meta-llama/' in c
+    c = command(
+        catalog, model="llama-3.1-70b", precision="q4_k_m", gpu="rtx-4090", n_gpus=2, engine="llama.cpp", **draft
+    )
+    assert "-md DRAFT.gguf" in c and "--draft-max 4" in c
+    assert "speculative" not in command(catalog, model="llama-3-8b")

@@ -248,6 +248,10 @@ def recommend_request(params: dict) -> RecommendRequest:
         build_class=p.get("build_class"),
         offline=p.get("offline", False),
         **training_fields(p),
+        speculative=p.get("speculative"),
+        acceptance=p.get("acceptance"),
+        draft_tokens=p.get("draft_tokens"),
+        draft_model=p.get("draft_model"),
     )
 
 

@@ -29,6 +29,8 @@ def apply(e: Estimate) -> Estimate:
         update["time_to_first_token_s_range"] = (s.time_to_first_token_s * lo, s.time_to_first_token_s * hi)
         loaded = s.time_to_first_token_loaded_s
         update["time_to_first_token_loaded_s_range"] = (loaded * lo, loaded * hi)
+        alone = s.time_to_first_token_one_user_s
+        update["time_to_first_token_one_user_s_range"] = (alone * lo, alone * hi)
     out = e.model_copy(update={"speed": s.model_copy(update=update)})
     if memory is not None:
         m = e.memory

@@ -17,6 +17,7 @@ from sizing.specs import (
     MemoryBreakdown,
     MemoryEstimate,
     ModelSpec,
+    Precision,
     SpeedEstimate,
     StepTime,
     System,
@@ -58,6 +59,10 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     state_seq = shapes.linear_state_bytes(model)
     kv = x.batch * tokens_seq * share.kv + x.batch * state_seq * share.state
     kv_seq = tokens_seq * share.kv + state_seq * share.state  # one sequence on the busiest GPU, its state included
+    draft_w, draft_kv = drafter_bytes(model, x, lin, tokens_seq)
+    weights += draft_w * share.blocks
+    kv += x.batch * draft_kv * share.kv
+    kv_seq += draft_kv * share.kv
     act = activation_bytes(model, x)
     allocated = weights + kv + act
     overhead = engine.context_bytes + engine.fragmentation * allocated
@@ -105,6 +110,38 @@ def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -
         / tp
     )
     return w_bytes, kv_cache, kv_state, flops
+
+
+def drafter(model: ModelSpec, draft: ModelSpec | None, precision: Precision, kv_precision: Precision) -> dict:
+    """The drafter fields of a Speculative (draft_cost, draft_model, draft_weight_bytes, draft_kv_bytes_per_token):
+    its cost per draft token relative to one decode step of the model (Leviathan et al. 2023's c). MTP and EAGLE
+    draft with one extra decoder block (DeepSeek-V3 report §2.2: each MTP module is one Transformer block sharing
+    the embedding and head; EAGLE, Li et al. 2024: a one-layer draft head), so c = 1 / n_layers; a draft model's
+    decode is bound by its weights too, so c = its weight bytes / the model's (shapes.decode_weight_bytes), and it
+    brings its own weights and K/V cache (at the target's weight format and KV precision)."""
+    if draft is None:
+        return {"draft_cost": 1 / model.n_layers}
+    w = shapes.decode_weight_bytes
+    return {
+        "draft_cost": w(draft, precision, 1) / w(model, precision, 1),
+        "draft_model": draft.hf_repo or draft.id,
+        "draft_weight_bytes": sum(shapes.weight_bytes(draft, precision)),
+        "draft_kv_bytes_per_token": shapes.kv_bytes_per_token(draft, False, shapes.kv_bits_of(kv_precision)),
+    }
+
+
+def drafter_bytes(model: ModelSpec, x: Execution, block_bytes: float, tokens_seq: float) -> tuple[float, float]:
+    """(weights, one sequence's cache) the speculative drafter adds on the GPUs: the engine loads it beside the
+    model and gives it its own KV cache, split like the model's (vLLM docs, speculative decoding: the draft runs
+    at the target's tensor-parallel size). MTP and EAGLE draft with one decoder block (DeepSeek-V3 report §2.2: an
+    MTP module is one Transformer block sharing the embedding and head; EAGLE, Li et al. 2024: a one-layer head),
+    so a block's weights and one layer's cache: block bytes / layers, cache / layers; a draft model: its own."""
+    spec = x.speculative
+    if spec is None:
+        return 0.0, 0.0
+    if spec.method == "draft-model":
+        return spec.draft_weight_bytes, spec.draft_kv_bytes_per_token * x.context_tokens
+    return block_bytes / model.n_layers, tokens_seq / model.n_layers
 
 
 def decode_step(

@@ -22,6 +22,37 @@ def _context(x: Execution) -> int:
     return x.prompt_tokens + x.new_tokens
 
 
+def _vllm_speculative(x: Execution) -> list[str]:
+    """vLLM --speculative-config (docs: features/speculative_decoding; vllm/config/speculative.py SpeculativeMethod:
+    "mtp", "eagle", "draft_model" with the drafter's "model"); num_speculative_tokens = the tokens drafted per step."""
+    spec = x.speculative
+    if spec is None:
+        return []
+    method = {"mtp": "mtp", "eagle": "eagle", "draft-model": "draft_model"}[spec.method]
+    drafter = f'"model": "{spec.draft_model or "DRAFT"}", ' if spec.method != "mtp" else ""
+    return [f'--speculative-config \'{{{drafter}"num_speculative_tokens": {spec.n_draft}, "method": "{method}"}}\'']
+
+
+def _sglang_speculative(x: Execution) -> list[str]:
+    """SGLang speculative flags (server_args): MTP runs through its EAGLE path (--speculative-algorithm EAGLE with
+    --speculative-num-steps n --speculative-eagle-topk 1 --speculative-num-draft-tokens n + 1, as gpustack's
+    DeepSeek-R1 H200 guide launches MTP on v0.5.3); EAGLE adds the draft head's path; a separate draft model is the
+    STANDALONE algorithm with --speculative-draft-model-path."""
+    spec = x.speculative
+    if spec is None:
+        return []
+    algo = "STANDALONE" if spec.method == "draft-model" else "EAGLE"
+    parts = [f"--speculative-algorithm {algo}"]
+    if spec.method != "mtp":
+        parts.append(f"--speculative-draft-model-path {spec.draft_model or 'DRAFT'}")
+    n = spec.n_draft
+    return parts + [
+        f"--speculative-num-steps {n}",
+        "--speculative-eagle-topk 1",
+        f"--speculative-num-draft-tokens {n + 1}",
+    ]
+
+
 def vllm(model: ModelSpec, x: Execution) -> str:
     """vLLM `vllm serve` (docs: serving/engine_args): tensor and pipeline parallel sizes, the context per request,
     the concurrent sequences, the pre-allocated fraction, the KV format and the weight quantization."""
@@ -37,7 +68,7 @@ def vllm(model: ModelSpec, x: Execution) -> str:
     quant = VLLM_QUANT.get(x.precision.family) or ("fp8" if x.precision.id.startswith("fp8") else None)
     if quant:
         parts.append(f"--quantization {quant}")
-    return " ".join(parts)
+    return " ".join(parts + _vllm_speculative(x))
 
 
 def sglang(model: ModelSpec, x: Execution) -> str:
@@ -51,7 +82,7 @@ def sglang(model: ModelSpec, x: Execution) -> str:
         parts.append(f"--mem-fraction-static {x.engine.gpu_memory_utilization:g}")
     if x.kv_precision.id.startswith("fp8"):
         parts.append("--kv-cache-dtype fp8_e5m2")
-    return " ".join(parts)
+    return " ".join(parts + _sglang_speculative(x))
 
 
 def llama_cpp(model: ModelSpec, x: Execution) -> str:
@@ -68,6 +99,9 @@ def llama_cpp(model: ModelSpec, x: Execution) -> str:
     kv = x.kv_precision.id
     if kv in LLAMA_CPP_KV and kv not in ("f16", "f32", "bf16"):
         parts += ["-fa on", f"-ctk {kv}", f"-ctv {kv}"]
+    spec = x.speculative
+    if spec is not None and spec.method == "draft-model":  # llama-server -md/--model-draft, --draft-max (README)
+        parts += ["-md DRAFT.gguf", f"--draft-max {spec.n_draft}"]
     return " ".join(parts)
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 from sizing.specs import CATALOG_GAP, DistillPlan, Estimate, Finding, Option, Recommendation, RLPlan
 from sizing.units import fmt_count, fmt_decimal_bytes, fmt_money, fmt_rate, fmt_seconds, fmt_watts
 
-from .bands import memory_range_json, ranges_json
+from .bands import approx, memory_range_json, ranges_json
 from .classes import classes_json, classes_text
 from .distill import distill_json
 from .embed import embed_cells
@@ -204,9 +204,11 @@ def _speed_cells(o: Option, lang: str = "en") -> list[str]:
     assert s is not None
     if o.estimate.execution.task == "embed":
         return embed_cells(s, lang)
-    return [
-        f"{fmt_rate(s.decode_tokens_per_s)} / {fmt_rate(s.decode_tokens_per_s_total)}",
-        f"{fmt_seconds(s.time_to_first_token_one_user_s)} / {fmt_seconds(s.time_to_first_token_s)}",
+    return [  # with their bands, "~118 tok/s (95-140)", as estimate shows them (bands.approx)
+        f"{approx(s.decode_tokens_per_s, s.decode_tokens_per_s_range, fmt_rate)} / "
+        f"{approx(s.decode_tokens_per_s_total, s.decode_tokens_per_s_total_range, fmt_rate)}",
+        f"{approx(s.time_to_first_token_one_user_s, s.time_to_first_token_one_user_s_range, fmt_seconds)} / "
+        f"{approx(s.time_to_first_token_s, s.time_to_first_token_s_range, fmt_seconds)}",
     ]
 
 
@@ -276,7 +278,7 @@ def recommendation_text(
 ) -> str:
     """One glance: the top builds in rank order (the recommended one first), why the top one, the near misses,
     the short rejected list and, with `bom`, the recommended build's priced bill of materials; in `lang`."""
-    x = r.execution
+    x, sp = r.execution, r.execution.speculative
     params = fmt_count(r.model.n_params)
     lines = [
         say(
@@ -302,6 +304,11 @@ def recommendation_text(
             context=x.context_tokens,
             prompt=x.prompt_tokens,
             new=x.new_tokens,
+        )
+        + (
+            say(lang, "term.recommend.speculative", method=sp.method, n=sp.n_draft, acceptance=f"{sp.acceptance:g}")
+            if sp
+            else ""
         )
     ]
     if r.model.assumed:

@@ -83,6 +83,7 @@ class SpeedEstimate(Base):
     prefill_tokens_per_s_range: tuple[float, float] | None = None
     time_to_first_token_s_range: tuple[float, float] | None = None
     time_to_first_token_loaded_s_range: tuple[float, float] | None = None
+    time_to_first_token_one_user_s_range: tuple[float, float] | None = None
 
 
 CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a chassis needs: no rule was judged

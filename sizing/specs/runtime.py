@@ -331,3 +331,8 @@ class Speculative(Base):
     acceptance: Fraction
     n_draft: PosInt = 1
     draft_cost: NonNegFloat = 0.0
+    draft_model: str | None = None  # draft-model: the drafter's Hugging Face repo (its catalog id where it has none)
+    # draft-model: the drafter's weights and its K/V per token of context, at the target's weight format and KV
+    # precision (MTP and EAGLE: one decoder block of the model, sizing.estimate.inference.memory derives them)
+    draft_weight_bytes: NonNegFloat = 0.0
+    draft_kv_bytes_per_token: NonNegFloat = 0.0
