@@ -42,8 +42,9 @@ def test_bad_versions_say_how_to_fix(catalog, name, says):
 def test_dual_rtx_4090_llama3_70b_q4_k_m_box(catalog):
     """The box people run: Llama-3-70B Q4_K_M over 2 x RTX 4090 at a 4,096-token context. With flash attention on
     (current llama.cpp) three users fit and the box passes; the 2024 build (b3000) materialises the score matrix and
-    at three users passes only with layers left in RAM. At the default four users the f16 cache needs 23.4 GiB of the 22.8 GiB usable: only
-    builds that leave layers in RAM pass, and with the 8-bit cache the two cards hold it all."""
+    at three users passes only with layers left in RAM. At the default four users the f16 cache needs 23.4 GiB of
+    the 22.8 GiB usable: only builds that leave layers in RAM pass, and with the 8-bit cache the two cards hold it
+    all."""
     now = scenarios.recommend(catalog, RecommendRequest(**BOX, engine="llama.cpp", users=3))
     assert any(o.build.gpu.id == "rtx-4090" and o.build.n_gpus == 2 for o in now.options)
     old = scenarios.recommend(catalog, RecommendRequest(**BOX, engine="llama.cpp@b3000", users=3))
