@@ -7,11 +7,12 @@ import datetime as dt
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from sizing import answers, report
 from sizing import catalog as cat
+from sizing import report
 from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, Recommendation
 
 from .base import EXIT_NO_BUILD, app, fail
@@ -51,6 +52,9 @@ from .options import (
     TrainerOpt,
     recommend_request,
 )
+
+if TYPE_CHECKING:
+    from sizing.answers import AnyRecommendation
 
 
 def command_line() -> str | None:
@@ -138,6 +142,8 @@ def report_command(
     report.check_format(fmt_key)
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())
+    from sizing import answers  # imported by the command that uses it: `sizing recommend` starts faster
+
     result = answers.recommend(cat.load(data), req)
     if isinstance(result, Recommendation) and not result.options and result.classes:
         # a CPU-only server or an edge box: its own report
@@ -150,7 +156,7 @@ def report_command(
     typer.echo(f"wrote {out} ({fmt_key}, {lang_key})")
 
 
-def write_recommend_report(result: answers.AnyRecommendation, out: Path, data: Path | None, lang: str = "en") -> None:
+def write_recommend_report(result: AnyRecommendation, out: Path, data: Path | None, lang: str = "en") -> None:
     """`sizing recommend ... --report FILE`: the report in the format of FILE's extension, in the terminal's
     language (--lang), the defaults."""
     options = report.ReportOptions(**_metadata(data))
