@@ -480,3 +480,42 @@ def test_plan_sheet_cost_per_run_formula_gives_the_json(cases, name, lang):
 
 def test_inference_workbook_has_no_plan_sheet(cases):
     assert messages("en")["xlsx.sheet.plan"] not in workbook(cases["7b"]).sheetnames
+
+
+CLASS_REQUESTS = {  # a CPU-only server and an edge box (report/procurement_class.py), on the bundled data/
+    "cpu": RecommendRequest(model="deepseek-r1-distill-qwen-7b", max_gpus=0, as_of=DAY),
+    "edge": RecommendRequest(model="qwen2.5-1.5b", build_class="edge", as_of=DAY),
+}
+
+
+@pytest.mark.parametrize(("cls", "lang"), [("cpu", "en"), ("edge", "zh")])
+def test_class_report_formulas_give_the_json_totals(catalog, cls, lang):
+    """The class workbook's BOM formulas, evaluated, equal the class report's JSON bill to the cent (every line, each
+    kind's subtotal, the priced subtotal and the grand total), and the grand total is the build's price; the
+    assumptions sheet carries the tool version, and a buyer's edit of a quantity moves the total."""
+    from sizing.report import build_class_report, class_file, render_class
+
+    rep = build_class_report(recommend(catalog, CLASS_REQUESTS[cls]), ReportOptions(date=DAY))
+    wb = openpyxl.load_workbook(io.BytesIO(class_file(rep, "xlsx", lang)))
+    ws, m = wb.worksheets[0], messages(lang)
+    out = json.loads(render_class(rep, lang, "json"))
+    builds = [b for b in (out["recommended"], out["runner_up"]) if b]
+    headers = blocks(ws, lang)
+    assert len(headers) == len(builds) >= 1
+    for header, b in zip(headers, builds, strict=True):
+        bom, got = b["bom"], read_block(ws, header, b["bom"], lang)
+        want = [(ln["name"], ln["quantity"], ln["unit_price"], ln["line_total"]) for ln in bom["lines"]]
+        assert sorted(got["lines"], key=str) == sorted(want, key=str)
+        for k in bom["by_kind"]:
+            kind = m.get(f"kind.{k['kind']}", k["kind"])
+            assert got["subtotals"][m["bom.subtotal_kind"].format(kind=kind)] == pytest.approx(k["amount"], abs=CENT)
+        assert got["priced"] == pytest.approx(bom["priced_subtotal"], abs=CENT)
+        assert got["total"] == pytest.approx(bom["total"], abs=CENT) and bom["total"] is not None
+        assert got["total"] == pytest.approx(b["total"], abs=CENT * len(bom["lines"]))  # unrounded price, per line
+    values = [wb.worksheets[1].cell(row=i, column=2).value for i in range(1, wb.worksheets[1].max_row + 1)]
+    assert f"sizing {rep.version}" in values and m["xlsx.sheet.assumptions"] == wb.worksheets[1].title
+    first = headers[0] + 1  # a buyer orders two of the first line: the grand total grows by its line total
+    before = read_block(ws, headers[0], builds[0]["bom"], lang)
+    ws[f"C{first}"] = 2 * ws[f"C{first}"].value
+    after = read_block(ws, headers[0], builds[0]["bom"], lang)
+    assert after["total"] == pytest.approx(before["total"] + before["lines"][0][3], abs=CENT)

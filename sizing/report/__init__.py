@@ -15,7 +15,7 @@ from .distill import distill_json, distill_recommendation_json, distill_recommen
 from .inference_text import estimate_text, largest_text
 from .procurement import ProcurementReport, ReportOptions
 from .procurement_build import build_report
-from .procurement_class import build_class_report, render_class, save_class_report
+from .procurement_class import build_class_report, class_file, render_class, save_class_report
 from .procurement_plans import report_of
 from .procurement_render import check_format, parse_format, parse_lang, render, render_file, save_report, write_report
 from .rl import rl_json, rl_recommendation_json, rl_recommendation_text, rl_text
@@ -34,6 +34,7 @@ __all__ = [
     "build_class_report",
     "render_class",
     "save_class_report",
+    "class_file",
     "parse_format",
     "parse_lang",
     "render",

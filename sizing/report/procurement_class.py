@@ -1,17 +1,29 @@
 """The procurement report of a CPU-only server or an edge box (recommend/classes.py ClassOption): a machine with no
 GPU server's chassis, PSU and circuit, so its own sections: the bill, the memory the model reads (host RAM and its
-channels, or the box's pool), the speed, the box's own power and noise, and the cost of ownership. Markdown, in
-every language the message catalogs have (templates/procurement_class.md)."""
+channels, or the box's pool), the speed, the box's own power and noise, and the cost of ownership. Markdown and HTML
+(templates/procurement_class.md|html), JSON (the model with its metadata), XLSX (procurement_class_xlsx.py) and PDF
+(the HTML printed by Chromium, procurement_pdf.py), in every language the message catalogs have."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-import sizing
-from sizing.specs import Base, ClassOption, Recommendation, SizingError
+from pydantic import computed_field
 
-from .procurement import DEFAULT_TARIFF_USD_PER_KWH, HOURS_PER_YEAR, TARIFF_SOURCE, ReportOptions
+import sizing
+from sizing.specs import Base, ClassOption, Recommendation
+
+from .procurement import (
+    DEFAULT_TARIFF_USD_PER_KWH,
+    HOURS_PER_YEAR,
+    TARIFF_SOURCE,
+    Bom,
+    BomLine,
+    KindTotal,
+    ReportOptions,
+)
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -59,11 +71,58 @@ class ClassFacts(Base):
     reasons: tuple[str, ...]
     notes: tuple[str, ...]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def bom(self) -> Bom:
+        """The bill as the GPU reports' Bom (procurement_build.bom): unit prices and line totals rounded to cents,
+        the subtotal per kind, the total None while a part is unpriced; what the HTML table, the JSON and the XLSX
+        formulas share. No VAT: the class report lists prices as the catalog has them."""
+        lines = []
+        for ln in self.lines:
+            unit = None if ln.unit_price is None else round(ln.unit_price, 2)
+            lines.append(
+                BomLine(
+                    kind=ln.kind,
+                    id=ln.name,
+                    name=ln.name,
+                    quantity=ln.quantity,
+                    unit_price=unit,
+                    line_total=None if unit is None else round(unit * ln.quantity, 2),
+                    price_kind=ln.price_kind,
+                    price_date=ln.price_date,
+                    stale=ln.stale,
+                    used=unit is not None and ln.price_kind == "used",
+                )
+            )
+        kinds: dict[str, list[BomLine]] = {}
+        for line in lines:
+            kinds.setdefault(line.kind, []).append(line)
+        by_kind = tuple(
+            KindTotal(
+                kind=kind,
+                amount=round(sum(ln.line_total or 0.0 for ln in group), 2),
+                n_unpriced=sum(ln.unit_price is None for ln in group),
+            )
+            for kind, group in kinds.items()
+        )
+        priced = round(sum(ln.line_total or 0.0 for ln in lines), 2)
+        unpriced = tuple(ln.name for ln in lines if ln.unit_price is None)
+        return Bom(
+            lines=tuple(lines),
+            by_kind=by_kind,
+            priced_subtotal=priced,
+            total=None if unpriced else priced,
+            unpriced=unpriced,
+            stale=tuple(ln.name for ln in lines if ln.stale),
+        )
+
 
 class ClassReport(Base):
+    tool: str = "sizing"
     version: str
     date: str | None
     command: str | None
+    data: str | None = None  # the catalog folder (None: the bundled data/)
     currency: str
     fx_rate: float
     model_name: str
@@ -153,6 +212,7 @@ def build_class_report(r: Recommendation, options: ReportOptions | None = None) 
         version=sizing.__version__,
         date=opts.date,
         command=opts.command,
+        data=opts.data,
         currency=r.currency,
         fx_rate=r.fx_rate,
         model_name=r.model.name,
@@ -173,20 +233,47 @@ def build_class_report(r: Recommendation, options: ReportOptions | None = None) 
     )
 
 
-def render_class(report: ClassReport, lang: str = "en") -> str:
-    """The class report as Markdown, its words in `lang`."""
+def _context(report: ClassReport, lang: str, fmt: str) -> dict[str, Any]:
     from .procurement_format import Fmt
-    from .procurement_render import _environment, _raw
+    from .procurement_render import _raw
+    from .procurement_view import View
 
-    f = Fmt(lang, report.currency)
-    context: dict[str, Any] = {"r": report, "f": f, "t": f.t, "raw": _raw, "lang": lang}
-    return str(_environment("md").get_template("procurement_class.md").render(**context))
+    f = View(lang, report.currency) if fmt == "html" else Fmt(lang, report.currency)  # HTML: parts.bom_table's flags
+    return {"r": report, "f": f, "t": f.t, "raw": _raw, "lang": lang}
 
 
-def save_class_report(r: Recommendation, out: Path, fmt: str, lang: str, options: ReportOptions) -> None:
-    """Write the class report to `out` whole or not at all; one-line SizingError for a format it has not yet."""
-    from .procurement_render import write_report
+def render_class(report: ClassReport, lang: str = "en", fmt: str = "md") -> str:
+    """The class report as Markdown, HTML (self-contained, autoescaped) or JSON (the model and its metadata, as the
+    GPU reports' JSON: procurement_render.render), its words in `lang`."""
+    from .procurement_render import _environment
 
-    if fmt != "md":
-        raise SizingError(f"the {r.classes[0].build_class} build's report is Markdown for now; end --out in .md")
-    write_report(render_class(build_class_report(r, options), lang), out)
+    if fmt == "json":
+        return json.dumps({"lang": lang, **report.model_dump(mode="json")}, indent=1, ensure_ascii=False) + "\n"
+    if fmt not in ("md", "html"):
+        raise ValueError(f"render_class writes md, html or json, not {fmt}; use class_file")
+    template = _environment(fmt).get_template(f"procurement_class.{fmt}")
+    return str(template.render(**_context(report, lang, fmt)))
+
+
+def class_file(report: ClassReport, fmt: str, lang: str) -> bytes:
+    """The class report's file in any of the five formats: text as UTF-8, XLSX (procurement_class_xlsx), PDF (the
+    HTML printed by headless Chromium, procurement_pdf)."""
+    if fmt == "xlsx":
+        from .procurement_class_xlsx import class_workbook_bytes
+
+        return class_workbook_bytes(report, lang)
+    if fmt == "pdf":
+        from .procurement_pdf import html_to_pdf
+
+        return html_to_pdf(render_class(report, lang, "html"))
+    return render_class(report, lang, fmt).encode("utf-8")
+
+
+def save_class_report(r: Recommendation, out: Path, fmt: str, lang: str, options: ReportOptions) -> ClassReport:
+    """Write the class report to `out` in `fmt` (md, html, xlsx, json, pdf) whole or not at all."""
+    from .procurement_render import check_format, write_report
+
+    check_format(fmt)
+    built = build_class_report(r, options)
+    write_report(class_file(built, fmt, lang), out)
+    return built

@@ -144,11 +144,15 @@ class BomSheet:
         self.put(NOTE, "" if flags == "-" else flags)
 
     def header(self, x: BuildFacts) -> None:
+        self.heading(self.f.t("h.bom_recommended" if x.rank == 1 else "h.bom_runner_up"), self.f.label(x))
+
+    def heading(self, title: str, label: str) -> None:
+        """A block's title and label, then the row of column titles."""
         from openpyxl.styles import PatternFill
 
         f = self.f
-        self.put("A", f.t("h.bom_recommended" if x.rank == 1 else "h.bom_runner_up"), bold=True)
-        self.put("B", f.label(x))
+        self.put("A", title, bold=True)
+        self.put("B", label)
         self.row += 1
         fill = PatternFill("solid", fgColor=HEADING_FILL)
         for i, (key, _) in enumerate(COLUMNS):
@@ -211,11 +215,19 @@ class BomSheet:
     def block(self, x: BuildFacts) -> None:
         """One build's bill of materials, a blank row after it."""
         self.header(x)
+        self.bill(x.bom)
+
+    def bill(self, bom: Bom) -> None:
+        """A bill's lines, subtotals and totals under a heading, a blank row after it."""
         first = self.row
-        subtotals = self.kinds(x.bom)
-        last = first + len(x.bom.lines) - 1
-        self.totals(x.bom, first, last, subtotals)
+        subtotals = self.kinds(bom)
+        last = first + len(bom.lines) - 1
+        self.totals(bom, first, last, subtotals)
         self.row += 1
+
+    def widths(self) -> None:
+        for i, (_, width) in enumerate(COLUMNS):
+            self.ws.column_dimensions[chr(ord("A") + i)].width = width
 
 
 def _print_a4(ws: Worksheet) -> None:
@@ -306,7 +318,7 @@ def workbook_bytes(report: ProcurementReport, lang: str, options: Sequence[Optio
     """The report as an .xlsx file: BOM (recommended and runner-up), options, plan (distillation and RL: the
     phases or roles, and the cost per run as formulas) and assumptions sheets."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Font
 
     f = View(lang, report.currency)
     money = _money_format(report.currency)
@@ -325,8 +337,7 @@ def workbook_bytes(report: ProcurementReport, lang: str, options: Sequence[Optio
             sheet.block(x)
     if report.runner_up is None:
         sheet.put("A", f.t("bom.no_runner_up"))
-    for i, (_, width) in enumerate(COLUMNS):
-        ws.column_dimensions[chr(ord("A") + i)].width = width
+    sheet.widths()
     ws["A1"].font = Font(bold=True, size=14)
 
     _options_sheet(wb.create_sheet(f.t("xlsx.sheet.options")), report, f, options, money)
@@ -335,19 +346,29 @@ def workbook_bytes(report: ProcurementReport, lang: str, options: Sequence[Optio
 
         plan_sheet(wb.create_sheet(f.t("xlsx.sheet.plan")), report, f, money)
 
-    wa = wb.create_sheet(f.t("xlsx.sheet.assumptions"))
-    wa["A1"], wa["B1"] = f.t("col.figure"), f.t("col.value")
-    wa["A1"].font = wa["B1"].font = Font(bold=True)
-    for row, (label, value) in enumerate(assumption_rows(report, f), start=2):
-        set_value(wa.cell(row=row, column=1), label)
-        set_value(wa.cell(row=row, column=2), value)
-        wa.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
-    wa.column_dimensions["A"].width = 30
-    wa.column_dimensions["B"].width = 100
+    assumptions_sheet(wb.create_sheet(f.t("xlsx.sheet.assumptions")), f, assumption_rows(report, f))
+    return workbook_file(wb)
 
+
+def assumptions_sheet(ws: Worksheet, f: View, rows: Sequence[tuple[str, str]]) -> None:
+    """Two columns, figure and value, the values wrapped."""
+    from openpyxl.styles import Alignment, Font
+
+    ws["A1"], ws["B1"] = f.t("col.figure"), f.t("col.value")
+    ws["A1"].font = ws["B1"].font = Font(bold=True)
+    for row, (label, value) in enumerate(rows, start=2):
+        set_value(ws.cell(row=row, column=1), label)
+        set_value(ws.cell(row=row, column=2), value)
+        ws.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["B"].width = 100
+
+
+def workbook_file(wb: Any) -> bytes:
+    """Every sheet printed on A4, every formula computed on opening (no cached values): the .xlsx file's bytes."""
     for each in wb.worksheets:
         _print_a4(each)
-    wb.calculation.fullCalcOnLoad = True  # no cached values: the spreadsheet computes every formula on opening
+    wb.calculation.fullCalcOnLoad = True
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
