@@ -4,6 +4,8 @@ total is the exact sum of the lines a buyer reads."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sizing  # the package's __version__ only
 from sizing.specs import Base, Estimate, Option, Part, Recommendation, SizingError
 
@@ -80,6 +82,12 @@ def bom(o: Option, t: Terms) -> Bom:
                 unconfirmed=part.unconfirmed if part else (),
             )
         )
+    return bom_of(lines, t.vat)
+
+
+def bom_of(lines: Sequence[BomLine], vat_rate: float | None = None, label: str = "id") -> Bom:
+    """A bill of materials from its lines: the subtotal per kind, the priced subtotal, the total (None while a line
+    has no usable price) and VAT on the priced lines; unpriced and stale lines named by `label` (id or name)."""
     kinds: dict[str, list[BomLine]] = {}
     for line in lines:
         kinds.setdefault(line.kind, []).append(line)
@@ -92,19 +100,19 @@ def bom(o: Option, t: Terms) -> Bom:
         for kind, group in kinds.items()
     )
     priced = round(sum(ln.line_total or 0.0 for ln in lines), 2)
-    unpriced = tuple(ln.id for ln in lines if ln.unit_price is None)
+    unpriced = tuple(getattr(ln, label) for ln in lines if ln.unit_price is None)
     total = None if unpriced else priced
-    vat = None if t.vat is None else round(priced * t.vat, 2)
+    vat = None if vat_rate is None else round(priced * vat_rate, 2)
     return Bom(
         lines=tuple(lines),
         by_kind=by_kind,
         priced_subtotal=priced,
         total=total,
-        vat_rate=t.vat,
+        vat_rate=vat_rate,
         vat=vat,
         total_with_vat=None if total is None else round(total + (vat or 0.0), 2),
         unpriced=unpriced,
-        stale=tuple(ln.id for ln in lines if ln.stale),
+        stale=tuple(getattr(ln, label) for ln in lines if ln.stale),
     )
 
 

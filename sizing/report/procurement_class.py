@@ -21,9 +21,9 @@ from .procurement import (
     TARIFF_SOURCE,
     Bom,
     BomLine,
-    KindTotal,
     ReportOptions,
 )
+from .procurement_build import bom_of
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -94,27 +94,7 @@ class ClassFacts(Base):
                     used=unit is not None and ln.price_kind == "used",
                 )
             )
-        kinds: dict[str, list[BomLine]] = {}
-        for line in lines:
-            kinds.setdefault(line.kind, []).append(line)
-        by_kind = tuple(
-            KindTotal(
-                kind=kind,
-                amount=round(sum(ln.line_total or 0.0 for ln in group), 2),
-                n_unpriced=sum(ln.unit_price is None for ln in group),
-            )
-            for kind, group in kinds.items()
-        )
-        priced = round(sum(ln.line_total or 0.0 for ln in lines), 2)
-        unpriced = tuple(ln.name for ln in lines if ln.unit_price is None)
-        return Bom(
-            lines=tuple(lines),
-            by_kind=by_kind,
-            priced_subtotal=priced,
-            total=None if unpriced else priced,
-            unpriced=unpriced,
-            stale=tuple(ln.name for ln in lines if ln.stale),
-        )
+        return bom_of(lines, label="name")
 
 
 class ClassReport(Base):
