@@ -149,10 +149,12 @@ CLI_CASES = {
     ("fmt", "cls", "lang"),
     [("md", "cpu", "en"), ("html", "edge", "zh"), ("json", "cpu", "zh"), ("xlsx", "edge", "en"), ("pdf", "cpu", "zh")],
 )
-def test_cli_writes_class_reports_in_every_format(tmp_path: Path, capsys, fmt, cls, lang):
+def test_cli_writes_class_reports_in_every_format(tmp_path: Path, capsys, monkeypatch, fmt, cls, lang):
     if fmt == "pdf" and procurement_pdf.find_chromium() is None:
         pytest.skip("Chromium not installed (apt-get install chromium)")
     out = tmp_path / f"r.{fmt}"
+    # the report records the command line when the program is `sizing` (report_cmd.command_line), not under pytest
+    monkeypatch.setattr("sys.argv", ["sizing", "report", *CLI_CASES[cls]])
     code, stdout, err = run_main(["report", *CLI_CASES[cls], "--lang", lang, "-o", str(out)], capsys)
     assert code == 0, err
     assert f"({fmt}, {lang}, {cls} build)" in stdout
