@@ -163,7 +163,7 @@ def test_no_build_is_exit_3_and_no_file(priced_dir: Path, tmp_path: Path, capsys
 
 
 @pytest.mark.parametrize(
-    ("env", "args", "lang"),
+    "case",
     [
         ({"LANG": "zh_CN.UTF-8"}, [], "zh"),  # the locale, as estimate and recommend read it
         ({"LC_ALL": "zh_CN.UTF-8", "SIZING_LANG": "en"}, [], "en"),  # SIZING_LANG before the locale
@@ -172,8 +172,9 @@ def test_no_build_is_exit_3_and_no_file(priced_dir: Path, tmp_path: Path, capsys
     ],
 )
 def test_report_language_follows_lang_then_sizing_lang_then_locale(
-    priced_dir: Path, tmp_path: Path, capsys, monkeypatch, env, args, lang
+    priced_dir: Path, tmp_path: Path, capsys, monkeypatch, case
 ):
+    env, args, lang = case
     for var in ("SIZING_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(var, raising=False)
     for var, value in env.items():
