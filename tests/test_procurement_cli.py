@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,26 @@ def test_no_build_is_exit_3_and_no_file(priced_dir: Path, tmp_path: Path, capsys
     args = ["report", "--model", "70b", "--form-factor", "tower", "--data", str(priced_dir), "--out"]
     code, _, err = run_main([*args, str(tmp_path / "r.md")], capsys)
     assert code == 3 and "no report was written" in err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"LANG": "zh_CN.UTF-8"}, [], "zh"),  # the locale, as estimate and recommend read it
+        ({"LC_ALL": "zh_CN.UTF-8", "SIZING_LANG": "en"}, [], "en"),  # SIZING_LANG before the locale
+        ({"SIZING_LANG": "zh", "LANG": "en_US.UTF-8"}, ["--lang", "en"], "en"),  # --lang before both
+        ({"LANG": "C.UTF-8"}, [], "en"),
+    ],
+)
+def test_report_language_follows_lang_then_sizing_lang_then_locale(
+    priced_dir: Path, tmp_path: Path, capsys, monkeypatch, case
+):
+    env, args, lang = case
+    for var in ("SIZING_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    out = tmp_path / "r.md"
+    code, stdout, _ = run_main(["report", "--data", str(priced_dir), *DAY, "--out", str(out), *args], capsys)
+    assert code == 0 and stdout.strip() == f"wrote {out} (md, {lang})"
+    assert bool(re.search(r"[\u4e00-\u9fff]", out.read_text(encoding="utf-8"))) == (lang == "zh")

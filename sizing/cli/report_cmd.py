@@ -74,7 +74,12 @@ def report_command(
     fmt: str | None = typer.Option(
         None, "--format", help="md, html, xlsx, json or pdf (default: from --out's extension; pdf needs Chromium)."
     ),
-    lang: str = typer.Option("en", "--lang", help="Language of the document: en or zh (Simplified Chinese)."),
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        help="Language of the document: en or zh (Simplified Chinese); default from SIZING_LANG, else a zh locale "
+        "(LC_ALL, LC_MESSAGES, LANG) gives zh, as for estimate and recommend.",
+    ),
     vat: float | None = typer.Option(None, help="VAT rate added to the priced parts, e.g. 0.13 (default: none)."),
     tariff: float | None = typer.Option(
         None, help="Energy price in --currency per kWh (default: 0.12 USD/kWh converted, a US median)."
@@ -138,7 +143,7 @@ def report_command(
 ) -> None:
     """Write the procurement report of the recommended build: bill of materials, power, cost of ownership, risks
     (inference, training, distillation and RL requests alike)."""
-    fmt_key, lang_key = report.parse_format(fmt, out), report.parse_lang(lang)
+    fmt_key, lang_key = report.parse_format(fmt, out), report.term_lang(lang)
     report.check_format(fmt_key)
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
     req = recommend_request(locals())

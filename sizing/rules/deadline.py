@@ -26,29 +26,54 @@ def _no_deadline() -> Finding:
     return Finding(rule="deadline", ok=True, message="no deadline", **said("finding.deadline.none"))
 
 
-@judged_once
+TRAINING_WAYS_OUT = "more or faster GPUs, fewer tokens, or LoRA instead of a full fine-tune"
+
+
 def _deadline(total_s: float | None, checkpoint_s: float, deadline_s: float) -> Finding:
     if total_s is None:
+        return _judged(
+            None, deadline_s, ("finding.deadline.no_tokens",), "no --tokens: give the dataset size to time the run"
+        )
+    saves = f" (checkpoint saves {fmt_seconds(checkpoint_s)} of it)" if checkpoint_s > 0 else ""
+    return _judged(
+        total_s,
+        deadline_s,
+        ("finding.deadline", *(("finding.deadline.saves",) if checkpoint_s > 0 else ()), "finding.deadline.limit"),
+        f"training takes {fmt_seconds(total_s)}{saves}",
+        ("finding.deadline.fix", TRAINING_WAYS_OUT),
+        (("total", fmt_seconds(total_s)), ("saves", fmt_seconds(checkpoint_s))),
+    )
+
+
+@judged_once
+def _judged(
+    total_s: float | None,
+    deadline_s: float,
+    keys: tuple[str, ...],
+    what: str,
+    fix: tuple[str, str] = ("", ""),
+    params: tuple[tuple[str, str], ...] = (),
+) -> Finding:
+    """The one deadline verdict, for a training run and an RL run alike: without a length (`total_s` None) the
+    deadline cannot be met (`what` says what is missing); otherwise `total_s <= deadline_s`, said as `what` and
+    the deadline, and when it fails the ways out (`fix`: its message key and its English)."""
+    deadline = ("deadline", fmt_seconds(deadline_s))
+    if total_s is None:
+        msg = f"deadline {fmt_seconds(deadline_s)} but {what}"
         return Finding(
-            rule="deadline",
-            ok=False,
-            need=round(deadline_s, 1),
-            message=f"deadline {fmt_seconds(deadline_s)} but no --tokens: give the dataset size to time the run",
-            **said("finding.deadline.no_tokens", deadline=fmt_seconds(deadline_s)),
+            rule="deadline", ok=False, need=round(deadline_s, 1), message=msg, key="|".join(keys), params=(deadline,)
         )
     ok = total_s <= deadline_s
-    saves = f" (checkpoint saves {fmt_seconds(checkpoint_s)} of it)" if checkpoint_s > 0 else ""
-    msg = f"training takes {fmt_seconds(total_s)}{saves}, deadline {fmt_seconds(deadline_s)}"
-    if not ok:
-        msg += "; use more or faster GPUs, fewer tokens, or LoRA instead of a full fine-tune"
-    keys = (
-        "finding.deadline",
-        *(("finding.deadline.saves",) if checkpoint_s > 0 else ()),
-        "finding.deadline.limit",
-        *(() if ok else ("finding.deadline.fix",)),
+    msg = f"{what}, deadline {fmt_seconds(deadline_s)}" + ("" if ok else f"; use {fix[1]}")
+    return Finding(
+        rule="deadline",
+        ok=ok,
+        need=round(deadline_s, 1),
+        have=round(total_s, 1),
+        message=msg,
+        key="|".join((*keys, *(() if ok else (fix[0],)))),
+        params=(*params, deadline),
     )
-    words = said(*keys, total=fmt_seconds(total_s), saves=fmt_seconds(checkpoint_s), deadline=fmt_seconds(deadline_s))
-    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg, **words)
 
 
 RL_WAYS_OUT = "more or faster GPUs, --placement disaggregated, a smaller --group-size or --lora"
@@ -64,26 +89,18 @@ def rl_deadline(plan: RLPlan) -> Finding:
         return _no_deadline()
     total_s = plan.total_s
     if total_s is None:
-        return Finding(
-            rule="deadline",
-            ok=False,
-            need=round(deadline_s, 1),
-            message=f"deadline {fmt_seconds(deadline_s)} but no --steps or --tokens: give the run's length to time it",
-            **said("finding.rl_deadline.no_steps", deadline=fmt_seconds(deadline_s)),
+        return _judged(
+            None,
+            deadline_s,
+            ("finding.rl_deadline.no_steps",),
+            "no --steps or --tokens: give the run's length to time it",
         )
-    ok = total_s <= deadline_s
-    msg = (
-        f"{plan.setup.n_steps:,} steps of {fmt_seconds(plan.step.step_s)} take {fmt_seconds(total_s)}, "
-        f"deadline {fmt_seconds(deadline_s)}"
+    step = fmt_seconds(plan.step.step_s)
+    return _judged(
+        total_s,
+        deadline_s,
+        ("finding.rl_deadline",),
+        f"{plan.setup.n_steps:,} steps of {step} take {fmt_seconds(total_s)}",
+        ("finding.rl_deadline.fix", RL_WAYS_OUT),
+        (("steps", f"{plan.setup.n_steps:,}"), ("step", step), ("total", fmt_seconds(total_s))),
     )
-    if not ok:
-        msg += f"; use {RL_WAYS_OUT}"
-    words = said(
-        "finding.rl_deadline",
-        *(() if ok else ("finding.rl_deadline.fix",)),
-        steps=f"{plan.setup.n_steps:,}",
-        step=fmt_seconds(plan.step.step_s),
-        total=fmt_seconds(total_s),
-        deadline=fmt_seconds(deadline_s),
-    )
-    return Finding(rule="deadline", ok=ok, need=round(deadline_s, 1), have=round(total_s, 1), message=msg, **words)
