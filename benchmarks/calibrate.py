@@ -260,9 +260,10 @@ def leave_one_model_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
 # Dispatch cost of one kernel launch for a runtime kind no other measured engine shares (eager Python alone is
 # transformers): the CPU cost of one eager PyTorch op, Python bytecode + pybind11 + dispatcher + backend +
 # cudaLaunchKernel, "~5-25 us" (jiahuanglin.xyz/all_lessons/gpu_kernel_serving/18_pytorch_to_kernel.html, read
-# 2026-12-02): the middle of that range. UNCONFIRMED (a secondary source, no measurement of ours); graph replay and
-# a C++ runtime always have another measured engine of their kind in measured.csv.
-PUBLISHED_DISPATCH_S = {"eager": 15e-6}
+# 2026-12-02): the middle of that range; a C++ runtime pays the driver's launch alone, "~1-3 us on CUDA 12+
+# drivers" (same page): its upper end. UNCONFIRMED (a secondary source, no measurement of ours). Graph replay
+# always has another measured engine of its kind (vLLM, gpt-fast) in measured.csv.
+PUBLISHED_DISPATCH_S = {"eager": 15e-6, "cpp": 3e-6}
 
 
 def runtime_kind(engine: Engine) -> str:
