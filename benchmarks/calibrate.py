@@ -2,7 +2,7 @@
 
     python benchmarks/calibrate.py            # prints the fit; --write replaces data/efficiency.csv
     python benchmarks/calibrate.py --annotate # refills version, copied_from, provenance without refitting
-    python benchmarks/calibrate.py --cross-validate [--write]  # leave one GPU / one engine out; --write: bands.csv
+    python benchmarks/calibrate.py --cross-validate [--write]  # leave one GPU / model / engine out; --write: bands.csv
 
 The estimator's physics (bytes, FLOPs, bandwidth, peaks) is fixed; only seven factors per (engine, GPU class) are fitted
 by least squares on log(predicted / measured) over speed rows (trust=suspect rows excluded). Each engine gets an
@@ -232,20 +232,108 @@ def leave_one_gpu_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
     return out
 
 
+def leave_one_model_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
+    """For an engine measured on one GPU only (leave-one-GPU-out has nothing to fit on): each model's rows
+    predicted by the engine's '*' row refitted without that model (a k-fold within the engine, one fold per model,
+    started at the full fit). The error of the fitted engine on a model it has not seen."""
+    out: list[Held] = []
+    full = {e.engine: factors(e) for e in catalog.efficiencies if e.n_rows and e.gpu_class == "*"}
+    for engine in sorted({c.execution.engine.id for c in usable}):
+        mine = [c for c in usable if c.execution.engine.id == engine]
+        if len({c.gpu.id for c in mine}) > 1:
+            continue  # leave-one-GPU-out covers it
+        for model in sorted({c.model.id for c in mine}):
+            rest = [c for c in mine if c.model.id != model]
+            held = [c for c in mine if c.model.id == model]
+            if not rest:
+                continue
+            x = fit_start(rest, engine, "*", PRIOR, 0.05, full.get(engine, PRIOR))
+            eff = make_eff(engine, "*", x, len(rest), "")
+            out += [
+                Held("leave-one-model-out", model, engine, c.gpu.gpu_class, GROUP[c.metric][0], held_ratio(c, eff))
+                for c in held
+            ]
+        print(f"  held out each model of {engine:13} {len(mine):4} rows", file=sys.stderr, flush=True)
+    return out
+
+
+# Dispatch cost of one kernel launch for a runtime kind no other measured engine shares (eager Python alone is
+# transformers): the CPU cost of one eager PyTorch op, Python bytecode + pybind11 + dispatcher + backend +
+# cudaLaunchKernel, "~5-25 us" (jiahuanglin.xyz/all_lessons/gpu_kernel_serving/18_pytorch_to_kernel.html, read
+# 2026-12-02): the middle of that range; a C++ runtime pays the driver's launch alone, "~1-3 us on CUDA 12+
+# drivers" (same page): its upper end. UNCONFIRMED (a secondary source, no measurement of ours). Graph replay
+# always has another measured engine of its kind (vLLM, gpt-fast) in measured.csv.
+PUBLISHED_DISPATCH_S = {"eager": 15e-6, "cpp": 3e-6}
+
+
+def runtime_kind(engine: Engine) -> str:
+    """How an engine's decode step reaches the GPU: `eager` (every op dispatched from Python: engines.csv
+    host_bound), `graph` (a captured CUDA graph replayed: engine_mechanics.csv cuda_graphs) or `cpp` (a C++ runtime
+    launching each kernel)."""
+    if engine.host_bound:
+        return "eager"
+    return "graph" if engine.cuda_graphs else "cpp"
+
+
+def mechanics_overhead_s(engine: Engine, others: list[Engine]) -> float | None:
+    """The per-layer host cost of an engine no fit has seen, from its design: its kernels per decode layer x the
+    dispatch cost of one launch for its runtime kind, that cost taken from the OTHER measured engines of the same
+    kind (the median of their engine_mechanics.csv dispatch_us_per_kernel, which is their own fitted per-layer cost
+    over their kernel count) or, where none shares its kind, PUBLISHED_DISPATCH_S. None without a mechanics row."""
+    if not engine.kernels_per_layer:
+        return None
+    kind = runtime_kind(engine)
+    same = [e.dispatch_s_per_kernel for e in others if runtime_kind(e) == kind and e.dispatch_s_per_kernel]
+    dispatch = float(np.median(same)) if same else PUBLISHED_DISPATCH_S.get(kind)
+    return None if dispatch is None else engine.kernels_per_layer * dispatch
+
+
+def pooled_residuals(cases: list[Case], x: np.ndarray, own: dict[str, float]) -> np.ndarray:
+    """residuals() over several engines' rows with one set of GPU-side factors `x`, each row keeping its own
+    engine's per-layer host cost (`own`, seconds: its own fit, which never saw the held-out engine)."""
+    effs = {e: make_eff(e, "*", x, 0, "fit").model_copy(update={"layer_overhead_s": s}) for e, s in own.items()}
+    out = []
+    for case in cases:
+        ratio = predict(case, effs[case.execution.engine.id]) / case.value
+        out.append(math.log(ratio) if case.metric != "time_to_first_token_s" else -math.log(ratio))
+    return np.array(out)
+
+
+def fit_pooled(cases: list[Case], own: dict[str, float], start: np.ndarray) -> np.ndarray:
+    """fit() of the GPU-side factors over several engines' rows, host costs held at `own` (layer_overhead_s is
+    still a coordinate of x but moves nothing: its prior term keeps it where it starts)."""
+    from scipy.optimize import least_squares
+
+    def fun(logx: np.ndarray) -> np.ndarray:
+        xx = np.exp(logx)
+        return np.concatenate([pooled_residuals(cases, xx, own), 0.05 * (logx - np.log(PRIOR))])
+
+    x0 = np.clip(start, LOWER * 1.01, UPPER * 0.99)
+    result = least_squares(fun, np.log(x0), bounds=(np.log(LOWER), np.log(UPPER)), loss="soft_l1", f_scale=0.2)
+    return np.exp(result.x)
+
+
 def leave_one_engine_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
-    """Each engine's rows predicted by one set of factors fitted on the other engines' rows pooled (their own
-    mechanics, engines.csv and engine_mechanics.csv, stay): how far an engine the fit never saw is from the rest."""
+    """Each engine's rows predicted as if the fit had never seen it. Its GPU-side factors (bandwidth, matmul,
+    attention, KV traffic) are fitted on the other engines' rows pooled, each of those rows keeping its own engine's
+    fitted per-layer host cost; its own per-layer host cost comes from its mechanics (mechanics_overhead_s: kernels
+    per layer from its documented decode path x the dispatch cost of its runtime kind), not from the pool."""
     out: list[Held] = []
     start = np.exp(np.mean([np.log(factors(e)) for e in catalog.efficiencies if e.n_rows and e.gpu_class == "*"], 0))
+    own = {e.engine: e.layer_overhead_s for e in catalog.efficiencies if e.n_rows and e.gpu_class == "*"}
     for engine in sorted({c.execution.engine.id for c in usable}):
         rest = [c for c in usable if c.execution.engine.id != engine]
         mine = [c for c in usable if c.execution.engine.id == engine]
-        x = fit_start(rest, engine, "*", PRIOR, 0.05, start)
-        eff = make_eff(engine, "*", x, len(rest), "")
-        out += [
-            Held("leave-one-engine-out", engine, engine, c.gpu.gpu_class, GROUP[c.metric][0], held_ratio(c, eff))
-            for c in mine
-        ]
+        others = list({(e.id, e.version): e for e in (c.execution.engine for c in rest)}.values())
+        x = fit_pooled(rest, {e: own[e] for e in {c.execution.engine.id for c in rest}}, start)
+        for c in mine:
+            host = mechanics_overhead_s(c.execution.engine, others)
+            eff = make_eff(engine, "*", x, len(rest), "")
+            if host is not None:
+                eff = eff.model_copy(update={"layer_overhead_s": host})
+            out.append(
+                Held("leave-one-engine-out", engine, engine, c.gpu.gpu_class, GROUP[c.metric][0], held_ratio(c, eff))
+            )
         print(f"  held out engine {engine:13} {len(mine):4} rows", file=sys.stderr, flush=True)
     return out
 
@@ -285,8 +373,9 @@ def table(rows: list[Held], key: str, title: str) -> list[str]:
 
 def band_rows(catalog: cat.Catalog, held: list[Held], today: str) -> list[ErrorBand]:
     """data/bands.csv: for each measured engine a '*' row per metric and a row per GPU class with at least MIN_ROWS
-    held-out rows (leave-one-GPU-out; memory: calibration); for each engine whose factors are borrowed, the pooled
-    leave-one-engine-out rows of every engine (the error of predicting an engine no fit has seen)."""
+    held-out rows (leave-one-GPU-out; an engine measured on one GPU: leave-one-model-out within it; memory:
+    calibration); for each engine whose factors are borrowed, or a metric an engine has no measurement of, the
+    pooled leave-one-engine-out rows of every engine (the error of predicting an engine no fit has seen)."""
     import statistics
 
     def band(engine: str, gpu_class: str, group: str, vals: list[float], basis: str, what: str) -> ErrorBand:
@@ -306,13 +395,14 @@ def band_rows(catalog: cat.Catalog, held: list[Held], today: str) -> list[ErrorB
 
     out: list[ErrorBand] = []
     logo = [r for r in held if r.basis in ("leave-one-gpu-out", "calibration")]
+    lomo = [r for r in held if r.basis == "leave-one-model-out"]
     loeo = [r for r in held if r.basis == "leave-one-engine-out"]
-    for engine in sorted({r.engine for r in logo + loeo}):
+    for engine in sorted({r.engine for r in logo + lomo}):
         for group in ("decode", "prefill", "memory"):
             mine = [r for r in logo if r.engine == engine and r.group == group]
-            # an engine measured on one GPU only has no leave-one-GPU-out rows: its own rows predicted by the
-            # other engines' fit stand in (the wider leave-one-engine-out error)
-            mine = mine or [r for r in loeo if r.engine == engine and r.group == group]
+            # an engine measured on one GPU only has no leave-one-GPU-out rows: its own fit refitted without each
+            # model stands in (it is in the fit, so its band is its own error, not that of an engine never seen)
+            mine = mine or [r for r in lomo if r.engine == engine and r.group == group]
             if not mine:
                 continue
             basis = mine[0].basis
@@ -356,25 +446,28 @@ def cross_validate(write_file: bool, held_file: Path | None = None) -> None:
     if held_file is not None and held_file.exists():  # the rows a previous run held out and predicted (--held)
         held = load_held(held_file)
         logo = [h for h in held if h.basis == "leave-one-gpu-out"]
+        lomo = [h for h in held if h.basis == "leave-one-model-out"]
         loeo = [h for h in held if h.basis == "leave-one-engine-out"]
         memory = [h for h in held if h.basis == "calibration"]
     else:
         usable = usable_cases(catalog)
         logo = leave_one_gpu_out(catalog, usable)
+        lomo = leave_one_model_out(catalog, usable)
         loeo = leave_one_engine_out(catalog, usable)
         memory = memory_errors(catalog)
         if held_file is not None:
-            save_held(held_file, logo + loeo + memory)
+            save_held(held_file, logo + lomo + loeo + memory)
     for lines in (
         table(logo + memory, "engine", "leave-one-GPU-out, per engine (memory: not fitted, calibration error)"),
         table(logo + memory, "gpu_class", "leave-one-GPU-out, per GPU class"),
+        table(lomo, "engine", "leave-one-model-out within the engine, for engines measured on one GPU only"),
         table(loeo, "engine", "leave-one-engine-out, per held-out engine (factors fitted on the other engines)"),
         table(loeo, "gpu_class", "leave-one-engine-out, per GPU class"),
     ):
         print("\n".join(lines) + "\n")
     if write_file:
         path = Path(catalog.data_dir) / "bands.csv"
-        write_bands(path, band_rows(catalog, logo + loeo + memory, date.today().isoformat()))
+        write_bands(path, band_rows(catalog, logo + lomo + loeo + memory, date.today().isoformat()))
         print(f"wrote {path} (from {MEASURED})")
 
 

@@ -33,8 +33,9 @@ GPT_FAST_NEW_TOKENS = 200  # gpt-fast generate.py default max_new_tokens
 TRT_MAX_BATCH = 2048  # TensorRT-LLM default max_batch_size, for rows whose batch is "max load"
 # the engine release a source measured (data/engine_mechanics.csv picks its defaults): xiongjie-llama3-2024 ran a
 # llama-bench build of about May 2024 (its notes), after b2771 (2024-04-30) and before b3268 (2024-07-01): every
-# build in that range splits by layer with flash attention off
-ENGINE_RELEASE = {"xiongjie-llama3-2024": "b3000"}
+# build in that range splits by layer with flash attention off; trtllm-v061 names TensorRT-LLM v0.6.1 (its C++
+# runtime), trtllm-v1 the v1.0-era PyTorch backend (their sources in measured.csv)
+ENGINE_RELEASE = {"xiongjie-llama3-2024": "b3000", "trtllm-v061": "0.6.1", "trtllm-v1": "1.0"}
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,8 @@ class ErrorBand(Base):
     """How far the estimator's figure for one engine and GPU class has been from measurements it was not fitted on
     (data/bands.csv, written by `benchmarks/calibrate.py --cross-validate --write`): measured / estimated at the
     10th and 90th percentile of the held-out rows. `basis` says which cross-validation produced it: leave-one-gpu-out
-    for a measured engine, leave-one-engine-out for one whose factors are borrowed (fit_like), which is wider."""
+    for a measured engine, leave-one-model-out (within the engine) for one measured on a single GPU, and
+    leave-one-engine-out for one whose factors are borrowed (fit_like), which is wider."""
 
     COLUMNS: ClassVar[dict[str, Col]] = {
         "id": Col("id"),
@@ -266,7 +267,7 @@ class ErrorBand(Base):
     hi_ratio: PosFloat  # >= 1: at the 90th percentile
     median_ape_pct: NonNegFloat  # median absolute percentage error of the held-out rows
     n_rows: NonNegInt
-    basis: Literal["leave-one-gpu-out", "leave-one-engine-out", "calibration"]
+    basis: Literal["leave-one-gpu-out", "leave-one-model-out", "leave-one-engine-out", "calibration"]
     source: str
 
     def around(self, value: float) -> tuple[float, float]:
