@@ -29,11 +29,13 @@ from sizing.specs import (
     System,
     said,
 )
+from sizing.specs.system import node_link
 
 from .derive import Composer
 from .provider import Problem
 
 GPU_COUNTS = (1, 2, 4, 8)
+NO_NIC = node_link(None)  # the link System.of assumes between nodes
 NODE_COUNTS = (2, 4, 8)  # clusters of 8-GPU servers, only where one server cannot hold the work
 Outcome = Option | Rejection
 Judge = Callable[["Shape", Chassis], Outcome | None]  # evaluate, or screen for a search that keeps passing builds
@@ -75,6 +77,24 @@ def replica_counts(problem: Problem, n: int, n_nodes: int) -> list[int]:
     return [1] + [r for r in GPU_COUNTS[1:] if n % r == 0 and tp_problem(problem.model, n // r) is None]
 
 
+# The tasks whose estimators read neither where checkpoints go (System.checkpoint_*: estimate/training.py alone) nor,
+# on one node, the network (inference.py's pipeline hops over node_link are n_nodes - 1 = 0 there).
+SERVING_TASKS = frozenset({"inference", "embed"})
+
+
+def work_system(execution: Execution, system: System) -> System:
+    """`system` less what `execution`'s estimator does not read: chassis that differ only in their drives or NIC
+    then share one estimate (the estimate is the same; only its `system` is set back to the build's own)."""
+    if execution.task not in SERVING_TASKS:
+        return system
+    update: dict = {}
+    if system.checkpoint_drive is not None or system.checkpoint_write_bytes_s is not None:
+        update.update(checkpoint_drive=None, checkpoint_write_bytes_s=None)
+    if system.n_nodes == 1 and system.node_link != NO_NIC:
+        update["node_link"] = NO_NIC
+    return system.model_copy(update=update) if update else system
+
+
 class Shape:
     """One (GPU, count per node, nodes): its execution and requirements, and the estimate per distinct system (a
     chassis that gives the same lanes and NIC gets the same estimate)."""
@@ -99,7 +119,11 @@ class Shape:
 
     def estimate(self, system: System) -> Estimate:
         if system not in self._estimates:
-            self._estimates[system] = est.estimate(self.problem.model, self.execution, system, self.eff)
+            work = work_system(self.execution, system)
+            if work == system:
+                self._estimates[system] = est.estimate(self.problem.model, self.execution, system, self.eff)
+            else:  # the same work on a system that differs only where this task reads nothing: one estimate
+                self._estimates[system] = self.estimate(work).model_copy(update={"system": system})
         return self._estimates[system]
 
     def rejection(self, chassis: str, findings: tuple[Finding, ...], total_usd: float | None = None) -> Rejection:
