@@ -32,7 +32,11 @@ def test_a_bare_name_and_the_default_engine_agree(catalog):
 
 @pytest.mark.parametrize(
     ("name", "says"),
-    [("llama.cpp@", "names no version"), ("llama.cpp@b0", "older than any release"), ("ktransformers@1.0", "no releases")],
+    [
+        ("llama.cpp@", "names no version"),
+        ("llama.cpp@b0", "older than any release"),
+        ("ktransformers@1.0", "no releases"),
+    ],
 )
 def test_bad_versions_say_how_to_fix(catalog, name, says):
     with pytest.raises(SizingError, match=says):
