@@ -21,6 +21,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -128,26 +129,37 @@ def make_eff(engine: str, gpu_class: str, x: np.ndarray, n_rows: int, source: st
     )
 
 
-def residuals(cases: list[Case], x: np.ndarray, engine: str, gpu_class: str) -> np.ndarray:
-    eff = make_eff(engine, gpu_class, x, 0, "fit")
+def log_errors(cases: list[Case], eff_of: Callable[[Case], Efficiency]) -> np.ndarray:
+    """log(predicted / measured) of each row under its Efficiency (a time's sign flipped, so that + is too fast)."""
     out = []
     for case in cases:
-        pred = predict(case, eff)
-        ratio = pred / case.value
+        ratio = predict(case, eff_of(case)) / case.value
         out.append(math.log(ratio) if case.metric != "time_to_first_token_s" else -math.log(ratio))
     return np.array(out)
 
 
-def fit(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weight: float) -> np.ndarray:
+def residuals(cases: list[Case], x: np.ndarray, engine: str, gpu_class: str) -> np.ndarray:
+    eff = make_eff(engine, gpu_class, x, 0, "fit")
+    return log_errors(cases, lambda _case: eff)
+
+
+def solve(
+    errors: Callable[[np.ndarray], np.ndarray], prior: np.ndarray, weight: float, start: np.ndarray
+) -> np.ndarray:
+    """The factors x minimising soft-L1 of errors(x) plus weight x log(x / prior), within [LOWER, UPPER], searched
+    in log space from `start`."""
     from scipy.optimize import least_squares  # only fitting needs scipy (pip install -e .[dev])
 
     def fun(logx: np.ndarray) -> np.ndarray:
-        x = np.exp(logx)
-        return np.concatenate([residuals(cases, x, engine, gpu_class), weight * (logx - np.log(prior))])
+        return np.concatenate([errors(np.exp(logx)), weight * (logx - np.log(prior))])
 
-    start = np.clip(prior, LOWER * 1.01, UPPER * 0.99)
-    result = least_squares(fun, np.log(start), bounds=(np.log(LOWER), np.log(UPPER)), loss="soft_l1", f_scale=0.2)
+    x0 = np.clip(start, LOWER * 1.01, UPPER * 0.99)
+    result = least_squares(fun, np.log(x0), bounds=(np.log(LOWER), np.log(UPPER)), loss="soft_l1", f_scale=0.2)
     return np.exp(result.x)
+
+
+def fit(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weight: float) -> np.ndarray:
+    return solve(lambda x: residuals(cases, x, engine, gpu_class), prior, weight, prior)
 
 
 def fit_rows(usable: list[Case]) -> dict[tuple[str, str], Efficiency]:
@@ -195,15 +207,7 @@ def held_ratio(case: Case, eff: Efficiency) -> float:
 
 def fit_start(cases: list[Case], engine: str, gpu_class: str, prior: np.ndarray, weight: float, start: np.ndarray):
     """fit() started at `start` (a nearby fit) rather than at the prior: the same optimum, reached in fewer steps."""
-    from scipy.optimize import least_squares
-
-    def fun(logx: np.ndarray) -> np.ndarray:
-        x = np.exp(logx)
-        return np.concatenate([residuals(cases, x, engine, gpu_class), weight * (logx - np.log(prior))])
-
-    x0 = np.clip(start, LOWER * 1.01, UPPER * 0.99)
-    result = least_squares(fun, np.log(x0), bounds=(np.log(LOWER), np.log(UPPER)), loss="soft_l1", f_scale=0.2)
-    return np.exp(result.x)
+    return solve(lambda x: residuals(cases, x, engine, gpu_class), prior, weight, start)
 
 
 def leave_one_gpu_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
@@ -292,25 +296,13 @@ def pooled_residuals(cases: list[Case], x: np.ndarray, own: dict[str, float]) ->
     """residuals() over several engines' rows with one set of GPU-side factors `x`, each row keeping its own
     engine's per-layer host cost (`own`, seconds: its own fit, which never saw the held-out engine)."""
     effs = {e: make_eff(e, "*", x, 0, "fit").model_copy(update={"layer_overhead_s": s}) for e, s in own.items()}
-    out = []
-    for case in cases:
-        ratio = predict(case, effs[case.execution.engine.id]) / case.value
-        out.append(math.log(ratio) if case.metric != "time_to_first_token_s" else -math.log(ratio))
-    return np.array(out)
+    return log_errors(cases, lambda case: effs[case.execution.engine.id])
 
 
 def fit_pooled(cases: list[Case], own: dict[str, float], start: np.ndarray) -> np.ndarray:
     """fit() of the GPU-side factors over several engines' rows, host costs held at `own` (layer_overhead_s is
     still a coordinate of x but moves nothing: its prior term keeps it where it starts)."""
-    from scipy.optimize import least_squares
-
-    def fun(logx: np.ndarray) -> np.ndarray:
-        xx = np.exp(logx)
-        return np.concatenate([pooled_residuals(cases, xx, own), 0.05 * (logx - np.log(PRIOR))])
-
-    x0 = np.clip(start, LOWER * 1.01, UPPER * 0.99)
-    result = least_squares(fun, np.log(x0), bounds=(np.log(LOWER), np.log(UPPER)), loss="soft_l1", f_scale=0.2)
-    return np.exp(result.x)
+    return solve(lambda x: pooled_residuals(cases, x, own), PRIOR, 0.05, start)
 
 
 def leave_one_engine_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
@@ -326,11 +318,10 @@ def leave_one_engine_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]
         mine = [c for c in usable if c.execution.engine.id == engine]
         others = list({(e.id, e.version): e for e in (c.execution.engine for c in rest)}.values())
         x = fit_pooled(rest, {e: own[e] for e in {c.execution.engine.id for c in rest}}, start)
+        pooled = make_eff(engine, "*", x, len(rest), "")
         for c in mine:
             host = mechanics_overhead_s(c.execution.engine, others)
-            eff = make_eff(engine, "*", x, len(rest), "")
-            if host is not None:
-                eff = eff.model_copy(update={"layer_overhead_s": host})
+            eff = pooled if host is None else pooled.model_copy(update={"layer_overhead_s": host})
             out.append(
                 Held("leave-one-engine-out", engine, engine, c.gpu.gpu_class, GROUP[c.metric][0], held_ratio(c, eff))
             )
