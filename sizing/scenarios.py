@@ -145,6 +145,17 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
             f"--ep {req.ep} needs an MoE model and a trainer with expert parallelism (megatron, deepspeed); "
             f"{model.name} with {trainer.name} has none: drop --ep or change --trainer/--model"
         )
+    grid = {k: getattr(req, k) for k in ("tp", "pp", "cp") if getattr(req, k) is not None}
+    if grid and "tensor" not in trainer.shardings:
+        raise SizingError(
+            f"{trainer.name} has no tensor, pipeline or context parallel; drop --tp/--pp/--cp or use --trainer "
+            "megatron or torchtitan"
+        )
+    if grid and sharding == "device-map":
+        raise SizingError("--sharding device-map places layers itself; drop --tp/--pp/--cp or pick another sharding")
+    seq = req.seq_len or req.prompt_tokens or DEFAULT_TRAIN_SEQ_LEN
+    if req.mean_seq_len is not None and req.mean_seq_len > seq:
+        raise SizingError(f"--mean-seq-len {req.mean_seq_len} is above --seq-len {seq}: samples are padded to seq-len")
     training = Training(
         trainer=trainer,
         optimizer=req.optimizer or trainer.optimizer,
@@ -168,8 +179,10 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
         checkpoint_every_s=req.checkpoint_every_s,
         **({"keep_checkpoints": req.keep_checkpoints} if req.keep_checkpoints else {}),
         ep=req.ep,
+        **grid,
+        packing=trainer.packing if req.packing is None else req.packing == "on",
+        mean_seq_len=req.mean_seq_len,
     )
-    seq = req.seq_len or req.prompt_tokens or DEFAULT_TRAIN_SEQ_LEN
     execution = Execution(
         task=task,  # checked against TRAIN_TASKS above
         engine=catalog.engine("transformers"),  # trainers run PyTorch modules: the transformers runtime's memory

@@ -64,6 +64,17 @@ EpOpt = typer.Option(
     help="Training an MoE model: expert-parallel ways (default: the GPUs of a node where the trainer "
     "supports it: megatron, deepspeed).",
 )
+TpOpt = typer.Option(
+    None, "--tp", help="Training: tensor-parallel ways (megatron, torchtitan; default: the sharding's)."
+)
+PpOpt = typer.Option(None, "--pp", help="Training: pipeline stages, 1F1B schedule (megatron, torchtitan).")
+CpOpt = typer.Option(None, "--cp", help="Training: context-parallel ways, each sequence split over cp GPUs.")
+PackingOpt = typer.Option(
+    None, "--packing", help="Training: on (samples packed into full sequences) or off (padded); default: the trainer's."
+)
+MeanSeqLenOpt = typer.Option(
+    None, "--mean-seq-len", help="Training: average real sample length; unpacked batches pad the rest to --seq-len."
+)
 KeepCheckpointsOpt = typer.Option(
     None, "--keep-checkpoints", help="Training: resumable saves kept on the data drive at once (default 2)."
 )
@@ -193,6 +204,11 @@ TRAINING_PARAMS = (
     "checkpoint_every",
     "keep_checkpoints",
     "ep",
+    "tp",
+    "pp",
+    "cp",
+    "packing",
+    "mean_seq_len",
     "steps",
 )
 
@@ -210,6 +226,8 @@ def training_fields(params: dict) -> dict:
             raise SizingError("--deadline needs --steps or --tokens (the RL run's length) to time the run; add one")
         if not rl_task and "tokens" not in out:
             raise SizingError("--deadline needs --tokens (the dataset tokens per epoch) to time the run; add --tokens")
+    if out.get("packing") not in (None, "on", "off"):
+        raise SizingError(f"--packing {out['packing']} is neither on nor off")
     if "checkpoint_every" in out:
         out.update(parse_checkpoint_every(out.pop("checkpoint_every")))
     return out

@@ -190,9 +190,12 @@ class Split(NamedTuple):
 
 def split(model: ModelSpec, execution: Execution) -> Split:
     """ZeRO stages over the data-parallel ranks; device-map places ceil(L/n) layers per GPU; Megatron tensor parallel
-    divides every matrix and, with sequence parallelism, every activation (Korthikanti et al. §4.2.2)."""
+    divides every matrix and, with sequence parallelism, every activation (Korthikanti et al. §4.2.2); context
+    parallel splits every sequence over cp GPUs (each holds seq / cp tokens' activations) and its ranks shard the
+    optimizer like data-parallel ones (Megatron-Core's distributed optimizer over the dp x cp group; torchtitan's
+    FSDP mesh folds cp into the sharding dimension)."""
     t, p = training_of(execution), execution.parallelism
-    dp = p.dp
+    dp = p.dp * p.cp
     w = g = o = 1.0
     if t.sharding in ("zero1", "zero2", "zero3"):
         o = 1 / dp
@@ -204,6 +207,7 @@ def split(model: ModelSpec, execution: Execution) -> Split:
         w, g, o = w * layers, g * layers, o * layers
     if p.tp > 1:
         w, g, o, tokens = w / p.tp, g / p.tp, o / p.tp, 1 / p.tp
+    tokens /= p.cp
     ep = expert_ways(model, execution)
     if ep > 1:  # routed experts: a state ZeRO already shards over all dp ranks stays so; a replicated one splits by ep
         f = expert_share(model)
@@ -254,6 +258,16 @@ def layer_activation_bytes(model: ModelSpec, t: Training, seq: float) -> float:
     return (norms + attn + mlp + masks + scores) * seq
 
 
+def in_flight(execution: Execution) -> int:
+    """Micro-batches whose activations a pipeline stage holds at once: the 1F1B schedule's first stage runs pp
+    forwards before its first backward (Narayanan et al. 2021 §2.2.1: at most pp in flight), never more than the
+    step's m micro-batches; device-map (no schedule, one micro-batch at a time) and no pipeline hold one."""
+    t, p = training_of(execution), execution.parallelism
+    if p.pp <= 1 or t.sharding == "device-map":
+        return 1
+    return min(p.pp, t.grad_accum)
+
+
 def activation_bytes(model: ModelSpec, execution: Execution) -> tuple[float, float]:
     """(GPU, host) bytes of saved activations at the start of the backward pass on the busiest GPU: every layer it
     runs, plus with full recomputation one layer recomputed in full; activation offload moves the checkpointed
@@ -263,7 +277,7 @@ def activation_bytes(model: ModelSpec, execution: Execution) -> tuple[float, flo
     seq, b = execution.prompt_tokens, execution.batch
     layers = max(1, math.ceil(model.n_layers * sp.layers))
     full_t = t.model_copy(update={"recompute": "none" if t.recompute == "full" else t.recompute})
-    per_layer = layer_activation_bytes(model, t, seq) * b * sp.tokens
+    per_layer = layer_activation_bytes(model, t, seq) * b * sp.tokens * in_flight(execution)
     one_full = layer_activation_bytes(model, full_t, seq) * b * sp.tokens if t.recompute == "full" else 0.0
     if t.activation_offload:
         return min(layers, 2) * per_layer + one_full, layers * per_layer
@@ -307,7 +321,10 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> TrainMemor
     host += act_host
     logits = logits_bytes(model, execution)
     accum_grads = grads if t.grad_accum > 1 else 0.0
-    start_backward = weights + opt + accum_grads + act + logits
+    flight = in_flight(execution)
+    # 1F1B: the first stage holds `flight` micro-batches' activations, the last one micro-batch's and the loss
+    act_peak_stage = max(act, act / flight + logits) if flight > 1 else act + logits
+    start_backward = weights + opt + accum_grads + act_peak_stage
     end_backward = weights + opt + grads
     allocated = max(start_backward, end_backward)
     usable = usable_bytes(execution.engine, system.gpu)
@@ -317,7 +334,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> TrainMemor
         paged_out = max(0.0, opt - max(0.0, room / (1 + t.trainer.fragmentation)))
         host += paged_out
         allocated -= paged_out
-    act_peak = (act + logits) if start_backward >= end_backward else 0.0
+    act_peak = act_peak_stage if start_backward >= end_backward else 0.0
     grads_peak = accum_grads if start_backward >= end_backward else grads
     overhead = t.trainer.context_bytes + t.trainer.fragmentation * allocated
     need = allocated + overhead

@@ -14,6 +14,7 @@ from sizing.specs import (
     Estimate,
     Execution,
     ModelSpec,
+    Parallelism,
     System,
     TrainingEstimate,
 )
@@ -83,8 +84,13 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
     ddp / zero1 / zero2 reduce the trainable gradients once per step (an all-reduce: reduce-scatter + all-gather);
     zero3 (FSDP) all-gathers the weights forward and backward in every micro-batch and reduce-scatters gradients;
     tensor parallel all-reduces each layer's activations twice forward and twice backward (Megatron-LM §3);
-    device-map hands activations from GPU to GPU (one send per stage, forward and backward)."""
+    device-map hands activations from GPU to GPU (one send per stage, forward and backward); a 1F1B pipeline stage
+    sends each micro-batch's output activations to the next stage and receives their gradients back, one
+    point-to-point transfer each way per micro-batch (Narayanan et al. 2021 §2.2, scattered over the tp ranks by
+    the scatter/gather optimisation §4.1), over the network when the stages span nodes. Data-parallel and
+    context-parallel ranks together reduce the gradients (Megatron-Core's dp x cp group)."""
     t, p = training_of(execution), execution.parallelism
+    dpc = p.dp * p.cp
     st = model_states(model, execution)
     link = system.gpu_link if system.n_nodes == 1 else system.node_link
     out = 0.0
@@ -92,22 +98,52 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
     # with expert parallel, the routed experts' gradients (and FSDP's gathers of their weights) go over the dp / ep
     # ranks that hold the same experts, each GPU's share 1 / ep of them (Megatron-Core expert-data-parallel group)
     f = expert_share(model) if ep > 1 and not is_lora(execution) else 0.0
-    if p.dp > 1:
+    if dpc > 1:
         grads = trainable_params(model, execution) * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
-        out += allreduce_s(link, p.dp, (1 - f) * grads / max(1, p.tp * p.pp))
+        out += allreduce_s(link, dpc, (1 - f) * grads / max(1, p.tp * p.pp))
         if f and p.dp // ep > 1:
             out += allreduce_s(link, p.dp // ep, f * grads / ep / max(1, p.tp * p.pp))
         if t.sharding == "zero3":  # two all-gathers of the (sharded) weights per micro-batch: half a ring each
-            out += t.grad_accum * 2 * allreduce_s(link, p.dp, st.weights / max(1, p.tp * p.pp)) / 2
+            out += t.grad_accum * 2 * allreduce_s(link, dpc, st.weights / max(1, p.tp * p.pp)) / 2
     if ep > 1:
         out += t.grad_accum * expert_alltoall_s(model, execution, system, tokens_per_gpu / t.grad_accum, ep)
+    micro = tokens_per_gpu / t.grad_accum / p.cp  # tokens of one micro-batch on this GPU (cp splits them)
     if p.tp > 1:
-        message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
-        out += t.grad_accum * 4 * model.n_layers * allreduce_s(system.gpu_link, p.tp, message)
-    if p.pp > 1:
-        message = tokens_per_gpu / t.grad_accum * model.hidden_size * ACT
+        message = micro * model.hidden_size * ACT
+        layers = math.ceil(model.n_layers / p.pp)  # the layers of this GPU's stage
+        out += t.grad_accum * 4 * layers * allreduce_s(system.gpu_link, p.tp, message)
+    if p.pp > 1 and t.sharding == "device-map":
+        message = micro * model.hidden_size * ACT
         out += t.grad_accum * 2 * (p.pp - 1) * (system.gpu_link.latency_s + message / system.gpu_link.bytes_s)
+    elif p.pp > 1:
+        message = micro * model.hidden_size * ACT / p.tp
+        hop = system.gpu_link if p.tp * p.pp * p.cp <= system.n_gpus else system.node_link
+        out += t.grad_accum * 2 * (hop.latency_s + message / hop.bytes_s)
     return out
+
+
+def pipeline_bubble(pp: int, micro_batches: int) -> float:
+    """Idle share of a 1F1B (or GPipe) pipeline step: (pp - 1) / (m + pp - 1) of the step's time, m micro-batches
+    over pp stages (Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters" §2.2.1:
+    bubble time / ideal time = (p - 1) / m)."""
+    return (pp - 1) / (micro_batches + pp - 1) if pp > 1 else 0.0
+
+
+def context_exchange_s(model: ModelSpec, execution: Execution, system: System) -> float:
+    """Context parallel's K/V exchange of one optimizer step on one GPU (ring attention, Liu et al. 2023;
+    Megatron-Core context parallel): each layer passes its K and V chunks around the cp ring, every GPU receiving
+    (cp - 1) / cp of the sequence's K and V, 2 x (cp - 1) / cp x seq x kv_hidden x 2 bytes per layer forward; the
+    backward sends them and their gradients, twice that. The ring overlaps each transfer with the previous chunk's
+    attention, so only what exceeds the compute adds (speed)."""
+    t, p = training_of(execution), execution.parallelism
+    if p.cp <= 1:
+        return 0.0
+    kv_hidden = model.n_kv_heads * model.head_dim / p.tp
+    per_layer = 2 * (p.cp - 1) / p.cp * execution.prompt_tokens * execution.batch * kv_hidden * ACT
+    link = system.gpu_link if p.tp * p.cp <= system.n_gpus else system.node_link
+    layers = math.ceil(model.n_layers / p.pp)
+    one = 3 * (per_layer / link.bytes_s + (p.cp - 1) * link.latency_s)  # forward 1 + backward 2
+    return t.grad_accum * layers * one
 
 
 def expert_alltoall_s(model: ModelSpec, execution: Execution, system: System, tokens: float, ep: int) -> float:
@@ -185,6 +221,16 @@ def checkpoints(
     )
 
 
+def useful_share(execution: Execution) -> float:
+    """Share of the processed tokens that are real sample tokens: packed sequences are full (1), padded ones carry
+    mean / seq_len real tokens (each sample padded to the batch's longest, here seq_len: HF DataCollatorWithPadding).
+    Padded tokens cost the same FLOPs and memory as real ones; --mean-seq-len absent: samples fill seq_len."""
+    t = training_of(execution)
+    if t.packing or t.mean_seq_len is None:
+        return 1.0
+    return min(1.0, t.mean_seq_len / max(1, execution.prompt_tokens))
+
+
 def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> TrainingEstimate:
     """One optimizer step: compute = micro-batches x tokens x FLOPs / (peak x mfu [x qlora_eff]); the collectives
     overlap compute up to the trainer's `overlap` (FSDP/ZeRO prefetch), the rest adds; device-map runs one GPU at a
@@ -197,17 +243,20 @@ def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     peak = system.gpu.peak_flops(execution.precision.compute_dtype if not is_lora(execution) else "bf16")
     achieved = peak * power_factor(system) * tr.mfu * (tr.qlora_eff if execution.precision.is_quantized else 1.0)
     achieved /= 1.0 if t.fused_elementwise else EAGER_SLOWDOWN
-    workers = 1 if t.sharding == "device-map" else p.tp * p.pp
-    t_comp = tokens_gpu * f_tok / (achieved * workers)
+    workers = 1 if t.sharding == "device-map" else p.tp * p.pp * p.cp
+    bubble = 0.0 if t.sharding == "device-map" else pipeline_bubble(p.pp, t.grad_accum)
+    t_comp = tokens_gpu * f_tok / (achieved * workers) / (1 - bubble)  # the stages idle `bubble` of the step
     t_comm = comm_s(model, execution, system, tokens_gpu)
+    t_cp = context_exchange_s(model, execution, system)
     t_off = offload_s(model, execution, system, mem)
-    exposed = max(0.0, t_comm - tr.overlap * t_comp)
+    exposed = max(0.0, t_comm - tr.overlap * t_comp) + max(0.0, t_cp - t_comp)
     step = t_comp + exposed + t_off
     tokens_step = tokens_gpu * p.dp
     rate = tokens_step / step
+    useful = rate * useful_share(execution)
     n_train = trainable_params(model, execution)
     ckpt = n_train * (tr.adapter_bits / 8 if is_lora(execution) else ACT)
-    train_s = t.tokens * t.epochs / rate if t.tokens else None
+    train_s = t.tokens * t.epochs / useful if t.tokens else None  # --tokens counts real (unpadded) tokens
     saves = checkpoints(model, execution, system, step, train_s)
     total = train_s + saves.added_s if train_s is not None else None
     bound = "compute" if t_comp >= max(exposed, t_off) else ("offload" if t_off >= exposed else "communication")
@@ -220,6 +269,9 @@ def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
         comm_s=t_comm,
         offload_s=t_off,
         train_tokens_per_s=rate,
+        useful_tokens_per_s=useful,
+        pipeline_bubble=bubble,
+        context_exchange_s=t_cp,
         model_flops_utilization=rate * 6 * shapes.active_matmul_params(model) / (peak * system.n_gpus_total),
         host_bytes=mem.host_bytes * system.n_gpus,  # every GPU of the node offloads its own share
         checkpoint_bytes=ckpt,
@@ -240,9 +292,24 @@ def notes(model: ModelSpec, execution: Execution, system: System, mem: TrainMemo
     legal = True
     if execution.prompt_tokens > model.max_context_tokens:
         out.append(f"seq_len {execution.prompt_tokens} exceeds the model's context of {model.max_context_tokens}")
-    if p.tp * p.pp * p.dp != system.n_gpus_total:
-        out.append(f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus_total} GPU(s)")
+    if p.tp * p.pp * p.cp * p.dp != system.n_gpus_total:
+        if p.cp > 1:
+            out.append(f"tp {p.tp} x pp {p.pp} x cp {p.cp} x dp {p.dp} does not match {system.n_gpus_total} GPU(s)")
+        else:
+            out.append(f"tp {p.tp} x pp {p.pp} x dp {p.dp} does not match {system.n_gpus_total} GPU(s)")
         legal = False
+    if p.pp > 1 and t.sharding != "device-map":
+        bubble = pipeline_bubble(p.pp, t.grad_accum)
+        out.append(
+            f"1F1B pipeline over {p.pp} stages with {t.grad_accum} micro-batch(es): {bubble:.0%} of each step idle"
+        )
+    if p.cp > 1 and execution.prompt_tokens % (2 * p.cp):
+        out.append(f"seq_len {execution.prompt_tokens} is not a multiple of 2 x cp ({2 * p.cp}): pad it")
+    if not t.packing and t.mean_seq_len is not None and t.mean_seq_len < execution.prompt_tokens:
+        out.append(
+            f"unpacked samples of {t.mean_seq_len} tokens padded to {execution.prompt_tokens}: "
+            f"{1 - t.mean_seq_len / execution.prompt_tokens:.0%} of the compute is padding (--packing on)"
+        )
     ep = expert_ways(model, execution)
     if t.ep is not None and t.ep > ep:
         out.append(f"--ep {t.ep} does not divide {p.dp} data-parallel GPU(s) and {model.n_experts} experts: ep {ep}")
@@ -280,9 +347,45 @@ def best_sharding(model: ModelSpec, execution: Execution, system: System) -> Exe
     return execution
 
 
+CP_WAYS = (1, 2, 4, 8)  # context-parallel ways the grid search tries (Megatron-Core examples run cp 2-8 for 32k-128k)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def best_grid(model: ModelSpec, execution: Execution, system: System) -> Execution:
+    """A Megatron-style run (sharding tensor) the user gave no --tp/--pp/--cp for, whose default grid (tp over the
+    node, dp over the nodes) does not fit: the fastest tp x pp x cp x dp grid that fits, tp and cp dividing the
+    node's GPUs (their collectives stay on its links), pp the layers over the stages (Narayanan et al. 2021 §3: tp
+    within a node, pp across nodes), cp where the activations of long sequences do not fit (Megatron-Core
+    context parallel). None fits: the default stays and reports its shortfall."""
+    t = execution.training
+    if t is None or t.sharding != "tensor" or any(g is not None for g in (t.tp, t.pp, t.cp)):
+        return execution
+    if memory(model, execution, system).estimate.fits:
+        return execution
+    total, node = system.n_gpus_total, system.n_gpus
+    best, best_rate = execution, 0.0
+    for tp in _divisors(node):
+        for cp in (c for c in CP_WAYS if (node // tp) % c == 0):
+            for pp in _divisors(total // (tp * cp)):
+                if pp > model.n_layers:
+                    continue
+                grid = Parallelism(tp=tp, pp=pp, cp=cp, dp=total // (tp * pp * cp))
+                trial = execution.model_copy(update={"parallelism": grid})
+                mem = memory(model, trial, system)
+                if not mem.estimate.fits:
+                    continue
+                rate = speed(model, trial, system, mem).useful_tokens_per_s
+                if rate > best_rate:
+                    best, best_rate = trial, rate
+    return best
+
+
 def estimate(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> Estimate:
     """Memory and step time of a training run (`eff`, the inference factors, is not used: trainers carry their own)."""
-    execution = best_sharding(model, execution, system)
+    execution = best_grid(model, best_sharding(model, execution, system), system)
     ep = expert_ways(model, execution)
     if ep != execution.parallelism.ep:  # the assumptions show the expert-parallel ways the estimate used
         execution = execution.model_copy(update={"parallelism": execution.parallelism.model_copy(update={"ep": ep})})

@@ -162,7 +162,7 @@ def estimate_memory_json(e: Estimate) -> dict:
 
 
 TIME_KEYS = {"step_s", "compute_s", "comm_s", "offload_s", "total_s", "gpu_hours", "train_s", "deadline_s"}
-TIME_KEYS |= {"meets_deadline", "checkpoint"}
+TIME_KEYS |= {"meets_deadline", "checkpoint", "pipeline_bubble", "context_exchange_s"}
 
 
 def training_json(e: Estimate) -> dict:
@@ -174,6 +174,7 @@ def training_json(e: Estimate) -> dict:
         "memory": {**base, "host_bytes": round(tr.host_bytes)},
         "speed": {
             "train_tokens_per_s": round(tr.train_tokens_per_s, 2),
+            "useful_tokens_per_s": round(tr.useful_tokens_per_s, 2),
             "model_flops_utilization": round(tr.model_flops_utilization, 4),
             "bound": tr.bound,
         },

@@ -24,11 +24,14 @@ DEFAULT_TRAIN_BATCH = 1  # training: micro-batch per GPU (HF Trainer per_device_
 
 class Parallelism(Base):
     """How the work is split over GPUs: tensor-parallel ways (within a node), pipeline stages (layer split within a
-    node times the nodes), data-parallel replicas and expert-parallel ways (Megatron-LM's tp x pp x dp grid)."""
+    node times the nodes), data-parallel replicas, context-parallel ways (each sequence split over cp GPUs:
+    Megatron-Core context parallel, ring attention) and expert-parallel ways (Megatron-LM's tp x pp x cp x dp
+    grid; ep lies inside dp)."""
 
     tp: PosInt = 1
     pp: PosInt = 1
     dp: PosInt = 1
+    cp: PosInt = 1
     ep: PosInt = 1
 
     @classmethod
@@ -40,9 +43,23 @@ class Parallelism(Base):
         return cls(tp=1, pp=n_gpus_per_node * n_nodes)
 
     @classmethod
-    def for_training(cls, sharding: Sharding, n_gpus_per_node: int, n_nodes: int = 1) -> Parallelism:
+    def for_training(
+        cls,
+        sharding: Sharding,
+        n_gpus_per_node: int,
+        n_nodes: int = 1,
+        grid: tuple[int | None, int | None, int | None] = (None, None, None),
+    ) -> Parallelism:
         """Training: data parallel over every GPU (ddp, ZeRO, FSDP); Megatron tensor parallel within a node and data
-        parallel across nodes; device-map places layers on every GPU in turn."""
+        parallel across nodes; device-map places layers on every GPU in turn. `grid` = the (tp, pp, cp) the user
+        named (--tp, --pp, --cp): data parallel takes the GPUs left (a grid that does not divide them is flagged
+        by the estimator's notes, not here)."""
+        tp, pp, cp = grid
+        if any(g is not None for g in grid) and sharding != "device-map":
+            total = n_gpus_per_node * n_nodes
+            tp = tp or (n_gpus_per_node if sharding == "tensor" and pp is None and cp is None else 1)
+            pp, cp = pp or 1, cp or 1
+            return cls(tp=tp, pp=pp, cp=cp, dp=max(1, total // (tp * pp * cp)))
         if sharding == "tensor":
             return cls(tp=n_gpus_per_node, dp=n_nodes)
         if sharding == "device-map":
@@ -70,7 +87,8 @@ class Execution(Base):
     def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
         """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
         if self.training is not None:
-            split = Parallelism.for_training(self.training.sharding, n_gpus_per_node, n_nodes)
+            t = self.training
+            split = Parallelism.for_training(t.sharding, n_gpus_per_node, n_nodes, (t.tp, t.pp, t.cp))
         else:
             split = Parallelism.for_engine(self.engine, n_gpus_per_node, n_nodes)
         return self.model_copy(update={"parallelism": split})

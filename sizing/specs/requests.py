@@ -113,6 +113,11 @@ class Request(Base):
     checkpoint_every_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # ... or every N seconds
     keep_checkpoints: int | None = Field(None, gt=0, le=10_000)  # resumable saves kept at once
     ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways for MoE training
+    tp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: tensor-parallel ways
+    pp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: pipeline stages (1F1B)
+    cp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: context-parallel ways
+    packing: Literal["on", "off"] | None = None  # training: samples packed (on) or padded to seq_len (off)
+    mean_seq_len: int | None = Field(None, gt=0, le=MAX_TOKENS)  # training: average real sample length
     # distillation (task distill): `model` is the student
     teacher: Name | None = None
     teacher_precision: Name | None = None

@@ -67,6 +67,7 @@ class Trainer(Base):
         "fragmentation": Col("fragmentation", "float"),
         "async_checkpoint": Col("async_checkpoint", "bool", required=False),
         "expert_parallel": Col("expert_parallel", "bool", required=False),
+        "packing": Col("packing", "bool", required=False),
         "n_rows": Col("n_rows", "int", required=False),
         "copied_from": Col("copied_from", required=False),
         "provenance": Col("provenance", "list", required=False),
@@ -107,6 +108,9 @@ class Trainer(Base):
     # shards an MoE model's experts over expert-parallel ranks, with all-to-all token dispatch (Megatron-Core
     # --expert-model-parallel-size, DeepSpeed-MoE ep_size)
     expert_parallel: bool = False
+    # packs samples into full sequences by default (torchtune `packed`, axolotl `sample_packing`, TRL `packing`);
+    # false: each batch is padded to its longest sample (HF DataCollatorWithPadding)
+    packing: bool = False
     n_rows: NonNegInt | None = None
     copied_from: str | None = None  # trainers id whose factors these are (no measurements of this trainer)
     provenance: tuple[tuple[TrainFactor, FactorStatus], ...] = ()
@@ -155,6 +159,11 @@ class Training(Base):
     checkpoint_every_s: PosFloat | None = None  # ... or every so many seconds (neither: DEFAULT_CHECKPOINT_EVERY_S)
     keep_checkpoints: PosInt = DEFAULT_KEEP_CHECKPOINTS  # resumable saves kept on the data drive at once
     ep: PosInt | None = None  # --ep: expert-parallel ways (None: the trainer's choice, train_memory.expert_ways)
+    tp: PosInt | None = None  # --tp: tensor-parallel ways (None: the sharding's, Parallelism.for_training)
+    pp: PosInt | None = None  # --pp: pipeline stages (1F1B schedule, Narayanan et al. 2021)
+    cp: PosInt | None = None  # --cp: context-parallel ways (each sequence split over cp GPUs)
+    packing: bool = True  # samples packed into full sequences; False: each padded to seq_len (--packing)
+    mean_seq_len: PosInt | None = None  # --mean-seq-len: the average real sample length (None: seq_len)
 
 
 class CheckpointEstimate(Base):
@@ -185,7 +194,10 @@ class TrainingEstimate(Base):
     compute_s: NonNegFloat
     comm_s: NonNegFloat  # collectives of the sharding, exposed part included in step_s
     offload_s: NonNegFloat  # host <-> GPU traffic of offloaded or paged state
-    train_tokens_per_s: PosFloat  # summed over all GPUs
+    train_tokens_per_s: PosFloat  # summed over all GPUs (padding included: what the GPUs process)
+    useful_tokens_per_s: PosFloat  # real (unpadded) sample tokens per second: train_tokens_per_s x mean / seq_len
+    pipeline_bubble: NonNegFloat = 0.0  # 1F1B idle share of a step, (pp - 1) / (m + pp - 1)
+    context_exchange_s: NonNegFloat = 0.0  # context parallel: K/V ring exchange per step (overlapped with compute)
     model_flops_utilization: NonNegFloat  # achieved model FLOP/s / dense peak of all GPUs
     host_bytes: NonNegFloat  # host RAM per node the run pins or pages into: offloaded states, parameters, activations
     checkpoint_bytes: NonNegFloat  # the trained weights (adapters only for LoRA)
