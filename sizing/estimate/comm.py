@@ -15,3 +15,12 @@ def allreduce_s(link: Link, n: int, message_bytes: float) -> float:
 def hops_s(link: Link, n_hops: int, message_bytes: float) -> float:
     """Pipeline stages pass activations along: one send per hop (GPipe, Huang et al. 2019)."""
     return n_hops * (link.latency_s + message_bytes / link.bytes_s) if n_hops > 0 else 0.0
+
+
+def alltoall_s(link: Link, n: int, message_bytes: float) -> float:
+    """One all-to-all over n GPUs (expert-parallel dispatch or combine): each GPU keeps 1/n of its `message_bytes`
+    and sends the rest, (n-1)/n x message / link bandwidth, after one latency (pairwise exchange on a switched
+    fabric, Thakur, Rabenseifner and Gropp 2005; DeepSeek-V3 report §3.2 dispatch + combine per MoE layer)."""
+    if n <= 1:
+        return 0.0
+    return link.latency_s + (n - 1) / n * message_bytes / link.bytes_s

@@ -3,7 +3,7 @@ what a GPU power cap does to compute."""
 
 from __future__ import annotations
 
-from sizing.specs import Efficiency, Engine, Precision, System
+from sizing.specs import Efficiency, Engine, ModelSpec, Precision, System
 
 OVERLAP_P = 4.0  # p of the p-norm that blends the three times: p = 1 would add them, p -> inf takes the maximum
 # Compute throughput under a power cap ~ (cap / TDP)^a. Puget capped RTX 3090s from 350 W to 280 W (80%) and kept
@@ -42,6 +42,29 @@ def layer_overhead_s(engine: Engine, eff: Efficiency) -> float:
     if eff.copied_from and engine.kernels_per_layer and engine.dispatch_s_per_kernel is not None:
         return engine.kernels_per_layer * engine.dispatch_s_per_kernel
     return eff.layer_overhead_s
+
+
+# Kernels one decoder layer launches per decode step, counted from the engines' model code (DERIVED, UNCONFIRMED
+# against a profile). A fused Llama layer launches 10 (data/engine_mechanics.csv vllm/sglang rows). MLA in its
+# absorbed decode form (DeepSeek-V2 report §2.1.2-3; sglang srt/models/deepseek_v2.py forward_absorb) runs q_a and
+# kv_a projections with their own norms, q_b, the W_UK and W_UV batched matmuls and o: 6 more than one fused QKV and
+# o. A routed MoE MLP (sglang/vLLM fused_moe: router GEMM, top-k selection, token-to-expert alignment, the gate/up
+# and down expert GEMMs, the activation and the weighted sum over k) launches 7 where a dense MLP launches 3 (gate/up,
+# activation, down); a shared expert adds its own 3 plus the add.
+DENSE_LAYER_KERNELS = 10
+MLA_EXTRA_KERNELS = 6
+MOE_EXTRA_KERNELS = 4
+SHARED_EXPERT_KERNELS = 4
+
+
+def layer_kernel_scale(model: ModelSpec) -> float:
+    """Mean kernels per layer of this model over a fused dense layer's: the per-layer host/launch cost is per kernel
+    (layer_overhead_s), so MLA attention and routed MoE layers cost more of it than a Llama layer."""
+    extra = MLA_EXTRA_KERNELS * model.n_layers if model.is_mla else 0
+    if model.is_moe:
+        shared = SHARED_EXPERT_KERNELS if model.n_shared_experts else 0
+        extra += model.n_moe_layers * (MOE_EXTRA_KERNELS + shared)
+    return 1 + extra / (DENSE_LAYER_KERNELS * model.n_layers)
 
 
 def step_time(engine: Engine, t_mem: float, t_comp: float, t_fixed: float) -> float:
