@@ -21,8 +21,22 @@ ALLOWED = {
     "rl": {"catalog", "estimate", "recommend", "rules", "scenarios", "specs", "units"},  # rules: the RL run's deadline
     "scenarios": {"catalog", "modelspec", "estimate", "recommend", "report", "specs", "hybrid"},
     "hybrid": {"catalog", "estimate", "specs"},
+    "reverse": {"catalog", "scenarios", "specs"},  # estimate --max: bisects scenarios.run
     "bench": {"catalog", "modelspec", "estimate", "specs", "units"},
-    "cli": {"catalog", "scenarios", "distillation", "rl", "report", "specs", "bench", "units", "cli", "web", "answers"},
+    "cli": {
+        "catalog",
+        "scenarios",
+        "distillation",
+        "rl",
+        "report",
+        "specs",
+        "bench",
+        "units",
+        "cli",
+        "web",
+        "answers",
+        "reverse",
+    },
     "distillation": {"catalog", "estimate", "recommend", "scenarios", "specs"},
     "answers": {"catalog", "distillation", "modelspec", "report", "rl", "scenarios", "specs"},  # an entry per request
     "web": {"answers", "catalog", "modelspec", "report", "specs", "web"},  # HTTP over the library, no computing

@@ -29,7 +29,7 @@ def test_experts_touched_published_points() -> None:
 def test_experts_touched_monotone_in_batch() -> None:
     m = _Moe()
     vals = [shapes.experts_touched(m, b) for b in range(1, 300)]
-    assert all(b > a for a, b in zip(vals, vals[1:]))
+    assert all(b > a for a, b in zip(vals, vals[1:], strict=False))
     assert vals[-1] <= 256
 
 
@@ -37,7 +37,7 @@ def test_allreduce_grows_with_tp() -> None:
     msg = 64 * 7168 * 2
     costs = [allreduce_s(NVLINK, n, msg) for n in (1, 2, 4, 8)]
     assert costs[0] == 0.0
-    assert all(b > a for a, b in zip(costs, costs[1:]))
+    assert all(b > a for a, b in zip(costs, costs[1:], strict=False))
 
 
 def test_alltoall_cost() -> None:

@@ -8,7 +8,7 @@ from cli_run import run_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizing.estimate import train_memory, training
+from sizing.estimate import train_comm, train_memory
 from sizing.scenarios import resolve_execution, run
 from sizing.specs import Request, SizingError, System
 
@@ -50,8 +50,8 @@ def test_all_to_all_traffic_is_two_sends_of_top_k_hidden_states_per_layer(catalo
     link = system.gpu_link
     one = tokens * model.n_active_experts * model.hidden_size * 2 * (7 / 8) / link.bytes_s + link.latency_s
     passes = 4 + (2 if x.training.recompute == "full" else 0)
-    assert training.expert_alltoall_s(model, x, system, tokens, 8) == pytest.approx(model.n_moe_layers * passes * one)
-    assert training.expert_alltoall_s(model, x, system, 2 * tokens, 8) > training.expert_alltoall_s(
+    assert train_comm.expert_alltoall_s(model, x, system, tokens, 8) == pytest.approx(model.n_moe_layers * passes * one)
+    assert train_comm.expert_alltoall_s(model, x, system, 2 * tokens, 8) > train_comm.expert_alltoall_s(
         model, x, system, tokens, 8
     )
 

@@ -7,7 +7,7 @@ from cli_run import run_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizing.estimate import train_memory, training
+from sizing.estimate import train_comm, train_memory, training
 from sizing.scenarios import resolve_execution, run
 from sizing.specs import Request, System
 
@@ -20,7 +20,7 @@ def pretrain(**kw) -> Request:
 @pytest.mark.parametrize(("pp", "m", "bubble"), [(4, 8, 3 / 11), (1, 8, 0.0), (2, 1, 1 / 2), (8, 64, 7 / 71)])
 def test_1f1b_bubble_is_pp_minus_1_over_m_plus_pp_minus_1(pp, m, bubble):
     """Narayanan et al. 2021 §2.2.1: bubble / ideal = (p - 1) / m, i.e. (p - 1) / (m + p - 1) of the step."""
-    assert training.pipeline_bubble(pp, m) == pytest.approx(bubble)
+    assert train_comm.pipeline_bubble(pp, m) == pytest.approx(bubble)
 
 
 def test_pipeline_step_pays_the_bubble(catalog):
@@ -71,9 +71,9 @@ def test_context_exchange_is_2_cp_minus_1_over_cp_of_kv_per_layer(catalog):
     link = system.gpu_link
     kv = model.n_kv_heads * model.head_dim
     fwd = 2 * 3 / 4 * 32768 * kv * 2 / link.bytes_s + 3 * link.latency_s
-    assert training.context_exchange_s(model, x, system) == pytest.approx(3 * model.n_layers * fwd)
+    assert train_comm.context_exchange_s(model, x, system) == pytest.approx(3 * model.n_layers * fwd)
     plain = x.model_copy(update={"parallelism": x.parallelism.model_copy(update={"cp": 1})})
-    assert training.context_exchange_s(model, plain, system) == 0.0
+    assert train_comm.context_exchange_s(model, plain, system) == 0.0
 
 
 def test_grid_search_picks_pipeline_when_tensor_parallel_in_a_node_does_not_fit(catalog):

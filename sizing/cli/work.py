@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from sizing import catalog as cat
-from sizing import report, scenarios
+from sizing import report, reverse, scenarios
 from sizing.specs import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
@@ -203,7 +203,7 @@ def estimate(
         typer.echo(json.dumps(report.distill_json(plans), indent=2) if as_json else report.distill_text(plans, lang))
         return
     if largest is not None:
-        value, at = scenarios.largest(catalog, req, largest.strip().lower())
+        value, at = reverse.largest(catalog, req, largest.strip().lower())
         typer.echo(
             json.dumps({"max": {largest: value}, **report.estimate_json(at)}, indent=2)
             if as_json
