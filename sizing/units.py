@@ -58,9 +58,17 @@ def fmt_seconds(seconds: float) -> str:
     return f"{seconds / 3600:,.1f} h"
 
 
-def fmt_count(n: float) -> str:
-    """Parameter counts: 6.74B, 494M."""
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+COUNT_UNITS = {
+    "en": (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)),
+    "zh": (("万亿", 1e12), ("亿", 1e8), ("万", 1e4)),  # Chinese counts in 10^4 and 10^8 (2 亿, not 200M)
+}
+
+
+def fmt_count(n: float, lang: str = "en") -> str:
+    """Large counts, 3 significant digits and never an exponent: 6.74B / 494M / 5,000T in English,
+    67.4亿 / 4.94亿 / 5,000万 in Chinese."""
+    for unit, size in COUNT_UNITS.get(lang, COUNT_UNITS["en"]):
         if abs(n) >= size:
-            return f"{n / size:,.3g}{unit}"
+            v = n / size
+            return f"{v:,.0f}{unit}" if abs(v) >= 100 else f"{v:,.3g}{unit}"
     return f"{n:,.0f}"

@@ -279,7 +279,7 @@ def recommendation_text(
     """One glance: the top builds in rank order (the recommended one first), why the top one, the near misses,
     the short rejected list and, with `bom`, the recommended build's priced bill of materials; in `lang`."""
     x, sp = r.execution, r.execution.speculative
-    params = fmt_count(r.model.n_params)
+    params = fmt_count(r.model.n_params, lang)
     lines = [
         say(
             lang,

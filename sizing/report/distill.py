@@ -34,7 +34,7 @@ def phase_lines(p: Phase, lang: str = "en") -> list[str]:
             "term.distill.phase",
             phase=phase_word(lang, p.name),
             model=p.model,
-            tokens=fmt_count(p.tokens),
+            tokens=fmt_count(p.tokens, lang),
             rate=_rate(p, lang),
             time=fmt_seconds(p.time_s),
         ),

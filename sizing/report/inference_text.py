@@ -30,7 +30,7 @@ def estimate_text(e: Estimate, lang: str = "en") -> str:
     )
     cpu_only = e.host is not None and e.host.n_gpus == 0
     device = say(lang, "term.cpu_alone") if cpu_only else f"{e.system.n_gpus_total} x {e.system.gpu.name}"
-    params = fmt_count(e.model.n_params)
+    params = fmt_count(e.model.n_params, lang)
     recipe = x.precision.recipe  # a per-tensor mix (data/quant_recipes.csv): its range of bits, not one number
     quantized = [r.bits_per_weight for r in recipe.rows if r.bits_per_weight < 16] if recipe is not None else []
     lines = [

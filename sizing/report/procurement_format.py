@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sizing.units import GIB, fmt_decimal_bytes
+from sizing.units import GIB, fmt_count, fmt_decimal_bytes
 
 SYMBOLS = {"USD": "$", "CNY": "¥", "EUR": "€"}
-TEN_POWERS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3))
 
 
 def templates_dir() -> Path:
@@ -89,13 +88,8 @@ class Fmt:
         return self.t("unit.d", n=f"{s / 86400:,.1f}")
 
     def count(self, n: float) -> str:
-        """Large counts: 6.94B / 200M in English, 69.4 亿 / 2 亿 in Chinese (10^8 and 10^4 units)."""
-        units = (("万亿", 1e12), ("亿", 1e8), ("万", 1e4)) if self.lang == "zh" else TEN_POWERS
-        for unit, size in units:
-            if abs(n) >= size:
-                v = n / size  # 3 significant digits, never an exponent (5,000万, not 5e+03万)
-                return f"{v:,.0f}{unit}" if abs(v) >= 100 else f"{v:,.3g}{unit}"
-        return f"{n:,.0f}"
+        """Large counts in the report's language (units.fmt_count)."""
+        return fmt_count(n, self.lang)
 
     def value(self, unit: str | None, v: float | str | None) -> str:
         """A rule's need/have or a check's figure in its unit."""

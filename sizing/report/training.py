@@ -27,7 +27,7 @@ def training_text(e: Estimate, lang: str = "en") -> str:
     base = say(lang, "term.train.base" if lora else "term.train.weights", precision=x.precision.id)
     setup = [
         base,
-        say(lang, "term.train.trainable", n=fmt_count(tr.trainable_params)),
+        say(lang, "term.train.trainable", n=fmt_count(tr.trainable_params, lang)),
         say(lang, "term.train.lora", rank=t.lora_rank, targets=t.lora_targets) if lora else "",
         say(lang, "term.train.optimizer", optimizer=t.optimizer),
         say(lang, "term.train.master") if t.master_weights else "",
@@ -39,7 +39,7 @@ def training_text(e: Estimate, lang: str = "en") -> str:
             lang,
             "term.train.head",
             model=e.model.name,
-            params=fmt_count(e.model.n_params),
+            params=fmt_count(e.model.n_params, lang),
             task=x.task,
             n=e.system.n_gpus_total,
             gpu=e.system.gpu.name,
@@ -99,7 +99,7 @@ def training_text(e: Estimate, lang: str = "en") -> str:
             + say(
                 lang,
                 "term.train.run",
-                tokens=fmt_count(t.tokens or 0),
+                tokens=fmt_count(t.tokens or 0, lang),
                 epochs=f"{t.epochs:g}",
                 total=fmt_seconds(tr.total_s),
                 gpu_hours=f"{tr.gpu_hours:,.1f}",
