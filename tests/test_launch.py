@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sizing.reverse import largest
 from sizing.scenarios import run
 from sizing.specs import Request
 
@@ -40,7 +41,6 @@ def test_a_generic_size_names_the_users_own_checkpoint(catalog):
 
 
 def test_largest_context_fits_and_one_more_does_not(catalog):
-    from sizing.scenarios import largest
 
     req = Request(model="qwen2.5-7b", gpu="rtx-4090", batch=8)
     value, at = largest(catalog, req, "context")
@@ -51,7 +51,6 @@ def test_largest_context_fits_and_one_more_does_not(catalog):
 
 @pytest.mark.parametrize("what", ["users", "context"])
 def test_largest_is_monotone_in_gpu_memory(catalog, what):
-    from sizing.scenarios import largest
 
     small, big = (
         largest(catalog, Request(model="llama-3-8b", gpu=g, batch=4), what)[0] for g in ("rtx-4090", "h100-sxm")
@@ -60,7 +59,6 @@ def test_largest_is_monotone_in_gpu_memory(catalog, what):
 
 
 def test_largest_training_sequence(catalog):
-    from sizing.scenarios import largest
 
     value, at = largest(catalog, Request(model="llama-2-7b", task="qlora", gpu="rtx-4090"), "seq-len")
     assert value > 2048 and at.memory.fits and at.execution.prompt_tokens == value
