@@ -10,6 +10,7 @@ from typing import NamedTuple
 from . import recommend as rec
 from .catalog import Catalog
 from .estimate import rl as rl_est
+from .recommend.replicate import replicate
 from .rules.deadline import rl_deadline
 from .scenarios import constraints_of, resolve_execution
 from .specs import (
@@ -181,14 +182,20 @@ def deadline_ways_out(
         found = _search(catalog, work, options if flag != "--lora" else _training(catalog, variant, work).options)
         if found.plan is not None and found.option is not None:
             b = found.option.build
-            n_builds = 2 if work.setup.placement == "disaggregated" and work.setup.algo != "dpo" else 1
-            price = "unpriced" if found.option.total_price_usd is None else f"${found.option.total_price_usd:,.0f}"
-            where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} ({price})"
+            n_builds = machines(work.setup)
+            order = replicate(catalog, found.option, n_builds)
+            price = "unpriced" if order.total_price_usd is None else f"${order.total_price_usd:,.0f}"
+            where = f"{b.n_gpus * b.n_nodes} x {b.gpu.name} ({price}{' for both' if n_builds == 2 else ''})"
             out.append(
                 f"{flag} meets the deadline on {'two builds of ' if n_builds == 2 else ''}{where}: "
                 f"{fmt_seconds(found.plan.total_s or 0.0)}"
             )
     return out
+
+
+def machines(setup: RLSetup) -> int:
+    """Machines a plan takes: a disaggregated rollout engine runs on a second build like the training one."""
+    return 2 if setup.placement == "disaggregated" and setup.algo != "dpo" else 1
 
 
 def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
@@ -200,12 +207,12 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> RLRecommendation:
     options = training.options
     found = _search(catalog, work, options, runner_up=True)
     if found.plan is not None:
-        apart = work.setup.placement == "disaggregated" and work.setup.algo != "dpo"
+        n = machines(work.setup)
         return RLRecommendation(
             plan=found.plan,
-            build=found.option,
-            n_builds=2 if apart else 1,
-            runner_up=found.runner_up,
+            build=replicate(catalog, found.option, n) if found.option is not None else None,
+            n_builds=n,
+            runner_up=replicate(catalog, found.runner_up, n) if found.runner_up is not None else None,
             runner_up_plan=found.runner_up_plan,
             training=training,
         )

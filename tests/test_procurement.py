@@ -270,14 +270,22 @@ def test_distill_html_draws_each_phase_memory(reports):
     assert "教师模型前向" in html and "哪种方式更便宜" in html
 
 
-def test_disaggregated_rl_report_says_the_build_is_ordered_twice(priced):
+def test_disaggregated_rl_report_orders_both_machines(priced):
+    """The rollout engine's machine is in the order: twice the training build's parts, a NIC each for the weight
+    sync, both machines' power (recommend.replicate)."""
     req = RecommendRequest(model="qwen2.5-0.5b", task="grpo", placement="disaggregated", as_of=DAY)
-    r = report_of(answers.recommend(priced, req), OPTIONS)
+    found = answers.recommend(priced, req)
+    r = report_of(found, OPTIONS)
     assert r.rl is not None and r.rl.placement == "disaggregated"
-    assert r.rl.n_gpus == 2 * r.recommended.n_gpus
+    assert found.n_builds == 2 and r.recommended.n_nodes == 2
+    assert r.rl.n_gpus == r.recommended.n_gpus
+    count = {ln.kind: ln.quantity for ln in r.recommended.bom.lines}
+    assert count["gpu"] == r.rl.n_gpus and count["chassis"] == 2 and count["nic"] == 2
+    assert r.recommended.facilities.sustained_w == pytest.approx(2 * found.build.power.sustained_w)
+    assert found.total_price_usd == found.build.total_price_usd
     assert r.risks[0].key == "rl_second_build" and r.risks[0].params["n"] == r.rl.n_gpus
     assert {x.gpus for x in r.rl.roles} == {"training", "rollout"}
-    assert "两套" in render(r, "md", "zh")
+    assert "两台" in render(r, "md", "zh")
 
 
 def test_large_counts_never_print_an_exponent():

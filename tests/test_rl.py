@@ -195,9 +195,14 @@ def test_a_disaggregated_plan_costs_both_of_its_builds(catalog):
     """The rollout engine's GPUs are a second such build (sizing.rl.recommend): the price counts both."""
     found = rl.recommend(catalog, RecommendRequest(model="qwen2.5-7b", task="grpo", placement="disaggregated"))
     assert found.build is not None and found.plan is not None and found.n_builds == 2
-    b = found.build.build
-    assert found.plan.n_gpus == 2 * b.n_gpus * b.n_nodes
+    b = found.build.build  # the order: both machines
+    assert found.plan.n_gpus == b.n_gpus * b.n_nodes and b.n_nodes == 2
+    assert b.nic is not None  # the weight sync runs between the machines
+    one = next(ln for ln in found.build.lines if ln.kind == "gpu")
+    assert one.quantity == found.plan.n_gpus
+    nic = next(ln for ln in found.build.lines if ln.kind == "nic")
+    per_machine = sum(ln.line_total_usd or 0 for ln in found.build.lines if ln.kind != "nic") / 2
     assert found.build.total_price_usd is not None  # a priced workstation
-    assert found.total_price_usd == pytest.approx(2 * found.build.total_price_usd)
+    assert found.total_price_usd == pytest.approx(2 * per_machine + (nic.line_total_usd or 0))
     colocated = rl.recommend(catalog, RecommendRequest(model="qwen2.5-7b", task="grpo"))
     assert colocated.n_builds == 1

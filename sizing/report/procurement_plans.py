@@ -215,7 +215,8 @@ def report_of(found: AnyRecommendation, options: ReportOptions | None = None) ->
         u = _run(u, RL_STEPS * up.step.step_s, t, rl_memory(up), up.step.step_s)
     risks = base.risks
     if plan.setup.placement == "disaggregated" and plan.setup.algo != "dpo":
-        # the rollout engine runs on a second build like this one (sizing.rl.recommend); this BOM is one of them
+        # the rollout engine runs on a second machine like the training one (sizing.rl.recommend): the build is the
+        # order of both (recommend.replicate), the risk says so
         risks = (Risk(key="rl_second_build", params={"n": plan.n_gpus}), *risks)
     return base.model_copy(
         update={

@@ -149,17 +149,17 @@ def rl_recommendation_json(r: RLRecommendation) -> dict:
 
 
 def rl_recommendation_text(r: RLRecommendation, bom: bool = False, lang: str = "en") -> str:
-    from .core import _bom_lines, _money, _price
+    from .core import _bom_lines, _price
 
     if r.plan is None or r.build is None:
         head = say(lang, "term.rl.no_build_in_time" if r.deadline_missed else "term.rl.no_build")
         return head + "\n" + "\n".join(f"  - {resay(lang, n)}" for n in r.notes)
     b = r.build.build
-    where = {"n": b.n_gpus * b.n_nodes, "gpu": b.gpu.name, "chassis": b.chassis.name, "price": _price(r.build, r, lang)}
+    n = b.n_gpus * b.n_nodes // r.n_builds  # per machine: the order holds every machine
+    where = {"n": n, "gpu": b.gpu.name, "chassis": b.chassis.name, "price": _price(r.build, r, lang)}
     head = say(lang, "term.recommended", **where)
     if r.n_builds > 1:
-        total = "" if r.total_price_usd is None else say(lang, "term.rl.in_all", total=_money(r.total_price_usd, r))
-        head = say(lang, "term.rl.recommended_twice", builds=r.n_builds, total=total, **where)
+        head = say(lang, "term.rl.recommended_twice", builds=r.n_builds, **where)
     lines = [
         head,
         *rl_lines(r.plan, lang),

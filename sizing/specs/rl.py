@@ -98,14 +98,14 @@ class RLRecommendation(Base):
     build: Option | None
     notes: tuple[str, ...] = ()
     deadline_missed: bool = False  # builds held every role, but none ended the run within --deadline
-    n_builds: PosInt = 1  # disaggregated: the build twice, one for training and one for the rollout engine
+    # disaggregated: 2 machines, one trains and one runs the rollout engine; `build` is then the whole order (n_nodes
+    # counts both machines, with a NIC each for the weight sync: recommend.replicate)
+    n_builds: PosInt = 1
 
     @property
     def total_price_usd(self) -> float | None:
-        """What the plan costs: the build's price times the builds it takes (None without a build or a price)."""
-        if self.build is None or self.build.total_price_usd is None:
-            return None
-        return self.build.total_price_usd * self.n_builds
+        """What the plan costs: the whole order, every machine (None without a build or a price)."""
+        return None if self.build is None else self.build.total_price_usd
 
     currency: str = "USD"
     fx_rate: PosFloat = 1.0
