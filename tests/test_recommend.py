@@ -242,6 +242,16 @@ def test_ascend_is_rejected_for_cuda_engines(catalog):
     )
 
 
+def test_a_gpu_outside_cuda_says_which_stack_it_needs(catalog):
+    """A build on an Intel Arc card is told that its engine must be the oneAPI/XPU build (gpus.csv stack_note), and
+    that its MSRP is not a street price; a CUDA card's reasons say neither."""
+    r = recommend(catalog, RecommendRequest(model="7b", gpus_allowed=("arc-pro-b60", "rtx-4090")))
+    reasons = {o.build.gpu.id: " | ".join(o.reasons) for o in r.options}
+    assert "is not a CUDA GPU: Intel Arc needs a SYCL/oneAPI" in reasons["arc-pro-b60"]
+    assert "price is its msrp price of 2025-09-05" in reasons["arc-pro-b60"]
+    assert "CUDA GPU" not in reasons["rtx-4090"] and "msrp" not in reasons["rtx-4090"]
+
+
 def test_speed_and_cost_per_token_rankings(priced):
     """--objective speed puts the fastest total decode first; cost-per-token the lowest price per token/s."""
     req = {"model": "7b", "users": 8, "gpus_allowed": ("rtx-4090", "rtx-3090", "h100-sxm", "l40s")}

@@ -235,3 +235,12 @@ def test_cli_recommend_report_follows_the_language(priced_dir, tmp_path, capsys)
     code, stdout, err = run_main([*args, "--lang", "zh"], capsys)
     assert code == 0 and "推荐：" in stdout and err == f"wrote {out} (md, zh)\n"
     assert "物料清单" in out.read_text(encoding="utf-8")
+
+
+def test_every_gpu_stack_note_is_said_in_chinese(catalog):
+    """A GPU outside CUDA carries its stack note (gpus.csv stack_note) into a build's reasons and its refusals: each
+    note has its Chinese sentence (en.json text.stack_note.*), so a zh reader never gets an English one."""
+    notes = {g.stack_note for g in catalog.gpus.values() if g.stack_note}
+    assert notes
+    for note in notes:
+        assert english_runs(resay("zh", note), kept_names(catalog)) == [], note

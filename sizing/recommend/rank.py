@@ -99,9 +99,15 @@ def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple
             f"ranked as if they cost {STALE_MARGIN:.0%} more"
         )
     gpu_line = next(ln for ln in o.lines if ln.kind == "gpu")
-    if gpu_line.unit_price_usd and gpu_line.price_kind in ("used", "quote"):
+    if gpu_line.unit_price_usd and gpu_line.price_kind in ("used", "quote", "msrp"):
         out.append(
-            f"the {b.gpu.name} price is a {gpu_line.price_kind} price ({gpu_line.price_date}): new cards may cost more"
+            f"the {b.gpu.name} price is its {gpu_line.price_kind} price of {gpu_line.price_date}: "
+            "new cards may cost more"
+        )
+    if b.gpu.software_stack != "cuda" and b.gpu.stack_note:  # the speeds assume the engine runs as it does on CUDA
+        out.append(
+            f"{b.gpu.name} is not a CUDA GPU: {b.gpu.stack_note}; check that your engine's build for it runs your "
+            "model before ordering"
         )
     return tuple(out)
 
