@@ -321,3 +321,20 @@ def test_scenario_file_exit_code_rule(tmp_path: Path, capsys):
     good.write_text("model,batch\nno-such-model,1\nllama-3-8b,1\n")
     code, out, err = run_main(["estimate", "--scenarios", str(good)], capsys)
     assert code == 0 and len(out.splitlines()) == 2 and not err
+
+
+def test_report_takes_every_request_option_of_recommend():
+    """`sizing report --model M [recommend options]` (README): both commands take the request options of
+    cli/shared.py, so any flag that shapes the recommendation (--tp, --max-ttft-s, --speculative, ...) shapes the
+    report too; each command adds only its own output flags."""
+    import typer.main
+
+    commands = {c.name: c for c in typer.main.get_command(app).commands.values()}  # type: ignore[attr-defined]
+
+    def flags(name: str) -> set[str]:
+        return {opt for p in commands[name].params for opt in p.opts}
+
+    rec, rep = flags("recommend"), flags("report")
+    assert {"--tp", "--max-ttft-s", "--speculative", "--checkpoint-every", "--offline", "--steps"} <= rec & rep
+    assert rec - rep == {"--top", "--bom", "--json", "--report"}
+    assert rep - rec == {"--out", "-o", "--format", "--vat", "--tariff", "--utilisation", "--years"}

@@ -7,51 +7,17 @@ import datetime as dt
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from sizing import catalog as cat
 from sizing import report
-from sizing.specs import DEFAULT_CONTEXT_TOKENS, DEFAULT_USERS, Recommendation
+from sizing.specs import Recommendation
 
 from .base import EXIT_NO_BUILD, app, fail
-from .options import (
-    BuildClassOpt,
-    DataOpt,
-    DeadlineOpt,
-    EngineOpt,
-    EpochsOpt,
-    GradAccumOpt,
-    GroupSizeOpt,
-    KvOpt,
-    LoraOpt,
-    LoraRankOpt,
-    LoraTargetsOpt,
-    ModelOpt,
-    ModeOpt,
-    NewTokensOpt,
-    OffloadOpt,
-    OptimizerOpt,
-    PlacementOpt,
-    PrecisionOpt,
-    PromptsPerStepOpt,
-    RecomputeOpt,
-    ResponseTokensOpt,
-    RewardModelOpt,
-    RolloutGpusOpt,
-    SamplesOpt,
-    SeqLenOpt,
-    ShardingOpt,
-    StudentOpt,
-    StudentTaskOpt,
-    TeacherOpt,
-    TeacherPrecisionOpt,
-    TokensOpt,
-    TopKOpt,
-    TrainerOpt,
-    recommend_request,
-)
+from .options import DataOpt, recommend_request
+from .shared import with_request_options
 
 if TYPE_CHECKING:
     from sizing.answers import AnyRecommendation
@@ -69,6 +35,7 @@ def _metadata(data: Path | None) -> dict:
 
 
 @app.command("report")
+@with_request_options
 def report_command(
     out: Path = typer.Option(..., "--out", "-o", help="The file to write (.md, .html, .xlsx, .json or .pdf)."),
     fmt: str | None = typer.Option(
@@ -86,67 +53,15 @@ def report_command(
     ),
     utilisation: float = typer.Option(0.6, help="Share of the year the machine works at full load (0-1]."),
     years: float = typer.Option(3.0, help="Years of ownership for the cost of ownership."),
-    model: str = ModelOpt,
-    task: str = typer.Option(
-        "inference", help="inference, lora, qlora, full-finetune, pretrain, distill, grpo, ppo or dpo."
-    ),
-    engine: str | None = EngineOpt,
-    precision: str = PrecisionOpt,
-    kv_precision: str | None = KvOpt,
-    users: int | None = typer.Option(
-        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
-    ),
-    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
-    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
-    new_tokens: int = NewTokensOpt,
-    trainer: str | None = TrainerOpt,
-    seq_len: int | None = SeqLenOpt,
-    optimizer: str | None = OptimizerOpt,
-    recompute: str | None = RecomputeOpt,
-    sharding: str | None = ShardingOpt,
-    offload: str | None = OffloadOpt,
-    lora_rank: int | None = LoraRankOpt,
-    lora_targets: str | None = LoraTargetsOpt,
-    grad_accum: int | None = GradAccumOpt,
-    tokens: str | None = TokensOpt,
-    epochs: float | None = EpochsOpt,
-    deadline: str | None = DeadlineOpt,
-    teacher: str | None = TeacherOpt,
-    student: str | None = StudentOpt,
-    teacher_precision: str | None = TeacherPrecisionOpt,
-    student_task: str | None = StudentTaskOpt,
-    mode: str | None = ModeOpt,
-    kd_top_k: int | None = TopKOpt,
-    samples: int | None = SamplesOpt,
-    response_tokens: int | None = ResponseTokensOpt,
-    group_size: int | None = GroupSizeOpt,
-    prompts_per_step: int | None = PromptsPerStepOpt,
-    placement: str | None = PlacementOpt,
-    reward_model: str | None = RewardModelOpt,
-    rollout_gpus: int | None = RolloutGpusOpt,
-    lora: bool = LoraOpt,
-    budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
-    gpu: list[str] | None = typer.Option(None, "--gpu", help="Allowed GPUs, comma-separated."),
-    exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
-    cpu: list[str] | None = typer.Option(None, "--cpu", help="Allowed CPUs, comma-separated."),
-    circuit: str | None = typer.Option(None, help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, ..."),
-    circuits: int | None = typer.Option(None, help="Circuits of that kind per machine."),
-    max_gpus: int | None = typer.Option(None, help="Most GPUs in total."),
-    build_class: str | None = BuildClassOpt,
-    form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
-    target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
-    objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
-    currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
-    used: bool = typer.Option(False, "--used", help="Allow used-market prices."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD."),
     data: Path | None = DataOpt,
+    **request: Any,
 ) -> None:
     """Write the procurement report of the recommended build: bill of materials, power, cost of ownership, risks
     (inference, training, distillation and RL requests alike)."""
     fmt_key, lang_key = report.parse_format(fmt, out), report.term_lang(lang)
     report.check_format(fmt_key)
     options = report.ReportOptions(vat=vat, tariff=tariff, utilisation=utilisation, years=years, **_metadata(data))
-    req = recommend_request(locals())
+    req = recommend_request(request)
     from sizing import answers  # imported by the command that uses it: `sizing recommend` starts faster
 
     result = answers.recommend(cat.load(data), req)

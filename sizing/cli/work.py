@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from sizing import catalog as cat
 from sizing import report, reverse, scenarios
 from sizing.specs import (
-    DEFAULT_CONTEXT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
-    DEFAULT_USERS,
     RL_ALGOS,
     Request,
 )
@@ -21,7 +20,6 @@ from sizing.specs import (
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
     AcceptanceOpt,
-    BuildClassOpt,
     CheckpointEveryOpt,
     CpOpt,
     CpuOpt,
@@ -49,7 +47,6 @@ from .options import (
     ModelOpt,
     ModeOpt,
     NewTokensOpt,
-    OfflineOpt,
     OffloadOpt,
     OptimizerOpt,
     PackingOpt,
@@ -81,6 +78,7 @@ from .options import (
     training_fields,
 )
 from .report_cmd import write_recommend_report
+from .shared import with_request_options
 
 
 @app.command()
@@ -215,84 +213,8 @@ def estimate(
 
 
 @app.command()
+@with_request_options
 def recommend(
-    model: str = ModelOpt,
-    task: str = TaskOpt,
-    engine: str | None = EngineOpt,
-    precision: str = PrecisionOpt,
-    kv_precision: str | None = KvOpt,
-    users: int | None = typer.Option(
-        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
-    ),
-    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
-    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
-    new_tokens: int = NewTokensOpt,
-    trainer: str | None = TrainerOpt,
-    seq_len: int | None = SeqLenOpt,
-    optimizer: str | None = OptimizerOpt,
-    recompute: str | None = RecomputeOpt,
-    sharding: str | None = ShardingOpt,
-    offload: str | None = OffloadOpt,
-    lora_rank: int | None = LoraRankOpt,
-    lora_targets: str | None = LoraTargetsOpt,
-    grad_accum: int | None = GradAccumOpt,
-    tokens: str | None = TokensOpt,
-    epochs: float | None = EpochsOpt,
-    deadline: str | None = DeadlineOpt,
-    checkpoint_every: str | None = CheckpointEveryOpt,
-    keep_checkpoints: int | None = KeepCheckpointsOpt,
-    ep: int | None = EpOpt,
-    tp: int | None = TpOpt,
-    pp: int | None = PpOpt,
-    cp: int | None = CpOpt,
-    packing: str | None = PackingOpt,
-    mean_seq_len: int | None = MeanSeqLenOpt,
-    teacher: str | None = TeacherOpt,
-    student: str | None = StudentOpt,
-    teacher_precision: str | None = TeacherPrecisionOpt,
-    student_task: str | None = StudentTaskOpt,
-    mode: str | None = ModeOpt,
-    kd_top_k: int | None = TopKOpt,
-    samples: int | None = SamplesOpt,
-    response_tokens: int | None = ResponseTokensOpt,
-    group_size: int | None = GroupSizeOpt,
-    prompts_per_step: int | None = PromptsPerStepOpt,
-    placement: str | None = PlacementOpt,
-    reward_model: str | None = RewardModelOpt,
-    rollout_gpus: int | None = RolloutGpusOpt,
-    lora: bool = LoraOpt,
-    steps: int | None = StepsOpt,
-    budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
-    gpu: list[str] | None = typer.Option(
-        None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
-    ),
-    exclude: list[str] | None = typer.Option(None, help="GPUs to leave out, comma-separated."),
-    cpu: list[str] | None = typer.Option(None, "--cpu", help="Allowed CPUs, comma-separated (e.g. xeon-silver-4314)."),
-    circuit: str | None = typer.Option(
-        None,
-        help="Wall circuit: 120v-15a, 120v-20a, 230v-10a, 230v-16a, rack-208v-30a "
-        "(default: 120v-15a for towers, rack-208v-30a for servers).",
-    ),
-    circuits: int | None = typer.Option(
-        None, help="Circuits of that kind per machine (default: 1 for a named --circuit, else a rack's feeds)."
-    ),
-    max_gpus: int | None = typer.Option(None, help="Most GPUs in total (0: CPU-only builds)."),
-    build_class: str | None = BuildClassOpt,
-    offline: bool = OfflineOpt,
-    form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
-    target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
-    max_ttft_s: float | None = MaxTtftOpt,
-    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
-    speculative: str | None = SpeculativeOpt,
-    acceptance: float | None = AcceptanceOpt,
-    draft_tokens: int | None = DraftTokensOpt,
-    draft_model: str | None = DraftModelOpt,
-    objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
-    currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
-    used: bool = typer.Option(False, "--used", help="Allow used-market prices (default: new parts, priced new)."),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD (default: today)."
-    ),
     top: int = typer.Option(5, "--top", min=1, help="Builds to show in the table, in rank order."),
     bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
@@ -303,12 +225,13 @@ def recommend(
     ),
     data: Path | None = DataOpt,
     lang: str | None = LangOpt,
+    **request: Any,
 ) -> None:
     """Ranked 1-, 2-, 4- and 8-GPU server builds (and clusters) with the full bill of materials."""
     lang = report.term_lang(lang)
     if report_file is not None:
         report.check_format(report.parse_format(None, report_file))
-    req = recommend_request(locals())
+    req = recommend_request(request)
     if req.task.strip().lower() in RL_ALGOS:
         from sizing import rl
 
