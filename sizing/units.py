@@ -29,7 +29,7 @@ def fmt_bytes(n_bytes: float) -> str:
 
 def fmt_decimal_bytes(n_bytes: float) -> str:
     """Decimal units, as drive vendors print them: 8 TB."""
-    for unit, size in (("TB", TB), ("GB", GB), ("MB", MB)):
+    for unit, size in (("TB", TB), ("GB", GB), ("MB", MB), ("kB", 1e3)):
         if abs(n_bytes) >= size:
             return f"{n_bytes / size:,.3g} {unit}"
     return f"{n_bytes:,.0f} B"

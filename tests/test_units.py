@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sizing.units import fmt_count
+from sizing.units import fmt_count, fmt_decimal_bytes
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,12 @@ from sizing.units import fmt_count
 def test_counts_in_each_language(n, lang, shown):
     """Chinese counts group by 10^4 and 10^8 (万, 亿), English by 10^3; never an exponent."""
     assert fmt_count(n, lang) == shown
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [(8e12, "8 TB"), (2.4e10, "24 GB"), (5.92426e5, "592 kB"), (999, "999 B")],
+)
+def test_decimal_bytes_as_drive_vendors_print_them(n, shown):
+    """A slow write rate reads 592 kB, not 592,426 B; decimal units (10^3) as on drive datasheets."""
+    assert fmt_decimal_bytes(n) == shown
