@@ -21,7 +21,7 @@ RECOMMEND = {
     "r1-distill-cny": {"model": "deepseek-r1-distill-qwen-14b", "currency": "CNY"},
     "7b-speed": {"model": "7b", "objective": "speed"},
     "14b-cost-per-token": {"model": "14b", "objective": "cost-per-token", "users": 16},
-    "70b-tower-none": {"model": "70b", "form_factor": "tower"},
+    "70b-tower": {"model": "70b", "form_factor": "tower"},
     "7b-budget": {"model": "7b", "budget": 1500},
     "mixtral-llama-cpp": {"model": "mixtral-8x7b", "engine": "llama.cpp", "precision": "q4_k_m"},
 }

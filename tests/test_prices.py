@@ -115,13 +115,14 @@ def test_accessory_lines_where_the_build_needs_them(swept):
 
 
 def outside(swept, forms: tuple[str, ...], names: tuple[str, ...]) -> list[tuple]:
-    """(model, gpu, n, chassis, ratio, value) for every passing option in those chassis forms outside the envelope."""
+    """(model, gpu, n, chassis, ratio, value) for every passing option in those chassis forms outside the envelope
+    (the PSU ratio over the load the machine is set to draw: under its GPU power cap where it has one)."""
     return [
         (req.model, o.build.gpu.id, o.build.n_gpus, o.build.chassis.id, name, round(v, 2))
         for req, r in swept
         for o in r.options
         if o.build.chassis.form_factor in forms
-        for name, v in ratios(o.build, o.power.sustained_w).items()
+        for name, v in ratios(o.build, o.power.capped_w).items()
         if name in names and not ENVELOPE[name][0] <= v <= ENVELOPE[name][1]
     ]
 

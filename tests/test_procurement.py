@@ -208,7 +208,7 @@ def test_acceptance_test_names_the_bench_and_the_figures(reports):
 
 
 def test_no_build_no_report(priced):
-    r = recommend(priced, RecommendRequest(model="70b", form_factor="tower", as_of=DAY))
+    r = recommend(priced, RecommendRequest(model="405b", form_factor="tower", as_of=DAY))
     assert not r.options
     with pytest.raises(SizingError, match="no build passes"):
         build_report(r, OPTIONS)

@@ -157,7 +157,7 @@ def test_recommend_distill_report_in_chinese_html(priced_dir: Path, tmp_path: Pa
 
 
 def test_no_build_is_exit_3_and_no_file(priced_dir: Path, tmp_path: Path, capsys):
-    args = ["report", "--model", "70b", "--form-factor", "tower", "--data", str(priced_dir), "--out"]
+    args = ["report", "--model", "405b", "--form-factor", "tower", "--data", str(priced_dir), "--out"]
     code, _, err = run_main([*args, str(tmp_path / "r.md")], capsys)
     assert code == 3 and "no report was written" in err and not list(tmp_path.iterdir())
 

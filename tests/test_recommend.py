@@ -307,19 +307,20 @@ def test_a_named_circuit_is_one_circuit(snapshot):
 @given(model=st.sampled_from(["7b", "32b", "70b"]), gpus=st.sampled_from(GPU_SETS), users=st.integers(1, 16))
 def test_the_fewest_psus_that_carry_the_load(snapshot, model, gpus, users):
     """Right-sized supplies: one active PSU fewer would not cover the headroom rule, and the redundancy shown
-    matches what is installed (N+N: twice the active units; N+1: one more)."""
+    matches what is installed (N+N: twice the active units; N+1: one more). The load is the one under the build's
+    GPU cap; a cap for the PSUs comes only when every bay holds the largest unit and still falls short."""
     r = recommend(snapshot, RecommendRequest(model=model, gpus_allowed=gpus, users=users))
     for o in r.options:
         b, p = o.build, o.power
         active = {"N+N": b.n_psus // 2, "N+1": b.n_psus - 1, "none": b.n_psus}[p.psu_redundancy]
-        need = p.sustained_w * psu_headroom(b.psu.form)
-        tolerant = p.psu_capacity_w < need and fault_tolerant(
-            b.chassis, b.psu, b.circuit.volts, b.n_psus, p.sustained_w
-        )
+        need = p.capped_w * psu_headroom(b.psu.form)
+        tolerant = p.psu_capacity_w < need and fault_tolerant(b.chassis, b.psu, b.circuit.volts, b.n_psus, p.capped_w)
         assert p.psu_capacity_w >= need or (tolerant and b.n_psus == b.chassis.psu_bays)  # short: every bay in use
+        if p.capped_for_psu:
+            assert b.n_psus == b.chassis.psu_bays and p.sustained_w * psu_headroom(b.psu.form) > p.psu_capacity_w
         if active > 1 and not tolerant:
             fewer = min((active - 1) * b.psu.watts_at(b.circuit.volts), b.chassis.max_psu_w)
-            assert fewer < p.sustained_w * psu_headroom(b.psu.form)
+            assert fewer < need
 
 
 def test_sxm_gpus_come_on_their_own_baseboard_in_the_counts_it_is_sold(catalog):

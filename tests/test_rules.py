@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sizing import estimate as est
 from sizing import recommend as rec
 from sizing import rules
+from sizing.estimate.power import psu_power_cap_w
 from sizing.recommend.derive import pick_dimms
 from sizing.recommend.search import on_gpus
 from sizing.scenarios import resolve_execution
@@ -255,3 +260,32 @@ def test_the_psu_pick_prefers_a_set_the_wall_circuit_carries(catalog):
     assert finding(rules.wall_circuit, c).ok and finding(rules.psu_connectors, c).ok
     cheaper = swap(c, catalog, psu=catalog.psus["atx-1500-corsair-hx1500i"])
     assert finding(rules.psu_connectors, cheaper).ok and not finding(rules.wall_circuit, cheaper).ok
+
+
+def test_a_four_gpu_workstation_on_one_psu_is_power_capped_to_keep_its_headroom(catalog):
+    """4 x 300 W RTX A6000 + a 270 W Xeon w7 in a one-PSU 1,600 W workstation: 1,627 W sustained needs 2,034 W at
+    1.25x, so the GPUs are capped (a multiple of 10 W, >= 70% of TDP) until the capped load x 1.25 fits 1,600 W;
+    the PSU rule passes on the capped load and says what full power would need, the wall rule does not claim the
+    cap for the circuit, and the speed runs at the cap."""
+    c = compose(catalog, "rtx-a6000", 4, "ws-w790-4gpu", model="qwen2.5-72b", limits=Constraints(circuit="230v-16a"))
+    b, p = c.build, c.power
+    assert b.gpu_power_limit_w is not None and 0.7 * 300 <= b.gpu_power_limit_w < 300
+    assert p.capped_for_psu and p.capped_w * 1.25 <= p.psu_capacity_w < p.sustained_w * 1.25
+    assert p.capped_w + 4 * 10 > p.psu_capacity_w / 1.25  # the highest 10 W step that fits
+    f = finding(rules.psu_capacity, c)
+    assert f.ok and f"capped at {b.gpu_power_limit_w:.0f} W" in f.message and "at full power they need" in f.message
+    assert "capped" not in finding(rules.wall_circuit, c).message
+
+
+@given(load=st.floats(500, 3000), capacity=st.floats(800, 3000), n=st.integers(1, 8))
+def test_a_psu_cap_keeps_the_capped_load_inside_the_headroom(load, capacity, n):
+    """Whenever psu_power_cap_w returns a cap, the load under it x 1.25 fits the capacity and the cap is >= 70% of
+    TDP; it returns None when the full load already fits."""
+    gpu_tdp = 300.0
+    load = max(load, n * gpu_tdp + 100)
+    gpu = SimpleNamespace(tdp_w=gpu_tdp)
+    cap = psu_power_cap_w(load, gpu, n, capacity, 1.25)  # type: ignore[arg-type]
+    if load * 1.25 <= capacity:
+        assert cap is None
+    elif cap is not None:
+        assert cap >= 0.7 * gpu_tdp and (load - n * (gpu_tdp - cap)) * 1.25 <= capacity + 1e-6

@@ -138,6 +138,19 @@ def power_cap_w(load: float, gpu: Gpu, n_gpus: int, circuit: Circuit, efficiency
     return float(cap) if cap >= MIN_POWER_FRACTION * gpu.tdp_w else None
 
 
+def psu_power_cap_w(load: float, gpu: Gpu, n_gpus: int, capacity_w: float, headroom: float) -> float | None:
+    """The GPU power cap (a multiple of 10 W) under which the PSU set's capacity covers the headroom rule, for a
+    chassis whose PSUs cannot carry the GPUs at full power (four 300 W cards in a one-PSU 1,600 W workstation):
+    integrators ship such boxes power-limited (Puget capped 4 x RTX 3090 from 350 W to 280 W on one PSU and kept
+    >95% of training throughput [S53]). None when no cap is needed or one below 70% of TDP would be (Puget called
+    4 x 3090 at 300 W on one 1,600 W unit, 1,717 W at the wall, "not something we would recommend" [S54])."""
+    if load * headroom <= capacity_w:
+        return None
+    others = load - n_gpus * gpu.tdp_w
+    cap = math.floor(((capacity_w / headroom - others) / n_gpus) / 10) * 10
+    return float(cap) if cap >= MIN_POWER_FRACTION * gpu.tdp_w else None
+
+
 def power(b: Build) -> PowerDraw:
     """One node's draw: the DC load at full power and with the build's GPU cap, the wall draw through the PSU's
     80 PLUS efficiency at this voltage, the PSU capacity and redundancy, the circuits it needs and the feeds its
@@ -147,14 +160,16 @@ def power(b: Build) -> PowerDraw:
     capped = sustained - b.n_gpus * (b.gpu.tdp_w - b.gpu_power_limit_w) if b.gpu_power_limit_w else sustained
     efficiency = psu_efficiency(b.psu.efficiency_tier, b.circuit.volts)
     wall = capped / efficiency
+    capacity = psu_capacity_w(b.psu, b.chassis, b.circuit.volts, b.n_psus)
     return PowerDraw(
         sustained_w=sustained,
         capped_w=capped,
         wall_w=wall,
         full_wall_w=sustained / efficiency,
-        psu_capacity_w=psu_capacity_w(b.psu, b.chassis, b.circuit.volts, b.n_psus),
+        psu_capacity_w=capacity,
         psu_efficiency=efficiency,
         psu_redundancy=redundancy(b.chassis),
         n_circuits=math.ceil(wall / b.circuit.continuous_w),
         n_feeds=feeds(b.chassis, b.n_psus),
+        capped_for_psu=b.gpu_power_limit_w is not None and sustained * psu_headroom(b.psu.form) > capacity,
     )

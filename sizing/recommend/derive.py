@@ -14,6 +14,7 @@ from sizing import rules
 from sizing.estimate.power import (
     active_psus,
     allowed_circuits,
+    fault_tolerant,
     feeds,
     installed_psus,
     load_w,
@@ -23,6 +24,7 @@ from sizing.estimate.power import (
     psu_capacity_w,
     psu_efficiency,
     psu_headroom,
+    psu_power_cap_w,
 )
 from sizing.estimate.requirements import NIC_LANES, data_bays, gpu_lanes, io_lanes, system_drive_interface
 from sizing.specs import (
@@ -338,7 +340,15 @@ class Composer:
         psu, n_psus = pick_psu(sets, chassis, gpu, n, load, on_wall)
         one_circuit = allowed_circuits(feeds(chassis, n_psus), c) == 1
         eff = psu_efficiency(psu.efficiency_tier, circuit.volts)
-        limit = power_cap_w(load, gpu, n, circuit, eff) if one_circuit else None
+        wall_limit = power_cap_w(load, gpu, n, circuit, eff) if one_circuit else None
+        psu_limit = (
+            None
+            if fault_tolerant(chassis, psu, circuit.volts, n_psus, load)
+            else psu_power_cap_w(
+                load, gpu, n, psu_capacity_w(psu, chassis, circuit.volts, n_psus), psu_headroom(chassis.psu_form)
+            )
+        )
+        limit = min((w for w in (wall_limit, psu_limit) if w is not None), default=None)
         build = Build(
             gpu=gpu,
             n_gpus=n,

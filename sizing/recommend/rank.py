@@ -84,7 +84,7 @@ def reasons(o: Option, rank: int, n_options: int, objective: Objective) -> tuple
     out = [
         f"{'best' if rank == 0 else f'#{rank + 1}'} of {n_options} passing builds by {objective}",
         *work_reasons(o),
-        f"{b.psu.name} x {b.n_psus} for {fmt_watts(p.sustained_w)} sustained; {fmt_watts(p.wall_w)} at the wall on "
+        f"{b.psu.name} x {b.n_psus} for {fmt_watts(p.capped_w)} sustained; {fmt_watts(p.wall_w)} at the wall on "
         f"{b.circuit.label}",
     ]
     if o.unpriced:

@@ -68,7 +68,8 @@ def _gpu_risks(o: Option) -> list[Risk]:
     if is_controlled(gpu.id):
         out.append(Risk(key="export_control", params={"gpu": gpu.name}))
     if b.gpu_power_limit_w:
-        out.append(Risk(key="power_cap", params={"cap_w": b.gpu_power_limit_w, "tdp_w": gpu.tdp_w}))
+        key = "power_cap_psu" if o.power.capped_for_psu else "power_cap"
+        out.append(Risk(key=key, params={"cap_w": b.gpu_power_limit_w, "tdp_w": gpu.tdp_w}))
     if b.dimm.speed_mt_s > b.memory_speed_mt_s:
         params = {"dimm": b.dimm.name, "rated": b.dimm.speed_mt_s, "runs": b.memory_speed_mt_s, "cpu": b.cpu.name}
         out.append(Risk(key="ddr_capped", params=params))

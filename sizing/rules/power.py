@@ -37,30 +37,40 @@ def psu_capacity(c: Candidate) -> Finding:
     gives twice it; estimate.power.fault_tolerant: how Dell and Supermicro ship 8-GPU systems)."""
     b, p = c.build, c.power
     headroom = psu_headroom(b.psu.form)
-    need = p.sustained_w * headroom
-    tolerant = p.psu_capacity_w < need and fault_tolerant(b.chassis, b.psu, b.circuit.volts, b.n_psus, p.sustained_w)
-    ok = (p.psu_capacity_w >= need or tolerant) and p.sustained_w <= b.chassis.max_psu_w
+    load = p.capped_w  # the sustained load under the build's GPU power cap (estimate.power.psu_power_cap_w)
+    need = load * headroom
+    tolerant = p.psu_capacity_w < need and fault_tolerant(b.chassis, b.psu, b.circuit.volts, b.n_psus, load)
+    ok = (p.psu_capacity_w >= need or tolerant) and load <= b.chassis.max_psu_w
     psu = f"{b.n_psus} x {b.psu.name}" if b.n_psus > 1 else b.psu.name
+    capped = p.capped_for_psu
     msg = (
-        f"needs {fmt_watts(need)} ({fmt_watts(p.sustained_w)} sustained x {headroom}), {psu} gives "
+        f"needs {fmt_watts(need)} ({fmt_watts(load)} sustained x {headroom}), {psu} gives "
         f"{fmt_watts(p.psu_capacity_w)} at {b.circuit.volts:.0f} V"
     )
+    if capped:
+        msg += (
+            f"; with the GPUs capped at {b.gpu_power_limit_w:.0f} W (nvidia-smi -pl {b.gpu_power_limit_w:.0f}), as "
+            f"integrators ship such boxes: at full power they need {fmt_watts(p.sustained_w * headroom)}"
+        )
     if tolerant:
         msg += (
             f"; passes as fault-tolerant redundancy: that half carries the sustained load and all {b.n_psus} give "
             f"{fmt_watts(b.n_psus * b.psu.watts_at(b.circuit.volts))}, so on a lost feed the GPUs are braked "
             "(power-capped) instead of the system shutting down, as vendors ship 8-GPU systems"
         )
-    if p.sustained_w > b.chassis.max_psu_w:
+    if load > b.chassis.max_psu_w:
         msg += f"; the chassis supplies at most {fmt_watts(b.chassis.max_psu_w)}"
     words = said(
         "finding.psu_capacity",
+        *(("finding.psu_capacity.capped",) if capped else ()),
         *(("finding.psu_capacity.tolerant",) if tolerant else ()),
-        *(("finding.psu_capacity.chassis",) if p.sustained_w > b.chassis.max_psu_w else ()),
+        *(("finding.psu_capacity.chassis",) if load > b.chassis.max_psu_w else ()),
         n_psus=b.n_psus,
         all_w=fmt_watts(b.n_psus * b.psu.watts_at(b.circuit.volts)),
         need=fmt_watts(need),
-        sustained=fmt_watts(p.sustained_w),
+        full=fmt_watts(p.sustained_w * headroom),
+        limit=f"{b.gpu_power_limit_w or 0:.0f}",
+        sustained=fmt_watts(load),
         headroom=headroom,
         psu=psu,
         have=fmt_watts(p.psu_capacity_w),
@@ -128,7 +138,8 @@ def wall_circuit(c: Candidate) -> Finding:
     )
     if p.n_circuits > 1:
         msg += f": needs {p.n_circuits} such circuits (PSUs on separate feeds), {allowed} allowed"
-    if b.gpu_power_limit_w and ok:
+    wall_capped = b.gpu_power_limit_w is not None and ok and p.full_wall_w > capacity
+    if wall_capped:
         msg += (
             f": fits with GPUs capped at {b.gpu_power_limit_w:.0f} W (nvidia-smi -pl {b.gpu_power_limit_w:.0f}; "
             f"{fmt_watts(p.wall_w)}): decode is memory-bound and barely slows, compute-bound prefill and "
@@ -139,7 +150,7 @@ def wall_circuit(c: Candidate) -> Finding:
     keys = ["finding.wall_circuit"]
     if p.n_circuits > 1:
         keys.append("finding.wall_circuit.feeds")
-    if b.gpu_power_limit_w and ok:
+    if wall_capped:
         keys.append("finding.wall_circuit.capped")
     elif not ok:
         keys.append("finding.wall_circuit.fix")

@@ -59,7 +59,7 @@ class Build(Base):
     accessories: tuple[tuple[Accessory, int], ...] = ()  # cooler, rails, NVLink bridges (data/accessories.csv)
     circuit: Circuit
     gpu_lanes_each: PosInt  # PCIe lanes each GPU's slot gets
-    gpu_power_limit_w: PosFloat | None = None  # set when the circuit needs capped GPUs
+    gpu_power_limit_w: PosFloat | None = None  # set when the circuit or the PSUs need capped GPUs
 
     @property
     def ram_bytes(self) -> float:
@@ -128,3 +128,4 @@ class PowerDraw(Base):
     psu_redundancy: str  # N+N, N+1 or none
     n_circuits: PosInt  # circuits of the build's kind its wall draw needs
     n_feeds: PosInt  # separate circuits its active PSUs can spread over (1 for an ATX machine)
+    capped_for_psu: bool = False  # the GPU cap is what lets the PSUs carry the load (else it is for the circuit)
