@@ -49,7 +49,7 @@ def estimate(catalog: cat.Catalog, row: dict, ep: int) -> Estimate:
 def main() -> None:
     catalog = cat.load(DATA)
     print(f"{'row':<24} {'metric':<26} {'ep':>3} {'measured':>10} {'ours':>10} {'ratio':>6} {'ours, other ep':>15}")
-    for row in csv.DictReader(ROWS.open()):
+    for row in csv.DictReader(ROWS.read_text().splitlines()):
         ep, tp, measured = int(row["ep"]), int(row["tp"]), float(row["value"])
         head = f"{row['row_id']:<24} {row['metric']:<26} {ep:>3} {measured:>10.1f}"
         try:

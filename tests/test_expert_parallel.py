@@ -152,3 +152,16 @@ def test_recommend_carries_ep(catalog) -> None:
     assert problem.execution.expert_parallel == 8
     assert problem.execution.on_gpus(8).parallelism.ep == 8
     assert problem.execution.on_gpus(2).parallelism.ep == 2
+
+
+def test_measured_moe_rows_cite_sources() -> None:
+    """benchmarks/measured_moe.csv: every row names its workload's split and cites the page it came from."""
+    import csv
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "benchmarks/measured_moe.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows
+    for row in rows:
+        assert "https://" in row["source"] and row["trust"] in ("high", "medium", "low"), row["row_id"]
+        assert int(row["tp"]) >= int(row["ep"]) >= 1 and float(row["value"]) > 0, row["row_id"]
