@@ -20,6 +20,7 @@ from .specs import (
     DEFAULT_TRAIN_SEQ_LEN,
     TRAIN_TASKS,
     Constraints,
+    Engine,
     Estimate,
     Execution,
     ModelSpec,
@@ -69,6 +70,7 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         raise SizingError(
             f"{engine.name} cannot keep its KV cache in {kv.id}; pick --kv-precision from {', '.join(kv_formats)}"
         )
+    expert_parallel_check(req, model, engine)
     # --task embed generates nothing: the whole sequence (--seq-len / --context) is the one forward's input
     new, prompt = _token_counts(req.model_copy(update={"new_tokens": 0}) if task == "embed" else req)
     return model, Execution(
@@ -76,12 +78,25 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         engine=engine,
         precision=precision,
         kv_precision=kv,
-        parallelism=Parallelism.for_engine(engine, req.n_gpus),
+        parallelism=Parallelism.for_engine(engine, req.n_gpus, ep=req.ep or 1),
+        expert_parallel=req.ep,
         batch=req.batch,
         prompt_tokens=prompt,
         new_tokens=new,
         speculative=speculative_of(catalog, req, model),
     )
+
+
+def expert_parallel_check(req: Request, model: ModelSpec, engine: Engine) -> None:
+    """--ep N for serving needs an MoE model and an engine that splits experts (engines.csv expert_parallel)."""
+    if req.ep is None or req.ep == 1:
+        return
+    if not model.is_moe:
+        raise SizingError(f"--ep {req.ep} splits the routed experts of an MoE model; {model.name} has none: drop --ep")
+    if not engine.expert_parallel:
+        raise SizingError(
+            f"{engine.name} has no expert parallel for serving; drop --ep or use --engine sglang, vllm or tensorrt-llm"
+        )
 
 
 def embedding_model(catalog: Catalog, model: ModelSpec) -> None:
@@ -277,6 +292,7 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
         acceptance=req.acceptance,
         draft_tokens=req.draft_tokens,
         draft_model=req.draft_model,
+        ep=req.ep,
     )
     model, execution = resolve_execution(catalog, base)
     return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))

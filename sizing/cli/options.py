@@ -61,8 +61,9 @@ CheckpointEveryOpt = typer.Option(
 EpOpt = typer.Option(
     None,
     "--ep",
-    help="Training an MoE model: expert-parallel ways (default: the GPUs of a node where the trainer "
-    "supports it: megatron, deepspeed).",
+    help="MoE model: expert-parallel ways. Training: default the GPUs of a node where the trainer supports it "
+    "(megatron, deepspeed). Serving (sglang, vllm, tensorrt-llm): the routed experts split over N of the node's "
+    "tensor-parallel GPUs (default 1: tensor parallel only).",
 )
 TpOpt = typer.Option(
     None, "--tp", help="Training: tensor-parallel ways (megatron, torchtitan; default: the sharding's)."

@@ -23,8 +23,8 @@ from sizing.specs import (
     System,
 )
 
-from . import bands, shapes
-from .comm import allreduce_s, hops_s
+from . import bands, expert, shapes
+from .comm import hops_s
 from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
 from .launch import launch_command
 from .parallel import (
@@ -52,7 +52,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     engine, x, gpu = execution.engine, execution, system.gpu
     lin, emb = shapes.weight_bytes(model, x.precision)
     share = shares(model, x, system)
-    weights = lin * share.blocks + emb * share.embed
+    weights = expert.held_weight_bytes(model, x, lin, share.blocks) + emb * share.embed
     kv_bits = shapes.kv_bits_of(x.kv_precision)
     latent = keeps_latent(model, x)
     tokens_seq = shapes.token_cache_bytes(model, latent, kv_bits, x.context_tokens)
@@ -95,7 +95,7 @@ def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -
     one execution on many systems (each chassis its own lanes and power cap) at the same cache depths."""
     x = execution
     tp = tensor_ways(x)
-    w_bytes = shapes.decode_weight_bytes(model, x.precision, x.batch) / tp
+    w_bytes = expert.weight_read_bytes(model, x, x.batch)  # 1/tp of the weights; EP: the busiest GPU's experts
     read = shapes.decode_token_read_bytes(
         model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
     )
@@ -154,7 +154,7 @@ def decode_step(
     split reads every GPU's share one after another, so it adds no speed (measured.md on llama.cpp); its
     activations hop GPU to GPU once per step, and pipeline stages on other nodes once per node."""
     x, gpu = execution, system.gpu
-    tp, lw = tensor_ways(x), layer_ways(x, system)
+    lw = layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
     w_bytes, kv_cache, kv_state, flops = decode_work(model, x, context_tokens)
     expand = model.n_kv_groups if x.engine.kv_gqa_expand else 1  # repeat_kv copies K/V per query group, not the state
@@ -164,7 +164,7 @@ def decode_step(
     t_kv = kv_read / (bw * eff.bw_eff)
     t_comp = flops / (peak_flops(system, x.precision) * eff.mm_eff)
     message = x.batch * model.hidden_size * ACT_BYTES
-    comm = 2 * model.n_layers * allreduce_s(system.gpu_link, tp, message) if tp > 1 else 0.0
+    comm = expert.layer_comm_s(model, x, system, x.batch)  # all-reduces; EP: + dispatch/combine (expert.py)
     if lw > 1:
         comm = hops_s(system.gpu_link, lw - 1, message)
     comm += hops_s(system.node_link, system.n_nodes - 1, message)
@@ -190,7 +190,7 @@ def prefill_work(model: ModelSpec, execution: Execution) -> tuple[float, float, 
     head = shapes.head_params(model)
     mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
     attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
-    return mm, attn, shapes.decode_weight_bytes(model, x.precision, tokens) / tensor_ways(x)
+    return mm, attn, expert.weight_read_bytes(model, x, tokens)
 
 
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:
@@ -212,9 +212,7 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
         factor = pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
         t_mem, t_comp, t_host = t_mem * factor, t_comp * factor, t_host * factor
     t = step_time(x.engine, t_mem, t_comp, t_host)
-    comm = 0.0
-    if tp > 1:
-        comm = n_chunks * 2 * model.n_layers * allreduce_s(system.gpu_link, tp, chunk * model.hidden_size * ACT_BYTES)
+    comm = expert.layer_comm_s(model, x, system, chunk, n_chunks)
     comm += n_chunks * hops_s(system.node_link, system.n_nodes - 1, chunk * model.hidden_size * ACT_BYTES)
     return StepTime(
         total_s=t + comm,
@@ -339,7 +337,7 @@ def notes(model: ModelSpec, execution: Execution, system: System) -> tuple[list[
     if x.context_tokens > model.max_context_tokens:
         out.append(f"prompt+new = {x.context_tokens} tokens exceeds the model's context of {model.max_context_tokens}")
     problems = [p for p in (tp_problem(model, tensor_ways(x)), split_problem(x, system)) if p]
-    out += problems
+    out += problems + expert.notes(model, x)
     if tensor_ways(x) > 1 and system.gpu_link.kind == "host":
         out.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
     if layer_ways(x, system) > 1:

@@ -60,6 +60,9 @@ def vllm(model: ModelSpec, x: Execution) -> str:
     parts = [f"vllm serve {_repo(model)}", f"--tensor-parallel-size {p.tp}"]
     if p.pp > 1:
         parts.append(f"--pipeline-parallel-size {p.pp}")
+    if p.ep > 1:  # docs serving/expert_parallel_deployment: the experts split over all TP x DP GPUs, no ep size
+        parts.append("--enable-expert-parallel")
+    note = f"  # vLLM's expert parallel spans all {p.tp} GPUs, not {p.ep}" if 1 < p.ep < p.tp else ""
     parts += [f"--max-model-len {_context(x)}", f"--max-num-seqs {x.batch}"]
     if x.engine.gpu_memory_utilization:
         parts.append(f"--gpu-memory-utilization {x.engine.gpu_memory_utilization:g}")
@@ -68,7 +71,7 @@ def vllm(model: ModelSpec, x: Execution) -> str:
     quant = VLLM_QUANT.get(x.precision.family) or ("fp8" if x.precision.id.startswith("fp8") else None)
     if quant:
         parts.append(f"--quantization {quant}")
-    return " ".join(parts + _vllm_speculative(x))
+    return " ".join(parts + _vllm_speculative(x)) + note
 
 
 def sglang(model: ModelSpec, x: Execution) -> str:
@@ -77,6 +80,8 @@ def sglang(model: ModelSpec, x: Execution) -> str:
     parts = [f"python -m sglang.launch_server --model-path {_repo(model)}", f"--tp {x.parallelism.tp}"]
     if x.parallelism.pp > 1:
         parts.append(f"--nnodes {x.parallelism.pp}")
+    if x.parallelism.ep > 1:  # --ep-size (alias --ep): cookbook reference/server_arguments
+        parts.append(f"--ep-size {x.parallelism.ep}")
     parts += [f"--context-length {_context(x)}", f"--max-running-requests {x.batch}"]
     if x.engine.gpu_memory_utilization:
         parts.append(f"--mem-fraction-static {x.engine.gpu_memory_utilization:g}")
@@ -113,6 +118,7 @@ def tensorrt_llm(model: ModelSpec, x: Execution) -> str:
         f"trtllm-serve {_repo(model)}",
         f"--tp_size {p.tp}",
         f"--pp_size {p.pp}",
+        *([f"--ep_size {p.ep}"] if p.ep > 1 else []),  # docs commands/trtllm-serve: --ep_size
         f"--max_seq_len {_context(x)}",
         f"--max_batch_size {x.batch}",
     ]

@@ -96,8 +96,14 @@ def option_json(o: Option) -> dict:
         "n_gpus": b.n_gpus * k,
         "n_gpus_per_node": b.n_gpus,
         "n_nodes": k,
-        # tensor-parallel ways, pipeline stages, data-parallel replicas (estimate/replicas.py; training: dp ranks)
-        "split": {"tp": (sp := e.execution.parallelism).tp, "pp": sp.pp, "replicas": sp.dp},
+        # tensor-parallel ways, pipeline stages, data-parallel replicas (estimate/replicas.py; training: dp ranks);
+        # ep (expert-parallel ways) only where the experts are split (--ep, estimate/expert.py)
+        "split": {
+            "tp": (sp := e.execution.parallelism).tp,
+            "pp": sp.pp,
+            "replicas": sp.dp,
+            **({"ep": sp.ep} if sp.ep > 1 else {}),
+        },
         "chassis": b.chassis.id,
         "parts": [{**ln.model_dump(), "line_total_usd": ln.line_total_usd} for ln in o.lines],
         "total_price_usd": None if o.total_price_usd is None else round(o.total_price_usd, 2),

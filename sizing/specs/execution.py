@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from .base import Base, NonNegInt, PosInt
@@ -35,11 +36,14 @@ class Parallelism(Base):
     ep: PosInt = 1
 
     @classmethod
-    def for_engine(cls, engine: Engine, n_gpus_per_node: int, n_nodes: int = 1) -> Parallelism:
+    def for_engine(cls, engine: Engine, n_gpus_per_node: int, n_nodes: int = 1, ep: int = 1) -> Parallelism:
         """Inference: a tensor-splitting engine shards every layer over the node's GPUs and pipelines across nodes;
-        a layer-splitting engine (llama.cpp, accelerate device_map) pipelines over every GPU."""
+        a layer-splitting engine (llama.cpp, accelerate device_map) pipelines over every GPU. `ep` (--ep) splits the
+        routed experts over that many of the node's tensor-parallel GPUs, each expert over the tp / ep left
+        (SGLang moe_tp_size = tp / ep; TensorRT-LLM's hybrid moe_tp x moe_ep = tp): the largest count dividing both
+        the ways asked and the node's GPUs (estimate/expert.py)."""
         if engine.split == "tensor":
-            return cls(tp=n_gpus_per_node, pp=n_nodes)
+            return cls(tp=n_gpus_per_node, pp=n_nodes, ep=math.gcd(ep, n_gpus_per_node))
         return cls(tp=1, pp=n_gpus_per_node * n_nodes)
 
     @classmethod
@@ -83,6 +87,7 @@ class Execution(Base):
     training: Training | None = None
     hybrid: HybridSetup | None = None  # inference with weights in host RAM (CPU only, layer or expert offload)
     speculative: Speculative | None = None  # --speculative mtp|eagle|draft-model --acceptance a
+    expert_parallel: PosInt | None = None  # inference --ep: the expert-parallel ways asked (None: 1, the engines')
 
     def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
         """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
@@ -90,7 +95,7 @@ class Execution(Base):
             t = self.training
             split = Parallelism.for_training(t.sharding, n_gpus_per_node, n_nodes, (t.tp, t.pp, t.cp))
         else:
-            split = Parallelism.for_engine(self.engine, n_gpus_per_node, n_nodes)
+            split = Parallelism.for_engine(self.engine, n_gpus_per_node, n_nodes, self.expert_parallel or 1)
         return self.model_copy(update={"parallelism": split})
 
     @property

@@ -112,7 +112,7 @@ class Request(Base):
     checkpoint_every_steps: int | None = Field(None, gt=0, le=10**9)  # a resumable save every N steps ...
     checkpoint_every_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # ... or every N seconds
     keep_checkpoints: int | None = Field(None, gt=0, le=10_000)  # resumable saves kept at once
-    ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways for MoE training
+    ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways of an MoE model (training or serving)
     tp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: tensor-parallel ways
     pp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: pipeline stages (1F1B)
     cp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: context-parallel ways

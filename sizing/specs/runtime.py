@@ -107,6 +107,7 @@ class Engine(Base):
         "numa_replicate": Col("numa_replicate", "bool", required=False),
         "cpu_amx": Col("cpu_amx", "bool", required=False),
         "op_offload_tokens": Col("op_offload_tokens", "int", required=False),
+        "expert_parallel": Col("expert_parallel", "bool", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -138,6 +139,7 @@ class Engine(Base):
     numa_replicate: bool = False  # copies the host weights to every NUMA node (each socket reads its own copy)
     cpu_amx: bool = False  # has AMX tile kernels for 8- and 16-bit host weights
     op_offload_tokens: PosInt | None = None  # from this batch on, host weights go to the GPU for the matmul
+    expert_parallel: bool = False  # serves an MoE model with its routed experts split over GPUs (--ep)
     source: str
     notes: str | None = None
     # per-vendor limits and refusal reasons, attached by the catalog from data/engine_support.csv (not a column)
