@@ -177,8 +177,9 @@ def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option], ru
 def host_sized(catalog: Catalog, work: rl_est.RLWork, option: Option, plan: RLPlan) -> Option | None:
     """The training build with RAM for the plan's host share: its requirements already count the policy's offloaded
     state (estimate/requirements.py adds the training estimate's host RAM); the offloaded frozen weights and the
-    critic's offloaded state come on top. Where the build's DIMMs do not hold that, it is derived again for the
-    larger need in the same chassis and judged by every rule (None when no DIMM set the CPUs address holds it)."""
+    critic's offloaded state come on top. With any on top, the build is derived again for the larger need in the
+    same chassis (the same DIMMs where they hold it already, more where not) and judged by every rule, so the RAM
+    rule checks the whole need (None when no DIMM set the CPUs address holds it)."""
     counted = plan.update.training.host_bytes if plan.update.training else 0.0
     need = option.candidate.requirements
     ram = need.ram_bytes + max(0.0, plan.host_bytes - counted)
