@@ -11,9 +11,11 @@ from . import recommend as rec
 from .catalog import Catalog
 from .estimate import rl as rl_est
 from .recommend.replicate import replicate
+from .recommend.search import Shape
 from .rules.deadline import rl_deadline
 from .scenarios import constraints_of, resolve_execution
 from .specs import (
+    Execution,
     Option,
     Recommendation,
     RecommendRequest,
@@ -29,6 +31,13 @@ from .units import fmt_seconds
 DEFAULT_RL_TRAINER = "verl"  # the RL trainer most R1-zero reproductions run (TinyZero, DAPO, SimpleRL are on verl)
 MAX_BUILDS_TRIED = 40  # passing training builds, cheapest first, judged for the whole step
 MAX_BUILDS_TRIED_DEADLINE = 200  # with --deadline: the builds that end in time are the larger, later ones
+# Where each RL trainer keeps the frozen reference and reward weights when the user names no --rl-offload. verl
+# wraps every non-actor FSDP module (its ref and reward workers) in CPUOffload(offload_params=True) whatever the
+# config says ("We force reference policy to use CPUOffload to save memory", verl/workers/fsdp_workers.py, FSDP1;
+# FSDP2 likewise CPUOffloadPolicy(pin_memory=True)); its actor optimizer_offload defaults to False
+# (verl/trainer/config/ppo_trainer.yaml). OpenRLHF's --ref_reward_offload and --adam_offload are store_true flags,
+# off unless given (openrlhf/cli/train_ppo_ray.py). Every other trainer: both on the GPUs.
+RL_FROZEN_ON_HOST = {"verl": True, "openrlhf": False}
 
 
 def _micro_batch(req: Request) -> int:
@@ -66,6 +75,13 @@ def work_of(catalog: Catalog, req: Request) -> rl_est.RLWork:
     fields = {
         k: getattr(req, k) for k in ("optimizer", "recompute", "sharding", "offload", "lora_rank") if getattr(req, k)
     }
+    if req.rl_offload in ("optimizer", "all"):  # the training estimate's optimizer offload (ZeRO-Offload)
+        if req.offload not in (None, "optimizer", "params"):
+            raise SizingError(
+                f"--rl-offload {req.rl_offload} offloads the optimizer but --offload {req.offload} keeps it on the "
+                "GPUs; drop one of them"
+            )
+        fields.setdefault("offload", "optimizer")
     train_req = Request(
         model=req.model,
         task="lora" if req.lora else "full-finetune",
@@ -81,7 +97,23 @@ def work_of(catalog: Catalog, req: Request) -> rl_est.RLWork:
     )
     reward = resolve_execution(catalog, Request(model=req.reward_model))[0] if req.reward_model else None
     eff = catalog.efficiency(rollout_x.engine.id, "*")  # replaced by the GPU class's row once the GPU is known
+    setup = setup.model_copy(update={"offload": rl_offload(req, train_x)})
     return rl_est.RLWork(policy=policy, train=train_x, rollout=rollout_x, rollout_eff=eff, reward=reward, setup=setup)
+
+
+def rl_offload(req: Request, train: Execution) -> str:
+    """What lives in host RAM: the frozen models as --rl-offload says (else the trainer's default,
+    RL_FROZEN_ON_HOST), the optimizer wherever the training execution offloads it (--rl-offload optimizer or all
+    set --offload optimizer; --offload optimizer or params count too)."""
+    t = train.training
+    if req.rl_offload is not None:
+        frozen = req.rl_offload in ("reference", "all")
+    else:
+        frozen = RL_FROZEN_ON_HOST.get(t.trainer.id, False) if t else False
+    optimizer = t is not None and t.offload in ("optimizer", "params")
+    return {(False, False): "none", (True, False): "reference", (False, True): "optimizer"}.get(
+        (frozen, optimizer), "all"
+    )
 
 
 def _with_class(catalog: Catalog, work: rl_est.RLWork, system: System) -> rl_est.RLWork:
@@ -129,8 +161,9 @@ def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option], ru
         system = System.from_build(option.build)
         rollout = system if work.setup.placement == "disaggregated" else None
         plan = judged(rl_est.plan(_with_class(catalog, work, system), system, rollout))
-        if _passes(plan):
-            passed.append((option, plan))
+        sized = host_sized(catalog, work, option, plan) if _passes(plan) else None
+        if sized is not None:
+            passed.append((sized, plan))
             if not runner_up or len(passed) == 2:
                 break
         elif plan.fits:
@@ -139,6 +172,27 @@ def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option], ru
         return _Search(None, None, tried, fitting)
     (option, plan), *second = passed
     return _Search(plan, option, tried, fitting, *(second[0] if second else (None, None)))
+
+
+def host_sized(catalog: Catalog, work: rl_est.RLWork, option: Option, plan: RLPlan) -> Option | None:
+    """The training build with RAM for the plan's host share: its requirements already count the policy's offloaded
+    state (estimate/requirements.py adds the training estimate's host RAM); the offloaded frozen weights and the
+    critic's offloaded state come on top. With any on top, the build is derived again for the larger need in the
+    same chassis (the same DIMMs where they hold it already, more where not) and judged by every rule, so the RAM
+    rule checks the whole need (None when no DIMM set the CPUs address holds it)."""
+    counted = plan.update.training.host_bytes if plan.update.training else 0.0
+    need = option.candidate.requirements
+    ram = need.ram_bytes + max(0.0, plan.host_bytes - counted)
+    if ram <= need.ram_bytes:
+        return option
+    b = option.build
+    problem = rec.Problem(
+        parts=catalog, model=work.policy, execution=work.train, constraints=option.candidate.constraints
+    )
+    shape = Shape(problem, b.gpu, b.n_gpus, b.n_nodes)
+    shape.requirements = need.model_copy(update={"ram_bytes": ram})
+    outcome = rec.evaluate(shape, b.chassis)  # the ranking's reasons stay with the build
+    return outcome.model_copy(update={"reasons": option.reasons}) if isinstance(outcome, Option) else None
 
 
 def _training(catalog: Catalog, req: RecommendRequest, work: rl_est.RLWork) -> Recommendation:

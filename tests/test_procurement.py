@@ -252,7 +252,7 @@ def test_rl_report_splits_the_step_and_costs_1000_steps(reports):
     q, b = r.rl, r.recommended
     assert q is not None and r.distill is None and r.workload.task == "grpo"
     assert {x.name for x in q.roles} >= {"policy", "reference", "rollout"}
-    assert q.step_s == pytest.approx(q.rollout_s + q.scoring_s + q.update_s + q.sync_s)
+    assert q.step_s == pytest.approx(q.rollout_s + q.scoring_s + q.update_s + q.sync_s + q.offload_s)
     assert b.ownership.run_s == pytest.approx(1000 * q.step_s)
     assert b.performance.step_s == pytest.approx(q.step_s)
     # the busiest GPU's parts add up to its peak, which fits the card

@@ -23,7 +23,7 @@ def test_grpo_has_a_policy_a_reference_and_a_rollout_engine(catalog):
     plan = rl.estimate(catalog, req())
     assert {r.name for r in plan.roles} == {"policy", "reference", "rollout"}
     assert plan.step.step_s == pytest.approx(
-        plan.step.rollout_s + plan.step.scoring_s + plan.step.update_s + plan.step.sync_s
+        plan.step.rollout_s + plan.step.scoring_s + plan.step.update_s + plan.step.sync_s + plan.step.offload_s
     )
     assert plan.step.sequences == 64 * 8
     assert plan.fits
@@ -168,12 +168,14 @@ def test_an_impossible_rl_deadline_is_a_value_with_ways_out(catalog):
 
 def test_a_smaller_group_is_a_way_out_of_a_fixed_step_count(catalog):
     """With --steps fixed, halving --group-size halves the sequences each step generates and trains: the run is
-    shorter, so a deadline between the two runs is met that way (and by LoRA, which skips the weight gradients)."""
-    free = rl.recommend(catalog, RecommendRequest(**RL_BASE, max_gpus=1))
+    shorter, so a deadline between the two runs is met that way (and by LoRA, which skips the weight gradients).
+    The reference stays on the GPU (--rl-offload none), as the 8.3 h below assumes."""
+    base = {**RL_BASE, "max_gpus": 1, "rl_offload": "none"}
+    free = rl.recommend(catalog, RecommendRequest(**base))
     assert free.plan is not None
-    half = rl.recommend(catalog, RecommendRequest(**RL_BASE, max_gpus=1, group_size=4))
+    half = rl.recommend(catalog, RecommendRequest(**base, group_size=4))
     assert half.plan is not None and half.plan.total_s < free.plan.total_s
-    found = rl.recommend(catalog, RecommendRequest(**RL_BASE, max_gpus=1, deadline_s=half.plan.total_s * 1.05))
+    found = rl.recommend(catalog, RecommendRequest(**base, deadline_s=half.plan.total_s * 1.05))
     assert found.plan is None  # no single-GPU build runs 500 groups of 8 that fast (8.3 h on the fastest)
     assert any(n.startswith("way out: --group-size 4 meets the deadline") for n in found.notes)
     assert any(n.startswith("way out: --lora meets the deadline") for n in found.notes)

@@ -7,7 +7,7 @@ import re
 
 import typer
 
-from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RL_ALGOS, RecommendRequest, SizingError
+from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RL_ALGOS, RL_OFFLOADS, RecommendRequest, SizingError
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -97,6 +97,12 @@ PromptsPerStepOpt = typer.Option(None, help="RL: prompts per optimizer step (DPO
 PlacementOpt = typer.Option(None, help="RL: colocated (every role on the same GPUs, default) or disaggregated.")
 RewardModelOpt = typer.Option(None, help="RL: a reward model (default: a rule, e.g. verifiable answers).")
 RolloutGpusOpt = typer.Option(None, help="RL, disaggregated: GPUs for the rollout engine (default: as many again).")
+RlOffloadOpt = typer.Option(
+    None,
+    "--rl-offload",
+    help="RL: what lives in host RAM: none, reference (frozen reference and reward weights), optimizer, or all "
+    "(default: the trainer's; verl keeps its reference and reward in RAM).",
+)
 LoraOpt = typer.Option(False, "--lora", help="RL: the policy trains LoRA adapters on a frozen base.")
 StepsOpt = typer.Option(
     None, "--steps", help="RL: optimizer steps of the run (default: --tokens x --epochs / tokens per step)."
@@ -200,6 +206,7 @@ TRAINING_PARAMS = (
     "placement",
     "reward_model",
     "rollout_gpus",
+    "rl_offload",
     "lora",
     "deadline",
     "checkpoint_every",
@@ -227,6 +234,12 @@ def training_fields(params: dict) -> dict:
             raise SizingError("--deadline needs --steps or --tokens (the RL run's length) to time the run; add one")
         if not rl_task and "tokens" not in out:
             raise SizingError("--deadline needs --tokens (the dataset tokens per epoch) to time the run; add --tokens")
+    if "rl_offload" in out and not rl_task:
+        raise SizingError(
+            "--rl-offload places the roles of an RL step (--task grpo, ppo, dpo); training takes --offload"
+        )
+    if out.get("rl_offload") not in (None, *RL_OFFLOADS):
+        raise SizingError(f"--rl-offload {out['rl_offload']} is not one of {', '.join(RL_OFFLOADS)}")
     if out.get("packing") not in (None, "on", "off"):
         raise SizingError(f"--packing {out['packing']} is neither on nor off")
     if "checkpoint_every" in out:

@@ -6,6 +6,12 @@ weights stay resident (ZeRO-3 sharded over all GPUs); the rollout engine's weigh
 and its KV cache exist during rollout, the training activations during the update (the engine frees its cache
 between phases: verl free_cache_engine, vLLM sleep mode). Disaggregated: the rollout engine has GPUs of its own and
 the training roles the others; the policy's weights are broadcast to the engine every step.
+
+Host offload (RLSetup.offload): offloaded frozen models keep their (sharded) weights in pinned host RAM and stream
+them to the GPUs a wrapped layer at a time for each scoring forward (verl wraps its ref and reward workers in FSDP
+CPUOffload(offload_params=True) / FSDP2 CPUOffloadPolicy(pin_memory=True), verl/workers/fsdp_workers.py; OpenRLHF
+--ref_reward_offload sets DeepSpeed ZeRO-3 offload_param device cpu with pin_memory, openrlhf/utils/deepspeed);
+an offloaded optimizer is the training estimate's (train_memory: ZeRO-Offload keeps the states on the CPU).
 """
 
 from __future__ import annotations
@@ -29,7 +35,14 @@ from sizing.specs import (
 from . import inference, shapes, training
 from .engines import usable_bytes
 from .parallel import tp_problem
-from .training import EAGER_SLOWDOWN
+from .train_memory import FSDP_PREFETCH_LAYERS, layer_params
+from .training import EAGER_SLOWDOWN, host_link_bytes_s
+
+# Tokens per GPU in one scoring forward: verl's log_prob_max_token_len_per_gpu inherits the actor's
+# ppo_max_token_len_per_gpu, 16384 by default (verl/trainer/config/ppo_trainer.yaml, with use_dynamic_bsz). An
+# offloaded frozen model streams its whole shard to the GPU once per forward call (FSDP CPUOffload copies each unit's
+# sharded parameters host -> GPU before it runs), so a step copies it once per such micro-batch.
+LOG_PROB_TOKENS_PER_GPU = 16384
 
 
 class RLWork(Base):
@@ -111,37 +124,104 @@ def rollout(work: RLWork, system: System, room: float) -> Rollout:
     return Rollout(estimate=e, tp=tp, replicas=replicas, fit=fit, batch=batch, peak_bytes=base + batch * kv1)
 
 
+def streamed_bytes(model: ModelSpec) -> float:
+    """An offloaded frozen model on each GPU while it runs: the wrapped layers FSDP has gathered (the running one and
+    the prefetched next, bf16), the rest stays in host RAM."""
+    return FSDP_PREFETCH_LAYERS * layer_params(model) * 2.0
+
+
 class TrainingSide(NamedTuple):
-    """The training roles on the training GPUs: their roles, the update's peak and what stays between updates."""
+    """The training roles on the training GPUs: their roles, the update's peak, what stays between updates, the
+    scoring forwards' peak and the host RAM per node the offloaded states take."""
 
     update: Estimate
     roles: list[Role]
     update_peak: float
     resident: float
+    scoring_peak: float = 0.0
+    host_bytes: float = 0.0
+    host_frozen_per_gpu: float = 0.0  # the offloaded frozen weights each GPU streams in per scoring forward
 
 
 def training_side(work: RLWork, system: System) -> TrainingSide:
     """The policy's training estimate at prompt + response tokens, the frozen reference and reward model, and for
-    PPO a critic as large as the policy that trains too (Ouyang et al. 2022 initialise it from the reward model)."""
+    PPO a critic as large as the policy that trains too (Ouyang et al. 2022 initialise it from the reward model).
+    Offloaded frozen models take host RAM (their per-GPU share on every GPU of the node) and a streamed window on
+    the GPUs while they score; an offloaded optimizer takes what the training estimate puts in host RAM, per copy."""
     s, policy, n = work.setup, work.policy, system.n_gpus_total
     tx = work.train.model_copy(update={"prompt_tokens": s.sequence_tokens}).on_gpus(system.n_gpus, system.n_nodes)
     update = training.estimate(policy, tx, system, work.rollout_eff)
     mem = update.memory
-    ref = frozen_bytes(policy, work, n) if s.kl else 0.0
-    reward = frozen_bytes(work.reward, work, n) if work.reward else 0.0
+    frozen = [
+        (name, m, frozen_bytes(m, work, n))
+        for name, m in (("reference", policy if s.kl else None), ("reward", work.reward))
+        if m is not None
+    ]
     copies = 2 if s.algo == "ppo" else 1  # PPO: the critic's training state beside the policy's
-    roles = [Role(name="policy", model=policy.id, trains=True, gpus="shared", per_gpu_bytes=mem.per_gpu_bytes)]
-    if s.kl:
-        roles.append(Role(name="reference", model=policy.id, trains=False, gpus="shared", per_gpu_bytes=ref))
-    if work.reward:
-        roles.append(Role(name="reward", model=work.reward.id, trains=False, gpus="shared", per_gpu_bytes=reward))
+    opt_host = update.training.host_bytes if update.training else 0.0  # per node, one trainer's
+    roles = [
+        Role(
+            name="policy",
+            model=policy.id,
+            trains=True,
+            gpus="shared",
+            per_gpu_bytes=mem.per_gpu_bytes,
+            host_bytes=opt_host,
+        )
+    ]
+    on_gpu = 0.0
+    window = 0.0
+    for name, m, share in frozen:
+        if s.frozen_on_host:
+            streamed = min(share, streamed_bytes(m))
+            window = max(window, streamed)  # the frozen forwards run one after another
+            role = Role(
+                name=name,
+                model=m.id,
+                trains=False,
+                gpus="shared",
+                per_gpu_bytes=streamed,
+                lives="host",
+                host_bytes=share * system.n_gpus,
+            )
+        else:
+            on_gpu += share
+            role = Role(name=name, model=m.id, trains=False, gpus="shared", per_gpu_bytes=share)
+        roles.append(role)
     if copies == 2:
-        roles.append(Role(name="critic", model=policy.id, trains=True, gpus="shared", per_gpu_bytes=mem.per_gpu_bytes))
+        roles.append(
+            Role(
+                name="critic",
+                model=policy.id,
+                trains=True,
+                gpus="shared",
+                per_gpu_bytes=mem.per_gpu_bytes,
+                host_bytes=opt_host,
+            )
+        )
     # between updates the gradients and activations are freed (zero_grad(set_to_none)); weights, optimizer state and
-    # the frozen models stay
+    # the frozen models kept on the GPUs stay
     b = mem.breakdown
-    resident = (b.weights_bytes + b.optimizer_bytes + b.overhead_bytes) * copies + ref + reward
-    return TrainingSide(update, roles, mem.per_gpu_bytes * copies + ref + reward, resident)
+    resident = (b.weights_bytes + b.optimizer_bytes + b.overhead_bytes) * copies + on_gpu
+    host_frozen = sum(share for _, _, share in frozen) if s.frozen_on_host else 0.0
+    return TrainingSide(
+        update,
+        roles,
+        mem.per_gpu_bytes * copies + on_gpu,
+        resident,
+        scoring_peak=resident + window,
+        host_bytes=host_frozen * system.n_gpus + opt_host * copies,
+        host_frozen_per_gpu=host_frozen,
+    )
+
+
+def frozen_transfer_s(work: RLWork, side: TrainingSide, system: System, tokens: float) -> float:
+    """Offloaded frozen weights over each GPU's host link (PCIe, training.host_link_bytes_s), once per scoring
+    forward: the step's tokens in forwards of LOG_PROB_TOKENS_PER_GPU per GPU. Not overlapped with compute."""
+    if side.host_frozen_per_gpu <= 0:
+        return 0.0
+    passes = math.ceil(tokens / system.n_gpus_total / LOG_PROB_TOKENS_PER_GPU)
+    return passes * side.host_frozen_per_gpu / host_link_bytes_s(system)
 
 
 def generation(work: RLWork, side: TrainingSide, systems: tuple[System, System]) -> tuple[Rollout, float, list[Role]]:
@@ -191,12 +271,13 @@ def plan(work: RLWork, train_system: System, rollout_system: System | None = Non
         scoring_s=scoring,
         update_s=tokens / side.update.training.train_tokens_per_s * (2 if s.algo == "ppo" else 1),
         sync_s=sync_s,
+        offload_s=frozen_transfer_s(work, side, train_system, tokens),
         sequences=s.sequences,
         tokens=tokens,
         rollout_batch=gen.batch * gen.replicas,
     )
     colocated_peak = side.resident + gen.peak_bytes if s.placement == "colocated" and s.algo != "dpo" else 0.0
-    peak = max(side.update_peak, colocated_peak)
+    peak = max(side.update_peak, colocated_peak, side.scoring_peak)
     disaggregated = s.placement == "disaggregated" and s.algo != "dpo"
     generates = s.algo == "dpo" or (gen.fit >= 1 and gen.estimate.fits)
     return RLPlan(
@@ -209,6 +290,7 @@ def plan(work: RLWork, train_system: System, rollout_system: System | None = Non
         per_gpu_bytes=peak,
         gpu_memory_bytes=train_system.gpu.memory_bytes,
         fits=peak <= usable_bytes(work.train.engine, train_system.gpu) and side.update.fits and generates,
+        host_bytes=side.host_bytes,
         update=side.update,
         rollout=gen.estimate,
         notes=(*notes, *side.update.notes),

@@ -321,6 +321,7 @@ class RLFacts(Base):
     scoring_s: NonNegFloat
     update_s: NonNegFloat
     sync_s: NonNegFloat
+    offload_s: NonNegFloat = 0.0  # offloaded frozen weights host -> GPU (--rl-offload)
     step_s: PosFloat
     n_steps: PosInt  # the steps a "run" is costed for (Ownership.cost_per_run)
     host_bytes: NonNegFloat  # the offloaded training states the host RAM holds, per node

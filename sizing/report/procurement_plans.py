@@ -126,21 +126,25 @@ def distill_facts(found: DistillRecommendation, b: BuildFacts, t: Terms) -> Dist
 
 def rl_memory(plan: RLPlan) -> MemoryFacts:
     """The busiest GPU at the busiest phase, split so the parts add up to the peak (sizing.estimate.rl.plan): the
-    update (the policy's, and PPO's critic's, training memory beside the frozen models), or, colocated, the rollout
-    (what stays resident between updates plus the engine's weights and KV cache)."""
-    roles = {r.name: r.per_gpu_bytes for r in plan.roles}
+    update (the policy's, and PPO's critic's, training memory beside the frozen models kept on the GPUs), a scoring
+    forward of a frozen model offloaded to host RAM (what stays resident plus its streamed layers), or, colocated,
+    the rollout (what stays resident between updates plus the engine's weights and KV cache)."""
+    roles = {r.name: r.per_gpu_bytes for r in plan.roles if r.lives == "gpu"}
+    streamed = [(r.name, r.per_gpu_bytes) for r in plan.roles if r.lives == "host"]
     copies = 2 if "critic" in roles else 1
     parts = plan.update.memory.breakdown.model_dump()
     update_peak = sum(v for k, v in roles.items() if k != "rollout")
-    frozen = [("reference", roles.get("reference", 0.0)), ("reward", roles.get("reward", 0.0))]
+    frozen = [(k, roles[k]) for k in ("reference", "reward") if k in roles]
+    resident = [
+        (k.removesuffix("_bytes"), v * copies) for k, v in parts.items() if k.removesuffix("_bytes") in RESIDENT_PARTS
+    ]
+    window = max(streamed, key=lambda x: x[1], default=("reference", 0.0))
+    scoring_peak = sum(v for _, v in resident + frozen) + window[1]
     if plan.per_gpu_bytes <= update_peak * (1 + 1e-9):
         shares = [(k.removesuffix("_bytes"), v * copies) for k, v in parts.items()] + frozen
+    elif window[1] > 0 and plan.per_gpu_bytes <= scoring_peak * (1 + 1e-9):
+        shares = resident + frozen + [window]
     else:
-        resident = [
-            (k.removesuffix("_bytes"), v * copies)
-            for k, v in parts.items()
-            if k.removesuffix("_bytes") in RESIDENT_PARTS
-        ]
         shares = resident + frozen + [("rollout", roles.get("rollout", 0.0))]
     usable = plan.update.memory.usable_per_gpu_bytes
     return MemoryFacts(
@@ -156,7 +160,6 @@ def rl_memory(plan: RLPlan) -> MemoryFacts:
 def rl_facts(found: RLRecommendation) -> RLFacts:
     assert found.plan is not None and found.build is not None
     p, s, st = found.plan, found.plan.setup, found.plan.step
-    tr = p.update.training
     return RLFacts(
         algo=s.algo,
         placement=s.placement,
@@ -169,14 +172,15 @@ def rl_facts(found: RLRecommendation) -> RLFacts:
         tokens_per_step=st.tokens,
         rollout_batch=st.rollout_batch,
         rollout_engine=p.rollout.execution.engine.name,
-        roles=tuple(RoleFacts(**r.model_dump(exclude={"note"})) for r in p.roles),
+        roles=tuple(RoleFacts(**r.model_dump(exclude={"note", "lives", "host_bytes"})) for r in p.roles),
         rollout_s=st.rollout_s,
         scoring_s=st.scoring_s,
         update_s=st.update_s,
         sync_s=st.sync_s,
+        offload_s=st.offload_s,
         step_s=st.step_s,
         n_steps=RL_STEPS,
-        host_bytes=tr.host_bytes if tr else 0.0,
+        host_bytes=p.host_bytes,  # offloaded frozen weights and optimizer states (estimate/rl.py training_side)
         ram_bytes=found.build.build.ram_bytes,
     )
 

@@ -164,6 +164,8 @@ class PlanView(Fmt):
     def step_table(self, q: RLFacts) -> Table:
         head = (self.t("col.stage"), self.t("col.time"), self.t("col.step_share"))
         parts = [("rollout", q.rollout_s), ("scoring", q.scoring_s), ("update", q.update_s), ("sync", q.sync_s)]
+        if q.offload_s > 0:  # --rl-offload: the frozen weights streamed from host RAM for every scoring forward
+            parts.append(("offload", q.offload_s))
         rows = [(self.t(f"step.{k}"), self.seconds(v), self.pct(v / q.step_s)) for k, v in parts]
         rows.append((self.t("step.total"), self.seconds(q.step_s), "100%"))
         return head, rows

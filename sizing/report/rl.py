@@ -56,7 +56,7 @@ def rl_lines(p: RLPlan, lang: str = "en") -> list[str]:
                 role=say(lang, f"term.role.{r.name}"),
                 model=r.model,
                 size=fmt_bytes(r.per_gpu_bytes),
-                where=say(lang, f"term.rl.where.{r.gpus}"),
+                where=say(lang, "term.rl.where.host" if r.lives == "host" else f"term.rl.where.{r.gpus}"),
             )
             + (f" ({resay(lang, r.note)})" if r.note else "")
         )
@@ -74,6 +74,17 @@ def rl_lines(p: RLPlan, lang: str = "en") -> list[str]:
             sync=fmt_seconds(st.sync_s),
         )
     )
+    if p.host_bytes > 0:
+        lines.append(
+            "  "
+            + say(
+                lang,
+                "term.rl.host",
+                offload=p.setup.offload,
+                host=fmt_bytes(p.host_bytes),
+                transfer=fmt_seconds(st.offload_s),
+            )
+        )
     if p.total_s is not None:
         run = say(
             lang,
@@ -107,7 +118,13 @@ def rl_json(p: RLPlan) -> dict:
         "setup": p.setup.model_dump(),
         "n_gpus": p.n_gpus,
         "gpu": p.gpu,
-        "memory": {"per_gpu_bytes": round(p.per_gpu_bytes), "gpu_memory_bytes": round(p.gpu_memory_bytes)},
+        "memory": {
+            "per_gpu_bytes": round(p.per_gpu_bytes),
+            "gpu_memory_bytes": round(p.gpu_memory_bytes),
+            "host_bytes": round(p.host_bytes),
+        },
+        "host_bytes": round(p.host_bytes),
+        "offload": p.setup.offload,
         "roles": [
             {
                 "name": r.name,
@@ -115,12 +132,14 @@ def rl_json(p: RLPlan) -> dict:
                 "trains": r.trains,
                 "gpus": r.gpus,
                 "per_gpu_bytes": round(r.per_gpu_bytes),
+                "lives": r.lives,
+                "host_bytes": round(r.host_bytes),
             }
             for r in p.roles
         ],
         "time": {
             "step_s": round(st.step_s, 3),
-            **rounded(st.model_dump(include={"rollout_s", "scoring_s", "update_s", "sync_s"}), 3),
+            **rounded(st.model_dump(include={"rollout_s", "scoring_s", "update_s", "sync_s", "offload_s"}), 3),
             "n_steps": p.setup.n_steps,
             "total_s": None if p.total_s is None else round(p.total_s, 1),
             "gpu_hours": None if p.gpu_hours is None else round(p.gpu_hours, 2),

@@ -54,7 +54,7 @@ from .results import (
     StepTime,
     said,
 )
-from .rl import RL_ALGOS, Placement, RLAlgo, RLPlan, RLRecommendation, RLSetup, RLStep, Role
+from .rl import RL_ALGOS, RL_OFFLOADS, Placement, RLAlgo, RLOffload, RLPlan, RLRecommendation, RLSetup, RLStep, Role
 from .runtime import Efficiency, Engine, EngineMechanics, EngineSupport, ErrorBand, Precision, Speculative, version_key
 from .system import Link, System
 from .training import (
@@ -144,6 +144,8 @@ __all__ = [
     "System",
     "Task",
     "RL_ALGOS",
+    "RL_OFFLOADS",
+    "RLOffload",
     "Placement",
     "RLAlgo",
     "RLPlan",

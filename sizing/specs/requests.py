@@ -11,7 +11,7 @@ from .build import FormFactor, Objective
 from .classes import BuildClass
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
-from .rl import Placement
+from .rl import Placement, RLOffload
 from .runtime import SpeculativeMethod
 from .training import LoraTargets, Optimizer, Recompute, Sharding
 
@@ -130,6 +130,7 @@ class Request(Base):
     group_size: int | None = Field(None, gt=0, le=4096)
     prompts_per_step: int | None = Field(None, gt=0, le=10**7)
     placement: Placement | None = None
+    rl_offload: RLOffload | None = None  # RL: what lives in host RAM (None: the trainer's default, sizing.rl)
     reward_model: Name | None = None
     rollout_gpus: int | None = Field(None, gt=0, le=MAX_GPUS)
     lora: bool = False  # the policy trains LoRA adapters on a frozen base

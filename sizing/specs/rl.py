@@ -20,6 +20,12 @@ RLAlgo = Literal["grpo", "ppo", "dpo"]
 RL_ALGOS: tuple[str, ...] = ("grpo", "ppo", "dpo")
 Placement = Literal["colocated", "disaggregated"]
 RoleName = Literal["policy", "reference", "reward", "critic", "rollout"]
+# --rl-offload: what lives in host RAM between its uses. reference: the frozen reference and reward weights (verl
+# always wraps its ref and reward workers in FSDP CPUOffload(offload_params=True); OpenRLHF --ref_reward_offload:
+# DeepSpeed ZeRO-3 offload_param to pinned CPU memory); optimizer: the trainers' optimizer states (verl
+# fsdp_config.optimizer_offload, OpenRLHF --adam_offload: ZeRO offload_optimizer); all: both
+RLOffload = Literal["none", "reference", "optimizer", "all"]
+RL_OFFLOADS: tuple[str, ...] = ("none", "reference", "optimizer", "all")
 
 
 class RLSetup(Base):
@@ -34,6 +40,16 @@ class RLSetup(Base):
     rollout_gpus: PosInt | None = None  # disaggregated: GPUs for the rollout engine (default: as many as training)
     n_steps: PosInt | None = None  # optimizer steps of the run (--steps, or --tokens x --epochs / tokens per step)
     deadline_s: PosFloat | None = None  # --deadline: the run (n_steps x the step) must end within this
+    offload: RLOffload = "none"  # --rl-offload (sizing.rl resolves the trainer's default)
+
+    @property
+    def frozen_on_host(self) -> bool:
+        """The frozen reference and reward weights live in host RAM and stream to the GPUs for their forward."""
+        return self.offload in ("reference", "all")
+
+    @property
+    def optimizer_on_host(self) -> bool:
+        return self.offload in ("optimizer", "all")
 
     @property
     def sequences(self) -> int:
@@ -52,6 +68,8 @@ class Role(Base):
     gpus: str  # "shared" (colocated), "training" or "rollout" (disaggregated)
     per_gpu_bytes: NonNegFloat  # what this role keeps on each GPU it sits on, at its peak
     note: str = ""
+    lives: Literal["gpu", "host"] = "gpu"  # host: its weights (frozen) or optimizer states (trains) in host RAM
+    host_bytes: NonNegFloat = 0.0  # what it keeps in host RAM, per node
 
 
 class RLStep(Base):
@@ -59,13 +77,14 @@ class RLStep(Base):
     scoring_s: NonNegFloat  # forward passes of the reference, reward model and (PPO) critic over every token
     update_s: NonNegFloat  # the policy's (and the critic's) training over every token
     sync_s: NonNegFloat  # weights to the rollout engine (resharding colocated, a broadcast disaggregated)
+    offload_s: NonNegFloat = 0.0  # offloaded frozen weights host -> GPU for every scoring forward (--rl-offload)
     sequences: PosInt
     tokens: PosFloat  # tokens trained per step (all sequences, prompt + response)
     rollout_batch: PosInt  # sequences generated at once
 
     @property
     def step_s(self) -> float:
-        return self.rollout_s + self.scoring_s + self.update_s + self.sync_s
+        return self.rollout_s + self.scoring_s + self.update_s + self.sync_s + self.offload_s
 
 
 class RLPlan(Base):
@@ -78,6 +97,7 @@ class RLPlan(Base):
     per_gpu_bytes: NonNegFloat  # the busiest GPU at the busiest phase
     gpu_memory_bytes: PosFloat
     fits: bool
+    host_bytes: NonNegFloat = 0.0  # host RAM per training node: offloaded frozen weights and optimizer states
     update: Estimate  # the policy's training estimate (memory breakdown, trainer, factors)
     rollout: Estimate  # the rollout engine's inference estimate
     notes: tuple[str, ...] = ()

@@ -108,8 +108,9 @@ class Trainer(Base):
     # shards an MoE model's experts over expert-parallel ranks, with all-to-all token dispatch (Megatron-Core
     # --expert-model-parallel-size, DeepSpeed-MoE ep_size)
     expert_parallel: bool = False
-    # packs samples into full sequences by default (torchtune `packed`, axolotl `sample_packing`, TRL `packing`);
-    # false: each batch is padded to its longest sample (HF DataCollatorWithPadding)
+    # packs samples into full sequences by default (verl use_remove_padding, Megatron GPTDataset; axolotl's examples
+    # set sample_packing); false: each batch is padded to its longest sample (HF DataCollatorWithPadding; TRL
+    # `packing`, torchtune `packed`, ms-swift `--packing` default to off: data/trainers.csv sources)
     packing: bool = False
     n_rows: NonNegInt | None = None
     copied_from: str | None = None  # trainers id whose factors these are (no measurements of this trainer)
