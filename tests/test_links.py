@@ -3,6 +3,7 @@ was fitted on (data/links_measured.csv), its ordering and growth, and how Links 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from sizing import catalog as cat
 from sizing.estimate.comm import allreduce_s, alltoall_s, hops_s
-from sizing.specs import System
+from sizing.specs import SizingError, System
 from sizing.specs.system import LINK_LATENCY_FALLBACK, gpu_link, node_link
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -120,3 +121,24 @@ def test_no_table_uses_the_fallback(catalog):
         assert bare.kind == table.kind
         assert bare.latency_s == pytest.approx(table.latency_s, rel=1e-9)
         assert bare.hop_s == pytest.approx(table.hop_s, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "column"),
+    [
+        ("links.csv", "NVLink,2.9,1.2,2,,fitted,", "kind"),  # vocabulary is lower case
+        ("links.csv", "nvlink,0,1.2,2,,fitted,", "base_us"),  # a collective always costs something
+        ("links.csv", "nvlink,2.9,-1,2,,fitted,", "per_hop_us"),
+        ("links_measured.csv", "x,pcie,rtx-4090,2,8,8.49,,https://example.org,", "link_kind"),
+        ("links_measured.csv", "x,host,rtx-4090,2,8,8.49,,,", "source"),
+    ],
+)
+def test_a_bad_row_is_one_error_naming_file_row_and_column(tmp_path, file, row, column):
+    data = tmp_path / "data"
+    shutil.copytree(cat.default_data_dir(), data)
+    header = (data / file).read_text().splitlines()[0]
+    (data / file).write_text(f"{header}\n{row}\n")
+    with pytest.raises(SizingError) as err:
+        cat.load(data)
+    message = str(err.value)
+    assert file in message and "row 2" in message and column in message, message

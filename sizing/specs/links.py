@@ -58,7 +58,7 @@ class LinkLatency(Base):
     }
 
     id: LinkKind
-    base_s: NonNegFloat
+    base_s: PosFloat  # a collective always costs its launch and completion
     hop_s: NonNegFloat
     n_rows: NonNegInt
     unconfirmed: tuple[str, ...] = ()
