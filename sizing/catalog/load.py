@@ -72,6 +72,8 @@ def _load(data_dir: str) -> Catalog:
         mechanics=tuple(tables["engine_mechanics.csv"]),
         bands=tuple(tables["bands.csv"]),
         recipes=build_recipes(tables["quant_recipes.csv"], precisions, aliases["precisions"], frozenset(engines)),
+        links=by_id("links.csv"),
+        link_measurements=tuple(tables["links_measured.csv"]),
         aliases=aliases,
         data_dir=str(root),
     )

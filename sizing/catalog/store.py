@@ -21,6 +21,8 @@ from sizing.specs import (
     ErrorBand,
     FxRate,
     Gpu,
+    LinkLatency,
+    LinkMeasurement,
     ModelSpec,
     NetworkPart,
     Precision,
@@ -52,6 +54,10 @@ class Catalog(Base):
     mechanics: tuple[EngineMechanics, ...] = ()  # data/engine_mechanics.csv (optional file): defaults per release
     bands: tuple[ErrorBand, ...] = ()  # data/bands.csv (optional file): cross-validated error per engine and class
     recipes: dict[str, Precision] = {}  # data/quant_recipes.csv (optional file): per-tensor mixes, by recipe id
+    # data/links.csv (optional file): small-message latency per link kind, fitted by benchmarks/fit_links.py on
+    # data/links_measured.csv (optional file: the published all-reduce times); empty: specs/system.py's fallback
+    links: dict[str, LinkLatency] = {}
+    link_measurements: tuple[LinkMeasurement, ...] = ()
     aliases: dict[str, dict[str, str]]  # table -> alias -> id
     data_dir: str
 

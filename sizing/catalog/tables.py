@@ -32,6 +32,8 @@ from sizing.specs import (
     ErrorBand,
     FxRate,
     Gpu,
+    LinkLatency,
+    LinkMeasurement,
     ModelSpec,
     NetworkPart,
     Precision,
@@ -70,6 +72,8 @@ TABLES: dict[str, type[Base]] = {
     "engine_mechanics.csv": EngineMechanics,
     "bands.csv": ErrorBand,
     "quant_recipes.csv": RecipeRow,
+    "links_measured.csv": LinkMeasurement,
+    "links.csv": LinkLatency,
 }
 # files a data folder may lack (a copy made before they existed): they load as empty tables
 OPTIONAL_FILES = (
@@ -80,6 +84,8 @@ OPTIONAL_FILES = (
     "engine_mechanics.csv",
     "bands.csv",
     "quant_recipes.csv",
+    "links_measured.csv",
+    "links.csv",
 )
 
 

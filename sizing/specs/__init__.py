@@ -35,6 +35,7 @@ from .execution import (
 )
 from .hardware import Accessory, Chassis, Circuit, Cpu, Dimm, Drive, FxRate, Gpu, NetworkPart, Psu
 from .host import HOST_OFFLOADS, CpuEfficiency, Host, HostBound, HostEstimate, HostOffload, HybridSetup
+from .links import LinkKind, LinkLatency, LinkMeasurement
 from .model import ModelSpec
 from .recipe import QuantRecipe, RecipeRow
 from .requests import RecommendRequest, Request
@@ -118,6 +119,9 @@ __all__ = [
     "Gpu",
     "Line",
     "Link",
+    "LinkKind",
+    "LinkLatency",
+    "LinkMeasurement",
     "MemoryBreakdown",
     "MemoryEstimate",
     "ModelSpec",

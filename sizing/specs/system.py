@@ -3,64 +3,92 @@ power cap, taken from a composed build (`System.from_build`) or, without one, fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
-from .base import Base, PosFloat, PosInt
+from .base import Base, NonNegFloat, PosFloat, PosInt
 from .build import Build
 from .hardware import Gpu, NetworkPart
 from .host import Host
+from .links import LinkKind, LinkLatency
 
 # PCIe payload bandwidth per direction of an x16 link (hardware.md §3.4: 3.0 ~15.75, 4.0 ~31.5, 5.0 ~63 GB/s).
 PCIE_X16_BYTES_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
 PCIE_FALLBACK_BYTES_S = 31.5e9  # a generation the table lacks is taken as 4.0
-# Small-message all-reduce latencies as nccl-tests reports them (~10 us NVLink, ~20 us PCIe P2P, ~40 us through host
-# memory without P2P); DERIVED order of magnitude, consistent with gpt-fast's A100 tensor-parallel rows.
-LINK_LATENCY_S = {"nvlink": 10e-6, "fabric": 10e-6, "p2p": 20e-6, "host": 40e-6}
+# Small-message latency per link kind as (fixed cost, per ring step) in seconds: a small all-reduce over n ranks takes
+# base + 2(n-1) x per_hop (specs/links.py). The fallback when no table is passed, a copy of data/links.csv (fitted
+# by benchmarks/fit_links.py on the published nccl-tests times in data/links_measured.csv; tests/test_links.py checks
+# the two agree). p2p and fabric have no measured row there: derived and unconfirmed (data/links.csv notes).
+LINK_LATENCY_FALLBACK: dict[str, tuple[float, float]] = {
+    "nvlink": (2.914e-6, 1.242e-6),
+    "fabric": (2.914e-6, 1.242e-6),
+    "p2p": (2.914e-6, 1.489e-6),
+    "host": (2.914e-6, 2.978e-6),
+    "network": (21.887e-6, 0.857e-6),
+}
 # The board-wide scale-up links by gpus.csv `nvlink` value. Infinity Fabric (MI300X: 7 x 128 GB/s xGMI links, a full
 # mesh of 8 OAMs) and Gaudi's RoCE ports (21 of 24 x 200 GbE wired all-to-all on the baseboard) join every GPU of
-# the board like NVSwitch; their small-message latency is taken as NVLink's (UNCONFIRMED, order of magnitude).
+# the board like NVSwitch; their small-message latency is taken as NVLink's (data/links.csv: derived, UNCONFIRMED).
 FABRICS = {"nvlink": "NVLink", "infinity-fabric": "Infinity Fabric (xGMI)", "roce": "on-chip RoCE links"}
-NODE_HOP_LATENCY_S = 5e-6  # one InfiniBand send/recv between pipeline stages (order of magnitude, DERIVED)
 DEFAULT_NODE_LINK_BYTES_S = 25e9  # 200 Gb/s InfiniBand HDR per direction: the NIC a cluster gets at least
 
 
 class Link(Base):
-    """One hop: bandwidth per direction and latency; `kind` says what carries it."""
+    """One hop: bandwidth per direction and latency; `kind` says what carries it. `latency_s` is one small message
+    over one hop (the fixed cost and one ring step); `hop_s` is each further step of a collective, so a small ring
+    all-reduce over n GPUs takes latency_s + (2n - 3) x hop_s = base + 2(n-1) x per_hop (estimate/comm.py)."""
 
-    kind: Literal["nvlink", "fabric", "p2p", "host", "network"]  # fabric: Infinity Fabric or Gaudi RoCE
+    kind: LinkKind  # fabric: Infinity Fabric or Gaudi RoCE
     name: str
     bytes_s: PosFloat
     latency_s: PosFloat
+    hop_s: NonNegFloat = 0.0
 
 
-def gpu_link(gpu: Gpu, n_gpus: int, lanes: int | None = None, pcie_gen: int | None = None) -> Link:
+Latencies = Mapping[str, LinkLatency]  # the catalog's links table (data/links.csv) by kind
+
+
+def _timing(kind: str, latencies: Latencies | None) -> dict[str, float]:
+    """latency_s and hop_s of a link kind from the table, else from LINK_LATENCY_FALLBACK."""
+    if latencies and kind in latencies:
+        base, hop = latencies[kind].base_s, latencies[kind].hop_s
+    else:
+        base, hop = LINK_LATENCY_FALLBACK[kind]
+    return {"latency_s": base + hop, "hop_s": hop}
+
+
+def gpu_link(
+    gpu: Gpu, n_gpus: int, lanes: int | None = None, pcie_gen: int | None = None, latencies: Latencies | None = None
+) -> Link:
     """The link between GPUs of one node. NVLink on SXM boards and the OAM boards' fabrics (FABRICS); a bridge joins
     pairs only; else PCIe at the lanes and generation the slot gives, peer-to-peer where the card allows it, else
-    through host memory, which halves throughput (GeForce: hardware.md §0)."""
+    through host memory, which halves throughput (GeForce: hardware.md §0). Latencies from `latencies` (the
+    catalog's data/links.csv), else the fallback copy."""
     if gpu.nvlink in FABRICS or (gpu.nvlink == "bridge" and n_gpus == 2):
         name = FABRICS.get(gpu.nvlink, "an NVLink bridge (one per pair, not in the bill of materials)")
         kind: Literal["nvlink", "fabric"] = "nvlink" if gpu.nvlink in ("nvlink", "bridge") else "fabric"
         bw = (gpu.nvlink_bytes_s or 2 * PCIE_X16_BYTES_S.get(gpu.pcie_gen, PCIE_FALLBACK_BYTES_S)) / 2
-        return Link(kind=kind, name=name, bytes_s=bw, latency_s=LINK_LATENCY_S[kind])
+        return Link(kind=kind, name=name, bytes_s=bw, **_timing(kind, latencies))
     gen = min(gpu.pcie_gen, pcie_gen or gpu.pcie_gen)
     pcie = PCIE_X16_BYTES_S.get(gen, PCIE_FALLBACK_BYTES_S) * (lanes or gpu.pcie_lanes) / 16
     if gpu.has_p2p:
-        return Link(kind="p2p", name="PCIe peer-to-peer", bytes_s=pcie, latency_s=LINK_LATENCY_S["p2p"])
+        return Link(kind="p2p", name="PCIe peer-to-peer", bytes_s=pcie, **_timing("p2p", latencies))
     return Link(
         kind="host",
         name="host memory (no P2P on this card)",
         bytes_s=pcie / 2,
-        latency_s=LINK_LATENCY_S["host"],
+        **_timing("host", latencies),
     )
 
 
-def node_link(nic: NetworkPart | None) -> Link:
-    """Between nodes: the NIC's line rate per direction, else the 200 Gb/s a cluster gets at least."""
+def node_link(nic: NetworkPart | None, latencies: Latencies | None = None) -> Link:
+    """Between nodes: the NIC's line rate per direction, else the 200 Gb/s a cluster gets at least; the network's
+    fitted latency (data/links.csv, measured over InfiniBand and RoCE)."""
     return Link(
         kind="network",
         name=nic.name if nic else "200 Gb/s InfiniBand (assumed)",
         bytes_s=nic.bytes_s if nic else DEFAULT_NODE_LINK_BYTES_S,
-        latency_s=NODE_HOP_LATENCY_S,
+        **_timing("network", latencies),
     )
 
 
@@ -91,20 +119,27 @@ class System(Base):
         return self.n_gpus * self.n_nodes
 
     @classmethod
-    def of(cls, gpu: Gpu, n_gpus: int = 1, n_nodes: int = 1) -> System:
+    def of(cls, gpu: Gpu, n_gpus: int = 1, n_nodes: int = 1, latencies: Latencies | None = None) -> System:
         """No build yet: each card at its own lanes, the cluster network assumed."""
-        return cls(gpu=gpu, n_gpus=n_gpus, n_nodes=n_nodes, gpu_link=gpu_link(gpu, n_gpus), node_link=node_link(None))
+        return cls(
+            gpu=gpu,
+            n_gpus=n_gpus,
+            n_nodes=n_nodes,
+            gpu_link=gpu_link(gpu, n_gpus, latencies=latencies),
+            node_link=node_link(None, latencies),
+        )
 
     @classmethod
-    def from_build(cls, b: Build) -> System:
-        """The build's lanes per GPU and CPU PCIe generation, its NIC and its GPU power cap."""
+    def from_build(cls, b: Build, latencies: Latencies | None = None) -> System:
+        """The build's lanes per GPU and CPU PCIe generation, its NIC and its GPU power cap; link latencies from
+        `latencies` (the catalog's data/links.csv), else the fallback copy."""
         lanes = 16 if b.chassis.pcie_switch else b.gpu_lanes_each  # a switch gives each GPU a full x16 to its peers
         return cls(
             gpu=b.gpu,
             n_gpus=b.n_gpus,
             n_nodes=b.n_nodes,
-            gpu_link=gpu_link(b.gpu, b.n_gpus, lanes, b.cpu.pcie_gen),
-            node_link=node_link(b.nic),
+            gpu_link=gpu_link(b.gpu, b.n_gpus, lanes, b.cpu.pcie_gen, latencies),
+            node_link=node_link(b.nic, latencies),
             gpu_power_limit_w=b.gpu_power_limit_w,
             **checkpoint_target(b),
         )
