@@ -37,7 +37,7 @@ def psu_capacity(c: Candidate) -> Finding:
     gives twice it; estimate.power.fault_tolerant: how Dell and Supermicro ship 8-GPU systems)."""
     b, p = c.build, c.power
     headroom = psu_headroom(b.psu.form)
-    load = p.capped_w  # the sustained load under the build's GPU power cap (estimate.power.psu_power_cap_w)
+    load = p.capped_w  # the sustained load under the build's GPU power cap (power.psu_power_cap_w)
     need = load * headroom
     tolerant = p.psu_capacity_w < need and fault_tolerant(b.chassis, b.psu, b.circuit.volts, b.n_psus, load)
     ok = (p.psu_capacity_w >= need or tolerant) and load <= b.chassis.max_psu_w
