@@ -70,9 +70,12 @@ def on_gpus(execution: Execution, n: int, n_nodes: int, replicas: int = 1) -> Ex
 def replica_counts(problem: Problem, n: int, n_nodes: int) -> list[int]:
     """The ways one node's n GPUs may serve: 1 (one tensor-parallel group over all of them) and every R that divides
     n into groups the model splits over (tp_problem), for a tensor-splitting engine (a replica beyond the users
-    idles: the estimate counts only the busy ones). Clusters keep one group (tp per node, pipelined across nodes)."""
+    idles: the estimate counts only the busy ones). Clusters keep one group (tp per node, pipelined across nodes), and
+    so does an expert-parallel request (--ep: the experts split over the node's one group)."""
     x = problem.execution
     if x.task != "inference" or x.hybrid is not None or x.engine.split != "tensor" or n_nodes > 1:
+        return [1]
+    if (x.expert_parallel or 1) > 1:
         return [1]
     return [1] + [r for r in GPU_COUNTS[1:] if n % r == 0 and tp_problem(problem.model, n // r) is None]
 
