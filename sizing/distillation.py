@@ -124,7 +124,7 @@ class Resolved:
 def estimate(catalog: Catalog, req: Request) -> tuple[DistillPlan, ...]:
     """`sizing estimate --task distill`: each mode's plan on req.n_gpus of req.gpu."""
     r = Resolved(catalog, req)
-    system = System.of(catalog.gpu(req.gpu), req.n_gpus)
+    system = System.of(catalog.gpu(req.gpu), req.n_gpus, latencies=catalog.links)
     return tuple(r.plan(mode, system) for mode in r.modes())
 
 
@@ -150,7 +150,7 @@ def recommend(catalog: Catalog, req: RecommendRequest) -> DistillRecommendation:
         return p.fits and (deadline is None or p.total_time_s <= deadline)
 
     for option in student.options:
-        plans = tuple(r.plan(mode, System.from_build(option.build)) for mode in r.modes())
+        plans = tuple(r.plan(mode, System.from_build(option.build, catalog.links)) for mode in r.modes())
         if any(meets(p) for p in plans):
             runs_all.append((option, plans))
         if len(runs_all) >= 3:

@@ -129,10 +129,10 @@ def resolve(catalog: Catalog, req: Request, resolve: Resolve) -> tuple[ModelSpec
     gpu = catalog.gpu(req.gpu)
     eff = catalog.efficiency(x.engine.id, gpu.gpu_class)
     if mode == "none":
-        return model, x, System.of(gpu, n_gpus), eff
+        return model, x, System.of(gpu, n_gpus, latencies=catalog.links), eff
     if req.gpu_layers is not None and mode != "layers":
         raise SizingError(f"--gpu-layers places whole layers (--offload layers), not --offload {mode}")
-    system = System.of(gpu, n_gpus).model_copy(update={"host": host_of(catalog, req)})
+    system = System.of(gpu, n_gpus, latencies=catalog.links).model_copy(update={"host": host_of(catalog, req)})
     cpu_eff = catalog.cpu_efficiency(x.engine.id)
     if mode == "layers":
         layers = (

@@ -134,8 +134,12 @@ def estimate(catalog: Catalog, req: Request) -> RLPlan:
     --rollout-gpus more of them), and with --steps or --tokens the run, judged against --deadline."""
     work = work_of(catalog, req)
     gpu = catalog.gpu(req.gpu)
-    system = System.of(gpu, req.n_gpus)
-    rollout = System.of(gpu, req.rollout_gpus or req.n_gpus) if work.setup.placement == "disaggregated" else None
+    system = System.of(gpu, req.n_gpus, latencies=catalog.links)
+    rollout = (
+        System.of(gpu, req.rollout_gpus or req.n_gpus, latencies=catalog.links)
+        if work.setup.placement == "disaggregated"
+        else None
+    )
     return judged(rl_est.plan(_with_class(catalog, work, system), system, rollout))
 
 
@@ -158,7 +162,7 @@ def _search(catalog: Catalog, work: rl_est.RLWork, options: Sequence[Option], ru
     tried = 0
     for option in options[:limit]:
         tried += 1
-        system = System.from_build(option.build)
+        system = System.from_build(option.build, catalog.links)
         rollout = system if work.setup.placement == "disaggregated" else None
         plan = judged(rl_est.plan(_with_class(catalog, work, system), system, rollout))
         sized = host_sized(catalog, work, option, plan) if _passes(plan) else None

@@ -239,7 +239,10 @@ def run(catalog: Catalog, req: Request) -> Estimate:
     model, execution = resolve_execution(catalog, req)
     gpu = catalog.gpu(req.gpu)
     found = est.estimate(
-        model, execution, System.of(gpu, req.n_gpus), catalog.efficiency(execution.engine.id, gpu.gpu_class)
+        model,
+        execution,
+        System.of(gpu, req.n_gpus, latencies=catalog.links),
+        catalog.efficiency(execution.engine.id, gpu.gpu_class),
     )
     return with_targets(found, req.max_ttft_s, req.min_user_tokens_per_s)
 

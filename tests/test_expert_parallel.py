@@ -165,3 +165,16 @@ def test_measured_moe_rows_cite_sources() -> None:
     for row in rows:
         assert "https://" in row["source"] and row["trust"] in ("high", "medium", "low"), row["row_id"]
         assert int(row["tp"]) >= int(row["ep"]) >= 1 and float(row["value"]) > 0, row["row_id"]
+
+
+def test_an_expert_parallel_request_keeps_one_group_per_node(catalog) -> None:
+    """--ep splits the experts over the node's one tensor-parallel group: the recommender does not also try data-
+    parallel replicas of smaller groups (which would drop the ep the user asked for)."""
+    from sizing.recommend.search import replica_counts
+    from sizing.specs import RecommendRequest
+
+    base = {"model": "qwen3-30b-a3b", "engine": "vllm", "users": 8}
+    plain = scenarios.problem_of(catalog, RecommendRequest(**base))
+    with_ep = scenarios.problem_of(catalog, RecommendRequest(**base, ep=4))
+    assert replica_counts(plain, 4, 1) != [1]
+    assert replica_counts(with_ep, 4, 1) == [1]

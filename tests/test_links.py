@@ -142,3 +142,23 @@ def test_a_bad_row_is_one_error_naming_file_row_and_column(tmp_path, file, row, 
         cat.load(data)
     message = str(err.value)
     assert file in message and "row 2" in message and column in message, message
+
+
+def test_the_catalogs_table_reaches_estimate_and_recommend(catalog):
+    """A user's --data links.csv is what the library entry points use: with a 1 ms base on every link, tensor
+    parallel over 4 x RTX 4090 decodes slower in `estimate` and in every 4-GPU `recommend` option."""
+    from sizing import scenarios
+    from sizing.specs import RecommendRequest, Request
+
+    slow = catalog.model_copy(
+        update={"links": {k: v.model_copy(update={"base_s": 1e-3}) for k, v in catalog.links.items()}}
+    )
+    req = Request(model="7b", gpu="rtx-4090", n_gpus=4)
+    fast_e, slow_e = scenarios.run(catalog, req), scenarios.run(slow, req)
+    assert slow_e.speed.decode_tokens_per_s < 0.5 * fast_e.speed.decode_tokens_per_s
+
+    def four(cat_) -> float:
+        r = scenarios.recommend(cat_, RecommendRequest(model="7b", gpus_allowed=("rtx-4090",)))
+        return max(o.estimate.speed.decode_tokens_per_s for o in r.options if o.build.n_gpus == 4)
+
+    assert four(slow) < 0.6 * four(catalog)

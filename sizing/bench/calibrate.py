@@ -112,7 +112,7 @@ def case_of(catalog: Catalog, run: Comparison) -> Case | None:
         label=f"{run.gpu_id} {m.model_id} b{m.batch} {m.prompt_tokens}+{m.new_tokens}",
         model_spec=spec,
         execution=execution_of(m, catalog, run.engine),
-        system=System.of(catalog.gpus[run.gpu_id]),
+        system=System.of(catalog.gpus[run.gpu_id], latencies=catalog.links),
         measured=measured,
         copy_share=_share(run, "bandwidth_bytes_s"),
         matmul_share=_share(run, "matmul_flops"),
@@ -245,7 +245,7 @@ def measured_cases(catalog: Catalog, path: Path) -> tuple[list[Case], int]:
                 label=f"{gpu.id} {spec.id} {r.engine} b{r.batch} {r.prompt_tokens}+{r.new_tokens} line {r.line}",
                 model_spec=spec,
                 execution=execution,
-                system=System.of(gpu),
+                system=System.of(gpu, latencies=catalog.links),
                 measured={r.metric: r.value},
             )
         )

@@ -71,7 +71,7 @@ def compare(m: Measurement, spec: ModelSpec, catalog: Catalog, gpu: Gpu | None) 
         return Comparison(measurement=m, metrics=rows, notes=tuple(notes))
     work = execution_of(m, catalog)
     engine, precision = work.engine, work.precision
-    e = est.estimate(spec, work, System.of(gpu), catalog.efficiency(engine.id, gpu.gpu_class))
+    e = est.estimate(spec, work, System.of(gpu, latencies=catalog.links), catalog.efficiency(engine.id, gpu.gpu_class))
     assert e.speed is not None  # an inference estimate
     basis = f"estimate(engine={engine.id}, {gpu.id})"
     targets = {

@@ -200,7 +200,9 @@ def estimated_step(catalog: Catalog, spec: ModelSpec, step: TrainStep, gpu: Gpu)
         new_tokens=0,
         training=bench_training(catalog),
     )
-    e = est.estimate(spec, work, System.of(gpu), catalog.efficiency("transformers", gpu.gpu_class))
+    e = est.estimate(
+        spec, work, System.of(gpu, latencies=catalog.links), catalog.efficiency("transformers", gpu.gpu_class)
+    )
     assert e.training is not None  # a training estimate
     return e.training.train_tokens_per_s, e.memory.allocated_per_gpu_bytes
 

@@ -328,7 +328,7 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
         prompt_tokens=tokens,
         new_tokens=0,
     )
-    promised = est.memory(spec, work, System.of(gpu)).max_batch_at_context
+    promised = est.memory(spec, work, System.of(gpu, latencies=catalog.links)).max_batch_at_context
     ratio = found / promised if promised else None
     ok = None if ratio is None else abs(ratio - 1) <= DECODE_BAND
     return Check(

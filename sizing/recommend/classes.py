@@ -223,7 +223,7 @@ def cpu_build(problem: Problem, parts: ClassParts, run: CpuRun, cpu: Cpu, socket
     chassis = cpu_chassis(parts, cpu, sockets, c.form_factor)
     if chassis is None:
         return None
-    bare = System.of(gpu, 1).model_copy(
+    bare = System.of(gpu, 1, latencies=problem.parts.links).model_copy(
         update={"host": Host(cpu=cpu, n_sockets=sockets, n_dimms=cpu.memory_channels * sockets)}
     )
     _, host_bytes, _ = hybrid_estimate.memory(model, xc, bare)
@@ -337,7 +337,12 @@ def edge_builds(
             continue
         xe = x.model_copy(update={"engine": engine, "parallelism": Parallelism(), "hybrid": None})
         device = s.device()
-        e = est.estimate(problem.model, xe, System.of(device, 1), efficiency(engine.id, device.gpu_class))
+        e = est.estimate(
+            problem.model,
+            xe,
+            System.of(device, 1, latencies=problem.parts.links),
+            efficiency(engine.id, device.gpu_class),
+        )
         if not e.memory.fits or e.speed is None:
             refused.append(
                 (

@@ -67,7 +67,9 @@ def hybrid_options(problem: Problem, parts: ClassParts, composer: Composer | Non
             xn = x.model_copy(update={"parallelism": Parallelism(pp=n)})
             for chassis in chassis_for(problem, gpu, n):
                 # the layer split is sized on a host: the probe host derive starts from in this chassis
-                probe = System.of(gpu, n).model_copy(update={"host": _probe_host(problem, chassis)})
+                probe = System.of(gpu, n, latencies=problem.parts.links).model_copy(
+                    update={"host": _probe_host(problem, chassis)}
+                )
                 if probe.host is None:
                     continue
                 key = (gpu.id, n, probe.host)  # chassis of one socket share a probe host: size the split once
@@ -112,7 +114,7 @@ def _hybrid_option(
         return None
     build, (lines, subtotal, unpriced), draw = built
     host = Host(cpu=build.cpu, n_sockets=build.n_cpus, dimm=build.dimm, n_dimms=build.n_dimms)
-    system = System.from_build(build).model_copy(update={"host": host})
+    system = System.from_build(build, problem.parts.links).model_copy(update={"host": host})
     eff = problem.parts.efficiency(xh.engine.id, gpu.gpu_class)
     e = est.estimate(model, xh, system, eff)
     candidate = Candidate(

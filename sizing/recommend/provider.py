@@ -17,6 +17,7 @@ from sizing.specs import (
     Efficiency,
     Execution,
     Gpu,
+    LinkLatency,
     ModelSpec,
     NetworkPart,
     Precision,
@@ -45,6 +46,8 @@ class PartsProvider(Protocol):
     def circuits(self) -> Mapping[str, Circuit]: ...
     @property
     def precisions(self) -> Mapping[str, Precision]: ...
+    @property
+    def links(self) -> Mapping[str, LinkLatency]: ...  # small-message latency per link kind (data/links.csv)
 
     def circuit(self, name: str) -> Circuit:
         """The circuit by id; SizingError naming the closest ids when there is none."""

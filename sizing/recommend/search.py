@@ -70,9 +70,12 @@ def on_gpus(execution: Execution, n: int, n_nodes: int, replicas: int = 1) -> Ex
 def replica_counts(problem: Problem, n: int, n_nodes: int) -> list[int]:
     """The ways one node's n GPUs may serve: 1 (one tensor-parallel group over all of them) and every R that divides
     n into groups the model splits over (tp_problem), for a tensor-splitting engine (a replica beyond the users
-    idles: the estimate counts only the busy ones). Clusters keep one group (tp per node, pipelined across nodes)."""
+    idles: the estimate counts only the busy ones). Clusters keep one group (tp per node, pipelined across nodes), and
+    so does an expert-parallel request (--ep: the experts split over the node's one group)."""
     x = problem.execution
     if x.task != "inference" or x.hybrid is not None or x.engine.split != "tensor" or n_nodes > 1:
+        return [1]
+    if (x.expert_parallel or 1) > 1:
         return [1]
     return [1] + [r for r in GPU_COUNTS[1:] if n % r == 0 and tp_problem(problem.model, n // r) is None]
 
@@ -103,9 +106,12 @@ class Shape:
         self, problem: Problem, gpu: Gpu, n: int, n_nodes: int, composer: Composer | None = None, replicas: int = 1
     ):
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
+        self.links = problem.parts.links  # the catalog's link latencies (data/links.csv)
         self.composer = composer or Composer(problem)  # one per search (and its relaxations): what repeats
         self.execution = on_gpus(problem.execution, n, n_nodes, replicas)
-        self.requirements: Requirements = est.requirements(problem.model, self.execution, System.of(gpu, n, n_nodes))
+        self.requirements: Requirements = est.requirements(
+            problem.model, self.execution, System.of(gpu, n, n_nodes, latencies=self.links)
+        )
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
         self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
         self._bare: Estimate | None = None
@@ -114,7 +120,7 @@ class Shape:
     def bare(self) -> Estimate:
         """The estimate before any chassis (System.of: each card at its own lanes); its memory is every chassis's."""
         if self._bare is None:
-            self._bare = self.estimate(System.of(self.gpu, self.n, self.n_nodes))
+            self._bare = self.estimate(System.of(self.gpu, self.n, self.n_nodes, latencies=self.links))
         return self._bare
 
     def estimate(self, system: System) -> Estimate:
@@ -156,7 +162,7 @@ def compose(shape: Shape, chassis: Chassis, estimate: Estimate | None = None) ->
         build=build,
         requirements=shape.requirements,
         power=draw,
-        estimate=estimate or shape.estimate(System.from_build(build)),
+        estimate=estimate or shape.estimate(System.from_build(build, shape.links)),
         constraints=shape.problem.constraints,
         subtotal_usd=subtotal,
         complete=not unpriced,
@@ -190,7 +196,7 @@ def screen(shape: Shape, chassis: Chassis) -> Outcome | None:
     composed = compose(shape, chassis, shape.bare)
     if isinstance(composed, Finding) or not rules.build_passes(composed.candidate):
         return None
-    own = shape.estimate(System.from_build(composed.candidate.build))
+    own = shape.estimate(System.from_build(composed.candidate.build, shape.links))
     return judge(shape, composed._replace(candidate=composed.candidate.model_copy(update={"estimate": own})))
 
 
