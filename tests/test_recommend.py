@@ -13,8 +13,10 @@ from sizing import estimate as est
 from sizing import rules
 from sizing.estimate.power import fault_tolerant, psu_headroom
 from sizing.recommend import bill_of_materials, search
+from sizing.recommend.derive import Composer
 from sizing.recommend.envelope import ENVELOPE
 from sizing.recommend.envelope import ratios as envelope_ratios
+from sizing.recommend.relax import other_cpu
 from sizing.recommend.search import on_gpus
 from sizing.scenarios import constraints_of, problem_of, recommend
 from sizing.specs import Candidate, Option, Recommendation, RecommendRequest, SizingError, System
@@ -43,10 +45,17 @@ def rejected_for(r: Recommendation, gpu: str, n: int, rule: str) -> bool:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario(priced, path: Path):
-    """On the frozen snapshot with every part priced (tests/conftest.py TEST_PRICES), so totals are complete."""
+def test_scenario(priced, catalog, path: Path):
+    """On the frozen snapshot with every part priced (tests/conftest.py TEST_PRICES), so totals are complete; a
+    scenario with "catalog": "data" runs on the bundled data/ instead, for a platform the snapshot predates (its
+    expectations then name only what other data/ rows cannot displace)."""
     spec = json.loads(path.read_text())
-    r = recommend(priced, RecommendRequest(**spec["request"]))
+    assert set(spec) <= {"about", "request", "expect", "catalog"} and spec.get("catalog", "snapshot") in (
+        "snapshot",
+        "data",
+    ), spec
+    parts = catalog if spec.get("catalog") == "data" else priced
+    r = recommend(parts, RecommendRequest(**spec["request"]))
     want = spec["expect"]
     known = {
         "passes",
@@ -77,7 +86,7 @@ def test_scenario(priced, path: Path):
         )
     for o in want.get("option", []):
         assert any(matches(x, o) for x in r.options), o
-    every = search(problem_of(priced, RecommendRequest(**spec["request"])))[0] if "passes" in want else []
+    every = search(problem_of(parts, RecommendRequest(**spec["request"])))[0] if "passes" in want else []
     for o in want.get("passes", []):
         assert any(matches(x, o) for x in every), o  # passes every rule, whether or not it is its shape's best
     for x in want.get("rejected", []):
@@ -355,3 +364,33 @@ def test_passive_pcie_cards_get_a_small_rack_server(catalog, model, gpu, n_gpus)
     assert best.build.psu.form == best.build.chassis.psu_form
     ratios = envelope_ratios(best.build, best.power.sustained_w)
     assert all(lo <= ratios[k] <= hi for k, (lo, hi) in ENVELOPE.items() if k != "psu_per_load"), ratios
+
+
+def test_a_cpu_allow_list_that_blocks_every_build_is_named_as_the_way_out(priced):
+    """When --cpu is what blocks (its socket's platforms cannot hold the GPUs), the ways out say so before another
+    GPU; a request without --cpu gets no such sentence."""
+    req = {"model": "qwen2.5-72b", "precision": "bf16", "gpus_allowed": ("rtx-4090",)}
+    blocked = recommend(priced, RecommendRequest(**req, cpus_allowed=("xeon-silver-4314",)))
+    assert not blocked.options
+    cpu_way = [w for w in blocked.ways_out if w.startswith("drop --cpu xeon-silver-4314")]
+    assert len(cpu_way) == 1 and "socket lga4189" in cpu_way[0], blocked.ways_out
+    assert blocked.ways_out.index(cpu_way[0]) < min(
+        (i for i, w in enumerate(blocked.ways_out) if w.startswith("another GPU")), default=len(blocked.ways_out)
+    )
+    free = recommend(priced, RecommendRequest(**req))
+    assert free.options and "lga4189" not in {o.build.cpu.socket for o in free.options[:1]}
+    assert not any("--cpu" in w for w in free.ways_out)
+
+
+def test_a_cpu_of_the_right_socket_is_offered_as_another_cpu(priced):
+    """Where the best build without --cpu sits on the allowed CPU's own socket, the way out is another CPU of that
+    socket, not another socket."""
+    req = RecommendRequest(model="7b", users=1, form_factor="rack")  # a server socket with two CPUs in the snapshot
+    best = recommend(priced, req).options[0].build
+    other = next(c for c in priced.cpus.values() if c.socket == best.cpu.socket and c.id != best.cpu.id)
+    p = problem_of(priced, req.model_copy(update={"cpus_allowed": (other.id,)}))
+    way = other_cpu(p, Composer(p))
+    n = best.n_gpus * best.n_nodes
+    assert way is not None and way.startswith(
+        f"another CPU: without --cpu {other.id}, {n} x {best.gpu.id} on {best.cpu.id}"
+    )

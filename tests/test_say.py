@@ -244,3 +244,21 @@ def test_every_gpu_stack_note_is_said_in_chinese(catalog):
     assert notes
     for note in notes:
         assert english_runs(resay("zh", note), kept_names(catalog)) == [], note
+
+
+def test_chinese_ways_out_name_a_blocking_cpu(catalog):
+    """The --cpu way out (sizing/recommend/relax.py other_cpu) is said in Chinese, both of its sentences."""
+    r = answers.recommend(
+        catalog,
+        RecommendRequest(
+            model="qwen2.5-72b", precision="bf16", gpus_allowed=("rtx-4090",), cpus_allowed=("xeon-silver-4314",)
+        ),
+    )
+    assert not r.options
+    text = recommendation_text(r, lang="zh")
+    assert (
+        "出路：去掉 --cpu xeon-silver-4314：chassis.csv 中没有 lga4189 插槽的机箱能让 8 x rtx-4090 通过全部规则" in text
+    )
+    assert english_runs(text, kept_names(catalog)) == []
+    same = resay("zh", "another CPU: without --cpu xeon-silver-4310, 2 x rtx-4090 on xeon-gold-6338 ($9,000) passes")
+    assert same == "换一种 CPU：去掉 --cpu xeon-silver-4310 后，2 x rtx-4090 配 xeon-gold-6338（$9,000）可通过"

@@ -114,6 +114,28 @@ def wider_gpus(p: Problem, kept: Composer) -> str | None:
     )
 
 
+def other_cpu(p: Problem, kept: Composer) -> str | None:
+    """A --cpu allow-list limits the platforms to the chassis.csv rows of its CPUs' sockets; when it is what blocks
+    every build, the best build without it, and whether the socket is the cause (the best build sits on another
+    socket, so no chassis of the allowed socket passes with those CPUs) or the CPUs themselves (same socket)."""
+    c = p.constraints
+    if not c.cpus:
+        return None
+    best = best_with(p, kept, c.objective, cpus=())
+    if best is None:
+        return None
+    b = best.build
+    cpus, n = ",".join(c.cpus), b.n_gpus * b.n_nodes
+    sockets = sorted({x.socket for i in c.cpus if (x := p.parts.cpus.get(i)) is not None})
+    if b.cpu.socket in sockets:
+        return f"another CPU: without --cpu {cpus}, {n} x {b.gpu.id} on {b.cpu.id} ({price_text(best)}) passes"
+    return (
+        f"drop --cpu {cpus}: no chassis in chassis.csv for socket {'/'.join(sockets)} passes every rule with "
+        f"{n} x {b.gpu.id}; without the CPU constraint {n} x {b.gpu.id} on {b.cpu.id} in {b.chassis.id} "
+        f"({price_text(best)}) passes"
+    )
+
+
 def bigger_circuit(p: Problem, kept: Composer) -> str | None:
     c = p.constraints
     if c.circuit is None:
@@ -235,6 +257,7 @@ RELAXATIONS: dict[str, Relaxation] = {
     "more_users": more_users,
     "context": shorter_context,
     "quantization": smaller_quantization,
+    "cpus": other_cpu,
     "gpus": wider_gpus,
     "circuit": bigger_circuit,
     "fewer_tokens": fewer_tokens,
@@ -267,5 +290,7 @@ def ways_out(p: Problem, rejected: list[Rejection], kept: Composer | None = None
     kept = kept or Composer(p)
     failed = {f.rule for r in rejected for f in r.findings}
     wanted = {name for rule in failed for name in RELAX_FOR.get(rule, ())}
+    if p.constraints.cpus:  # a CPU allow-list narrows the platforms (their sockets), behind any rule a platform answers
+        wanted.add("cpus")
     out = [way for name, relax in RELAXATIONS.items() if name in wanted and (way := relax(p, kept))]
     return tuple(out or ["no change tried here makes a build pass; see the rejected list for each rule that failed"])
