@@ -181,12 +181,12 @@ def test_every_option_recomposed_from_its_parts_passes_and_every_rejection_names
     for o in r.options:
         b = o.build
         x = on_gpus(r.execution, b.n_gpus, b.n_nodes, o.estimate.execution.parallelism.dp)  # its replica split
-        system = System.from_build(b)
+        system = System.from_build(b, catalog.links)
         e = est.estimate(r.model, x, system, catalog.efficiency(x.engine.id, b.gpu.gpu_class))
         assert o.estimate == e
         fresh = Candidate(
             build=b,
-            requirements=est.requirements(r.model, x, System.of(b.gpu, b.n_gpus, b.n_nodes)),
+            requirements=est.requirements(r.model, x, System.of(b.gpu, b.n_gpus, b.n_nodes, latencies=catalog.links)),
             power=est.power(b),
             estimate=e,
             constraints=limits,
