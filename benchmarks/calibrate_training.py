@@ -30,8 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measured_training import TrainCase, load_training_cases, predict_training, with_trainer  # noqa: E402
 
 from sizing import catalog as cat  # noqa: E402
+from sizing.estimate import train_memory, training  # noqa: E402
 from sizing.estimate.train_roofline import NONGEMM_BYTES_MULT  # noqa: E402
 from sizing.specs import Trainer  # noqa: E402
+from sizing.units import GIB  # noqa: E402
 
 GRIDS = {
     "mfu": [i / 100 for i in range(10, 100)],
@@ -120,6 +122,36 @@ def validate(held: list[TrainCase], pooled: Trainer, mult: float = NONGEMM_BYTES
             ]
             shown = ", ".join(f"{e:+.0f}" for e in signed)
             print(f"{source:22} {metric:20} {len(rows):5} {statistics.median(map(abs, signed)):13.1f}  {shown}")
+    for case in (c for c in held if c.metric in ("peak_memory", "train_tokens_per_s")):
+        print(explain(with_trainer(case, _keep_loss(pooled, case)), mult))
+
+
+def explain(case: TrainCase, mult: float) -> str:
+    """One validation row's estimate broken down beside its measured figure (GiB of the busiest GPU; seconds of the
+    step), to see which term misses."""
+    mem = training.memory(case.model, case.execution, case.system)
+    if case.metric == "peak_memory":
+        b, m = mem.estimate.breakdown, mem.estimate
+        logits = train_memory.logits_bytes(case.model, case.execution)
+        parts = {
+            "weights": b.weights_bytes,
+            "optimizer": b.optimizer_bytes,
+            "gradients": b.gradients_bytes,
+            "activations": b.activations_bytes - logits,
+            "loss": logits,
+            "allocator slack": m.allocated_per_gpu_bytes * case.execution.training.trainer.fragmentation,  # type: ignore[union-attr]
+        }
+        shown = ", ".join(f"{k} {v / GIB:.1f}" for k, v in parts.items())
+        return f"  {case.row_id}: measured {case.value:.1f} GiB = {shown} (GiB)"
+    s = training.speed(case.model, case.execution, case.system, mem, mult)
+    no_bytes = training.speed(case.model, case.execution, case.system, mem, 0.0)
+    step = s.tokens_per_step / case.value
+    exposed = max(0.0, s.step_s - s.compute_s - s.offload_s)
+    return (
+        f"  {case.row_id}: measured step {step:.2f} s; estimated {s.step_s:.2f} s = compute {s.compute_s:.2f}"
+        f" (non-GEMM bytes {s.compute_s - no_bytes.compute_s:.2f}) + exposed collectives {exposed:.2f};"
+        f" MFU {s.model_flops_utilization:.0%}"
+    )
 
 
 def _keep_loss(shared: Trainer, case: TrainCase) -> Trainer:
