@@ -16,6 +16,7 @@ from measured import MEASURED
 from sizing import modelspec
 from sizing.catalog import Catalog
 from sizing.estimate import training
+from sizing.estimate.train_roofline import NONGEMM_BYTES_MULT
 from sizing.specs import Execution, ModelSpec, SizingError, System, Trainer, Training
 from sizing.units import GIB
 
@@ -97,7 +98,7 @@ def recipe(row, n_gpus: int) -> dict:
         # docs/performance.md Table 1: FSDP2 full shard, selective (op) activation checkpointing; the compiled row
         # adds torch.compile (fused elementwise kernels); the loss on the full logits (no chunked CE)
         r["sharding"] = "zero3"
-        r["recompute"] = "selective"
+        r["recompute"] = "op"
         r["fused_elementwise"] = "torch.compile" in notes
     return r
 
@@ -168,8 +169,9 @@ def with_trainer(case: TrainCase, trainer: Trainer) -> TrainCase:
     return TrainCase(**{**case.__dict__, "execution": x})
 
 
-def predict_training(case: TrainCase) -> float:
-    """The estimator's figure for the row's metric (memory in GiB on the row's counter; tokens/s over all GPUs)."""
+def predict_training(case: TrainCase, bytes_mult: float = NONGEMM_BYTES_MULT) -> float:
+    """The estimator's figure for the row's metric (memory in GiB on the row's counter; tokens/s over all GPUs);
+    `bytes_mult` scales the non-GEMM bytes of the step (calibrate_training.py varies it)."""
     mem = training.memory(case.model, case.execution, case.system)
     if case.metric == "oom":
         return 0.0 if mem.estimate.fits else 1.0
@@ -179,4 +181,4 @@ def predict_training(case: TrainCase) -> float:
         if case.basis.startswith("reserved") or case.basis.startswith("unknown"):
             counter = m.allocated_per_gpu_bytes * (1 + case.execution.training.trainer.fragmentation)  # type: ignore[union-attr]
         return counter / GIB
-    return training.speed(case.model, case.execution, case.system, mem).train_tokens_per_s
+    return training.speed(case.model, case.execution, case.system, mem, bytes_mult).train_tokens_per_s

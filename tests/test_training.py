@@ -206,7 +206,7 @@ def test_torchtitan_is_a_trainer_with_its_presets_defaults(catalog):
     fp32 sharded parameters, eager; async checkpointing and expert parallel are options it has. Its factors are the
     pooled prior: its two published 8-GPU rows validate, they are not fitted."""
     t = catalog.trainer("titan")
-    assert t.id == "torchtitan" and t.default_sharding == "zero3" and t.recompute == "selective"
+    assert t.id == "torchtitan" and t.default_sharding == "zero3" and t.recompute == "op"
     assert t.master_weights and not t.fused_elementwise and t.async_checkpoint and t.expert_parallel
     assert set(t.tasks) == {"pretrain", "full-finetune"}
     assert dict(t.provenance)["mfu"] == "prior" and "UNCONFIRMED" in (t.notes or "")

@@ -36,7 +36,7 @@ TrainerOpt = typer.Option(
 )
 SeqLenOpt = typer.Option(None, "--seq-len", help="Training: tokens per sequence (default 2048).")
 OptimizerOpt = typer.Option(None, help="Training: adamw, adamw-8bit, paged-adamw, paged-adamw-8bit, sgd, adafactor.")
-RecomputeOpt = typer.Option(None, help="Training: activation recomputation none, selective or full.")
+RecomputeOpt = typer.Option(None, help="Training: activation recomputation none, selective, op or full.")
 ShardingOpt = typer.Option(None, help="Training: ddp, zero1, zero2, zero3 (FSDP), device-map or tensor.")
 OffloadOpt = typer.Option(
     None,

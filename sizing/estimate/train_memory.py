@@ -236,10 +236,12 @@ def layer_activation_bytes(model: ModelSpec, t: Training, seq: float) -> float:
       kernels (Liger, torch.compile) keep the gate and up outputs only and recompute the rest (2 x 2f); a GELU MLP
       keeps the GELU's input and output (2 x 2f, §4.1). MoE layers: per token the k routed and the shared experts;
     - dropout (pre-training recipes) keeps a 1-byte mask after attention and after the MLP.
-    Full recomputation keeps only each layer's input (2h)."""
+    Full recomputation keeps only each layer's input (2h); op-level checkpointing what op_saved_width names."""
     h = model.hidden_size
     if t.recompute == "full":
         return ACT * h * seq
+    if t.recompute == "op":
+        return (ACT * (h + op_saved_width(model)) + FP32 * model.n_heads) * seq
     if model.is_mla:  # the expanded per-head q/k and v that attention kernels see in training
         q = kv = model.n_heads * ((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim or 0))
     else:
@@ -258,6 +260,27 @@ def layer_activation_bytes(model: ModelSpec, t: Training, seq: float) -> float:
     return (norms + attn + mlp + masks + scores) * seq
 
 
+def layer_matmuls(model: ModelSpec) -> list[tuple[int, int]]:
+    """(in, out) of a layer's matmuls in forward order (Llama q, k, v, o, gate, up, down); MoE: one token's experts."""
+    h, f = model.hidden_size, shapes.ffn_width_per_token(model)
+    attn = lora_module_dims(model, "attention")
+    mlp = [(h, f), (h, f), (f, h)] if model.gated_mlp else [(h, f), (f, h)]
+    return attn + mlp
+
+
+def op_saved_width(model: ModelSpec) -> int:
+    """Elements per token op-level checkpointing saves in a layer beside its input: torchtitan's policy (parallelize_
+    llama.py at 9dec370, `_save_list`, `_custom_policy`: MUST_SAVE aten.mm outputs but every second one, SDPA and max
+    outputs; the rest PREFER_RECOMPUTE) keeps matmul outputs 1, 3, 5 ... (Llama q, v, gate, down) and SDPA's."""
+    saved = sum(out for _, out in layer_matmuls(model)[0::2])
+    return saved + model.n_heads * (model.v_head_dim if model.is_mla and model.v_head_dim else model.head_dim)
+
+
+def op_recomputed_params(model: ModelSpec) -> float:
+    """Weights per layer whose matmuls op-level checkpointing runs again (the 2nd, 4th ...: Llama k, o, up)."""
+    return float(sum(i * o for i, o in layer_matmuls(model)[1::2]))
+
+
 def in_flight(execution: Execution) -> int:
     """Micro-batches whose activations a pipeline stage holds at once: the 1F1B schedule's first stage runs pp
     forwards before its first backward (Narayanan et al. 2021 §2.2.1: at most pp in flight), never more than the
@@ -270,15 +293,16 @@ def in_flight(execution: Execution) -> int:
 
 def activation_bytes(model: ModelSpec, execution: Execution) -> tuple[float, float]:
     """(GPU, host) bytes of saved activations at the start of the backward pass on the busiest GPU: every layer it
-    runs, plus with full recomputation one layer recomputed in full; activation offload moves the checkpointed
-    inputs to host RAM (torchtune `enable_activation_offloading`) and keeps about two layers' worth on the GPU."""
+    runs, plus with full or op-level recomputation one layer recomputed in full; activation offload moves the
+    checkpointed inputs to host RAM (torchtune `enable_activation_offloading`), about two layers' worth stay."""
     t = training_of(execution)
     sp = split(model, execution)
     seq, b = execution.prompt_tokens, execution.batch
     layers = max(1, math.ceil(model.n_layers * sp.layers))
-    full_t = t.model_copy(update={"recompute": "none" if t.recompute == "full" else t.recompute})
+    recomputes = t.recompute in ("full", "op")
+    full_t = t.model_copy(update={"recompute": "none" if recomputes else t.recompute})
     per_layer = layer_activation_bytes(model, t, seq) * b * sp.tokens * in_flight(execution)
-    one_full = layer_activation_bytes(model, full_t, seq) * b * sp.tokens if t.recompute == "full" else 0.0
+    one_full = layer_activation_bytes(model, full_t, seq) * b * sp.tokens if recomputes else 0.0
     if t.activation_offload:
         return min(layers, 2) * per_layer + one_full, layers * per_layer
     return layers * per_layer + one_full, 0.0

@@ -1,8 +1,15 @@
-"""Training: memory (train_memory) and the time of one optimizer step from FLOPs, collectives and host traffic.
+"""Training: memory (train_memory) and the time of one optimizer step from FLOPs, bytes, collectives and host traffic.
 
-Training tokens/s = achieved FLOP/s / FLOPs per token (Kaplan et al. 2020 §2.1: 6N per token, forward 2N and
-backward 4N; Korthikanti et al. 2022 §5: 8N with full recomputation; a frozen base skips the weight gradients, 2N of
-the 4N). Achieved = dense peak x the trainer's `mfu` (data/trainers.csv, fitted by benchmarks/calibrate_training.py).
+The compute of a step is a roofline of its two kinds of kernels, run one after the other:
+- the matmuls: FLOPs per token (Kaplan et al. 2020 §2.1: 6N per token, forward 2N and backward 4N; Korthikanti et al.
+  2022 §5: 8N with full recomputation; a frozen base skips the weight gradients, 2N of the 4N; Narayanan et al. 2021
+  eq. 3 for the attention's s-dependent FLOPs): the weight matmuls at the dense peak x the trainer's GEMM
+  efficiency (`mfu` in data/trainers.csv, fitted by benchmarks/calibrate_training.py), a flash attention kernel at
+  its own share of the peak on the GPU's architecture (FLASH_ATTENTION_EFF);
+- everything else (norms, rotary, activations, residual adds, softmax and the loss, the optimizer step): memory-bound
+  kernels whose time is the bytes they move over the GPU's memory bandwidth (train_roofline).
+A GPU whose peak is many FLOPs per byte of bandwidth (H100: 989 TFLOPS / 3.35 TB/s ~ 295) spends a larger share of
+the step in the second kind than one with few (RTX 3090: 71 / 0.94 ~ 76), so the achieved MFU falls on it by itself.
 """
 
 from __future__ import annotations
@@ -32,19 +39,28 @@ from .train_memory import (
     is_lora,
     memory,
     model_states,
+    op_recomputed_params,
     resumable_checkpoint_bytes,
     split,
     trainable_params,
     training_of,
 )
+from .train_roofline import NONGEMM_BYTES_MULT, nongemm_bytes_per_token, optimizer_step_bytes
 
 # Dequantising a QLoRA base before each matmul (bitsandbytes dequantize_4bit) costs what the trainer's `qlora_eff`
 # says (fitted on measured.csv).
-# Eager PyTorch runs every norm, rotary and activation as separate memory-bound kernels; fused (torch.compile, Liger,
-# Triton) kernels remove most of them. torchtune's optimization-flags table measured 7,075 -> 8,998 tokens/s for the
-# same Llama 3.2 3B full fine-tune on an A100 when compile was switched on: eager takes 1.27x the fused time. DERIVED
-# from that one pair; applied to every trainer that runs eager (fused_elementwise false).
+# The training step itself counts eager against fused elementwise kernels as bytes (train_roofline). The distill and
+# RL estimators still scale a flat rate by this: torchtune's optimization-flags table measured 7,075 -> 8,998 tokens/s
+# for the same Llama 3.2 3B full fine-tune on an A100 when compile was switched on (eager takes 1.27x the fused time).
 EAGER_SLOWDOWN = 8998 / 7075
+# FlashAttention-2 (the kernel behind PyTorch SDPA's flash backend, flash-attn and HF's flash_attention_2) reaches a
+# smaller share of the dense peak than a plain GEMM, and less on Hopper: Dao 2023 (arXiv 2307.08691, abstract) "50-73%
+# of the theoretical maximum FLOPs/s on A100" (the low end: the backward pass is the slower half); Shah et al. 2024
+# (FlashAttention-3, arXiv 2407.08608, abstract) "FlashAttention-2 achieving only 35% utilization on the H100 GPU",
+# matching pytorch/pytorch#142132 (torch 2.6 nightly, 2024-12-05: native SDPA 329 TFLOPS on an H100, cuDNN attention
+# opt-in since pytorch#138522). Ada: UNCONFIRMED, the Ampere figure (same FA2 code path, sm80+ kernels). Other
+# architectures: the trainer's GEMM efficiency.
+FLASH_ATTENTION_EFF = {"ampere": 0.50, "ada": 0.50, "hopper": 0.35}
 # Without a build (sizing estimate) checkpoints are taken to go to a PCIe 4.0 M.2 NVMe at the sequential write of
 # data/drives.csv m2-gen4-1tb-990pro (6,900 MB/s, a vendor figure marked unconfirmed there); a recommended build
 # writes to its own drives (System.checkpoint_write_bytes_s).
@@ -64,13 +80,27 @@ def passes(execution: Execution) -> tuple[float, float]:
     return mm, attn
 
 
-def flops_per_token(model: ModelSpec, execution: Execution) -> float:
-    """Model FLOPs of one trained token: active matmul weights (MoE: only the routed experts, Fedus et al. 2021)
-    plus causal attention over the sequence (prefill accounting, shapes.prefill_attention_flops)."""
+def flops_split(model: ModelSpec, execution: Execution) -> tuple[float, float]:
+    """(weight matmul, attention) FLOPs of one trained token: active matmul weights (MoE: only the routed experts,
+    Fedus et al. 2021) and causal attention over the sequence (prefill accounting, shapes.prefill_attention_flops)."""
     mm, attn = passes(execution)
     seq = max(1, execution.prompt_tokens)
     attention = shapes.prefill_attention_flops(model, seq, latent=False) / seq
-    return mm * shapes.active_matmul_params(model) + attn * attention
+    # op-level checkpointing runs the matmuls whose outputs it did not save again (train_memory.op_recomputed_params)
+    again = 2.0 * model.n_layers * op_recomputed_params(model) if training_of(execution).recompute == "op" else 0.0
+    return mm * shapes.active_matmul_params(model) + again, attn * attention
+
+
+def flops_per_token(model: ModelSpec, execution: Execution) -> float:
+    return sum(flops_split(model, execution))
+
+
+def attention_efficiency(execution: Execution, system: System) -> float | None:
+    """Share of the dense peak a fused (flash) attention kernel reaches in training, by architecture; None: the
+    trainer's GEMM efficiency (no figure, or no fused kernel: the scores are then matmuls plus bytes)."""
+    if not training_of(execution).flash_attention:
+        return None
+    return FLASH_ATTENTION_EFF.get(system.gpu.arch)
 
 
 def host_link_bytes_s(system: System) -> float:
@@ -148,21 +178,35 @@ def useful_share(execution: Execution) -> float:
     return min(1.0, t.mean_seq_len / max(1, execution.prompt_tokens))
 
 
-def speed(model: ModelSpec, execution: Execution, system: System, mem: TrainMemory) -> TrainingEstimate:
-    """One optimizer step: compute = micro-batches x tokens x FLOPs / (peak x mfu [x qlora_eff]); the collectives
+def speed(
+    model: ModelSpec,
+    execution: Execution,
+    system: System,
+    mem: TrainMemory,
+    bytes_mult: float = NONGEMM_BYTES_MULT,
+) -> TrainingEstimate:
+    """One optimizer step: compute = micro-batches x tokens x (matmul FLOPs / (peak x mfu [x qlora_eff]) + attention
+    FLOPs / (peak x its kernel's efficiency) + non-GEMM bytes x `bytes_mult` / memory bandwidth) + the optimizer
+    step's bytes / memory bandwidth (module docstring); the collectives
     overlap compute up to the trainer's `overlap` (FSDP/ZeRO prefetch), the rest adds; device-map runs one GPU at a
     time, so its GPUs add capacity, not speed; host traffic of offload and paging adds (it is synchronous with the
     optimizer step)."""
     t, p = training_of(execution), execution.parallelism
     tr = t.trainer
     tokens_gpu = execution.batch * execution.prompt_tokens * t.grad_accum  # one data-parallel rank's tokens per step
-    f_tok = flops_per_token(model, execution)
+    f_mm, f_attn = flops_split(model, execution)
+    f_tok = f_mm + f_attn
     peak = system.gpu.peak_flops(execution.precision.compute_dtype if not is_lora(execution) else "bf16")
     achieved = peak * power_factor(system) * tr.mfu * (tr.qlora_eff if execution.precision.is_quantized else 1.0)
-    achieved /= 1.0 if t.fused_elementwise else EAGER_SLOWDOWN
+    attn_eff = attention_efficiency(execution, system)
+    achieved_attn = peak * power_factor(system) * attn_eff if attn_eff else peak * power_factor(system) * tr.mfu
+    bw = system.gpu.mem_bw_bytes_s
     workers = 1 if t.sharding == "device-map" else p.tp * p.pp * p.cp
     bubble = 0.0 if t.sharding == "device-map" else pipeline_bubble(p.pp, t.grad_accum)
-    t_comp = tokens_gpu * f_tok / (achieved * workers) / (1 - bubble)  # the stages idle `bubble` of the step
+    t_gemm = tokens_gpu * (f_mm / achieved + f_attn / achieved_attn)
+    t_bytes = tokens_gpu * nongemm_bytes_per_token(model, execution) * bytes_mult / bw
+    t_step = optimizer_step_bytes(model, execution) / bw  # each GPU updates its share of the states once per step
+    t_comp = (t_gemm + t_bytes) / workers / (1 - bubble) + t_step  # the stages idle `bubble` of the step
     t_comm = comm_s(model, execution, system, tokens_gpu)
     t_cp = context_exchange_s(model, execution, system)
     t_off = offload_s(model, execution, system, mem)

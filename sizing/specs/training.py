@@ -19,7 +19,10 @@ TRAIN_TASKS: tuple[str, ...] = get_args(TrainTask)
 # paged variants live in CUDA unified memory and page to host RAM under pressure; SGD with momentum keeps one state;
 # Adafactor factors the second moment into row and column vectors (Shazeer & Stern 2018): about none per parameter.
 Optimizer = Literal["adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit", "sgd", "adafactor"]
-Recompute = Literal["none", "selective", "full"]  # Korthikanti et al. 2022 §4
+# Korthikanti et al. 2022 §4 (selective: the attention scores recomputed); op: op-level selective checkpointing that
+# saves the outputs of the listed ops only (torchtitan's selective_ac_option "op": every other matmul and the attention
+# kernel) and recomputes everything else in the backward pass
+Recompute = Literal["none", "selective", "op", "full"]
 # How data-parallel ranks hold the model state (ZeRO, Rajbhandari et al. 2020 §5): ddp replicates everything; zero1
 # shards optimizer states, zero2 also gradients, zero3 (= FSDP full_shard) also the weights. device-map places whole
 # layers on GPUs in turn (accelerate / HF Trainer model parallel: one GPU works at a time). tensor: Megatron-LM
@@ -98,7 +101,7 @@ class Trainer(Base):
     # then a contiguous shifted copy, log-softmax and their gradients)
     loss_bytes_per_logit: PosFloat
     context_bytes: NonNegFloat  # CUDA context + kernels: nvidia-smi sees it, the allocator does not
-    mfu: Fraction  # achieved / dense peak on the model FLOPs, on one GPU, no communication
+    mfu: Fraction  # GEMM efficiency: the matmuls' achieved / dense peak (the memory-bound rest is bytes / bandwidth)
     qlora_eff: Fraction  # speed of a quantized-base step relative to a bf16 one (dequantisation kernels)
     overlap: Fraction  # share of the communication hidden behind compute (FSDP/ZeRO prefetch)
     fragmentation: NonNegFloat  # reserved / allocated - 1 (the caching allocator's free blocks)
