@@ -334,7 +334,9 @@ def test_report_takes_every_request_option_of_recommend():
     def flags(name: str) -> set[str]:
         return {opt for p in commands[name].params for opt in p.opts}
 
-    rec, rep = flags("recommend"), flags("report")
+    rec, rep, est = flags("recommend"), flags("report"), flags("estimate")
     assert {"--tp", "--max-ttft-s", "--speculative", "--checkpoint-every", "--offline", "--steps"} <= rec & rep
     assert rec - rep == {"--top", "--bom", "--json", "--report"}
     assert rep - rec == {"--out", "-o", "--format", "--vat", "--tariff", "--utilisation", "--years"}
+    shared = {"--trainer", "--rl-offload", "--teacher", "--packing", "--max-ttft-s", "--draft-model", "--ep"}
+    assert shared <= est & rec  # estimate takes the same training and serving options (cli/shared.py)

@@ -17,7 +17,7 @@ from sizing.specs import Recommendation
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import DataOpt, recommend_request
-from .shared import with_request_options
+from .shared import RECOMMEND_OPTIONS, with_options
 
 if TYPE_CHECKING:
     from sizing.answers import AnyRecommendation
@@ -35,7 +35,7 @@ def _metadata(data: Path | None) -> dict:
 
 
 @app.command("report")
-@with_request_options
+@with_options(*RECOMMEND_OPTIONS)
 def report_command(
     out: Path = typer.Option(..., "--out", "-o", help="The file to write (.md, .html, .xlsx, .json or .pdf)."),
     fmt: str | None = typer.Option(

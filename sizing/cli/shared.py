@@ -1,5 +1,6 @@
-"""The request options `recommend` and `report` share, declared once: `request_options` is their template and
-`with_request_options` gives a command its parameters, so the two commands take the same flags with the same help
+"""The options the commands share, declared once: `training_options`, `serving_options` and `build_options` are
+templates and `with_options` gives a command their parameters, so `estimate`, `recommend` and `report` take the
+same flags with the same help
 (typer reads a command's parameters from `inspect.signature`, which honours `__signature__`, and its types from
 `__annotations__`)."""
 
@@ -73,18 +74,7 @@ RecommendTaskOpt = typer.Option(
 )
 
 
-def request_options(
-    model: str = ModelOpt,
-    task: str = RecommendTaskOpt,
-    engine: str | None = EngineOpt,
-    precision: str = PrecisionOpt,
-    kv_precision: str | None = KvOpt,
-    users: int | None = typer.Option(
-        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
-    ),
-    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
-    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
-    new_tokens: int = NewTokensOpt,
+def training_options(
     trainer: str | None = TrainerOpt,
     seq_len: int | None = SeqLenOpt,
     optimizer: str | None = OptimizerOpt,
@@ -121,6 +111,34 @@ def request_options(
     rl_offload: str | None = RlOffloadOpt,
     lora: bool = LoraOpt,
     steps: int | None = StepsOpt,
+) -> None:
+    """Template: the training, distillation and RL options (sizing.cli.options.TRAINING_PARAMS) that `estimate`,
+    `recommend` and `report` share (never called: its signature is what `with_options` adds)."""
+
+
+def serving_options(
+    max_ttft_s: float | None = MaxTtftOpt,
+    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
+    speculative: str | None = SpeculativeOpt,
+    acceptance: float | None = AcceptanceOpt,
+    draft_tokens: int | None = DraftTokensOpt,
+    draft_model: str | None = DraftModelOpt,
+) -> None:
+    """Template: the latency targets and speculative decoding that `estimate`, `recommend` and `report` share."""
+
+
+def build_options(
+    model: str = ModelOpt,
+    task: str = RecommendTaskOpt,
+    engine: str | None = EngineOpt,
+    precision: str = PrecisionOpt,
+    kv_precision: str | None = KvOpt,
+    users: int | None = typer.Option(
+        None, "--users", "--batch", help=f"Concurrent sequences (default {DEFAULT_USERS}; training: micro-batch, 1)."
+    ),
+    context: int | None = typer.Option(None, help=f"Tokens per user, prompt + new (default {DEFAULT_CONTEXT_TOKENS})."),
+    prompt_tokens: int | None = typer.Option(None, help="Prompt tokens per user (instead of --context)."),
+    new_tokens: int = NewTokensOpt,
     budget: float | None = typer.Option(None, help="Most the whole build may cost, in --currency."),
     gpu: list[str] | None = typer.Option(
         None, "--gpu", help="Allowed GPUs, comma-separated (e.g. rtx-4090,rtx-a6000)."
@@ -140,12 +158,6 @@ def request_options(
     offline: bool = OfflineOpt,
     form_factor: str | None = typer.Option(None, help="tower (incl. workstations) or rack."),
     target_tokens_per_s: float | None = typer.Option(None, help="Least total decode tokens/s over all users."),
-    max_ttft_s: float | None = MaxTtftOpt,
-    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
-    speculative: str | None = SpeculativeOpt,
-    acceptance: float | None = AcceptanceOpt,
-    draft_tokens: int | None = DraftTokensOpt,
-    draft_model: str | None = DraftModelOpt,
     objective: str = typer.Option("cost", help="Rank by cost, speed or cost-per-token."),
     currency: str = typer.Option("USD", help="USD or CNY (rate and date from data/fx.csv)."),
     used: bool = typer.Option(False, "--used", help="Allow used-market prices (default: new parts, priced new)."),
@@ -153,23 +165,34 @@ def request_options(
         None, "--as-of", help="Judge price ages on this day, YYYY-MM-DD (default: today)."
     ),
 ) -> None:
-    """The template of the shared options (never called: its signature is what `with_request_options` adds)."""
+    """Template: the workload, build constraints and pricing that `recommend` and `report` share (`estimate` names
+    one GPU and a batch instead)."""
 
 
-def with_request_options(command: Callable[..., None]) -> Callable[..., None]:
-    """`command(own options..., **request)` as a typer command that also takes every request option: its own
-    parameters first, then request_options' (the ones it does not declare itself), all passed as keywords; the
-    request options arrive in `request`."""
-    own = inspect.signature(command, eval_str=True)
-    mine = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    names = {p.name for p in mine}
-    shared = [p for p in inspect.signature(request_options, eval_str=True).parameters.values() if p.name not in names]
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in (*mine, *shared)]
+RECOMMEND_OPTIONS = (build_options, training_options, serving_options)
+ESTIMATE_OPTIONS = (training_options, serving_options)
 
-    @functools.wraps(command)
-    def run(**kwargs: Any) -> None:
-        command(**kwargs)
 
-    run.__signature__ = own.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
-    return run
+def with_options(*templates: Callable[..., None]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator: `command(own options..., **shared)` as a typer command that also takes every parameter of the
+    templates it does not declare itself, after its own, all passed as keywords (the shared ones arrive in
+    `**shared`)."""
+
+    def give(command: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(command, eval_str=True)
+        mine = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        names = {p.name for p in mine}
+        shared = [
+            p for t in templates for p in inspect.signature(t, eval_str=True).parameters.values() if p.name not in names
+        ]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in (*mine, *shared)]
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            command(**kwargs)
+
+        run.__signature__ = own.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return run
+
+    return give

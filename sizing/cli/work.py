@@ -19,70 +19,29 @@ from sizing.specs import (
 
 from .base import EXIT_NO_BUILD, app, fail
 from .options import (
-    AcceptanceOpt,
-    CheckpointEveryOpt,
-    CpOpt,
     CpuOpt,
     DataOpt,
-    DeadlineOpt,
     DimmsOpt,
-    DraftModelOpt,
-    DraftTokensOpt,
     EngineOpt,
-    EpochsOpt,
-    EpOpt,
     GpuLayersOpt,
-    GradAccumOpt,
-    GroupSizeOpt,
-    KeepCheckpointsOpt,
     KvOpt,
     LangOpt,
-    LoraOpt,
-    LoraRankOpt,
-    LoraTargetsOpt,
-    MaxTtftOpt,
-    MeanSeqLenOpt,
     MemoryOpt,
-    MinUserSpeedOpt,
     ModelOpt,
-    ModeOpt,
     NewTokensOpt,
-    OffloadOpt,
-    OptimizerOpt,
-    PackingOpt,
-    PlacementOpt,
-    PpOpt,
     PrecisionOpt,
-    PromptsPerStepOpt,
-    RecomputeOpt,
-    ResponseTokensOpt,
-    RewardModelOpt,
-    RlOffloadOpt,
-    RolloutGpusOpt,
-    SamplesOpt,
-    SeqLenOpt,
-    ShardingOpt,
     SocketsOpt,
-    SpeculativeOpt,
-    StepsOpt,
-    StudentOpt,
-    StudentTaskOpt,
     TaskOpt,
-    TeacherOpt,
-    TeacherPrecisionOpt,
     ThreadsOpt,
-    TokensOpt,
-    TopKOpt,
-    TpOpt,
-    TrainerOpt,
     recommend_request,
     training_fields,
 )
 from .report_cmd import write_recommend_report
-from .shared import with_request_options
+from .shared import ESTIMATE_OPTIONS, RECOMMEND_OPTIONS, with_options
 
 
 @app.command()
+@with_options(*ESTIMATE_OPTIONS)
 def estimate(
     model: str = ModelOpt,
     task: str = TaskOpt,
@@ -96,54 +55,12 @@ def estimate(
         None, help=f"Prompt tokens per sequence (default {DEFAULT_PROMPT_TOKENS})."
     ),
     new_tokens: int = NewTokensOpt,
-    trainer: str | None = TrainerOpt,
-    seq_len: int | None = SeqLenOpt,
-    optimizer: str | None = OptimizerOpt,
-    recompute: str | None = RecomputeOpt,
-    sharding: str | None = ShardingOpt,
-    offload: str | None = OffloadOpt,
-    lora_rank: int | None = LoraRankOpt,
-    lora_targets: str | None = LoraTargetsOpt,
-    grad_accum: int | None = GradAccumOpt,
-    tokens: str | None = TokensOpt,
-    epochs: float | None = EpochsOpt,
-    deadline: str | None = DeadlineOpt,
-    checkpoint_every: str | None = CheckpointEveryOpt,
-    keep_checkpoints: int | None = KeepCheckpointsOpt,
-    ep: int | None = EpOpt,
-    tp: int | None = TpOpt,
-    pp: int | None = PpOpt,
-    cp: int | None = CpOpt,
-    packing: str | None = PackingOpt,
-    mean_seq_len: int | None = MeanSeqLenOpt,
-    teacher: str | None = TeacherOpt,
-    student: str | None = StudentOpt,
-    teacher_precision: str | None = TeacherPrecisionOpt,
-    student_task: str | None = StudentTaskOpt,
-    mode: str | None = ModeOpt,
-    kd_top_k: int | None = TopKOpt,
-    samples: int | None = SamplesOpt,
-    response_tokens: int | None = ResponseTokensOpt,
-    group_size: int | None = GroupSizeOpt,
-    prompts_per_step: int | None = PromptsPerStepOpt,
-    placement: str | None = PlacementOpt,
-    reward_model: str | None = RewardModelOpt,
-    rollout_gpus: int | None = RolloutGpusOpt,
-    rl_offload: str | None = RlOffloadOpt,
-    lora: bool = LoraOpt,
-    steps: int | None = StepsOpt,
     cpu: str | None = CpuOpt,
     sockets: int | None = SocketsOpt,
     memory: str | None = MemoryOpt,
     dimms: int | None = DimmsOpt,
     gpu_layers: int | None = GpuLayersOpt,
     threads: int | None = ThreadsOpt,
-    max_ttft_s: float | None = MaxTtftOpt,
-    min_user_tokens_per_s: float | None = MinUserSpeedOpt,
-    speculative: str | None = SpeculativeOpt,
-    acceptance: float | None = AcceptanceOpt,
-    draft_tokens: int | None = DraftTokensOpt,
-    draft_model: str | None = DraftModelOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable object (see README)."),
     scenarios_file: Path | None = typer.Option(
         None, "--scenarios", help="CSV of scenarios; prints JSON Lines, one per row."
@@ -153,6 +70,7 @@ def estimate(
     ),
     data: Path | None = DataOpt,
     lang: str | None = LangOpt,
+    **shared: Any,
 ) -> None:
     """Memory per GPU and prefill/decode speed for one model, workload and GPU."""
     lang = report.term_lang(lang)
@@ -166,7 +84,7 @@ def estimate(
             fail(problem)  # every row failed: the JSON lines are printed, one stderr line, exit 2
         return
     req = Request(
-        model=student or model,
+        model=shared.get("student") or model,
         task=task,
         engine=engine,
         precision=precision,
@@ -176,19 +94,19 @@ def estimate(
         batch=batch,
         prompt_tokens=prompt_tokens,
         new_tokens=new_tokens,
-        **training_fields(locals()),
+        **training_fields({**shared, "task": task}),
         cpu=cpu,
         n_sockets=sockets,
         memory=memory,
         n_dimms=dimms,
         gpu_layers=gpu_layers,
         threads=threads,
-        max_ttft_s=max_ttft_s,
-        min_user_tokens_per_s=min_user_tokens_per_s,
-        speculative=speculative,
-        acceptance=acceptance,
-        draft_tokens=draft_tokens,
-        draft_model=draft_model,
+        max_ttft_s=shared.get("max_ttft_s"),
+        min_user_tokens_per_s=shared.get("min_user_tokens_per_s"),
+        speculative=shared.get("speculative"),
+        acceptance=shared.get("acceptance"),
+        draft_tokens=shared.get("draft_tokens"),
+        draft_model=shared.get("draft_model"),
     )
     if req.task.strip().lower() in RL_ALGOS:
         from sizing import rl
@@ -215,7 +133,7 @@ def estimate(
 
 
 @app.command()
-@with_request_options
+@with_options(*RECOMMEND_OPTIONS)
 def recommend(
     top: int = typer.Option(5, "--top", min=1, help="Builds to show in the table, in rank order."),
     bom: bool = typer.Option(False, "--bom", help="Also print the recommended build's priced bill of materials."),

@@ -159,16 +159,13 @@ def training_side(work: RLWork, system: System) -> TrainingSide:
     ]
     copies = 2 if s.algo == "ppo" else 1  # PPO: the critic's training state beside the policy's
     opt_host = update.training.host_bytes if update.training else 0.0  # per node, one trainer's
-    roles = [
-        Role(
-            name="policy",
-            model=policy.id,
-            trains=True,
-            gpus="shared",
-            per_gpu_bytes=mem.per_gpu_bytes,
-            host_bytes=opt_host,
+
+    def trainer(name: str) -> Role:  # the policy, and PPO's critic beside it: the same training state
+        return Role(
+            name=name, model=policy.id, trains=True, gpus="shared", per_gpu_bytes=mem.per_gpu_bytes, host_bytes=opt_host
         )
-    ]
+
+    roles = [trainer("policy")]
     on_gpu = 0.0
     window = 0.0
     for name, m, share in frozen:
@@ -189,16 +186,7 @@ def training_side(work: RLWork, system: System) -> TrainingSide:
             role = Role(name=name, model=m.id, trains=False, gpus="shared", per_gpu_bytes=share)
         roles.append(role)
     if copies == 2:
-        roles.append(
-            Role(
-                name="critic",
-                model=policy.id,
-                trains=True,
-                gpus="shared",
-                per_gpu_bytes=mem.per_gpu_bytes,
-                host_bytes=opt_host,
-            )
-        )
+        roles.append(trainer("critic"))
     # between updates the gradients and activations are freed (zero_grad(set_to_none)); weights, optimizer state and
     # the frozen models kept on the GPUs stay
     b = mem.breakdown
