@@ -155,3 +155,20 @@ def test_cli_rl_offload_in_json_and_its_errors(capsys):
 def test_conflicting_offloads_are_refused_in_the_library(catalog):
     with pytest.raises(SizingError, match="--offload none keeps it on the GPUs"):
         rl.estimate(catalog, req(rl_offload="all", offload="none"))
+
+
+def test_a_lora_policy_is_its_own_reference(catalog):
+    """verl (ray_trainer.py ref_in_actor = lora_rank > 0) and TRL (peft: no ref_model, disable_adapter()) score the
+    reference as the policy's frozen base with its adapters off: with --lora the plan keeps no second copy, and the
+    reference's scoring forward still costs its time."""
+    from sizing import rl
+    from sizing.specs import Request
+
+    full = rl.estimate(catalog, Request(model="qwen2.5-7b", task="grpo", gpu="h100-sxm", n_gpus=2, rl_offload="none"))
+    lora = rl.estimate(
+        catalog, Request(model="qwen2.5-7b", task="grpo", gpu="h100-sxm", n_gpus=2, lora=True, rl_offload="none")
+    )
+    ref_full = next(r for r in full.roles if r.name == "reference")
+    ref_lora = next(r for r in lora.roles if r.name == "reference")
+    assert ref_full.per_gpu_bytes > 1e9 and ref_lora.per_gpu_bytes == 0.0 and "adapters disabled" in ref_lora.note
+    assert lora.step.scoring_s > 0

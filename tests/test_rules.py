@@ -289,3 +289,16 @@ def test_a_psu_cap_keeps_the_capped_load_inside_the_headroom(load, capacity, n):
         assert cap is None
     elif cap is not None:
         assert cap >= 0.7 * gpu_tdp and (load - n * (gpu_tdp - cap)) * 1.25 <= capacity + 1e-6
+
+
+def test_a_trainer_never_passes_on_a_gpu_its_framework_does_not_train_on(catalog):
+    """trainers.csv gpu_vendors: Unsloth trains on CUDA only, verl on CUDA and ROCm; the recommender refuses the
+    other vendors' GPUs for them in one finding naming the trainer (the rollout engine's vendors do not count)."""
+    from sizing.scenarios import recommend
+    from sizing.specs import RecommendRequest
+
+    r = recommend(catalog, RecommendRequest(model="7b", task="qlora", trainer="unsloth", gpus_allowed=("rx-7900-xtx",)))
+    assert not r.options
+    assert any(f.message.startswith("Unsloth does not train on amd GPUs") for x in r.rejected for f in x.findings)
+    grpo = recommend(catalog, RecommendRequest(model="qwen2.5-7b", task="lora", trainer="verl"))
+    assert grpo.options and all(o.build.gpu.vendor in ("nvidia", "amd") for o in grpo.options)

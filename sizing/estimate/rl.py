@@ -38,6 +38,8 @@ from .parallel import tp_problem
 from .train_memory import FSDP_PREFETCH_LAYERS, layer_params
 from .training import EAGER_SLOWDOWN, host_link_bytes_s
 
+LORA_TASKS = frozenset({"lora", "qlora"})  # a frozen base under trained adapters
+
 # Tokens per GPU in one scoring forward: verl's log_prob_max_token_len_per_gpu inherits the actor's
 # ppo_max_token_len_per_gpu, 16384 by default (verl/trainer/config/ppo_trainer.yaml, with use_dynamic_bsz). An
 # offloaded frozen model streams its whole shard to the GPU once per forward call (FSDP CPUOffload copies each unit's
@@ -152,9 +154,13 @@ def training_side(work: RLWork, system: System) -> TrainingSide:
     tx = work.train.model_copy(update={"prompt_tokens": s.sequence_tokens}).on_gpus(system.n_gpus, system.n_nodes)
     update = training.estimate(policy, tx, system, work.rollout_eff)
     mem = update.memory
+    # A LoRA policy is its own reference: the frozen base with the adapters disabled, no second copy (verl
+    # ray_trainer.py: ref_in_actor = model.lora_rank > 0, "the reference policy will be actor without lora applied";
+    # TRL GRPOTrainer/DPOTrainer with a peft_config keep no ref_model and score under model.disable_adapter()).
+    in_actor = s.kl and work.train.task in LORA_TASKS
     frozen = [
         (name, m, frozen_bytes(m, work, n))
-        for name, m in (("reference", policy if s.kl else None), ("reward", work.reward))
+        for name, m in (("reference", policy if s.kl and not in_actor else None), ("reward", work.reward))
         if m is not None
     ]
     copies = 2 if s.algo == "ppo" else 1  # PPO: the critic's training state beside the policy's
@@ -166,6 +172,17 @@ def training_side(work: RLWork, system: System) -> TrainingSide:
         )
 
     roles = [trainer("policy")]
+    if in_actor:
+        roles.append(
+            Role(
+                name="reference",
+                model=policy.id,
+                trains=False,
+                gpus="shared",
+                per_gpu_bytes=0.0,
+                note="the policy's frozen base with its LoRA adapters disabled: no copy of its own",
+            )
+        )
     on_gpu = 0.0
     window = 0.0
     for name, m, share in frozen:

@@ -298,7 +298,7 @@ def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -
     max_gpus = c.max_gpus if c.max_gpus is not None else 10**6
     composer = composer_for(problem, composer)
     for gpu in candidates(problem):
-        support = rules.engine_runs_on(problem.execution.engine, gpu, problem.execution.precision.id)
+        support = rules.execution_runs_on(problem.execution, gpu)
         if not support.ok:  # no build with this GPU can run the engine: one rejection says so
             yield Rejection(gpu=gpu.id, n_gpus=1, chassis="-", findings=(support,))
             continue

@@ -11,6 +11,7 @@ from .check import BUILD_RULES, RULES, WORK_RULES, Rule, build_passes, check
 from .compute import (
     engine_runs_on,
     engine_support,
+    execution_runs_on,
     gpu_communication,
     gpu_memory,
     network,
@@ -48,6 +49,7 @@ __all__ = [
     "data_drive",
     "ecc_memory",
     "engine_runs_on",
+    "execution_runs_on",
     "engine_support",
     "gpu_communication",
     "gpu_memory",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sizing.estimate.parallel import tensor_ways, tp_problem
-from sizing.specs import Candidate, Engine, Finding, Gpu, MemoryEstimate, NetworkPart, said
+from sizing.specs import Candidate, Engine, Execution, Finding, Gpu, MemoryEstimate, NetworkPart, said
 from sizing.units import fmt_bytes, fmt_rate, fmt_seconds
 
 from .memo import judged_once
@@ -50,8 +50,26 @@ def engine_support(c: Candidate) -> Finding:
     precision (data/engine_support.csv: llama.cpp's CANN backend runs F16, Q8_0 and Q4_0 only, its
     docs/backend/CANN.md). A refusal quotes the engine's reason from engine_support.csv and, for another vendor,
     what to run instead (the GPU's stack_note in gpus.csv)."""
-    execution = c.estimate.execution
-    return engine_runs_on(execution.engine, c.build.gpu, execution.precision.id)
+    return execution_runs_on(c.estimate.execution, c.build.gpu)
+
+
+def execution_runs_on(execution: Execution, gpu: Gpu) -> Finding:
+    """engine_runs_on for the execution's engine and precision; for training, first the trainer's own vendor list
+    (trainers.csv gpu_vendors: unsloth's Triton kernels and fsdp_qlora's bitsandbytes build on CUDA, verl and
+    OpenRLHF on CUDA and ROCm), so a trainer never passes on a GPU its framework does not train on."""
+    t = execution.training
+    if t is not None and gpu.vendor not in t.trainer.gpu_vendors:
+        vendors = ", ".join(t.trainer.gpu_vendors)
+        return Finding(
+            rule="engine_support",
+            ok=False,
+            need=gpu.vendor,
+            have=";".join(t.trainer.gpu_vendors),
+            message=f"{t.trainer.name} does not train on {gpu.vendor} GPUs ({vendors} only); pick another --trainer "
+            "or GPU",
+            **said("finding.engine_support.trainer", trainer=t.trainer.name, vendor=gpu.vendor, vendors=vendors),
+        )
+    return engine_runs_on(execution.engine, gpu, execution.precision.id)
 
 
 @judged_once
