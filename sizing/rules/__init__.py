@@ -7,7 +7,17 @@ compute, power and platform hold the rules by what they judge. Each docstring st
 its source.
 """
 
-from .check import BUILD_RULES, RULES, WORK_RULES, Rule, build_passes, check
+from .check import (
+    BUILD_RULES,
+    RULES,
+    SPEED_RULES,
+    UNTIMED_RULES,
+    WORK_RULES,
+    Rule,
+    build_passes,
+    check,
+    speed_can_fail,
+)
 from .compute import (
     engine_runs_on,
     engine_support,
@@ -38,6 +48,8 @@ __all__ = [
     "BUILD_RULES",
     "RULES",
     "Rule",
+    "SPEED_RULES",
+    "UNTIMED_RULES",
     "WORK_RULES",
     "budget",
     "build_passes",
@@ -59,6 +71,7 @@ __all__ = [
     "pcie_lanes",
     "psu_capacity",
     "psu_connectors",
+    "speed_can_fail",
     "system_drive",
     "system_ram",
     "target_speed",
