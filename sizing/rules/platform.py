@@ -65,11 +65,12 @@ def cooling(c: Candidate) -> Finding:
     ducted server airflow (chassis.csv passive_ok), not a tower or an open riser frame (hardware.md §3.3 [S61];
     NVIDIA product briefs [S10][S29])."""
     b = c.build
-    return _cooling(b.gpu, b.n_gpus, b.chassis)
+    return _cooling_problem(b.gpu, b.n_gpus, b.chassis) or _cooled(b.gpu.cooling, b.chassis.name)
 
 
 @judged_once
-def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
+def _cooling_problem(g: Gpu, n_gpus: int, box: Chassis) -> Finding | None:
+    """The failing cooling finding, else None."""
     if g.cooling == "open-air" and not box.open_air_ok:
         return Finding(
             rule="cooling",
@@ -89,8 +90,14 @@ def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
             message=f"{g.name} is passively cooled and needs a ducted rack server's airflow, not {box.name}",
             **said("finding.cooling.passive", gpu=g.name, chassis=box.name),
         )
-    words = said("finding.cooling.ok", cooling=g.cooling, chassis=box.name)
-    return Finding(rule="cooling", ok=True, message=f"{g.cooling} cards suit {box.name}", **words)
+    return None
+
+
+@judged_once
+def _cooled(cooling: str, chassis: str) -> Finding:
+    """The passing cooling finding: it names only the cooling kind and the chassis (one per pair, not per build)."""
+    words = said("finding.cooling.ok", cooling=cooling, chassis=chassis)
+    return Finding(rule="cooling", ok=True, message=f"{cooling} cards suit {chassis}", **words)
 
 
 def pcie_lanes(c: Candidate) -> Finding:
@@ -369,13 +376,17 @@ def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> F
 def budget(c: Candidate) -> Finding:
     """The whole order (every node) costs no more than --budget, converted to USD at fx.csv's rate. A build with a
     part that has no usable price has no total, so it never passes a budget (issue 7: unknown prices are not $0)."""
-    return _budget(c.constraints.budget_usd, c.total_usd, c.subtotal_usd)
+    limit = c.constraints.budget_usd
+    return _no_budget() if limit is None else _budget(limit, c.total_usd, c.subtotal_usd)
 
 
 @judged_once
-def _budget(limit: float | None, total: float | None, subtotal: float) -> Finding:
-    if limit is None:
-        return Finding(rule="budget", ok=True, message="no budget given", **said("finding.budget.none"))
+def _no_budget() -> Finding:
+    return Finding(rule="budget", ok=True, message="no budget given", **said("finding.budget.none"))
+
+
+@judged_once
+def _budget(limit: float, total: float | None, subtotal: float) -> Finding:
     if total is None:
         return Finding(
             rule="budget",
