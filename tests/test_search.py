@@ -71,7 +71,12 @@ def test_rule_cores_judged_once_give_what_they_give_afresh(catalog):
     """Each remembered rule core returns the finding it computes from scratch."""
     every = candidates(catalog, REQUESTS[0])
     remembered = [rules.check(c) for c in every]
-    cores = [f for module in (rules.platform, rules.compute, rules.power) for f in vars(module).values() if callable(f)]
+    cores = [
+        f
+        for module in (rules.platform, rules.compute, rules.power, rules.price)
+        for f in vars(module).values()
+        if callable(f)
+    ]
     cleared = [f.cache_clear() for f in cores if hasattr(f, "cache_clear")]
     assert len(cleared) >= 10
     assert [rules.check(c) for c in every] == remembered

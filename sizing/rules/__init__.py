@@ -28,7 +28,6 @@ from .compute import (
     tensor_parallel,
 )
 from .platform import (
-    budget,
     chassis_fit,
     cooling,
     cpu_cores,
@@ -42,6 +41,7 @@ from .platform import (
     system_ram,
 )
 from .power import BOARD_POWERED, gpu_plugs_served, psu_capacity, psu_connectors, wall_circuit
+from .price import budget
 
 __all__ = [
     "BOARD_POWERED",

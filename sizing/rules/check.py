@@ -12,7 +12,6 @@ from .compute import engine_support, gpu_communication, gpu_memory, network, tar
 from .deadline import deadline
 from .latency import first_token, user_speed
 from .platform import (
-    budget,
     chassis_fit,
     cooling,
     cpu_cores,
@@ -26,6 +25,7 @@ from .platform import (
     system_ram,
 )
 from .power import psu_capacity, psu_connectors, wall_circuit
+from .price import budget
 
 Rule = Callable[[Candidate], Finding]
 RULES: tuple[Rule, ...] = (

@@ -1,10 +1,10 @@
-"""Rules on the platform around the GPUs: chassis, cooling, lanes, cores, memory, drives, budget."""
+"""Rules on the platform around the GPUs: chassis, cooling, lanes, cores, memory, drives (the budget: price.py)."""
 
 from __future__ import annotations
 
 from sizing.estimate.requirements import CORES_PER_GPU, MIN_CORES, data_bays, lanes_used
 from sizing.specs import Candidate, Chassis, Cpu, Dimm, Drive, Finding, Gpu, said
-from sizing.units import fmt_bytes, fmt_decimal_bytes, fmt_money
+from sizing.units import fmt_bytes, fmt_decimal_bytes
 
 from .memo import judged_once
 
@@ -370,38 +370,4 @@ def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> F
             drive=drive.name,
             have=fmt_decimal_bytes(have),
         ),
-    )
-
-
-def budget(c: Candidate) -> Finding:
-    """The whole order (every node) costs no more than --budget, converted to USD at fx.csv's rate. A build with a
-    part that has no usable price has no total, so it never passes a budget (issue 7: unknown prices are not $0)."""
-    limit = c.constraints.budget_usd
-    return _no_budget() if limit is None else _budget(limit, c.total_usd, c.subtotal_usd)
-
-
-@judged_once
-def _no_budget() -> Finding:
-    return Finding(rule="budget", ok=True, message="no budget given", **said("finding.budget.none"))
-
-
-@judged_once
-def _budget(limit: float, total: float | None, subtotal: float) -> Finding:
-    if total is None:
-        return Finding(
-            rule="budget",
-            ok=False,
-            need=round(subtotal),
-            have=limit,
-            message=f"has parts without a usable price (the priced ones cost {fmt_money(subtotal)}), so its "
-            f"total cannot be held to a budget of {fmt_money(limit)}; price them in a --data copy",
-            **said("finding.budget.unpriced", subtotal=fmt_money(subtotal), limit=fmt_money(limit)),
-        )
-    return Finding(
-        rule="budget",
-        ok=total <= limit,
-        need=round(total),
-        have=limit,
-        message=f"costs {fmt_money(total)}, budget {fmt_money(limit)}",
-        **said("finding.budget", total=fmt_money(total), limit=fmt_money(limit)),
     )
