@@ -10,7 +10,7 @@ import pytest
 from sizing import rules
 from sizing.recommend import Composer, derive
 from sizing.recommend.relax import ways_out
-from sizing.recommend.search import Shape, chassis_for, compose, passing, search
+from sizing.recommend.search import Shape, chassis_for, compose, judge, passing, search, walk
 from sizing.scenarios import problem_of
 from sizing.specs import Candidate, Finding, RecommendRequest
 
@@ -71,7 +71,12 @@ def test_rule_cores_judged_once_give_what_they_give_afresh(catalog):
     """Each remembered rule core returns the finding it computes from scratch."""
     every = candidates(catalog, REQUESTS[0])
     remembered = [rules.check(c) for c in every]
-    cores = [f for module in (rules.platform, rules.compute, rules.power) for f in vars(module).values() if callable(f)]
+    cores = [
+        f
+        for module in (rules.platform, rules.compute, rules.power, rules.price)
+        for f in vars(module).values()
+        if callable(f)
+    ]
     cleared = [f.cache_clear() for f in cores if hasattr(f, "cache_clear")]
     assert len(cleared) >= 10
     assert [rules.check(c) for c in every] == remembered
@@ -88,6 +93,35 @@ def test_build_rules_read_no_estimate(catalog):
     for c in every:
         moved = c.model_copy(update={"estimate": other})
         assert [rule(moved) for rule in rules.BUILD_RULES] == [rule(c) for rule in rules.BUILD_RULES]
+
+
+def evaluated_in_full(shape: Shape, chassis):
+    """The plain path: the build on its own estimate, every rule."""
+    composed = compose(shape, chassis)
+    return shape.rejection(chassis.id, (composed,)) if isinstance(composed, Finding) else judge(shape, composed)
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        *REQUESTS,
+        RecommendRequest(model="7b", max_ttft_s=0.5, gpus_allowed=("rtx-4090", "l40s", "a100-80gb-pcie")),
+        RecommendRequest(model="mixtral-8x7b", gpus_allowed=("rtx-4090", "l40s", "h100-nvl")),
+    ],
+    ids=lambda r: r.model,
+)
+def test_a_build_rejected_on_the_bare_estimate_is_rejected_as_in_full(catalog, req):
+    """Without a speed target (rules.speed_can_fail), search rejects a build that fails a rule reading no speed on
+    the shape's bare estimate: every Option and Rejection is the one the plain path (own estimate, every rule)
+    gives, in the same order."""
+    problem = problem_of(catalog, req)
+    untimed = req.target_tokens_per_s is None and req.max_ttft_s is None and req.task == "inference"
+    assert Shape(problem, problem.parts.gpus["l40s"], 1, 1).untimed is untimed
+    options, rejected = search(problem)
+    plain = list(walk(problem, evaluated_in_full))
+    assert [o for o in plain if o in options] == options
+    assert [o for o in plain if o not in options] == rejected
+    assert rules.UNTIMED_RULES + rules.SPEED_RULES == tuple(sorted(rules.RULES, key=rules.SPEED_RULES.__contains__))
 
 
 def test_a_baseboard_gpu_without_a_chassis_says_how_its_boards_come(catalog):

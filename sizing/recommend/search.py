@@ -115,6 +115,9 @@ class Shape:
         self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
         self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
         self._bare: Estimate | None = None
+        # no speed rule can fail (rules.speed_can_fail) on serving work, whose memory is the same on every chassis
+        x = self.execution
+        self.untimed = x.task in SERVING_TASKS and x.hybrid is None and not rules.speed_can_fail(problem.constraints, x)
 
     @property
     def bare(self) -> Estimate:
@@ -170,10 +173,9 @@ def compose(shape: Shape, chassis: Chassis, estimate: Estimate | None = None) ->
     return Composed(candidate=candidate, lines=lines, unpriced=unpriced)
 
 
-def judge(shape: Shape, composed: Composed) -> Outcome:
-    """Every rule on the composed build: an Option, or the Rejection with the rules it failed."""
+def outcome(shape: Shape, composed: Composed, findings: tuple[Finding, ...]) -> Outcome:
+    """The Option of a build whose every rule passed, else the Rejection with the rules it failed."""
     candidate = composed.candidate
-    findings = rules.check(candidate)
     failed = tuple(f for f in findings if not f.ok)
     if failed:
         # a near miss is ranked by a total that counts every part (None when one is unpriced)
@@ -181,12 +183,39 @@ def judge(shape: Shape, composed: Composed) -> Outcome:
     return Option(candidate=candidate, lines=composed.lines, unpriced=composed.unpriced, findings=findings)
 
 
+def judge(shape: Shape, composed: Composed) -> Outcome:
+    """Every rule on the composed build: an Option, or the Rejection with the rules it failed."""
+    return outcome(shape, composed, rules.check(composed.candidate))
+
+
 def evaluate(shape: Shape, chassis: Chassis) -> Outcome:
-    """Compose the shape in `chassis`, estimate it on that build and run every rule."""
+    """Compose the shape in `chassis`, estimate it on that build and run every rule. Where no speed rule can fail
+    (Shape.untimed), the rules that read no speed judge the build on the shape's bare estimate first: a rejection
+    lists only the rules that failed, so a build failing one needs no estimate of its own (the same Rejection)."""
+    if shape.untimed:
+        return evaluate_untimed(shape, chassis)
     composed = compose(shape, chassis)
     if isinstance(composed, Finding):
         return shape.rejection(chassis.id, (composed,))
     return judge(shape, composed)
+
+
+def evaluate_untimed(shape: Shape, chassis: Chassis) -> Outcome:
+    """`evaluate` where no SPEED_RULES rule can fail: the UNTIMED_RULES on the bare estimate (they read the build
+    and what every chassis's estimate of the shape shares), the speed rules on the build's own estimate only when
+    those all pass; every finding in RULES order, as rules.check gives them."""
+    composed = compose(shape, chassis, shape.bare)
+    if isinstance(composed, Finding):
+        return shape.rejection(chassis.id, (composed,))
+    untimed = tuple(rule(composed.candidate) for rule in rules.UNTIMED_RULES)
+    if not all(f.ok for f in untimed):
+        return outcome(shape, composed, untimed)
+    own = composed.candidate.model_copy(
+        update={"estimate": shape.estimate(System.from_build(composed.candidate.build, shape.links))}
+    )
+    judged = dict(zip(rules.UNTIMED_RULES, untimed, strict=True))
+    findings = tuple(judged[rule] if rule in judged else rule(own) for rule in rules.RULES)
+    return outcome(shape, composed._replace(candidate=own), findings)
 
 
 def screen(shape: Shape, chassis: Chassis) -> Outcome | None:

@@ -7,7 +7,17 @@ compute, power and platform hold the rules by what they judge. Each docstring st
 its source.
 """
 
-from .check import BUILD_RULES, RULES, WORK_RULES, Rule, build_passes, check
+from .check import (
+    BUILD_RULES,
+    RULES,
+    SPEED_RULES,
+    UNTIMED_RULES,
+    WORK_RULES,
+    Rule,
+    build_passes,
+    check,
+    speed_can_fail,
+)
 from .compute import (
     engine_runs_on,
     engine_support,
@@ -19,7 +29,6 @@ from .compute import (
     tensor_parallel,
 )
 from .platform import (
-    budget,
     chassis_fit,
     cooling,
     cpu_cores,
@@ -33,12 +42,15 @@ from .platform import (
     system_ram,
 )
 from .power import BOARD_POWERED, gpu_plugs_served, psu_capacity, psu_connectors, wall_circuit
+from .price import budget
 
 __all__ = [
     "BOARD_POWERED",
     "BUILD_RULES",
     "RULES",
     "Rule",
+    "SPEED_RULES",
+    "UNTIMED_RULES",
     "WORK_RULES",
     "budget",
     "build_passes",
@@ -61,6 +73,7 @@ __all__ = [
     "pcie_lanes",
     "psu_capacity",
     "psu_connectors",
+    "speed_can_fail",
     "system_drive",
     "system_ram",
     "target_speed",

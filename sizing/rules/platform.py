@@ -1,10 +1,10 @@
-"""Rules on the platform around the GPUs: chassis, cooling, lanes, cores, memory, drives, budget."""
+"""Rules on the platform around the GPUs: chassis, cooling, lanes, cores, memory, drives (the budget: price.py)."""
 
 from __future__ import annotations
 
 from sizing.estimate.requirements import CORES_PER_GPU, MIN_CORES, data_bays, lanes_used
 from sizing.specs import Candidate, Chassis, Cpu, Dimm, Drive, Finding, Gpu, said
-from sizing.units import fmt_bytes, fmt_decimal_bytes, fmt_money
+from sizing.units import fmt_bytes, fmt_decimal_bytes
 
 from .memo import judged_once
 
@@ -65,11 +65,12 @@ def cooling(c: Candidate) -> Finding:
     ducted server airflow (chassis.csv passive_ok), not a tower or an open riser frame (hardware.md §3.3 [S61];
     NVIDIA product briefs [S10][S29])."""
     b = c.build
-    return _cooling(b.gpu, b.n_gpus, b.chassis)
+    return _cooling_problem(b.gpu, b.n_gpus, b.chassis) or _cooled(b.gpu.cooling, b.chassis.name)
 
 
 @judged_once
-def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
+def _cooling_problem(g: Gpu, n_gpus: int, box: Chassis) -> Finding | None:
+    """The failing cooling finding, else None."""
     if g.cooling == "open-air" and not box.open_air_ok:
         return Finding(
             rule="cooling",
@@ -89,8 +90,14 @@ def _cooling(g: Gpu, n_gpus: int, box: Chassis) -> Finding:
             message=f"{g.name} is passively cooled and needs a ducted rack server's airflow, not {box.name}",
             **said("finding.cooling.passive", gpu=g.name, chassis=box.name),
         )
-    words = said("finding.cooling.ok", cooling=g.cooling, chassis=box.name)
-    return Finding(rule="cooling", ok=True, message=f"{g.cooling} cards suit {box.name}", **words)
+    return None
+
+
+@judged_once
+def _cooled(cooling: str, chassis: str) -> Finding:
+    """The passing cooling finding: it names only the cooling kind and the chassis (one per pair, not per build)."""
+    words = said("finding.cooling.ok", cooling=cooling, chassis=chassis)
+    return Finding(rule="cooling", ok=True, message=f"{cooling} cards suit {chassis}", **words)
 
 
 def pcie_lanes(c: Candidate) -> Finding:
@@ -363,34 +370,4 @@ def _data_drive(need: float, drive: Drive | None, n_drives: int, bays: int) -> F
             drive=drive.name,
             have=fmt_decimal_bytes(have),
         ),
-    )
-
-
-def budget(c: Candidate) -> Finding:
-    """The whole order (every node) costs no more than --budget, converted to USD at fx.csv's rate. A build with a
-    part that has no usable price has no total, so it never passes a budget (issue 7: unknown prices are not $0)."""
-    return _budget(c.constraints.budget_usd, c.total_usd, c.subtotal_usd)
-
-
-@judged_once
-def _budget(limit: float | None, total: float | None, subtotal: float) -> Finding:
-    if limit is None:
-        return Finding(rule="budget", ok=True, message="no budget given", **said("finding.budget.none"))
-    if total is None:
-        return Finding(
-            rule="budget",
-            ok=False,
-            need=round(subtotal),
-            have=limit,
-            message=f"has parts without a usable price (the priced ones cost {fmt_money(subtotal)}), so its "
-            f"total cannot be held to a budget of {fmt_money(limit)}; price them in a --data copy",
-            **said("finding.budget.unpriced", subtotal=fmt_money(subtotal), limit=fmt_money(limit)),
-        )
-    return Finding(
-        rule="budget",
-        ok=total <= limit,
-        need=round(total),
-        have=limit,
-        message=f"costs {fmt_money(total)}, budget {fmt_money(limit)}",
-        **said("finding.budget", total=fmt_money(total), limit=fmt_money(limit)),
     )
