@@ -25,7 +25,15 @@ from sizing.specs import (
 
 from . import bands, expert, shapes
 from .comm import hops_s
-from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
+from .engines import (
+    ACT_BYTES,
+    activation_bytes,
+    kv_passes,
+    logit_tokens,
+    pipeline_factor,
+    prefill_chunks,
+    usable_bytes,
+)
 from .launch import launch_command
 from .parallel import (
     keeps_latent,
@@ -157,8 +165,7 @@ def decode_step(
     lw = layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
     w_bytes, kv_cache, kv_state, flops = decode_work(model, x, context_tokens)
-    expand = model.n_kv_groups if x.engine.kv_gqa_expand else 1  # repeat_kv copies K/V per query group, not the state
-    kv_read = kv_cache * (eff.kv_traffic * expand)
+    kv_read = kv_cache * (eff.kv_traffic * kv_passes(model, x.engine))  # repeat_kv, cache concat: not the state
     kv_read += kv_state * eff.kv_traffic
     t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
     t_kv = kv_read / (bw * eff.bw_eff)

@@ -99,6 +99,7 @@ class Engine(Base):
         "attn_scores_materialized": Col("attn_scores_materialized", "bool"),
         "mla_latent_cache": Col("mla_latent_cache", "bool"),
         "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
+        "kv_cache_concat": Col("kv_cache_concat", "bool", required=False),
         "host_bound": Col("host_bound", "bool"),
         "fragmentation": Col("fragmentation", "float"),
         "fit_like": Col("fit_like", required=False),
@@ -130,6 +131,7 @@ class Engine(Base):
     attn_scores_materialized: bool
     mla_latent_cache: bool
     kv_gqa_expand: bool
+    kv_cache_concat: bool = False  # the K/V cache grows by concatenation: each decode step copies the whole cache
     host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
     fragmentation: NonNegFloat
     fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
