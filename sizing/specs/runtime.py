@@ -161,6 +161,9 @@ class Engine(Base):
     cuda_graphs: bool | None = None
     kernels_per_layer: PosInt | None = None
     dispatch_s_per_kernel: NonNegFloat | None = None
+    # "precision=kernels" pairs: kernels one weight-only quantized linear launches in this release's eager decode
+    # path (a dense linear launches 1); empty: quantized linears cost what dense ones do (fused or graph-captured)
+    quant_linear_kernels: tuple[str, ...] = ()
     mechanics_unconfirmed: bool = False
 
 
@@ -296,6 +299,7 @@ class EngineMechanics(Base):
         "cuda_graphs": Col("cuda_graphs", "bool"),
         "kernels_per_layer": Col("kernels_per_layer", "int"),
         "dispatch_us_per_kernel": Col("dispatch_s_per_kernel", "float", 1e-6),
+        "quant_linear_kernels": Col("quant_linear_kernels", "list", required=False),
         "source": Col("source"),
         "unconfirmed": Col("unconfirmed", "bool"),
     }
@@ -309,6 +313,7 @@ class EngineMechanics(Base):
     cuda_graphs: bool
     kernels_per_layer: PosInt
     dispatch_s_per_kernel: NonNegFloat
+    quant_linear_kernels: tuple[str, ...] = ()
     source: str
     unconfirmed: bool
 
