@@ -292,10 +292,21 @@ def mechanics_overhead_s(engine: Engine, others: list[Engine]) -> float | None:
     return None if dispatch is None else engine.kernels_per_layer * dispatch
 
 
+# Cache traffic of an engine no fit has seen: the bytes its cache design moves (sizing/estimate/engines.py
+# kv_passes: repeat_kv copies, a concatenated cache), each read once. kv_traffic is a property of an engine's
+# attention kernels (its own fits run from the 0.5 bound to ~2), not of the GPU, so the pool does not fit it: pooled,
+# it took whatever the engine with the most long-context rows wanted (transformers) and lent it to the others.
+UNSEEN_KV_TRAFFIC = 1.0
+
+
 def pooled_residuals(cases: list[Case], x: np.ndarray, own: dict[str, float]) -> np.ndarray:
     """residuals() over several engines' rows with one set of GPU-side factors `x`, each row keeping its own
-    engine's per-layer host cost (`own`, seconds: its own fit, which never saw the held-out engine)."""
-    effs = {e: make_eff(e, "*", x, 0, "fit").model_copy(update={"layer_overhead_s": s}) for e, s in own.items()}
+    engine's per-layer host cost (`own`, seconds: its own fit, which never saw the held-out engine) and its cache
+    traffic at UNSEEN_KV_TRAFFIC (kv_traffic is a coordinate of x that moves nothing)."""
+    fixed = {"kv_traffic": UNSEEN_KV_TRAFFIC}
+    effs = {
+        e: make_eff(e, "*", x, 0, "fit").model_copy(update={"layer_overhead_s": s, **fixed}) for e, s in own.items()
+    }
     return log_errors(cases, lambda case: effs[case.execution.engine.id])
 
 
@@ -307,9 +318,10 @@ def fit_pooled(cases: list[Case], own: dict[str, float], start: np.ndarray) -> n
 
 def leave_one_engine_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]:
     """Each engine's rows predicted as if the fit had never seen it. Its GPU-side factors (bandwidth, matmul,
-    attention, KV traffic) are fitted on the other engines' rows pooled, each of those rows keeping its own engine's
-    fitted per-layer host cost; its own per-layer host cost comes from its mechanics (mechanics_overhead_s: kernels
-    per layer from its documented decode path x the dispatch cost of its runtime kind), not from the pool."""
+    attention) are fitted on the other engines' rows pooled, each of those rows keeping its own engine's fitted
+    per-layer host cost; its own per-layer host cost comes from its mechanics (mechanics_overhead_s: kernels per
+    layer from its documented decode path x the dispatch cost of its runtime kind), and its cache traffic from its
+    cache design at UNSEEN_KV_TRAFFIC, not from the pool."""
     out: list[Held] = []
     start = np.exp(np.mean([np.log(factors(e)) for e in catalog.efficiencies if e.n_rows and e.gpu_class == "*"], 0))
     own = {e.engine: e.layer_overhead_s for e in catalog.efficiencies if e.n_rows and e.gpu_class == "*"}
@@ -318,7 +330,7 @@ def leave_one_engine_out(catalog: cat.Catalog, usable: list[Case]) -> list[Held]
         mine = [c for c in usable if c.execution.engine.id == engine]
         others = list({(e.id, e.version): e for e in (c.execution.engine for c in rest)}.values())
         x = fit_pooled(rest, {e: own[e] for e in {c.execution.engine.id for c in rest}}, start)
-        pooled = make_eff(engine, "*", x, len(rest), "")
+        pooled = make_eff(engine, "*", x, len(rest), "").model_copy(update={"kv_traffic": UNSEEN_KV_TRAFFIC})
         for c in mine:
             host = mechanics_overhead_s(c.execution.engine, others)
             eff = pooled if host is None else pooled.model_copy(update={"layer_overhead_s": host})

@@ -84,3 +84,18 @@ def test_a_fitted_engine_measured_on_one_gpu_gets_its_own_band(catalog, engine):
     band = next(b for b in catalog.efficiency(engine, "datacenter").band if b.metric == "decode")
     assert band.basis == "leave-one-model-out"
     assert band.lo_ratio < 1 < band.hi_ratio
+
+
+def test_the_pool_never_lends_its_cache_traffic(catalog, calibrate):
+    """kv_traffic is a property of an engine's attention kernels, not of the GPU: the pooled fit holds every row at
+    UNSEEN_KV_TRAFFIC (1: the bytes kv_passes counts, read once), so the coordinate moves nothing, and a long-context
+    row of a pooled engine is predicted with that traffic whatever x says."""
+    usable = calibrate.usable_cases(catalog)
+    rows = [c for c in usable if c.execution.engine.id == "transformers" and c.execution.prompt_tokens >= 30720][:4]
+    rows += [c for c in usable if c.execution.engine.id == "vllm"][:4]
+    own = {"transformers": 800e-6, "vllm": 140e-6}
+    x = calibrate.PRIOR.copy()
+    base = calibrate.pooled_residuals(rows, x, own)
+    x[calibrate.PARAMS.index("kv_traffic")] = 3.0
+    assert calibrate.pooled_residuals(rows, x, own) == pytest.approx(base)
+    assert calibrate.UNSEEN_KV_TRAFFIC == 1.0

@@ -43,6 +43,22 @@ def activation_bytes(model: ModelSpec, execution: Execution) -> float:
     return act + logits + scores
 
 
+# Cache-sizes of K/V bytes one decode step moves per layer, beyond the attention's single read of the cache, for
+# the HF transformers decode path (transformers v4.45-4.46 modeling_qwen2.py / modeling_llama.py, read through public
+# copies): DynamicCache.update grows the cache by torch.cat([old, new]) (a read and a write of the whole cache: 2);
+# repeat_kv expands K and V to one copy per query head before the attention call, even in the flash_attention_2
+# class (a read of the cache and G writes), and the attention then reads the G copies (G reads, not 1).
+CONCAT_PASSES = 2
+
+
+def kv_passes(model: ModelSpec, engine: Engine) -> float:
+    """Cache-sizes of K/V traffic per decode step (per layer, over that layer's cache): 1 for an attention kernel
+    that reads the cache in place; 1 + 2G with repeat_kv (G = query heads per K/V head: read once, write G copies,
+    the attention reads them); + 2 when the cache grows by concatenation (engines.csv kv_cache_concat)."""
+    groups = model.n_kv_groups if engine.kv_gqa_expand else 0
+    return 1 + 2 * groups + (CONCAT_PASSES if engine.kv_cache_concat else 0)
+
+
 def prefill_chunks(engine: Engine, tokens: int) -> tuple[int, int]:
     """(number of chunks, tokens per chunk) the engine splits a prefill of `tokens` into."""
     return math.ceil(tokens / engine.prefill_chunk_tokens), min(tokens, engine.prefill_chunk_tokens)

@@ -25,7 +25,15 @@ from sizing.specs import (
 
 from . import bands, expert, shapes
 from .comm import hops_s
-from .engines import ACT_BYTES, activation_bytes, logit_tokens, pipeline_factor, prefill_chunks, usable_bytes
+from .engines import (
+    ACT_BYTES,
+    activation_bytes,
+    kv_passes,
+    logit_tokens,
+    pipeline_factor,
+    prefill_chunks,
+    usable_bytes,
+)
 from .launch import launch_command
 from .parallel import (
     keeps_latent,
@@ -157,8 +165,7 @@ def decode_step(
     lw = layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
     w_bytes, kv_cache, kv_state, flops = decode_work(model, x, context_tokens)
-    expand = model.n_kv_groups if x.engine.kv_gqa_expand else 1  # repeat_kv copies K/V per query group, not the state
-    kv_read = kv_cache * (eff.kv_traffic * expand)
+    kv_read = kv_cache * (eff.kv_traffic * kv_passes(model, x.engine))  # repeat_kv, cache concat: not the state
     kv_read += kv_state * eff.kv_traffic
     t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
     t_kv = kv_read / (bw * eff.bw_eff)
@@ -168,7 +175,7 @@ def decode_step(
     if lw > 1:
         comm = hops_s(system.gpu_link, lw - 1, message)
     comm += hops_s(system.node_link, system.n_nodes - 1, message)
-    t_host = model.n_layers * layer_overhead_s(x.engine, eff) * layer_kernel_scale(model)
+    t_host = model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model)
     total = step_time(x.engine, t_weights + t_kv, t_comp, t_host) + comm
     return StepTime(
         total_s=total,
@@ -207,7 +214,7 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     mm, attn, w_bytes = prefill_work(model, x)
     t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
-    t_host = n_chunks * model.n_layers * layer_overhead_s(x.engine, eff) * layer_kernel_scale(model)
+    t_host = n_chunks * model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model)
     if tp == 1 and lw > 1:  # pipelined stages overlap: every component shrinks by the same factor (step_time scales)
         factor = pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
         t_mem, t_comp, t_host = t_mem * factor, t_comp * factor, t_host * factor

@@ -34,14 +34,34 @@ def peak_flops(system: System, precision: Precision) -> float:
     return system.gpu.peak_flops(precision.compute_dtype) * power_factor(system)
 
 
-def layer_overhead_s(engine: Engine, eff: Efficiency) -> float:
+def layer_overhead_s(engine: Engine, eff: Efficiency, precision: Precision | None = None) -> float:
     """Host and launch cost per layer per forward step. A measured engine keeps its fitted constant; an engine
     whose factors are borrowed (efficiency.csv copied_from) gets it from its own design instead of the other
     engine's: the kernels its decode path launches per layer x the dispatch cost of one launch for its kind of
-    runtime (data/engine_mechanics.csv; eager Python, C++ runtime or CUDA graph replay)."""
+    runtime (data/engine_mechanics.csv; eager Python, C++ runtime or CUDA graph replay). Either is the cost of a
+    dense layer; quant_kernel_scale adds the launches of quantized linears."""
     if eff.copied_from and engine.kernels_per_layer and engine.dispatch_s_per_kernel is not None:
-        return engine.kernels_per_layer * engine.dispatch_s_per_kernel
-    return eff.layer_overhead_s
+        base = engine.kernels_per_layer * engine.dispatch_s_per_kernel
+    else:
+        base = eff.layer_overhead_s
+    return base * (quant_kernel_scale(engine, precision) if precision is not None else 1.0)
+
+
+# Linear layers of one decoder layer in the HF modeling code (modeling_llama.py / modeling_qwen2.py: q_proj, k_proj,
+# v_proj, o_proj, gate_proj, up_proj, down_proj, each its own module), the ones an eager engine's quantization
+# library replaces with its QuantLinear.
+HF_LINEARS_PER_LAYER = 7
+
+
+def quant_kernel_scale(engine: Engine, precision: Precision) -> float:
+    """Kernels of a decode layer in this weight format over a dense layer's: each of the 7 linears launches the
+    format's engine_mechanics.csv quant_linear_kernels count instead of 1 (1 for formats and engines without one:
+    fused quantized GEMMs, or graph replay where launches cost nothing extra on the host)."""
+    counts = dict(pair.split("=", 1) for pair in engine.quant_linear_kernels if "=" in pair)
+    if precision.id not in counts or not engine.kernels_per_layer:
+        return 1.0
+    extra = HF_LINEARS_PER_LAYER * (float(counts[precision.id]) - 1)
+    return 1 + extra / engine.kernels_per_layer
 
 
 # Kernels one decoder layer launches per decode step, counted from the engines' model code (DERIVED, UNCONFIRMED

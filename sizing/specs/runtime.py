@@ -99,6 +99,7 @@ class Engine(Base):
         "attn_scores_materialized": Col("attn_scores_materialized", "bool"),
         "mla_latent_cache": Col("mla_latent_cache", "bool"),
         "kv_gqa_expand": Col("kv_gqa_expand", "bool"),
+        "kv_cache_concat": Col("kv_cache_concat", "bool", required=False),
         "host_bound": Col("host_bound", "bool"),
         "fragmentation": Col("fragmentation", "float"),
         "fit_like": Col("fit_like", required=False),
@@ -130,6 +131,7 @@ class Engine(Base):
     attn_scores_materialized: bool
     mla_latent_cache: bool
     kv_gqa_expand: bool
+    kv_cache_concat: bool = False  # the K/V cache grows by concatenation: each decode step copies the whole cache
     host_bound: bool  # eager Python engine: per-layer host time overlaps the GPU's work instead of adding to it
     fragmentation: NonNegFloat
     fit_like: str | None = None  # engines id whose fitted efficiency factors this unmeasured engine borrows
@@ -159,6 +161,9 @@ class Engine(Base):
     cuda_graphs: bool | None = None
     kernels_per_layer: PosInt | None = None
     dispatch_s_per_kernel: NonNegFloat | None = None
+    # "precision=kernels" pairs: kernels one weight-only quantized linear launches in this release's eager decode
+    # path (a dense linear launches 1); empty: quantized linears cost what dense ones do (fused or graph-captured)
+    quant_linear_kernels: tuple[str, ...] = ()
     mechanics_unconfirmed: bool = False
 
 
@@ -294,6 +299,7 @@ class EngineMechanics(Base):
         "cuda_graphs": Col("cuda_graphs", "bool"),
         "kernels_per_layer": Col("kernels_per_layer", "int"),
         "dispatch_us_per_kernel": Col("dispatch_s_per_kernel", "float", 1e-6),
+        "quant_linear_kernels": Col("quant_linear_kernels", "list", required=False),
         "source": Col("source"),
         "unconfirmed": Col("unconfirmed", "bool"),
     }
@@ -307,6 +313,7 @@ class EngineMechanics(Base):
     cuda_graphs: bool
     kernels_per_layer: PosInt
     dispatch_s_per_kernel: NonNegFloat
+    quant_linear_kernels: tuple[str, ...] = ()
     source: str
     unconfirmed: bool
 
