@@ -133,9 +133,7 @@ def power_cap_w(load: float, gpu: Gpu, n_gpus: int, circuit: Circuit, efficiency
     suffices (Puget [S53]); None when no cap is needed or a cap that deep would cost real speed."""
     if load / efficiency <= circuit.continuous_w:
         return None
-    others = load - n_gpus * gpu.tdp_w
-    cap = math.floor(((circuit.continuous_w * efficiency - others) / n_gpus) / 10) * 10
-    return float(cap) if cap >= MIN_POWER_FRACTION * gpu.tdp_w else None
+    return _cap_within(load, gpu, n_gpus, circuit.continuous_w * efficiency)
 
 
 def psu_power_cap_w(load: float, gpu: Gpu, n_gpus: int, capacity_w: float, headroom: float) -> float | None:
@@ -146,8 +144,14 @@ def psu_power_cap_w(load: float, gpu: Gpu, n_gpus: int, capacity_w: float, headr
     4 x 3090 at 300 W on one 1,600 W unit, 1,717 W at the wall, "not something we would recommend" [S54])."""
     if load * headroom <= capacity_w:
         return None
+    return _cap_within(load, gpu, n_gpus, capacity_w / headroom)
+
+
+def _cap_within(load: float, gpu: Gpu, n_gpus: int, allowed_dc_w: float) -> float | None:
+    """The highest GPU cap (a multiple of 10 W) under which the DC load, the other parts at full power, stays within
+    `allowed_dc_w`; None below 70% of TDP (a cap that deep costs real speed, Puget [S53])."""
     others = load - n_gpus * gpu.tdp_w
-    cap = math.floor(((capacity_w / headroom - others) / n_gpus) / 10) * 10
+    cap = math.floor(((allowed_dc_w - others) / n_gpus) / 10) * 10
     return float(cap) if cap >= MIN_POWER_FRACTION * gpu.tdp_w else None
 
 
