@@ -1,7 +1,10 @@
 """The published envelope of real builds, and the check that a platform is not far larger than the GPUs it holds.
 
 Published builds (DGX, MLPerf systems, Lambda/Bizon/Puget workstations, tinybox; issue 7) stay within RAM/VRAM
-0.5-5.3, CPU cores per GPU 2-16 and installed PSU / sustained load 1.0-2.6. A build outside it is a platform sized
+0.5-5.3, CPU cores per GPU 2-16 and PSU capacity / sustained load 1.0-2.6. The PSU ratio counts the modules that
+carry the load, not the redundant set behind them: the DGX A100 installs 6 x 3 kW in 3+3 for 6.5 kW at most
+(hardware.md §3.2 [S56]), 2.8x installed but 1.4x active, so installed capacity would put NVIDIA's own server outside
+the envelope it defines, and every N+N server below ~1.6 kW with it. A build outside it is a platform sized
 for more GPUs than it carries: one GPU in an 8-GPU server gets both sockets' cores, every memory channel filled and
 a redundant set of 2,000 W modules. Derivation already picks the smallest CPU, DIMM set and PSU set that pass; when
 even those break the envelope on a rack server at most half populated, the platform is the wrong size.
@@ -9,6 +12,7 @@ even those break the envelope on a rack server at most half populated, the platf
 
 from __future__ import annotations
 
+from sizing.estimate.power import active_psus
 from sizing.specs import Build, Finding, Requirements, said
 from sizing.units import fmt_watts
 
@@ -17,11 +21,11 @@ ENVELOPE = {"ram_per_vram": (0.5, 5.3), "cores_per_gpu": (2.0, 16.0), "psu_per_l
 
 
 def ratios(b: Build, sustained_w: float) -> dict[str, float]:
-    """The build's envelope ratios, per node."""
+    """The build's envelope ratios, per node; the PSU ratio over the active modules (N of the chassis' N+N or N+1)."""
     return {
         "ram_per_vram": b.ram_bytes / (b.gpu.memory_bytes * b.n_gpus),
         "cores_per_gpu": b.cpu.cores * b.n_cpus / b.n_gpus,
-        "psu_per_load": b.psu.watts * b.n_psus / sustained_w,
+        "psu_per_load": b.psu.watts * active_psus(b.chassis, b.n_psus) / sustained_w,
     }
 
 
@@ -41,11 +45,12 @@ def oversized(b: Build, need: Requirements, sustained_w: float) -> Finding | Non
     if r["ram_per_vram"] > ENVELOPE["ram_per_vram"][1] and need.ram_bytes <= ENVELOPE["ram_per_vram"][1] * vram:
         too_big.append(f"RAM {r['ram_per_vram']:.1f}x the VRAM (published builds <= 5.3x)")
         keys.append("finding.platform_size.ram")
+    n_active = active_psus(b.chassis, b.n_psus)
     if r["psu_per_load"] > ENVELOPE["psu_per_load"][1]:
         keys.append("finding.platform_size.psu")
         too_big.append(
-            f"{b.n_psus} x {fmt_watts(b.psu.watts)} of PSUs for {fmt_watts(sustained_w)} ({r['psu_per_load']:.1f}x, "
-            "published builds <= 2.6x)"
+            f"{n_active} active of {b.n_psus} x {fmt_watts(b.psu.watts)} PSUs for {fmt_watts(sustained_w)} "
+            f"({r['psu_per_load']:.1f}x, published builds <= 2.6x)"
         )
     if not too_big:
         return None
@@ -68,6 +73,7 @@ def oversized(b: Build, need: Requirements, sustained_w: float) -> Finding | Non
             cores_per_gpu=f"{r['cores_per_gpu']:.0f}",
             ram_ratio=f"{r['ram_per_vram']:.1f}",
             n_psus=b.n_psus,
+            n_active=n_active,
             psu_w=fmt_watts(b.psu.watts),
             sustained=fmt_watts(sustained_w),
             psu_ratio=f"{r['psu_per_load']:.1f}",
