@@ -122,3 +122,18 @@ def test_committed_provenance_follows_the_rule(catalog, calibrate):
 def test_writer_round_trips(catalog, calibrate, data_copy):
     calibrate.write(data_copy / "efficiency.csv", list(catalog.efficiencies))
     assert (data_copy / "efficiency.csv").read_text() == (BENCHMARKS.parent / "data/efficiency.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("mfu:fitted", "'mfu:fitted' is not factor=status"),
+        ("mfu=fitted", "lacks qlora_eff, overlap, fragmentation"),
+        ("mfu=fitted;mfu=prior;qlora_eff=prior;overlap=prior;fragmentation=prior", "names mfu twice"),
+    ],
+)
+def test_bad_trainer_provenance_is_rejected(data_copy, value, problem):
+    """trainers.csv's provenance takes the same check as efficiency.csv's (specs/base.py Provenanced)."""
+    row = set_cell(data_copy / "trainers.csv", "trl", "provenance", value)
+    with pytest.raises(CatalogError, match=rf"trainers.csv, row {row}, column 'provenance': {problem}"):
+        cat.load(data_copy)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import operator
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; the package supports 3.10
     from typing_extensions import Self
@@ -102,6 +102,43 @@ EffFactor = Literal["bw_eff", "quant_bw_eff", "layer_overhead_us", "kv_traffic",
 PsuSet = Annotated[str, Field(pattern=r"^(none|[1-9][0-9]?\+[1-9][0-9]?)$")]
 # efficiency.csv provenance: fitted by the data, stuck at a LOWER/UPPER bound of the fit, or left at its prior
 FactorStatus = Literal["fitted", "at-bound", "prior"]
+
+
+class Provenanced(Base):
+    """A row of fitted factors with a `provenance` cell: items `factor=status` (e.g. `bw_eff=fitted`), every factor of
+    FACTORS once, or none at all (efficiency.csv, trainers.csv, cpu_efficiency.csv)."""
+
+    FACTORS: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("provenance", mode="before", check_fields=False)
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        """CSV items become (factor, status) pairs; anything but a list goes on to pydantic's own check."""
+        if not isinstance(value, (tuple, list)):
+            return value
+        pairs = []
+        for item in value:
+            if isinstance(item, str):
+                factor, sep, status = item.partition("=")
+                if not sep:
+                    raise ValueError(f"'{item}' is not factor=status (e.g. {cls.FACTORS[0]}=fitted)")
+                item = (factor.strip(), status.strip())
+            pairs.append(item)
+        return tuple(pairs)
+
+    @field_validator("provenance", check_fields=False)
+    @classmethod
+    def _every_factor_once(cls, value: tuple) -> tuple:
+        names = [factor for factor, _ in value]
+        missing = [f for f in cls.FACTORS if f not in names]
+        twice = sorted({f for f in names if names.count(f) > 1})
+        if value and (missing or twice):
+            raise ValueError(
+                f"names {twice[0]} twice"
+                if twice
+                else f"lacks {', '.join(missing)}; give a status for every factor or leave the cell empty"
+            )
+        return value
 
 
 class Col(NamedTuple):

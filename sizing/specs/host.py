@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, get_args
 
-from pydantic import field_validator
-
-from .base import Base, Col, FactorStatus, NonNegFloat, NonNegInt, PosFloat, PosInt
+from .base import Base, Col, FactorStatus, NonNegFloat, NonNegInt, PosFloat, PosInt, Provenanced
 from .hardware import Cpu, Dimm
 
 # Where the weights live. none: every weight on the GPUs; layers: llama.cpp `-ngl N` (the last N layers and their KV
@@ -21,7 +19,7 @@ HostBound = Literal["host_memory", "gpu_memory", "pcie", "compute"]
 CpuFactor = Literal["bw_eff", "mm_eff", "amx_eff", "numa_eff", "pcie_eff"]
 
 
-class CpuEfficiency(Base):
+class CpuEfficiency(Provenanced):
     """Fitted CPU-side factors of one engine (data/cpu_efficiency.csv, benchmarks/calibrate_hybrid.py).
 
     bw_eff: share of the populated DRAM peak that decode reaches reading weights and cache; mm_eff: share of the
@@ -54,25 +52,6 @@ class CpuEfficiency(Base):
     copied_from: str | None = None  # engines id whose factors these are (no measurements of this engine)
     provenance: tuple[tuple[CpuFactor, FactorStatus], ...] = ()
     source: str
-
-    @field_validator("provenance", mode="before")
-    @classmethod
-    def _split_pairs(cls, value: object) -> object:
-        """CSV items `bw_eff=fitted` become (factor, status) pairs; every factor once, or none."""
-        if not isinstance(value, (tuple, list)):
-            return value
-        pairs = []
-        for item in value:
-            if isinstance(item, str):
-                factor, sep, status = item.partition("=")
-                if not sep:
-                    raise ValueError(f"'{item}' is not factor=status (e.g. bw_eff=fitted)")
-                item = (factor.strip(), status.strip())
-            pairs.append(item)
-        names = [f for f, _ in pairs]
-        if pairs and sorted(names) != sorted(cls.FACTORS):
-            raise ValueError(f"names {', '.join(names)}; give each of {', '.join(cls.FACTORS)} once, or leave it empty")
-        return tuple(pairs)
 
 
 class Host(Base):

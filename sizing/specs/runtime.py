@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, get_args
 
-from pydantic import field_validator
-
 from sizing.units import GIB
 
 from .base import (
@@ -22,6 +20,7 @@ from .base import (
     PosFloat,
     PosInt,
     PrecisionFamily,
+    Provenanced,
 )
 from .recipe import QuantRecipe
 
@@ -167,7 +166,7 @@ class Engine(Base):
     mechanics_unconfirmed: bool = False
 
 
-class Efficiency(Base):
+class Efficiency(Provenanced):
     """Fitted efficiency factors for one engine on one GPU class ('*' = any class). See benchmarks/calibrate.py.
 
     `provenance` says per factor whether the data fitted it, it sits at a bound of the fit, or it stayed at its
@@ -207,36 +206,6 @@ class Efficiency(Base):
     provenance: tuple[tuple[EffFactor, FactorStatus], ...] = ()  # (factor, status) for every factor; () = unknown
     source: str
     band: tuple[ErrorBand, ...] = ()  # data/bands.csv rows for this engine and class (the catalog attaches them)
-
-    @field_validator("provenance", mode="before")
-    @classmethod
-    def _split_pairs(cls, value: object) -> object:
-        """CSV items `bw_eff=fitted` become (factor, status) pairs."""
-        if not isinstance(value, (tuple, list)):
-            return value
-        pairs = []
-        for item in value:
-            if isinstance(item, str):
-                factor, sep, status = item.partition("=")
-                if not sep:
-                    raise ValueError(f"'{item}' is not factor=status (e.g. bw_eff=fitted)")
-                item = (factor.strip(), status.strip())
-            pairs.append(item)
-        return tuple(pairs)
-
-    @field_validator("provenance")
-    @classmethod
-    def _every_factor_once(cls, value: tuple) -> tuple:
-        names = [factor for factor, _ in value]
-        missing = [f for f in cls.FACTORS if f not in names]
-        twice = sorted({f for f in names if names.count(f) > 1})
-        if value and (missing or twice):
-            raise ValueError(
-                f"names {twice[0]} twice"
-                if twice
-                else f"lacks {', '.join(missing)}; give a status for every factor or leave the cell empty"
-            )
-        return value
 
     def status(self, factor: str) -> str | None:
         """The factor's provenance status, None when the row does not say."""

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, get_args
 
-from pydantic import field_validator
-
 from sizing.units import GIB
 
-from .base import Base, Col, FactorStatus, Fraction, GpuVendor, NonNegFloat, NonNegInt, PosFloat, PosInt
+from .base import (
+    Base,
+    Col,
+    FactorStatus,
+    Fraction,
+    GpuVendor,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Provenanced,
+)
 
 TrainTask = Literal["full-finetune", "pretrain", "lora", "qlora"]
 TRAIN_TASKS: tuple[str, ...] = get_args(TrainTask)
@@ -39,7 +48,7 @@ DEFAULT_CHECKPOINT_EVERY_S = 3600.0
 DEFAULT_KEEP_CHECKPOINTS = 2
 
 
-class Trainer(Base):
+class Trainer(Provenanced):
     """A training engine as data: its defaults (what its standard recipes do) and its fitted factors."""
 
     FACTORS: ClassVar[tuple[str, ...]] = get_args(TrainFactor)
@@ -120,21 +129,6 @@ class Trainer(Base):
     provenance: tuple[tuple[TrainFactor, FactorStatus], ...] = ()
     source: str
     notes: str | None = None
-
-    @field_validator("provenance", mode="before")
-    @classmethod
-    def _split_pairs(cls, value: object) -> object:
-        if not isinstance(value, (tuple, list)):
-            return value
-        pairs = []
-        for item in value:
-            if isinstance(item, str):
-                factor, sep, status = item.partition("=")
-                if not sep:
-                    raise ValueError(f"'{item}' is not factor=status (e.g. mfu=fitted)")
-                item = (factor.strip(), status.strip())
-            pairs.append(item)
-        return tuple(pairs)
 
 
 class Training(Base):
