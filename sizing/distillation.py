@@ -9,6 +9,7 @@ from .estimate import distill as dist
 from .scenarios import constraints_of, resolve_execution
 from .specs import (
     DEFAULT_TRAIN_SEQ_LEN,
+    TRAINING_FIELDS,
     DistillPlan,
     DistillRecommendation,
     DistillSetup,
@@ -25,16 +26,6 @@ GENERATION_BATCH = 64  # responses generated concurrently in sequence-level dist
 DEFAULT_TOP_K = 20  # vLLM's max_logprobs default: what a teacher pass served by vLLM returns per position
 DEFAULT_PROMPT = 512  # sequence-level: prompt tokens per sample
 DEFAULT_RESPONSE = 4096  # sequence-level: response tokens (reasoning traces run long; R1's distill data did)
-TRAINING_FIELDS = (
-    "trainer",
-    "optimizer",
-    "recompute",
-    "sharding",
-    "offload",
-    "lora_rank",
-    "lora_targets",
-    "grad_accum",
-)
 
 
 class Resolved:

@@ -19,6 +19,7 @@ from .specs import (
     DEFAULT_TRAIN_BATCH,
     DEFAULT_TRAIN_SEQ_LEN,
     TRAIN_TASKS,
+    TRAINING_FIELDS,
     Constraints,
     Engine,
     Estimate,
@@ -299,18 +300,6 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
     )
     model, execution = resolve_execution(catalog, base)
     return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))
-
-
-TRAINING_FIELDS = (
-    "trainer",
-    "optimizer",
-    "recompute",
-    "sharding",
-    "offload",
-    "lora_rank",
-    "lora_targets",
-    "grad_accum",
-)
 
 
 CHECKPOINT_FIELDS = ("deadline_s", "checkpoint_every_steps", "checkpoint_every_s", "keep_checkpoints", "ep")

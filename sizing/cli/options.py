@@ -7,7 +7,15 @@ import re
 
 import typer
 
-from sizing.specs import BUILD_CLASSES, DEFAULT_NEW_TOKENS, RL_ALGOS, RL_OFFLOADS, RecommendRequest, SizingError
+from sizing.specs import (
+    BUILD_CLASSES,
+    DEFAULT_NEW_TOKENS,
+    RL_ALGOS,
+    RL_OFFLOADS,
+    TRAINING_FIELDS,
+    RecommendRequest,
+    SizingError,
+)
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -183,15 +191,8 @@ def parse_checkpoint_every(text: str) -> dict:
 # the training, distillation and RL options `estimate`, `recommend` and `report` share (command parameter names,
 # which are the Request's field names)
 TRAINING_PARAMS = (
-    "trainer",
+    *TRAINING_FIELDS,
     "seq_len",
-    "optimizer",
-    "recompute",
-    "sharding",
-    "offload",
-    "lora_rank",
-    "lora_targets",
-    "grad_accum",
     "tokens",
     "epochs",
     "teacher",
@@ -247,6 +248,38 @@ def training_fields(params: dict) -> dict:
     return out
 
 
+# the parameters every command that recommends has (`recommend`, `report`), which are RecommendRequest's field names;
+# then those only some of them have
+RECOMMEND_PARAMS = (
+    "task",
+    "engine",
+    "precision",
+    "kv_precision",
+    "context",
+    "prompt_tokens",
+    "new_tokens",
+    "budget",
+    "circuit",
+    "circuits",
+    "used",
+    "as_of",
+    "max_gpus",
+    "form_factor",
+    "target_tokens_per_s",
+    "objective",
+    "currency",
+)
+RECOMMEND_OPTIONAL = (
+    "max_ttft_s",
+    "min_user_tokens_per_s",
+    "build_class",
+    "speculative",
+    "acceptance",
+    "draft_tokens",
+    "draft_model",
+)
+
+
 def recommend_request(params: dict) -> RecommendRequest:
     """The RecommendRequest of a command's parameters (`locals()` of `recommend` or `report`, which share them)."""
     p = params
@@ -254,36 +287,14 @@ def recommend_request(params: dict) -> RecommendRequest:
         raise SizingError(f"--build-class {p['build_class']} is not a build class; use {', '.join(BUILD_CLASSES)}")
     return RecommendRequest(
         model=p.get("student") or p["model"],
-        task=p["task"],
-        engine=p["engine"],
-        precision=p["precision"],
-        kv_precision=p["kv_precision"],
+        **{k: p[k] for k in RECOMMEND_PARAMS},
+        **{k: p.get(k) for k in RECOMMEND_OPTIONAL},
         **({"users": p["users"]} if p["users"] is not None else {}),
-        context=p["context"],
-        prompt_tokens=p["prompt_tokens"],
-        new_tokens=p["new_tokens"],
-        budget=p["budget"],
         gpus_allowed=p["gpu"] or (),  # comma-separated ids: RecommendRequest splits them
         exclude=p["exclude"] or (),
         cpus_allowed=p["cpu"] or (),
-        circuit=p["circuit"],
-        circuits=p["circuits"],
-        used=p["used"],
-        as_of=p["as_of"],
-        max_gpus=p["max_gpus"],
-        form_factor=p["form_factor"],
-        target_tokens_per_s=p["target_tokens_per_s"],
-        max_ttft_s=p.get("max_ttft_s"),
-        min_user_tokens_per_s=p.get("min_user_tokens_per_s"),
-        objective=p["objective"],
-        currency=p["currency"],
-        build_class=p.get("build_class"),
         offline=p.get("offline", False),
         **training_fields(p),
-        speculative=p.get("speculative"),
-        acceptance=p.get("acceptance"),
-        draft_tokens=p.get("draft_tokens"),
-        draft_model=p.get("draft_model"),
     )
 
 

@@ -38,7 +38,7 @@ from .host import HOST_OFFLOADS, CpuEfficiency, Host, HostBound, HostEstimate, H
 from .links import LinkKind, LinkLatency, LinkMeasurement
 from .model import ModelSpec
 from .recipe import QuantRecipe, RecipeRow
-from .requests import RecommendRequest, Request
+from .requests import TRAINING_FIELDS, RecommendRequest, Request
 from .results import (
     CATALOG_GAP,
     Candidate,
@@ -72,6 +72,7 @@ from .training import (
 )
 
 __all__ = [
+    "TRAINING_FIELDS",
     "Accessory",
     "BUILD_CLASSES",
     "BuildClass",

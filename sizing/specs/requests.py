@@ -83,6 +83,19 @@ def invalid_message(exc: ValidationError) -> str:
     return f"{option} {message}, got {err.get('input')!r}"
 
 
+# the training options a Request takes as they are (a recommendation passes them through to its estimates)
+TRAINING_FIELDS = (
+    "trainer",
+    "optimizer",
+    "recompute",
+    "sharding",
+    "offload",
+    "lora_rank",
+    "lora_targets",
+    "grad_accum",
+)
+
+
 class Request(Base):
     """`sizing estimate`: one model, workload and GPU. Empty fields take defaults (sizing.specs.execution)."""
 
