@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from sizing.specs import Request
+from sizing.specs import RL_ALGOS, Request
 
 from .cells import parse_number, show, text_problem
 from .csvfile import CatalogError, CsvFile, Record, RowProblem, header_names, read_csv, row_cells
@@ -62,6 +62,7 @@ SCENARIO_COLUMNS = (
     "placement",
     "reward_model",
     "rollout_gpus",
+    "rl_offload",
     "lora",
     "steps",
 )
@@ -86,6 +87,7 @@ SCENARIO_TEXT = (
     "student_task",
     "mode",
     "placement",
+    "rl_offload",
     "reward_model",
 )
 SCENARIO_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}  # the lora column
@@ -143,6 +145,13 @@ def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
             )
         except ValueError as exc:
             raise RowProblem(None, f"column '{column}': {exc}") from None
+    if "rl_offload" in fields and str(fields.get("task", "inference")).strip().lower() not in RL_ALGOS:
+        # as the command line refuses --rl-offload without --task grpo, ppo or dpo (cli/options.training_fields)
+        raise RowProblem(
+            None,
+            "column 'rl_offload' places the roles of an RL step (task grpo, ppo or dpo); a training row takes the "
+            "'offload' column",
+        )
     if "student" in fields:  # the student is the model that trains (sizing estimate --student)
         fields["model"] = fields.pop("student")
     return fields
