@@ -118,6 +118,43 @@ def test_a_bad_rl_offload_cell_fails_its_row_only(tmp_path, catalog):
     )
 
 
+@pytest.mark.parametrize(
+    ("row", "args"),
+    [
+        ("qwen2.5-1.5b,grpo,h100-sxm,2,10,,1h", "--task grpo --gpus 2 --steps 10 --deadline 1h"),
+        ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,1h30m", "--task lora --gpus 1 --tokens 100M --deadline 1h30m"),
+    ],
+)
+def test_a_deadline_row_is_what_estimate_json_prints_for_it(tmp_path, capsys, catalog, row, args):
+    """The deadline column takes what --deadline takes (48h, 2d, 1h30m) and judges the run as the command does."""
+    path = write(tmp_path, "model,task,gpu,n_gpus,steps,tokens,deadline\n" + row + "\n")
+    (result,) = answers.run_scenarios(catalog, path)
+    line = json.loads(report.scenario_line(result))
+    code, out, err = run_main(
+        ["estimate", "--model", "qwen2.5-1.5b", "--gpu", "h100-sxm", *args.split(), "--json"], capsys
+    )
+    assert code == 0, err
+    assert json.loads(out) == line
+    deadline_s = line["setup"]["deadline_s"] if "setup" in line else line["time"]["deadline_s"]
+    assert deadline_s == (3600 if "grpo" in row else 5400)
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("grpo,,,1h", "column 'deadline' needs 'steps' or 'tokens' (the RL run's length) to time the run"),
+        ("lora,,,1h", "column 'deadline' needs 'tokens' (the dataset tokens per epoch) to time the run"),
+        ("lora,,100M,soon", "column 'deadline': 'soon' is not a duration; write e.g. 90m, 48h, 2d or 1h30m"),
+        ("lora,,100M,0h", "column 'deadline': must be a positive duration, got '0h'"),
+        ("lora,,100M,100000w", "column 'deadline' must be at most"),
+    ],
+)
+def test_a_bad_deadline_cell_fails_its_row_only(tmp_path, catalog, row, error):
+    path = write(tmp_path, "model,task,steps,tokens,deadline\nqwen2.5-1.5b,lora,,100M,2d\nqwen2.5-1.5b," + row + "\n")
+    good, bad = answers.run_scenarios(catalog, path)
+    assert not isinstance(good, str) and isinstance(bad, str) and bad.startswith("line 3: " + error), bad
+
+
 def test_a_file_of_students_needs_no_model_column(tmp_path, catalog):
     path = write(tmp_path, "task,teacher,student,tokens,gpu,mode\ndistill,qwen2.5-7b,qwen2.5-1.5b,50M,l40s,online\n")
     (result,) = list(answers.run_scenarios(catalog, path))
