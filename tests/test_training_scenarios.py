@@ -83,6 +83,78 @@ def test_a_bad_lora_cell_fails_its_row_only(tmp_path, catalog):
     assert answers.scenario_failure(results) is None  # the other rows ran
 
 
+RL_OFFLOAD_ARGS = "estimate --task grpo --model qwen2.5-1.5b --gpu h100-sxm --gpus 2 --steps 10".split()
+
+
+def test_an_rl_offload_row_is_what_estimate_json_prints_for_it(tmp_path, capsys, catalog):
+    """One row per --rl-offload value (and an empty cell: the trainer's default, verl's `reference`) gives the JSON
+    of the single `sizing estimate --task grpo ... --rl-offload X --json` call, offload resolved as the row says."""
+    values = ("none", "reference", "optimizer", "all", "")
+    rows = "".join(f"qwen2.5-1.5b,grpo,h100-sxm,2,10,{v}\n" for v in values)
+    path = write(tmp_path, "model,task,gpu,n_gpus,steps,rl_offload\n" + rows)
+    lines = [json.loads(report.scenario_line(r)) for r in answers.run_scenarios(catalog, path)]
+    for value, line in zip(values, lines, strict=True):
+        code, out, err = run_main([*RL_OFFLOAD_ARGS, *(["--rl-offload", value] if value else []), "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out) == line, value
+        assert line["setup"]["offload"] == (value or "reference")
+    assert len({json.dumps(line["memory"]) for line in lines[:4]}) == 4  # each value moves the memory
+
+
+def test_a_bad_rl_offload_cell_fails_its_row_only(tmp_path, catalog):
+    """A value that is not an offload names the column and the allowed values, as the placement column does; an
+    rl_offload on a row that is not RL is refused as the command line refuses --rl-offload with --task lora."""
+    header = "model,task,gpu,n_gpus,rl_offload\n"
+    good = "qwen2.5-1.5b,grpo,h100-sxm,2,all\n"
+    path = write(tmp_path, header + good + "qwen2.5-1.5b,grpo,h100-sxm,2,weights\nqwen2.5-1.5b,lora,h100-sxm,2,all\n")
+    first, bad, not_rl = answers.run_scenarios(catalog, path)
+    assert not isinstance(first, str) and first.setup.offload == "all"
+    assert bad == (
+        "line 3: column 'rl_offload': Input should be 'none', 'reference', 'optimizer' or 'all', got 'weights'"
+    )
+    assert not_rl == (
+        "line 4: column 'rl_offload' places the roles of an RL step (task grpo, ppo or dpo); a training row takes "
+        "the 'offload' column"
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "args"),
+    [
+        ("qwen2.5-1.5b,grpo,h100-sxm,2,10,,1h", "--task grpo --gpus 2 --steps 10 --deadline 1h"),
+        ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,1h30m", "--task lora --gpus 1 --tokens 100M --deadline 1h30m"),
+    ],
+)
+def test_a_deadline_row_is_what_estimate_json_prints_for_it(tmp_path, capsys, catalog, row, args):
+    """The deadline column takes what --deadline takes (48h, 2d, 1h30m) and judges the run as the command does."""
+    path = write(tmp_path, "model,task,gpu,n_gpus,steps,tokens,deadline\n" + row + "\n")
+    (result,) = answers.run_scenarios(catalog, path)
+    line = json.loads(report.scenario_line(result))
+    code, out, err = run_main(
+        ["estimate", "--model", "qwen2.5-1.5b", "--gpu", "h100-sxm", *args.split(), "--json"], capsys
+    )
+    assert code == 0, err
+    assert json.loads(out) == line
+    deadline_s = line["setup"]["deadline_s"] if "setup" in line else line["time"]["deadline_s"]
+    assert deadline_s == (3600 if "grpo" in row else 5400)
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("grpo,,,1h", "column 'deadline' needs 'steps' or 'tokens' (the RL run's length) to time the run"),
+        ("lora,,,1h", "column 'deadline' needs 'tokens' (the dataset tokens per epoch) to time the run"),
+        ("lora,,100M,soon", "column 'deadline': 'soon' is not a duration; write e.g. 90m, 48h, 2d or 1h30m"),
+        ("lora,,100M,0h", "column 'deadline': must be a positive duration, got '0h'"),
+        ("lora,,100M,100000w", "column 'deadline' must be at most"),
+    ],
+)
+def test_a_bad_deadline_cell_fails_its_row_only(tmp_path, catalog, row, error):
+    path = write(tmp_path, "model,task,steps,tokens,deadline\nqwen2.5-1.5b,lora,,100M,2d\nqwen2.5-1.5b," + row + "\n")
+    good, bad = answers.run_scenarios(catalog, path)
+    assert not isinstance(good, str) and isinstance(bad, str) and bad.startswith("line 3: " + error), bad
+
+
 def test_a_file_of_students_needs_no_model_column(tmp_path, catalog):
     path = write(tmp_path, "task,teacher,student,tokens,gpu,mode\ndistill,qwen2.5-7b,qwen2.5-1.5b,50M,l40s,online\n")
     (result,) = list(answers.run_scenarios(catalog, path))

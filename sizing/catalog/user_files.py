@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from sizing.specs import Request
+from sizing.specs import RL_ALGOS, Request, SizingError
+from sizing.specs.requests import parse_duration
 
 from .cells import parse_number, show, text_problem
 from .csvfile import CatalogError, CsvFile, Record, RowProblem, header_names, read_csv, row_cells
@@ -39,6 +40,7 @@ SCENARIO_COLUMNS = (
     "grad_accum",
     "tokens",
     "epochs",
+    "deadline",
     "cpu",
     "n_sockets",
     "memory",
@@ -62,6 +64,7 @@ SCENARIO_COLUMNS = (
     "placement",
     "reward_model",
     "rollout_gpus",
+    "rl_offload",
     "lora",
     "steps",
 )
@@ -86,6 +89,7 @@ SCENARIO_TEXT = (
     "student_task",
     "mode",
     "placement",
+    "rl_offload",
     "reward_model",
 )
 SCENARIO_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}  # the lora column
@@ -95,12 +99,13 @@ SCENARIO_FRACTIONAL = (
     "max_ttft_s",
     "min_user_tokens_per_s",
 )  # the only columns that need not be whole numbers
+FIELD_COLUMNS = {"deadline_s": "deadline"}  # a request field filled from a column of another name
 _BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}
 
 
 def _field_problem(err: ErrorDetails) -> str:
     """A Request field's pydantic error in the words of its CSV column: "column 'batch' must be at least 1"."""
-    column = str(err["loc"][0]) if err["loc"] else "?"
+    column = FIELD_COLUMNS.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "?"
     ctx = err.get("ctx") or {}
     value = err.get("input")
     got = str(value) if isinstance(value, int) else show(str(value))
@@ -113,6 +118,47 @@ def _field_problem(err: ErrorDetails) -> str:
     return f"column '{column}': {err['msg']}, got {got}"
 
 
+def _cell(column: str, text: str, delimiter: str) -> tuple[str, object]:
+    """One non-empty cell as (request field, value); a bad cell is a RowProblem."""
+    problem = text_problem(text, column)
+    if problem:
+        raise RowProblem(None, f"column '{column}' {problem}")
+    if column == "lora":
+        if text.lower() not in SCENARIO_BOOL:
+            raise RowProblem(None, f"column 'lora' must be true or false, got {show(text)}")
+        return column, SCENARIO_BOOL[text.lower()]
+    if column == "deadline":  # 48h, 2d, 1h30m as --deadline takes them, in seconds
+        try:
+            return "deadline_s", parse_duration(text, "column 'deadline':")
+        except SizingError as exc:
+            raise RowProblem(None, str(exc)) from None
+    if column == "tokens" and text[-1:].upper() in "KMBT" and text[:-1].strip():  # 200M, 1.5B as on the CLI
+        return column, text
+    if column in SCENARIO_TEXT:
+        return column, text
+    try:
+        return column, parse_number(text, column not in SCENARIO_FRACTIONAL, delimiter)
+    except ValueError as exc:
+        raise RowProblem(None, f"column '{column}': {exc}") from None
+
+
+def _row_checks(fields: dict[str, object]) -> None:
+    """What the command line asks of the options together (cli/options.training_fields), asked of the row's cells:
+    rl_offload only on an RL row; a deadline with the run's length."""
+    task = str(fields.get("task", "inference")).strip().lower()
+    if "rl_offload" in fields and task not in RL_ALGOS:
+        raise RowProblem(
+            None,
+            "column 'rl_offload' places the roles of an RL step (task grpo, ppo or dpo); a training row takes the "
+            "'offload' column",
+        )
+    if "deadline_s" in fields and "tokens" not in fields:
+        if task in RL_ALGOS and "steps" not in fields:
+            raise RowProblem(None, "column 'deadline' needs 'steps' or 'tokens' (the RL run's length) to time the run")
+        if task not in RL_ALGOS:
+            raise RowProblem(None, "column 'deadline' needs 'tokens' (the dataset tokens per epoch) to time the run")
+
+
 def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
     """A row's non-empty cells as request fields, numbers parsed; a bad cell is a RowProblem."""
     if not cells.get("model", "").strip() and not cells.get("student", "").strip():
@@ -121,28 +167,8 @@ def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
             "column 'model' is empty; every row must name its model (a catalog id such as llama-3-8b, or a size such "
             "as 7b; a distillation row may name its student instead)",
         )
-    fields: dict[str, object] = {}
-    for column, raw in cells.items():
-        text = raw.strip()
-        if not text:
-            continue
-        problem = text_problem(text, column)
-        if problem:
-            raise RowProblem(None, f"column '{column}' {problem}")
-        if column == "lora":
-            if text.lower() not in SCENARIO_BOOL:
-                raise RowProblem(None, f"column 'lora' must be true or false, got {show(text)}")
-            fields[column] = SCENARIO_BOOL[text.lower()]
-            continue
-        if column == "tokens" and text[-1:].upper() in "KMBT" and text[:-1].strip():  # 200M, 1.5B as on the CLI
-            fields[column] = text
-            continue
-        try:
-            fields[column] = (
-                text if column in SCENARIO_TEXT else parse_number(text, column not in SCENARIO_FRACTIONAL, delimiter)
-            )
-        except ValueError as exc:
-            raise RowProblem(None, f"column '{column}': {exc}") from None
+    fields = dict(_cell(column, raw.strip(), delimiter) for column, raw in cells.items() if raw.strip())
+    _row_checks(fields)
     if "student" in fields:  # the student is the model that trains (sizing estimate --student)
         fields["model"] = fields.pop("student")
     return fields

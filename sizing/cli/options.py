@@ -3,8 +3,6 @@ write them."""
 
 from __future__ import annotations
 
-import re
-
 import typer
 
 from sizing.specs import (
@@ -16,6 +14,7 @@ from sizing.specs import (
     RecommendRequest,
     SizingError,
 )
+from sizing.specs.requests import parse_duration
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -138,9 +137,6 @@ OfflineOpt = typer.Option(
     False, "--offline", help="Air-gapped site: add a local model store and the engine's package mirror to the BOM."
 )
 
-DURATION_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)")
-
 # latency targets (`estimate` reports them met or not; `recommend` keeps the builds that meet them: rules/latency.py)
 MaxTtftOpt = typer.Option(
     None,
@@ -159,18 +155,6 @@ SpeculativeOpt = typer.Option(
 AcceptanceOpt = typer.Option(None, "--acceptance", help="Speculative: share of drafted tokens kept, e.g. 0.7.")
 DraftTokensOpt = typer.Option(None, "--draft-tokens", help="Speculative: tokens drafted per verify step (default 1).")
 DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-model: the drafter (catalog id or size).")
-
-
-def parse_duration(text: str, option: str) -> float:
-    """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w)."""
-    t = text.strip().lower().replace(" ", "")
-    parts = DURATION_PART.findall(t)
-    if not t or "".join(n + u for n, u in parts) != t:
-        raise SizingError(f"{option} '{text}' is not a duration; write e.g. 90m, 48h, 2d or 1h30m")
-    seconds = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
-    if not seconds > 0:
-        raise SizingError(f"{option} must be a positive duration, got '{text}'")
-    return seconds
 
 
 def parse_checkpoint_every(text: str) -> dict:

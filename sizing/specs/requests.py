@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -40,6 +41,22 @@ def parse_count(text: str | None, option: str) -> float | None:
     if not value > 0 or value == float("inf"):
         raise SizingError(f"{option} must be a positive count, got '{text}'")
     return value
+
+
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)")
+
+
+def parse_duration(text: str, option: str) -> float:
+    """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w)."""
+    t = text.strip().lower().replace(" ", "")
+    parts = DURATION_PART.findall(t)
+    if not t or "".join(n + u for n, u in parts) != t:
+        raise SizingError(f"{option} '{text}' is not a duration; write e.g. 90m, 48h, 2d or 1h30m")
+    seconds = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
+    if not seconds > 0:
+        raise SizingError(f"{option} must be a positive duration, got '{text}'")
+    return seconds
 
 
 def split_ids(values: Any, option: str) -> tuple[str, ...]:
