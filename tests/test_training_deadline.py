@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sizing import recommend as rec
-from sizing.cli.options import parse_checkpoint_every, parse_duration
 from sizing.recommend.search import search
 from sizing.rules import RULES, WORK_RULES
 from sizing.rules.deadline import deadline
 from sizing.scenarios import problem_of
 from sizing.specs import Candidate, Option, RecommendRequest, SizingError
+from sizing.specs.requests import DURATION_UNITS, MAX_DURATION_S, parse_checkpoint_every, parse_duration
 
 GPUS = ("rtx-4090", "rtx-a6000", "l40s", "h100-pcie")  # a small search: a few seconds on CPU
 
@@ -112,6 +112,33 @@ def test_durations_as_people_write_them(text, seconds):
 def test_bad_durations_are_one_line_errors(text):
     with pytest.raises(SizingError, match="--deadline"):
         parse_duration(text, "--deadline")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"), [("100000w", "1653w"), ("99999999h", "277777h"), ("1000000w3d", "1653w"), ("2e9s", None)]
+)
+def test_a_duration_past_the_limit_says_it_in_the_unit_written(text, limit):
+    """MAX_DURATION_S (1e9 s) in the largest unit the user wrote, rounded down (1653w is 999.7M s, 1654w is over),
+    not "1000000000.0" seconds; the checkpoint interval shares it. (2e9s is no duration: digits and units only.)"""
+    with pytest.raises(SizingError) as info:
+        parse_duration(text, "--deadline")
+    if limit is None:
+        assert "is not a duration" in str(info.value)
+        return
+    assert str(info.value) == f"--deadline must be at most {limit} (about 32 years), got '{text}'"
+    count, unit = int(limit[:-1]), DURATION_UNITS[limit[-1]]
+    assert parse_duration(limit, "--deadline") == count * unit <= MAX_DURATION_S < (count + 1) * unit
+    with pytest.raises(SizingError, match=f"^--checkpoint-every must be at most {limit} "):
+        parse_checkpoint_every(text)
+
+
+def test_cli_says_a_deadline_past_the_limit_as_a_duration(capsys):
+    args = ["estimate", "--task", "lora", "--model", "qwen2.5-1.5b", "--tokens", "100M"]
+    code, _, err = run_main([*args, "--deadline", "100000w"], capsys)
+    assert code == 2 and "--deadline must be at most 1653w (about 32 years), got '100000w'" in err
+    assert "1000000000" not in err
+    code, _, err = run_main([*args, "--checkpoint-every", "2000000000"], capsys)  # steps: the Request's bound
+    assert code == 2 and "--checkpoint-every must be less than or equal to 1000000000" in err
 
 
 def test_checkpoint_every_takes_steps_or_a_duration():

@@ -146,7 +146,7 @@ def test_a_deadline_row_is_what_estimate_json_prints_for_it(tmp_path, capsys, ca
         ("lora,,,1h", "column 'deadline' needs 'tokens' (the dataset tokens per epoch) to time the run"),
         ("lora,,100M,soon", "column 'deadline': 'soon' is not a duration; write e.g. 90m, 48h, 2d or 1h30m"),
         ("lora,,100M,0h", "column 'deadline': must be a positive duration, got '0h'"),
-        ("lora,,100M,100000w", "column 'deadline' must be at most"),
+        ("lora,,100M,100000w", "column 'deadline': must be at most 1653w (about 32 years), got '100000w'"),
     ],
 )
 def test_a_bad_deadline_cell_fails_its_row_only(tmp_path, catalog, row, error):

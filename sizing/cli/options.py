@@ -14,7 +14,7 @@ from sizing.specs import (
     RecommendRequest,
     SizingError,
 )
-from sizing.specs.requests import parse_duration
+from sizing.specs.requests import parse_checkpoint_every, parse_duration
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -155,21 +155,6 @@ SpeculativeOpt = typer.Option(
 AcceptanceOpt = typer.Option(None, "--acceptance", help="Speculative: share of drafted tokens kept, e.g. 0.7.")
 DraftTokensOpt = typer.Option(None, "--draft-tokens", help="Speculative: tokens drafted per verify step (default 1).")
 DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-model: the drafter (catalog id or size).")
-
-
-def parse_checkpoint_every(text: str) -> dict:
-    """--checkpoint-every: a whole number of optimizer steps (1000, 1000steps) or a duration (1h, 30m)."""
-    t = text.strip().lower().removesuffix("steps").removesuffix("step").strip()
-    if t.isdigit():
-        if int(t) < 1:
-            raise SizingError(f"--checkpoint-every must be at least 1 step, got '{text}'")
-        return {"checkpoint_every_steps": int(t)}
-    try:
-        return {"checkpoint_every_s": parse_duration(t, "--checkpoint-every")}
-    except SizingError:
-        raise SizingError(
-            f"--checkpoint-every '{text}' is neither a step count nor a duration; write e.g. 1000 (steps), 30m or 2h"
-        ) from None
 
 
 # the training, distillation and RL options `estimate`, `recommend` and `report` share (command parameter names,

@@ -47,16 +47,46 @@ DURATION_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)")
 
 
-def parse_duration(text: str, option: str) -> float:
-    """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w)."""
+MAX_DURATION_S = 1e9  # about 32 years: past any training run; a larger deadline or save interval is a typing mistake
+JULIAN_YEAR_S = 31_557_600  # 365.25 days (the IAU's Julian year), to say MAX_DURATION_S in years
+
+
+def is_duration(text: str) -> bool:
+    """Whether the text is written as a duration (90m, 48h, 1h30m), whatever its size."""
     t = text.strip().lower().replace(" ", "")
-    parts = DURATION_PART.findall(t)
-    if not t or "".join(n + u for n, u in parts) != t:
+    return bool(t) and "".join(n + u for n, u in DURATION_PART.findall(t)) == t
+
+
+def parse_duration(text: str, option: str) -> float:
+    """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w). Past
+    MAX_DURATION_S the error gives the limit in the largest unit the user wrote (100000w: at most 1653w)."""
+    if not is_duration(text):
         raise SizingError(f"{option} '{text}' is not a duration; write e.g. 90m, 48h, 2d or 1h30m")
+    parts = DURATION_PART.findall(text.strip().lower().replace(" ", ""))
     seconds = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
     if not seconds > 0:
         raise SizingError(f"{option} must be a positive duration, got '{text}'")
+    if seconds > MAX_DURATION_S:
+        unit = max((u for _, u in parts), key=DURATION_UNITS.__getitem__)
+        limit = int(MAX_DURATION_S // DURATION_UNITS[unit])  # whole units, rounded down: that many is still allowed
+        years = MAX_DURATION_S / JULIAN_YEAR_S
+        raise SizingError(f"{option} must be at most {limit}{unit} (about {years:.0f} years), got '{text}'")
     return seconds
+
+
+def parse_checkpoint_every(text: str, option: str = "--checkpoint-every") -> dict[str, int | float]:
+    """--checkpoint-every (and the scenario column): a whole number of optimizer steps (1000, 1000steps) or a
+    duration (1h, 30m), as the Request field it fills."""
+    t = text.strip().lower().removesuffix("steps").removesuffix("step").strip()
+    if t.isdigit():
+        if int(t) < 1:
+            raise SizingError(f"{option} must be at least 1 step, got '{text}'")
+        return {"checkpoint_every_steps": int(t)}
+    if not is_duration(t):
+        raise SizingError(
+            f"{option} '{text}' is neither a step count nor a duration; write e.g. 1000 (steps), 30m or 2h"
+        )
+    return {"checkpoint_every_s": parse_duration(t, option)}
 
 
 def split_ids(values: Any, option: str) -> tuple[str, ...]:
@@ -78,6 +108,9 @@ OPTION_NAMES = {
     "users": "--users (--batch)",
     "n_sockets": "--sockets",
     "n_dimms": "--dimms",
+    "deadline_s": "--deadline",
+    "checkpoint_every_steps": "--checkpoint-every",
+    "checkpoint_every_s": "--checkpoint-every",
 }
 
 
@@ -138,9 +171,13 @@ class Request(Base):
     grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
     tokens: float | None = Field(None, gt=0, le=1e15, allow_inf_nan=False)  # dataset tokens per epoch
     epochs: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False)
-    deadline_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # training must end within this
+    deadline_s: float | None = Field(
+        None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False
+    )  # training must end within this
     checkpoint_every_steps: int | None = Field(None, gt=0, le=10**9)  # a resumable save every N steps ...
-    checkpoint_every_s: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False)  # ... or every N seconds
+    checkpoint_every_s: float | None = Field(
+        None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False
+    )  # ... or every N seconds
     keep_checkpoints: int | None = Field(None, gt=0, le=10_000)  # resumable saves kept at once
     ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways of an MoE model (training or serving)
     tp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: tensor-parallel ways
