@@ -11,6 +11,8 @@ import pytest
 from cli_run import run_main
 
 from sizing import answers, report
+from sizing.catalog.user_files import SCENARIO_COLUMNS
+from sizing.cli.options import TRAINING_PARAMS
 
 HEADER = "model,task,gpu,n_gpus,batch,seq_len,tokens,epochs,lora_rank,teacher,student,mode,group_size,lora,steps\n"
 ROWS = (
@@ -196,3 +198,96 @@ def test_every_json_key_of_training_distill_and_rl_is_in_the_readme(args, capsys
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", readme))
     missing = sorted(k for k in key_names(json.loads(out)) if k not in words and k.removesuffix("_range") not in words)
     assert not missing, f"README.md does not name these --json keys: {missing}"
+
+
+# one training row per column that mirrors a CLI option (cli/options.TRAINING_PARAMS): the row's cells, then the
+# column's two values; each value's row is the single `sizing estimate ... --json` call, and the two rows differ
+TRAINING_COLUMN_ROWS = {
+    "checkpoint_every": ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,,", ("100", "30m")),
+    "keep_checkpoints": ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,,", ("1", "5")),
+    "ep": ("qwen3-30b-a3b,full-finetune,h100-sxm,8,megatron,100M,,", ("2", "8")),
+    "tp": ("qwen2.5-7b,full-finetune,h100-sxm,8,megatron,100M,,", ("1", "2")),
+    "pp": ("qwen2.5-7b,full-finetune,h100-sxm,8,megatron,100M,,", ("1", "2")),
+    "cp": ("qwen2.5-7b,full-finetune,h100-sxm,8,megatron,100M,8192,", ("1", "2")),
+    "packing": ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,2048,512", ("on", "off")),
+    "mean_seq_len": ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,2048,", ("512", "1024")),
+}
+TRAINING_BASE = ("model", "task", "gpu", "n_gpus", "trainer", "tokens", "seq_len", "mean_seq_len")
+OPTION_OF = {"n_gpus": "gpus"}  # a column named other than its option
+
+
+def cli_args(columns: tuple[str, ...], cells: list[str]) -> list[str]:
+    """The `sizing estimate` options of a row's non-empty cells: column x as --x (n_gpus as --gpus)."""
+    out = ["estimate"]
+    for column, cell in zip(columns, cells, strict=True):
+        if cell:
+            out += ["--" + OPTION_OF.get(column, column).replace("_", "-"), cell]
+    return [*out, "--json"]
+
+
+@pytest.mark.parametrize("column", sorted(TRAINING_COLUMN_ROWS))
+def test_a_training_column_row_is_what_estimate_json_prints_for_it(tmp_path, capsys, catalog, column):
+    """checkpoint_every, keep_checkpoints, ep, tp, pp, cp, packing and mean_seq_len take what their options take,
+    and each of the two values gives the JSON of its single command (and the two answers differ)."""
+    base, values = TRAINING_COLUMN_ROWS[column]
+    columns = tuple(c for c in TRAINING_BASE if c != column) + (column,)
+    cells = [c for c, name in zip(base.split(","), TRAINING_BASE, strict=True) if name != column]
+    path = write(tmp_path, ",".join(columns) + "\n" + "".join(",".join([*cells, v]) + "\n" for v in values))
+    lines = [json.loads(report.scenario_line(r)) for r in answers.run_scenarios(catalog, path)]
+    for value, line in zip(values, lines, strict=True):
+        assert "error" not in line, line
+        code, out, err = run_main(cli_args(columns, [*cells, value]), capsys)
+        assert code == 0, err
+        assert json.loads(out) == line, value
+    assert lines[0] != lines[1]
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "error"),
+    [
+        ("checkpoint_every", "often", "column 'checkpoint_every': 'often' is neither a step count nor a duration"),
+        ("checkpoint_every", "0", "column 'checkpoint_every': must be at least 1 step, got '0'"),
+        ("checkpoint_every", "100000w", "column 'checkpoint_every': must be at most 1653w (about 32 years)"),
+        ("checkpoint_every", "2000000000", "column 'checkpoint_every' must be at most 1,000,000,000, got 2000000000"),
+        ("keep_checkpoints", "0", "column 'keep_checkpoints' must be at least 1, got 0"),
+        ("ep", "1.5", "column 'ep': '1.5' is not a whole number"),
+        ("tp", "-2", "column 'tp' must be at least 1, got -2"),
+        ("pp", "x", "column 'pp': 'x' is not a number"),
+        ("cp", "0", "column 'cp' must be at least 1, got 0"),
+        ("packing", "maybe", "column 'packing': Input should be 'on' or 'off', got 'maybe'"),
+        ("mean_seq_len", "0", "column 'mean_seq_len' must be at least 1, got 0"),
+        (
+            "steps",
+            "10",
+            "column 'steps' counts the steps of an RL run (task grpo, ppo or dpo); time a training row with 'tokens'",
+        ),
+    ],
+)
+def test_a_bad_training_column_cell_fails_its_row_only(tmp_path, catalog, column, cell, error):
+    """A bad cell is that row's error, naming the column (as the command line refuses the option); a steps cell on
+    a training row is refused as `sizing estimate --task lora --steps 10` is; the rows around it still run."""
+    good = "qwen2.5-1.5b,lora,100M,\n"
+    path = write(tmp_path, f"model,task,tokens,{column}\n{good}qwen2.5-1.5b,lora,100M,{cell}\n{good}")
+    first, bad, last = answers.run_scenarios(catalog, path)
+    assert not isinstance(first, str) and not isinstance(last, str)
+    assert isinstance(bad, str) and bad.startswith("line 3: " + error), bad
+
+
+def test_the_cli_refuses_what_the_steps_column_refuses(capsys):
+    code, _, err = run_main("estimate --task lora --model qwen2.5-1.5b --tokens 100M --steps 10".split(), capsys)
+    assert code == 2 and "--steps counts the steps of an RL run (--task grpo, ppo, dpo)" in err
+
+
+def test_every_training_option_of_the_cli_is_a_scenario_column():
+    """A training, distillation or RL option `sizing estimate` takes is a column of the same name (no option a
+    scenario file cannot say)."""
+    assert set(TRAINING_PARAMS) <= set(SCENARIO_COLUMNS), sorted(set(TRAINING_PARAMS) - set(SCENARIO_COLUMNS))
+
+
+@pytest.mark.parametrize("option", ["--keep-checkpoints", "--tp", "--mean-seq-len"])
+def test_the_cli_refuses_a_zero_as_the_column_does(capsys, option):
+    """A 0 is an error in a cell (`column 'tp' must be at least 1, got 0`) and on the command line alike, not an
+    option left out."""
+    args = ["estimate", "--task", "lora", "--model", "qwen2.5-1.5b", "--tokens", "100M", option, "0"]
+    code, _, err = run_main(args, capsys)
+    assert code == 2 and f"{option} must be greater than 0, got 0" in err

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from sizing.specs import RL_ALGOS, Request, SizingError
-from sizing.specs.requests import parse_duration
+from sizing.specs.requests import parse_checkpoint_every, parse_duration
 
 from .cells import parse_number, show, text_problem
 from .csvfile import CatalogError, CsvFile, Record, RowProblem, header_names, read_csv, row_cells
@@ -41,6 +41,14 @@ SCENARIO_COLUMNS = (
     "tokens",
     "epochs",
     "deadline",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "ep",
+    "tp",
+    "pp",
+    "cp",
+    "packing",
+    "mean_seq_len",
     "cpu",
     "n_sockets",
     "memory",
@@ -81,6 +89,7 @@ SCENARIO_TEXT = (
     "sharding",
     "offload",
     "lora_targets",
+    "packing",
     "cpu",
     "memory",
     "teacher",
@@ -99,7 +108,12 @@ SCENARIO_FRACTIONAL = (
     "max_ttft_s",
     "min_user_tokens_per_s",
 )  # the only columns that need not be whole numbers
-FIELD_COLUMNS = {"deadline_s": "deadline"}  # a request field filled from a column of another name
+# a request field filled from a column of another name
+FIELD_COLUMNS = {
+    "deadline_s": "deadline",
+    "checkpoint_every_steps": "checkpoint_every",
+    "checkpoint_every_s": "checkpoint_every",
+}
 _BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}
 
 
@@ -132,6 +146,12 @@ def _cell(column: str, text: str, delimiter: str) -> tuple[str, object]:
             return "deadline_s", parse_duration(text, "column 'deadline':")
         except SizingError as exc:
             raise RowProblem(None, str(exc)) from None
+    if column == "checkpoint_every":  # 1000 (steps), 1000steps, 30m, 2h as --checkpoint-every takes them
+        try:
+            ((field, value),) = parse_checkpoint_every(text, "column 'checkpoint_every':").items()
+        except SizingError as exc:
+            raise RowProblem(None, str(exc)) from None
+        return field, value
     if column == "tokens" and text[-1:].upper() in "KMBT" and text[:-1].strip():  # 200M, 1.5B as on the CLI
         return column, text
     if column in SCENARIO_TEXT:
@@ -144,8 +164,13 @@ def _cell(column: str, text: str, delimiter: str) -> tuple[str, object]:
 
 def _row_checks(fields: dict[str, object]) -> None:
     """What the command line asks of the options together (cli/options.training_fields), asked of the row's cells:
-    rl_offload only on an RL row; a deadline with the run's length."""
+    rl_offload and steps only on an RL row; a deadline with the run's length."""
     task = str(fields.get("task", "inference")).strip().lower()
+    if "steps" in fields and task not in RL_ALGOS:
+        raise RowProblem(
+            None,
+            "column 'steps' counts the steps of an RL run (task grpo, ppo or dpo); time a training row with 'tokens'",
+        )
     if "rl_offload" in fields and task not in RL_ALGOS:
         raise RowProblem(
             None,

@@ -193,8 +193,9 @@ TRAINING_PARAMS = (
 
 def training_fields(params: dict) -> dict:
     """The training, distillation and RL options among a command's parameters (`locals()`) that the user gave
-    (None or an unset flag: the default); the Request parses token counts."""
-    out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) not in (None, False)}
+    (None or an unset flag: the default; a 0 is given, for the Request to refuse where it is not allowed); the
+    Request parses token counts."""
+    out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) is not None and params.get(k) is not False}
     rl_task = str(params.get("task", "")).strip().lower() in RL_ALGOS
     if "steps" in out and not rl_task:
         raise SizingError("--steps counts the steps of an RL run (--task grpo, ppo, dpo); time training with --tokens")
