@@ -34,6 +34,7 @@ from sizing.specs import (
     Cpu,
     Dimm,
     Drive,
+    Efficiency,
     Estimate,
     Execution,
     Finding,
@@ -257,6 +258,11 @@ class Composer:
     def estimates(self, execution: Execution, gpu: Gpu, n: int, n_nodes: int) -> dict[System, Estimate]:
         """The estimates of `execution` on n x gpu (per node) kept per System: one dict per execution and shape."""
         return self.once(("estimates", execution, gpu.id, n, n_nodes), dict)
+
+    def efficiency(self, engine: str, gpu_class: str) -> Efficiency:
+        """The catalog's factors and error bands for the engine on the GPU class, once per pair (every shape of one
+        GPU class asks again, and each answer filters the catalog's bands)."""
+        return self.once(("efficiency", engine, gpu_class), lambda: self.problem.parts.efficiency(engine, gpu_class))
 
     def once(self, key: tuple, make: Callable[[], T]) -> T:
         """make(), computed once per key."""

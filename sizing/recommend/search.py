@@ -112,7 +112,7 @@ class Shape:
         self.requirements: Requirements = est.requirements(
             problem.model, self.execution, System.of(gpu, n, n_nodes, latencies=self.links)
         )
-        self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
+        self.eff = self.composer.efficiency(self.execution.engine.id, gpu.gpu_class)
         self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
         self._bare: Estimate | None = None
         # no speed rule can fail (rules.speed_can_fail) on serving work, whose memory is the same on every chassis
