@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar
 
 from sizing import rules
 from sizing.estimate.power import (
@@ -265,10 +265,12 @@ class Composer:
         return self.once(("efficiency", engine, gpu_class), lambda: self.problem.parts.efficiency(engine, gpu_class))
 
     def once(self, key: tuple, make: Callable[[], T]) -> T:
-        """make(), computed once per key."""
-        if key not in self._memo:
-            self._memo[key] = make()
-        return cast(T, self._memo[key])
+        """make(), computed once per key (one dict lookup where it is kept: a search asks ~35,000 times)."""
+        memo = self._memo
+        found = memo.get(key, memo)  # the dict itself is never a value: it marks a key not kept yet
+        if found is memo:
+            found = memo[key] = make()
+        return found
 
     def line(self, kind: str, part: Part, quantity: int) -> Line:
         return self.once(
