@@ -297,6 +297,13 @@ def loaded_ttft_s(execution: Execution, alone: StepTime, step: StepTime) -> floa
     return step.total_s / 2 + queue + own + riders
 
 
+@lru_cache(maxsize=DECODE_WORK_KEPT)
+def one_user(execution: Execution) -> Execution:
+    """The execution with one sequence (speed's time to first token of a lone user), one object per execution: a
+    search estimates each on many systems, and prefill_work then finds that object at once, not an equal copy."""
+    return execution.model_copy(update={"batch": 1})
+
+
 def speed(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency
 ) -> tuple[SpeedEstimate, StepTime, StepTime]:
@@ -304,7 +311,7 @@ def speed(
     Returns the speeds, the mean decode step and the prefill."""
     x = execution
     pre = prefill(model, x, system, eff)
-    alone = prefill(model, x.model_copy(update={"batch": 1}), system, eff) if x.batch > 1 else pre
+    alone = prefill(model, one_user(x), system, eff) if x.batch > 1 else pre
     steps = max(x.new_tokens, 1)
     samples = [
         decode_step(model, x, system, eff, x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES)
