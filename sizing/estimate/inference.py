@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import NamedTuple
 
 from sizing.specs import (
     Efficiency,
@@ -163,41 +162,32 @@ def decode_step(
     split reads every GPU's share one after another, so it adds no speed (measured.md on llama.cpp); its
     activations hop GPU to GPU once per step, and pipeline stages on other nodes once per node."""
     x = execution
-    fixed = decode_fixed(model, x, system, eff)
+    kv_factor, weights_bytes_s, kv_bytes_s, peak, comm, t_host = decode_fixed(model, x, system, eff)
     w_bytes, kv_cache, kv_state, flops = decode_work(model, x, context_tokens)
-    kv_read = kv_cache * fixed.kv_factor  # repeat_kv, cache concat: not the state
+    kv_read = kv_cache * kv_factor  # repeat_kv, cache concat: not the state
     kv_read += kv_state * eff.kv_traffic
-    t_weights = w_bytes / fixed.weights_bytes_s
-    t_kv = kv_read / fixed.kv_bytes_s
-    t_comp = flops / fixed.flops
-    total = step_time(x.engine, t_weights + t_kv, t_comp, fixed.host_s) + fixed.comm_s
+    t_weights = w_bytes / weights_bytes_s
+    t_kv = kv_read / kv_bytes_s
+    t_comp = flops / peak
+    total = step_time(x.engine, t_weights + t_kv, t_comp, t_host) + comm
     return StepTime(
         total_s=total,
         weights_s=t_weights,
         kv_s=t_kv,
         compute_s=t_comp,
-        comm_s=fixed.comm_s,
-        host_s=fixed.host_s,
+        comm_s=comm,
+        host_s=t_host,
         bound="compute" if t_comp > t_weights + t_kv else "memory",
     )
 
 
-class DecodeFixed(NamedTuple):
-    """What a decode step costs whatever its cache depth (decode_step): the rates the bytes and FLOPs go at, the
-    cache traffic factor, the communication and the host time."""
-
-    kv_factor: float  # the engine's cache traffic x the passes it reads the cache in (kv_passes)
-    weights_bytes_s: float  # bandwidth x the weight-read efficiency of the precision
-    kv_bytes_s: float  # bandwidth x bw_eff
-    flops: float  # peak FLOP/s of the matmul dtype under the power cap x mm_eff
-    comm_s: float  # all-reduces (EP: dispatch/combine), layer-split hops, pipeline hops across nodes
-    host_s: float  # per-layer launch and scheduling cost over the layers
-
-
 @lru_cache(maxsize=DECODE_WORK_KEPT)
-def decode_fixed(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> DecodeFixed:
-    """decode_step's terms that do not depend on the cache depth, computed as decode_step computed them; kept per
-    (model, execution, system, efficiency): speed samples DECODE_SAMPLES depths of each run on one system."""
+def decode_fixed(
+    model: ModelSpec, execution: Execution, system: System, eff: Efficiency
+) -> tuple[float, float, float, float, float, float]:
+    """decode_step's terms that do not depend on the cache depth: the cache traffic factor (kv_traffic x the passes
+    the engine reads the cache in), the rates the weights, the cache and the FLOPs go at, the communication and the
+    host time. Kept per (model, execution, system, efficiency): speed samples DECODE_SAMPLES depths on one system."""
     x, gpu = execution, system.gpu
     lw = layer_ways(x, system)
     bw = gpu.mem_bw_bytes_s
@@ -206,13 +196,13 @@ def decode_fixed(model: ModelSpec, execution: Execution, system: System, eff: Ef
     if lw > 1:
         comm = hops_s(system.gpu_link, lw - 1, message)
     comm += hops_s(system.node_link, system.n_nodes - 1, message)
-    return DecodeFixed(
-        kv_factor=eff.kv_traffic * kv_passes(model, x.engine),
-        weights_bytes_s=bw * weight_eff(eff, x.precision),
-        kv_bytes_s=bw * eff.bw_eff,
-        flops=peak_flops(system, x.precision) * eff.mm_eff,
-        comm_s=comm,
-        host_s=model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model),
+    return (
+        eff.kv_traffic * kv_passes(model, x.engine),
+        bw * weight_eff(eff, x.precision),
+        bw * eff.bw_eff,
+        peak_flops(system, x.precision) * eff.mm_eff,
+        comm,
+        model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model),
     )
 
 
