@@ -161,21 +161,14 @@ def decode_step(
     fixed per-layer launch/scheduling cost and, for tensor parallel, two all-reduces per layer (Megatron-LM). Layer
     split reads every GPU's share one after another, so it adds no speed (measured.md on llama.cpp); its
     activations hop GPU to GPU once per step, and pipeline stages on other nodes once per node."""
-    x, gpu = execution, system.gpu
-    lw = layer_ways(x, system)
-    bw = gpu.mem_bw_bytes_s
+    x = execution
+    kv_factor, weights_bytes_s, kv_bytes_s, peak, comm, t_host = decode_fixed(model, x, system, eff)
     w_bytes, kv_cache, kv_state, flops = decode_work(model, x, context_tokens)
-    kv_read = kv_cache * (eff.kv_traffic * kv_passes(model, x.engine))  # repeat_kv, cache concat: not the state
+    kv_read = kv_cache * kv_factor  # repeat_kv, cache concat: not the state
     kv_read += kv_state * eff.kv_traffic
-    t_weights = w_bytes / (bw * weight_eff(eff, x.precision))
-    t_kv = kv_read / (bw * eff.bw_eff)
-    t_comp = flops / (peak_flops(system, x.precision) * eff.mm_eff)
-    message = x.batch * model.hidden_size * ACT_BYTES
-    comm = expert.layer_comm_s(model, x, system, x.batch)  # all-reduces; EP: + dispatch/combine (expert.py)
-    if lw > 1:
-        comm = hops_s(system.gpu_link, lw - 1, message)
-    comm += hops_s(system.node_link, system.n_nodes - 1, message)
-    t_host = model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model)
+    t_weights = w_bytes / weights_bytes_s
+    t_kv = kv_read / kv_bytes_s
+    t_comp = flops / peak
     total = step_time(x.engine, t_weights + t_kv, t_comp, t_host) + comm
     return StepTime(
         total_s=total,
@@ -185,6 +178,31 @@ def decode_step(
         comm_s=comm,
         host_s=t_host,
         bound="compute" if t_comp > t_weights + t_kv else "memory",
+    )
+
+
+@lru_cache(maxsize=DECODE_WORK_KEPT)
+def decode_fixed(
+    model: ModelSpec, execution: Execution, system: System, eff: Efficiency
+) -> tuple[float, float, float, float, float, float]:
+    """decode_step's terms that do not depend on the cache depth: the cache traffic factor (kv_traffic x the passes
+    the engine reads the cache in), the rates the weights, the cache and the FLOPs go at, the communication and the
+    host time. Kept per (model, execution, system, efficiency): speed samples DECODE_SAMPLES depths on one system."""
+    x, gpu = execution, system.gpu
+    lw = layer_ways(x, system)
+    bw = gpu.mem_bw_bytes_s
+    message = x.batch * model.hidden_size * ACT_BYTES
+    comm = expert.layer_comm_s(model, x, system, x.batch)  # all-reduces; EP: + dispatch/combine (expert.py)
+    if lw > 1:
+        comm = hops_s(system.gpu_link, lw - 1, message)
+    comm += hops_s(system.node_link, system.n_nodes - 1, message)
+    return (
+        eff.kv_traffic * kv_passes(model, x.engine),
+        bw * weight_eff(eff, x.precision),
+        bw * eff.bw_eff,
+        peak_flops(system, x.precision) * eff.mm_eff,
+        comm,
+        model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model),
     )
 
 
@@ -297,6 +315,13 @@ def loaded_ttft_s(execution: Execution, alone: StepTime, step: StepTime) -> floa
     return step.total_s / 2 + queue + own + riders
 
 
+@lru_cache(maxsize=DECODE_WORK_KEPT)
+def one_user(execution: Execution) -> Execution:
+    """The execution with one sequence (speed's time to first token of a lone user), one object per execution: a
+    search estimates each on many systems, and prefill_work then finds that object at once, not an equal copy."""
+    return execution.model_copy(update={"batch": 1})
+
+
 def speed(
     model: ModelSpec, execution: Execution, system: System, eff: Efficiency
 ) -> tuple[SpeedEstimate, StepTime, StepTime]:
@@ -304,7 +329,7 @@ def speed(
     Returns the speeds, the mean decode step and the prefill."""
     x = execution
     pre = prefill(model, x, system, eff)
-    alone = prefill(model, x.model_copy(update={"batch": 1}), system, eff) if x.batch > 1 else pre
+    alone = prefill(model, one_user(x), system, eff) if x.batch > 1 else pre
     steps = max(x.new_tokens, 1)
     samples = [
         decode_step(model, x, system, eff, x.prompt_tokens + (i + 0.5) * steps / DECODE_SAMPLES)

@@ -5,6 +5,7 @@ to check the figures on the machine; a flag we cannot infer is left at the engin
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from sizing.specs import Execution, ModelSpec
 
@@ -198,9 +199,15 @@ BUILDERS: dict[str, Callable[[ModelSpec, Execution], str]] = {
 DP_FLAGS = {"vllm": "--data-parallel-size", "vllm-ascend": "--data-parallel-size", "sglang": "--dp-size"}
 
 
+# launch_command results remembered: a search asks once per estimate (~1,000) for a handful of distinct executions
+LAUNCH_KEPT = 1024
+
+
+@lru_cache(maxsize=LAUNCH_KEPT)
 def launch_command(model: ModelSpec, execution: Execution) -> str | None:
     """The engine command for an inference execution (None for an engine without a builder). MODEL stands for the
-    user's own checkpoint where the command needs a file or the catalog knows no repo."""
+    user's own checkpoint where the command needs a file or the catalog knows no repo. Pure in its frozen
+    arguments, so kept per (model, execution)."""
     builder = BUILDERS.get(execution.engine.id)
     if builder is None:
         return None

@@ -11,20 +11,31 @@ own scheduler and KV cache)."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from sizing.specs import Efficiency, Estimate, Execution, ModelSpec, System
 
 from . import inference
 from .launch import launch_command
 
+REPLICAS_KEPT = 256  # one_replica results remembered: above one search's distinct executions, bounded across many
+
 
 def replica_of(execution: Execution, system: System) -> tuple[Execution, System]:
     """The busiest replica: dp 1, ceil(users / R) sequences, on tp x pp GPUs of the node (the node's links)."""
+    return one_replica(execution), system.model_copy(
+        update={"n_gpus": max(1, system.n_gpus // execution.parallelism.dp)}
+    )
+
+
+@lru_cache(maxsize=REPLICAS_KEPT)
+def one_replica(execution: Execution) -> Execution:
+    """replica_of's execution: dp 1 and ceil(users / R) sequences. One object per execution (a search estimates
+    each split on many systems), so the estimator's memos (decode_work) find it at once, not an equal copy."""
     p = execution.parallelism
-    one = execution.model_copy(
+    return execution.model_copy(
         update={"parallelism": p.model_copy(update={"dp": 1}), "batch": math.ceil(execution.batch / p.dp)}
     )
-    return one, system.model_copy(update={"n_gpus": max(1, system.n_gpus // p.dp)})
 
 
 def _scaled(pair: tuple[float, float] | None, factor: float) -> tuple[float, float] | None:

@@ -3,6 +3,8 @@ what a GPU power cap does to compute."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sizing.specs import Efficiency, Engine, ModelSpec, Precision, System
 
 OVERLAP_P = 4.0  # p of the p-norm that blends the three times: p = 1 would add them, p -> inf takes the maximum
@@ -53,6 +55,7 @@ def layer_overhead_s(engine: Engine, eff: Efficiency, precision: Precision | Non
 HF_LINEARS_PER_LAYER = 7
 
 
+@lru_cache(maxsize=256)  # pure in frozen inputs; the estimator asks once per decode sample and prefill
 def quant_kernel_scale(engine: Engine, precision: Precision) -> float:
     """Kernels of a decode layer in this weight format over a dense layer's: each of the 7 linears launches the
     format's engine_mechanics.csv quant_linear_kernels count instead of 1 (1 for formats and engines without one:

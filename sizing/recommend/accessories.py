@@ -5,7 +5,7 @@ parts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sizing.specs import Accessory, Chassis, Cpu, Gpu, NetworkPart
 
@@ -41,22 +41,27 @@ def boot_drives(chassis: Chassis) -> int:
     return MIRRORED_BOOT if slots >= MIRRORED_BOOT else 1
 
 
-def pick_accessories(
-    accessories: Iterable[Accessory], chassis: Chassis, cpu: Cpu, n_cpus: int, gpu: Gpu, n_gpus: int
-) -> tuple[tuple[Accessory, int], ...]:
-    """The lines around the main parts, each the cheapest priced row that fits: a CPU cooler per CPU in towers and
-    workstations (rack barebones ship with their passive heatsinks), a motherboard where the chassis row names one
-    apart (its price covers the case only), rails for a rack chassis (its own kit, else a generic `rack` one), and
-    the NVLink bridges a pair of bridge-capable cards relies on (System.gpu_link joins exactly two with a bridge)."""
+Cheapest = Callable[[str, tuple[str, ...]], Accessory | None]
+
+
+def cheapest_fit(accessories: Iterable[Accessory], kind: str, keys: tuple[str, ...]) -> Accessory | None:
+    """The cheapest priced row of `kind` that fits the first of `keys` (the most specific fit first) any row fits."""
     pool = list(accessories)
+    for key in keys:
+        fits = [a for a in pool if a.kind == kind and key in a.fits]
+        if fits:
+            return min(fits, key=lambda a: _priced_first(a.price_usd))
+    return None
 
-    def cheapest(kind: str, keys: tuple[str, ...]) -> Accessory | None:
-        for key in keys:  # the most specific fit first
-            fits = [a for a in pool if a.kind == kind and key in a.fits]
-            if fits:
-                return min(fits, key=lambda a: _priced_first(a.price_usd))
-        return None
 
+def pick_accessories(
+    cheapest: Cheapest, chassis: Chassis, cpu: Cpu, n_cpus: int, gpu: Gpu, n_gpus: int
+) -> tuple[tuple[Accessory, int], ...]:
+    """The lines around the main parts, each the cheapest priced row that fits (`cheapest`: cheapest_fit over the
+    catalog's accessories, which a search keeps per kind and fit): a CPU cooler per CPU in towers and workstations
+    (rack barebones ship with their passive heatsinks), a motherboard where the chassis row names one apart (its
+    price covers the case only), rails for a rack chassis (its own kit, else a generic `rack` one), and the NVLink
+    bridges a pair of bridge-capable cards relies on (System.gpu_link joins exactly two with a bridge)."""
     out: list[tuple[Accessory, int]] = []
     if chassis.form_factor in ("tower", "workstation"):
         cooler = cheapest("cpu_cooler", (cpu.socket,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar
 
 from sizing import rules
 from sizing.estimate.power import (
@@ -29,11 +29,13 @@ from sizing.estimate.power import (
 from sizing.estimate.requirements import NIC_LANES, data_bays, gpu_lanes, io_lanes, system_drive_interface
 from sizing.specs import (
     CATALOG_GAP,
+    Accessory,
     Build,
     Chassis,
     Cpu,
     Dimm,
     Drive,
+    Efficiency,
     Estimate,
     Execution,
     Finding,
@@ -48,7 +50,7 @@ from sizing.specs import (
 )
 from sizing.specs.system import DEFAULT_NODE_LINK_BYTES_S
 
-from .accessories import boot_drives, pick_accessories, pick_frontend_nic
+from .accessories import boot_drives, cheapest_fit, pick_accessories, pick_frontend_nic
 from .envelope import oversized
 from .prices import Bill, bill_with, line_of
 from .provider import PartsProvider, Problem
@@ -258,11 +260,24 @@ class Composer:
         """The estimates of `execution` on n x gpu (per node) kept per System: one dict per execution and shape."""
         return self.once(("estimates", execution, gpu.id, n, n_nodes), dict)
 
+    def efficiency(self, engine: str, gpu_class: str) -> Efficiency:
+        """The catalog's factors and error bands for the engine on the GPU class, once per pair (every shape of one
+        GPU class asks again, and each answer filters the catalog's bands)."""
+        return self.once(("efficiency", engine, gpu_class), lambda: self.problem.parts.efficiency(engine, gpu_class))
+
+    def accessory(self, kind: str, keys: tuple[str, ...]) -> Accessory | None:
+        """cheapest_fit over the catalog's accessories, once per kind and fit (the same cooler, board and rails fit
+        every build of a socket or chassis)."""
+        pool = self.problem.parts.accessories.values()
+        return self.once(("accessory", kind, keys), lambda: cheapest_fit(pool, kind, keys))
+
     def once(self, key: tuple, make: Callable[[], T]) -> T:
-        """make(), computed once per key."""
-        if key not in self._memo:
-            self._memo[key] = make()
-        return cast(T, self._memo[key])
+        """make(), computed once per key (one dict lookup where it is kept: a search asks ~35,000 times)."""
+        memo = self._memo
+        found = memo.get(key, memo)  # the dict itself is never a value: it marks a key not kept yet
+        if found is memo:
+            found = memo[key] = make()
+        return found
 
     def line(self, kind: str, part: Part, quantity: int) -> Line:
         return self.once(
@@ -369,7 +384,7 @@ class Composer:
             frontend_nic=frontend,
             accessories=self.once(
                 ("accessories", chassis.id, cpu.id, n_cpus, gpu.id, n),
-                lambda: pick_accessories(parts.accessories.values(), chassis, cpu, n_cpus, gpu, n),
+                lambda: pick_accessories(self.accessory, chassis, cpu, n_cpus, gpu, n),
             ),
             circuit=circuit,
             gpu_lanes_each=min(lanes_each, full),

@@ -108,11 +108,16 @@ class Shape:
         self.problem, self.gpu, self.n, self.n_nodes = problem, gpu, n, n_nodes
         self.links = problem.parts.links  # the catalog's link latencies (data/links.csv)
         self.composer = composer or Composer(problem)  # one per search (and its relaxations): what repeats
-        self.execution = on_gpus(problem.execution, n, n_nodes, replicas)
+        # one object per split for the whole search: every GPU's shape of it runs the same execution, and the
+        # estimator's memos (decode_work, prefill_work) then find that object at once instead of comparing a copy
+        x = problem.execution
+        self.execution = self.composer.once(
+            ("execution", x, n, n_nodes, replicas), lambda: on_gpus(x, n, n_nodes, replicas)
+        )
         self.requirements: Requirements = est.requirements(
             problem.model, self.execution, System.of(gpu, n, n_nodes, latencies=self.links)
         )
-        self.eff = problem.parts.efficiency(self.execution.engine.id, gpu.gpu_class)
+        self.eff = self.composer.efficiency(self.execution.engine.id, gpu.gpu_class)
         self._estimates = self.composer.estimates(self.execution, gpu, n, n_nodes)
         self._bare: Estimate | None = None
         # no speed rule can fail (rules.speed_can_fail) on serving work, whose memory is the same on every chassis

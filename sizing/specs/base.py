@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import operator
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -44,18 +44,36 @@ class Base(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         """Each model's hash, pydantic's (the hash of its field values), computed once per instance and kept like a
-        `derived` value: the search keys its memos by frozen parts, requirements and executions."""
+        `derived` value: the search keys its memos by frozen parts, requirements and executions. Equality is
+        pydantic's too (same class, equal field values; these models keep no extra or private values), answered
+        at once for the same object and for two whose kept hashes differ: the memos compare equal keys that are
+        different objects (an execution copied per estimate), where pydantic's own `==` misses its `__dict__` fast
+        path on the kept `derived` values and filters the fields of both."""
         super().__pydantic_init_subclass__(**kwargs)
         if not cls.model_config.get("frozen") or "__hash__" in cls.__dict__ and cls.__dict__["__hash__"] is None:
             return  # a model that may change, or one that is unhashable, keeps pydantic's behaviour
         names = tuple(cls.__pydantic_fields__)
         values = operator.itemgetter(*names) if names else (lambda _: 0)
 
+        if cls.model_config.get("extra") != "allow" and not cls.__private_attributes__:
+
+            def __eq__(self: Base, other: object) -> bool:  # noqa: N807
+                if self is other:
+                    return True
+                if type(other) is not type(self):
+                    return BaseModel.__eq__(self, other)
+                mine, theirs = self.__dict__, other.__dict__
+                if HASH_KEY in mine and HASH_KEY in theirs and mine[HASH_KEY] != theirs[HASH_KEY]:
+                    return False
+                return bool(values(mine) == values(theirs))
+
+            cls.__eq__ = __eq__  # type: ignore[method-assign,assignment]
+
         def __hash__(self: Base) -> int:  # noqa: N807
             cache = self.__dict__
             if HASH_KEY not in cache:
                 cache[HASH_KEY] = hash(values(cache))
-            return cast(int, cache[HASH_KEY])
+            return cache[HASH_KEY]  # a Python call less than cast(): the memos hash ~80,000 keys a search
 
         cls.__hash__ = __hash__  # type: ignore[method-assign,assignment]
 

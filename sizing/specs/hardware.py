@@ -28,6 +28,7 @@ from .base import (
     PowerConnector,
     PsuSet,
     SoftwareStack,
+    derived,
     price_columns,
 )
 
@@ -299,7 +300,7 @@ class Chassis(Part):
         """Whether the platform is sold with n_gpus GPUs of this architecture."""
         return (not self.gpu_archs or arch in self.gpu_archs) and (not self.gpu_counts or n_gpus in self.gpu_counts)
 
-    @property
+    @derived  # parsed once per chassis: the PSU picks and rules read it ~19,000 times a search
     def psu_set(self) -> tuple[int, int] | None:
         """(active, spare) PSUs of the vendor's full set ("3+1" -> (3, 1)); None for "none" or an empty cell."""
         if self.psu_redundancy is None or self.psu_redundancy == "none":

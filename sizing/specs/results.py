@@ -92,7 +92,8 @@ CATALOG_GAP = "catalog_gap"  # a Finding's rule when the catalog lacks a part a 
 def said(*keys: str, **params: object) -> dict[str, object]:
     """A Finding's `key` and `params` (Finding(..., **said("finding.x", need="4"))): several keys are fragments
     joined in order ("finding.a|finding.b"), all filled from the same params, each value as str."""
-    return {"key": "|".join(keys), "params": tuple((k, str(v)) for k, v in params.items())}
+    # zip/map build the (name, text) pairs without a Python generator step per field: ~8,500 Findings a search
+    return {"key": "|".join(keys), "params": tuple(zip(params, map(str, params.values()), strict=True))}
 
 
 class Finding(Base):
