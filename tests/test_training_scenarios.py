@@ -12,7 +12,7 @@ from cli_run import run_main
 
 from sizing import answers, report
 from sizing.catalog.user_files import SCENARIO_COLUMNS
-from sizing.cli.options import TRAINING_PARAMS
+from sizing.specs import TRAINING_OPTIONS
 
 HEADER = "model,task,gpu,n_gpus,batch,seq_len,tokens,epochs,lora_rank,teacher,student,mode,group_size,lora,steps\n"
 ROWS = (
@@ -200,7 +200,7 @@ def test_every_json_key_of_training_distill_and_rl_is_in_the_readme(args, capsys
     assert not missing, f"README.md does not name these --json keys: {missing}"
 
 
-# one training row per column that mirrors a CLI option (cli/options.TRAINING_PARAMS): the row's cells, then the
+# one training row per column that mirrors a CLI option (specs.TRAINING_OPTIONS): the row's cells, then the
 # column's two values; each value's row is the single `sizing estimate ... --json` call, and the two rows differ
 TRAINING_COLUMN_ROWS = {
     "checkpoint_every": ("qwen2.5-1.5b,lora,h100-sxm,1,,100M,,", ("100", "30m")),
@@ -281,7 +281,7 @@ def test_the_cli_refuses_what_the_steps_column_refuses(capsys):
 def test_every_training_option_of_the_cli_is_a_scenario_column():
     """A training, distillation or RL option `sizing estimate` takes is a column of the same name (no option a
     scenario file cannot say)."""
-    assert set(TRAINING_PARAMS) <= set(SCENARIO_COLUMNS), sorted(set(TRAINING_PARAMS) - set(SCENARIO_COLUMNS))
+    assert set(TRAINING_OPTIONS) <= set(SCENARIO_COLUMNS), sorted(set(TRAINING_OPTIONS) - set(SCENARIO_COLUMNS))
 
 
 @pytest.mark.parametrize("option", ["--keep-checkpoints", "--tp", "--mean-seq-len"])

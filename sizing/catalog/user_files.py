@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from sizing.specs import RL_ALGOS, Request, SizingError
+from sizing.specs import RL_ALGOS, TRAINING_OPTIONS, Request, SizingError
 from sizing.specs.requests import parse_checkpoint_every, parse_duration
 
 from .cells import parse_number, show, text_problem
@@ -29,52 +29,18 @@ SCENARIO_COLUMNS = (
     "batch",
     "prompt_tokens",
     "new_tokens",
-    "seq_len",
-    "trainer",
-    "optimizer",
-    "recompute",
-    "sharding",
-    "offload",
-    "lora_rank",
-    "lora_targets",
-    "grad_accum",
-    "tokens",
-    "epochs",
-    "deadline",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "ep",
-    "tp",
-    "pp",
-    "cp",
-    "packing",
-    "mean_seq_len",
+    *TRAINING_OPTIONS,  # training, distillation and RL rows: one column per CLI option, of the same name
+    "student",  # distillation rows (task distill): the model, as --student is
+    # CPU and hybrid rows
     "cpu",
     "n_sockets",
     "memory",
     "n_dimms",
     "gpu_layers",
     "threads",
+    # latency targets
     "max_ttft_s",
     "min_user_tokens_per_s",
-    # distillation rows (task distill; `student` is the model, as --student is)
-    "teacher",
-    "student",
-    "teacher_precision",
-    "student_task",
-    "mode",
-    "kd_top_k",
-    "samples",
-    "response_tokens",
-    # RL rows (task grpo, ppo, dpo)
-    "group_size",
-    "prompts_per_step",
-    "placement",
-    "reward_model",
-    "rollout_gpus",
-    "rl_offload",
-    "lora",
-    "steps",
 )
 SCENARIO_TEXT = (
     "model",

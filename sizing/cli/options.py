@@ -10,7 +10,7 @@ from sizing.specs import (
     DEFAULT_NEW_TOKENS,
     RL_ALGOS,
     RL_OFFLOADS,
-    TRAINING_FIELDS,
+    TRAINING_OPTIONS,
     RecommendRequest,
     SizingError,
 )
@@ -157,45 +157,11 @@ DraftTokensOpt = typer.Option(None, "--draft-tokens", help="Speculative: tokens 
 DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-model: the drafter (catalog id or size).")
 
 
-# the training, distillation and RL options `estimate`, `recommend` and `report` share (command parameter names,
-# which are the Request's field names)
-TRAINING_PARAMS = (
-    *TRAINING_FIELDS,
-    "seq_len",
-    "tokens",
-    "epochs",
-    "teacher",
-    "teacher_precision",
-    "student_task",
-    "mode",
-    "kd_top_k",
-    "samples",
-    "response_tokens",
-    "group_size",
-    "prompts_per_step",
-    "placement",
-    "reward_model",
-    "rollout_gpus",
-    "rl_offload",
-    "lora",
-    "deadline",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "ep",
-    "tp",
-    "pp",
-    "cp",
-    "packing",
-    "mean_seq_len",
-    "steps",
-)
-
-
 def training_fields(params: dict) -> dict:
     """The training, distillation and RL options among a command's parameters (`locals()`) that the user gave
     (None or an unset flag: the default; a 0 is given, for the Request to refuse where it is not allowed); the
     Request parses token counts."""
-    out = {k: params[k] for k in TRAINING_PARAMS if params.get(k) is not None and params.get(k) is not False}
+    out = {k: params[k] for k in TRAINING_OPTIONS if params.get(k) is not None and params.get(k) is not False}
     rl_task = str(params.get("task", "")).strip().lower() in RL_ALGOS
     if "steps" in out and not rl_task:
         raise SizingError("--steps counts the steps of an RL run (--task grpo, ppo, dpo); time training with --tokens")

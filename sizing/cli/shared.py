@@ -112,7 +112,7 @@ def training_options(
     lora: bool = LoraOpt,
     steps: int | None = StepsOpt,
 ) -> None:
-    """Template: the training, distillation and RL options (sizing.cli.options.TRAINING_PARAMS) that `estimate`,
+    """Template: the training, distillation and RL options (sizing.specs.TRAINING_OPTIONS) that `estimate`,
     `recommend` and `report` share (never called: its signature is what `with_options` adds)."""
 
 

@@ -38,7 +38,7 @@ from .host import HOST_OFFLOADS, CpuEfficiency, Host, HostBound, HostEstimate, H
 from .links import LinkKind, LinkLatency, LinkMeasurement
 from .model import ModelSpec
 from .recipe import QuantRecipe, RecipeRow
-from .requests import TRAINING_FIELDS, RecommendRequest, Request
+from .requests import TRAINING_FIELDS, TRAINING_OPTIONS, RecommendRequest, Request
 from .results import (
     CATALOG_GAP,
     Candidate,
@@ -73,6 +73,7 @@ from .training import (
 
 __all__ = [
     "TRAINING_FIELDS",
+    "TRAINING_OPTIONS",
     "Accessory",
     "BUILD_CLASSES",
     "BuildClass",

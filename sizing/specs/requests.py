@@ -146,6 +146,41 @@ TRAINING_FIELDS = (
 )
 
 
+# the training, distillation and RL options `estimate`, `recommend` and `report` share, by their command parameter
+# names (the Request's field names, or what the CLI parses into them: deadline, checkpoint_every), which are also
+# the scenario file's columns for them (sizing.catalog.user_files)
+TRAINING_OPTIONS = (
+    *TRAINING_FIELDS,
+    "seq_len",
+    "tokens",
+    "epochs",
+    "teacher",
+    "teacher_precision",
+    "student_task",
+    "mode",
+    "kd_top_k",
+    "samples",
+    "response_tokens",
+    "group_size",
+    "prompts_per_step",
+    "placement",
+    "reward_model",
+    "rollout_gpus",
+    "rl_offload",
+    "lora",
+    "deadline",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "ep",
+    "tp",
+    "pp",
+    "cp",
+    "packing",
+    "mean_seq_len",
+    "steps",
+)
+
+
 class Request(Base):
     """`sizing estimate`: one model, workload and GPU. Empty fields take defaults (sizing.specs.execution)."""
 
