@@ -59,18 +59,27 @@ def test_versions_come_from_the_measurements(catalog):
 
 
 @pytest.mark.parametrize(
-    ("value", "problem"),
+    ("file", "key", "value", "problem"),
     [
-        ("bw_eff=fited", "'fited' is not allowed here; use one of: fitted, at-bound, prior"),
-        ("bw_ef=fitted", "'bw_ef' is not allowed here; use one of: bw_eff, quant_bw_eff"),
-        ("bw_eff:fitted", "'bw_eff:fitted' is not factor=status"),
-        ("bw_eff=fitted", "lacks quant_bw_eff, layer_overhead_us"),
-        ("bw_eff=fitted;bw_eff=prior", "names bw_eff twice"),
+        ("efficiency", "vllm/*", "bw_eff=fited", "'fited' is not allowed here; use one of: fitted, at-bound, prior"),
+        ("efficiency", "vllm/*", "bw_ef=fitted", "'bw_ef' is not allowed here; use one of: bw_eff, quant_bw_eff"),
+        ("efficiency", "vllm/*", "bw_eff:fitted", "'bw_eff:fitted' is not factor=status"),
+        ("efficiency", "vllm/*", "bw_eff=fitted", "lacks quant_bw_eff, layer_overhead_us"),
+        ("efficiency", "vllm/*", "bw_eff=fitted;bw_eff=prior", "names bw_eff twice"),
+        # trainers.csv takes the same check (specs/base.py Provenanced)
+        ("trainers", "trl", "mfu:fitted", "'mfu:fitted' is not factor=status"),
+        ("trainers", "trl", "mfu=fitted", "lacks qlora_eff, overlap, fragmentation"),
+        (
+            "trainers",
+            "trl",
+            "mfu=fitted;mfu=prior;qlora_eff=prior;overlap=prior;fragmentation=prior",
+            "names mfu twice",
+        ),
     ],
 )
-def test_bad_provenance_is_rejected(data_copy, value, problem):
-    row = set_cell(data_copy / "efficiency.csv", "vllm/*", "provenance", value)
-    with pytest.raises(CatalogError, match=rf"efficiency.csv, row {row}, column 'provenance': {problem}"):
+def test_bad_provenance_is_rejected(data_copy, file, key, value, problem):
+    row = set_cell(data_copy / f"{file}.csv", key, "provenance", value)
+    with pytest.raises(CatalogError, match=rf"{file}.csv, row {row}, column 'provenance': {problem}"):
         cat.load(data_copy)
 
 
@@ -122,18 +131,3 @@ def test_committed_provenance_follows_the_rule(catalog, calibrate):
 def test_writer_round_trips(catalog, calibrate, data_copy):
     calibrate.write(data_copy / "efficiency.csv", list(catalog.efficiencies))
     assert (data_copy / "efficiency.csv").read_text() == (BENCHMARKS.parent / "data/efficiency.csv").read_text()
-
-
-@pytest.mark.parametrize(
-    ("value", "problem"),
-    [
-        ("mfu:fitted", "'mfu:fitted' is not factor=status"),
-        ("mfu=fitted", "lacks qlora_eff, overlap, fragmentation"),
-        ("mfu=fitted;mfu=prior;qlora_eff=prior;overlap=prior;fragmentation=prior", "names mfu twice"),
-    ],
-)
-def test_bad_trainer_provenance_is_rejected(data_copy, value, problem):
-    """trainers.csv's provenance takes the same check as efficiency.csv's (specs/base.py Provenanced)."""
-    row = set_cell(data_copy / "trainers.csv", "trl", "provenance", value)
-    with pytest.raises(CatalogError, match=rf"trainers.csv, row {row}, column 'provenance': {problem}"):
-        cat.load(data_copy)
