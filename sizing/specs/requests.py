@@ -51,18 +51,19 @@ MAX_DURATION_S = 1e9  # about 32 years: past any training run; a larger deadline
 JULIAN_YEAR_S = 31_557_600  # 365.25 days (the IAU's Julian year), to say MAX_DURATION_S in years
 
 
-def is_duration(text: str) -> bool:
-    """Whether the text is written as a duration (90m, 48h, 1h30m), whatever its size."""
+def duration_parts(text: str) -> list[tuple[str, str]] | None:
+    """The (number, unit) parts of a text written as a duration (90m, 48h, 1h30m), whatever its size; else None."""
     t = text.strip().lower().replace(" ", "")
-    return bool(t) and "".join(n + u for n, u in DURATION_PART.findall(t)) == t
+    parts = DURATION_PART.findall(t)
+    return parts if t and "".join(n + u for n, u in parts) == t else None
 
 
 def parse_duration(text: str, option: str) -> float:
     """A duration as people write it, in seconds: 90m, 48h, 2d, 1h30m, 1.5d (s, m or min, h, d, w). Past
     MAX_DURATION_S the error gives the limit in the largest unit the user wrote (100000w: at most 1653w)."""
-    if not is_duration(text):
+    parts = duration_parts(text)
+    if parts is None:
         raise SizingError(f"{option} '{text}' is not a duration; write e.g. 90m, 48h, 2d or 1h30m")
-    parts = DURATION_PART.findall(text.strip().lower().replace(" ", ""))
     seconds = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
     if not seconds > 0:
         raise SizingError(f"{option} must be a positive duration, got '{text}'")
@@ -82,7 +83,7 @@ def parse_checkpoint_every(text: str, option: str = "--checkpoint-every") -> dic
         if int(t) < 1:
             raise SizingError(f"{option} must be at least 1 step, got '{text}'")
         return {"checkpoint_every_steps": int(t)}
-    if not is_duration(t):
+    if duration_parts(t) is None:
         raise SizingError(
             f"{option} '{text}' is neither a step count nor a duration; write e.g. 1000 (steps), 30m or 2h"
         )
@@ -206,13 +207,10 @@ class Request(Base):
     grad_accum: int | None = Field(None, gt=0, le=MAX_BATCH)
     tokens: float | None = Field(None, gt=0, le=1e15, allow_inf_nan=False)  # dataset tokens per epoch
     epochs: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False)
-    deadline_s: float | None = Field(
-        None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False
-    )  # training must end within this
-    checkpoint_every_steps: int | None = Field(None, gt=0, le=10**9)  # a resumable save every N steps ...
-    checkpoint_every_s: float | None = Field(
-        None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False
-    )  # ... or every N seconds
+    # training must end within deadline_s; a resumable save every N steps, or every N seconds
+    deadline_s: float | None = Field(None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
+    checkpoint_every_steps: int | None = Field(None, gt=0, le=10**9)
+    checkpoint_every_s: float | None = Field(None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
     keep_checkpoints: int | None = Field(None, gt=0, le=10_000)  # resumable saves kept at once
     ep: int | None = Field(None, gt=0, le=MAX_GPUS)  # expert-parallel ways of an MoE model (training or serving)
     tp: int | None = Field(None, gt=0, le=MAX_GPUS)  # training: tensor-parallel ways
