@@ -115,8 +115,7 @@ def test_a_bad_rl_offload_cell_fails_its_row_only(tmp_path, catalog):
         "line 3: column 'rl_offload': Input should be 'none', 'reference', 'optimizer' or 'all', got 'weights'"
     )
     assert not_rl == (
-        "line 4: column 'rl_offload' places the roles of an RL step (task grpo, ppo or dpo); a training row takes "
-        "the 'offload' column"
+        "line 4: column 'rl_offload' places the roles of an RL step (task grpo, ppo or dpo); training takes 'offload'"
     )
 
 
@@ -259,7 +258,7 @@ def test_a_training_column_row_is_what_estimate_json_prints_for_it(tmp_path, cap
         (
             "steps",
             "10",
-            "column 'steps' counts the steps of an RL run (task grpo, ppo or dpo); time a training row with 'tokens'",
+            "column 'steps' counts the steps of an RL run (task grpo, ppo or dpo); time training with 'tokens'",
         ),
     ],
 )
@@ -273,9 +272,26 @@ def test_a_bad_training_column_cell_fails_its_row_only(tmp_path, catalog, column
     assert isinstance(bad, str) and bad.startswith("line 3: " + error), bad
 
 
-def test_the_cli_refuses_what_the_steps_column_refuses(capsys):
-    code, _, err = run_main("estimate --task lora --model qwen2.5-1.5b --tokens 100M --steps 10".split(), capsys)
-    assert code == 2 and "--steps counts the steps of an RL run (--task grpo, ppo, dpo)" in err
+@pytest.mark.parametrize(
+    ("columns", "cells", "flags"),
+    [
+        ("task,tokens,steps", "lora,100M,10", "--task lora --tokens 100M --steps 10"),
+        ("task,rl_offload", "lora,all", "--task lora --rl-offload all"),
+        ("task,deadline", "lora,1h", "--task lora --deadline 1h"),
+        ("task,deadline", "grpo,1h", "--task grpo --deadline 1h"),
+    ],
+)
+def test_the_cli_and_the_scenario_file_refuse_options_that_do_not_go_together_alike(
+    tmp_path, capsys, catalog, columns, cells, flags
+):
+    """Options that do not go together (steps or rl_offload off RL, a deadline without the run's length) get the
+    same sentence on the command line and in a scenario row, each naming the options its own way."""
+    path = write(tmp_path, f"model,{columns}\nqwen2.5-1.5b,{cells}\n")
+    (row,) = answers.run_scenarios(catalog, path)
+    code, _, err = run_main(f"estimate --model qwen2.5-1.5b {flags}".split(), capsys)
+    assert isinstance(row, str) and row.startswith("line 2: column '"), row
+    as_flags = re.sub(r"'([a-z_]+)'", lambda m: "--" + m.group(1).replace("_", "-"), row[len("line 2: column ") :])
+    assert code == 2 and err.strip() == f"error: {as_flags}", (row, err)
 
 
 def test_every_training_option_of_the_cli_is_a_scenario_column():

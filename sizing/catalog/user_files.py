@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from sizing.specs import RL_ALGOS, TRAINING_OPTIONS, Request, SizingError
-from sizing.specs.requests import parse_checkpoint_every, parse_duration
+from sizing.specs import TRAINING_OPTIONS, Request, SizingError
+from sizing.specs.requests import option_conflict, parse_checkpoint_every, parse_duration
 
 from .cells import parse_number, show, text_problem
 from .csvfile import CatalogError, CsvFile, Record, RowProblem, header_names, read_csv, row_cells
@@ -128,28 +128,6 @@ def _cell(column: str, text: str, delimiter: str) -> tuple[str, object]:
         raise RowProblem(None, f"column '{column}': {exc}") from None
 
 
-def _row_checks(fields: dict[str, object]) -> None:
-    """What the command line asks of the options together (cli/options.training_fields), asked of the row's cells:
-    rl_offload and steps only on an RL row; a deadline with the run's length."""
-    task = str(fields.get("task", "inference")).strip().lower()
-    if "steps" in fields and task not in RL_ALGOS:
-        raise RowProblem(
-            None,
-            "column 'steps' counts the steps of an RL run (task grpo, ppo or dpo); time a training row with 'tokens'",
-        )
-    if "rl_offload" in fields and task not in RL_ALGOS:
-        raise RowProblem(
-            None,
-            "column 'rl_offload' places the roles of an RL step (task grpo, ppo or dpo); a training row takes the "
-            "'offload' column",
-        )
-    if "deadline_s" in fields and "tokens" not in fields:
-        if task in RL_ALGOS and "steps" not in fields:
-            raise RowProblem(None, "column 'deadline' needs 'steps' or 'tokens' (the RL run's length) to time the run")
-        if task not in RL_ALGOS:
-            raise RowProblem(None, "column 'deadline' needs 'tokens' (the dataset tokens per epoch) to time the run")
-
-
 def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
     """A row's non-empty cells as request fields, numbers parsed; a bad cell is a RowProblem."""
     if not cells.get("model", "").strip() and not cells.get("student", "").strip():
@@ -159,7 +137,10 @@ def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
             "as 7b; a distillation row may name its student instead)",
         )
     fields = dict(_cell(column, raw.strip(), delimiter) for column, raw in cells.items() if raw.strip())
-    _row_checks(fields)
+    given = {"deadline" if field == "deadline_s" else field for field in fields}
+    conflict = option_conflict(given, str(fields.get("task", "inference")), lambda column: f"'{column}'")
+    if conflict:  # what the command line asks of the options together, asked of the row's cells
+        raise RowProblem(*conflict)
     if "student" in fields:  # the student is the model that trains (sizing estimate --student)
         fields["model"] = fields.pop("student")
     return fields

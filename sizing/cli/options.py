@@ -8,13 +8,12 @@ import typer
 from sizing.specs import (
     BUILD_CLASSES,
     DEFAULT_NEW_TOKENS,
-    RL_ALGOS,
     RL_OFFLOADS,
     TRAINING_OPTIONS,
     RecommendRequest,
     SizingError,
 )
-from sizing.specs.requests import parse_checkpoint_every, parse_duration
+from sizing.specs.requests import option_conflict, option_name, parse_checkpoint_every, parse_duration
 
 DataOpt = typer.Option(None, "--data", help="Folder with your own copy of the catalog CSVs (default: bundled data/).")
 # the workload options `estimate` and `recommend` share
@@ -162,19 +161,11 @@ def training_fields(params: dict) -> dict:
     (None or an unset flag: the default; a 0 is given, for the Request to refuse where it is not allowed); the
     Request parses token counts."""
     out = {k: params[k] for k in TRAINING_OPTIONS if params.get(k) is not None and params.get(k) is not False}
-    rl_task = str(params.get("task", "")).strip().lower() in RL_ALGOS
-    if "steps" in out and not rl_task:
-        raise SizingError("--steps counts the steps of an RL run (--task grpo, ppo, dpo); time training with --tokens")
+    conflict = option_conflict(out, str(params.get("task", "")), option_name)
+    if conflict:
+        raise SizingError(f"{option_name(conflict[0])} {conflict[1]}")
     if "deadline" in out:
         out["deadline_s"] = parse_duration(out.pop("deadline"), "--deadline")
-        if rl_task and "tokens" not in out and "steps" not in out:
-            raise SizingError("--deadline needs --steps or --tokens (the RL run's length) to time the run; add one")
-        if not rl_task and "tokens" not in out:
-            raise SizingError("--deadline needs --tokens (the dataset tokens per epoch) to time the run; add --tokens")
-    if "rl_offload" in out and not rl_task:
-        raise SizingError(
-            "--rl-offload places the roles of an RL step (--task grpo, ppo, dpo); training takes --offload"
-        )
     if out.get("rl_offload") not in (None, *RL_OFFLOADS):
         raise SizingError(f"--rl-offload {out['rl_offload']} is not one of {', '.join(RL_OFFLOADS)}")
     if out.get("packing") not in (None, "on", "off"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -12,7 +13,7 @@ from .build import FormFactor, Objective
 from .classes import BuildClass
 from .distill import DistillMode
 from .execution import DEFAULT_NEW_TOKENS, DEFAULT_USERS
-from .rl import Placement, RLOffload
+from .rl import RL_ALGOS, Placement, RLOffload
 from .runtime import SpeculativeMethod
 from .training import LoraTargets, Optimizer, Recompute, Sharding
 
@@ -180,6 +181,27 @@ TRAINING_OPTIONS = (
     "mean_seq_len",
     "steps",
 )
+
+
+def option_conflict(given: Collection[str], task: str, name: Callable[[str], str]) -> tuple[str, str] | None:
+    """The first training/RL options among `given` (TRAINING_OPTIONS names) that do not go with each other or with
+    the task, as (option, what is wrong, naming the others with `name`), or None. One rule for the command line
+    (`--steps`) and the scenario file (column 'steps'), which differ only in how they name an option: steps and
+    rl_offload belong to RL runs; a deadline needs the run's length (tokens, or steps on RL) to time it."""
+    rl = task.strip().lower() in RL_ALGOS
+    if "steps" in given and not rl:
+        return "steps", f"counts the steps of an RL run (task grpo, ppo or dpo); time training with {name('tokens')}"
+    if "rl_offload" in given and not rl:
+        return "rl_offload", f"places the roles of an RL step (task grpo, ppo or dpo); training takes {name('offload')}"
+    if "deadline" in given and "tokens" not in given:
+        if not rl:
+            return "deadline", f"needs {name('tokens')} (the dataset tokens per epoch) to time the run; add it"
+        if "steps" not in given:
+            return (
+                "deadline",
+                f"needs {name('steps')} or {name('tokens')} (the RL run's length) to time the run; add one",
+            )
+    return None
 
 
 class Request(Base):
