@@ -75,9 +75,9 @@ def test_gpu_only_json_has_no_host_keys(capsys):
     ("args", "message"),
     [
         (["--offload", "bogus"], "--offload must be"),
-        (["--dimms", "0"], "--dimms must be greater than 0"),
-        (["--sockets", "0"], "--sockets must be greater than 0"),
-        (["--gpu-layers", "-1"], "--gpu-layers must be greater than or equal to 0"),
+        (["--dimms", "0"], "--dimms must be at least 1"),
+        (["--sockets", "0"], "--sockets must be at least 1"),
+        (["--gpu-layers", "-1"], "--gpu-layers must be at least 0"),
         (["--cpu", "xeon-9999"], "unknown CPU"),
         (["--memory", "ddr9"], "unknown memory (DIMM)"),
     ],

@@ -105,7 +105,7 @@ def _umask() -> int:
         (["--out", "{dir}/r.txt"], "cannot tell the format"),
         (["--out", "{dir}/r.md", "--lang", "fr"], "unknown --lang 'fr'"),
         (["--out", "{dir}/r.md", "--vat", "1.5"], "--vat must be less than 1"),
-        (["--out", "{dir}/r.md", "--utilisation", "0"], "--utilisation must be greater than 0"),
+        (["--out", "{dir}/r.md", "--utilisation", "0"], "--utilisation must be more than 0"),
         (["--out", "{dir}/r.md", "--task", "distill"], "--task distill needs --teacher"),
         (["--out", "{dir}"], "is a folder"),
         (["--lang", "zh"], "--out"),

@@ -138,7 +138,7 @@ def test_cli_says_a_deadline_past_the_limit_as_a_duration(capsys):
     assert code == 2 and "--deadline must be at most 1653w (about 32 years), got '100000w'" in err
     assert "1000000000" not in err
     code, _, err = run_main([*args, "--checkpoint-every", "2000000000"], capsys)  # steps: the Request's bound
-    assert code == 2 and "--checkpoint-every must be less than or equal to 1000000000" in err
+    assert code == 2 and "--checkpoint-every must be at most 1,000,000,000, got 2000000000" in err
 
 
 def test_checkpoint_every_takes_steps_or_a_duration():

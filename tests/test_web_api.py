@@ -65,7 +65,7 @@ def test_training_and_distill_go_to_their_estimators(client: TestClient, capsys:
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"model": "7b", "users": -1}, "--users (--batch) must be greater than 0"),
+        ({"model": "7b", "users": -1}, "--users (--batch) must be at least 1"),
         ({"model": "nosuchmodel"}, "unknown model 'nosuchmodel'"),
         ({"model": "7b", "gpus_allowed": " , "}, "--gpu is empty"),
         ({"model": "7b", "tokens": "2x", "task": "lora"}, "--tokens '2x' is not a count"),

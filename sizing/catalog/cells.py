@@ -13,24 +13,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from sizing.specs.base import show
+
 MAX_NUMBER = 10**15  # in the file's units; the largest real figure is a price near 10^7, so more is a typing mistake
-SHOW_CHARS = 40  # a value quoted in a message is cut to this many characters
 FREE_TEXT = frozenset({"notes", "source", "price_source"})  # columns whose cells may span lines (Alt+Enter)
 
 _SIMPLE = re.compile(r"[0-9]{1,15}(\.[0-9]{0,15})?")  # most cells: finite, within MAX_NUMBER, no separators
 _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
-
-
-def show(text: str, limit: int = SHOW_CHARS) -> str:
-    """A value for a one-line message: quoted, invisible characters escaped, cut to `limit` characters."""
-    cut = text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
-    return "'" + one_line(cut) + "'"
-
-
-def one_line(text: str) -> str:
-    """`text` with line breaks and other non-printing characters escaped (`\\n`, `\\u2028`): never two lines."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def text_problem(text: str, column: str) -> str | None:

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from sizing.specs import SizingError
-
-from .cells import one_line, show
+from sizing.specs.base import one_line, show
 
 MAX_FILE_BYTES = 64 * 2**20  # a catalog or scenario file is kilobytes; more is the wrong file
 MAX_CELL_CHARS = 131_072  # the csv module's own limit, enforced here so the message names the row and column

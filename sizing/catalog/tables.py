@@ -41,8 +41,9 @@ from sizing.specs import (
     RecipeRow,
     Trainer,
 )
+from sizing.specs.base import show
 
-from .cells import parse_number, show, text_problem
+from .cells import parse_number, text_problem
 from .csvfile import CatalogError, CsvFile, RowProblem, header_names, read_csv, row_cells
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from sizing.specs import TRAINING_OPTIONS, Request, SizingError
-from sizing.specs.requests import option_conflict, parse_checkpoint_every, parse_duration
+from sizing.specs.base import show
+from sizing.specs.requests import field_problem, option_conflict, parse_checkpoint_every, parse_duration
 
-from .cells import parse_number, show, text_problem
+from .cells import parse_number, text_problem
 from .csvfile import CatalogError, CsvFile, Record, RowProblem, header_names, read_csv, row_cells
 
 SCENARIO_COLUMNS = (
@@ -80,22 +80,11 @@ FIELD_COLUMNS = {
     "checkpoint_every_steps": "checkpoint_every",
     "checkpoint_every_s": "checkpoint_every",
 }
-_BOUND_WORDS = {"greater_than": "more than", "greater_than_equal": "at least", "less_than_equal": "at most"}
 
 
-def _field_problem(err: ErrorDetails) -> str:
-    """A Request field's pydantic error in the words of its CSV column: "column 'batch' must be at least 1"."""
-    column = FIELD_COLUMNS.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "?"
-    ctx = err.get("ctx") or {}
-    value = err.get("input")
-    got = str(value) if isinstance(value, int) else show(str(value))
-    if err["type"] == "greater_than" and isinstance(ctx.get("gt"), int):  # whole numbers: > 0 means at least 1
-        return f"column '{column}' must be at least {ctx['gt'] + 1:,}, got {got}"
-    if err["type"] in _BOUND_WORDS:
-        bound = next(iter(ctx.values()), "?")
-        bound_text = f"{bound:,}" if isinstance(bound, int) else str(bound)
-        return f"column '{column}' must be {_BOUND_WORDS[err['type']]} {bound_text}, got {got}"
-    return f"column '{column}': {err['msg']}, got {got}"
+def _column(field: str) -> str:
+    """A Request field as the scenario file's column names it in a message: "column 'deadline'"."""
+    return f"column '{FIELD_COLUMNS.get(field, field)}'"
 
 
 def _cell(column: str, text: str, delimiter: str) -> tuple[str, object]:
@@ -152,7 +141,7 @@ def _scenario(file: CsvFile, record: Record, header: list[str]) -> Request | str
     except RowProblem as exc:
         return exc.problem if exc.column is None else f"column '{exc.column}' {exc.problem}"
     except ValidationError as exc:
-        return _field_problem(exc.errors()[0])
+        return field_problem(exc.errors()[0], _column)
 
 
 def read_scenarios(path: Path) -> list[tuple[int, Request | str]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from sizing.specs import SizingError
+from sizing.specs.base import one_line
 
 MIB = 1 << 20
 MAX_INT_DIGITS = 30  # beyond any count a model file holds; longer digit strings are kept as text (BadNumber)
@@ -33,10 +34,7 @@ class BadNumber(NamedTuple):
 def show(text: object, limit: int = 160) -> str:
     """`text` made safe to echo in a one-line error: control and other unprintable characters (newlines, line
     separators, lone surrogates from undecodable file names) escaped, and the middle cut when it is long."""
-    raw = str(text)
-    safe = "".join(
-        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in raw
-    )
+    safe = one_line(str(text))
     if len(safe) > limit:
         half = (limit - 1) // 2
         safe = f"{safe[:half]}…{safe[-half:]}"

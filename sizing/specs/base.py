@@ -172,6 +172,20 @@ class SizingError(Exception):
     """A problem with the user's input or data: shown as one line, exit code 2."""
 
 
+SHOW_CHARS = 40  # a value quoted in a message is cut to this many characters
+
+
+def show(text: str, limit: int = SHOW_CHARS) -> str:
+    """A value for a one-line message: quoted, invisible characters escaped, cut to `limit` characters."""
+    cut = text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+    return "'" + one_line(cut) + "'"
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other non-printing characters escaped (`\\n`, `\\u2028`): never two lines."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 PRICE_COLUMNS: dict[str, Col] = {
     "price_usd": Col("price_usd", "float", required=False),
     "price_date": Col("price_date", required=False),

@@ -7,8 +7,9 @@ from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
-from .base import Base, SizingError
+from .base import Base, SizingError, show
 from .build import FormFactor, Objective
 from .classes import BuildClass
 from .distill import DistillMode
@@ -120,19 +121,42 @@ def option_name(field: str) -> str:
     return OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
 
 
-def invalid_message(exc: ValidationError) -> str:
-    """A pydantic error on a request field as the option the user typed: '--batch must be greater than 0'. The
-    command line and the web calculator say the same line."""
-    err = exc.errors()[0]
-    option = option_name(str(err["loc"][0])) if err["loc"] else "value"
+# a pydantic bound as words ("greater_than": 0 on a whole number is "at least 1", field_problem)
+_BOUND_WORDS = {
+    "greater_than": "more than",
+    "greater_than_equal": "at least",
+    "less_than": "less than",
+    "less_than_equal": "at most",
+}
+
+
+def field_problem(err: ErrorDetails, name: Callable[[str], str]) -> str:
+    """A Request field's pydantic error as one line that names the field as the user gave it (`name`: the command
+    line's option, the scenario file's column): "--batch must be at least 1, got 0". The command line, the web
+    calculator and the scenario file say the same sentence."""
+    subject = name(str(err["loc"][0])) if err["loc"] else "value"
     if err["type"] == "string_unicode":  # bytes the terminal could not decode
-        return f"{option} holds bytes that are not text in this terminal's encoding; retype it (UTF-8)"
+        return f"{subject} holds bytes that are not text in this terminal's encoding; retype it (UTF-8)"
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    got = str(value) if isinstance(value, int) else f"{value:g}" if isinstance(value, float) else show(str(value))
+    if err["type"] == "greater_than" and isinstance(ctx.get("gt"), int):  # whole numbers: > 0 means at least 1
+        return f"{subject} must be at least {ctx['gt'] + 1:,}, got {got}"
+    if err["type"] in _BOUND_WORDS:
+        bound = next(iter(ctx.values()), "?")
+        bound_text = f"{bound:,}" if isinstance(bound, int) else f"{bound:g}" if isinstance(bound, float) else bound
+        return f"{subject} must be {_BOUND_WORDS[err['type']]} {bound_text}, got {got}"
     message = (
         err["msg"]
         .replace("Input should be", "must be")
         .replace("String should have at least 1 character", "must not be empty")
     )
-    return f"{option} {message}, got {err.get('input')!r}"
+    return f"{subject} {message}, got {got}"
+
+
+def invalid_message(exc: ValidationError) -> str:
+    """A request's first pydantic error in the words of the command line: '--batch must be at least 1, got 0'."""
+    return field_problem(exc.errors()[0], option_name)
 
 
 # the training options a Request takes as they are (a recommendation passes them through to its estimates)
