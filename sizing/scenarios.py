@@ -72,6 +72,7 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
             f"{engine.name} cannot keep its KV cache in {kv.id}; pick --kv-precision from {', '.join(kv_formats)}"
         )
     expert_parallel_check(req, model, engine)
+    dp_attention_check(req, model, engine)
     # --task embed generates nothing: the whole sequence (--seq-len / --context) is the one forward's input
     new, prompt = _token_counts(req.model_copy(update={"new_tokens": 0}) if task == "embed" else req)
     return model, Execution(
@@ -79,13 +80,28 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
         engine=engine,
         precision=precision,
         kv_precision=kv,
-        parallelism=Parallelism.for_engine(engine, req.n_gpus, ep=req.ep or 1),
+        parallelism=Parallelism.for_engine(engine, req.n_gpus, ep=req.ep or 1, dp_attention=req.dp_attention),
         expert_parallel=req.ep,
+        dp_attention=req.dp_attention,
         batch=req.batch,
         prompt_tokens=prompt,
         new_tokens=new,
         speculative=speculative_of(catalog, req, model),
     )
+
+
+def dp_attention_check(req: Request, model: ModelSpec, engine: Engine) -> None:
+    """--dp-attention needs an engine that runs attention data parallel (engines.csv dp_attention: SGLang) and a
+    model whose every mixer is softmax attention (a linear-attention layer's state split is not modelled)."""
+    if not req.dp_attention:
+        return
+    if not engine.dp_attention:
+        raise SizingError(f"{engine.name} has no attention data parallel; drop --dp-attention or use --engine sglang")
+    if model.n_linear_layers:
+        raise SizingError(
+            f"--dp-attention is not modelled for {model.name}, whose linear-attention layers keep a state of their "
+            "own; drop --dp-attention"
+        )
 
 
 def expert_parallel_check(req: Request, model: ModelSpec, engine: Engine) -> None:
@@ -297,6 +313,7 @@ def problem_of(catalog: Catalog, req: RecommendRequest) -> rec.Problem:
         draft_tokens=req.draft_tokens,
         draft_model=req.draft_model,
         ep=req.ep,
+        dp_attention=req.dp_attention,
     )
     model, execution = resolve_execution(catalog, base)
     return rec.Problem(parts=catalog, model=model, execution=execution, constraints=constraints_of(catalog, req))

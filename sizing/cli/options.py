@@ -154,6 +154,11 @@ SpeculativeOpt = typer.Option(
 AcceptanceOpt = typer.Option(None, "--acceptance", help="Speculative: share of drafted tokens kept, e.g. 0.7.")
 DraftTokensOpt = typer.Option(None, "--draft-tokens", help="Speculative: tokens drafted per verify step (default 1).")
 DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-model: the drafter (catalog id or size).")
+DpAttentionOpt = typer.Option(
+    False,
+    "--dp-attention",
+    help="Serving (SGLang): attention data parallel over the GPUs, each with its own requests' KV cache.",
+)
 
 
 def training_fields(params: dict) -> dict:
@@ -204,6 +209,7 @@ RECOMMEND_OPTIONAL = (
     "acceptance",
     "draft_tokens",
     "draft_model",
+    "dp_attention",
 )
 
 
@@ -215,7 +221,7 @@ def recommend_request(params: dict) -> RecommendRequest:
     return RecommendRequest(
         model=p.get("student") or p["model"],
         **{k: p[k] for k in RECOMMEND_PARAMS},
-        **{k: p.get(k) for k in RECOMMEND_OPTIONAL},
+        **{k: p[k] for k in RECOMMEND_OPTIONAL if p.get(k) is not None},
         **({"users": p["users"]} if p["users"] is not None else {}),
         gpus_allowed=p["gpu"] or (),  # comma-separated ids: RecommendRequest splits them
         exclude=p["exclude"] or (),

@@ -21,6 +21,7 @@ from .options import (
     CheckpointEveryOpt,
     CpOpt,
     DeadlineOpt,
+    DpAttentionOpt,
     DraftModelOpt,
     DraftTokensOpt,
     EngineOpt,
@@ -123,8 +124,10 @@ def serving_options(
     acceptance: float | None = AcceptanceOpt,
     draft_tokens: int | None = DraftTokensOpt,
     draft_model: str | None = DraftModelOpt,
+    dp_attention: bool = DpAttentionOpt,
 ) -> None:
-    """Template: the latency targets and speculative decoding that `estimate`, `recommend` and `report` share."""
+    """Template: the latency targets, speculative decoding and attention data parallel that `estimate`,
+    `recommend` and `report` share."""
 
 
 def build_options(

@@ -107,6 +107,7 @@ def estimate(
         acceptance=shared.get("acceptance"),
         draft_tokens=shared.get("draft_tokens"),
         draft_model=shared.get("draft_model"),
+        dp_attention=bool(shared.get("dp_attention")),
     )
     if req.task.strip().lower() in RL_ALGOS:
         from sizing import rl

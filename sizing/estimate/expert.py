@@ -19,7 +19,7 @@ import math
 
 from sizing.specs import Execution, ModelSpec, Precision, System
 
-from . import recipes, shapes
+from . import dp_attention, recipes, shapes
 from .comm import allreduce_s, alltoall_s
 from .engines import ACT_BYTES
 
@@ -120,17 +120,23 @@ def layer_comm_s(model: ModelSpec, execution: Execution, system: System, tokens:
     """Collectives of `times` forwards over `tokens` tokens inside one pipeline stage. Tensor parallel: two
     all-reduces of tokens x hidden per layer (Megatron-LM, Shoeybi et al. 2019). Expert parallel: dense layers keep
     both; an MoE layer keeps the attention's, one more for the shared experts' partial sums where it has them, and
-    adds the dispatch and combine all-to-all (alltoall_s_per_layer)."""
+    adds the dispatch and combine all-to-all (alltoall_s_per_layer). Attention data parallel (dp_attention.py): the
+    attention's all-reduce runs over one replica's attn_tp GPUs on its own tokens (none at attn_tp = 1), and the
+    MLP's becomes the gather and scatter of every replica's tokens, the same bytes over tp."""
     tp = execution.parallelism.tp
+    link = system.gpu_link
     message = tokens * model.hidden_size * ACT_BYTES
+    reduce = allreduce_s(link, tp, message)
+    attn_reduce = allreduce_s(
+        link, dp_attention.attention_tp(execution), message * dp_attention.replica_share(execution)
+    )
     if not engaged(model, execution):
-        return times * 2 * model.n_layers * allreduce_s(system.gpu_link, tp, message) if tp > 1 else 0.0
-    reduce = allreduce_s(system.gpu_link, tp, message)
+        return times * model.n_layers * (reduce + attn_reduce) if tp > 1 else 0.0
     n_moe = model.n_moe_layers
-    moe_reduces = 2 if model.n_shared_experts else 1
+    shared = reduce if model.n_shared_experts else 0.0
     per_forward = (
-        2 * (model.n_layers - n_moe) * reduce
-        + n_moe * moe_reduces * reduce
+        (model.n_layers - n_moe) * (reduce + attn_reduce)
+        + n_moe * (attn_reduce + shared)
         + n_moe * alltoall_s_per_layer(model, execution, system, tokens)
     )
     return times * per_forward

@@ -23,7 +23,7 @@ from sizing.specs import (
     System,
 )
 
-from . import bands, expert, shapes
+from . import bands, dp_attention, expert, shapes
 from .comm import hops_s
 from .engines import (
     ACT_BYTES,
@@ -61,16 +61,21 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     lin, emb = shapes.weight_bytes(model, x.precision)
     share = shares(model, x, system)
     weights = expert.held_weight_bytes(model, x, lin, share.blocks) + emb * share.embed
+    # attention data parallel: the attention weights at 1 / attn_tp, not 1 / tp, over this stage's layers
+    weights += dp_attention.extra_weight_bytes(model, x) * share.blocks * tensor_ways(x)
     kv_bits = shapes.kv_bits_of(x.kv_precision)
     latent = keeps_latent(model, x)
     tokens_seq = shapes.token_cache_bytes(model, latent, kv_bits, x.context_tokens)
     state_seq = shapes.linear_state_bytes(model)
     kv = x.batch * tokens_seq * share.kv + x.batch * state_seq * share.state
-    kv_seq = tokens_seq * share.kv + state_seq * share.state  # one sequence on the busiest GPU, its state included
+    # one sequence on the GPU that holds it, its state included (share.kv counts the busiest attention replica's
+    # share of the batch, dp_attention.replica_share: each replica adds sequences of its own)
+    seq_kv = share.kv / dp_attention.replica_share(x)
+    kv_seq = tokens_seq * seq_kv + state_seq * share.state
     draft_w, draft_kv = drafter_bytes(model, x, lin, tokens_seq)
     weights += draft_w * share.blocks
     kv += x.batch * draft_kv * share.kv
-    kv_seq += draft_kv * share.kv
+    kv_seq += draft_kv * seq_kv
     act = activation_bytes(model, x)
     allocated = weights + kv + act
     overhead = engine.context_bytes + engine.fragmentation * allocated
@@ -79,7 +84,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     fits = need <= usable
     kv_reported = kv + (usable - need) if engine.gpu_memory_utilization and fits else kv  # the pre-allocated pool
     room = usable - (weights + act + overhead)
-    max_batch = int(room // kv_seq) if room > 0 and kv_seq > 0 else 0
+    max_batch = int(room // kv_seq) * dp_attention.ways(x) if room > 0 and kv_seq > 0 else 0
     return MemoryEstimate(
         per_gpu_bytes=weights + kv_reported + act + overhead,
         need_per_gpu_bytes=need,
@@ -104,19 +109,19 @@ def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -
     x = execution
     tp = tensor_ways(x)
     w_bytes = expert.weight_read_bytes(model, x, x.batch)  # 1/tp of the weights; EP: the busiest GPU's experts
+    w_bytes += dp_attention.extra_weight_bytes(model, x)  # attention data parallel: attention at 1 / attn_tp
     read = shapes.decode_token_read_bytes(
         model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
     )
     kv_cache = x.batch * read * tp_kv_share(model, x)
     kv_state = x.batch * shapes.linear_state_bytes(model) * tp_state_share(x)
-    flops = (
-        x.batch
-        * (
-            2 * shapes.active_matmul_params(model)
-            + shapes.attention_flops_per_token(model, context_tokens, keeps_latent(model, x))
-        )
-        / tp
+    attn = 2 * dp_attention.attention_params(model) + shapes.attention_flops_per_token(
+        model, context_tokens, keeps_latent(model, x)
     )
+    rest = 2 * shapes.active_matmul_params(model) - 2 * dp_attention.attention_params(model)
+    # the MLP/experts over tp GPUs; attention (projections, QK^T, AV) at the busiest GPU's share of it, 1 / tp
+    # without attention data parallel (dp_attention.attention_flop_share)
+    flops = x.batch * (rest / tp + attn * dp_attention.attention_flop_share(x))
     return w_bytes, kv_cache, kv_state, flops
 
 
@@ -215,7 +220,12 @@ def prefill_work(model: ModelSpec, execution: Execution) -> tuple[float, float, 
     head = shapes.head_params(model)
     mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
     attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
-    return mm, attn, expert.weight_read_bytes(model, x, tokens)
+    # attention data parallel: the busiest GPU's attention work is attention_flop_share of it, not 1 / tp; scaled
+    # here so that prefill's division by tp gives that share
+    scale = dp_attention.attention_flop_share(x) * tensor_ways(x)
+    mm += 2 * dp_attention.attention_params(model) * tokens * (scale - 1)
+    w_bytes = expert.weight_read_bytes(model, x, tokens) + dp_attention.extra_weight_bytes(model, x)
+    return mm, attn * scale, w_bytes
 
 
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:
@@ -369,7 +379,7 @@ def notes(model: ModelSpec, execution: Execution, system: System) -> tuple[list[
     if x.context_tokens > model.max_context_tokens:
         out.append(f"prompt+new = {x.context_tokens} tokens exceeds the model's context of {model.max_context_tokens}")
     problems = [p for p in (tp_problem(model, tensor_ways(x)), split_problem(x, system)) if p]
-    out += problems + expert.notes(model, x)
+    out += problems + expert.notes(model, x) + dp_attention.notes(model, x)
     if tensor_ways(x) > 1 and system.gpu_link.kind == "host":
         out.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
     if layer_ways(x, system) > 1:

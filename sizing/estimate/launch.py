@@ -83,6 +83,8 @@ def sglang(model: ModelSpec, x: Execution) -> str:
         parts.append(f"--nnodes {x.parallelism.pp}")
     if x.parallelism.ep > 1:  # --ep-size (alias --ep): cookbook reference/server_arguments
         parts.append(f"--ep-size {x.parallelism.ep}")
+    if x.parallelism.adp > 1:  # docs advanced_features/dp_dpa_smg_guide: --dp-size must be set with the flag
+        parts.append(f"--dp-size {x.parallelism.adp} --enable-dp-attention")
     parts += [f"--context-length {_context(x)}", f"--max-running-requests {x.batch}"]
     if x.engine.gpu_memory_utilization:
         parts.append(f"--mem-fraction-static {x.engine.gpu_memory_utilization:g}")

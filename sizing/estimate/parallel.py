@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 from sizing.specs import Execution, ModelSpec, System
 
+from . import dp_attention
+
 
 class Shares(NamedTuple):
     """Fractions of the block weights, the embedding + head, the token-proportional KV cache and the fixed
@@ -35,8 +37,16 @@ def keeps_latent(model: ModelSpec, execution: Execution) -> bool:
 
 def tp_kv_share(model: ModelSpec, execution: Execution) -> float:
     """The KV cache one tensor-parallel rank holds: ceil(n_kv / tp) heads, at least one (replicated when tp exceeds
-    the KV heads); an MLA latent has no head axis and is replicated."""
-    tp = tensor_ways(execution)
+    the KV heads); an MLA latent has no head axis and is replicated. Under attention data parallel
+    (dp_attention.py) the heads split over one replica's attn_tp GPUs, and the busiest replica holds its own
+    sequences only (dp_attention.replica_share)."""
+    return kv_head_share(model, execution) * dp_attention.replica_share(execution)
+
+
+def kv_head_share(model: ModelSpec, execution: Execution) -> float:
+    """The share of one sequence's KV heads a GPU holds: ceil(n_kv / attn_tp) of them (attn_tp = tp without
+    attention data parallel), the whole MLA latent."""
+    tp = dp_attention.attention_tp(execution)
     if tp == 1 or keeps_latent(model, execution):
         return 1.0
     return max(1, math.ceil(model.n_kv_heads / tp)) / model.n_kv_heads

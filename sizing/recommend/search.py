@@ -71,13 +71,35 @@ def replica_counts(problem: Problem, n: int, n_nodes: int) -> list[int]:
     """The ways one node's n GPUs may serve: 1 (one tensor-parallel group over all of them) and every R that divides
     n into groups the model splits over (tp_problem), for a tensor-splitting engine (a replica beyond the users
     idles: the estimate counts only the busy ones). Clusters keep one group (tp per node, pipelined across nodes), and
-    so does an expert-parallel request (--ep: the experts split over the node's one group)."""
+    so does an expert-parallel request (--ep: the experts split over the node's one group) and an attention
+    data-parallel one (--dp-attention: the attention replicas inside that group)."""
     x = problem.execution
     if x.task != "inference" or x.hybrid is not None or x.engine.split != "tensor" or n_nodes > 1:
         return [1]
-    if (x.expert_parallel or 1) > 1:
+    if (x.expert_parallel or 1) > 1 or x.dp_attention:  # attention replicas are dp_attention's own split
         return [1]
     return [1] + [r for r in GPU_COUNTS[1:] if n % r == 0 and tp_problem(problem.model, n // r) is None]
+
+
+def attention_split(problem: Problem, n: int, n_nodes: int) -> Problem | None:
+    """The problem with attention data parallel (dp_attention.py) where one node's n GPUs may also serve that way,
+    as a split beside the replica counts, else None. It needs an MLA model: SGLang's DP/DPA guide puts "the most
+    significant benefits" on MLA models, whose one KV head tensor parallel copies to every GPU, and for GQA models
+    "standard DP, or TP is typically recommended". It also needs an engine that has it, more than one GPU, one
+    node, no hybrid offload and no linear-attention layers, and a request that did not ask for it already (then
+    every shape has it)."""
+    x, model = problem.execution, problem.model
+    allowed = (
+        x.task == "inference"
+        and x.hybrid is None
+        and x.engine.dp_attention
+        and not x.dp_attention
+        and model.is_mla
+        and not model.n_linear_layers
+        and n > 1
+        and n_nodes == 1
+    )
+    return problem._replace(execution=x.model_copy(update={"dp_attention": True})) if allowed else None
 
 
 # The tasks whose estimators read neither where checkpoints go (System.checkpoint_*: estimate/training.py alone) nor,
@@ -292,7 +314,8 @@ def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
 
 
 def split_order(shapes: list[Shape]) -> list[Shape]:
-    """One node's GPU count under its replica splits (replica_counts; the first: one group over all GPUs), in the
+    """One node's GPU count under its splits (replica_counts, the first one group over all GPUs; attention data
+    parallel where attention_split allows it), in the
     order to judge them. Every split composes the same parts at the same price, so each objective ranks them by
     throughput: the legal split that fits and delivers strictly more than the single group on the bare system
     (System.of) goes first, the single group after it as the fallback (a split can fail a rule the group passes,
@@ -339,6 +362,9 @@ def walk(problem: Problem, judge_one: Judge, composer: Composer | None = None) -
         fits_somewhere = False
         for n in (n for n in GPU_COUNTS if n <= max_gpus):
             splits = [Shape(problem, gpu, n, 1, composer, r) for r in replica_counts(problem, n, 1)]
+            dpa = attention_split(problem, n, 1)
+            if dpa is not None:  # attention data parallel: one more way to split the node
+                splits.append(Shape(dpa, gpu, n, 1, composer))
             found, fits = judge_splits(splits, judge_one)
             yield from found
             fits_somewhere |= fits

@@ -97,12 +97,14 @@ def option_json(o: Option) -> dict:
         "n_gpus_per_node": b.n_gpus,
         "n_nodes": k,
         # tensor-parallel ways, pipeline stages, data-parallel replicas (estimate/replicas.py; training: dp ranks);
-        # ep (expert-parallel ways) only where the experts are split (--ep, estimate/expert.py)
+        # ep (expert-parallel ways) only where the experts are split (--ep, estimate/expert.py); adp (attention
+        # replicas) only under attention data parallel (--dp-attention, estimate/dp_attention.py)
         "split": {
             "tp": (sp := e.execution.parallelism).tp,
             "pp": sp.pp,
             "replicas": sp.dp,
             **({"ep": sp.ep} if sp.ep > 1 else {}),
+            **({"adp": sp.adp} if sp.adp > 1 else {}),
         },
         "chassis": b.chassis.id,
         "parts": [{**ln.model_dump(), "line_total_usd": ln.line_total_usd} for ln in o.lines],

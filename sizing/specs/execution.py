@@ -27,23 +27,30 @@ class Parallelism(Base):
     """How the work is split over GPUs: tensor-parallel ways (within a node), pipeline stages (layer split within a
     node times the nodes), data-parallel replicas, context-parallel ways (each sequence split over cp GPUs:
     Megatron-Core context parallel, ring attention) and expert-parallel ways (Megatron-LM's tp x pp x cp x dp
-    grid; ep lies inside dp)."""
+    grid; ep lies inside dp). Serving with attention data parallel (SGLang --enable-dp-attention --dp-size N)
+    splits the tp GPUs' attention into `adp` replicas of tp / adp GPUs each (estimate/dp_attention.py)."""
 
     tp: PosInt = 1
     pp: PosInt = 1
     dp: PosInt = 1
     cp: PosInt = 1
     ep: PosInt = 1
+    adp: PosInt = 1
 
     @classmethod
-    def for_engine(cls, engine: Engine, n_gpus_per_node: int, n_nodes: int = 1, ep: int = 1) -> Parallelism:
+    def for_engine(
+        cls, engine: Engine, n_gpus_per_node: int, n_nodes: int = 1, ep: int = 1, dp_attention: bool = False
+    ) -> Parallelism:
         """Inference: a tensor-splitting engine shards every layer over the node's GPUs and pipelines across nodes;
         a layer-splitting engine (llama.cpp, accelerate device_map) pipelines over every GPU. `ep` (--ep) splits the
         routed experts over that many of the node's tensor-parallel GPUs, each expert over the tp / ep left
         (SGLang moe_tp_size = tp / ep; TensorRT-LLM's hybrid moe_tp x moe_ep = tp): the largest count dividing both
-        the ways asked and the node's GPUs (estimate/expert.py)."""
+        the ways asked and the node's GPUs (estimate/expert.py). `dp_attention` (--dp-attention) runs attention data
+        parallel over the node's GPUs, one replica per GPU (SGLang `--tp N --dp-size N --enable-dp-attention`, the
+        set-up its DP-attention guide recommends for DeepSeek; attn_tp_size = tp_size / dp_size = 1)."""
         if engine.split == "tensor":
-            return cls(tp=n_gpus_per_node, pp=n_nodes, ep=math.gcd(ep, n_gpus_per_node))
+            adp = n_gpus_per_node if dp_attention else 1
+            return cls(tp=n_gpus_per_node, pp=n_nodes, ep=math.gcd(ep, n_gpus_per_node), adp=adp)
         return cls(tp=1, pp=n_gpus_per_node * n_nodes)
 
     @classmethod
@@ -88,6 +95,7 @@ class Execution(Base):
     hybrid: HybridSetup | None = None  # inference with weights in host RAM (CPU only, layer or expert offload)
     speculative: Speculative | None = None  # --speculative mtp|eagle|draft-model --acceptance a
     expert_parallel: PosInt | None = None  # inference --ep: the expert-parallel ways asked (None: 1, the engines')
+    dp_attention: bool = False  # inference --dp-attention: attention data parallel over the node's GPUs
 
     def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
         """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
@@ -95,7 +103,9 @@ class Execution(Base):
             t = self.training
             split = Parallelism.for_training(t.sharding, n_gpus_per_node, n_nodes, (t.tp, t.pp, t.cp))
         else:
-            split = Parallelism.for_engine(self.engine, n_gpus_per_node, n_nodes, self.expert_parallel or 1)
+            split = Parallelism.for_engine(
+                self.engine, n_gpus_per_node, n_nodes, self.expert_parallel or 1, self.dp_attention
+            )
         return self.model_copy(update={"parallelism": split})
 
     @property

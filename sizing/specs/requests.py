@@ -291,6 +291,7 @@ class Request(Base):
     # latency targets (rules/latency.py): estimate reports whether they are met, recommend keeps builds that meet them
     max_ttft_s: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
     min_user_tokens_per_s: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
+    dp_attention: bool = False  # serving: attention data parallel over the GPUs (estimate/dp_attention.py)
     # speculative decoding (estimate/inference.py speculative_token_s)
     speculative: SpeculativeMethod | None = None
     acceptance: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)  # share of draft tokens kept

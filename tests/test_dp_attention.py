@@ -1,0 +1,168 @@
+"""Attention data parallel for serving (--dp-attention, sizing/estimate/dp_attention.py): the KV cache a GPU holds,
+the attention weights it holds and reads, the collectives per layer, the launch flags, the refusals, and that
+without the flag the estimate is the tensor-parallel one."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sizing import estimate as est
+from sizing import scenarios
+from sizing.estimate import dp_attention, expert, inference, parallel
+from sizing.specs import RecommendRequest, Request, SizingError, System
+
+# DeepSeek-V3 config.json (deepseek-ai/DeepSeek-V3): hidden_size 7168, q_lora_rank 1536, kv_lora_rank 512,
+# num_attention_heads 128, qk_nope_head_dim 128, qk_rope_head_dim 64, v_head_dim 128, 61 layers. One layer's
+# attention (DeepSeek-V2 paper §2.1.2): q_a 7168 x 1536, q_b 1536 x 128 x 192, kv_a 7168 x (512 + 64),
+# kv_b 512 x 128 x (128 + 128), o 128 x 128 x 7168
+V3_ATTENTION_PER_LAYER = 7168 * 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 * 128 * 256 + 128 * 128 * 7168
+
+
+def _x(catalog, **kw):
+    """DeepSeek-V3 in FP8 on 8 H200 under SGLang at batch 32, each choice overridable."""
+    fields = {"model": "deepseek-v3", "engine": "sglang", "n_gpus": 8, "precision": "fp8", "batch": 32} | kw
+    return scenarios.resolve_execution(catalog, Request(gpu="h200", **fields))
+
+
+def _est(catalog, **kw):
+    model, x = _x(catalog, **kw)
+    gpu = catalog.gpu("h200")
+    return est.estimate(model, x, System.of(gpu, kw.get("n_gpus", 8)), catalog.efficiency(x.engine.id, gpu.gpu_class))
+
+
+def test_without_the_flag_the_estimate_is_tensor_parallel(catalog) -> None:
+    plain, off = _est(catalog), _est(catalog, dp_attention=False)
+    assert plain.execution.parallelism.adp == 1
+    assert off.speed == plain.speed and off.memory == plain.memory and off.launch_command == plain.launch_command
+
+
+def test_v3_attention_parameters_are_its_config(catalog) -> None:
+    model, _ = _x(catalog)
+    assert V3_ATTENTION_PER_LAYER == 187_105_280
+    assert dp_attention.attention_params(model) == 61 * V3_ATTENTION_PER_LAYER
+
+
+def test_the_latent_cache_is_split_by_requests_not_copied(catalog) -> None:
+    """SGLang's guide: under tensor parallel an MLA model's one KV head is duplicated on every GPU; with attention
+    DP each replica keeps only its own requests' cache."""
+    model, tp = _x(catalog)
+    _, dpa = _x(catalog, dp_attention=True)
+    assert dpa.parallelism.adp == 8 and dp_attention.attention_tp(dpa) == 1
+    assert parallel.tp_kv_share(model, tp) == 1.0  # the latent on every GPU
+    assert parallel.tp_kv_share(model, dpa) == pytest.approx(math.ceil(32 / 8) / 32)
+    _, odd = _x(catalog, dp_attention=True, batch=33)  # the busiest replica serves ceil(33 / 8) = 5
+    assert parallel.tp_kv_share(model, odd) == pytest.approx(5 / 33)
+
+
+def test_every_gpu_holds_all_the_attention_weights(catalog) -> None:
+    """At attn_tp = 1 a GPU holds the attention weights whole instead of 1/8 of them: 7/8 x 61 x 187.1M params
+    more, one byte each in FP8."""
+    tp, dpa = _est(catalog), _est(catalog, dp_attention=True)
+    extra = dpa.memory.breakdown.weights_bytes - tp.memory.breakdown.weights_bytes
+    assert extra == pytest.approx(61 * V3_ATTENTION_PER_LAYER * 1.0 * (1 - 1 / 8), rel=1e-9)
+
+
+def test_far_more_sequences_fit(catalog) -> None:
+    """The cache no longer copied: about 8x the sequences, less what the extra attention weights take."""
+    tp, dpa = _est(catalog, prompt_tokens=7680), _est(catalog, dp_attention=True, prompt_tokens=7680)
+    assert dpa.memory.max_batch_at_context > 5 * tp.memory.max_batch_at_context > 0
+    assert dpa.memory.max_batch_at_context % 8 == 0  # each of the 8 replicas holds the same count
+
+
+def test_batch_one_reads_more_a_long_busy_batch_reads_less(catalog) -> None:
+    """One request: one replica works and every GPU reads all the attention weights, so no faster than tensor
+    parallel. 256 long requests: each GPU reads its own 32 sequences' latent instead of all 256, so faster."""
+    one_tp, one_dpa = _est(catalog, batch=1), _est(catalog, batch=1, dp_attention=True)
+    assert one_dpa.decode_step.weights_s > one_tp.decode_step.weights_s
+    busy = {"batch": 256, "prompt_tokens": 8192}
+    busy_tp, busy_dpa = _est(catalog, **busy), _est(catalog, **busy, dp_attention=True)
+    assert busy_dpa.decode_step.kv_s == pytest.approx(busy_tp.decode_step.kv_s / 8, rel=1e-9)
+    assert busy_dpa.decode_step.total_s < busy_tp.decode_step.total_s
+
+
+def test_a_dense_model_pays_half_the_all_reduces(catalog) -> None:
+    """Tensor parallel: two all-reduces per layer (Megatron-LM). Attention DP at attn_tp = 1: the attention's is
+    gone, the MLP's gather + scatter moves the same bytes as one all-reduce over tp."""
+    kw = {"model": "llama-3.1-70b", "precision": "bf16", "batch": 64}
+    model, tp = _x(catalog, **kw)
+    _, dpa = _x(catalog, **kw, dp_attention=True)
+    system = System.of(catalog.gpu("h200"), 8)
+    assert expert.layer_comm_s(model, dpa, system, 64) == pytest.approx(expert.layer_comm_s(model, tp, system, 64) / 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 512))
+def test_decode_step_never_shrinks_with_batch(catalog, batch: int) -> None:
+    model, x = _x(catalog, dp_attention=True)
+    system = System.of(catalog.gpu("h200"), 8)
+    eff = catalog.efficiency("sglang", "datacenter")
+
+    def step(b: int) -> float:
+        return inference.decode_step(model, x.model_copy(update={"batch": b}), system, eff, 4096).total_s
+
+    assert step(batch + 1) >= step(batch) * (1 - 1e-12)
+
+
+def test_launch_flags_and_notes(catalog) -> None:
+    e = _est(catalog, dp_attention=True)
+    assert "--tp 8 --dp-size 8 --enable-dp-attention" in (e.launch_command or "")
+    assert any("attention data parallel: 8 replicas" in n for n in e.notes)
+    lone = _est(catalog, dp_attention=True, n_gpus=1, model="deepseek-v2-lite", precision="bf16")
+    assert lone.execution.parallelism.adp == 1 and "--enable-dp-attention" not in (lone.launch_command or "")
+    assert any("on one GPU" in n for n in lone.notes)
+
+
+def test_refused_on_an_engine_without_it_and_on_linear_attention(catalog) -> None:
+    with pytest.raises(SizingError, match="vLLM has no attention data parallel"):
+        _x(catalog, engine="vllm", dp_attention=True)
+    with pytest.raises(SizingError, match="linear-attention"):
+        _x(catalog, model="qwen3-next-80b-a3b", precision="bf16", n_gpus=2, dp_attention=True)
+
+
+def test_recommend_carries_the_flag_and_keeps_one_group(catalog) -> None:
+    from sizing.recommend.search import replica_counts
+
+    req = RecommendRequest(model="deepseek-v3", engine="sglang", precision="fp8", users=8, dp_attention=True)
+    problem = scenarios.problem_of(catalog, req)
+    assert problem.execution.dp_attention and problem.execution.on_gpus(8).parallelism.adp == 8
+    assert replica_counts(problem, 8, 1) == [1]
+
+
+def test_cli_flag(capsys) -> None:
+    from cli_run import run_main
+
+    args = "estimate --model deepseek-v3 --precision fp8 --gpu h200 --gpus 8 --engine sglang --dp-attention --json"
+    code, out, _ = run_main(args.split(), capsys)
+    assert code == 0 and "--enable-dp-attention" in out
+    code, _, err = run_main([*args.split()[:-1], "--engine", "vllm"], capsys)
+    assert code == 2 and "drop --dp-attention or use --engine sglang" in err
+
+
+def test_the_recommender_tries_attention_data_parallel_where_it_applies(catalog) -> None:
+    """256 users x 8K tokens of DeepSeek-R1 on 8 x H200: tensor parallel copies the latent cache to every GPU and
+    does not fit; the recommender's attention-DP split of the same 8 GPUs does, and the option says so."""
+    from sizing.recommend.search import attention_split
+
+    req = RecommendRequest(
+        model="deepseek-r1", engine="sglang", precision="fp8", users=256, context=8192, gpus_allowed=("h200",)
+    )
+    result = scenarios.recommend(catalog, req)
+    assert result.options, [r.findings[0].message for r in result.rejected][:3]
+    best = result.options[0]
+    assert best.candidate.build.n_gpus == 8 and best.candidate.build.n_nodes == 1
+    assert best.candidate.estimate.execution.parallelism.adp == 8
+    assert "--enable-dp-attention" in (best.candidate.estimate.launch_command or "")
+    tp_only = scenarios.problem_of(catalog, req)
+    x = tp_only.execution.on_gpus(8)
+    model = tp_only.model
+    system = System.of(catalog.gpu("h200"), 8)
+    assert not est.estimate(model, x, system, catalog.efficiency("sglang", "datacenter")).memory.fits
+    # only MLA models on an engine with it, more than one GPU of one node
+    assert attention_split(tp_only, 1, 1) is None and attention_split(tp_only, 8, 2) is None
+    gqa = scenarios.problem_of(catalog, RecommendRequest(model="llama-3.1-70b", engine="sglang", users=8))
+    vllm = scenarios.problem_of(catalog, req.model_copy(update={"engine": "vllm"}))
+    assert attention_split(gqa, 8, 1) is None and attention_split(vllm, 8, 1) is None
