@@ -76,9 +76,23 @@ def attention_flop_share(execution: Execution) -> float:
     return replica_share(execution) / attention_tp(execution)
 
 
-def attention_reduce_ways(execution: Execution) -> int:
-    """GPUs the attention output is all-reduced over: attn_tp (tensor parallel alone: tp)."""
-    return attention_tp(execution)
+def decode_flops(model: ModelSpec, execution: Execution, context_tokens: float, latent: bool) -> float:
+    """A decode step's FLOPs on the busiest GPU: 2 per active weight per token (Kaplan et al. 2020) plus attention's
+    QK^T and AV (shapes.attention_flops_per_token), the MLP/experts over tp GPUs and the attention (projections and
+    scores) at attention_flop_share; without attention data parallel all of it over tp."""
+    x = execution
+    attn = 2 * attention_params(model) + shapes.attention_flops_per_token(model, context_tokens, latent)
+    rest = 2 * shapes.active_matmul_params(model) - 2 * attention_params(model)
+    return x.batch * (rest / x.parallelism.tp + attn * attention_flop_share(x))
+
+
+def prefill_flops(model: ModelSpec, execution: Execution, mm: float, attn: float) -> tuple[float, float]:
+    """The prefill's (matmul, attention) FLOPs with the attention projections and scores at the busiest GPU's
+    attention_flop_share instead of 1 / tp, scaled so that prefill's division by tp gives that share (unchanged
+    without attention data parallel)."""
+    scale = attention_flop_share(execution) * execution.parallelism.tp
+    tokens = execution.batch * execution.prompt_tokens
+    return mm + 2 * attention_params(model) * tokens * (scale - 1), attn * scale
 
 
 def notes(model: ModelSpec, execution: Execution) -> list[str]:

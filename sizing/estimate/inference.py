@@ -68,9 +68,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     tokens_seq = shapes.token_cache_bytes(model, latent, kv_bits, x.context_tokens)
     state_seq = shapes.linear_state_bytes(model)
     kv = x.batch * tokens_seq * share.kv + x.batch * state_seq * share.state
-    # one sequence on the GPU that holds it, its state included (share.kv counts the busiest attention replica's
-    # share of the batch, dp_attention.replica_share: each replica adds sequences of its own)
-    seq_kv = share.kv / dp_attention.replica_share(x)
+    seq_kv = share.kv / dp_attention.replica_share(x)  # one sequence on its GPU (share.kv: the busiest replica's)
     kv_seq = tokens_seq * seq_kv + state_seq * share.state
     draft_w, draft_kv = drafter_bytes(model, x, lin, tokens_seq)
     weights += draft_w * share.blocks
@@ -107,7 +105,6 @@ def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -
     decode_step). Pure in its frozen arguments, so kept per distinct (model, execution, depth): a search estimates
     one execution on many systems (each chassis its own lanes and power cap) at the same cache depths."""
     x = execution
-    tp = tensor_ways(x)
     w_bytes = expert.weight_read_bytes(model, x, x.batch)  # 1/tp of the weights; EP: the busiest GPU's experts
     w_bytes += dp_attention.extra_weight_bytes(model, x)  # attention data parallel: attention at 1 / attn_tp
     read = shapes.decode_token_read_bytes(
@@ -115,14 +112,7 @@ def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -
     )
     kv_cache = x.batch * read * tp_kv_share(model, x)
     kv_state = x.batch * shapes.linear_state_bytes(model) * tp_state_share(x)
-    attn = 2 * dp_attention.attention_params(model) + shapes.attention_flops_per_token(
-        model, context_tokens, keeps_latent(model, x)
-    )
-    rest = 2 * shapes.active_matmul_params(model) - 2 * dp_attention.attention_params(model)
-    # the MLP/experts over tp GPUs; attention (projections, QK^T, AV) at the busiest GPU's share of it, 1 / tp
-    # without attention data parallel (dp_attention.attention_flop_share)
-    flops = x.batch * (rest / tp + attn * dp_attention.attention_flop_share(x))
-    return w_bytes, kv_cache, kv_state, flops
+    return w_bytes, kv_cache, kv_state, dp_attention.decode_flops(model, x, context_tokens, keeps_latent(model, x))
 
 
 def drafter(model: ModelSpec, draft: ModelSpec | None, precision: Precision, kv_precision: Precision) -> dict:
@@ -220,12 +210,8 @@ def prefill_work(model: ModelSpec, execution: Execution) -> tuple[float, float, 
     head = shapes.head_params(model)
     mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
     attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
-    # attention data parallel: the busiest GPU's attention work is attention_flop_share of it, not 1 / tp; scaled
-    # here so that prefill's division by tp gives that share
-    scale = dp_attention.attention_flop_share(x) * tensor_ways(x)
-    mm += 2 * dp_attention.attention_params(model) * tokens * (scale - 1)
-    w_bytes = expert.weight_read_bytes(model, x, tokens) + dp_attention.extra_weight_bytes(model, x)
-    return mm, attn * scale, w_bytes
+    mm, attn = dp_attention.prefill_flops(model, x, mm, attn)  # attention DP: its share of the attention work
+    return mm, attn, expert.weight_read_bytes(model, x, tokens) + dp_attention.extra_weight_bytes(model, x)
 
 
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:

@@ -96,9 +96,8 @@ def option_json(o: Option) -> dict:
         "n_gpus": b.n_gpus * k,
         "n_gpus_per_node": b.n_gpus,
         "n_nodes": k,
-        # tensor-parallel ways, pipeline stages, data-parallel replicas (estimate/replicas.py; training: dp ranks);
-        # ep (expert-parallel ways) only where the experts are split (--ep, estimate/expert.py); adp (attention
-        # replicas) only under attention data parallel (--dp-attention, estimate/dp_attention.py)
+        # tensor-parallel ways, pipeline stages, data-parallel replicas (estimate/replicas.py; training: dp ranks); ep
+        # only where --ep splits the experts (estimate/expert.py), adp only under --dp-attention (dp_attention.py)
         "split": {
             "tp": (sp := e.execution.parallelism).tp,
             "pp": sp.pp,
