@@ -81,3 +81,19 @@ def test_speculative_decoding_is_in_the_command(catalog):
     )
     assert "-md DRAFT.gguf" in c and "--draft-max 4" in c
     assert "speculative" not in command(catalog, model="llama-3-8b")
+
+
+def test_sglang_across_nodes_names_the_pipeline_stages(catalog):
+    """A cluster pipelines one stage per node (Parallelism.for_engine: tp per node, pp = nodes): SGLang takes that as
+    --tp-size per stage with --pp-size and --nnodes (its cookbook: Kimi on 2 nodes, --nnodes 2 --tp-size 8
+    --pp-size 2), each node started with its own --node-rank."""
+    from sizing import estimate as est
+    from sizing.scenarios import resolve_execution
+    from sizing.specs import System
+
+    model, x = resolve_execution(catalog, Request(model="deepseek-r1", engine="sglang", precision="bf16"))
+    two = x.on_gpus(8, 2)
+    gpu = catalog.gpu("h100-sxm")
+    found = est.estimate(model, two, System.of(gpu, 8, 2), catalog.efficiency("sglang", gpu.gpu_class))
+    cmd = found.launch_command or ""
+    assert "--tp 8 --pp-size 2 --nnodes 2 --node-rank RANK --dist-init-addr HOST:PORT" in cmd

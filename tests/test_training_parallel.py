@@ -36,7 +36,7 @@ def test_pipeline_step_pays_the_bubble(catalog):
 
     per_tok = [micro_batches_s(e) / e.training.tokens_per_step for e in (few, many)]
     assert per_tok[0] / per_tok[1] == pytest.approx((1 - 3 / 35) / (1 - 3 / 7))
-    assert few.execution.parallelism.model_dump() == {"tp": 2, "pp": 4, "dp": 1, "cp": 1, "ep": 1}
+    assert few.execution.parallelism.model_dump() == {"tp": 2, "pp": 4, "dp": 1, "cp": 1, "ep": 1, "adp": 1}
 
 
 def test_first_stage_holds_pp_micro_batches_in_flight(catalog):
@@ -153,5 +153,5 @@ def test_pp_option_reaches_the_json(capsys):
         capsys,
     )
     d = json.loads(out)
-    assert code == 0 and d["assumptions"]["parallelism"] == {"tp": 2, "pp": 4, "dp": 1, "cp": 1, "ep": 1}
+    assert code == 0 and d["assumptions"]["parallelism"] == {"tp": 2, "pp": 4, "dp": 1, "cp": 1, "ep": 1, "adp": 1}
     assert d["time"]["pipeline_bubble"] == pytest.approx(3 / 11, abs=1e-4)

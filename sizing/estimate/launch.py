@@ -79,8 +79,11 @@ def sglang(model: ModelSpec, x: Execution) -> str:
     """SGLang `sglang.launch_server` (docs: backend/server_arguments): --tp, --context-length, --max-running-requests,
     --mem-fraction-static, --kv-cache-dtype."""
     parts = [f"python -m sglang.launch_server --model-path {_repo(model)}", f"--tp {x.parallelism.tp}"]
-    if x.parallelism.pp > 1:
-        parts.append(f"--nnodes {x.parallelism.pp}")
+    if x.parallelism.pp > 1:  # a stage per node: --tp-size is per stage (sglang cookbook, Kimi on 2 nodes: --nnodes 2
+        # --tp-size 8 --pp-size 2, each node with its --node-rank and the first node's --dist-init-addr)
+        parts.append(
+            f"--pp-size {x.parallelism.pp} --nnodes {x.parallelism.pp} --node-rank RANK --dist-init-addr HOST:PORT"
+        )
     if x.parallelism.ep > 1:  # --ep-size (alias --ep): cookbook reference/server_arguments
         parts.append(f"--ep-size {x.parallelism.ep}")
     if x.parallelism.adp > 1:  # docs advanced_features/dp_dpa_smg_guide: --dp-size must be set with the flag

@@ -294,14 +294,15 @@ def no_chassis(problem: Problem, gpu: Gpu, n: int) -> Finding:
 
 def judge_shape(shape: Shape, judge_one: Judge) -> tuple[list[Outcome], bool]:
     """`judge_one` on every chassis that holds the shape (evaluate, or screen: then only the passing builds and the
-    rejections that passed the build rules come back); True when GPU memory is not what stopped it."""
+    rejections that passed the build rules come back); True when a chassis holds the shape and GPU memory is not
+    what stopped it (a node that could serve: no cluster of this GPU is needed)."""
     problem, gpu, n = shape.problem, shape.gpu, shape.n
     boxes = chassis_for(problem, gpu, n)
     memory = shape.bare.memory  # the same on every chassis's links
     if boxes and not memory.fits:
         return [shape.rejection(boxes[0].id, (memory_finding(gpu, n * shape.n_nodes, memory),))], False
-    if not boxes:
-        return [shape.rejection("-", (no_chassis(problem, gpu, n),))], True
+    if not boxes:  # no single node of this count exists, so it says nothing against clusters
+        return [shape.rejection("-", (no_chassis(problem, gpu, n),))], False
     out: list[Outcome] = []
     for chassis in boxes:
         outcome = judge_one(shape, chassis)
