@@ -1,6 +1,6 @@
 """Our MoE serving estimate beside each public measurement in benchmarks/measured_moe.csv, at the row's expert-
-parallel ways and at the other split (ep 1 <-> ep = tp), so the table shows what --ep changes. Figures only: the
-estimator never reads these rows.
+parallel ways (and attention data parallel where the row ran it) and at the other split (ep 1 <-> ep = tp), so the
+table shows what --ep changes. Figures only: the estimator never reads these rows.
 
     PYTHONPATH=. python benchmarks/moe_serving.py
 """
@@ -42,6 +42,7 @@ def estimate(catalog: cat.Catalog, row: dict, ep: int) -> Estimate:
         prompt_tokens=int(row["prompt_tokens"]),
         new_tokens=int(row["new_tokens"]),
         ep=ep,
+        dp_attention=row["dp_attention"] == "true",
     )
     return scenarios.run(catalog, req)
 
@@ -61,8 +62,7 @@ def main() -> None:
         except (SizingError, KeyError) as exc:
             print(f"{head} {'-':>10} {'-':>6}  ({exc})")
             continue
-        note = " (DP attention: not modelled)" if row["dp_attention"] == "true" else ""
-        print(f"{head} {ours:>10.1f} {ours / measured:>6.2f} {other:>15.1f}{note}")
+        print(f"{head} {ours:>10.1f} {ours / measured:>6.2f} {other:>15.1f}")
 
 
 if __name__ == "__main__":
