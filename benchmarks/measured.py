@@ -34,8 +34,14 @@ TRT_MAX_BATCH = 2048  # TensorRT-LLM default max_batch_size, for rows whose batc
 # the engine release a source measured (data/engine_mechanics.csv picks its defaults): xiongjie-llama3-2024 ran a
 # llama-bench build of about May 2024 (its notes), after b2771 (2024-04-30) and before b3268 (2024-07-01): every
 # build in that range splits by layer with flash attention off; trtllm-v061 names TensorRT-LLM v0.6.1 (its C++
-# runtime), trtllm-v1 the v1.0-era PyTorch backend (their sources in measured.csv)
-ENGINE_RELEASE = {"xiongjie-llama3-2024": "b3000", "trtllm-v061": "0.6.1", "trtllm-v1": "1.0"}
+# runtime), trtllm-v1 the v1.0-era PyTorch backend (their sources in measured.csv); sglang-dsv3-v041
+# (measured_extra.csv) names SGLang v0.4.1
+ENGINE_RELEASE = {
+    "xiongjie-llama3-2024": "b3000",
+    "trtllm-v061": "0.6.1",
+    "trtllm-v1": "1.0",
+    "sglang-dsv3-v041": "0.4.1",
+}
 
 
 @dataclass(frozen=True)

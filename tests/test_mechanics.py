@@ -105,3 +105,17 @@ def test_borrowed_factors_take_the_launch_cost_of_their_own_design(catalog):
 def test_mechanics_rows_not_measured_are_marked(catalog):
     assert catalog.mechanics and all(m.source for m in catalog.mechanics)
     assert all(m.unconfirmed for m in catalog.mechanics if "UNCONFIRMED" in m.source)
+
+
+def test_sglang_pays_graph_replay_per_kernel_once_its_scheduler_overlaps(catalog):
+    """SGLang's current release replays CUDA graphs with its scheduler overlapped (v0.4 'zero-overhead batch
+    scheduler'): one launch costs what gpt-fast's graph replay costs, not what vLLM 0.6.3's fit folds its
+    between-step scheduler into; the pinned v0.4 release keeps vLLM's cost. Per layer that is 10 x 4.78 us."""
+    now, old = catalog.engine("sglang"), catalog.engine("sglang@0.4.1")
+    gpt_fast, vllm = catalog.engine("gpt-fast"), catalog.engine("vllm")
+    assert now.version == "0.5.7" and old.version == "0.4.1"
+    assert now.dispatch_s_per_kernel == gpt_fast.dispatch_s_per_kernel < vllm.dispatch_s_per_kernel
+    assert old.dispatch_s_per_kernel == vllm.dispatch_s_per_kernel
+    eff = catalog.efficiency("sglang", "datacenter")
+    assert eff.copied_from == "vllm"
+    assert layer_overhead_s(now, eff) == pytest.approx(10 * 4.78e-6)
