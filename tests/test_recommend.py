@@ -394,3 +394,17 @@ def test_a_cpu_of_the_right_socket_is_offered_as_another_cpu(priced):
     assert way is not None and way.startswith(
         f"another CPU: without --cpu {other.id}, {n} x {best.gpu.id} on {best.cpu.id}"
     )
+
+
+def test_each_shape_leads_with_the_rejection_that_is_its_own_reason(catalog):
+    """A shape's rejections are listed with the chassis that fail only a rule of the work (here the speed target)
+    first: the terminal's one line per shape then says why the shape fails, not why one tower cannot cool it."""
+    r = recommend(catalog, RecommendRequest(model="7b", target_tokens_per_s=1000))
+    mine = [x for x in r.rejected if (x.gpu, x.n_gpus) == ("a100-40gb-pcie", 1)]
+    assert len(mine) > 1 and any(f.rule == "cooling" for x in mine for f in x.findings)
+    assert [f.rule for f in mine[0].findings] == ["target_speed"]
+    firsts = {}
+    for x in r.rejected:  # shapes stay together, in the order the search met them
+        firsts.setdefault((x.gpu, x.n_gpus, x.n_nodes), len(firsts))
+    keys = [firsts[(x.gpu, x.n_gpus, x.n_nodes)] for x in r.rejected]
+    assert keys == sorted(keys)

@@ -3,6 +3,7 @@ ways out when nothing passes."""
 
 from __future__ import annotations
 
+from sizing import rules
 from sizing.specs import ClassOption, Option, Recommendation, Rejection
 
 from . import classes as cls
@@ -53,7 +54,7 @@ def recommend(problem: Problem, request: dict | None = None, plan: cls.ClassPlan
         execution=problem.execution,
         model=problem.model,
         options=tuple(best),
-        rejected=tuple(rejected),
+        rejected=tuple(telling_first(rejected)),
         near_misses=near_misses(rejected),
         ways_out=() if best or found or not gpu_search else ways_out(problem, rejected, composer),
         classes=cls.ranked_classes(found, c.objective),
@@ -105,6 +106,26 @@ def _classes(problem: Problem, plan: cls.ClassPlan, want: str | None) -> tuple[l
     if len(passing) < len(found):
         notes.append(f"{len(found) - len(passing)} {want or 'class'} build(s) miss the budget or speed target")
     return passing, notes
+
+
+def telling_first(rejected: list[Rejection]) -> list[Rejection]:
+    """Every rejection, each shape's (GPU, count, nodes) together in the order the search met them, and within a
+    shape first the chassis that fail a rule of the work itself (rules.WORK_RULES: memory, engine, split, speed,
+    latency, deadline), which every chassis of the shape would fail, before those that fail a rule of their own
+    chassis (cooling, PSU, lanes) or lack a catalog part, and the fewest failed rules first: the terminal shows each
+    shape's first, so its line is the shape's own reason rather than one chassis's."""
+    work = {rule.__name__ for rule in rules.WORK_RULES}
+    shapes: dict[tuple[str, int, int], int] = {}
+    for r in rejected:
+        shapes.setdefault((r.gpu, r.n_gpus, r.n_nodes), len(shapes))
+    return sorted(
+        rejected,
+        key=lambda r: (
+            shapes[(r.gpu, r.n_gpus, r.n_nodes)],
+            not any(f.rule in work for f in r.findings),
+            len(r.findings),
+        ),
+    )
 
 
 def near_misses(rejected: list[Rejection], n: int = 5) -> tuple[Rejection, ...]:
