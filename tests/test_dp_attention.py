@@ -117,8 +117,10 @@ def test_launch_flags_and_notes(catalog) -> None:
 
 
 def test_refused_on_an_engine_without_it_and_on_linear_attention(catalog) -> None:
-    with pytest.raises(SizingError, match="vLLM has no attention data parallel"):
-        _x(catalog, engine="vllm", dp_attention=True)
+    with pytest.raises(SizingError, match="TensorRT-LLM has no attention data parallel"):
+        _x(catalog, engine="tensorrt-llm", dp_attention=True)
+    with pytest.raises(SizingError, match="plain replicas"):  # vLLM's ranks of a dense model: data parallel
+        _x(catalog, engine="vllm", model="llama-3.1-70b", precision="bf16", dp_attention=True)
     with pytest.raises(SizingError, match="linear-attention"):
         _x(catalog, model="qwen3-next-80b-a3b", precision="bf16", n_gpus=2, dp_attention=True)
 
@@ -138,8 +140,8 @@ def test_cli_flag(capsys) -> None:
     args = "estimate --model deepseek-v3 --precision fp8 --gpu h200 --gpus 8 --engine sglang --dp-attention --json"
     code, out, _ = run_main(args.split(), capsys)
     assert code == 0 and "--enable-dp-attention" in out
-    code, _, err = run_main([*args.split()[:-1], "--engine", "vllm"], capsys)
-    assert code == 2 and "drop --dp-attention or use --engine sglang" in err
+    code, _, err = run_main([*args.split()[:-1], "--engine", "tensorrt-llm"], capsys)
+    assert code == 2 and "drop --dp-attention or use --engine sglang or vllm" in err
 
 
 def test_the_recommender_tries_attention_data_parallel_where_it_applies(catalog) -> None:
@@ -164,5 +166,34 @@ def test_the_recommender_tries_attention_data_parallel_where_it_applies(catalog)
     # only MLA models on an engine with it, more than one GPU of one node
     assert attention_split(tp_only, 1, 1) is None and attention_split(tp_only, 8, 2) is None
     gqa = scenarios.problem_of(catalog, RecommendRequest(model="llama-3.1-70b", engine="sglang", users=8))
-    vllm = scenarios.problem_of(catalog, req.model_copy(update={"engine": "vllm"}))
-    assert attention_split(gqa, 8, 1) is None and attention_split(vllm, 8, 1) is None
+    trt = scenarios.problem_of(catalog, req.model_copy(update={"engine": "tensorrt-llm"}))
+    assert attention_split(gqa, 8, 1) is None and attention_split(trt, 8, 1) is None
+
+
+def test_vllm_ranks_hold_every_layer_but_the_routed_experts(catalog) -> None:
+    """vLLM's data-parallel ranks of an MoE model (docs serving/data_parallel_deployment): each rank is its own
+    engine holding every layer but the routed experts, which form one group over all GPUs. So a GPU holds 7/8 more
+    of the non-expert weights (attention, 3 dense MLPs, shared experts, router, embedding and head) than under
+    tensor parallel, more than SGLang's replicas of the attention alone; the cache is split by requests in both."""
+    from sizing.estimate import shapes
+
+    model, x = _x(catalog, engine="vllm")
+    tp, dense = _est(catalog, engine="vllm"), _est(catalog, engine="vllm", dp_attention=True)
+    blocks, other = shapes.weight_bytes(model, x.precision)
+    non_expert = blocks - shapes.routed_bytes(model, x.precision, 256.0) + other
+    extra = dense.memory.breakdown.weights_bytes - tp.memory.breakdown.weights_bytes
+    assert extra == pytest.approx(non_expert * 7 / 8, rel=1e-9)
+    assert non_expert > 61 * V3_ATTENTION_PER_LAYER  # more than the attention SGLang replicates
+    assert parallel.tp_kv_share(model, dense.execution) == pytest.approx(1 / 8)
+    cmd = dense.launch_command or ""
+    assert "--tensor-parallel-size 1 --data-parallel-size 8" in cmd and "--max-num-seqs 4" in cmd  # 32 users / 8
+
+
+def test_the_default_engine_serves_a_busy_deepseek_on_one_node(catalog) -> None:
+    """The default engine for FP8 (vLLM) tries its data-parallel ranks too: 256 users x 8K of DeepSeek-R1 fit one
+    8 x H200 node that tensor parallel alone would not."""
+    req = RecommendRequest(model="deepseek-r1", precision="fp8", users=256, context=8192, gpus_allowed=("h200",))
+    best = scenarios.recommend(catalog, req).options[0]
+    assert best.candidate.estimate.execution.engine.id == "vllm"
+    assert best.candidate.build.n_gpus == 8 and best.candidate.build.n_nodes == 1
+    assert best.candidate.estimate.execution.parallelism.adp == 8

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 
-from sizing.specs import Execution, ModelSpec, Precision, System
+from sizing.specs import Execution, ModelSpec, System
 
-from . import dp_attention, recipes, shapes
+from . import dp_attention, shapes
 from .comm import allreduce_s, alltoall_s
 from .engines import ACT_BYTES
 
@@ -36,14 +36,6 @@ def engaged(model: ModelSpec, execution: Execution) -> bool:
 def expert_tp(execution: Execution) -> int:
     """GPUs that share each routed expert: tp / ep (SGLang moe_tp_size), at least 1."""
     return max(1, execution.parallelism.tp // max(1, execution.parallelism.ep))
-
-
-def routed_bytes(model: ModelSpec, precision: Precision, n_experts: float) -> float:
-    """Bytes of n routed experts in every MoE layer (at the experts' own bits or the recipe's)."""
-    if precision.recipe is not None:
-        return recipes.block_bytes(model, precision.recipe, n_experts) - recipes.block_bytes(model, precision.recipe, 0)
-    bits = shapes.bits_of(precision)[0]
-    return shapes.block_bytes(model, bits, n_experts) - shapes.block_bytes(model, bits, 0)
 
 
 def experts_per_gpu(model: ModelSpec, execution: Execution) -> int:
@@ -84,8 +76,8 @@ def weight_read_bytes(model: ModelSpec, execution: Execution, tokens: float) -> 
     every = shapes.decode_weight_bytes(model, x.precision, tokens)
     if not engaged(model, x):
         return every / tp
-    touched = routed_bytes(model, x.precision, shapes.experts_touched(model, tokens))
-    one = routed_bytes(model, x.precision, 1.0)
+    touched = shapes.routed_bytes(model, x.precision, shapes.experts_touched(model, tokens))
+    one = shapes.routed_bytes(model, x.precision, 1.0)
     busiest = busiest_experts(model, tokens, expert_ways(model, x)) * one / expert_tp(x)
     return (every - touched) / tp + busiest
 
@@ -96,7 +88,7 @@ def held_weight_bytes(model: ModelSpec, execution: Execution, block_bytes: float
     divides the experts), the rest at the share."""
     if not engaged(model, execution):
         return block_bytes * blocks_share
-    routed = routed_bytes(model, execution.precision, float(model.n_experts or 0))
+    routed = shapes.routed_bytes(model, execution.precision, float(model.n_experts or 0))
     per_gpu = experts_per_gpu(model, execution) / (model.n_experts or 1) / expert_tp(execution)
     layers = blocks_share * execution.parallelism.tp  # the share of the layers this GPU's pipeline stage holds
     return (block_bytes - routed) * blocks_share + routed * per_gpu * layers
@@ -122,7 +114,8 @@ def layer_comm_s(model: ModelSpec, execution: Execution, system: System, tokens:
     both; an MoE layer keeps the attention's, one more for the shared experts' partial sums where it has them, and
     adds the dispatch and combine all-to-all (alltoall_s_per_layer). Attention data parallel (dp_attention.py): the
     attention's all-reduce runs over one replica's attn_tp GPUs on its own tokens (none at attn_tp = 1), and the
-    MLP's becomes the gather and scatter of every replica's tokens, the same bytes over tp."""
+    split layers' become the gather and scatter of every replica's tokens, the same bytes over tp; under vLLM's
+    "dense" layout the dense MLPs and shared experts are a replica's own and reduce nothing across it."""
     tp = execution.parallelism.tp
     link = system.gpu_link
     message = tokens * model.hidden_size * ACT_BYTES
@@ -130,12 +123,16 @@ def layer_comm_s(model: ModelSpec, execution: Execution, system: System, tokens:
     attn_reduce = allreduce_s(
         link, dp_attention.attention_tp(execution), message * dp_attention.replica_share(execution)
     )
-    if not engaged(model, execution):
-        return times * model.n_layers * (reduce + attn_reduce) if tp > 1 else 0.0
+    whole = dp_attention.replicates_dense(execution)  # vLLM's DP ranks: dense MLPs and shared experts per rank
+    mlp = 0.0 if whole else reduce
     n_moe = model.n_moe_layers
-    shared = reduce if model.n_shared_experts else 0.0
+    if not engaged(model, execution):
+        if tp == 1:
+            return 0.0
+        return times * ((model.n_layers - n_moe) * (mlp + attn_reduce) + n_moe * (reduce + attn_reduce))
+    shared = reduce if model.n_shared_experts and not whole else 0.0
     per_forward = (
-        (model.n_layers - n_moe) * (reduce + attn_reduce)
+        (model.n_layers - n_moe) * (mlp + attn_reduce)
         + n_moe * (attn_reduce + shared)
         + n_moe * alltoall_s_per_layer(model, execution, system, tokens)
     )

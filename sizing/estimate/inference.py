@@ -61,7 +61,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> MemoryEsti
     lin, emb = shapes.weight_bytes(model, x.precision)
     share = shares(model, x, system)
     weights = expert.held_weight_bytes(model, x, lin, share.blocks) + emb * share.embed
-    # attention data parallel: the attention weights at 1 / attn_tp, not 1 / tp, over this stage's layers
+    # attention data parallel: what each replica holds whole at 1 / attn_tp, not 1 / tp, over this stage's layers
     weights += dp_attention.extra_weight_bytes(model, x) * share.blocks * tensor_ways(x)
     kv_bits = shapes.kv_bits_of(x.kv_precision)
     latent = keeps_latent(model, x)
@@ -106,7 +106,7 @@ def decode_work(model: ModelSpec, execution: Execution, context_tokens: float) -
     one execution on many systems (each chassis its own lanes and power cap) at the same cache depths."""
     x = execution
     w_bytes = expert.weight_read_bytes(model, x, x.batch)  # 1/tp of the weights; EP: the busiest GPU's experts
-    w_bytes += dp_attention.extra_weight_bytes(model, x)  # attention data parallel: attention at 1 / attn_tp
+    w_bytes += dp_attention.extra_weight_bytes(model, x, read=True)  # attention DP: what each replica holds whole
     read = shapes.decode_token_read_bytes(
         model, keeps_latent(model, x), shapes.kv_bits_of(x.kv_precision), context_tokens
     )
@@ -211,7 +211,7 @@ def prefill_work(model: ModelSpec, execution: Execution) -> tuple[float, float, 
     mm = 2 * (shapes.active_matmul_params(model) - head) * tokens + 2 * head * logit_tokens(x.engine, x.batch, tokens)
     attn = x.batch * shapes.prefill_attention_flops(model, x.prompt_tokens, keeps_latent(model, x))
     mm, attn = dp_attention.prefill_flops(model, x, mm, attn)  # attention DP: its share of the attention work
-    return mm, attn, expert.weight_read_bytes(model, x, tokens) + dp_attention.extra_weight_bytes(model, x)
+    return mm, attn, expert.weight_read_bytes(model, x, tokens) + dp_attention.extra_weight_bytes(model, x, True)
 
 
 def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficiency) -> StepTime:

@@ -58,13 +58,15 @@ def vllm(model: ModelSpec, x: Execution) -> str:
     """vLLM `vllm serve` (docs: serving/engine_args): tensor and pipeline parallel sizes, the context per request,
     the concurrent sequences, the pre-allocated fraction, the KV format and the weight quantization."""
     p = x.parallelism
-    parts = [f"vllm serve {_repo(model)}", f"--tensor-parallel-size {p.tp}"]
+    parts = [f"vllm serve {_repo(model)}", f"--tensor-parallel-size {p.tp // p.adp}"]
+    if p.adp > 1:  # docs serving/data_parallel_deployment: one engine per rank, each with its own tp workers
+        parts.append(f"--data-parallel-size {p.adp}")
     if p.pp > 1:
         parts.append(f"--pipeline-parallel-size {p.pp}")
     if p.ep > 1:  # docs serving/expert_parallel_deployment: the experts split over all TP x DP GPUs, no ep size
         parts.append("--enable-expert-parallel")
     note = f"  # vLLM's expert parallel spans all {p.tp} GPUs, not {p.ep}" if 1 < p.ep < p.tp else ""
-    parts += [f"--max-model-len {_context(x)}", f"--max-num-seqs {x.batch}"]
+    parts += [f"--max-model-len {_context(x)}", f"--max-num-seqs {-(-x.batch // p.adp)}"]  # per engine (DP rank)
     if x.engine.gpu_memory_utilization:
         parts.append(f"--gpu-memory-utilization {x.engine.gpu_memory_utilization:g}")
     if x.kv_precision.id.startswith("fp8"):

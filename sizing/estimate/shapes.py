@@ -44,6 +44,14 @@ def block_bytes(model: ModelSpec, bits: float, experts_present: float) -> float:
     return (linear - routed) * bits / 8 + routed * expert_bits(model, bits) / 8
 
 
+def routed_bytes(model: ModelSpec, precision: Precision, n_experts: float) -> float:
+    """Bytes of n routed experts in every MoE layer (at the experts' own bits or the recipe's)."""
+    if precision.recipe is not None:
+        return recipes.block_bytes(model, precision.recipe, n_experts) - recipes.block_bytes(model, precision.recipe, 0)
+    bits = bits_of(precision)[0]
+    return block_bytes(model, bits, n_experts) - block_bytes(model, bits, 0)
+
+
 def vision_bytes(model: ModelSpec, precision: Precision) -> float:
     """The vision/audio tower: in bf16 whatever the LLM's format (VISION_BITS), f32 when the run is f32."""
     return (model.n_vision_params or 0) * max(VISION_BITS, bits_of(precision)[0]) / 8

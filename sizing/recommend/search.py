@@ -85,14 +85,16 @@ def attention_split(problem: Problem, n: int, n_nodes: int) -> Problem | None:
     """The problem with attention data parallel (dp_attention.py) where one node's n GPUs may also serve that way,
     as a split beside the replica counts, else None. It needs an MLA model: SGLang's DP/DPA guide puts "the most
     significant benefits" on MLA models, whose one KV head tensor parallel copies to every GPU, and for GQA models
-    "standard DP, or TP is typically recommended". It also needs an engine that has it, more than one GPU, one
+    "standard DP, or TP is typically recommended". It also needs an engine that has it (vLLM's for MoE models:
+    its dense models' ranks are plain replicas, replica_counts), more than one GPU, one
     node, no hybrid offload and no linear-attention layers, and a request that did not ask for it already (then
     every shape has it)."""
     x, model = problem.execution, problem.model
     allowed = (
         x.task == "inference"
         and x.hybrid is None
-        and x.engine.dp_attention
+        and x.engine.dp_attention is not None
+        and (model.is_moe or x.engine.dp_attention == "attention")
         and not x.dp_attention
         and model.is_mla
         and not model.n_linear_layers

@@ -108,7 +108,7 @@ class Engine(Base):
         "cpu_amx": Col("cpu_amx", "bool", required=False),
         "op_offload_tokens": Col("op_offload_tokens", "int", required=False),
         "expert_parallel": Col("expert_parallel", "bool", required=False),
-        "dp_attention": Col("dp_attention", "bool", required=False),
+        "dp_attention": Col("dp_attention", required=False),
         "source": Col("source"),
         "notes": Col("notes", required=False),
     }
@@ -142,7 +142,9 @@ class Engine(Base):
     cpu_amx: bool = False  # has AMX tile kernels for 8- and 16-bit host weights
     op_offload_tokens: PosInt | None = None  # from this batch on, host weights go to the GPU for the matmul
     expert_parallel: bool = False  # serves an MoE model with its routed experts split over GPUs (--ep)
-    dp_attention: bool = False  # runs attention data parallel over its tensor-parallel GPUs (--dp-attention)
+    # runs attention data parallel over its GPUs (--dp-attention, estimate/dp_attention.py): "attention" replicates
+    # the attention alone (SGLang DPA), "dense" every layer but the routed experts (vLLM's DP ranks of an MoE model)
+    dp_attention: Literal["attention", "dense"] | None = None
     source: str
     notes: str | None = None
     # per-vendor limits and refusal reasons, attached by the catalog from data/engine_support.csv (not a column)
