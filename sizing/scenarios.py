@@ -91,9 +91,8 @@ def resolve_execution(catalog: Catalog, req: Request) -> tuple[ModelSpec, Execut
 
 
 def dp_attention_check(req: Request, model: ModelSpec, engine: Engine) -> None:
-    """--dp-attention needs an engine that runs attention data parallel (engines.csv dp_attention: SGLang's DPA;
-    vLLM's data-parallel ranks, for an MoE model only: a dense model's ranks are plain replicas) and a model whose
-    every mixer is softmax attention (a linear-attention layer's state split is not modelled)."""
+    """--dp-attention needs an engine with a layout for it (engines.csv dp_attention; vLLM's for MoE models, whose
+    dense models' ranks are plain replicas) and no linear-attention layers (their state split is not modelled)."""
     if not req.dp_attention:
         return
     if engine.dp_attention is None:
@@ -102,14 +101,10 @@ def dp_attention_check(req: Request, model: ModelSpec, engine: Engine) -> None:
         )
     if engine.dp_attention == "dense" and not model.is_moe:
         raise SizingError(
-            f"{engine.name}'s data-parallel ranks of {model.name}, which has no experts, are plain replicas "
-            "(recommend tries them); drop --dp-attention or use --engine sglang"
+            f"{engine.name}'s ranks of {model.name} are plain replicas; drop --dp-attention or use --engine sglang"
         )
     if model.n_linear_layers:
-        raise SizingError(
-            f"--dp-attention is not modelled for {model.name}, whose linear-attention layers keep a state of their "
-            "own; drop --dp-attention"
-        )
+        raise SizingError(f"--dp-attention is not modelled for {model.name}'s linear-attention layers; drop it")
 
 
 def expert_parallel_check(req: Request, model: ModelSpec, engine: Engine) -> None:

@@ -86,9 +86,8 @@ def attention_split(problem: Problem, n: int, n_nodes: int) -> Problem | None:
     as a split beside the replica counts, else None. It needs an MLA model: SGLang's DP/DPA guide puts "the most
     significant benefits" on MLA models, whose one KV head tensor parallel copies to every GPU, and for GQA models
     "standard DP, or TP is typically recommended". It also needs an engine that has it (vLLM's for MoE models:
-    its dense models' ranks are plain replicas, replica_counts), more than one GPU, one
-    node, no hybrid offload and no linear-attention layers, and a request that did not ask for it already (then
-    every shape has it)."""
+    its dense models' ranks are plain replicas, replica_counts), more than one GPU of one node, no hybrid offload,
+    no linear-attention layers, and a request that did not ask for it (then every shape has it)."""
     x, model = problem.execution, problem.model
     allowed = (
         x.task == "inference"
