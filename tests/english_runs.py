@@ -5,8 +5,10 @@ commands). Used by tests/test_say.py."""
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 from sizing.catalog import Catalog
+from sizing.specs.base import GpuVendor
 from sizing.specs.system import FABRICS
 
 # units and symbols the Chinese text keeps as they are (sizing.units; templates/i18n/zh.json writes the same)
@@ -32,9 +34,10 @@ COMMAND_STARTS = (
 
 
 def kept_names(catalog: Catalog) -> list[str]:
-    """Every id and name in the catalog (parts, models, engines, trainers), longest first so a long name goes before
-    a short one inside it."""
+    """Every id and name in the catalog (parts, models, engines, trainers) and the vendor ids a finding lists (an
+    engine's vendors), longest first so a long name goes before a short one inside it."""
     names: set[str] = set(FABRICS.values()) - {"on-chip RoCE links"}  # scale-up links by name: NVLink, Infinity Fabric
+    names |= set(get_args(GpuVendor))
     for field in type(catalog).model_fields:
         table = getattr(catalog, field)
         rows = table.values() if isinstance(table, dict) else table if isinstance(table, tuple) else ()

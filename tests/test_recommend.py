@@ -333,17 +333,19 @@ def test_the_fewest_psus_that_carry_the_load(snapshot, model, gpus, users):
 
 
 def test_sxm_gpus_come_on_their_own_baseboard_in_the_counts_it_is_sold(catalog):
-    """An HGX H100/H200 8-GPU board takes 8 Hopper modules: no 1, 2 or 4 x H100 SXM build, no A100 SXM4 in it;
-    passive H100 NVL cards never sit in the open riser frame."""
+    """An HGX board takes 8 modules of its own generation: no 1, 2 or 4 x H100 SXM build, A100 SXM4 modules only on
+    the HGX A100 board (AS-4124GO-NART+) and H100s only on an HGX H100/H200 one; passive H100 NVL cards never sit
+    in the open riser frame."""
     r = recommend(
         catalog, RecommendRequest(model="70b", users=1, gpus_allowed=("h100-sxm", "a100-80gb-sxm", "h100-nvl"))
     )
     sxm = [o for o in r.options if o.build.gpu.form_factor == "sxm"]
-    assert sxm and all(o.build.n_gpus == 8 and o.build.gpu.arch == "hopper" for o in sxm)
+    assert sxm and all(o.build.n_gpus == 8 and o.build.gpu.arch in o.build.chassis.gpu_archs for o in sxm)
+    assert {o.build.gpu.arch for o in sxm} == {"hopper", "ampere"}
     assert any(
         x.gpu == "h100-sxm" and x.n_gpus == 1 and "sold with 1 SXM hopper" in x.findings[0].message for x in r.rejected
     )
-    assert not any(o.build.gpu.id == "a100-80gb-sxm" for o in r.options)
+    assert all(o.build.chassis.id == "rack-4u-as-4124go-nart-plus" for o in sxm if o.build.gpu.arch == "ampere")
     assert not any(o.build.chassis.id == "rack-riser-8gpu-consumer" for o in r.options if o.build.gpu.id == "h100-nvl")
 
 
