@@ -119,3 +119,11 @@ def test_sglang_pays_graph_replay_per_kernel_once_its_scheduler_overlaps(catalog
     eff = catalog.efficiency("sglang", "datacenter")
     assert eff.copied_from == "vllm"
     assert layer_overhead_s(now, eff) == pytest.approx(10 * 4.78e-6)
+
+
+def test_mlc_llm_pays_graph_replay_per_kernel(catalog):
+    """MLC-LLM's decode runs as Relax VM bytecode in TVM's native runtime over CUDA-graph-captured kernels: a launch
+    costs graph replay's (gpt-fast's fit), not vLLM 0.6.3's, whose fit folds its Python scheduler in."""
+    mlc, gpt_fast = catalog.engine("mlc-llm"), catalog.engine("gpt-fast")
+    assert mlc.cuda_graphs and mlc.dispatch_s_per_kernel == gpt_fast.dispatch_s_per_kernel
+    assert catalog.efficiency("mlc-llm", "geforce").copied_from  # borrowed factors: the mechanics set its host cost
