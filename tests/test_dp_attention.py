@@ -9,11 +9,12 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from v3_serving import v3_estimate, v3_execution
 
 from sizing import estimate as est
 from sizing import scenarios
 from sizing.estimate import dp_attention, expert, inference, parallel
-from sizing.specs import RecommendRequest, Request, SizingError, System
+from sizing.specs import RecommendRequest, SizingError, System
 
 # DeepSeek-V3 config.json (deepseek-ai/DeepSeek-V3): hidden_size 7168, q_lora_rank 1536, kv_lora_rank 512,
 # num_attention_heads 128, qk_nope_head_dim 128, qk_rope_head_dim 64, v_head_dim 128, 61 layers. One layer's
@@ -22,26 +23,14 @@ from sizing.specs import RecommendRequest, Request, SizingError, System
 V3_ATTENTION_PER_LAYER = 7168 * 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 * 128 * 256 + 128 * 128 * 7168
 
 
-def _x(catalog, **kw):
-    """DeepSeek-V3 in FP8 on 8 H200 under SGLang at batch 32, each choice overridable."""
-    fields = {"model": "deepseek-v3", "engine": "sglang", "n_gpus": 8, "precision": "fp8", "batch": 32} | kw
-    return scenarios.resolve_execution(catalog, Request(gpu="h200", **fields))
-
-
-def _est(catalog, **kw):
-    model, x = _x(catalog, **kw)
-    gpu = catalog.gpu("h200")
-    return est.estimate(model, x, System.of(gpu, kw.get("n_gpus", 8)), catalog.efficiency(x.engine.id, gpu.gpu_class))
-
-
 def test_without_the_flag_the_estimate_is_tensor_parallel(catalog) -> None:
-    plain, off = _est(catalog), _est(catalog, dp_attention=False)
+    plain, off = v3_estimate(catalog), v3_estimate(catalog, dp_attention=False)
     assert plain.execution.parallelism.adp == 1
     assert off.speed == plain.speed and off.memory == plain.memory and off.launch_command == plain.launch_command
 
 
 def test_v3_attention_parameters_are_its_config(catalog) -> None:
-    model, _ = _x(catalog)
+    model, _ = v3_execution(catalog)
     assert V3_ATTENTION_PER_LAYER == 187_105_280
     assert dp_attention.attention_params(model) == 61 * V3_ATTENTION_PER_LAYER
 
@@ -49,26 +38,26 @@ def test_v3_attention_parameters_are_its_config(catalog) -> None:
 def test_the_latent_cache_is_split_by_requests_not_copied(catalog) -> None:
     """SGLang's guide: under tensor parallel an MLA model's one KV head is duplicated on every GPU; with attention
     DP each replica keeps only its own requests' cache."""
-    model, tp = _x(catalog)
-    _, dpa = _x(catalog, dp_attention=True)
+    model, tp = v3_execution(catalog)
+    _, dpa = v3_execution(catalog, dp_attention=True)
     assert dpa.parallelism.adp == 8 and dp_attention.attention_tp(dpa) == 1
     assert parallel.tp_kv_share(model, tp) == 1.0  # the latent on every GPU
     assert parallel.tp_kv_share(model, dpa) == pytest.approx(math.ceil(32 / 8) / 32)
-    _, odd = _x(catalog, dp_attention=True, batch=33)  # the busiest replica serves ceil(33 / 8) = 5
+    _, odd = v3_execution(catalog, dp_attention=True, batch=33)  # the busiest replica serves ceil(33 / 8) = 5
     assert parallel.tp_kv_share(model, odd) == pytest.approx(5 / 33)
 
 
 def test_every_gpu_holds_all_the_attention_weights(catalog) -> None:
     """At attn_tp = 1 a GPU holds the attention weights whole instead of 1/8 of them: 7/8 x 61 x 187.1M params
     more, one byte each in FP8."""
-    tp, dpa = _est(catalog), _est(catalog, dp_attention=True)
+    tp, dpa = v3_estimate(catalog), v3_estimate(catalog, dp_attention=True)
     extra = dpa.memory.breakdown.weights_bytes - tp.memory.breakdown.weights_bytes
     assert extra == pytest.approx(61 * V3_ATTENTION_PER_LAYER * 1.0 * (1 - 1 / 8), rel=1e-9)
 
 
 def test_far_more_sequences_fit(catalog) -> None:
     """The cache no longer copied: about 8x the sequences, less what the extra attention weights take."""
-    tp, dpa = _est(catalog, prompt_tokens=7680), _est(catalog, dp_attention=True, prompt_tokens=7680)
+    tp, dpa = v3_estimate(catalog, prompt_tokens=7680), v3_estimate(catalog, dp_attention=True, prompt_tokens=7680)
     assert dpa.memory.max_batch_at_context > 5 * tp.memory.max_batch_at_context > 0
     assert dpa.memory.max_batch_at_context % 8 == 0  # each of the 8 replicas holds the same count
 
@@ -76,10 +65,10 @@ def test_far_more_sequences_fit(catalog) -> None:
 def test_batch_one_reads_more_a_long_busy_batch_reads_less(catalog) -> None:
     """One request: one replica works and every GPU reads all the attention weights, so no faster than tensor
     parallel. 256 long requests: each GPU reads its own 32 sequences' latent instead of all 256, so faster."""
-    one_tp, one_dpa = _est(catalog, batch=1), _est(catalog, batch=1, dp_attention=True)
+    one_tp, one_dpa = v3_estimate(catalog, batch=1), v3_estimate(catalog, batch=1, dp_attention=True)
     assert one_dpa.decode_step.weights_s > one_tp.decode_step.weights_s
     busy = {"batch": 256, "prompt_tokens": 8192}
-    busy_tp, busy_dpa = _est(catalog, **busy), _est(catalog, **busy, dp_attention=True)
+    busy_tp, busy_dpa = v3_estimate(catalog, **busy), v3_estimate(catalog, **busy, dp_attention=True)
     assert busy_dpa.decode_step.kv_s == pytest.approx(busy_tp.decode_step.kv_s / 8, rel=1e-9)
     assert busy_dpa.decode_step.total_s < busy_tp.decode_step.total_s
 
@@ -88,8 +77,8 @@ def test_a_dense_model_pays_half_the_all_reduces(catalog) -> None:
     """Tensor parallel: two all-reduces per layer (Megatron-LM). Attention DP at attn_tp = 1: the attention's is
     gone, the MLP's gather + scatter moves the same bytes as one all-reduce over tp."""
     kw = {"model": "llama-3.1-70b", "precision": "bf16", "batch": 64}
-    model, tp = _x(catalog, **kw)
-    _, dpa = _x(catalog, **kw, dp_attention=True)
+    model, tp = v3_execution(catalog, **kw)
+    _, dpa = v3_execution(catalog, **kw, dp_attention=True)
     system = System.of(catalog.gpu("h200"), 8)
     assert expert.layer_comm_s(model, dpa, system, 64) == pytest.approx(expert.layer_comm_s(model, tp, system, 64) / 2)
 
@@ -97,7 +86,7 @@ def test_a_dense_model_pays_half_the_all_reduces(catalog) -> None:
 @settings(max_examples=25, deadline=None)
 @given(batch=st.integers(1, 512))
 def test_decode_step_never_shrinks_with_batch(catalog, batch: int) -> None:
-    model, x = _x(catalog, dp_attention=True)
+    model, x = v3_execution(catalog, dp_attention=True)
     system = System.of(catalog.gpu("h200"), 8)
     eff = catalog.efficiency("sglang", "datacenter")
 
@@ -108,21 +97,21 @@ def test_decode_step_never_shrinks_with_batch(catalog, batch: int) -> None:
 
 
 def test_launch_flags_and_notes(catalog) -> None:
-    e = _est(catalog, dp_attention=True)
+    e = v3_estimate(catalog, dp_attention=True)
     assert "--tp 8 --dp-size 8 --enable-dp-attention" in (e.launch_command or "")
     assert any("attention data parallel: 8 replicas" in n for n in e.notes)
-    lone = _est(catalog, dp_attention=True, n_gpus=1, model="deepseek-v2-lite", precision="bf16")
+    lone = v3_estimate(catalog, dp_attention=True, n_gpus=1, model="deepseek-v2-lite", precision="bf16")
     assert lone.execution.parallelism.adp == 1 and "--enable-dp-attention" not in (lone.launch_command or "")
     assert any("on one GPU" in n for n in lone.notes)
 
 
 def test_refused_on_an_engine_without_it_and_on_linear_attention(catalog) -> None:
     with pytest.raises(SizingError, match="TensorRT-LLM has no attention data parallel"):
-        _x(catalog, engine="tensorrt-llm", dp_attention=True)
+        v3_execution(catalog, engine="tensorrt-llm", dp_attention=True)
     with pytest.raises(SizingError, match="plain replicas"):  # vLLM's ranks of a dense model: data parallel
-        _x(catalog, engine="vllm", model="llama-3.1-70b", precision="bf16", dp_attention=True)
+        v3_execution(catalog, engine="vllm", model="llama-3.1-70b", precision="bf16", dp_attention=True)
     with pytest.raises(SizingError, match="linear-attention"):
-        _x(catalog, model="qwen3-next-80b-a3b", precision="bf16", n_gpus=2, dp_attention=True)
+        v3_execution(catalog, model="qwen3-next-80b-a3b", precision="bf16", n_gpus=2, dp_attention=True)
 
 
 def test_recommend_carries_the_flag_and_keeps_one_group(catalog) -> None:
@@ -177,8 +166,8 @@ def test_vllm_ranks_hold_every_layer_but_the_routed_experts(catalog) -> None:
     tensor parallel, more than SGLang's replicas of the attention alone; the cache is split by requests in both."""
     from sizing.estimate import shapes
 
-    model, x = _x(catalog, engine="vllm")
-    tp, dense = _est(catalog, engine="vllm"), _est(catalog, engine="vllm", dp_attention=True)
+    model, x = v3_execution(catalog, engine="vllm")
+    tp, dense = v3_estimate(catalog, engine="vllm"), v3_estimate(catalog, engine="vllm", dp_attention=True)
     blocks, other = shapes.weight_bytes(model, x.precision)
     non_expert = blocks - shapes.routed_bytes(model, x.precision, 256.0) + other
     extra = dense.memory.breakdown.weights_bytes - tp.memory.breakdown.weights_bytes

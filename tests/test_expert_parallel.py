@@ -8,29 +8,16 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from v3_serving import v3_estimate, v3_execution
 
 from sizing import scenarios
 from sizing.estimate import expert, shapes
 from sizing.estimate.comm import alltoall_s
-from sizing.specs import Request, SizingError, System
-
-
-def _x(catalog, **kw):
-    """DeepSeek-V3 in FP8 on 8 H200 under SGLang at batch 32, each choice overridable."""
-    fields = {"model": "deepseek-v3", "engine": "sglang", "n_gpus": 8, "precision": "fp8", "batch": 32} | kw
-    return scenarios.resolve_execution(catalog, Request(gpu="h200", **fields))
-
-
-def _est(catalog, **kw):
-    model, x = _x(catalog, **kw)
-    gpu = catalog.gpu("h200")
-    from sizing import estimate as est
-
-    return est.estimate(model, x, System.of(gpu, kw.get("n_gpus", 8)), catalog.efficiency(x.engine.id, gpu.gpu_class))
+from sizing.specs import SizingError, System
 
 
 def test_ep_one_is_todays_estimate(catalog) -> None:
-    plain, one = _est(catalog), _est(catalog, ep=1)
+    plain, one = v3_estimate(catalog), v3_estimate(catalog, ep=1)
     assert one.execution.parallelism == plain.execution.parallelism
     assert one.speed == plain.speed and one.memory == plain.memory
     assert one.decode_step == plain.decode_step and one.prefill == plain.prefill
@@ -38,14 +25,14 @@ def test_ep_one_is_todays_estimate(catalog) -> None:
 
 
 def test_alltoall_bytes_per_layer(catalog) -> None:
-    model, _ = _x(catalog)
+    model, _ = v3_execution(catalog)
     # DeepSeek-V3 config.json: hidden_size 7168, num_experts_per_tok 8; bf16 activations, dispatch + combine
     assert model.hidden_size == 7168 and model.n_active_experts == 8
     assert expert.alltoall_bytes_per_layer(model, 32) == 2 * 32 * 8 * 7168 * 2
 
 
 def test_alltoall_time_is_the_comm_formula(catalog) -> None:
-    model, x = _x(catalog, ep=8)
+    model, x = v3_execution(catalog, ep=8)
     system = System.of(catalog.gpu("h200"), 8)
     one_way = 32 * 8 * 7168 * 2
     want = 2 * alltoall_s(system.gpu_link, 8, one_way / 8)
@@ -57,7 +44,7 @@ def test_experts_held_per_gpu_fall_with_ep_at_fixed_tp(catalog) -> None:
     fixed GPU count they equal the tensor-parallel share when ep divides the experts)."""
     counts, held = [], []
     for ep in (1, 2, 4, 8):
-        model, x = _x(catalog, ep=ep)
+        model, x = v3_execution(catalog, ep=ep)
         assert x.parallelism.tp == 8 and x.parallelism.ep == ep
         counts.append(expert.experts_per_gpu(model, x))
         lin, _ = shapes.weight_bytes(model, x.precision)
@@ -69,14 +56,14 @@ def test_experts_held_per_gpu_fall_with_ep_at_fixed_tp(catalog) -> None:
 
 def test_uneven_split_holds_more(catalog) -> None:
     """6 GPUs, ep 6: 256 experts do not split evenly, the busiest holds ceil(256 / 6) = 43 > 256 / 6."""
-    model, x = _x(catalog, ep=6, n_gpus=6)
+    model, x = v3_execution(catalog, ep=6, n_gpus=6)
     lin, _ = shapes.weight_bytes(model, x.precision)
     assert expert.experts_per_gpu(model, x) == 43
     assert expert.held_weight_bytes(model, x, lin, 1 / 6) > lin / 6
 
 
 def test_busiest_experts_bounds_and_simulation(catalog) -> None:
-    model, _ = _x(catalog)
+    model, _ = v3_execution(catalog)
     e, ep = 256, 8
     for batch in (1, 4, 32):
         touched = shapes.experts_touched(model, batch)
@@ -101,8 +88,8 @@ def max_group(chosen: list[int], size: int) -> int:
 def test_ep_reads_more_at_batch_one_same_at_large_batch(catalog) -> None:
     """The busiest GPU sets the pace: at batch 1 it reads more than 1 / tp of the touched experts; at a batch that
     touches every expert, EP and TP read the same bytes per GPU."""
-    m, tp_x = _x(catalog, batch=1)
-    _, ep_x = _x(catalog, batch=1, ep=8)
+    m, tp_x = v3_execution(catalog, batch=1)
+    _, ep_x = v3_execution(catalog, batch=1, ep=8)
     assert expert.weight_read_bytes(m, ep_x, 1) > expert.weight_read_bytes(m, tp_x, 1)
     big_tp, big_ep = expert.weight_read_bytes(m, tp_x, 5000), expert.weight_read_bytes(m, ep_x, 5000)
     assert big_ep == pytest.approx(big_tp, rel=1e-3)
@@ -115,33 +102,33 @@ def test_decode_step_monotone_in_batch(catalog, batch: int) -> None:
 
     gpu = catalog.gpu("h200")
     system = System.of(gpu, 8)
-    model, x = _x(catalog, ep=8, batch=batch)
+    model, x = v3_execution(catalog, ep=8, batch=batch)
     eff = catalog.efficiency(x.engine.id, gpu.gpu_class)
-    _, x2 = _x(catalog, ep=8, batch=batch + 1)
+    _, x2 = v3_execution(catalog, ep=8, batch=batch + 1)
     t1 = inference.decode_step(model, x, system, eff, 1024).total_s
     t2 = inference.decode_step(model, x2, system, eff, 1024).total_s
     assert t2 >= t1
 
 
 def test_launch_flags(catalog) -> None:
-    assert "--tp 8 --ep-size 8" in _est(catalog, ep=8).launch_command
-    assert "--enable-expert-parallel" in _est(catalog, ep=8, engine="vllm").launch_command
-    assert "--ep_size 8" in _est(catalog, ep=8, engine="tensorrt-llm").launch_command
-    assert "--ep" not in _est(catalog).launch_command
-    assert "expert-parallel" not in _est(catalog, engine="vllm").launch_command
+    assert "--tp 8 --ep-size 8" in v3_estimate(catalog, ep=8).launch_command
+    assert "--enable-expert-parallel" in v3_estimate(catalog, ep=8, engine="vllm").launch_command
+    assert "--ep_size 8" in v3_estimate(catalog, ep=8, engine="tensorrt-llm").launch_command
+    assert "--ep" not in v3_estimate(catalog).launch_command
+    assert "expert-parallel" not in v3_estimate(catalog, engine="vllm").launch_command
 
 
 def test_ep_capped_to_a_divisor_of_the_node(catalog) -> None:
-    found = _est(catalog, ep=8, n_gpus=4)
+    found = v3_estimate(catalog, ep=8, n_gpus=4)
     assert found.execution.parallelism.ep == 4
     assert any("--ep 8 on 4" in n for n in found.notes)
 
 
 def test_ep_refused_on_dense_model_or_engine_without_it(catalog) -> None:
     with pytest.raises(SizingError, match="MoE"):
-        _x(catalog, model="llama-3.1-8b", ep=2, precision="bf16")
+        v3_execution(catalog, model="llama-3.1-8b", ep=2, precision="bf16")
     with pytest.raises(SizingError, match="no expert parallel"):
-        _x(catalog, ep=8, engine="transformers", precision="bf16")
+        v3_execution(catalog, ep=8, engine="transformers", precision="bf16")
 
 
 def test_recommend_carries_ep(catalog) -> None:
