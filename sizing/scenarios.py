@@ -95,13 +95,10 @@ def dp_attention_check(req: Request, model: ModelSpec, engine: Engine) -> None:
     dense models' ranks are plain replicas) and no linear-attention layers (their state split is not modelled)."""
     if not req.dp_attention:
         return
-    if engine.dp_attention is None:
+    use = "--engine sglang or vllm" if model.is_moe else "--engine sglang (vllm's ranks of a dense model are replicas)"
+    if engine.dp_attention is None or (engine.dp_attention == "dense" and not model.is_moe):
         raise SizingError(
-            f"{engine.name} has no attention data parallel; drop --dp-attention or use --engine sglang or vllm"
-        )
-    if engine.dp_attention == "dense" and not model.is_moe:
-        raise SizingError(
-            f"{engine.name}'s ranks of {model.name} are plain replicas; drop --dp-attention or use --engine sglang"
+            f"{engine.name} has no attention data parallel for {model.name}; drop --dp-attention or use {use}"
         )
     if model.n_linear_layers:
         raise SizingError(f"--dp-attention is not modelled for {model.name}'s linear-attention layers; drop it")

@@ -108,7 +108,7 @@ def test_launch_flags_and_notes(catalog) -> None:
 def test_refused_on_an_engine_without_it_and_on_linear_attention(catalog) -> None:
     with pytest.raises(SizingError, match="TensorRT-LLM has no attention data parallel"):
         v3_execution(catalog, engine="tensorrt-llm", dp_attention=True)
-    with pytest.raises(SizingError, match="plain replicas"):  # vLLM's ranks of a dense model: data parallel
+    with pytest.raises(SizingError, match="ranks of a dense model are replicas"):  # plain data parallel
         v3_execution(catalog, engine="vllm", model="llama-3.1-70b", precision="bf16", dp_attention=True)
     with pytest.raises(SizingError, match="linear-attention"):
         v3_execution(catalog, model="qwen3-next-80b-a3b", precision="bf16", n_gpus=2, dp_attention=True)
@@ -186,3 +186,40 @@ def test_the_default_engine_serves_a_busy_deepseek_on_one_node(catalog) -> None:
     assert best.candidate.estimate.execution.engine.id == "vllm"
     assert best.candidate.build.n_gpus == 8 and best.candidate.build.n_nodes == 1
     assert best.candidate.estimate.execution.parallelism.adp == 8
+
+
+def test_only_serving_takes_it_and_only_on_one_node(catalog) -> None:
+    """Training and embedding runs have no attention replicas to split; a cluster's stages stay tensor parallel (the
+    split is modelled on one node), and a note says so."""
+    for task, model in (("embed", "qwen3-embedding-0.6b"), ("lora", "qwen3-30b-a3b")):
+        with pytest.raises(SizingError, match=f"--task {task} does not take it"):
+            v3_execution(catalog, task=task, dp_attention=True, precision="bf16", model=model, tokens="1M")
+    _, x = v3_execution(catalog, dp_attention=True)
+    two = x.on_gpus(8, 2)
+    assert two.parallelism.adp == 1 and x.on_gpus(8).parallelism.adp == 8
+    assert any("not modelled across nodes" in n for n in dp_attention.notes(catalog.model("deepseek-v3"), two))
+
+
+def test_with_expert_parallel_the_launch_command_picks_the_all_to_all(catalog) -> None:
+    """DPA + EP dispatches the experts' tokens by all-to-all (the guide's set-up, as expert.py times it)."""
+    cmd = v3_estimate(catalog, dp_attention=True, ep=8).launch_command or ""
+    assert "--ep-size 8" in cmd and "--dp-size 8 --enable-dp-attention --moe-a2a-backend deepep" in cmd
+    assert "--moe-a2a-backend" not in (v3_estimate(catalog, dp_attention=True).launch_command or "")
+
+
+def test_a_split_that_fits_but_misses_a_target_says_so(catalog) -> None:
+    """8 x H200 fit 256 x 8K users of DeepSeek-R1 only with attention DP; when that split misses a per-user speed,
+    the rejections say so, not only that tensor parallel needs more memory than a GPU has."""
+    req = RecommendRequest(
+        model="deepseek-r1",
+        precision="fp8",
+        users=256,
+        context=8192,
+        gpus_allowed=("h200",),
+        min_user_tokens_per_s=100,
+    )
+    r = scenarios.recommend(catalog, req)
+    eight = [x for x in r.rejected if x.gpu == "h200" and x.n_gpus == 8 and x.n_nodes == 1]
+    rules = {f.rule for x in eight for f in x.findings}
+    assert {"gpu_memory", "user_speed"} <= rules
+    assert eight[0].findings[0].rule == "user_speed"  # the split's reason leads (recommender.telling_first)

@@ -157,7 +157,8 @@ DraftModelOpt = typer.Option(None, "--draft-model", help="Speculative draft-mode
 DpAttentionOpt = typer.Option(
     False,
     "--dp-attention",
-    help="Serving (SGLang): attention data parallel over the GPUs, each with its own requests' KV cache.",
+    help="Serving (SGLang; vLLM for MoE models): attention data parallel over one node's GPUs, each replica with "
+    "its own requests' KV cache.",
 )
 
 

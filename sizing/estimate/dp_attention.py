@@ -127,12 +127,16 @@ def prefill_flops(model: ModelSpec, execution: Execution, mm: float, attn: float
     without attention data parallel)."""
     scale = attention_flop_share(execution) * execution.parallelism.tp
     tokens = execution.batch * execution.prompt_tokens
-    return mm + 2 * replicated_params(model, execution) * tokens * (scale - 1), attn * scale
+    # the head multiplies only the tokens whose logits are kept (prefill's logit_tokens), not every prompt token
+    whole = replicated_params(model, execution) - (shapes.head_params(model) if replicates_dense(execution) else 0)
+    return mm + 2 * whole * tokens * (scale - 1), attn * scale
 
 
 def notes(model: ModelSpec, execution: Execution) -> list[str]:
     """What the user should know about the split: replicas, the cache it no longer copies, the weights it does."""
     if not engaged(execution):
+        if execution.dp_attention and execution.parallelism.pp > 1:  # Parallelism.for_engine: one node's GPUs only
+            return ["--dp-attention is not modelled across nodes: each node's stage runs tensor parallel"]
         one = execution.dp_attention and execution.parallelism.tp == 1
         return ["--dp-attention on one GPU: no replicas to split attention into"] if one else []
     adp, attn_tp = ways(execution), attention_tp(execution)

@@ -88,8 +88,12 @@ def sglang(model: ModelSpec, x: Execution) -> str:
         )
     if x.parallelism.ep > 1:  # --ep-size (alias --ep): cookbook reference/server_arguments
         parts.append(f"--ep-size {x.parallelism.ep}")
-    if x.parallelism.adp > 1:  # docs advanced_features/dp_dpa_smg_guide: --dp-size must be set with the flag
+    if x.parallelism.adp > 1:  # docs advanced_features/dp_dpa_smg_guide: --dp-size must be set with the flag; with
+        # --ep the experts' tokens go by all-to-all (the guide's DPA + EP set-up: --moe-a2a-backend deepep), as
+        # estimate/expert.py times them, not gathered over the DP ranks (the default backend)
         parts.append(f"--dp-size {x.parallelism.adp} --enable-dp-attention")
+        if x.parallelism.ep > 1:
+            parts.append("--moe-a2a-backend deepep")
     parts += [f"--context-length {_context(x)}", f"--max-running-requests {x.batch}"]
     if x.engine.gpu_memory_utilization:
         parts.append(f"--mem-fraction-static {x.engine.gpu_memory_utilization:g}")

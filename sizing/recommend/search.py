@@ -82,12 +82,10 @@ def replica_counts(problem: Problem, n: int, n_nodes: int) -> list[int]:
 
 
 def attention_split(problem: Problem, n: int, n_nodes: int) -> Problem | None:
-    """The problem with attention data parallel (dp_attention.py) where one node's n GPUs may also serve that way,
-    as a split beside the replica counts, else None. It needs an MLA model: SGLang's DP/DPA guide puts "the most
-    significant benefits" on MLA models, whose one KV head tensor parallel copies to every GPU, and for GQA models
-    "standard DP, or TP is typically recommended". It also needs an engine that has it (vLLM's for MoE models:
-    its dense models' ranks are plain replicas, replica_counts), more than one GPU of one node, no hybrid offload,
-    no linear-attention layers, and a request that did not ask for it (then every shape has it)."""
+    """The problem with attention data parallel (dp_attention.py), a split of one node's n > 1 GPUs beside the
+    replica counts, for an MLA model (SGLang's DP/DPA guide: "the most significant benefits" on MLA, whose one KV
+    head tensor parallel copies to every GPU) on an engine with it (vLLM's: MoE models), without hybrid offload or
+    linear-attention layers, where the request did not ask for it (then every shape has it); else None."""
     x, model = problem.execution, problem.model
     allowed = (
         x.task == "inference"
@@ -331,17 +329,19 @@ def split_order(shapes: list[Shape]) -> list[Shape]:
 
 
 def judge_splits(shapes: list[Shape], judge_one: Judge) -> tuple[list[Outcome], bool]:
-    """judge_shape on the splits in split_order: the first that yields an Option, else the single group's outcomes
-    (its rejections say why); True when GPU memory did not stop every split judged."""
+    """judge_shape on the splits in split_order: the first that yields an Option, else the single group's outcomes,
+    with the rejections of the splits tried before it where it passes nothing (a split that fits but misses a
+    target says why better than the group's memory); True when GPU memory did not stop every split judged."""
     order = split_order(shapes)
-    fits_any = False
+    fits_any, tried = False, []
     for shape in order[:-1]:
         found, fits = judge_shape(shape, judge_one)
         fits_any |= fits
         if any(isinstance(o, Option) for o in found):
             return found, fits_any
+        tried += found  # a split that fits but fails a rule: its rejections say why too
     found, fits = judge_shape(order[-1], judge_one)
-    return found, fits_any or fits
+    return (found if any(isinstance(o, Option) for o in found) else tried + found), fits_any or fits
 
 
 def composer_for(problem: Problem, composer: Composer | None) -> Composer:

@@ -49,7 +49,7 @@ class Parallelism(Base):
         parallel over the node's GPUs, one replica per GPU (SGLang `--tp N --dp-size N --enable-dp-attention`, the
         set-up its DP-attention guide recommends for DeepSeek; attn_tp_size = tp_size / dp_size = 1)."""
         if engine.split == "tensor":
-            adp = n_gpus_per_node if dp_attention else 1
+            adp = n_gpus_per_node if dp_attention and n_nodes == 1 else 1  # one node's (dp_attention.notes)
             return cls(tp=n_gpus_per_node, pp=n_nodes, ep=math.gcd(ep, n_gpus_per_node), adp=adp)
         return cls(tp=1, pp=n_gpus_per_node * n_nodes)
 

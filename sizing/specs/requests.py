@@ -304,6 +304,15 @@ class Request(Base):
         """`200M`, `1.5B` as well as numbers (a form or a JSON body sends what the command line would)."""
         return parse_count(value, "--tokens") if isinstance(value, str) else value
 
+    @field_validator("dp_attention")
+    @classmethod
+    def _serving_only(cls, value: bool, info: Any) -> bool:
+        """Attention replicas are a serving engine's split: a training, distillation, RL or embedding run has none."""
+        task = str(info.data.get("task", "inference"))
+        if value and task.strip().lower() != "inference":
+            raise SizingError(f"--dp-attention splits a serving engine's attention; --task {task} does not take it")
+        return value
+
 
 class RecommendRequest(Request):
     """`sizing recommend`: the workload (users = concurrent sequences, context = prompt + new tokens) and the
