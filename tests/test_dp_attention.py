@@ -223,3 +223,20 @@ def test_a_split_that_fits_but_misses_a_target_says_so(catalog) -> None:
     rules = {f.rule for x in eight for f in x.findings}
     assert {"gpu_memory", "user_speed"} <= rules
     assert eight[0].findings[0].rule == "user_speed"  # the split's reason leads (recommender.telling_first)
+
+
+def test_a_scenario_row_takes_it_as_a_column(tmp_path, catalog) -> None:
+    from sizing import answers
+
+    path = tmp_path / "s.csv"
+    head = "model,engine,gpu,n_gpus,precision,batch,dp_attention\n"
+    path.write_text(head + "deepseek-v3,sglang,h200,8,fp8,32,true\ndeepseek-v3,sglang,h200,8,fp8,32,maybe\n")
+    good, bad = answers.run_scenarios(catalog, path)
+    assert not isinstance(good, str) and good.execution.parallelism.adp == 8
+    assert good.memory == v3_estimate(catalog, dp_attention=True).memory
+    assert bad == "line 3: column 'dp_attention' must be true or false, got 'maybe'"
+
+
+def test_a_gqa_model_is_told_what_it_gains(catalog) -> None:
+    e = v3_estimate(catalog, model="llama-3.1-70b", precision="bf16", dp_attention=True)
+    assert any("saves it no cache and adds weights" in n for n in e.notes)

@@ -41,6 +41,7 @@ SCENARIO_COLUMNS = (
     # latency targets
     "max_ttft_s",
     "min_user_tokens_per_s",
+    "dp_attention",  # serving: true or false, as --dp-attention
 )
 SCENARIO_TEXT = (
     "model",
@@ -67,7 +68,7 @@ SCENARIO_TEXT = (
     "rl_offload",
     "reward_model",
 )
-SCENARIO_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}  # the lora column
+SCENARIO_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}  # lora, dp_attention
 SCENARIO_FRACTIONAL = (
     "tokens",
     "epochs",
@@ -92,9 +93,9 @@ def _cell(column: str, text: str, delimiter: str) -> tuple[str, object]:
     problem = text_problem(text, column)
     if problem:
         raise RowProblem(None, f"column '{column}' {problem}")
-    if column == "lora":
+    if column in ("lora", "dp_attention"):
         if text.lower() not in SCENARIO_BOOL:
-            raise RowProblem(None, f"column 'lora' must be true or false, got {show(text)}")
+            raise RowProblem(None, f"column '{column}' must be true or false, got {show(text)}")
         return column, SCENARIO_BOOL[text.lower()]
     if column == "deadline":  # 48h, 2d, 1h30m as --deadline takes them, in seconds
         try:

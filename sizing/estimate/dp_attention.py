@@ -143,7 +143,13 @@ def notes(model: ModelSpec, execution: Execution) -> list[str]:
     what = "every layer but the routed experts" if replicates_dense(execution) else "the attention weights"
     copied = f"every GPU holds {what} whole" if attn_tp == 1 else f"{what} split {attn_tp} ways"
     cache = "the MLA latent cache is no longer copied to every GPU; " if model.is_mla else ""
-    return [
+    out = [
         f"attention data parallel: {adp} replicas, each with its own requests and KV cache ({cache}{copied}); "
         "the split layers gather the replicas' tokens before them and scatter them after"
     ]
+    if not model.is_mla and model.n_kv_heads >= execution.parallelism.tp:  # SGLang's guide: TP or DP for GQA
+        out.append(
+            f"{model.name}'s {model.n_kv_heads} KV heads already split over {execution.parallelism.tp} GPUs: attention "
+            "data parallel saves it no cache and adds weights (SGLang's guide recommends TP or plain DP for GQA models)"
+        )
+    return out
