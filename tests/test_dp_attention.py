@@ -240,3 +240,15 @@ def test_a_scenario_row_takes_it_as_a_column(tmp_path, catalog) -> None:
 def test_a_gqa_model_is_told_what_it_gains(catalog) -> None:
     e = v3_estimate(catalog, model="llama-3.1-70b", precision="bf16", dp_attention=True)
     assert any("saves it no cache and adds weights" in n for n in e.notes)
+
+
+@pytest.mark.parametrize("kw", [{}, {"engine": "vllm"}, {"model": "llama-3.1-70b", "precision": "bf16"}])
+def test_the_notes_are_said_in_chinese(catalog, kw) -> None:
+    """Each note is one sentence of en.json's text.note.dpa_* templates, so a Chinese answer says all of it."""
+    from english_runs import english_runs, kept_names
+
+    from sizing.report.inference_text import estimate_text
+
+    text = estimate_text(v3_estimate(catalog, dp_attention=True, **kw), lang="zh")
+    assert "注意力数据并行" in text
+    assert english_runs(text, kept_names(catalog)) == []

@@ -133,23 +133,23 @@ def prefill_flops(model: ModelSpec, execution: Execution, mm: float, attn: float
 
 
 def notes(model: ModelSpec, execution: Execution) -> list[str]:
-    """What the user should know about the split: replicas, the cache it no longer copies, the weights it does."""
-    if not engaged(execution):
-        if execution.dp_attention and execution.parallelism.pp > 1:  # Parallelism.for_engine: one node's GPUs only
+    """What the user should know about the split, one sentence each (en.json text.note.dpa_*: each is said again in
+    the user's language): the replicas, the cache it no longer copies, the weights it does copy, the collectives."""
+    x = execution
+    if not engaged(x):
+        if x.dp_attention and x.parallelism.pp > 1:  # Parallelism.for_engine: one node's GPUs only
             return ["--dp-attention is not modelled across nodes: each node's stage runs tensor parallel"]
-        one = execution.dp_attention and execution.parallelism.tp == 1
-        return ["--dp-attention on one GPU: no replicas to split attention into"] if one else []
-    adp, attn_tp = ways(execution), attention_tp(execution)
-    what = "every layer but the routed experts" if replicates_dense(execution) else "the attention weights"
-    copied = f"every GPU holds {what} whole" if attn_tp == 1 else f"{what} split {attn_tp} ways"
-    cache = "the MLA latent cache is no longer copied to every GPU; " if model.is_mla else ""
-    out = [
-        f"attention data parallel: {adp} replicas, each with its own requests and KV cache ({cache}{copied}); "
-        "the split layers gather the replicas' tokens before them and scatter them after"
-    ]
-    if not model.is_mla and model.n_kv_heads >= execution.parallelism.tp:  # SGLang's guide: TP or DP for GQA
+        return ["--dp-attention on one GPU: no replicas to split attention into"] if x.dp_attention else []
+    adp, attn_tp = ways(x), attention_tp(x)
+    what = "every layer but the routed experts" if replicates_dense(x) else "the attention weights"
+    out = [f"attention data parallel: {adp} replicas, each with its own requests and their KV cache"]
+    if model.is_mla:
+        out.append("the MLA latent cache is no longer copied to every GPU")
+    out.append(f"every GPU holds {what} whole" if attn_tp == 1 else f"{what} split {attn_tp} ways")
+    out.append("the split layers gather the replicas' tokens before them and scatter them after")
+    if not model.is_mla and model.n_kv_heads >= x.parallelism.tp:  # SGLang's guide: TP or plain DP for GQA
         out.append(
-            f"{model.name}'s {model.n_kv_heads} KV heads already split over {execution.parallelism.tp} GPUs: attention "
-            "data parallel saves it no cache and adds weights (SGLang's guide recommends TP or plain DP for GQA models)"
+            f"{model.name}'s {model.n_kv_heads} KV heads already split over {x.parallelism.tp} GPUs: attention data "
+            "parallel saves it no cache and adds weights"
         )
     return out
