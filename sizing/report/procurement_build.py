@@ -275,7 +275,7 @@ def build_facts(rank: int, r: Recommendation, o: Option, t: Terms) -> BuildFacts
         performance=perf,
         facilities=fac,
         ownership=ownership(parts, perf, fac, t),
-        launch=launch_command(r, o),
+        launch=launch_command(o),
     )
 
 

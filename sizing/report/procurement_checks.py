@@ -145,28 +145,11 @@ def rejected(r: Recommendation, n: int = N_REJECTED) -> tuple[Miss, ...]:
     return tuple(out)
 
 
-def launch_command(r: Recommendation, o: Option) -> str | None:
-    """How the engine is started for this build's split (None: training, or an engine without a command here).
-    Flags as the engines document them: vLLM `vllm serve`, SGLang `sglang.launch_server`, llama.cpp `llama-server`
-    (-c is the context shared by the -np slots)."""
-    x = o.estimate.execution
-    if x.training is not None:
-        return None
-    repo = r.model.hf_repo or "<model folder or Hugging Face repo>"
-    split, ctx, users = x.parallelism, x.context_tokens, x.batch
-    if split.dp > 1 or x.engine.id == "vllm-ascend":  # replicas (estimate/replicas.py) and vLLM's Ascend plugin
-        return o.estimate.launch_command
-    if x.engine.id == "vllm":
-        pp = f" --pipeline-parallel-size {split.pp}" if split.pp > 1 else ""
-        return f"vllm serve {repo} --tensor-parallel-size {split.tp}{pp} --max-model-len {ctx} --max-num-seqs {users}"
-    if x.engine.id == "sglang":
-        return (
-            f"python -m sglang.launch_server --model-path {repo} --tp {split.tp} --context-length {ctx} "
-            f"--max-running-requests {users}"
-        )
-    if x.engine.id == "llama.cpp":
-        return f"llama-server -m <model>.gguf -ngl 99 -c {ctx * users} -np {users}"
-    return None
+def launch_command(o: Option) -> str | None:
+    """How the engine is started for this build's split: the estimate's own command (estimate/launch.py, the one
+    `sizing estimate` and `sizing recommend` print, with its replicas, expert and attention data parallel), None for
+    training or an engine without a command there."""
+    return None if o.estimate.execution.training is not None else o.estimate.launch_command
 
 
 def _bench_model(r: Recommendation, o: Option) -> tuple[str, bool]:
