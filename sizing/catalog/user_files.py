@@ -127,7 +127,7 @@ def _fields(cells: dict[str, str], delimiter: str) -> dict[str, object]:
             "as 7b; a distillation row may name its student instead)",
         )
     fields = dict(_cell(column, raw.strip(), delimiter) for column, raw in cells.items() if raw.strip())
-    given = {"deadline" if field == "deadline_s" else field for field in fields}
+    given = {FIELD_COLUMNS.get(field, field) for field in fields}  # the parsed fields as the columns that gave them
     conflict = option_conflict(given, str(fields.get("task", "inference")), lambda column: f"'{column}'")
     if conflict:  # what the command line asks of the options together, asked of the row's cells
         raise RowProblem(*conflict)
