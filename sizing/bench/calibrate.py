@@ -25,6 +25,7 @@ from sizing.modelspec import resolve
 from sizing.specs import Base, Efficiency, Execution, ModelSpec, SizingError, System
 
 from .compare import execution_of
+from .decoder import cut
 from .files import load_runs
 from .results import Comparison
 
@@ -106,7 +107,7 @@ def case_of(catalog: Catalog, run: Comparison) -> Case | None:
     if run.gpu_id is None or run.gpu_id not in catalog.gpus:
         return None
     m = run.measurement
-    spec = resolve(m.model_id, catalog).model_copy(update={"n_layers": m.n_layers})
+    spec = cut(resolve(m.model_id, catalog), n_layers=m.n_layers)
     measured = {f: float(getattr(m, f)) for f in FIGURES}
     return Case(
         label=f"{run.gpu_id} {m.model_id} b{m.batch} {m.prompt_tokens}+{m.new_tokens}",

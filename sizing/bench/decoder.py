@@ -47,6 +47,14 @@ class Decoder:
         return int(self.k_cache.shape[3])
 
 
+def cut(spec: ModelSpec, **update: int) -> ModelSpec:
+    """The shape with fewer layers or a smaller vocabulary, its parameter count recounted from the new shape: the
+    estimator sizes weights, gradients and optimizer states from `n_params`, which a bare model_copy would keep at
+    the whole model's (a 4-layer slice of an 8B model estimated with 8B parameters' states)."""
+    small = spec.model_copy(update=update)
+    return small.model_copy(update={"n_params": float(small.derived_params)})
+
+
 def decoder_bytes(spec: ModelSpec, dtype: str, batch: int, max_tokens: int) -> float:
     """Weights + static cache: parameters x bytes, plus K and V of n_kv_heads x head_dim per token per layer."""
     width = 4 if dtype == "f32" else 2

@@ -14,7 +14,7 @@ from sizing.modelspec import resolve
 from sizing.specs import Gpu, SizingError
 
 from .compare import compare, match_gpu
-from .decoder import build_decoder, measure_decode, measure_prefill
+from .decoder import build_decoder, cut, measure_decode, measure_prefill
 from .files import check_writable, load_results, save
 from .measure import (
     BW_BYTES_QUICK,
@@ -150,7 +150,7 @@ def run(
     if n_layers is not None and n_layers != spec.n_layers:
         if device == "cuda":
             notes.append(f"built {n_layers} of {spec.n_layers} layers; the estimate uses the same shape")
-        spec = spec.model_copy(update={"n_layers": n_layers})
+        spec = cut(spec, n_layers=n_layers)
     work = BenchRun(
         model_spec=spec,
         device=device,
@@ -178,7 +178,7 @@ def recompare(catalog: Catalog, paths: list[Path]) -> list[Comparison]:
     for path in files:
         for run_ in load_results(path).runs:
             m = run_.measurement
-            spec = resolve(m.model_id, catalog).model_copy(update={"n_layers": m.n_layers})
+            spec = cut(resolve(m.model_id, catalog), n_layers=m.n_layers)
             gpu = catalog.gpu(run_.gpu_id) if run_.gpu_id else None
             out.append(compare(m, spec, catalog, gpu))
     return out
