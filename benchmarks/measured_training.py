@@ -111,6 +111,7 @@ def build_case(catalog: Catalog, row, trainer: Trainer | None = None) -> TrainCa
     settings = recipe(row, n_gpus)
     base = {
         "optimizer": tr.optimizer,
+        "optimizer_impl": tr.optimizer_impl,
         "master_weights": tr.master_weights,
         "recompute": tr.recompute,
         "flash_attention": tr.flash_attention,

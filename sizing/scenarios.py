@@ -191,6 +191,7 @@ def training_execution(catalog: Catalog, req: Request, task: str) -> tuple[Model
     training = Training(
         trainer=trainer,
         optimizer=req.optimizer or trainer.optimizer,
+        optimizer_impl=trainer.optimizer_impl,
         master_weights=trainer.master_weights,
         recompute=req.recompute or trainer.recompute,
         flash_attention=trainer.flash_attention,

@@ -8,7 +8,16 @@ import math
 from sizing.specs import Execution, ModelSpec, System
 
 from .comm import allreduce_s, alltoall_s
-from .train_memory import ACT, expert_share, expert_ways, is_lora, model_states, trainable_params, training_of
+from .train_memory import (
+    ACT,
+    expert_share,
+    expert_ways,
+    is_lora,
+    model_states,
+    trainable_params,
+    trained_bytes,
+    training_of,
+)
 
 
 def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gpu: float) -> float:
@@ -31,7 +40,7 @@ def comm_s(model: ModelSpec, execution: Execution, system: System, tokens_per_gp
     # ranks that hold the same experts, each GPU's share 1 / ep of them (Megatron-Core expert-data-parallel group)
     f = expert_share(model) if ep > 1 and not is_lora(execution) else 0.0
     if dpc > 1:
-        grads = trainable_params(model, execution) * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
+        grads = trainable_params(model, execution) * trained_bytes(execution)
         out += allreduce_s(link, dpc, (1 - f) * grads / max(1, p.tp * p.pp))
         if f and p.dp // ep > 1:
             out += allreduce_s(link, p.dp // ep, f * grads / ep / max(1, p.tp * p.pp))

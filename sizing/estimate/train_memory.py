@@ -3,7 +3,8 @@ ZeRO paper and Korthikanti et al. count them, for the PyTorch modules trainers r
 
 Two moments bound the peak (the caching allocator sees both): the start of the backward pass, when every layer's
 saved activations and the loss's logits are alive but this step's gradients are not yet, and the end of the backward
-pass / optimizer step, when all gradients are alive and the activations are freed.
+pass / optimizer step, when all gradients are alive and the activations are freed (with the step's own
+temporaries, step_transient_bytes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sizing.specs import Execution, MemoryBreakdown, MemoryEstimate, ModelSpec, 
 
 from . import shapes
 from .engines import ACT_BYTES, usable_bytes
+from .lora import lora_module_dims, lora_params
 
 ACT = ACT_BYTES  # bf16 activations, bytes per element (the inference estimator's figure)
 FP32 = 4
@@ -36,44 +38,9 @@ def training_of(execution: Execution) -> Training:
     return execution.training
 
 
-def lora_module_dims(model: ModelSpec, targets: str) -> list[tuple[int, int]]:
-    """(in, out) of every adapted projection in one dense layer (Hu et al. 2021 put A: r x in and B: out x r on each).
-    qv = PEFT's default for Llama; qkv = one fused q/k/v projection (Qwen-1 c_attn); attention = q, k, v, o;
-    attention-mlp / all-linear add the MLP projections."""
-    h, q, kv = model.hidden_size, model.n_heads * model.head_dim, model.n_kv_heads * model.head_dim
-    if model.is_mla:  # DeepSeek-V2 §2.1.2: q (or q_a, q_b), kv_a, kv_b and o
-        nope, rope, v = model.qk_nope_head_dim or 0, model.qk_rope_head_dim or 0, model.v_head_dim or 0
-        r_kv, r_q = model.kv_lora_rank or 0, model.q_lora_rank or 0
-        qd = model.n_heads * (nope + rope)
-        attn = [(h, r_q), (r_q, qd)] if r_q else [(h, qd)]
-        attn += [(h, r_kv + rope), (r_kv, model.n_heads * (nope + v)), (model.n_heads * v, h)]
-        qv = attn[:-1]
-    else:
-        attn = [(h, q), (h, kv), (h, kv), (q, h)]
-        qv = [(h, q), (h, kv)]
-    if targets == "qv":
-        return qv
-    if targets == "qkv":
-        return [(h, sum(o for _, o in qv) + (attn[2][1] if not model.is_mla else 0))]
-    if targets == "attention":
-        return attn
-    f = model.ffn_size
-    mlp = [(h, f), (h, f), (f, h)] if model.gated_mlp else [(h, f), (f, h)]
-    return attn + mlp
-
-
-def lora_params(model: ModelSpec, rank: int, targets: str) -> float:
-    """Adapter parameters: r x (in + out) per adapted projection and layer. MoE layers adapt their routed and shared
-    experts' projections when the MLP is targeted (PEFT all-linear matches every nn.Linear but the head)."""
-    per_layer = sum(rank * (i + o) for i, o in lora_module_dims(model, targets))
-    total = per_layer * model.n_layers
-    if model.is_moe and targets in ("attention-mlp", "all-linear"):
-        dense_mlp = sum(rank * (i + o) for i, o in lora_module_dims(model, targets)[-3:])
-        ef = model.expert_ffn_size or 0
-        expert = rank * 3 * (model.hidden_size + ef)
-        n_exp = (model.n_experts or 0) + (model.n_shared_experts or 0)
-        total += model.n_moe_layers * (n_exp * expert - dense_mlp)
-    return float(total)
+def trained_bytes(execution: Execution) -> float:
+    """Bytes per trained parameter: bf16 weights, or LoRA adapters at the trainer's adapter_bits."""
+    return training_of(execution).trainer.adapter_bits / 8 if is_lora(execution) else ACT
 
 
 def trainable_params(model: ModelSpec, execution: Execution) -> float:
@@ -112,7 +79,7 @@ def model_states(model: ModelSpec, execution: Execution) -> States:
     t = training_of(execution)
     lin, emb = shapes.weight_bytes(model, execution.precision)
     n_train = trainable_params(model, execution)
-    train_bytes = (t.trainer.adapter_bits / 8) if is_lora(execution) else ACT
+    train_bytes = trained_bytes(execution)
     weights = lin + emb + (n_train * train_bytes if is_lora(execution) else 0.0)
     grads = n_train * train_bytes
     if t.optimizer_in_backward:  # each gradient is applied and freed in its backward hook: one tensor at a time
@@ -125,13 +92,28 @@ def model_states(model: ModelSpec, execution: Execution) -> States:
     )
 
 
+def step_transient_bytes(model: ModelSpec, execution: Execution) -> float:
+    """Temporaries of the optimizer step on the busiest GPU, alive beside every gradient at the end of the backward
+    pass. torch's foreach AdamW (specs.training OptimizerImpl) writes sqrt(v) of all its trainable tensors into one
+    tensor list before the update: one moment's bytes; for-loop, the largest tensor's; fused kernels, bitsandbytes'
+    8-bit and paged AdamW, SGD and Adafactor none that matter; optimizer-in-backward steps one tensor per hook.
+    MEASURED (data/benchmarks/h200.training.json): llama-3-8b full fine-tune, bf16 AdamW, 1 x 1024 tokens on an
+    H200: 74.85 GiB allocated at peak with foreach, = weights + gradients + both moments (59.8 GiB) + one moment."""
+    t = training_of(execution)
+    if t.optimizer != "adamw" or t.offload != "none" or t.optimizer_impl == "fused":
+        return 0.0
+    moment = FP32 if t.master_weights else trained_bytes(execution)
+    whole = trainable_params(model, execution) * split(model, execution).optimizer
+    if t.optimizer_impl == "for-loop" or t.optimizer_in_backward:
+        return min(whole, largest_tensor_params(model)) * moment
+    return whole * moment
+
+
 def resumable_checkpoint_bytes(model: ModelSpec, execution: Execution) -> float:
     """A checkpoint the run can resume from: the trained weights (adapters only for LoRA), the optimizer states and
     the fp32 master copy where kept (what torch.save of the state dicts writes)."""
-    t = training_of(execution)
-    n_train = trainable_params(model, execution)
-    weights = n_train * (t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
-    return weights + n_train * optimizer_bytes_per_param(t, t.trainer.adapter_bits / 8 if is_lora(execution) else ACT)
+    per = trained_bytes(execution)
+    return trainable_params(model, execution) * (per + optimizer_bytes_per_param(training_of(execution), per))
 
 
 # Trainers whose data-parallel ranks each save their own shard (FSDP SHARDED_STATE_DICT / torch.distributed.checkpoint,
@@ -349,7 +331,8 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> TrainMemor
     # 1F1B: the first stage holds `flight` micro-batches' activations, the last one micro-batch's and the loss
     act_peak_stage = max(act, act / flight + logits) if flight > 1 else act + logits
     start_backward = weights + opt + accum_grads + act_peak_stage
-    end_backward = weights + opt + grads
+    transient = step_transient_bytes(model, execution)
+    end_backward = weights + opt + grads + transient
     allocated = max(start_backward, end_backward)
     usable = usable_bytes(execution.engine, system.gpu)
     paged_out = 0.0
@@ -375,7 +358,7 @@ def memory(model: ModelSpec, execution: Execution, system: System) -> TrainMemor
                 kv_cache_bytes=0.0,
                 activations_bytes=act_peak,
                 gradients_bytes=grads_peak,
-                optimizer_bytes=opt - paged_out,
+                optimizer_bytes=opt - paged_out + (0.0 if start_backward >= end_backward else transient),
                 overhead_bytes=overhead,
             ),
             kv_bytes_per_token=0.0,

@@ -43,6 +43,7 @@ from .train_memory import (
     resumable_checkpoint_bytes,
     split,
     trainable_params,
+    trained_bytes,
     training_of,
 )
 from .train_roofline import NONGEMM_BYTES_MULT, nongemm_bytes_per_token, optimizer_step_bytes
@@ -216,7 +217,7 @@ def speed(
     rate = tokens_step / step
     useful = rate * useful_share(execution)
     n_train = trainable_params(model, execution)
-    ckpt = n_train * (tr.adapter_bits / 8 if is_lora(execution) else ACT)
+    ckpt = n_train * trained_bytes(execution)
     train_s = t.tokens * t.epochs / useful if t.tokens else None  # --tokens counts real (unpadded) tokens
     saves = checkpoints(model, execution, system, step, train_s)
     total = train_s + saves.added_s if train_s is not None else None

@@ -28,6 +28,13 @@ TRAIN_TASKS: tuple[str, ...] = get_args(TrainTask)
 # paged variants live in CUDA unified memory and page to host RAM under pressure; SGD with momentum keeps one state;
 # Adafactor factors the second moment into row and column vectors (Shazeer & Stern 2018): about none per parameter.
 Optimizer = Literal["adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit", "sgd", "adafactor"]
+# How the AdamW step runs (torch.optim docs, "Algorithms" / foreach and fused): fused = one kernel per tensor chunk
+# reads parameter, gradient and both moments once and writes them once (torch fused=True, apex/DeepSpeed FusedAdam,
+# bitsandbytes' 8-bit and paged kernels); foreach = torch's multi-tensor default on CUDA when fused is not asked for:
+# eight _foreach_ ops, each a pass over every tensor, and `exp_avg_sq_sqrt = _foreach_sqrt(exp_avg_sqs)` a temporary
+# as large as one moment of every trainable parameter (torch/optim/adam.py _multi_tensor_adam); for-loop = the same
+# ops tensor by tensor (foreach=False): the same passes, a temporary of one tensor.
+OptimizerImpl = Literal["fused", "foreach", "for-loop"]
 # Korthikanti et al. 2022 §4 (selective: the attention scores recomputed); op: op-level selective checkpointing that
 # saves the outputs of the listed ops only (torchtitan's selective_ac_option "op": every other matmul and the attention
 # kernel) and recomputes everything else in the backward pass
@@ -61,6 +68,7 @@ class Trainer(Provenanced):
         "shardings": Col("shardings", "list"),
         "default_sharding": Col("default_sharding"),
         "optimizer": Col("optimizer"),
+        "optimizer_impl": Col("optimizer_impl", required=False),
         "master_weights": Col("master_weights", "bool"),
         "recompute": Col("recompute"),
         "flash_attention": Col("flash_attention", "bool"),
@@ -95,6 +103,7 @@ class Trainer(Provenanced):
     shardings: tuple[Sharding, ...]  # what it can do over several GPUs
     default_sharding: Sharding
     optimizer: Optimizer
+    optimizer_impl: OptimizerImpl = "fused"  # its standard recipe's AdamW implementation (trainers.csv source)
     master_weights: bool  # keeps an fp32 copy of the trainable weights (mixed precision, Micikevicius et al. 2018)
     recompute: Recompute
     flash_attention: bool
@@ -137,6 +146,7 @@ class Training(Base):
     trainer: Trainer
     optimizer: Optimizer
     master_weights: bool
+    optimizer_impl: OptimizerImpl = "fused"
     recompute: Recompute
     flash_attention: bool
     fused_elementwise: bool
