@@ -5,8 +5,8 @@
 CPU: the bench's float32 matmul (sizing.bench.probes.cpu_matmul_pair: the harness's own timed loop) against a tight
 numpy loop in the same run, on the same operands and sizes, with the same thread count for both (this script sets
 OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS before torch and numpy load); ours must reach 95% of it.
-GPU (when PyTorch sees one): the bf16 matmul against the catalog GPU's dense datasheet peak (80%) and the device copy
-against its spec memory bandwidth (85%), the shares the best published harnesses reach (validate.py states them);
+GPU (when PyTorch sees one): the bf16 matmul against the catalog GPU's dense datasheet peak (70%) and the device copy
+against its spec memory bandwidth (70%), pass lines below what healthy H100s and H200s reach (validate.py states them);
 without a GPU that part prints one line saying it was skipped. Prints every measured figure and ratio; exits 1 when a
 ratio falls short, 2 on bad input. About 10 s on a 2-core CPU.
 """

@@ -1,7 +1,7 @@
 """`sizing validate`: on the machine that arrived, measure what the estimates rest on and say, figure by figure,
-whether it delivers: matmul and memory bandwidth against the datasheet (on a GPU: 80% of the dense bf16 peak and 85%
-of the memory bandwidth, what the best published harnesses reach), host RAM (STREAM triad) against the populated
-channels a saved build promises, host-to-device bandwidth against its PCIe link, all-reduce bus bandwidth, the
+whether it delivers: matmul and memory bandwidth against the datasheet (on a GPU: 70% of the dense peak, 60% in fp8,
+and 70% of the memory bandwidth, below what healthy H100s and H200s reach here), host RAM (STREAM triad) against the
+populated channels a saved build promises, host-to-device bandwidth against its PCIe link, all-reduce bus bandwidth, the
 random-weight decoder and one training step (full and LoRA) against the estimate, the largest batch that fits, and
 what a saved build promises (build_check: its parts, its figures within their bands, GPU power under load against its
 PSU sizing; engines: the real engine's own benchmark with --engine)."""
@@ -45,8 +45,13 @@ from .training import CPU_VOCAB, training_checks
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
 
-GPU_MATMUL_SHARE = 0.80  # of the dense datasheet peak (issue #13; cuBLAS sweeps on H100 reach ~75-85%)
-GPU_BANDWIDTH_SHARE = 0.85  # of the spec memory bandwidth (device copy)
+# Pass lines against the datasheet, set below what healthy parts reach so a good machine is not rejected: MEASURED
+# here (data/benchmarks/, validate on an H200 2026-12-04) bf16 760 TFLOP/s = 77% of the 989 dense peak at n = 8192,
+# f16 74%, plain f32 76%, fp8 1,315 = 66% of 1,979 (torch._scaled_mm); an H100 SXM 76-78% in bf16. The device copy
+# reached 75-87% of the spec bandwidth over the runs of one H200 and H100 (data/benchmarks/*.json bandwidth_bytes_s).
+GPU_MATMUL_SHARE = 0.70  # of the dense datasheet peak, bf16, f16 and f32
+GPU_FP8_SHARE = 0.60  # fp8 GEMMs reach less of their doubled peak at these sizes
+GPU_BANDWIDTH_SHARE = 0.70  # of the spec memory bandwidth (device copy)
 CPU_MATMUL_SHARE = 0.95  # of a tight numpy loop in the same run: the harness itself costs nothing
 # cuBLAS sweeps on Hopper plateau by n=4096; the best of the sizes is the figure judged
 GPU_MATMUL_SIZES, GPU_MATMUL_SIZES_QUICK = (2048, 4096, 8192), (1024, 2048)
@@ -150,7 +155,8 @@ def gpu_matmul_checks(gpu: Gpu, quick: bool, say) -> list[Check]:
             checks.append(Check(name="matmul_tf32", measured=best, unit="FLOP/s", basis=f"measured only; {swept}"))
             continue
         peak = gpu.peak_flops(dtype)  # type: ignore[arg-type]
-        checks.append(share(f"matmul_{dtype}", best, peak, GPU_MATMUL_SHARE, "FLOP/s", f"{gpu.id} dense peak; {swept}"))
+        line = GPU_FP8_SHARE if dtype == "fp8" else GPU_MATMUL_SHARE
+        checks.append(share(f"matmul_{dtype}", best, peak, line, "FLOP/s", f"{gpu.id} dense peak; {swept}"))
     return checks
 
 
@@ -292,14 +298,14 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
     from sizing.modelspec import resolve
     from sizing.specs import Execution, System
 
-    from .decoder import build_decoder
+    from .decoder import build_decoder, cut
     from .runner import CPU_LAYERS
 
     spec = resolve(model, catalog)
     if kind != "cuda":  # the CPU figure is measured only: the training step's small shape (CPU_VOCAB caps the
         # embedding, which would otherwise be most of each trial's allocation and of --quick's minute)
         small = {"n_layers": min(CPU_LAYERS, spec.n_layers), "vocab_size": min(CPU_VOCAB, spec.vocab_size)}
-        spec = spec.model_copy(update=small)
+        spec = cut(spec, **small)
     tokens = 256 if quick else 2048
     dtype = "bf16" if kind == "cuda" else "f32"
 
