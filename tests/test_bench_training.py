@@ -80,3 +80,65 @@ def test_gpu_training_steps_are_compared_with_the_training_estimate(catalog):
     assert len(rates) == 2 and all(isinstance(c.measured, float) and c.measured > 0 for c in rates)
     if gpu is not None:  # a catalog GPU: every figure has an estimate and a verdict
         assert all(c.estimated and c.ratio and c.ok is not None for c in checks)
+
+
+@pytest.mark.parametrize("impl", ["fused", "foreach", "for-loop"])
+def test_each_adamw_implementation_runs_and_is_recorded(impl):
+    step = tr.measure_train_step(work(), "full", repeats=1, impl=impl)
+    assert step.optimizer_impl == impl and step.tokens_per_s > 0
+
+
+def test_a_slice_of_a_model_is_estimated_with_its_own_parameters(catalog):
+    """validate's GPU training step runs 4 of llama-3-8b's 32 layers: its states are those of 4 layers plus the
+    embedding and head (1.92B), not the whole 8.03B model's (the slice estimated at 48 GiB measured 18 GiB)."""
+    from sizing.bench.decoder import cut
+
+    spec = cut(catalog.model("llama-3-8b"), n_layers=4)
+    assert spec.n_layers == 4 and spec.n_params == pytest.approx(spec.derived_params)
+    assert spec.n_params == pytest.approx(1.923e9, rel=1e-3)
+    step = tr.TrainStep(
+        mode="full", optimizer_impl="foreach", device="cuda", dtype="bf16", batch=1, seq_len=512, n_layers=4,
+        trainable_params=1.0, step_s=0.1, tokens_per_s=5120.0,
+    )  # fmt: skip
+    _, mem = tr.estimated_step(catalog, spec, step, catalog.gpu("h200"))
+    assert mem / 2**30 == pytest.approx(19_299_676_160 / 2**30, rel=0.12)  # validate on an H200, 2026-12-04
+
+
+def test_the_mechanics_script_writes_files_calibrate_passes_over(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sizing.bench.files import load_runs
+    from sizing.specs import SizingError
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "device_mechanics.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    saved = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert saved == ["cpu.dispatch.json", "cpu.training.json"]
+    import json
+
+    training = json.loads((tmp_path / "cpu.training.json").read_text())
+    assert training["kind"] == "mechanics-training" and {s["optimizer_impl"] for s in training["steps"]} == {
+        "foreach",
+        "fused",
+    }
+    with pytest.raises(SizingError, match="no saved runs"):  # recognised, and holding no decoder runs
+        load_runs([tmp_path])
+
+
+def test_cuda_graph_replay_needs_a_gpu():
+    import torch
+
+    from sizing.bench.measure import measure_graph_launch
+    from sizing.specs import SizingError
+
+    if torch.cuda.is_available():
+        assert 0 < measure_graph_launch(200, replays=3) < 1e-4
+    else:
+        with pytest.raises(SizingError, match="CUDA GPU"):
+            measure_graph_launch()

@@ -76,12 +76,17 @@ def save(comparison: Comparison, out_dir: Path | str) -> Path:
     return path
 
 
+MECHANICS_KIND = '"kind": "mechanics-'  # how benchmarks/device_mechanics.py's files begin (<gpu>.<what>.json)
+
+
 def _runs_of(path: Path) -> tuple[Comparison, ...]:
     """The runs a results file holds: a bench file's, or the decoder runs a `sizing validate --save` file keeps."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SizingError(f"cannot read {path} ({exc.__class__.__name__}); check the path") from None
+    if MECHANICS_KIND in text[:200]:  # benchmarks/device_mechanics.py's dispatch and training files: no decoder runs
+        return ()
     try:
         return BenchFile.model_validate_json(text).runs
     except ValidationError:

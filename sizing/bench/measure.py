@@ -206,6 +206,35 @@ def measure_launch(device: str = "cuda", n: int = 1000) -> float:
     return (time.perf_counter() - start) / n
 
 
+def measure_graph_launch(n: int = 1000, replays: int = 10) -> float:
+    """Seconds per kernel when the same n one-element adds replay as one CUDA graph (torch.cuda.CUDAGraph, the
+    mechanism of vLLM's, SGLang's and gpt-fast's decode): no Python or dispatcher per op, only the GPU's own
+    kernel-to-kernel gap and a tiny kernel's run time. The median of `replays` replays after one warm-up."""
+    torch = _torch()
+    if not torch.cuda.is_available():
+        raise SizingError("CUDA graph replay needs a CUDA GPU")
+    x = torch.zeros(1, device="cuda")
+    side = torch.cuda.Stream()  # capture wants a warmed-up side stream (PyTorch CUDA graphs notes)
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            x.add_(1)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(n):
+            x.add_(1)
+    graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(replays):
+        start = time.perf_counter()
+        graph.replay()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / n
+
+
 # ------------------------------------------------------------------------------------------- collectives
 ALLREDUCE_ITERS = 5  # timed all-reduces after one warm-up (nccl-tests' default is 20; these buffers are large)
 

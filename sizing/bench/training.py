@@ -14,7 +14,7 @@ from sizing.modelspec import resolve
 from sizing.specs import Base, Execution, Gpu, ModelSpec, SizingError, System, Training
 
 from .build_check import Check
-from .decoder import _mlp, _rms_norm, _rope, _sdpa, _sdpa_backends, build_decoder
+from .decoder import _mlp, _rms_norm, _rope, _sdpa, _sdpa_backends, build_decoder, cut
 from .measure import _device_kind, _sync, _torch
 from .results import BenchRun
 from .runner import CPU_LAYERS
@@ -23,14 +23,22 @@ if TYPE_CHECKING:
     from sizing.catalog import Catalog
 
 Mode = Literal["full", "lora"]
+# The AdamW implementation a step runs (specs.training OptimizerImpl): fused by default, the Hugging Face Trainer's
+# own default with torch >= 2.8 (transformers training_args.py adamw_torch_fused); foreach is torch's CUDA default
+StepImpl = Literal["fused", "foreach", "for-loop"]
 LORA_RANK = 8  # the transformers trainer's default rank and targets (data/trainers.csv: lora_rank 8, qv)
 LORA_ALPHA = 16  # PEFT LoraConfig's common alpha = 2 x rank; a scale only
 CPU_VOCAB = 8192  # on a CPU the embedding and logits of a 150k vocabulary would be the whole step: cap them
+# The bench loss's bytes per logit: its fp32 upcast, the shifted contiguous copy cross_entropy reads and log-softmax's
+# fp32 output (4 B each; the bf16 logits are freed by the upcast) - torchtune's count (train_memory), not the 22 of
+# Hugging Face models' forward that the transformers row carries
+BENCH_LOSS_BYTES = 12.0
 TRAIN_BAND = 0.20  # the estimator's training accuracy target (benchmarks/accuracy.py TRAIN_TARGETS; the report's band)
 
 
 class TrainStep(Base):
     mode: Mode
+    optimizer_impl: StepImpl = "fused"
     device: str
     dtype: str
     batch: int
@@ -102,9 +110,10 @@ def _loss(torch: Any, spec: ModelSpec, dec: Any, tokens: Any) -> Any:
     return F.cross_entropy(logits[:, :-1].reshape(-1, spec.vocab_size), tokens[:, 1:].reshape(-1))
 
 
-def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3) -> TrainStep:
-    """Median seconds of forward + backward + AdamW step after one warm-up step, on `work`'s model, device and
-    dtype for `batch` sequences of `prompt_tokens` (the sequence length); peak memory of a step."""
+def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3, impl: StepImpl = "fused") -> TrainStep:
+    """Median seconds of forward + backward + AdamW step (`impl`: torch.optim.AdamW fused=True, foreach=True or
+    foreach=False) after one warm-up step, on `work`'s model, device and dtype for `batch` sequences of
+    `prompt_tokens` (the sequence length); peak memory of a step."""
     torch = _torch()
     spec, device, dtype, batch, seq_len = work.model_spec, work.device, work.dtype, work.batch, work.prompt_tokens
     kind = _device_kind(torch, device)
@@ -123,7 +132,8 @@ def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3) -> TrainSte
         params = tensors
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=1e-5)
+    flags = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop": {"foreach": False}}[impl]
+    opt = torch.optim.AdamW(params, lr=1e-5, **flags)
     tokens = torch.randint(0, spec.vocab_size, (batch, seq_len), device=device)
 
     def step() -> None:
@@ -150,10 +160,12 @@ def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3) -> TrainSte
         peak, basis = float(torch.cuda.max_memory_allocated()), "torch.cuda.max_memory_allocated"
     else:
         hwm = _rss_kib("VmHWM")
-        peak = (hwm - base) * 1024 if base is not None and hwm is not None else None
+        # the step may free more than it takes (VmRSS at the reset above the later peak): no growth, not a negative one
+        peak = max(0.0, (hwm - base) * 1024) if base is not None and hwm is not None else None
         basis = "resident-set growth over the step (VmHWM after clear_refs), on top of weights and moments"
     return TrainStep(
         mode=mode,
+        optimizer_impl=impl,
         device=kind,
         dtype=dtype,
         batch=batch,
@@ -167,13 +179,15 @@ def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3) -> TrainSte
     )
 
 
-def bench_training(catalog: Catalog) -> Training:
+def bench_training(catalog: Catalog, impl: StepImpl = "fused") -> Training:
     """The set-up the bench step runs, as the estimator takes it: the transformers trainer's own row with what the
-    bench does (AdamW in the weights' dtype, no master copy, no recomputation, SDPA attention, eager kernels)."""
-    tr = catalog.trainer("transformers")
+    bench does (AdamW in the weights' dtype by `impl`, no master copy, no recomputation, SDPA attention, eager
+    kernels)."""
+    tr = catalog.trainer("transformers").model_copy(update={"loss_bytes_per_logit": BENCH_LOSS_BYTES})
     return Training(
         trainer=tr,
         optimizer="adamw",
+        optimizer_impl=impl,
         master_weights=False,
         recompute="none",
         flash_attention=True,
@@ -198,7 +212,7 @@ def estimated_step(catalog: Catalog, spec: ModelSpec, step: TrainStep, gpu: Gpu)
         batch=step.batch,
         prompt_tokens=step.seq_len,
         new_tokens=0,
-        training=bench_training(catalog),
+        training=bench_training(catalog, step.optimizer_impl),
     )
     e = est.estimate(
         spec, work, System.of(gpu, latencies=catalog.links), catalog.efficiency("transformers", gpu.gpu_class)
@@ -212,10 +226,10 @@ def training_checks(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qu
     CPU measured only (CPU_LAYERS layers, at most CPU_VOCAB tokens of vocabulary, f32: a check of the harness)."""
     spec = resolve(model, catalog)
     if kind == "cuda":
-        spec, dtype, batch, seq = spec.model_copy(update={"n_layers": min(4, spec.n_layers)}), "bf16", 1, 512
+        spec, dtype, batch, seq = cut(spec, n_layers=min(4, spec.n_layers)), "bf16", 1, 512
     else:
         small = {"n_layers": min(CPU_LAYERS, spec.n_layers), "vocab_size": min(CPU_VOCAB, spec.vocab_size)}
-        spec, dtype, batch, seq = spec.model_copy(update=small), "f32", 1, 32
+        spec, dtype, batch, seq = cut(spec, **small), "f32", 1, 32
     if quick:
         seq = min(seq, 64)
     out = []
