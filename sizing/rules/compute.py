@@ -158,7 +158,19 @@ def gpu_communication(c: Candidate) -> Finding:
         f"; {b.n_nodes} nodes pipeline layers over {b.nic.name if b.nic else 'the network'}" if b.n_nodes > 1 else ""
     )
     nic = (b.nic.name if b.nic else "") if b.n_nodes > 1 else None
-    return _tensor_traffic(link, e.decode_step.comm_s, e.speed.decode_tokens_per_s, nodes, b.n_nodes, nic)
+    p = e.execution.parallelism
+    kind = "dp_attention" if p.adp > 1 else ("expert" if p.ep > 1 else "tensor")
+    return _tensor_traffic(link, e.decode_step.comm_s, e.speed.decode_tokens_per_s, nodes, (b.n_nodes, nic, kind))
+
+
+# What each serving layout's per-step collectives are (estimate/expert.py layer_comm_s, dp_attention.py): tensor
+# parallel all-reduces; expert parallel all-to-all dispatch and combine beside them; attention data parallel the MoE
+# layers' gather and all-to-all only (no all-reduce after attention, which each rank runs alone)
+TRAFFIC = {
+    "tensor": "tensor parallel over {link}: all-reduces cost",
+    "expert": "expert parallel over {link}: all-to-all and all-reduces cost",
+    "dp_attention": "attention data parallel over {link}: the MoE layers' collectives cost",
+}
 
 
 @judged_once
@@ -203,14 +215,17 @@ def _layer_traffic(engine: str) -> Finding:
 
 @judged_once
 def _tensor_traffic(
-    link: str, per_token: float, decode_tokens_per_s: float, nodes: str, n_nodes: int = 1, nic: str | None = None
+    link: str, per_token: float, decode_tokens_per_s: float, nodes: str, where: tuple[int, str | None, str]
 ) -> Finding:
+    """`where`: (nodes, their NIC: None on one node, "" without one, the layout: a TRAFFIC key)."""
+    n_nodes, nic, kind = where
     step = 1 / decode_tokens_per_s if decode_tokens_per_s else 0.0
     share = per_token / step if step else 0.0
-    msg = f"tensor parallel over {link}: all-reduces cost {per_token * 1e3:.2f} ms per decode step ({share:.0%} of it)"
+    lead = TRAFFIC[kind].format(link=link)
+    msg = f"{lead} {per_token * 1e3:.2f} ms per decode step ({share:.0%} of it)"
     more = () if nic is None else ("finding.gpu_communication.nodes" if nic else "finding.gpu_communication.nodes_net",)
     words = said(
-        "finding.gpu_communication.tensor",
+        f"finding.gpu_communication.{kind}",
         *more,
         link=link,
         ms=f"{per_token * 1e3:.2f}",
