@@ -215,6 +215,7 @@ def with_mechanics(engine: Engine, m: EngineMechanics, version: str) -> Engine:
             "cuda_graphs": m.cuda_graphs,
             "kernels_per_layer": m.kernels_per_layer,
             "dispatch_s_per_kernel": m.dispatch_s_per_kernel,
+            "pp_dispatch_s_per_kernel": m.pp_dispatch_s_per_kernel,
             "quant_linear_kernels": m.quant_linear_kernels,
             "mechanics_unconfirmed": m.unconfirmed,
         }

@@ -197,7 +197,7 @@ def decode_fixed(
         bw * eff.bw_eff,
         peak_flops(system, x.precision) * eff.mm_eff,
         comm,
-        model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model),
+        model.n_layers * layer_overhead_s(x.engine, eff, x.precision, x.parallelism.pp) * layer_kernel_scale(model),
     )
 
 
@@ -228,7 +228,8 @@ def prefill(model: ModelSpec, execution: Execution, system: System, eff: Efficie
     mm, attn, w_bytes = prefill_work(model, x)
     t_comp = (mm / mm_eff(eff, x.precision) + attn / eff.attn_eff) / peak_flops(system, x.precision) / tp
     t_mem = n_chunks * w_bytes / (system.gpu.mem_bw_bytes_s * weight_eff(eff, x.precision))
-    t_host = n_chunks * model.n_layers * layer_overhead_s(x.engine, eff, x.precision) * layer_kernel_scale(model)
+    per_layer = layer_overhead_s(x.engine, eff, x.precision, x.parallelism.pp) * layer_kernel_scale(model)
+    t_host = n_chunks * model.n_layers * per_layer
     if tp == 1 and lw > 1:  # pipelined stages overlap: every component shrinks by the same factor (step_time scales)
         factor = pipeline_factor(tokens, x.engine.prefill_chunk_tokens, x.engine.pipeline_microbatches, lw)
         t_mem, t_comp, t_host = t_mem * factor, t_comp * factor, t_host * factor

@@ -36,14 +36,19 @@ def peak_flops(system: System, precision: Precision) -> float:
     return system.gpu.peak_flops(precision.compute_dtype) * power_factor(system)
 
 
-def layer_overhead_s(engine: Engine, eff: Efficiency, precision: Precision | None = None) -> float:
+def layer_overhead_s(engine: Engine, eff: Efficiency, precision: Precision | None = None, pp: int = 1) -> float:
     """Host and launch cost per layer per forward step. A measured engine keeps its fitted constant; an engine
     whose factors are borrowed (efficiency.csv copied_from) gets it from its own design instead of the other
     engine's: the kernels its decode path launches per layer x the dispatch cost of one launch for its kind of
-    runtime (data/engine_mechanics.csv; eager Python, C++ runtime or CUDA graph replay). Either is the cost of a
-    dense layer; quant_kernel_scale adds the launches of quantized linears."""
+    runtime (data/engine_mechanics.csv; eager Python, C++ runtime or CUDA graph replay), under pipeline parallel
+    (`pp` stages) its pp_dispatch_us_per_kernel where the release has one (SGLang runs its scheduler in step with
+    the GPU there: server_args.py _handle_pipeline_parallelism disables the overlap schedule). Either is the cost of
+    a dense layer; quant_kernel_scale adds the launches of quantized linears."""
     if eff.copied_from and engine.kernels_per_layer and engine.dispatch_s_per_kernel is not None:
-        base = engine.kernels_per_layer * engine.dispatch_s_per_kernel
+        dispatch = engine.dispatch_s_per_kernel
+        if pp > 1 and engine.pp_dispatch_s_per_kernel is not None:
+            dispatch = engine.pp_dispatch_s_per_kernel
+        base = engine.kernels_per_layer * dispatch
     else:
         base = eff.layer_overhead_s
     return base * (quant_kernel_scale(engine, precision) if precision is not None else 1.0)

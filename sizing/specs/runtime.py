@@ -164,6 +164,9 @@ class Engine(Base):
     cuda_graphs: bool | None = None
     kernels_per_layer: PosInt | None = None
     dispatch_s_per_kernel: NonNegFloat | None = None
+    # the dispatch cost when the engine runs pipeline parallel, where that differs (SGLang turns its overlap
+    # scheduler off under --pp-size > 1); None: dispatch_s_per_kernel whatever the layout
+    pp_dispatch_s_per_kernel: NonNegFloat | None = None
     # "precision=kernels" pairs: kernels one weight-only quantized linear launches in this release's eager decode
     # path (a dense linear launches 1); empty: quantized linears cost what dense ones do (fused or graph-captured)
     quant_linear_kernels: tuple[str, ...] = ()
@@ -272,6 +275,7 @@ class EngineMechanics(Base):
         "cuda_graphs": Col("cuda_graphs", "bool"),
         "kernels_per_layer": Col("kernels_per_layer", "int"),
         "dispatch_us_per_kernel": Col("dispatch_s_per_kernel", "float", 1e-6),
+        "pp_dispatch_us_per_kernel": Col("pp_dispatch_s_per_kernel", "float", 1e-6, required=False),
         "quant_linear_kernels": Col("quant_linear_kernels", "list", required=False),
         "source": Col("source"),
         "unconfirmed": Col("unconfirmed", "bool"),
@@ -286,6 +290,7 @@ class EngineMechanics(Base):
     cuda_graphs: bool
     kernels_per_layer: PosInt
     dispatch_s_per_kernel: NonNegFloat
+    pp_dispatch_s_per_kernel: NonNegFloat | None = None
     quant_linear_kernels: tuple[str, ...] = ()
     source: str
     unconfirmed: bool
