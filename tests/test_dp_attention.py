@@ -252,3 +252,15 @@ def test_the_notes_are_said_in_chinese(catalog, kw) -> None:
     text = estimate_text(v3_estimate(catalog, dp_attention=True, **kw), lang="zh")
     assert "注意力数据并行" in text
     assert english_runs(text, kept_names(catalog)) == []
+
+
+@pytest.mark.parametrize(("batch", "n_draft"), [(1, 3), (3, 1), (8, 3), (20, 2)])
+def test_a_verify_steps_tokens_stay_on_their_sequences_replica(catalog, batch: int, n_draft: int) -> None:
+    """A speculative verify step runs n + 1 tokens of each sequence; a sequence lives on one attention replica, so
+    the busiest replica's share is that of the sequences (ceil(b / adp) / b), not of the tokens: at batch 1 on 8
+    replicas one replica does all of it (the token count would have said a quarter for n = 3)."""
+    _, x = v3_execution(catalog, batch=batch, dp_attention=True)
+    assert x.parallelism.adp == 8
+    wide = x.model_copy(update={"batch": batch * (n_draft + 1), "verify_tokens": n_draft + 1})
+    assert dp_attention.replica_share(wide) == pytest.approx(math.ceil(batch / 8) / batch)
+    assert dp_attention.replica_share(wide) == dp_attention.replica_share(x)

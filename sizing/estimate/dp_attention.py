@@ -43,8 +43,10 @@ def attention_tp(execution: Execution) -> int:
 
 
 def replica_share(execution: Execution) -> float:
-    """The share of the batch the busiest replica serves: ceil(batch / adp) / batch (1 without attention DP)."""
-    return math.ceil(execution.batch / ways(execution)) / execution.batch
+    """The share of the batch the busiest replica serves: ceil(sequences / adp) / sequences (1 without attention
+    DP). A sequence lives on one replica, so a verify step's n + 1 tokens of it do too (Execution.verify_tokens)."""
+    seqs = max(1, execution.batch // execution.verify_tokens)
+    return math.ceil(seqs / ways(execution)) / seqs
 
 
 def attention_params(model: ModelSpec) -> float:

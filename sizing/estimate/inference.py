@@ -276,9 +276,8 @@ def speculative_token_s(
     spec = execution.speculative
     assert spec is not None
     n = spec.n_draft
-    wide = decode_step(
-        model, execution.model_copy(update={"batch": execution.batch * (n + 1)}), system, eff, context_tokens
-    )
+    wide_x = execution.model_copy(update={"batch": execution.batch * (n + 1), "verify_tokens": n + 1})
+    wide = decode_step(model, wide_x, system, eff, context_tokens)
     verify = step_time(execution.engine, wide.weights_s + plain.kv_s, wide.compute_s, plain.host_s) + wide.comm_s
     return (verify + n * spec.draft_cost * plain.total_s) / tokens_per_verify_step(spec.acceptance, n)
 

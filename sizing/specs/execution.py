@@ -96,6 +96,9 @@ class Execution(Base):
     speculative: Speculative | None = None  # --speculative mtp|eagle|draft-model --acceptance a
     expert_parallel: PosInt | None = None  # inference --ep: the expert-parallel ways asked (None: 1, the engines')
     dp_attention: bool = False  # inference --dp-attention: attention data parallel over the node's GPUs
+    # tokens each sequence runs through one step: 1, or n + 1 in a speculative verify step (batch then counts the
+    # tokens, batch / verify_tokens the sequences: estimate/inference.py speculative_token_s)
+    verify_tokens: PosInt = 1
 
     def on_gpus(self, n_gpus_per_node: int, n_nodes: int = 1) -> Execution:
         """This execution split over n GPUs per node and n_nodes nodes, as its trainer or engine splits."""
