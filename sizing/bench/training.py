@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sizing import estimate as est
 from sizing.modelspec import resolve
 from sizing.specs import Base, Execution, Gpu, ModelSpec, SizingError, System, Training
+from sizing.specs.training import TRAIN_BAND
 
 from .build_check import Check
 from .decoder import _mlp, _rms_norm, _rope, _sdpa, _sdpa_backends, build_decoder, cut
@@ -33,7 +34,6 @@ CPU_VOCAB = 8192  # on a CPU the embedding and logits of a 150k vocabulary would
 # fp32 output (4 B each; the bf16 logits are freed by the upcast) - torchtune's count (train_memory), not the 22 of
 # Hugging Face models' forward that the transformers row carries
 BENCH_LOSS_BYTES = 12.0
-TRAIN_BAND = 0.20  # the estimator's training accuracy target (benchmarks/accuracy.py TRAIN_TARGETS; the report's band)
 
 
 class TrainStep(Base):

@@ -29,7 +29,6 @@ TRANSIENT_FACTOR = 2.0  # GPU power excursions to 200% of rated power for up to 
 DECODE_BAND = 0.12
 PREFILL_BAND = 0.20
 MEMORY_BAND = 0.08
-TRAIN_BAND = 0.20
 
 
 class ReportOptions(Base):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import sizing  # the package's __version__ only
 from sizing.specs import Base, Estimate, Option, Part, Recommendation, SizingError
+from sizing.specs.training import TRAIN_BAND
 
 from .core import recommendation_json
 from .procurement import (
@@ -16,7 +17,6 @@ from .procurement import (
     DEFAULT_TARIFF_USD_PER_KWH,
     HOURS_PER_YEAR,
     TARIFF_SOURCE,
-    TRAIN_BAND,
     TRANSIENT_FACTOR,
     Bom,
     BomLine,

@@ -5,12 +5,12 @@ launch command."""
 from __future__ import annotations
 
 from sizing.specs import CATALOG_GAP, Finding, Option, Recommendation
+from sizing.specs.training import TRAIN_BAND
 
 from .procurement import (
     DECODE_BAND,
     MEMORY_BAND,
     PREFILL_BAND,
-    TRAIN_BAND,
     Acceptance,
     Bom,
     Check,

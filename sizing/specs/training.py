@@ -52,6 +52,9 @@ TrainFactor = Literal["mfu", "qlora_eff", "overlap", "fragmentation"]
 # saves once per epoch) and two kept at once (the latest and the one before it, in case the latest save is torn:
 # HF Trainer save_total_limit=2 in its documented examples). A choice, not a measurement.
 DEFAULT_CHECKPOINT_EVERY_S = 3600.0
+# Training figures have no cross-validated rows per trainer and GPU class: their band is the training estimator's
+# accuracy target (issue #11; benchmarks/accuracy.py TRAIN_TARGETS), which the acceptance harness and the reports use
+TRAIN_BAND = 0.20
 DEFAULT_KEEP_CHECKPOINTS = 2
 
 
