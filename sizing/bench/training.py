@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sizing import estimate as est
 from sizing.modelspec import resolve
 from sizing.specs import Base, Execution, Gpu, ModelSpec, SizingError, System, Training
-from sizing.specs.training import TRAIN_BAND
+from sizing.specs.training import TRAIN_BAND, OptimizerImpl
 
 from .build_check import Check
 from .decoder import _mlp, _rms_norm, _rope, _sdpa, _sdpa_backends, build_decoder, cut
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from sizing.catalog import Catalog
 
 Mode = Literal["full", "lora"]
-# The AdamW implementation a step runs (specs.training OptimizerImpl): fused by default, the Hugging Face Trainer's
-# own default with torch >= 2.8 (transformers training_args.py adamw_torch_fused); foreach is torch's CUDA default
-StepImpl = Literal["fused", "foreach", "for-loop"]
 LORA_RANK = 8  # the transformers trainer's default rank and targets (data/trainers.csv: lora_rank 8, qv)
 LORA_ALPHA = 16  # PEFT LoraConfig's common alpha = 2 x rank; a scale only
 CPU_VOCAB = 8192  # on a CPU the embedding and logits of a 150k vocabulary would be the whole step: cap them
@@ -38,7 +35,9 @@ BENCH_LOSS_BYTES = 12.0
 
 class TrainStep(Base):
     mode: Mode
-    optimizer_impl: StepImpl = "fused"
+    # the AdamW a step runs: fused by default, the Hugging Face Trainer's own with torch >= 2.8 (transformers
+    # training_args.py adamw_torch_fused); foreach is torch's default on CUDA
+    optimizer_impl: OptimizerImpl = "fused"
     device: str
     dtype: str
     batch: int
@@ -110,7 +109,7 @@ def _loss(torch: Any, spec: ModelSpec, dec: Any, tokens: Any) -> Any:
     return F.cross_entropy(logits[:, :-1].reshape(-1, spec.vocab_size), tokens[:, 1:].reshape(-1))
 
 
-def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3, impl: StepImpl = "fused") -> TrainStep:
+def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3, impl: OptimizerImpl = "fused") -> TrainStep:
     """Median seconds of forward + backward + AdamW step (`impl`: torch.optim.AdamW fused=True, foreach=True or
     foreach=False) after one warm-up step, on `work`'s model, device and dtype for `batch` sequences of
     `prompt_tokens` (the sequence length); peak memory of a step."""
@@ -179,7 +178,7 @@ def measure_train_step(work: BenchRun, mode: Mode, repeats: int = 3, impl: StepI
     )
 
 
-def bench_training(catalog: Catalog, impl: StepImpl = "fused") -> Training:
+def bench_training(catalog: Catalog, impl: OptimizerImpl = "fused") -> Training:
     """The set-up the bench step runs, as the estimator takes it: the transformers trainer's own row with what the
     bench does (AdamW in the weights' dtype by `impl`, no master copy, no recomputation, SDPA attention, eager
     kernels)."""
