@@ -23,11 +23,9 @@ from typing import Any
 
 from sizing import catalog as cat
 from sizing.bench import BenchRun, match_gpu, measure_launch
-from sizing.bench.decoder import cut
 from sizing.bench.files import _write_atomic
 from sizing.bench.measure import measure_graph_launch
-from sizing.bench.runner import CPU_LAYERS
-from sizing.bench.training import CPU_VOCAB, estimated_step, measure_train_step
+from sizing.bench.training import cpu_shape, estimated_step, measure_train_step
 from sizing.modelspec import resolve
 from sizing.specs import SizingError
 
@@ -71,7 +69,7 @@ def training(catalog: cat.Catalog, kind: str, gpu: Any, quick: bool, say: Any) -
         spec = resolve(model, catalog)
         dtype = "bf16" if kind == "cuda" else "f32"
         if kind != "cuda":
-            spec = cut(spec, n_layers=min(CPU_LAYERS, spec.n_layers), vocab_size=min(CPU_VOCAB, spec.vocab_size))
+            spec = cpu_shape(spec)
         say(f"{model} {mode} {batch} x {seq}, {impl} AdamW")
         work = BenchRun(model_spec=spec, device=kind, dtype=dtype, prompt_tokens=seq, batch=batch)
         step = measure_train_step(work, mode, repeats=1 if quick else 3, impl=impl)  # type: ignore[arg-type]

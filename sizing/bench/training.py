@@ -220,6 +220,12 @@ def estimated_step(catalog: Catalog, spec: ModelSpec, step: TrainStep, gpu: Gpu)
     return e.training.train_tokens_per_s, e.memory.allocated_per_gpu_bytes
 
 
+def cpu_shape(spec: ModelSpec) -> ModelSpec:
+    """The small shape a CPU trains and allocates: CPU_LAYERS layers, at most CPU_VOCAB tokens of vocabulary (a
+    150k embedding and its logits would otherwise be the whole step), its parameters recounted (decoder.cut)."""
+    return cut(spec, n_layers=min(CPU_LAYERS, spec.n_layers), vocab_size=min(CPU_VOCAB, spec.vocab_size))
+
+
 def training_checks(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, quick: bool) -> list[Check]:
     """Full fine-tune and LoRA steps: on a catalog GPU against the training estimate (within TRAIN_BAND), on the
     CPU measured only (CPU_LAYERS layers, at most CPU_VOCAB tokens of vocabulary, f32: a check of the harness)."""
@@ -227,8 +233,7 @@ def training_checks(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qu
     if kind == "cuda":
         spec, dtype, batch, seq = cut(spec, n_layers=min(4, spec.n_layers)), "bf16", 1, 512
     else:
-        small = {"n_layers": min(CPU_LAYERS, spec.n_layers), "vocab_size": min(CPU_VOCAB, spec.vocab_size)}
-        spec, dtype, batch, seq = cut(spec, **small), "f32", 1, 32
+        spec, dtype, batch, seq = cpu_shape(spec), "f32", 1, 32
     if quick:
         seq = min(seq, 64)
     out = []

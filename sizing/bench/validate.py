@@ -40,7 +40,7 @@ from .probes import (
 )
 from .results import BenchRequest, Comparison
 from .runner import run
-from .training import CPU_VOCAB, training_checks
+from .training import cpu_shape, training_checks
 
 if TYPE_CHECKING:
     from sizing.catalog import Catalog
@@ -298,14 +298,12 @@ def _largest_batch(catalog: Catalog, model: str, kind: str, gpu: Gpu | None, qui
     from sizing.modelspec import resolve
     from sizing.specs import Execution, System
 
-    from .decoder import build_decoder, cut
-    from .runner import CPU_LAYERS
+    from .decoder import build_decoder
 
     spec = resolve(model, catalog)
     if kind != "cuda":  # the CPU figure is measured only: the training step's small shape (CPU_VOCAB caps the
         # embedding, which would otherwise be most of each trial's allocation and of --quick's minute)
-        small = {"n_layers": min(CPU_LAYERS, spec.n_layers), "vocab_size": min(CPU_VOCAB, spec.vocab_size)}
-        spec = cut(spec, **small)
+        spec = cpu_shape(spec)
     tokens = 256 if quick else 2048
     dtype = "bf16" if kind == "cuda" else "f32"
 
