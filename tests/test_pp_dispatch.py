@@ -38,6 +38,10 @@ def test_a_two_node_sglang_build_is_slower_per_user_than_its_overlapped_dispatch
     overlapped = x.model_copy(update={"engine": x.engine.model_copy(update={"pp_dispatch_s_per_kernel": None})})
     fast = estimate(model, overlapped, system, eff)
     assert slow.speed.decode_tokens_per_s < fast.speed.decode_tokens_per_s
+    said = "SGLang turns its overlap scheduler off across pipeline stages: each step waits for it"
+    assert said in slow.notes and said not in fast.notes
+    one_node = estimate(model, v3_execution(catalog)[1], System.of(gpu, 8), eff)
+    assert not any("overlap scheduler" in n for n in one_node.notes)
 
 
 @pytest.mark.parametrize(

@@ -370,6 +370,8 @@ def notes(model: ModelSpec, execution: Execution, system: System) -> tuple[list[
         out.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
     if layer_ways(x, system) > 1:
         out.append(f"{x.engine.name} splits layers across GPUs: more GPUs add capacity, not decode speed")
+    if x.parallelism.pp > 1 and x.engine.pp_dispatch_s_per_kernel is not None:  # roofline.layer_overhead_s
+        out.append(f"{x.engine.name} turns its overlap scheduler off across pipeline stages: each step waits for it")
     return out, not problems
 
 
