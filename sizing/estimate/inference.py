@@ -23,7 +23,7 @@ from sizing.specs import (
     System,
 )
 
-from . import bands, dp_attention, expert, shapes
+from . import bands, dp_attention, expert, roofline, shapes
 from .comm import hops_s
 from .engines import (
     ACT_BYTES,
@@ -370,7 +370,7 @@ def notes(model: ModelSpec, execution: Execution, system: System) -> tuple[list[
         out.append(f"{gpu.name} has no P2P or NVLink: tensor-parallel all-reduces go through host memory")
     if layer_ways(x, system) > 1:
         out.append(f"{x.engine.name} splits layers across GPUs: more GPUs add capacity, not decode speed")
-    if x.parallelism.pp > 1 and x.engine.pp_dispatch_s_per_kernel is not None:  # roofline.layer_overhead_s
+    if roofline.synchronous_under_pp(x.engine, x.parallelism.pp):
         out.append(f"{x.engine.name} turns its overlap scheduler off across pipeline stages: each step waits for it")
     return out, not problems
 

@@ -36,6 +36,12 @@ def peak_flops(system: System, precision: Precision) -> float:
     return system.gpu.peak_flops(precision.compute_dtype) * power_factor(system)
 
 
+def synchronous_under_pp(engine: Engine, pp: int) -> bool:
+    """Whether this release's scheduler stops overlapping the GPU at `pp` pipeline stages (engine_mechanics.csv
+    pp_dispatch_us_per_kernel: SGLang with --pp-size > 1), so each step pays its synchronous dispatch."""
+    return pp > 1 and engine.pp_dispatch_s_per_kernel is not None
+
+
 def layer_overhead_s(engine: Engine, eff: Efficiency, precision: Precision | None = None, pp: int = 1) -> float:
     """Host and launch cost per layer per forward step. A measured engine keeps its fitted constant; an engine
     whose factors are borrowed (efficiency.csv copied_from) gets it from its own design instead of the other
@@ -46,8 +52,8 @@ def layer_overhead_s(engine: Engine, eff: Efficiency, precision: Precision | Non
     a dense layer; quant_kernel_scale adds the launches of quantized linears."""
     if eff.copied_from and engine.kernels_per_layer and engine.dispatch_s_per_kernel is not None:
         dispatch = engine.dispatch_s_per_kernel
-        if pp > 1 and engine.pp_dispatch_s_per_kernel is not None:
-            dispatch = engine.pp_dispatch_s_per_kernel
+        if synchronous_under_pp(engine, pp):
+            dispatch = engine.pp_dispatch_s_per_kernel or dispatch
         base = engine.kernels_per_layer * dispatch
     else:
         base = eff.layer_overhead_s

@@ -92,6 +92,16 @@ def model_states(model: ModelSpec, execution: Execution) -> States:
     )
 
 
+def unfused_adamw_state_bytes(execution: Execution) -> float | None:
+    """Bytes of one AdamW state element (the updated weight copy and each moment: fp32 with a master copy) when the
+    step runs torch's unfused AdamW (foreach or for-loop) on the GPU; None for fused kernels, other optimizers or
+    an optimizer stepped on the CPU. step_transient_bytes and train_roofline.optimizer_step_bytes price it."""
+    t = training_of(execution)
+    if t.optimizer != "adamw" or t.offload != "none" or t.optimizer_impl == "fused":
+        return None
+    return FP32 if t.master_weights else trained_bytes(execution)
+
+
 def step_transient_bytes(model: ModelSpec, execution: Execution) -> float:
     """Temporaries of the optimizer step on the busiest GPU, alive beside every gradient at the end of the backward
     pass. torch's foreach AdamW (specs.training OptimizerImpl) writes sqrt(v) of all its trainable tensors into one
@@ -99,10 +109,9 @@ def step_transient_bytes(model: ModelSpec, execution: Execution) -> float:
     8-bit and paged AdamW, SGD and Adafactor none that matter; optimizer-in-backward steps one tensor per hook.
     MEASURED (data/benchmarks/h200.training.json): llama-3-8b full fine-tune, bf16 AdamW, 1 x 1024 tokens on an
     H200: 74.85 GiB allocated at peak with foreach, = weights + gradients + both moments (59.8 GiB) + one moment."""
-    t = training_of(execution)
-    if t.optimizer != "adamw" or t.offload != "none" or t.optimizer_impl == "fused":
+    t, moment = training_of(execution), unfused_adamw_state_bytes(execution)
+    if moment is None:
         return 0.0
-    moment = FP32 if t.master_weights else trained_bytes(execution)
     whole = trainable_params(model, execution) * split(model, execution).optimizer
     if t.optimizer_impl == "for-loop" or t.optimizer_in_backward:
         return min(whole, largest_tensor_params(model)) * moment

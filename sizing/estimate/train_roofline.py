@@ -17,13 +17,13 @@ from __future__ import annotations
 from sizing.specs import Execution, ModelSpec
 
 from .train_memory import (
-    FP32,
     layer_activation_bytes,
     model_states,
     split,
     trainable_params,
     trained_bytes,
     training_of,
+    unfused_adamw_state_bytes,
 )
 
 # Forward passes' worth of elementwise traffic in one training step: the forward (1) and the backward (2).
@@ -66,7 +66,7 @@ def optimizer_step_bytes(model: ModelSpec, execution: Execution) -> float:
     n = trainable_params(model, execution)
     share = 1.0 if t.sharding == "device-map" else sp.optimizer
     fused = n * train_bytes + 2 * (n * train_bytes + st.optimizer)
-    if t.optimizer != "adamw" or t.optimizer_impl == "fused":
+    state = unfused_adamw_state_bytes(execution)
+    if state is None:
         return fused * share
-    state = FP32 if t.master_weights else train_bytes  # the updated copy and each moment (fp32 with a master copy)
-    return (fused + n * (2 * state + 10 * state + train_bytes)) * share
+    return (fused + n * (2 * state + 10 * state + train_bytes)) * share  # + 2 P + 10 M + G, P = M = state
